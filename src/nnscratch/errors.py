@@ -1,0 +1,25 @@
+"""The package's exception types.
+
+Every problem a user can cause (a bad file, a missing column, a model file
+from somewhere else, a learning rate that explodes) ends in one of these, with
+a message that names the file, column or value at fault. Anything else that
+escapes is a bug.
+"""
+
+from __future__ import annotations
+
+
+class NNScratchError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class DataError(NNScratchError, ValueError):
+    """A data file or frame cannot be used: unreadable, wrong columns, no usable rows."""
+
+
+class ModelFileError(NNScratchError, ValueError):
+    """A saved model file is missing, damaged, or not one this version can read."""
+
+
+class TrainingDivergedError(NNScratchError, ArithmeticError):
+    """The training loss became NaN or infinite."""

@@ -1,0 +1,132 @@
+"""A built-in, clearly labelled **synthetic** sample in the ``tracks.csv`` schema.
+
+It lets a new user run the whole pipeline offline. Nothing in it is real:
+audio features are drawn from plausible ranges, and ``popularity`` is a noisy,
+non-linear function of year and audio features, so there is something to
+learn. A few junk values (unparsable dates, text in number columns, missing
+values) give the cleaning step work to do, as real exports do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nnscratch.data import TRACKS_COLUMNS
+
+#: The label every output shows when it ran on this sample.
+SYNTHETIC_LABEL = "built-in synthetic sample (not real Spotify data)"
+
+_WORDS = (
+    "love night heart baby dance fire summer blue dream light time rain home road "
+    "girl boy song star moon sky gold city wild young forever remaster live feat chapter"
+).split()
+_ID_ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+
+
+def _ids(rng: np.random.Generator, n: int) -> list[str]:
+    chars = _ID_ALPHABET[rng.integers(0, len(_ID_ALPHABET), size=(n, 22))]
+    return ["".join(row) for row in chars]
+
+
+def _release_dates(rng: np.random.Generator, year: np.ndarray) -> list[str]:
+    month = rng.integers(1, 13, size=len(year))
+    day = rng.integers(1, 29, size=len(year))
+    fmt = rng.choice(3, size=len(year), p=[0.3, 0.05, 0.65])
+    out = []
+    for y, m, d, f in zip(year, month, day, fmt, strict=True):
+        if f == 0:
+            out.append(f"{y:04d}")
+        elif f == 1:
+            out.append(f"{y:04d}-{m:02d}")
+        else:
+            out.append(f"{y:04d}-{m:02d}-{d:02d}")
+    return out
+
+
+def _popularity(
+    rng: np.random.Generator, year: np.ndarray, f: dict[str, np.ndarray]
+) -> np.ndarray:
+    """A noisy, non-linear popularity in 0–100 (integers)."""
+    recency = 1.0 / (1.0 + np.exp(-(year - 1985) / 9.0))  # old tracks are rarely played
+    score = (
+        8
+        + 45 * recency
+        + 12 * f["danceability"] * f["energy"]
+        + 0.6 * (f["loudness"] + 10)
+        - 10 * f["instrumentalness"] ** 2
+        - 8 * np.abs(f["speechiness"] - 0.08)
+        + 6 * f["explicit"]
+        - 5 * f["acousticness"] * recency
+        + 3 * np.sin(f["valence"] * np.pi)
+    )
+    noisy = score + rng.normal(0, 6, size=len(year))
+    return np.clip(np.round(noisy), 0, 100).astype(int)
+
+
+def make_tracks(n: int = 5000, seed: int = 0, *, junk_fraction: float = 0.01) -> pd.DataFrame:
+    """Generate ``n`` synthetic tracks with exactly the ``tracks.csv`` columns.
+
+    Deterministic for ``seed``. About ``junk_fraction`` of the rows get one
+    junk value each (a garbage ``release_date``, text in ``tempo``, or a
+    missing ``energy``), which :func:`nnscratch.data.clean` drops.
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    rng = np.random.default_rng(seed)
+    year = rng.integers(1925, 2022, size=n)
+    f = {
+        "acousticness": rng.beta(0.8, 1.2, n),
+        "danceability": rng.beta(5, 4, n),
+        "energy": rng.beta(2.5, 2, n),
+        "instrumentalness": np.where(rng.random(n) < 0.75, rng.random(n) * 0.01, rng.random(n)),
+        "liveness": rng.beta(1.5, 6, n),
+        "loudness": np.clip(rng.normal(-10, 5, n), -60, 1.5),
+        "speechiness": rng.beta(1.1, 12, n),
+        "valence": rng.beta(2.2, 2.2, n),
+        "tempo": np.clip(rng.normal(118, 30, n), 40, 240),
+        "explicit": (rng.random(n) < 0.08).astype(int),
+    }
+    popularity = _popularity(rng, year, f)
+    n_words = rng.integers(1, 6, size=n)
+    names = [" ".join(rng.choice(_WORDS, size=k)).title() for k in n_words]
+    artists = [f"['Artist {i}']" for i in rng.integers(0, max(n // 4, 1), size=n)]
+    df = pd.DataFrame(
+        {
+            "id": _ids(rng, n),
+            "name": names,
+            "popularity": popularity,
+            "duration_ms": rng.integers(90_000, 420_000, size=n),
+            "explicit": f["explicit"],
+            "artists": artists,
+            "id_artists": [a.replace("Artist ", "id") for a in artists],
+            "release_date": _release_dates(rng, year),
+            "danceability": f["danceability"].round(3),
+            "energy": f["energy"].round(3),
+            "key": rng.integers(0, 12, size=n),
+            "loudness": f["loudness"].round(3),
+            "mode": rng.integers(0, 2, size=n),
+            "speechiness": f["speechiness"].round(4),
+            "acousticness": f["acousticness"].round(4),
+            "instrumentalness": f["instrumentalness"].round(6),
+            "liveness": f["liveness"].round(4),
+            "valence": f["valence"].round(3),
+            "tempo": f["tempo"].round(3),
+            "time_signature": rng.choice([3, 4, 5], size=n, p=[0.1, 0.85, 0.05]),
+        },
+        columns=list(TRACKS_COLUMNS),
+    )
+    junk = np.flatnonzero(rng.random(n) < junk_fraction)
+    kinds = rng.integers(0, 3, size=len(junk))
+    df["tempo"] = df["tempo"].astype(object)
+    df["energy"] = df["energy"].astype(object)
+    for row, kind in zip(junk, kinds, strict=True):
+        if kind == 0:
+            df.loc[row, "release_date"] = "unknown"
+        elif kind == 1:
+            df.loc[row, "tempo"] = "n/a"
+        else:
+            df.loc[row, "energy"] = np.nan
+    df.attrs["source"] = SYNTHETIC_LABEL
+    df.attrs["schema"] = "tracks"
+    return df
