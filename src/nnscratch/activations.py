@@ -1,0 +1,174 @@
+"""Stage 3 — activation functions and their derivatives.
+
+Each activation ``g`` comes in two forms:
+
+* ``function(z)`` and ``derivative(z)`` return new arrays: the math, for
+  reading, testing and the analysis lab;
+* ``forward_into(Z, out)`` and ``backward_inplace(Z, A, dA, scratch)`` write
+  into buffers the network owns, so the training hot path allocates nothing:
+  ``out ← g(Z)`` and ``dA ← dA ⊙ g'(Z)`` (that is, ``dA`` becomes ``dZ``).
+
+========== ============================== ===================================
+name       g(z)                           g'(z)
+========== ============================== ===================================
+relu       max(z, 0)                      1 if z > 0 else 0 (as in the seed)
+identity   z                              1
+sigmoid    1 / (1 + e^-z)                 g(z) (1 - g(z))
+tanh       tanh z                         1 - tanh² z
+leaky_relu z if z > 0 else 0.01 z         1 if z > 0 else 0.01
+========== ============================== ===================================
+
+The sigmoid is computed as ``(1 + tanh(z/2)) / 2``, which is the same
+function but never overflows, whatever the size of ``z``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+LEAKY_SLOPE = 0.01
+
+
+# -- the math: new arrays -----------------------------------------------------------
+
+
+def relu(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, 0)
+
+
+def relu_derivative(z: np.ndarray) -> np.ndarray:
+    return (z > 0).astype(np.result_type(z, np.float32))
+
+
+def identity(z: np.ndarray) -> np.ndarray:
+    return np.array(z, copy=True)
+
+
+def identity_derivative(z: np.ndarray) -> np.ndarray:
+    return np.ones_like(z)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z)))
+
+
+def sigmoid_derivative(z: np.ndarray) -> np.ndarray:
+    s = sigmoid(z)
+    return s * (1.0 - s)
+
+
+def tanh(z: np.ndarray) -> np.ndarray:
+    return np.tanh(z)
+
+
+def tanh_derivative(z: np.ndarray) -> np.ndarray:
+    return 1.0 - np.tanh(z) ** 2
+
+
+def leaky_relu(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z)
+    return np.where(z > 0, z, LEAKY_SLOPE * z)
+
+
+def leaky_relu_derivative(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z)
+    return np.where(z > 0, 1.0, LEAKY_SLOPE).astype(np.result_type(z, np.float32))
+
+
+# -- the hot path: into buffers -----------------------------------------------------
+
+
+def _relu_into(Z: np.ndarray, out: np.ndarray) -> None:
+    np.maximum(Z, 0, out=out)
+
+
+def _relu_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
+    np.heaviside(Z, 0, out=scratch)  # 1 where z > 0, 0 at and below 0
+    dA *= scratch
+
+
+def _identity_into(Z: np.ndarray, out: np.ndarray) -> None:
+    if out is not Z:
+        out[...] = Z
+
+
+def _identity_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
+    return None
+
+
+def _sigmoid_into(Z: np.ndarray, out: np.ndarray) -> None:
+    np.multiply(Z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+
+
+def _sigmoid_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
+    np.subtract(1, A, out=scratch)
+    scratch *= A
+    dA *= scratch
+
+
+def _tanh_into(Z: np.ndarray, out: np.ndarray) -> None:
+    np.tanh(Z, out=out)
+
+
+def _tanh_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
+    np.square(A, out=scratch)
+    np.subtract(1, scratch, out=scratch)
+    dA *= scratch
+
+
+def _leaky_relu_into(Z: np.ndarray, out: np.ndarray) -> None:
+    np.multiply(Z, LEAKY_SLOPE, out=out)
+    np.maximum(Z, out, out=out)
+
+
+def _leaky_relu_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
+    np.heaviside(Z, 0, out=scratch)
+    scratch *= 1 - LEAKY_SLOPE
+    scratch += LEAKY_SLOPE
+    dA *= scratch
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation ``g`` with its derivative, in both forms (see module docs)."""
+
+    name: str
+    function: Callable[[np.ndarray], np.ndarray]
+    derivative: Callable[[np.ndarray], np.ndarray]
+    forward_into: Callable[[np.ndarray, np.ndarray], None]
+    backward_inplace: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
+
+
+#: Activations by name, in the style of scikit-learn's ``ACTIVATIONS`` table.
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("relu", relu, relu_derivative, _relu_into, _relu_backward),
+        Activation("identity", identity, identity_derivative, _identity_into, _identity_backward),
+        Activation("sigmoid", sigmoid, sigmoid_derivative, _sigmoid_into, _sigmoid_backward),
+        Activation("tanh", tanh, tanh_derivative, _tanh_into, _tanh_backward),
+        Activation(
+            "leaky_relu",
+            leaky_relu,
+            leaky_relu_derivative,
+            _leaky_relu_into,
+            _leaky_relu_backward,
+        ),
+    )
+}
+
+
+def get_activation(name: str) -> Activation:
+    """Look an activation up by name, with a clear error for unknown names."""
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}"
+        ) from None

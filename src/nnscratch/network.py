@@ -1,0 +1,207 @@
+"""Stages 4 and 5 — the forward pass and backpropagation.
+
+Layout (see ``docs/``): activations are ``(features, samples)``. For a batch
+of ``m`` samples and layers ``l = 1..L``::
+
+    A[0] = X                                   (n[0], m)
+    Z[l] = W[l] · A[l-1] + b[l]                (n[l], m)   b broadcasts over columns
+    A[l] = g(Z[l])                             g = hidden activation, or the
+                                               output activation at l = L
+    Ŷ    = A[L]                                (1, m)
+
+Backpropagation of ``J = 1/(2m) Σ(ŷ-y)² + λ/(2m) Σ‖W[l]‖²``::
+
+    dZ[L]   = (A[L] - Y) / m ⊙ g_out'(Z[L])
+    dW[l]   = dZ[l] · A[l-1]ᵀ + (λ/m) W[l]     (n[l], n[l-1])
+    db[l]   = Σ_columns dZ[l]                  (n[l], 1)
+    dZ[l-1] = (W[l]ᵀ · dZ[l]) ⊙ g'(Z[l-1])     (n[l-1], m)
+
+Every array above lives in a buffer allocated once per batch size
+(:class:`ForwardCache`) or in the flat gradient array (:class:`Parameters`);
+the hot path allocates nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nnscratch.activations import Activation, get_activation
+from nnscratch.init import Parameters, initialize
+from nnscratch.losses import total_loss
+
+
+@dataclass
+class ForwardCache:
+    """Buffers for one batch size ``m``; lists are indexed by layer ``l = 0..L``.
+
+    ``A[0]`` is the input of the last forward pass (a reference, not a copy).
+    ``Z[0]``, ``dZ[0]`` and ``scratch[0]`` are unused. With an identity output
+    ``A[L]`` *is* ``Z[L]``.
+    """
+
+    m: int
+    Z: list[np.ndarray]
+    A: list[np.ndarray]
+    dZ: list[np.ndarray]
+    scratch: list[np.ndarray]
+    l2_scratch: np.ndarray
+
+    @classmethod
+    def allocate(cls, params: Parameters, m: int, output: Activation) -> ForwardCache:
+        dtype = params.dtype
+        sizes = params.layer_sizes
+        empty = np.empty((0, 0), dtype=dtype)
+        Z = [empty] + [np.empty((n, m), dtype=dtype) for n in sizes[1:]]
+        A = [empty] + [np.empty((n, m), dtype=dtype) for n in sizes[1:-1]]
+        A.append(Z[-1] if output.name == "identity" else np.empty((sizes[-1], m), dtype=dtype))
+        dZ = [empty] + [np.empty((n, m), dtype=dtype) for n in sizes[1:]]
+        scratch = [empty] + [np.empty((n, m), dtype=dtype) for n in sizes[1:]]
+        return cls(m, Z, A, dZ, scratch, np.empty(params.n_weights, dtype=dtype))
+
+
+def forward(
+    params: Parameters,
+    X: np.ndarray,
+    hidden: Activation,
+    output: Activation,
+    cache: ForwardCache,
+) -> np.ndarray:
+    """Run ``X`` of shape ``(n[0], m)`` through the network; returns ``Ŷ = A[L]``, ``(n[L], m)``.
+
+    ``Ŷ`` is a buffer of ``cache``: copy it if you keep it past the next call.
+    """
+    L = len(params.weights)
+    cache.A[0] = X
+    for l in range(1, L + 1):
+        W, b = params.weights[l - 1], params.biases[l - 1]
+        np.matmul(W, cache.A[l - 1], out=cache.Z[l])  # Z[l] = W[l] · A[l-1]
+        cache.Z[l] += b  # ... + b[l]
+        g = output if l == L else hidden
+        g.forward_into(cache.Z[l], cache.A[l])  # A[l] = g(Z[l])
+    return cache.A[L]
+
+
+def backward(
+    params: Parameters,
+    cache: ForwardCache,
+    Y: np.ndarray,
+    lmbda: float,
+    grads: Parameters,
+    hidden: Activation,
+    output: Activation,
+) -> float:
+    """Fill ``grads`` with ``∂J/∂W[l]`` and ``∂J/∂b[l]`` for the last forward pass.
+
+    ``Y`` has the shape of ``Ŷ``, ``(n[L], m)``. Returns the batch's sum of
+    squared errors ``Σ(ŷ - y)²`` (so callers can keep running loss sums for
+    free).
+    """
+    L = len(params.weights)
+    m = cache.m
+    dZ = cache.dZ[L]
+    np.subtract(cache.A[L], Y, out=dZ)  # ŷ - y
+    sse = float(np.vdot(dZ, dZ))
+    dZ *= 1.0 / m  # dA[L] = (ŷ - y) / m
+    output.backward_inplace(cache.Z[L], cache.A[L], dZ, cache.scratch[L])  # dZ[L]
+    for l in range(L, 0, -1):
+        dZ = cache.dZ[l]
+        np.matmul(dZ, cache.A[l - 1].T, out=grads.weights[l - 1])  # dW[l] = dZ[l] · A[l-1]ᵀ
+        np.sum(dZ, axis=1, keepdims=True, out=grads.biases[l - 1])  # db[l] = Σ_cols dZ[l]
+        if l > 1:
+            np.matmul(params.weights[l - 1].T, dZ, out=cache.dZ[l - 1])  # W[l]ᵀ · dZ[l]
+            hidden.backward_inplace(
+                cache.Z[l - 1], cache.A[l - 1], cache.dZ[l - 1], cache.scratch[l - 1]
+            )  # ⊙ g'(Z[l-1])
+    if lmbda:
+        dW_all = grads.weight_part  # every dW[l], one flat view
+        np.multiply(params.weight_part, lmbda / m, out=cache.l2_scratch)
+        np.add(dW_all, cache.l2_scratch, out=dW_all)  # + (λ/m) W[l], all layers at once
+    return sse
+
+
+class Network:
+    """A fully connected network: parameters, activations and reusable buffers.
+
+    ``layer_sizes`` lists every layer's width, input first, e.g. the default
+    ``[13, 64, 32, 16, 1]``. Inputs are ``(n[0], m)`` arrays of ``dtype``
+    (see :func:`nnscratch.data.to_network_layout`).
+    """
+
+    _MAX_CACHES = 8
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        hidden_activation: str = "relu",
+        output_activation: str = "identity",
+        init: str = "he",
+        *,
+        dtype: np.dtype | type = np.float32,
+        rng: np.random.Generator | int | None = 0,
+    ) -> None:
+        self.hidden = get_activation(hidden_activation)
+        self.output = get_activation(output_activation)
+        self.params = initialize(layer_sizes, init, rng=rng, dtype=dtype)
+        self.grads = self.params.zeros_like()
+        self._caches: dict[int, ForwardCache] = {}
+        self._last: ForwardCache | None = None
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        return self.params.layer_sizes
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.params.dtype
+
+    def cache_for(self, m: int) -> ForwardCache:
+        """The buffers for batch size ``m``, allocated on first use."""
+        cache = self._caches.get(m)
+        if cache is None:
+            if len(self._caches) >= self._MAX_CACHES:
+                self._caches.clear()
+            cache = self._caches[m] = ForwardCache.allocate(self.params, m, self.output)
+        return cache
+
+    def _check_input(self, X: np.ndarray) -> np.ndarray:
+        if X.ndim != 2 or X.shape[0] != self.layer_sizes[0]:
+            raise ValueError(
+                f"expected input of shape ({self.layer_sizes[0]}, m) in the network layout, "
+                f"got {X.shape}"
+            )
+        if X.dtype != self.dtype:
+            X = X.astype(self.dtype)
+        return X
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """``Ŷ`` for ``X`` of shape ``(n[0], m)``; a buffer, valid until the next call."""
+        X = self._check_input(X)
+        self._last = self.cache_for(X.shape[1])
+        return forward(self.params, X, self.hidden, self.output, self._last)
+
+    def backward(self, Y: np.ndarray, lmbda: float = 0.0) -> float:
+        """Gradients of the last forward pass into ``self.grads``; returns ``Σ(ŷ - y)²``."""
+        if self._last is None:
+            raise RuntimeError("backward() needs a forward() first")
+        return backward(
+            self.params, self._last, Y, lmbda, self.grads, self.hidden, self.output
+        )
+
+    def predict(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+        """``Ŷ`` as a new ``(n[L], m)`` array, computed ``batch_size`` columns at a time."""
+        X = self._check_input(X)
+        m = X.shape[1]
+        out = np.empty((self.layer_sizes[-1], m), dtype=self.dtype)
+        for start in range(0, m, batch_size):
+            stop = min(start + batch_size, m)
+            cache = self.cache_for(stop - start)
+            Y_hat = forward(self.params, X[:, start:stop], self.hidden, self.output, cache)
+            out[:, start:stop] = Y_hat
+        return out
+
+    def loss(self, X: np.ndarray, Y: np.ndarray, lmbda: float = 0.0) -> float:
+        """``J = 1/(2m) Σ(ŷ-y)² + λ/(2m) Σ‖W‖²`` on ``(X, Y)``, in float64."""
+        return total_loss(self.predict(X), Y, self.params.weights, lmbda)

@@ -1,0 +1,77 @@
+"""Stage 3: activation functions, derivatives, and their in-place forms."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from nnscratch.activations import ACTIVATIONS, get_activation, relu, relu_derivative, sigmoid
+
+NAMES = sorted(ACTIVATIONS)
+finite = st.floats(-30, 30, allow_nan=False, width=64)
+
+
+def test_table() -> None:
+    assert set(NAMES) == {"relu", "identity", "sigmoid", "tanh", "leaky_relu"}
+    with pytest.raises(ValueError, match="unknown activation 'softplus'"):
+        get_activation("softplus")
+
+
+def test_relu_and_its_derivative_as_the_seed_defines_them() -> None:
+    z = np.array([-2.0, -0.0, 0.0, 1e-9, 3.0])
+    np.testing.assert_array_equal(relu(z), [0, 0, 0, 1e-9, 3])
+    np.testing.assert_array_equal(relu_derivative(z), [0, 0, 0, 1, 1])
+
+
+def test_known_values() -> None:
+    z = np.array([-1.0, 0.0, 2.0])
+    np.testing.assert_allclose(ACTIVATIONS["sigmoid"].function(z), 1 / (1 + np.exp(-z)))
+    np.testing.assert_allclose(ACTIVATIONS["tanh"].derivative(z), 1 - np.tanh(z) ** 2)
+    np.testing.assert_allclose(ACTIVATIONS["leaky_relu"].function(z), [-0.01, 0, 2])
+    np.testing.assert_allclose(ACTIVATIONS["leaky_relu"].derivative(z), [0.01, 0.01, 1])
+    np.testing.assert_array_equal(ACTIVATIONS["identity"].derivative(z), [1, 1, 1])
+
+
+def test_sigmoid_is_stable_for_huge_inputs() -> None:
+    z = np.array([-1e308, -1e4, -745.0, 0.0, 745.0, 1e4, 1e308])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = sigmoid(z)
+        ds = ACTIVATIONS["sigmoid"].derivative(z)
+    assert np.isfinite(s).all() and np.isfinite(ds).all()
+    assert s[0] == 0.0 and s[-1] == 1.0 and s[3] == 0.5
+    assert np.all(np.diff(s) >= 0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(z=arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 7)), elements=finite))
+@settings(max_examples=60, deadline=None)
+def test_derivative_matches_finite_differences(name: str, z: np.ndarray) -> None:
+    act = ACTIVATIONS[name]
+    z = z[np.abs(z) > 1e-3].reshape(-1, 1) if name in ("relu", "leaky_relu") else z
+    h = 1e-6
+    numeric = (act.function(z + h) - act.function(z - h)) / (2 * h)
+    np.testing.assert_allclose(act.derivative(z), numeric, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(z=arrays(np.float64, (4, 6), elements=finite))
+@settings(max_examples=30, deadline=None)
+def test_in_place_forms_match_the_math(name: str, dtype: type, z: np.ndarray) -> None:
+    act = ACTIVATIONS[name]
+    Z = z.astype(dtype)
+    A = np.empty_like(Z)
+    act.forward_into(Z, A)
+    np.testing.assert_allclose(A, act.function(Z), rtol=1e-6, atol=1e-7)
+    dA = np.linspace(-1, 1, Z.size, dtype=dtype).reshape(Z.shape)
+    expected = dA * act.derivative(Z)
+    scratch = np.empty_like(Z)
+    act.backward_inplace(Z, A, dA, scratch)
+    np.testing.assert_allclose(dA, expected, rtol=1e-5, atol=1e-6)
+    assert A.dtype == dtype and dA.dtype == dtype

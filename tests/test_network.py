@@ -1,0 +1,185 @@
+"""Stages 4–5: forward pass and backpropagation, proven against finite differences."""
+
+from __future__ import annotations
+
+import ast
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnscratch.activations import ACTIVATIONS
+from nnscratch.gradcheck import (
+    analytic_gradient,
+    check_gradients,
+    max_relative_error,
+    numerical_gradient,
+)
+from nnscratch.network import Network
+
+ACTS = sorted(ACTIVATIONS)
+KINKED = {"relu", "leaky_relu"}
+
+
+def network_away_from_kinks(
+    sizes: list[int], hidden: str, output: str, m: int, seed: int
+) -> tuple[Network, np.ndarray, np.ndarray]:
+    """A random float64 network and batch whose pre-activations all stay ≥ 1e-2 from 0.
+
+    ReLU and leaky ReLU have a kink at z = 0 where the derivative jumps; a
+    finite difference that straddles it measures neither side. The finite
+    difference moves each z by at most h·max|A| ≈ 1e-5, so redrawing until
+    every |Z| ≥ 1e-2 keeps every probe on one side of the kink. Biases are
+    drawn non-zero so that they matter too, and a ReLU output must be alive
+    (positive) for at least half the batch, or its gradient is trivially 0.
+    """
+    rng = np.random.default_rng(seed)
+    for _ in range(1000):
+        net = Network(sizes, hidden, output, dtype=np.float64, rng=rng)
+        for b in net.params.biases:
+            b[...] = rng.normal(0, 0.5, size=b.shape)
+        X = rng.normal(0, 1, size=(sizes[0], m))
+        Y = rng.normal(0, 1, size=(sizes[-1], m))
+        net.forward(X)
+        cache = net.cache_for(m)
+        L = len(sizes) - 1
+        kinked = [(hidden if l < L else output) in KINKED for l in range(1, L + 1)]
+        kinks = [cache.Z[l] for l in range(1, L + 1) if kinked[l - 1]]
+        alive = output != "relu" or (cache.Z[-1] > 0).mean() >= 0.5
+        if alive and all(np.abs(Z).min() >= 1e-2 for Z in kinks):
+            return net, X, Y
+    raise AssertionError("could not draw a batch away from the kinks")
+
+
+@pytest.mark.parametrize(("hidden", "output", "lmbda"), list(product(ACTS, ACTS, [0.0, 0.1])))
+def test_backprop_matches_finite_differences(hidden: str, output: str, lmbda: float) -> None:
+    sizes = [4, 6, 5, 1]
+    seed = 10 * ACTS.index(hidden) + ACTS.index(output)
+    net, X, Y = network_away_from_kinks(sizes, hidden, output, m=7, seed=seed)
+    error = check_gradients(net, X, Y, lmbda)
+    assert error < 1e-6, f"{hidden}/{output}/λ={lmbda}: max relative error {error:.2e}"
+
+
+@pytest.mark.parametrize("sizes", [[3, 1], [2, 8, 1], [5, 4, 4, 4, 4, 3], [13, 64, 32, 16, 1]])
+@pytest.mark.parametrize("m", [1, 9])
+def test_backprop_any_depth_and_batch(sizes: list[int], m: int) -> None:
+    net, X, Y = network_away_from_kinks(sizes, "tanh", "identity", m=m, seed=len(sizes) + m)
+    assert check_gradients(net, X, Y, lmbda=0.1) < 1e-6
+
+
+def test_the_checker_can_fail() -> None:
+    """Backprop without its L2 term must be caught."""
+    net, X, Y = network_away_from_kinks([4, 6, 5, 1], "relu", "identity", m=7, seed=0)
+    lmbda = 0.1
+    numeric = numerical_gradient(net, X, Y, lmbda)
+    correct = analytic_gradient(net, X, Y, lmbda)
+    broken = analytic_gradient(net, X, Y, 0.0)  # drops (λ/m) W
+    assert max_relative_error(correct, numeric) < 1e-6
+    assert max_relative_error(broken, numeric) > 1e-2
+    wrong_sign = correct.copy()
+    wrong_sign[net.params.n_weights :] *= -1  # bias gradients flipped
+    assert max_relative_error(wrong_sign, numeric) > 1e-2
+
+
+def test_forward_by_hand() -> None:
+    net = Network([2, 2, 1], "relu", "identity", dtype=np.float64)
+    net.params.load_(
+        [np.array([[1.0, -1.0], [2.0, 0.5]]), np.array([[3.0, -2.0]])],
+        [np.array([[0.5], [-1.0]]), np.array([[0.25]])],
+    )
+    X = np.array([[1.0, 0.0], [2.0, 4.0]])  # two samples, as columns
+    # Z1 = W1 X + b1 = [[-1+0.5, -4+0.5], [3-1, 2-1]] = [[-0.5, -3.5], [2, 1]]
+    # A1 = relu(Z1) = [[0, 0], [2, 1]];  Ŷ = [3, -2] A1 + 0.25 = [-3.75, -1.75]
+    np.testing.assert_allclose(net.forward(X), [[-3.75, -1.75]])
+    cache = net.cache_for(2)
+    np.testing.assert_allclose(cache.Z[1], [[-0.5, -3.5], [2, 1]])
+    np.testing.assert_allclose(cache.A[1], [[0, 0], [2, 1]])
+    # J with λ=0: 1/(2·2)·((−3.75−1)² + (−1.75−0)²) = (22.5625 + 3.0625)/4
+    assert net.loss(X, np.array([[1.0, 0.0]])) == pytest.approx(25.625 / 4)
+    relu_out = Network([2, 2, 1], "relu", "relu", dtype=np.float64)
+    relu_out.params.flat[...] = net.params.flat
+    np.testing.assert_array_equal(relu_out.forward(X), [[0.0, 0.0]])  # the seed's ReLU output
+
+
+def test_predict_in_chunks_equals_one_pass() -> None:
+    net = Network([13, 64, 32, 16, 1], dtype=np.float64, rng=3)
+    X = np.random.default_rng(0).random((13, 1001))
+    whole = net.forward(X).copy()
+    np.testing.assert_allclose(net.predict(X, batch_size=100), whole, rtol=1e-12)
+    assert net.predict(X).shape == (1, 1001)
+
+
+def test_input_checks_and_dtype() -> None:
+    net = Network([3, 4, 1], dtype=np.float32)
+    with pytest.raises(ValueError, match=r"expected input of shape \(3, m\)"):
+        net.forward(np.zeros((4, 3), dtype=np.float32))
+    out = net.predict(np.ones((3, 5)))  # float64 input is cast at the door
+    assert out.dtype == np.float32
+    with pytest.raises(RuntimeError, match="forward"):
+        Network([3, 1]).backward(np.zeros((1, 1)))
+
+
+def test_float32_hot_path_stays_float32() -> None:
+    net = Network([13, 8, 1], dtype=np.float32, rng=0)
+    X = np.random.default_rng(0).random((13, 16)).astype(np.float32)
+    net.forward(X)
+    net.backward(np.zeros((1, 16), dtype=np.float32), lmbda=0.1)
+    cache = net.cache_for(16)
+    arrays = [*cache.Z[1:], *cache.A[1:], *cache.dZ[1:], *cache.scratch[1:], net.grads.flat]
+    assert all(a.dtype == np.float32 for a in arrays)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_agrees_with_scikit_learn_on_the_same_weights() -> None:
+    """An independent implementation: scikit-learn's MLPRegressor with our weights loaded."""
+    from sklearn.neural_network import MLPRegressor
+
+    rng = np.random.default_rng(0)
+    net = Network([13, 64, 32, 16, 1], dtype=np.float64, rng=1)
+    for b in net.params.biases:
+        b[...] = rng.normal(0, 0.1, size=b.shape)
+    X_rows = rng.random((50, 13))
+    oracle = MLPRegressor(hidden_layer_sizes=(64, 32, 16), max_iter=1)
+    oracle.fit(X_rows, rng.random(50))  # sets up the structure; weights are replaced
+    oracle.coefs_ = [W.T.copy() for W in net.params.weights]  # scikit-learn is (n_in, n_out)
+    oracle.intercepts_ = [b.ravel().copy() for b in net.params.biases]
+    ours = net.predict(np.ascontiguousarray(X_rows.T)).ravel()
+    np.testing.assert_allclose(ours, oracle.predict(X_rows), rtol=1e-10, atol=1e-12)
+
+
+def test_agrees_with_pytorch_autograd() -> None:
+    torch = pytest.importorskip("torch", reason="PyTorch (the optional bench extra) not installed")
+    rng = np.random.default_rng(0)
+    net = Network([13, 16, 8, 1], "tanh", "identity", dtype=np.float64, rng=2)
+    X = rng.random((13, 20))
+    Y = rng.random((1, 20))
+    lmbda, m = 0.3, 20
+    ours = analytic_gradient(net, X, Y, lmbda)
+    Ws = [torch.tensor(W, requires_grad=True) for W in net.params.weights]
+    bs = [torch.tensor(b, requires_grad=True) for b in net.params.biases]
+    A = torch.tensor(X)
+    for i, (W, b) in enumerate(zip(Ws, bs, strict=True)):
+        A = W @ A + b
+        A = torch.tanh(A) if i < len(Ws) - 1 else A
+    penalty = lmbda / (2 * m) * sum((W**2).sum() for W in Ws)
+    J = ((A - torch.tensor(Y)) ** 2).sum() / (2 * m) + penalty
+    J.backward()
+    theirs = np.concatenate([t.grad.numpy().ravel() for t in Ws + bs])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_no_autograd_or_framework_under_src() -> None:
+    forbidden = {"torch", "tensorflow", "jax", "autograd", "keras", "mxnet", "chainer"}
+    src = Path(__file__).resolve().parents[1] / "src"
+    for path in src.rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in forbidden, f"{path}: imports {name}"
