@@ -402,6 +402,66 @@ def min_max_scaler_from_dict(state: dict[str, Any]) -> MinMaxScaler:
 
 
 @dataclass
+class Preprocessing:
+    """The fitted feature stage a model needs at predict time.
+
+    Which columns feed the network (``features``, raw or derived), and the
+    Min-Max scalers for X and y fit on the training split. Stored in the
+    model file as JSON (:meth:`to_dict`), so predicting on a raw CSV
+    reproduces exactly the inputs the model was trained on.
+    """
+
+    features: list[str]
+    target: str
+    x_scaler: MinMaxScaler
+    y_scaler: MinMaxScaler
+
+    def transform(self, cleaned: pd.DataFrame, dtype: np.dtype | type = np.float64) -> np.ndarray:
+        """Scaled inputs ``(n_samples, n_features)`` from a cleaned frame."""
+        X = cleaned[self.features].to_numpy(dtype=np.float64)
+        if len(X) == 0:
+            return np.empty((0, len(self.features)), dtype=dtype)
+        return self.x_scaler.transform(X).astype(dtype, copy=False)
+
+    def inverse_transform_y(self, y_scaled: np.ndarray) -> np.ndarray:
+        """Scaled targets (any shape) → original units (popularity points), float64."""
+        y = np.asarray(y_scaled, dtype=np.float64)
+        if y.size == 0:
+            return y.copy()
+        return self.y_scaler.inverse_transform(y.reshape(-1, 1)).reshape(y.shape)
+
+    @property
+    def target_range(self) -> float:
+        """Width of the training target range: scaled RMSE × this = RMSE in target units."""
+        return float(self.y_scaler.data_range_[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "target": self.target,
+            "x_scaler": min_max_scaler_to_dict(self.x_scaler),
+            "y_scaler": min_max_scaler_to_dict(self.y_scaler),
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> Preprocessing:
+        """Rebuild from :meth:`to_dict`; raises ``ValueError`` on malformed state."""
+        try:
+            features = [str(f) for f in state["features"]]
+            x_scaler = min_max_scaler_from_dict(state["x_scaler"])
+            y_scaler = min_max_scaler_from_dict(state["y_scaler"])
+            target = str(state["target"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"preprocessing state is incomplete ({exc})") from exc
+        if x_scaler.n_features_in_ != len(features):
+            raise ValueError(
+                f"preprocessing state: {len(features)} features but the scaler has "
+                f"{x_scaler.n_features_in_}"
+            )
+        return cls(features, target, x_scaler, y_scaler)
+
+
+@dataclass
 class PreparedData:
     """Scaled train / validation / test splits, ``(n_samples, n_features)``.
 
@@ -424,20 +484,19 @@ class PreparedData:
     val_index: np.ndarray
     test_index: np.ndarray
 
-    def transform_X(self, X: np.ndarray | pd.DataFrame) -> np.ndarray:
-        """Scale raw feature rows with the training split's scaler."""
-        X = np.asarray(X, dtype=np.float64)
-        return self.x_scaler.transform(X).astype(self.X_train.dtype, copy=False)
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """The fitted feature stage, to save with a model."""
+        return Preprocessing(list(self.feature_names), self.target, self.x_scaler, self.y_scaler)
 
     def inverse_transform_y(self, y_scaled: np.ndarray) -> np.ndarray:
         """Scaled targets (any shape) → original units (popularity points), float64."""
-        y = np.asarray(y_scaled, dtype=np.float64)
-        return self.y_scaler.inverse_transform(y.reshape(-1, 1)).reshape(y.shape)
+        return self.preprocessing.inverse_transform_y(y_scaled)
 
     @property
     def target_range(self) -> float:
         """Width of the training target range: scaled RMSE × this = RMSE in target units."""
-        return float(self.y_scaler.data_range_[0])
+        return self.preprocessing.target_range
 
     def split_sizes(self) -> dict[str, int]:
         return {"train": len(self.y_train), "validation": len(self.y_val), "test": len(self.y_test)}

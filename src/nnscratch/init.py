@@ -55,6 +55,15 @@ class Parameters:
         n_layers = len(w_shapes)
         return cls(sizes, flat, views[:n_layers], views[n_layers:])
 
+    def __getstate__(self) -> dict[str, object]:
+        # Views do not survive pickling; keep the flat array and rebuild them.
+        return {"layer_sizes": self.layer_sizes, "flat": self.flat}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        fresh = Parameters.zeros(state["layer_sizes"], state["flat"].dtype)  # type: ignore[arg-type]
+        fresh.flat[...] = state["flat"]
+        self.__dict__.update(fresh.__dict__)
+
     @property
     def n_weights(self) -> int:
         """Number of weight entries: ``flat[:n_weights]`` are all the weights."""

@@ -149,6 +149,12 @@ class Network:
         self._caches: dict[int, ForwardCache] = {}
         self._last: ForwardCache | None = None
 
+    def __getstate__(self) -> dict[str, object]:
+        # Buffers are scratch space: rebuilt on demand, never pickled.
+        state = dict(self.__dict__)
+        state["_caches"], state["_last"] = {}, None
+        return state
+
     @property
     def layer_sizes(self) -> tuple[int, ...]:
         return self.params.layer_sizes

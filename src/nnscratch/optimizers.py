@@ -1,0 +1,247 @@
+"""Stage 6 (part 1) — optimizers and learning-rate schedules.
+
+An optimizer has one public method, ``step(params, grads)``, that updates
+each parameter array in place from its gradient. Its state (velocities,
+moment estimates) lives in arrays allocated on the first step and reused
+after, and every update is written with ``out=`` so a step allocates nothing.
+The network keeps all its parameters in one flat array, so ``params`` is
+usually a one-element list and a step is a dozen NumPy calls in total.
+
+Update rules (``g`` gradient, ``η`` learning rate, ``t`` step count)::
+
+    GradientDescent   θ ← θ - η g
+    Momentum          v ← μ v + g;  θ ← θ - η v            (Nesterov: θ ← θ - η (g + μ v))
+    Adam              m ← β1 m + (1-β1) g;  v ← β2 v + (1-β2) g²
+                      θ ← θ - η m̂ / (√v̂ + ε),  m̂ = m/(1-β1ᵗ),  v̂ = v/(1-β2ᵗ)
+    AdamW             θ ← θ (1 - η λ_wd), then the Adam update
+
+Momentum follows PyTorch's form (``torch.optim.SGD``). Adam's defaults
+``η = 0.001, β1 = 0.9, β2 = 0.999, ε = 1e-8`` are those of Kingma & Ba,
+"Adam: A Method for Stochastic Optimization" (ICLR 2015); AdamW is Loshchilov
+& Hutter, "Decoupled Weight Decay Regularization" (ICLR 2019).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class Optimizer:
+    """Base class: ``step(params, grads)`` updates ``params`` in place."""
+
+    def __init__(self, learning_rate: float) -> None:
+        if not learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+        self.learning_rate = float(learning_rate)
+        self._buffers: list[list[np.ndarray]] = []
+
+    def _state(self, params: Sequence[np.ndarray], n_buffers: int) -> list[list[np.ndarray]]:
+        """Per-parameter zero buffers, allocated once for these shapes and dtypes."""
+        if len(self._buffers) != len(params) or any(
+            b[0].shape != p.shape or b[0].dtype != p.dtype
+            for b, p in zip(self._buffers, params, strict=True)
+        ):
+            self._buffers = [[np.zeros_like(p) for _ in range(n_buffers)] for p in params]
+            self.reset()
+        return self._buffers
+
+    def reset(self) -> None:
+        """Forget accumulated state (velocities, moments, step count)."""
+        for buffers in self._buffers:
+            for b in buffers:
+                b.fill(0)
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        raise NotImplementedError
+
+
+class GradientDescent(Optimizer):
+    """Plain gradient descent, ``θ ← θ - η g`` (the seed's update)."""
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        for p, g, (tmp,) in zip(params, grads, self._state(params, 1), strict=True):
+            np.multiply(g, self.learning_rate, out=tmp)
+            p -= tmp
+
+
+class Momentum(Optimizer):
+    """SGD with (optionally Nesterov) momentum ``μ``."""
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.9, nesterov: bool = False):
+        super().__init__(learning_rate)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        self.momentum = momentum
+        self.nesterov = nesterov
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        for p, g, (v, tmp) in zip(params, grads, self._state(params, 2), strict=True):
+            v *= self.momentum
+            v += g  # v ← μ v + g
+            if self.nesterov:
+                np.multiply(v, self.momentum, out=tmp)
+                tmp += g  # g + μ v
+                tmp *= self.learning_rate
+            else:
+                np.multiply(v, self.learning_rate, out=tmp)
+            p -= tmp
+
+
+class Adam(Optimizer):
+    """Adam with bias correction; ``weight_decay`` > 0 makes it AdamW."""
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(learning_rate)
+        for name, beta in (("beta1", beta1), ("beta2", beta2)):
+            if not 0 <= beta < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {beta}")
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.weight_decay = weight_decay
+        self.t = 0
+
+    def reset(self) -> None:
+        super().reset()
+        self.t = 0
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        state = self._state(params, 3)
+        self.t += 1
+        b1, b2, lr = self.beta1, self.beta2, self.learning_rate
+        bias1 = 1 - b1**self.t
+        bias2_sqrt = math.sqrt(1 - b2**self.t)
+        for p, g, (m, v, tmp) in zip(params, grads, state, strict=True):
+            if self.weight_decay:
+                p *= 1 - lr * self.weight_decay  # decoupled decay (AdamW)
+            m *= b1
+            np.multiply(g, 1 - b1, out=tmp)
+            m += tmp  # m ← β1 m + (1-β1) g
+            v *= b2
+            np.multiply(g, g, out=tmp)
+            tmp *= 1 - b2
+            v += tmp  # v ← β2 v + (1-β2) g²
+            np.sqrt(v, out=tmp)
+            tmp *= 1 / bias2_sqrt
+            tmp += self.epsilon  # √v̂ + ε
+            np.divide(m, tmp, out=tmp)
+            tmp *= lr / bias1  # η m̂ / (√v̂ + ε)
+            p -= tmp
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (default ``weight_decay=0.01``, as PyTorch)."""
+
+    def __init__(self, learning_rate: float = 0.001, weight_decay: float = 0.01, **kwargs: float):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "gd": GradientDescent,
+    "sgd": GradientDescent,
+    "momentum": Momentum,
+    "adam": Adam,
+    "adamw": AdamW,
+}
+
+
+def make_optimizer(name: str, learning_rate: float, **kwargs: float | bool) -> Optimizer:
+    """An optimizer by name: ``gd``/``sgd``, ``momentum``, ``nesterov``, ``adam``, ``adamw``."""
+    if name == "nesterov":
+        return Momentum(learning_rate, nesterov=True, **kwargs)  # type: ignore[arg-type]
+    try:
+        cls = OPTIMIZERS[name]
+    except KeyError:
+        choices = sorted([*OPTIMIZERS, "nesterov"])
+        raise ValueError(f"unknown optimizer {name!r}; choose from {choices}") from None
+    return cls(learning_rate, **kwargs)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+class Schedule:
+    """Learning rate per epoch: ``rate(epoch, base_lr, val_loss) -> lr``.
+
+    ``epoch`` counts from 0; ``val_loss`` is the monitored loss of the
+    previous epoch (``None`` before the first).
+    """
+
+    def rate(self, epoch: int, base_lr: float, val_loss: float | None) -> float:
+        return base_lr
+
+
+class ConstantLR(Schedule):
+    """The base learning rate throughout."""
+
+
+class StepLR(Schedule):
+    """Multiply the rate by ``gamma`` every ``step_size`` epochs."""
+
+    def __init__(self, step_size: int = 30, gamma: float = 0.1) -> None:
+        self.step_size, self.gamma = step_size, gamma
+
+    def rate(self, epoch: int, base_lr: float, val_loss: float | None) -> float:
+        return base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class CosineLR(Schedule):
+    """Cosine annealing from ``base_lr`` to ``base_lr · min_fraction`` over ``total_epochs``."""
+
+    def __init__(self, total_epochs: int, min_fraction: float = 0.0) -> None:
+        self.total_epochs, self.min_fraction = max(total_epochs, 1), min_fraction
+
+    def rate(self, epoch: int, base_lr: float, val_loss: float | None) -> float:
+        progress = min(epoch / self.total_epochs, 1.0)
+        low = base_lr * self.min_fraction
+        return low + (base_lr - low) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class ReduceLROnPlateau(Schedule):
+    """Multiply the rate by ``factor`` after ``patience`` epochs without improvement."""
+
+    def __init__(
+        self, factor: float = 0.5, patience: int = 5, min_lr: float = 1e-6, min_delta: float = 0.0
+    ) -> None:
+        self.factor, self.patience = factor, patience
+        self.min_lr, self.min_delta = min_lr, min_delta
+        self._best = math.inf
+        self._wait = 0
+        self._scale = 1.0
+
+    def rate(self, epoch: int, base_lr: float, val_loss: float | None) -> float:
+        if epoch == 0:
+            self._best, self._wait, self._scale = math.inf, 0, 1.0
+        if val_loss is not None:
+            if val_loss < self._best - self.min_delta:
+                self._best, self._wait = val_loss, 0
+            else:
+                self._wait += 1
+                if self._wait > self.patience:
+                    self._scale *= self.factor
+                    self._wait = 0
+        return max(base_lr * self._scale, self.min_lr)
+
+
+def make_schedule(name: str, epochs: int) -> Schedule:
+    """A schedule by name: ``constant``, ``step``, ``cosine``, ``plateau``."""
+    schedules = {
+        "constant": ConstantLR,
+        "step": lambda: StepLR(step_size=max(epochs // 3, 1), gamma=0.3),
+        "cosine": lambda: CosineLR(epochs),
+        "plateau": ReduceLROnPlateau,
+    }
+    try:
+        return schedules[name]()
+    except KeyError:
+        raise ValueError(f"unknown schedule {name!r}; choose from {sorted(schedules)}") from None

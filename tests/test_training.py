@@ -1,0 +1,148 @@
+"""Stage 6: the training loop — regimes, curves, early stopping, divergence, interrupts."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from nnscratch.data import load_tracks, prepare, to_network_layout
+from nnscratch.errors import TrainingDivergedError
+from nnscratch.network import Network
+from nnscratch.optimizers import Adam, GradientDescent
+from nnscratch.training import train
+
+
+def regression_problem(n: int, seed: int = 0, noise: float = 0.1):
+    rng = np.random.default_rng(seed)
+    X = rng.random((4, n))
+    Y = (np.sin(3 * X[0]) + X[1] * X[2] - X[3] ** 2)[None, :] + rng.normal(0, noise, (1, n))
+    return X.astype(np.float32), Y.astype(np.float32)
+
+
+def test_full_batch_first_loss_is_the_objective_before_any_step() -> None:
+    X, Y = regression_problem(200)
+    net = Network([4, 8, 1], dtype=np.float32, rng=0)
+    before = net.loss(X, Y, lmbda=0.1)
+    history = train(net, X, Y, GradientDescent(0.05), epochs=5, lmbda=0.1)
+    assert history.train_loss[0] == pytest.approx(before, rel=1e-5)
+    assert len(history.train_loss) == len(history.learning_rate) == 5
+    assert history.val_loss == []
+
+
+def test_mini_batch_learns_and_records_curves() -> None:
+    X, Y = regression_problem(2000)
+    Xv, Yv = regression_problem(500, seed=1)
+    net = Network([4, 32, 16, 1], dtype=np.float32, rng=0)
+    baseline = float(np.sqrt(np.mean((Yv - Y.mean()) ** 2)))
+    history = train(net, X, Y, Adam(0.01), epochs=30, batch_size=64, rng=0, X_val=Xv, Y_val=Yv)
+    assert len(history.val_rmse) == len(history.val_loss) == 30
+    assert history.val_rmse[-1] < 0.5 * baseline
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.val_rmse[-1] == pytest.approx(np.sqrt(2 * history.val_loss[-1]), rel=1e-9)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 64, None])
+def test_seeded_shuffling_is_reproducible(batch_size: int | None) -> None:
+    X, Y = regression_problem(100)
+    runs = []
+    for _ in range(2):
+        net = Network([4, 8, 1], dtype=np.float32, rng=1)
+        train(net, X, Y, Adam(0.01), epochs=3, batch_size=batch_size, rng=42)
+        runs.append(net.params.flat.copy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+    if batch_size not in (None, 64):
+        net = Network([4, 8, 1], dtype=np.float32, rng=1)
+        train(net, X, Y, Adam(0.01), epochs=3, batch_size=batch_size, rng=43)
+        assert not np.array_equal(runs[0], net.params.flat)
+
+
+def test_early_stopping_restores_the_best_weights() -> None:
+    # 20 noisy training points and a wide network: validation loss turns up soon.
+    X, Y = regression_problem(20, noise=0.5)
+    Xv, Yv = regression_problem(400, seed=1, noise=0.0)
+    net = Network([4, 128, 128, 1], dtype=np.float64, rng=0)
+    snapshots = {}
+
+    def remember(epoch, logs):
+        snapshots[epoch] = net.params.flat.copy()
+
+    history = train(
+        net, X, Y, Adam(0.01), epochs=500, batch_size=None, X_val=Xv, Y_val=Yv,
+        patience=10, callbacks=[remember],
+    )  # fmt: skip
+    assert history.stopped_early
+    best = history.best_epoch
+    assert best is not None and best < history.n_epochs - 1
+    assert history.val_loss[best] == min(history.val_loss)
+    np.testing.assert_array_equal(net.params.flat, snapshots[best])
+    assert net.loss(Xv, Yv) == pytest.approx(history.val_loss[best], rel=1e-9)
+
+
+def test_min_delta_and_callbacks_stop() -> None:
+    X, Y = regression_problem(100)
+    net = Network([4, 8, 1], rng=0)
+    history = train(net, X, Y, Adam(0.01), epochs=50, callbacks=[lambda e, logs: e == 4])
+    assert history.n_epochs == 5
+    history = train(Network([4, 8, 1], rng=0), X, Y, Adam(1e-9), epochs=50, patience=3,
+                    min_delta=1.0)  # fmt: skip
+    assert history.stopped_early and history.n_epochs == 4
+
+
+def test_divergence_is_caught_and_last_finite_weights_kept() -> None:
+    X, Y = regression_problem(200)
+    net = Network([4, 16, 1], dtype=np.float32, rng=0)
+    expected = r"diverged at epoch \d+.*smaller learning rate"
+    with pytest.raises(TrainingDivergedError, match=expected):
+        train(net, X * 1e3, Y * 1e3, GradientDescent(10.0), epochs=100)
+    assert np.isfinite(net.params.flat).all()
+
+
+def test_shape_errors() -> None:
+    X, Y = regression_problem(10)
+    with pytest.raises(ValueError, match="10 samples but Y has 9"):
+        train(Network([4, 1]), X, Y[:, :9], GradientDescent(0.1), epochs=1)
+
+
+def test_first_ctrl_c_stops_after_the_batch_and_keeps_the_best() -> None:
+    X, Y = regression_problem(500)
+    net = Network([4, 8, 1], rng=0)
+
+    def press_ctrl_c(epoch, logs):
+        if epoch == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    history = train(net, X, Y, Adam(0.01), epochs=50, batch_size=50, callbacks=[press_ctrl_c],
+                    handle_interrupts=True)  # fmt: skip
+    assert history.interrupted and history.n_epochs == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_second_ctrl_c_quits_at_once() -> None:
+    X, Y = regression_problem(500)
+
+    def press_twice(epoch, logs):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        train(Network([4, 8, 1], rng=0), X, Y, Adam(0.01), epochs=5, callbacks=[press_twice],
+              handle_interrupts=True)  # fmt: skip
+
+
+def test_seed_full_batch_gd_decreases_monotonically_on_real_data(real_tracks_path) -> None:
+    """The seed's stage 6: ReLU output, He init, full-batch GD, η = 0.05, λ = 0.01.
+
+    The seed ran 3000 iterations; 150 keep the suite fast and already cover the
+    part of the curve where a wrong gradient or step would show (the note on
+    the training issue records the full 3000-iteration run).
+    """
+    data = prepare(load_tracks(real_tracks_path), seed=0)
+    X, Y = to_network_layout(data.X_train), data.y_train[None, :]
+    net = Network([13, 64, 32, 16, 1], output_activation="relu", rng=0)
+    history = train(net, X, Y, GradientDescent(0.05), epochs=150, lmbda=0.01)
+    losses = np.array(history.train_loss)
+    assert np.all(np.diff(losses) < 0)
+    assert losses[-1] < 0.5 * losses[0]
