@@ -183,8 +183,10 @@ def year_from_release_date(release_date: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(release_date):
         years = pd.to_numeric(release_date, errors="coerce").astype("float64")
         return years.where(np.isfinite(years) & (years == np.floor(years)))
-    parts = release_date.astype("string").str.strip().str.extract(
-        r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$"
+    parts = (
+        release_date.astype("string")
+        .str.strip()
+        .str.extract(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
     )
     year = pd.to_numeric(parts[0], errors="coerce").astype("float64")
     month = pd.to_numeric(parts[1], errors="coerce").astype("float64")
@@ -355,8 +357,7 @@ def clean(
     report = CleaningReport(source, len(df), len(kept), missing, out_of_range)
     if len(kept) == 0:
         raise DataError(
-            f"{source}: no usable rows left after cleaning {len(df):,} row(s) "
-            f"({report.reasons()})"
+            f"{source}: no usable rows left after cleaning {len(df):,} row(s) ({report.reasons()})"
         )
     return kept, report
 

@@ -45,8 +45,10 @@ def _text(df: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _date_parts(df: pd.DataFrame) -> pd.DataFrame:
-    return _text(df, "release_date").str.strip().str.extract(
-        r"^\d{4}(?:-(?P<month>\d{1,2})(?:-(?P<day>\d{1,2}))?)?$"
+    return (
+        _text(df, "release_date")
+        .str.strip()
+        .str.extract(r"^\d{4}(?:-(?P<month>\d{1,2})(?:-(?P<day>\d{1,2}))?)?$")
     )
 
 

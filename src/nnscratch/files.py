@@ -17,6 +17,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def _default_mode() -> int:
+    """``0o666`` less the process umask: the mode ``open()`` would have given."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
     """Call ``write(fh)`` on a temporary file, then rename it to ``path``."""
     path = Path(path)
@@ -27,6 +34,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp_name, _default_mode())  # mkstemp creates 0600
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -193,7 +193,8 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         """Train from scratch on ``X`` ``(n_samples, n_features)`` and ``y`` ``(n_samples,)``.
 
         ``eval_set=(X_val, y_val)`` gives the validation data for the curves
-        and early stopping (instead of holding out ``validation_fraction``).
+        and, with ``early_stopping``, for stopping (instead of holding out
+        ``validation_fraction``).
         ``rmse_scale`` multiplies the reported validation RMSE, e.g. by the
         target scaler's range to show it in original units.
         """
@@ -217,7 +218,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
             order = self._split_rng.permutation(len(X))
             val, tr = order[:n_val], order[n_val:]
             X, Y, X_val, Y_val = X[tr], Y[tr], X[val], Y[val]
-        patience = self.patience if (self.early_stopping or eval_set is not None) else None
+        patience = self.patience if self.early_stopping else None
         self._run(X, Y, X_val, Y_val, self.epochs, patience, rmse_scale, callbacks,
                   handle_interrupts)  # fmt: skip
         return self

@@ -192,9 +192,7 @@ class Network:
         """Gradients of the last forward pass into ``self.grads``; returns ``Σ(ŷ - y)²``."""
         if self._last is None:
             raise RuntimeError("backward() needs a forward() first")
-        return backward(
-            self.params, self._last, Y, lmbda, self.grads, self.hidden, self.output
-        )
+        return backward(self.params, self._last, Y, lmbda, self.grads, self.hidden, self.output)
 
     def predict(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
         """``Ŷ`` as a new ``(n[L], m)`` array, computed ``batch_size`` columns at a time."""

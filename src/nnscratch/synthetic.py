@@ -44,9 +44,7 @@ def _release_dates(rng: np.random.Generator, year: np.ndarray) -> list[str]:
     return out
 
 
-def _popularity(
-    rng: np.random.Generator, year: np.ndarray, f: dict[str, np.ndarray]
-) -> np.ndarray:
+def _popularity(rng: np.random.Generator, year: np.ndarray, f: dict[str, np.ndarray]) -> np.ndarray:
     """A noisy, non-linear popularity in 0–100 (integers)."""
     recency = 1.0 / (1.0 + np.exp(-(year - 1985) / 9.0))  # old tracks are rarely played
     score = (

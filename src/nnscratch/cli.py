@@ -1,0 +1,513 @@
+"""The ``nnscratch`` command line: train, evaluate, predict, download, experiment.
+
+Exit codes: 0 success; 2 bad input (a one-line message on stderr, no
+traceback); 1 an unexpected failure (a bug: set ``NNSCRATCH_DEBUG=1`` to see
+the traceback); 130 interrupted. A failed command leaves no output behind:
+files are staged and moved into place only when everything succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import dataclasses
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nnscratch import __version__
+from nnscratch.data import (
+    DEFAULT_FEATURES,
+    Preprocessing,
+    _to_number,
+    clean,
+    load_tracks,
+    prepare,
+    tracks_from_frame,
+)
+from nnscratch.errors import DataError, ModelFileError, NNScratchError
+from nnscratch.files import atomic_write_bytes, atomic_write_text
+from nnscratch.metrics import (
+    baseline_metrics,
+    format_table,
+    regression_metrics,
+    split_metrics,
+)
+from nnscratch.model import MLPRegressor
+from nnscratch.recipe import PRESETS, Recipe
+from nnscratch.synthetic import SYNTHETIC_LABEL, make_tracks
+
+SYNTHETIC_ROWS = 5000
+KAGGLE_DATASET = "yamaerenay/spotify-dataset-19212020-600k-tracks"
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+@contextlib.contextmanager
+def staged_directory(out: Path) -> Iterator[Path]:
+    """A hidden staging directory beside ``out``; its files move into ``out`` on success.
+
+    On failure the staging directory is removed and ``out`` is untouched.
+    """
+    created_parent = not out.parent.exists()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        yield staging
+        out.mkdir(exist_ok=True)
+        for item in sorted(staging.iterdir()):
+            os.replace(item, out / item.name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created_parent:
+            with contextlib.suppress(OSError):
+                out.parent.rmdir()
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def default_run_dir() -> Path:
+    base = Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True, allow_nan=True) + "\n")
+
+
+def write_history_csv(path: Path, model: MLPRegressor) -> None:
+    h = model.history_
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["epoch", "train_loss", "val_loss", "val_rmse", "learning_rate"])
+    for i, loss in enumerate(h.train_loss):
+        val = h.val_loss[i] if i < len(h.val_loss) else ""
+        rmse = h.val_rmse[i] if i < len(h.val_rmse) else ""
+        writer.writerow([i + 1, repr(loss), repr(val) if val != "" else "",
+                         repr(rmse) if rmse != "" else "", repr(h.learning_rate[i])])  # fmt: skip
+    atomic_write_text(path, buffer.getvalue())
+
+
+# --------------------------------------------------------------------------- data
+
+
+def resolve_data(arg: str | None) -> str | None:
+    """``--data``, else ``$NNSCRATCH_DATA``, else ``None`` (the synthetic sample)."""
+    return arg or os.environ.get("NNSCRATCH_DATA") or None
+
+
+def load_training_frame(path: str | None, features: Sequence[str], seed: int) -> pd.DataFrame:
+    if path is None:
+        say(
+            f"note: no --data given and NNSCRATCH_DATA is not set: using the {SYNTHETIC_LABEL}, "
+            f"{SYNTHETIC_ROWS:,} generated tracks"
+        )
+        frame = make_tracks(SYNTHETIC_ROWS, seed=seed)
+        return tracks_from_frame(frame, source=SYNTHETIC_LABEL, features=features)
+    return load_tracks(path, features=features)
+
+
+def describe_network(recipe: Recipe, n_features: int, n_train: int) -> str:
+    """The layer sizes and every array's shape, in the network's layout."""
+    sizes = [n_features, *recipe.hidden, 1]
+    shapes = "  ".join(
+        f"W{l} ({sizes[l]}, {sizes[l - 1]}) b{l} ({sizes[l]}, 1)" for l in range(1, len(sizes))
+    )
+    return "\n".join(
+        [
+            "network: " + " → ".join(map(str, sizes)) + f", hidden {recipe.activation}, output "
+            f"{recipe.output_activation}, {recipe.init} init, {recipe.dtype}",
+            f"  X_train ({n_features}, {n_train})  Y_train (1, {n_train})"
+            "   (network layout: features × samples)",
+            f"  {shapes}",
+        ]
+    )
+
+
+# --------------------------------------------------------------------------- train
+
+
+def parse_int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def parse_name_list(text: str) -> tuple[str, ...]:
+    values = tuple(v.strip() for v in text.split(",") if v.strip())
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one column name")
+    return values
+
+
+def parse_batch_size(text: str) -> int:
+    """An integer ≥ 1, or ``full`` for full-batch gradient descent (0 internally)."""
+    if text.lower() in ("full", "none", "all"):
+        return 0
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("batch size must be >= 1 or 'full'")
+    return value
+
+
+def recipe_from_args(args: argparse.Namespace) -> Recipe:
+    recipe = PRESETS[args.preset].with_overrides(
+        features=args.features, hidden=args.hidden, optimizer=args.optimizer,
+        learning_rate=args.lr, epochs=args.epochs, l2=args.l2, max_rows=args.max_rows,
+        output_activation=args.output_activation, activation=args.activation,
+        lr_schedule=args.schedule, dtype=args.dtype,
+    )  # fmt: skip
+    if args.batch_size is not None:  # 0 means full batch
+        recipe = dataclasses.replace(recipe, batch_size=args.batch_size or None)
+    if args.patience is not None:  # 0 means no early stopping
+        recipe = dataclasses.replace(recipe, patience=args.patience or None)
+    return recipe
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    recipe = recipe_from_args(args)
+    started = time.perf_counter()
+    frame = load_training_frame(resolve_data(args.data), recipe.features, args.seed)
+    data = prepare(frame, recipe.features, seed=args.seed, max_rows=recipe.max_rows,
+                   dtype=np.dtype(recipe.dtype))  # fmt: skip
+    say(str(data.report))
+    sizes = data.split_sizes()
+    say(
+        f"  split (seed {args.seed}): train {sizes['train']:,}, validation "
+        f"{sizes['validation']:,}, test {sizes['test']:,}; Min-Max scaling fit on train only"
+    )
+    if sizes["train"] < 2:
+        raise DataError(
+            f"{data.report.source}: only {sizes['train']} training row(s); need at least 2"
+        )
+    out = Path(args.out) if args.out else default_run_dir()
+
+    model = recipe.build(args.seed, verbose=not args.quiet)
+    say(f"preset: {args.preset} ({recipe.notes})" if recipe.notes else f"preset: {args.preset}")
+    say(describe_network(recipe, len(recipe.features), sizes["train"]))
+    fit_started = time.perf_counter()
+    recipe.fit(data, model=model, handle_interrupts=True)
+    fit_seconds = time.perf_counter() - fit_started
+    history = model.history_
+    stop_note = (
+        "interrupted" if history.interrupted
+        else "stopped early" if history.stopped_early else "ran all epochs"
+    )  # fmt: skip
+    best = f", best epoch {history.best_epoch + 1}" if history.best_epoch is not None else ""
+    say(f"trained {history.n_epochs} epoch(s) in {fit_seconds:.1f} s ({stop_note}{best})")
+
+    pre = data.preprocessing.to_dict()
+    pre["target_mean"] = float(np.mean(data.inverse_transform_y(data.y_train)))
+    model.preprocessing_ = pre
+
+    results = {f"nnscratch MLP {'-'.join(map(str, model.network_.layer_sizes))}":
+               split_metrics(data, model.predict)}  # fmt: skip
+    seed_cols = None
+    if list(recipe.features) != list(DEFAULT_FEATURES) and set(DEFAULT_FEATURES) <= set(
+        recipe.features
+    ):
+        seed_cols = [list(recipe.features).index(f) for f in DEFAULT_FEATURES]
+    baselines = baseline_metrics(data, seed=args.seed, seed_feature_columns=seed_cols)
+    results.update(baselines)
+    table = format_table(results, f"results in {data.target} points ({data.report.source})")
+    say()
+    say(table)
+
+    model_name = "checkpoint.npz" if history.interrupted else "model.npz"
+    with staged_directory(out) as stage:
+        model.save(stage / model_name)
+        write_json(stage / "metrics.json", {
+            "nnscratch_version": __version__,
+            "data": {**data.report.to_dict(), "splits": sizes, "seed": args.seed,
+                     "synthetic": data.report.source == SYNTHETIC_LABEL},
+            "recipe": {"preset": args.preset, **recipe.to_dict()},
+            "results": results,
+            "training": {"epochs_run": history.n_epochs, "best_epoch": history.best_epoch,
+                         "stopped_early": history.stopped_early,
+                         "interrupted": history.interrupted},
+            "timing": {"fit_seconds": fit_seconds,
+                       "total_seconds": time.perf_counter() - started,
+                       "finished": datetime.now().isoformat(timespec="seconds")},
+        })  # fmt: skip
+        write_history_csv(stage / "history.csv", model)
+        _write_training_plots(stage, model, data)
+    say()
+    if history.interrupted:
+        say(f"interrupted: the best weights so far are saved as {out / model_name}")
+    say(f"outputs in {out}/: {model_name}, metrics.json, history.csv, loss_curve.png, "
+        "pred_vs_actual.png, residuals.png")  # fmt: skip
+    return 130 if history.interrupted else 0
+
+
+def _write_training_plots(stage: Path, model: MLPRegressor, data: Any) -> None:
+    from nnscratch.plots import (
+        loss_curve_figure,
+        pred_vs_actual_figure,
+        residuals_figure,
+        save_figure,
+    )
+
+    h = model.history_
+    save_figure(loss_curve_figure(h.train_loss, h.val_loss, h.best_epoch), stage / "loss_curve.png")
+    y_true = data.inverse_transform_y(data.y_test)
+    y_pred = np.clip(data.inverse_transform_y(model.predict(data.X_test)), 0, 100)
+    source = data.report.source
+    save_figure(pred_vs_actual_figure(y_true, y_pred, f"Test split: predicted vs actual\n{source}"),
+                stage / "pred_vs_actual.png")  # fmt: skip
+    save_figure(residuals_figure(y_true, y_pred, f"Test split residuals — {source}"),
+                stage / "residuals.png")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- evaluate / predict
+
+
+def load_cli_model(path: str) -> tuple[MLPRegressor, Preprocessing, dict[str, Any]]:
+    model = MLPRegressor.load(path)
+    state = getattr(model, "preprocessing_", None)
+    if not state:
+        raise ModelFileError(
+            f"{path}: the model has no data preprocessing; it was not trained by `nnscratch train`"
+        )
+    try:
+        pre = Preprocessing.from_dict(state)
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: {exc}") from exc
+    if len(pre.features) != model.n_features_in_:
+        raise ModelFileError(
+            f"{path}: preprocessing lists {len(pre.features)} features, the network takes "
+            f"{model.n_features_in_}"
+        )
+    return model, pre, state
+
+
+def predict_points(model: MLPRegressor, pre: Preprocessing, cleaned: pd.DataFrame) -> np.ndarray:
+    X = pre.transform(cleaned, dtype=model.network_.dtype)
+    if len(X) == 0:
+        return np.empty(0)
+    return np.clip(pre.inverse_transform_y(model.predict(X)), 0, 100)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    model, pre, state = load_cli_model(args.model)
+    frame = load_tracks(args.data, features=pre.features, target=pre.target)
+    cleaned, report = clean(frame, pre.features, pre.target)
+    say(str(report))
+    y_true = cleaned[pre.target].to_numpy(dtype=np.float64)
+    y_pred = predict_points(model, pre, cleaned)
+    rows = {
+        f"model ({Path(args.model).name})": {"test": regression_metrics(y_true, y_pred)},
+        "training mean": {
+            "test": regression_metrics(y_true, np.full(len(y_true), state.get("target_mean", 0.0)))
+        },
+    }
+    say()
+    say(format_table(rows, f"{pre.target} points on {args.data} ({len(y_true):,} rows; "
+                           "'test' = every usable row of this file)"))  # fmt: skip
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    model, pre, _ = load_cli_model(args.model)
+    frame = load_tracks(args.data, features=pre.features, target=None)
+    cleaned, report = clean(frame, pre.features, target=None)
+    y_pred = predict_points(model, pre, cleaned)
+    out = pd.DataFrame({"predicted_popularity": np.round(y_pred, 2)})
+    if "id" in cleaned.columns:
+        out.insert(0, "id", cleaned["id"].astype("string").to_numpy())
+    atomic_write_text(args.out, out.to_csv(index=False))
+    say(f"predicted {len(out):,} of {report.rows_read:,} rows → {args.out}")
+    if report.rows_dropped:
+        say(f"skipped {report.rows_dropped:,} row(s) that cannot be scored: {report.reasons()}")
+    if pre.target in cleaned.columns:
+        actual = _to_number(cleaned[pre.target])
+        known = actual.between(0, 100).to_numpy()
+        if known.any():
+            scores = regression_metrics(actual.to_numpy()[known], y_pred[known])
+            say(f"{pre.target} present for {known.sum():,} scored rows: RMSE {scores['rmse']:.2f}, "
+                f"MAE {scores['mae']:.2f}, R² {scores['r2']:.3f}")  # fmt: skip
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    hint = (
+        f"download tracks.csv of the Kaggle dataset {KAGGLE_DATASET} on a machine with "
+        "network access and pass it with --data PATH (or set NNSCRATCH_DATA)"
+    )
+    try:
+        import kagglehub  # type: ignore[import-not-found]
+    except ImportError:
+        raise DataError(
+            "downloading needs the optional kagglehub package "
+            f"(pip install 'nnscratch[download]'); or {hint}"
+        ) from None
+    try:
+        folder = Path(kagglehub.dataset_download(KAGGLE_DATASET))
+    except Exception as exc:  # network, authentication, quota: all end the same way
+        raise DataError(
+            f"could not download the dataset ({type(exc).__name__}: {exc}); {hint}"
+        ) from exc
+    source = folder / "tracks.csv"
+    if not source.is_file():
+        raise DataError(f"{folder}: the download has no tracks.csv; {hint}")
+    dest = Path(args.dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / "tracks.csv"
+    atomic_write_bytes(target, source.read_bytes())
+    say(f"saved {target}; train on it with: nnscratch train --data {target}")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    pass
+
+
+def _examples(text: str) -> str:
+    return "examples:\n" + textwrap.indent(textwrap.dedent(text).strip(), "  ")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nnscratch",
+        description="A from-scratch NumPy MLP that predicts Spotify track popularity (0–100).",
+        formatter_class=_Formatter,
+        epilog=_examples("""
+            nnscratch train                                  # built-in synthetic sample
+            nnscratch train --data tracks.csv --out runs/first
+            nnscratch evaluate --model runs/first/model.npz --data tracks.csv
+            nnscratch predict --model runs/first/model.npz --data new.csv --out pred.csv
+        """),
+    )
+    parser.add_argument("--version", action="version", version=f"nnscratch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser(
+        "train", help="train a model and report it beside baselines",
+        description="Train on a Spotify CSV (either Kaggle schema) or the built-in synthetic "
+        "sample; print the data report, a progress bar and a results table in popularity "
+        "points; write model.npz, metrics.json, history.csv and plots.",
+        formatter_class=_Formatter,
+        epilog=_examples("""
+            nnscratch train
+            nnscratch train --data ../shared/data/spotify/tracks.csv
+            nnscratch train --data tracks.csv --preset seed      # the seed's full-batch GD
+            nnscratch train --data tracks.csv --hidden 128,64 --lr 3e-3 --epochs 50
+        """),
+    )  # fmt: skip
+    train.add_argument("--data", help="CSV or CSV.gz; default: $NNSCRATCH_DATA, else the "
+                       "built-in synthetic sample")  # fmt: skip
+    train.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                       help="starting configuration; flags below override it")  # fmt: skip
+    train.add_argument("--features", type=parse_name_list, help="comma-separated feature columns")
+    train.add_argument("--hidden", type=parse_int_list, help="hidden layer widths, e.g. 64,32,16")
+    train.add_argument("--activation", help="hidden activation (relu, tanh, sigmoid, leaky_relu)")
+    train.add_argument("--output-activation", help="output activation (identity, relu)")
+    train.add_argument("--optimizer", help="adam, adamw, momentum, nesterov or gd")
+    train.add_argument("--lr", type=float, help="learning rate")
+    train.add_argument("--schedule", help="constant, step, cosine or plateau")
+    train.add_argument("--batch-size", type=parse_batch_size, help="samples per step, or 'full'")
+    train.add_argument("--epochs", type=int, help="passes over the training split")
+    train.add_argument("--l2", type=float, help="L2 strength λ in λ/(2m) Σ‖W‖²")
+    train.add_argument("--patience", type=int,
+                       help="early-stopping patience in epochs (0: no early stopping)")  # fmt: skip
+    train.add_argument("--max-rows", type=int, help="use a seeded random subset of this many rows")
+    train.add_argument("--dtype", choices=["float32", "float64"], help="training precision")
+    train.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
+    train.add_argument("--out", help="output directory (default: runs/<timestamp>)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser(
+        "evaluate", help="score a saved model on a CSV",
+        description="Print RMSE, MAE and R² in popularity points of a saved model on every "
+        "usable row of a CSV (either schema).",
+        formatter_class=_Formatter,
+        epilog=_examples("nnscratch evaluate --model runs/first/model.npz --data tracks.csv"),
+    )  # fmt: skip
+    evaluate.add_argument("--model", required=True, help="model.npz written by `nnscratch train`")
+    evaluate.add_argument("--data", required=True, help="CSV with a popularity column")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    predict = sub.add_parser(
+        "predict", help="write predicted popularity for a CSV",
+        description="Write id (when present) and predicted_popularity (0–100) for every row "
+        "that can be scored; report skipped rows. The CSV may lack popularity; where it has "
+        "it, the RMSE is printed too.",
+        formatter_class=_Formatter,
+        epilog=_examples(
+            "nnscratch predict --model runs/first/model.npz --data new.csv --out pred.csv"
+        ),
+    )  # fmt: skip
+    predict.add_argument("--model", required=True, help="model.npz written by `nnscratch train`")
+    predict.add_argument("--data", required=True, help="CSV of tracks to score")
+    predict.add_argument("--out", required=True, help="where to write the predictions CSV")
+    predict.set_defaults(func=cmd_predict)
+
+    download = sub.add_parser(
+        "download", help="fetch the real Kaggle dataset (needs network and kagglehub)",
+        description=f"Download tracks.csv of the Kaggle dataset {KAGGLE_DATASET} with "
+        "kagglehub (pip install 'nnscratch[download]').",
+        formatter_class=_Formatter,
+        epilog=_examples("nnscratch download --dest data/"),
+    )  # fmt: skip
+    download.add_argument("--dest", default="data", help="folder to save tracks.csv in")
+    download.set_defaults(func=cmd_download)
+    return parser
+
+
+def _one_line(message: str) -> str:
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except NNScratchError as exc:
+        print(f"nnscratch: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nnscratch: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("NNSCRATCH_DEBUG"):
+            raise
+        print(
+            f"nnscratch: unexpected error: {type(exc).__name__}: {_one_line(str(exc))} "
+            "(this is a bug; rerun with NNSCRATCH_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        return 1

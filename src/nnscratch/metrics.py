@@ -1,0 +1,119 @@
+"""Metrics in popularity points, baselines, and the results table.
+
+All numbers a user sees are in the target's own units (popularity 0–100),
+never in the scaled units the network trains on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+from nnscratch.data import PreparedData
+
+Scores = dict[str, float]
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Scores:
+    """RMSE, MAE and R² of ``y_pred`` against ``y_true`` (1-D, same units)."""
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
+    if y_true.size == 0:
+        return {"rmse": float("nan"), "mae": float("nan"), "r2": float("nan"), "n": 0}
+    r2 = r2_score(y_true, y_pred) if y_true.size > 1 else float("nan")
+    return {
+        "rmse": float(np.sqrt(mean_squared_error(y_true, y_pred))),
+        "mae": float(mean_absolute_error(y_true, y_pred)),
+        "r2": float(r2),
+        "n": int(y_true.size),
+    }
+
+
+def split_metrics(data: PreparedData, predict: Any) -> dict[str, Scores]:
+    """Validation and test metrics, in target units, of ``predict(X_scaled) -> y_scaled``."""
+    out = {}
+    for split, X, y in (("validation", data.X_val, data.y_val), ("test", data.X_test, data.y_test)):
+        if len(y) == 0:
+            continue
+        y_pred = np.clip(data.inverse_transform_y(predict(X)), *target_bounds(data))
+        out[split] = regression_metrics(data.inverse_transform_y(y), y_pred)
+    return out
+
+
+def target_bounds(data: PreparedData) -> tuple[float, float]:
+    """The range predictions are clipped to: popularity is 0–100."""
+    return (0.0, 100.0) if data.target == "popularity" else (-np.inf, np.inf)
+
+
+def baseline_metrics(
+    data: PreparedData,
+    *,
+    seed: int = 0,
+    seed_feature_columns: Sequence[int] | None = None,
+) -> dict[str, dict[str, Scores]]:
+    """Baselines fitted on the same training split as the model.
+
+    * the training mean, predicted for every track;
+    * ``LinearRegression`` on the model's features;
+    * ``HistGradientBoostingRegressor`` (defaults) on the model's features;
+    * with ``seed_feature_columns`` (positions of the seed's 13 features when
+      the model uses more), gradient boosting on those alone.
+    """
+    mean = float(np.mean(data.y_train))
+    results = {
+        "training mean": split_metrics(data, lambda X: np.full(len(X), mean)),
+        "LinearRegression": split_metrics(
+            data, LinearRegression().fit(data.X_train, data.y_train).predict
+        ),
+        "HistGradientBoosting": split_metrics(
+            data,
+            HistGradientBoostingRegressor(random_state=seed)
+            .fit(data.X_train, data.y_train)
+            .predict,
+        ),
+    }
+    if seed_feature_columns is not None:
+        cols = list(seed_feature_columns)
+        hgb = HistGradientBoostingRegressor(random_state=seed).fit(
+            data.X_train[:, cols], data.y_train
+        )
+        results["HistGradientBoosting (seed's 13 features)"] = split_metrics(
+            data, lambda X: hgb.predict(X[:, cols])
+        )
+    return results
+
+
+def format_table(rows: Mapping[str, Mapping[str, Scores]], title: str) -> str:
+    """A plain-text table: one row per model, RMSE / MAE / R² per split."""
+    splits = [s for s in ("validation", "test") if any(s in r for r in rows.values())]
+    width = max(len(name) for name in rows) + 2
+    head1 = " " * width + "".join(f"{s:^24}" for s in splits)
+    head2 = f"{'model':<{width}}" + "".join(f"{'RMSE':>8}{'MAE':>8}{'R²':>8}" for _ in splits)
+    lines = [title, head1.rstrip(), head2, "-" * len(head2)]
+    for name, result in rows.items():
+        cells = ""
+        for s in splits:
+            m = result.get(s)
+            cells += f"{m['rmse']:>8.2f}{m['mae']:>8.2f}{m['r2']:>8.3f}" if m else " " * 24
+        lines.append(f"{name:<{width}}{cells}")
+    return "\n".join(lines)
+
+
+def format_markdown_table(rows: Mapping[str, Mapping[str, Scores]]) -> str:
+    """The same table in Markdown (for the README and docs)."""
+    splits = [s for s in ("validation", "test") if any(s in r for r in rows.values())]
+    header = "| model | " + " | ".join(f"{s} RMSE | {s} MAE | {s} R²" for s in splits) + " |"
+    sep = "|---|" + "---:|" * (3 * len(splits))
+    lines = [header, sep]
+    for name, result in rows.items():
+        cells = []
+        for s in splits:
+            m = result.get(s)
+            cells += [f"{m['rmse']:.2f}", f"{m['mae']:.2f}", f"{m['r2']:.3f}"] if m else [""] * 3
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

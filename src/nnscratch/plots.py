@@ -1,0 +1,89 @@
+"""Figures: loss curves, predicted vs actual, residuals.
+
+Every figure is rendered off-screen (Agg) and written atomically as a PNG.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from nnscratch.files import atomic_write_bytes
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 110) -> Path:
+    """Render ``fig`` to PNG bytes in memory, then write them atomically."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def loss_curve_figure(
+    train_loss: Sequence[float],
+    val_loss: Sequence[float] = (),
+    best_epoch: int | None = None,
+    title: str = "Training and validation loss",
+) -> Figure:
+    """Per-epoch training (and validation) loss on a log scale, best epoch marked."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    epochs = np.arange(1, len(train_loss) + 1)
+    ax.plot(epochs, train_loss, label="training loss (MSE + L2)", lw=1.6)
+    if len(val_loss):
+        ax.plot(epochs[: len(val_loss)], val_loss, label="validation loss (MSE)", lw=1.6)
+    if best_epoch is not None:
+        ax.axvline(
+            best_epoch + 1, color="grey", ls="--", lw=1, label=f"best epoch ({best_epoch + 1})"
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss, 1/(2m) Σ(ŷ−y)² on scaled popularity")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def pred_vs_actual_figure(y_true: np.ndarray, y_pred: np.ndarray, title: str) -> Figure:
+    """Predicted against actual popularity, with the identity line."""
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    ax.scatter(y_true, y_pred, s=5, alpha=0.25, edgecolors="none", label="test tracks")
+    low = float(min(np.min(y_true), np.min(y_pred), 0))
+    high = float(max(np.max(y_true), np.max(y_pred), 1))
+    ax.plot([low, high], [low, high], color="black", lw=1, label="perfect prediction")
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
+    ax.set_xlabel("actual popularity")
+    ax.set_ylabel("predicted popularity")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    return fig
+
+
+def residuals_figure(y_true: np.ndarray, y_pred: np.ndarray, title: str) -> Figure:
+    """Residuals against prediction, and their histogram."""
+    residuals = np.asarray(y_true) - np.asarray(y_pred)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
+    left.scatter(y_pred, residuals, s=5, alpha=0.25, edgecolors="none")
+    left.axhline(0, color="black", lw=1)
+    left.set_xlabel("predicted popularity")
+    left.set_ylabel("actual − predicted")
+    left.set_title("residuals against prediction")
+    left.grid(alpha=0.3)
+    right.hist(residuals, bins=60, color="tab:blue", alpha=0.8)
+    right.set_xlabel("actual − predicted (popularity points)")
+    right.set_ylabel("tracks")
+    right.set_title(f"residual distribution (mean {residuals.mean():+.2f})")
+    right.grid(alpha=0.3)
+    fig.suptitle(title)
+    return fig

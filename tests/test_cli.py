@@ -1,0 +1,201 @@
+"""End-to-end: the real console script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+from nnscratch.synthetic import make_tracks
+
+SCRIPT = Path(sys.executable).with_name("nnscratch")
+PLOTS = ("loss_curve.png", "pred_vs_actual.png", "residuals.png")
+
+
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    full_env = {k: v for k, v in os.environ.items() if k != "NNSCRATCH_DATA"}
+    full_env.update(env or {})
+    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nnscratch"]
+    return subprocess.run(
+        [*command, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("nnscratch: error: ")
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def check_png(path: Path) -> None:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.stat().st_size > 10_000
+    image = imread(path)
+    assert image.shape[0] > 300 and image.shape[1] > 300
+    assert image.std() > 0.05  # not a blank canvas
+
+
+@pytest.fixture(scope="module")
+def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "run"
+    result = run("train", "--epochs", "8", "--seed", "3", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    (out / "stdout.txt").write_text(result.stdout)
+    return out
+
+
+def test_help_everywhere() -> None:
+    for command in ([], ["train"], ["evaluate"], ["predict"], ["download"]):
+        result = run(*command, "--help")
+        assert result.returncode == 0
+        assert "usage: nnscratch" in result.stdout
+        if command:
+            assert "examples:" in result.stdout
+
+
+def test_train_on_the_builtin_sample(synthetic_run: Path) -> None:
+    stdout = (synthetic_run / "stdout.txt").read_text()
+    assert "built-in synthetic sample (not real Spotify data)" in stdout
+    assert "rows read 5,000" in stdout
+    assert "X_train (13, " in stdout and "W1 (64, 13)" in stdout
+    for name in ("nnscratch MLP 13-64-32-16-1", "training mean", "LinearRegression"):
+        assert name in stdout
+    metrics = json.loads((synthetic_run / "metrics.json").read_text())
+    assert {"data", "recipe", "results", "training", "timing", "nnscratch_version"} <= set(metrics)
+    assert metrics["data"]["synthetic"] is True
+    model_scores = metrics["results"]["nnscratch MLP 13-64-32-16-1"]
+    assert set(model_scores) == {"validation", "test"}
+    assert {"rmse", "mae", "r2"} <= set(model_scores["test"])
+    assert model_scores["test"]["rmse"] < metrics["results"]["training mean"]["test"]["rmse"]
+    history = pd.read_csv(synthetic_run / "history.csv")
+    assert len(history) == metrics["training"]["epochs_run"] == 8
+    assert list(history.columns) == ["epoch", "train_loss", "val_loss", "val_rmse", "learning_rate"]
+    for plot in PLOTS:
+        check_png(synthetic_run / plot)
+    assert not [p for p in synthetic_run.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_evaluate_and_predict(synthetic_run: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "tracks.csv"
+    frame = make_tracks(300, seed=11)
+    frame.to_csv(csv, index=False)
+    result = run("evaluate", "--model", str(synthetic_run / "model.npz"), "--data", str(csv))
+    assert result.returncode == 0, result.stderr
+    assert "RMSE" in result.stdout and "model (model.npz)" in result.stdout
+
+    unscored = tmp_path / "new.csv"
+    frame.drop(columns=["popularity"]).to_csv(unscored, index=False)
+    out = tmp_path / "pred.csv"
+    result = run("predict", "--model", str(synthetic_run / "model.npz"), "--data", str(unscored),
+                 "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    predictions = pd.read_csv(out)
+    assert list(predictions.columns) == ["id", "predicted_popularity"]
+    assert predictions["predicted_popularity"].between(0, 100).all()
+    assert 0 < len(predictions) < 300  # the junk rows are skipped ...
+    assert "skipped" in result.stdout  # ... and reported
+    assert set(predictions["id"]) <= set(frame["id"])
+    assert "RMSE" not in result.stdout  # no popularity column, no score
+
+    result = run("predict", "--model", str(synthetic_run / "model.npz"), "--data", str(csv),
+                 "--out", str(out))  # fmt: skip
+    assert result.returncode == 0 and "RMSE" in result.stdout
+
+
+def test_predict_names_missing_feature_columns(synthetic_run: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "partial.csv"
+    make_tracks(20, seed=1).drop(columns=["tempo", "valence"]).to_csv(csv, index=False)
+    out = tmp_path / "pred.csv"
+    result = run("predict", "--model", str(synthetic_run / "model.npz"), "--data", str(csv),
+                 "--out", str(out))  # fmt: skip
+    assert_clean_failure(result, "partial.csv", "missing required column(s): tempo, valence")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "fragments"),
+    [
+        (None, ["nope.csv", "file not found"]),
+        ("id,name,popularity\n1,a,3\n", ["bad.csv", "missing required column(s)"]),
+        ("\x00\x01\x02garbage", ["bad.csv", "binary"]),
+        ("", ["bad.csv", "empty"]),
+    ],
+)
+def test_bad_training_data(tmp_path: Path, content: str | None, fragments: list[str]) -> None:
+    path = tmp_path / ("nope.csv" if content is None else "bad.csv")
+    if content is not None:
+        path.write_text(content)
+    out = tmp_path / "runs" / "out"
+    assert_clean_failure(run("train", "--data", str(path), "--out", str(out)), *fragments)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_wrong_model_file(tmp_path: Path) -> None:
+    fake = tmp_path / "model.npz"
+    fake.write_text("not a model")
+    csv = tmp_path / "t.csv"
+    make_tracks(10).to_csv(csv, index=False)
+    assert_clean_failure(run("evaluate", "--model", str(fake), "--data", str(csv)),
+                         "model.npz", "not an nnscratch model file")  # fmt: skip
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, a=np.zeros(2))
+    assert_clean_failure(
+        run("predict", "--model", str(plain), "--data", str(csv), "--out", str(tmp_path / "p.csv")),
+        "plain.npz",
+    )
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_data_from_environment(tmp_path: Path) -> None:
+    csv = tmp_path / "env.csv"
+    make_tracks(400, seed=5).to_csv(csv, index=False)
+    out = tmp_path / "run"
+    result = run("train", "--epochs", "2", "--out", str(out), "--quiet",
+                 env={"NNSCRATCH_DATA": str(csv)})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"data: {csv}" in result.stdout
+    assert "synthetic" not in result.stdout
+
+
+def test_download_without_network_or_kagglehub(tmp_path: Path) -> None:
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "kagglehub.py").write_text(
+        "def dataset_download(name):\n"
+        "    raise ConnectionError('Failed to resolve host: no network')\n"
+    )
+    result = run("download", "--dest", str(tmp_path / "data"), env={"PYTHONPATH": str(fake)})
+    assert_clean_failure(result, "could not download", "--data PATH")
+    assert not (tmp_path / "data" / "tracks.csv").exists()
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "kagglehub.py").write_text("raise ImportError('kagglehub is not installed')\n")
+    result = run("download", env={"PYTHONPATH": str(blocked)}, cwd=tmp_path)
+    assert_clean_failure(result, "kagglehub", "--data PATH")
+
+
+def test_real_data_end_to_end(real_tracks_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "real"
+    result = run("train", "--data", str(real_tracks_path), "--epochs", "3", "--out", str(out),
+                 "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "rows read 29,599, dropped 0, kept 29,599" in result.stdout
+    assert "X_train (13, 20719)" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["splits"] == {"train": 20719, "validation": 2960, "test": 5920}
+    for plot in PLOTS:
+        check_png(out / plot)
+    result = run("evaluate", "--model", str(out / "model.npz"), "--data", str(real_tracks_path))
+    assert result.returncode == 0 and "29,599 rows" in result.stdout
