@@ -19,8 +19,9 @@ SCRIPT = Path(sys.executable).with_name("nnscratch")
 PLOTS = ("loss_curve.png", "pred_vs_actual.png", "residuals.png")
 
 
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-        timeout: float = 300) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k != "NNSCRATCH_DATA"}
     full_env.update(env or {})
     command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nnscratch"]
@@ -98,8 +99,15 @@ def test_evaluate_and_predict(synthetic_run: Path, tmp_path: Path) -> None:
     unscored = tmp_path / "new.csv"
     frame.drop(columns=["popularity"]).to_csv(unscored, index=False)
     out = tmp_path / "pred.csv"
-    result = run("predict", "--model", str(synthetic_run / "model.npz"), "--data", str(unscored),
-                 "--out", str(out))  # fmt: skip
+    result = run(
+        "predict",
+        "--model",
+        str(synthetic_run / "model.npz"),
+        "--data",
+        str(unscored),
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     predictions = pd.read_csv(out)
     assert list(predictions.columns) == ["id", "predicted_popularity"]
@@ -109,8 +117,15 @@ def test_evaluate_and_predict(synthetic_run: Path, tmp_path: Path) -> None:
     assert set(predictions["id"]) <= set(frame["id"])
     assert "RMSE" not in result.stdout  # no popularity column, no score
 
-    result = run("predict", "--model", str(synthetic_run / "model.npz"), "--data", str(csv),
-                 "--out", str(out))  # fmt: skip
+    result = run(
+        "predict",
+        "--model",
+        str(synthetic_run / "model.npz"),
+        "--data",
+        str(csv),
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0 and "RMSE" in result.stdout
 
 
@@ -118,8 +133,15 @@ def test_predict_names_missing_feature_columns(synthetic_run: Path, tmp_path: Pa
     csv = tmp_path / "partial.csv"
     make_tracks(20, seed=1).drop(columns=["tempo", "valence"]).to_csv(csv, index=False)
     out = tmp_path / "pred.csv"
-    result = run("predict", "--model", str(synthetic_run / "model.npz"), "--data", str(csv),
-                 "--out", str(out))  # fmt: skip
+    result = run(
+        "predict",
+        "--model",
+        str(synthetic_run / "model.npz"),
+        "--data",
+        str(csv),
+        "--out",
+        str(out),
+    )
     assert_clean_failure(result, "partial.csv", "missing required column(s): tempo, valence")
     assert not out.exists()
 
@@ -147,8 +169,11 @@ def test_wrong_model_file(tmp_path: Path) -> None:
     fake.write_text("not a model")
     csv = tmp_path / "t.csv"
     make_tracks(10).to_csv(csv, index=False)
-    assert_clean_failure(run("evaluate", "--model", str(fake), "--data", str(csv)),
-                         "model.npz", "not an nnscratch model file")  # fmt: skip
+    assert_clean_failure(
+        run("evaluate", "--model", str(fake), "--data", str(csv)),
+        "model.npz",
+        "not an nnscratch model file",
+    )
     plain = tmp_path / "plain.npz"
     np.savez(plain, a=np.zeros(2))
     assert_clean_failure(
@@ -162,8 +187,9 @@ def test_data_from_environment(tmp_path: Path) -> None:
     csv = tmp_path / "env.csv"
     make_tracks(400, seed=5).to_csv(csv, index=False)
     out = tmp_path / "run"
-    result = run("train", "--epochs", "2", "--out", str(out), "--quiet",
-                 env={"NNSCRATCH_DATA": str(csv)})  # fmt: skip
+    result = run(
+        "train", "--epochs", "2", "--out", str(out), "--quiet", env={"NNSCRATCH_DATA": str(csv)}
+    )
     assert result.returncode == 0, result.stderr
     assert f"data: {csv}" in result.stdout
     assert "synthetic" not in result.stdout
@@ -188,8 +214,9 @@ def test_download_without_network_or_kagglehub(tmp_path: Path) -> None:
 
 def test_real_data_end_to_end(real_tracks_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "real"
-    result = run("train", "--data", str(real_tracks_path), "--epochs", "3", "--out", str(out),
-                 "--quiet")  # fmt: skip
+    result = run(
+        "train", "--data", str(real_tracks_path), "--epochs", "3", "--out", str(out), "--quiet"
+    )
     assert result.returncode == 0, result.stderr
     assert "rows read 29,599, dropped 0, kept 29,599" in result.stdout
     assert "X_train (13, 20719)" in result.stdout

@@ -258,8 +258,11 @@ def test_header_only(tmp_path: Path) -> None:
 def test_missing_columns_are_listed(tmp_path: Path, synthetic_frame: pd.DataFrame) -> None:
     path = tmp_path / "partial.csv"
     synthetic_frame.drop(columns=["popularity", "energy"]).to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"partial\.csv: missing required column\(s\): energy, "
-                                        r"popularity"):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=r"partial\.csv: missing required column\(s\): energy, "
+        r"popularity",
+    ):
         load_tracks(path)
 
 

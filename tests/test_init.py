@@ -23,11 +23,18 @@ def test_shapes_and_zero_biases() -> None:
 def test_views_share_the_flat_buffer() -> None:
     p = initialize([3, 4, 1], rng=0, dtype=np.float64)
     p.weights[1][0, 2] = 123.0
-    assert 123.0 in p.flat
+    p.biases[0][3, 0] = -7.0
+    assert 123.0 in p.flat and -7.0 in p.flat
+    np.testing.assert_array_equal(p.blocks[0][:, :3], p.weights[0])
+    np.testing.assert_array_equal(p.blocks[0][:, 3:], p.biases[0])
+    assert p.flat.size == 4 * (3 + 1) + 1 * (4 + 1)
+    assert p.n_weights == int(p.weight_mask.sum()) == 16
+    np.testing.assert_array_equal(p.flat[p.weight_mask == 0], [0, 0, 0, -7.0, 0])
+    assert p.squared_weight_norm() == pytest.approx(
+        sum(float((w**2).sum()) for w in p.weights)
+    )
     p.flat[:] = 0
     assert not p.weights[0].any()
-    np.testing.assert_array_equal(p.weight_part, np.zeros(3 * 4 + 4))
-    assert p.n_weights == 16
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

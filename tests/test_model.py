@@ -75,8 +75,9 @@ def test_dataframe_input_records_feature_names() -> None:
 
 def test_early_stopping_and_curves() -> None:
     X, y = friedman()
-    model = MLPRegressor(epochs=300, early_stopping=True, patience=5, learning_rate=0.01,
-                         random_state=0).fit(X / 10, y / 10)  # fmt: skip
+    model = MLPRegressor(
+        epochs=300, early_stopping=True, patience=5, learning_rate=0.01, random_state=0
+    ).fit(X / 10, y / 10)
     assert model.n_epochs_ < 300
     assert len(model.loss_curve_) == len(model.validation_loss_curve_) == model.n_epochs_
     assert model.validation_loss_curve_[model.best_epoch_] == min(model.validation_loss_curve_)
@@ -215,8 +216,11 @@ def test_refuses_nan_weights_and_extra_or_missing_arrays(saved: Path, tmp_path: 
     def missing(arrays, meta):
         del arrays["b3"]
 
-    for edit, pattern in [(nan, "W1 contains NaN"), (extra, "unexpected array.*W9"),
-                          (missing, "missing array.*b3")]:  # fmt: skip
+    for edit, pattern in [
+        (nan, "W1 contains NaN"),
+        (extra, "unexpected array.*W9"),
+        (missing, "missing array.*b3"),
+    ]:
         with pytest.raises(ModelFileError, match=pattern):
             MLPRegressor.load(rewrite(saved, tmp_path / "edited.npz", edit))
 

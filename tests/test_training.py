@@ -70,9 +70,17 @@ def test_early_stopping_restores_the_best_weights() -> None:
         snapshots[epoch] = net.params.flat.copy()
 
     history = train(
-        net, X, Y, Adam(0.01), epochs=500, batch_size=None, X_val=Xv, Y_val=Yv,
-        patience=10, callbacks=[remember],
-    )  # fmt: skip
+        net,
+        X,
+        Y,
+        Adam(0.01),
+        epochs=500,
+        batch_size=None,
+        X_val=Xv,
+        Y_val=Yv,
+        patience=10,
+        callbacks=[remember],
+    )
     assert history.stopped_early
     best = history.best_epoch
     assert best is not None and best < history.n_epochs - 1
@@ -86,8 +94,9 @@ def test_min_delta_and_callbacks_stop() -> None:
     net = Network([4, 8, 1], rng=0)
     history = train(net, X, Y, Adam(0.01), epochs=50, callbacks=[lambda e, logs: e == 4])
     assert history.n_epochs == 5
-    history = train(Network([4, 8, 1], rng=0), X, Y, Adam(1e-9), epochs=50, patience=3,
-                    min_delta=1.0)  # fmt: skip
+    history = train(
+        Network([4, 8, 1], rng=0), X, Y, Adam(1e-9), epochs=50, patience=3, min_delta=1.0
+    )
     assert history.stopped_early and history.n_epochs == 4
 
 
@@ -114,8 +123,16 @@ def test_first_ctrl_c_stops_after_the_batch_and_keeps_the_best() -> None:
         if epoch == 2:
             os.kill(os.getpid(), signal.SIGINT)
 
-    history = train(net, X, Y, Adam(0.01), epochs=50, batch_size=50, callbacks=[press_ctrl_c],
-                    handle_interrupts=True)  # fmt: skip
+    history = train(
+        net,
+        X,
+        Y,
+        Adam(0.01),
+        epochs=50,
+        batch_size=50,
+        callbacks=[press_ctrl_c],
+        handle_interrupts=True,
+    )
     assert history.interrupted and history.n_epochs == 3
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
@@ -128,8 +145,15 @@ def test_second_ctrl_c_quits_at_once() -> None:
         os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt):
-        train(Network([4, 8, 1], rng=0), X, Y, Adam(0.01), epochs=5, callbacks=[press_twice],
-              handle_interrupts=True)  # fmt: skip
+        train(
+            Network([4, 8, 1], rng=0),
+            X,
+            Y,
+            Adam(0.01),
+            epochs=5,
+            callbacks=[press_twice],
+            handle_interrupts=True,
+        )
 
 
 def test_seed_full_batch_gd_decreases_monotonically_on_real_data(real_tracks_path) -> None:

@@ -4,9 +4,12 @@ Each activation ``g`` comes in two forms:
 
 * ``function(z)`` and ``derivative(z)`` return new arrays: the math, for
   reading, testing and the analysis lab;
-* ``forward_into(Z, out)`` and ``backward_inplace(Z, A, dA, scratch)`` write
-  into buffers the network owns, so the training hot path allocates nothing:
-  ``out ← g(Z)`` and ``dA ← dA ⊙ g'(Z)`` (that is, ``dA`` becomes ``dZ``).
+* ``forward_into(Z, A, scratch)`` and ``backward_inplace(Z, A, dA, scratch)``
+  write into buffers the network owns, so the training hot path allocates
+  nothing: ``A ← g(Z)`` and ``dA ← dA ⊙ g'(Z)`` (that is, ``dA`` becomes
+  ``dZ``). ``scratch`` is a same-shaped buffer the activation may use to hand
+  state from its forward to its backward: ReLU keeps its 0/1 mask there, so
+  the backward pass is one multiplication.
 
 ========== ============================== ===================================
 name       g(z)                           g'(z)
@@ -81,29 +84,30 @@ def leaky_relu_derivative(z: np.ndarray) -> np.ndarray:
 # -- the hot path: into buffers -----------------------------------------------------
 
 
-def _relu_into(Z: np.ndarray, out: np.ndarray) -> None:
-    np.maximum(Z, 0, out=out)
+def _relu_into(Z: np.ndarray, A: np.ndarray, scratch: np.ndarray) -> None:
+    # z · [z > 0]: twice as fast as np.maximum here, and the mask is g'(z) for backward.
+    np.greater(Z, 0, out=scratch)
+    np.multiply(Z, scratch, out=A)
 
 
 def _relu_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
-    np.heaviside(Z, 0, out=scratch)  # 1 where z > 0, 0 at and below 0
-    dA *= scratch
+    dA *= scratch  # the mask [z > 0] left by _relu_into
 
 
-def _identity_into(Z: np.ndarray, out: np.ndarray) -> None:
-    if out is not Z:
-        out[...] = Z
+def _identity_into(Z: np.ndarray, A: np.ndarray, scratch: np.ndarray) -> None:
+    if A is not Z:
+        A[...] = Z
 
 
 def _identity_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
     return None
 
 
-def _sigmoid_into(Z: np.ndarray, out: np.ndarray) -> None:
-    np.multiply(Z, 0.5, out=out)
-    np.tanh(out, out=out)
-    out += 1
-    out *= 0.5
+def _sigmoid_into(Z: np.ndarray, A: np.ndarray, scratch: np.ndarray) -> None:
+    np.multiply(Z, 0.5, out=A)
+    np.tanh(A, out=A)
+    A += 1
+    A *= 0.5
 
 
 def _sigmoid_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
@@ -112,8 +116,8 @@ def _sigmoid_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.
     dA *= scratch
 
 
-def _tanh_into(Z: np.ndarray, out: np.ndarray) -> None:
-    np.tanh(Z, out=out)
+def _tanh_into(Z: np.ndarray, A: np.ndarray, scratch: np.ndarray) -> None:
+    np.tanh(Z, out=A)
 
 
 def _tanh_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
@@ -122,15 +126,14 @@ def _tanh_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.nda
     dA *= scratch
 
 
-def _leaky_relu_into(Z: np.ndarray, out: np.ndarray) -> None:
-    np.multiply(Z, LEAKY_SLOPE, out=out)
-    np.maximum(Z, out, out=out)
+def _leaky_relu_into(Z: np.ndarray, A: np.ndarray, scratch: np.ndarray) -> None:
+    np.greater(Z, 0, out=scratch)
+    scratch *= 1 - LEAKY_SLOPE
+    scratch += LEAKY_SLOPE  # the slope g'(z): 1 or 0.01, kept for backward
+    np.multiply(Z, scratch, out=A)
 
 
 def _leaky_relu_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
-    np.heaviside(Z, 0, out=scratch)
-    scratch *= 1 - LEAKY_SLOPE
-    scratch += LEAKY_SLOPE
     dA *= scratch
 
 
@@ -141,7 +144,7 @@ class Activation:
     name: str
     function: Callable[[np.ndarray], np.ndarray]
     derivative: Callable[[np.ndarray], np.ndarray]
-    forward_into: Callable[[np.ndarray, np.ndarray], None]
+    forward_into: Callable[[np.ndarray, np.ndarray, np.ndarray], None]
     backward_inplace: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
 
 

@@ -105,8 +105,15 @@ def write_history_csv(path: Path, model: MLPRegressor) -> None:
     for i, loss in enumerate(h.train_loss):
         val = h.val_loss[i] if i < len(h.val_loss) else ""
         rmse = h.val_rmse[i] if i < len(h.val_rmse) else ""
-        writer.writerow([i + 1, repr(loss), repr(val) if val != "" else "",
-                         repr(rmse) if rmse != "" else "", repr(h.learning_rate[i])])  # fmt: skip
+        writer.writerow(
+            [
+                i + 1,
+                repr(loss),
+                repr(val) if val != "" else "",
+                repr(rmse) if rmse != "" else "",
+                repr(h.learning_rate[i]),
+            ]
+        )
     atomic_write_text(path, buffer.getvalue())
 
 
@@ -180,11 +187,18 @@ def parse_batch_size(text: str) -> int:
 
 def recipe_from_args(args: argparse.Namespace) -> Recipe:
     recipe = PRESETS[args.preset].with_overrides(
-        features=args.features, hidden=args.hidden, optimizer=args.optimizer,
-        learning_rate=args.lr, epochs=args.epochs, l2=args.l2, max_rows=args.max_rows,
-        output_activation=args.output_activation, activation=args.activation,
-        lr_schedule=args.schedule, dtype=args.dtype,
-    )  # fmt: skip
+        features=args.features,
+        hidden=args.hidden,
+        optimizer=args.optimizer,
+        learning_rate=args.lr,
+        epochs=args.epochs,
+        l2=args.l2,
+        max_rows=args.max_rows,
+        output_activation=args.output_activation,
+        activation=args.activation,
+        lr_schedule=args.schedule,
+        dtype=args.dtype,
+    )
     if args.batch_size is not None:  # 0 means full batch
         recipe = dataclasses.replace(recipe, batch_size=args.batch_size or None)
     if args.patience is not None:  # 0 means no early stopping
@@ -196,8 +210,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     recipe = recipe_from_args(args)
     started = time.perf_counter()
     frame = load_training_frame(resolve_data(args.data), recipe.features, args.seed)
-    data = prepare(frame, recipe.features, seed=args.seed, max_rows=recipe.max_rows,
-                   dtype=np.dtype(recipe.dtype))  # fmt: skip
+    data = prepare(
+        frame,
+        recipe.features,
+        seed=args.seed,
+        max_rows=recipe.max_rows,
+        dtype=np.dtype(recipe.dtype),
+    )
     say(str(data.report))
     sizes = data.split_sizes()
     say(
@@ -218,9 +237,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     fit_seconds = time.perf_counter() - fit_started
     history = model.history_
     stop_note = (
-        "interrupted" if history.interrupted
-        else "stopped early" if history.stopped_early else "ran all epochs"
-    )  # fmt: skip
+        "interrupted"
+        if history.interrupted
+        else "stopped early"
+        if history.stopped_early
+        else "ran all epochs"
+    )
     best = f", best epoch {history.best_epoch + 1}" if history.best_epoch is not None else ""
     say(f"trained {history.n_epochs} epoch(s) in {fit_seconds:.1f} s ({stop_note}{best})")
 
@@ -228,8 +250,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     pre["target_mean"] = float(np.mean(data.inverse_transform_y(data.y_train)))
     model.preprocessing_ = pre
 
-    results = {f"nnscratch MLP {'-'.join(map(str, model.network_.layer_sizes))}":
-               split_metrics(data, model.predict)}  # fmt: skip
+    results = {
+        f"nnscratch MLP {'-'.join(map(str, model.network_.layer_sizes))}": split_metrics(
+            data, model.predict
+        )
+    }
     seed_cols = None
     if list(recipe.features) != list(DEFAULT_FEATURES) and set(DEFAULT_FEATURES) <= set(
         recipe.features
@@ -244,26 +269,40 @@ def cmd_train(args: argparse.Namespace) -> int:
     model_name = "checkpoint.npz" if history.interrupted else "model.npz"
     with staged_directory(out) as stage:
         model.save(stage / model_name)
-        write_json(stage / "metrics.json", {
-            "nnscratch_version": __version__,
-            "data": {**data.report.to_dict(), "splits": sizes, "seed": args.seed,
-                     "synthetic": data.report.source == SYNTHETIC_LABEL},
-            "recipe": {"preset": args.preset, **recipe.to_dict()},
-            "results": results,
-            "training": {"epochs_run": history.n_epochs, "best_epoch": history.best_epoch,
-                         "stopped_early": history.stopped_early,
-                         "interrupted": history.interrupted},
-            "timing": {"fit_seconds": fit_seconds,
-                       "total_seconds": time.perf_counter() - started,
-                       "finished": datetime.now().isoformat(timespec="seconds")},
-        })  # fmt: skip
+        write_json(
+            stage / "metrics.json",
+            {
+                "nnscratch_version": __version__,
+                "data": {
+                    **data.report.to_dict(),
+                    "splits": sizes,
+                    "seed": args.seed,
+                    "synthetic": data.report.source == SYNTHETIC_LABEL,
+                },
+                "recipe": {"preset": args.preset, **recipe.to_dict()},
+                "results": results,
+                "training": {
+                    "epochs_run": history.n_epochs,
+                    "best_epoch": history.best_epoch,
+                    "stopped_early": history.stopped_early,
+                    "interrupted": history.interrupted,
+                },
+                "timing": {
+                    "fit_seconds": fit_seconds,
+                    "total_seconds": time.perf_counter() - started,
+                    "finished": datetime.now().isoformat(timespec="seconds"),
+                },
+            },
+        )
         write_history_csv(stage / "history.csv", model)
         _write_training_plots(stage, model, data)
     say()
     if history.interrupted:
         say(f"interrupted: the best weights so far are saved as {out / model_name}")
-    say(f"outputs in {out}/: {model_name}, metrics.json, history.csv, loss_curve.png, "
-        "pred_vs_actual.png, residuals.png")  # fmt: skip
+    say(
+        f"outputs in {out}/: {model_name}, metrics.json, history.csv, loss_curve.png, "
+        "pred_vs_actual.png, residuals.png"
+    )
     return 130 if history.interrupted else 0
 
 
@@ -280,10 +319,14 @@ def _write_training_plots(stage: Path, model: MLPRegressor, data: Any) -> None:
     y_true = data.inverse_transform_y(data.y_test)
     y_pred = np.clip(data.inverse_transform_y(model.predict(data.X_test)), 0, 100)
     source = data.report.source
-    save_figure(pred_vs_actual_figure(y_true, y_pred, f"Test split: predicted vs actual\n{source}"),
-                stage / "pred_vs_actual.png")  # fmt: skip
-    save_figure(residuals_figure(y_true, y_pred, f"Test split residuals — {source}"),
-                stage / "residuals.png")  # fmt: skip
+    save_figure(
+        pred_vs_actual_figure(y_true, y_pred, f"Test split: predicted vs actual\n{source}"),
+        stage / "pred_vs_actual.png",
+    )
+    save_figure(
+        residuals_figure(y_true, y_pred, f"Test split residuals — {source}"),
+        stage / "residuals.png",
+    )
 
 
 # --------------------------------------------------------------------------- evaluate / predict
@@ -329,8 +372,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         },
     }
     say()
-    say(format_table(rows, f"{pre.target} points on {args.data} ({len(y_true):,} rows; "
-                           "'test' = every usable row of this file)"))  # fmt: skip
+    say(
+        format_table(
+            rows,
+            f"{pre.target} points on {args.data} ({len(y_true):,} rows; "
+            "'test' = every usable row of this file)",
+        )
+    )
     return 0
 
 
@@ -351,8 +399,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         known = actual.between(0, 100).to_numpy()
         if known.any():
             scores = regression_metrics(actual.to_numpy()[known], y_pred[known])
-            say(f"{pre.target} present for {known.sum():,} scored rows: RMSE {scores['rmse']:.2f}, "
-                f"MAE {scores['mae']:.2f}, R² {scores['r2']:.3f}")  # fmt: skip
+            say(
+                f"{pre.target} present for {known.sum():,} scored rows: RMSE {scores['rmse']:.2f}, "
+                f"MAE {scores['mae']:.2f}, R² {scores['r2']:.3f}"
+            )
     return 0
 
 
@@ -412,7 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = sub.add_parser(
-        "train", help="train a model and report it beside baselines",
+        "train",
+        help="train a model and report it beside baselines",
         description="Train on a Spotify CSV (either Kaggle schema) or the built-in synthetic "
         "sample; print the data report, a progress bar and a results table in popularity "
         "points; write model.npz, metrics.json, history.csv and plots.",
@@ -423,11 +474,16 @@ def build_parser() -> argparse.ArgumentParser:
             nnscratch train --data tracks.csv --preset seed      # the seed's full-batch GD
             nnscratch train --data tracks.csv --hidden 128,64 --lr 3e-3 --epochs 50
         """),
-    )  # fmt: skip
-    train.add_argument("--data", help="CSV or CSV.gz; default: $NNSCRATCH_DATA, else the "
-                       "built-in synthetic sample")  # fmt: skip
-    train.add_argument("--preset", choices=sorted(PRESETS), default="default",
-                       help="starting configuration; flags below override it")  # fmt: skip
+    )
+    train.add_argument(
+        "--data", help="CSV or CSV.gz; default: $NNSCRATCH_DATA, else the built-in synthetic sample"
+    )
+    train.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="default",
+        help="starting configuration; flags below override it",
+    )
     train.add_argument("--features", type=parse_name_list, help="comma-separated feature columns")
     train.add_argument("--hidden", type=parse_int_list, help="hidden layer widths, e.g. 64,32,16")
     train.add_argument("--activation", help="hidden activation (relu, tanh, sigmoid, leaky_relu)")
@@ -438,8 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=parse_batch_size, help="samples per step, or 'full'")
     train.add_argument("--epochs", type=int, help="passes over the training split")
     train.add_argument("--l2", type=float, help="L2 strength λ in λ/(2m) Σ‖W‖²")
-    train.add_argument("--patience", type=int,
-                       help="early-stopping patience in epochs (0: no early stopping)")  # fmt: skip
+    train.add_argument(
+        "--patience", type=int, help="early-stopping patience in epochs (0: no early stopping)"
+    )
     train.add_argument("--max-rows", type=int, help="use a seeded random subset of this many rows")
     train.add_argument("--dtype", choices=["float32", "float64"], help="training precision")
     train.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
@@ -448,18 +505,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser(
-        "evaluate", help="score a saved model on a CSV",
+        "evaluate",
+        help="score a saved model on a CSV",
         description="Print RMSE, MAE and R² in popularity points of a saved model on every "
         "usable row of a CSV (either schema).",
         formatter_class=_Formatter,
         epilog=_examples("nnscratch evaluate --model runs/first/model.npz --data tracks.csv"),
-    )  # fmt: skip
+    )
     evaluate.add_argument("--model", required=True, help="model.npz written by `nnscratch train`")
     evaluate.add_argument("--data", required=True, help="CSV with a popularity column")
     evaluate.set_defaults(func=cmd_evaluate)
 
     predict = sub.add_parser(
-        "predict", help="write predicted popularity for a CSV",
+        "predict",
+        help="write predicted popularity for a CSV",
         description="Write id (when present) and predicted_popularity (0–100) for every row "
         "that can be scored; report skipped rows. The CSV may lack popularity; where it has "
         "it, the RMSE is printed too.",
@@ -467,19 +526,20 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_examples(
             "nnscratch predict --model runs/first/model.npz --data new.csv --out pred.csv"
         ),
-    )  # fmt: skip
+    )
     predict.add_argument("--model", required=True, help="model.npz written by `nnscratch train`")
     predict.add_argument("--data", required=True, help="CSV of tracks to score")
     predict.add_argument("--out", required=True, help="where to write the predictions CSV")
     predict.set_defaults(func=cmd_predict)
 
     download = sub.add_parser(
-        "download", help="fetch the real Kaggle dataset (needs network and kagglehub)",
+        "download",
+        help="fetch the real Kaggle dataset (needs network and kagglehub)",
         description=f"Download tracks.csv of the Kaggle dataset {KAGGLE_DATASET} with "
         "kagglehub (pip install 'nnscratch[download]').",
         formatter_class=_Formatter,
         epilog=_examples("nnscratch download --dest data/"),
-    )  # fmt: skip
+    )
     download.add_argument("--dest", default="data", help="folder to save tracks.csv in")
     download.set_defaults(func=cmd_download)
     return parser

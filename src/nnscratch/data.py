@@ -32,23 +32,67 @@ from nnscratch.features import DERIVED_FEATURES, add_derived_features
 
 #: Columns of the Kaggle 600k ``tracks.csv`` file, in file order.
 TRACKS_COLUMNS: tuple[str, ...] = (
-    "id", "name", "popularity", "duration_ms", "explicit", "artists", "id_artists",
-    "release_date", "danceability", "energy", "key", "loudness", "mode", "speechiness",
-    "acousticness", "instrumentalness", "liveness", "valence", "tempo", "time_signature",
-)  # fmt: skip
+    "id",
+    "name",
+    "popularity",
+    "duration_ms",
+    "explicit",
+    "artists",
+    "id_artists",
+    "release_date",
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "time_signature",
+)
 
 #: Columns of the Kaggle 170k ``data.csv`` file, in file order.
 DATA_COLUMNS: tuple[str, ...] = (
-    "valence", "year", "acousticness", "artists", "danceability", "duration_ms", "energy",
-    "explicit", "id", "instrumentalness", "key", "liveness", "loudness", "mode", "name",
-    "popularity", "release_date", "speechiness", "tempo",
-)  # fmt: skip
+    "valence",
+    "year",
+    "acousticness",
+    "artists",
+    "danceability",
+    "duration_ms",
+    "energy",
+    "explicit",
+    "id",
+    "instrumentalness",
+    "key",
+    "liveness",
+    "loudness",
+    "mode",
+    "name",
+    "popularity",
+    "release_date",
+    "speechiness",
+    "tempo",
+)
 
 #: The seed's 13 input features.
 DEFAULT_FEATURES: tuple[str, ...] = (
-    "acousticness", "danceability", "energy", "instrumentalness", "liveness", "loudness",
-    "speechiness", "tempo", "valence", "key", "mode", "explicit", "year",
-)  # fmt: skip
+    "acousticness",
+    "danceability",
+    "energy",
+    "instrumentalness",
+    "liveness",
+    "loudness",
+    "speechiness",
+    "tempo",
+    "valence",
+    "key",
+    "mode",
+    "explicit",
+    "year",
+)
 
 TARGET = "popularity"
 
@@ -297,8 +341,10 @@ class CleaningReport:
             f"  rows read {self.rows_read:,}, dropped {self.rows_dropped:,}, "
             f"kept {self.rows_kept:,}",
         ]
-        for label, counts in (("missing or not a number", self.missing),
-                              ("out of range", self.out_of_range)):  # fmt: skip
+        for label, counts in (
+            ("missing or not a number", self.missing),
+            ("out of range", self.out_of_range),
+        ):
             if counts:
                 detail = ", ".join(f"{c} {n:,}" for c, n in counts.items())
                 lines.append(f"  dropped, {label}: {detail}")
@@ -574,6 +620,18 @@ def prepare(
 
     (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = scaled(train), scaled(val), scaled(test)
     return PreparedData(
-        X_tr, y_tr, X_va, y_va, X_te, y_te, features, target,
-        x_scaler, y_scaler, report, train, val, test,
-    )  # fmt: skip
+        X_tr,
+        y_tr,
+        X_va,
+        y_va,
+        X_te,
+        y_te,
+        features,
+        target,
+        x_scaler,
+        y_scaler,
+        report,
+        train,
+        val,
+        test,
+    )

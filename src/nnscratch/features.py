@@ -112,10 +112,23 @@ DERIVED_FEATURES: dict[str, DerivedFeature] = {
 #: The default recipe's inputs: the seed's 13 features, the two raw columns it
 #: left out, and every derived feature above.
 RECIPE_FEATURES: tuple[str, ...] = (
-    "acousticness", "danceability", "energy", "instrumentalness", "liveness", "loudness",
-    "speechiness", "tempo", "valence", "key", "mode", "explicit", "year",
-    "duration_ms", "time_signature", *DERIVED_FEATURES,
-)  # fmt: skip
+    "acousticness",
+    "danceability",
+    "energy",
+    "instrumentalness",
+    "liveness",
+    "loudness",
+    "speechiness",
+    "tempo",
+    "valence",
+    "key",
+    "mode",
+    "explicit",
+    "year",
+    "duration_ms",
+    "time_signature",
+    *DERIVED_FEATURES,
+)
 
 
 def add_derived_features(df: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:

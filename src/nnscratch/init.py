@@ -10,10 +10,13 @@ to layer instead of shrinking or exploding. Glorot (for tanh / sigmoid) draws
 ``W[l] ~ N(0, 2 / (n[l-1] + n[l]))``; the seed's ``"small"`` init draws
 ``0.01 · N(0, 1)``, which the analysis lab shows collapsing the signal.
 
-All weights and biases are views into one flat array (weights first, then
-biases). The optimizer can then update every parameter with a handful of
-NumPy calls instead of a handful per layer, and the L2 term touches exactly
-the weight prefix ``flat[:n_weights]``.
+Each layer's weights and bias sit side by side in one block ``[W[l] | b[l]]``
+of shape ``(n[l], n[l-1] + 1)``, and all blocks are views into one flat
+array. The network then computes ``W[l]·A[l-1] + b[l]`` as one matrix product
+``[W[l] | b[l]]·[A[l-1]; 1]`` (one BLAS call, no separate bias pass), the
+backward pass gets ``[dW[l] | db[l]]`` from one product too, and the optimizer
+updates every parameter with a handful of NumPy calls on the flat array.
+``W[l]`` and ``b[l]`` are views of the block with the shapes above.
 """
 
 from __future__ import annotations
@@ -27,17 +30,21 @@ import numpy as np
 
 @dataclass
 class Parameters:
-    """Weights ``W[l]`` and biases ``b[l]`` as views into one flat array.
+    """Weights ``W[l]`` and biases ``b[l]``, stored as blocks ``[W[l] | b[l]]`` in one flat array.
 
-    ``weights[i]`` is ``W[i+1]`` of shape ``(n[i+1], n[i])``; ``biases[i]`` is
-    ``b[i+1]`` of shape ``(n[i+1], 1)``. Writing to a view writes to ``flat``
-    and back.
+    ``blocks[i]`` is ``[W[i+1] | b[i+1]]``, shape ``(n[i+1], n[i] + 1)``;
+    ``weights[i]`` is ``W[i+1]``, ``(n[i+1], n[i])``; ``biases[i]`` is
+    ``b[i+1]``, ``(n[i+1], 1)``. All are views: writing to one writes to
+    ``flat``. ``weight_mask`` is 1 where ``flat`` holds a weight, 0 for biases
+    (the L2 term only touches weights).
     """
 
     layer_sizes: tuple[int, ...]
     flat: np.ndarray
+    blocks: list[np.ndarray]
     weights: list[np.ndarray]
     biases: list[np.ndarray]
+    weight_mask: np.ndarray
 
     @classmethod
     def zeros(cls, layer_sizes: Sequence[int], dtype: np.dtype | type = np.float32) -> Parameters:
@@ -45,15 +52,17 @@ class Parameters:
         sizes = tuple(int(n) for n in layer_sizes)
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"layer sizes must be >= 2 positive integers, got {list(sizes)}")
-        w_shapes = [(n_out, n_in) for n_in, n_out in pairwise(sizes)]
-        b_shapes = [(n_out, 1) for n_out in sizes[1:]]
-        flat = np.zeros(sum(r * c for r, c in w_shapes + b_shapes), dtype=dtype)
-        views, start = [], 0
-        for rows, cols in w_shapes + b_shapes:
-            views.append(flat[start : start + rows * cols].reshape(rows, cols))
+        shapes = [(n_out, n_in + 1) for n_in, n_out in pairwise(sizes)]
+        flat = np.zeros(sum(r * c for r, c in shapes), dtype=dtype)
+        mask = np.zeros(flat.size, dtype=dtype)
+        blocks, start = [], 0
+        for rows, cols in shapes:
+            blocks.append(flat[start : start + rows * cols].reshape(rows, cols))
+            mask[start : start + rows * cols].reshape(rows, cols)[:, :-1] = 1
             start += rows * cols
-        n_layers = len(w_shapes)
-        return cls(sizes, flat, views[:n_layers], views[n_layers:])
+        weights = [block[:, :-1] for block in blocks]
+        biases = [block[:, -1:] for block in blocks]
+        return cls(sizes, flat, blocks, weights, biases, mask)
 
     def __getstate__(self) -> dict[str, object]:
         # Views do not survive pickling; keep the flat array and rebuild them.
@@ -66,17 +75,16 @@ class Parameters:
 
     @property
     def n_weights(self) -> int:
-        """Number of weight entries: ``flat[:n_weights]`` are all the weights."""
+        """Number of weight entries (biases excluded)."""
         return sum(w.size for w in self.weights)
-
-    @property
-    def weight_part(self) -> np.ndarray:
-        """All weights as one flat view (the part L2 regularises)."""
-        return self.flat[: self.n_weights]
 
     @property
     def dtype(self) -> np.dtype:
         return self.flat.dtype
+
+    def squared_weight_norm(self) -> float:
+        """``Σ_l ‖W[l]‖²_F`` (biases excluded)."""
+        return float(np.vdot(self.flat, self.flat * self.weight_mask))
 
     def zeros_like(self) -> Parameters:
         return Parameters.zeros(self.layer_sizes, self.flat.dtype)

@@ -161,9 +161,13 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         sizes = [n_features, *self.hidden_layer_sizes, self.n_outputs_]
         self.network_ = Network(
-            sizes, self.activation, self.output_activation, self.init,
-            dtype=self._np_dtype(), rng=init_rng,
-        )  # fmt: skip
+            sizes,
+            self.activation,
+            self.output_activation,
+            self.init,
+            dtype=self._np_dtype(),
+            rng=init_rng,
+        )
         self._optimizer = self._make_optimizer()
         self.history_ = History()
 
@@ -219,17 +223,23 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
             val, tr = order[:n_val], order[n_val:]
             X, Y, X_val, Y_val = X[tr], Y[tr], X[val], Y[val]
         patience = self.patience if self.early_stopping else None
-        self._run(X, Y, X_val, Y_val, self.epochs, patience, rmse_scale, callbacks,
-                  handle_interrupts)  # fmt: skip
+        self._run(
+            X, Y, X_val, Y_val, self.epochs, patience, rmse_scale, callbacks, handle_interrupts
+        )
         return self
 
     def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
         """One more epoch on ``(X, y)``, keeping the weights and optimizer state."""
         first = not hasattr(self, "network_")
         X, y = validate_data(
-            self, X, y, dtype=[np.float64, np.float32], y_numeric=True, multi_output=True,
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            y_numeric=True,
+            multi_output=True,
             reset=first,
-        )  # fmt: skip
+        )
         y = self._column_vector_to_1d(y)
         if first:
             self._start(X.shape[1], y)
@@ -321,9 +331,12 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         """Set fitted state from a validated model file (see :mod:`nnscratch.persistence`)."""
         arch = meta["architecture"]
         self.network_ = Network(
-            sizes, arch["hidden_activation"], arch["output_activation"],
-            dtype=_DTYPES[meta["dtype"]], rng=0,
-        )  # fmt: skip
+            sizes,
+            arch["hidden_activation"],
+            arch["output_activation"],
+            dtype=_DTYPES[meta["dtype"]],
+            rng=0,
+        )
         self.network_.params.load_(weights, biases)
         self.n_features_in_ = int(meta["n_features_in"])
         if meta.get("feature_names"):

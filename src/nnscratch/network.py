@@ -5,6 +5,7 @@ of ``m`` samples and layers ``l = 1..L``::
 
     A[0] = X                                   (n[0], m)
     Z[l] = W[l] · A[l-1] + b[l]                (n[l], m)   b broadcasts over columns
+         = [W[l] | b[l]] · [A[l-1]; 1]                     one matrix product
     A[l] = g(Z[l])                             g = hidden activation, or the
                                                output activation at l = L
     Ŷ    = A[L]                                (1, m)
@@ -14,11 +15,14 @@ Backpropagation of ``J = 1/(2m) Σ(ŷ-y)² + λ/(2m) Σ‖W[l]‖²``::
     dZ[L]   = (A[L] - Y) / m ⊙ g_out'(Z[L])
     dW[l]   = dZ[l] · A[l-1]ᵀ + (λ/m) W[l]     (n[l], n[l-1])
     db[l]   = Σ_columns dZ[l]                  (n[l], 1)
+    i.e. [dW[l] | db[l]] = dZ[l] · [A[l-1]; 1]ᵀ (+ the L2 term)   one matrix product
     dZ[l-1] = (W[l]ᵀ · dZ[l]) ⊙ g'(Z[l-1])     (n[l-1], m)
 
-Every array above lives in a buffer allocated once per batch size
-(:class:`ForwardCache`) or in the flat gradient array (:class:`Parameters`);
-the hot path allocates nothing.
+Each ``A[l-1]`` is stored with a row of ones beneath it, ``[A[l-1]; 1]``, so
+the bias costs nothing extra in either direction (see :mod:`nnscratch.init`
+for the matching ``[W | b]`` blocks). Every array above lives in a buffer
+allocated once per batch size (:class:`ForwardCache`) or in the flat gradient
+array (:class:`Parameters`); the hot path allocates nothing.
 """
 
 from __future__ import annotations
@@ -37,13 +41,17 @@ from nnscratch.losses import total_loss
 class ForwardCache:
     """Buffers for one batch size ``m``; lists are indexed by layer ``l = 0..L``.
 
-    ``A[0]`` is the input of the last forward pass (a reference, not a copy).
-    ``Z[0]``, ``dZ[0]`` and ``scratch[0]`` are unused. With an identity output
-    ``A[L]`` *is* ``Z[L]``.
+    ``A1[l]`` is ``[A[l]; 1]``, shape ``(n[l] + 1, m)`` with a last row of
+    ones, for ``l < L``; ``A[l]`` is its first ``n[l]`` rows (a view). The
+    forward pass copies its input into ``A[0]``. With an identity output
+    ``A[L]`` *is* ``Z[L]``. ``scratch[l]`` carries what layer ``l``'s
+    activation hands from forward to backward. Index 0 of ``Z``, ``dZ`` and
+    ``scratch`` is unused.
     """
 
     m: int
     Z: list[np.ndarray]
+    A1: list[np.ndarray]
     A: list[np.ndarray]
     dZ: list[np.ndarray]
     scratch: list[np.ndarray]
@@ -54,12 +62,13 @@ class ForwardCache:
         dtype = params.dtype
         sizes = params.layer_sizes
         empty = np.empty((0, 0), dtype=dtype)
+        A1 = [np.ones((n + 1, m), dtype=dtype) for n in sizes[:-1]]
+        A = [a[:-1] for a in A1]  # first n rows of a C-contiguous array: contiguous
         Z = [empty] + [np.empty((n, m), dtype=dtype) for n in sizes[1:]]
-        A = [empty] + [np.empty((n, m), dtype=dtype) for n in sizes[1:-1]]
         A.append(Z[-1] if output.name == "identity" else np.empty((sizes[-1], m), dtype=dtype))
         dZ = [empty] + [np.empty((n, m), dtype=dtype) for n in sizes[1:]]
         scratch = [empty] + [np.empty((n, m), dtype=dtype) for n in sizes[1:]]
-        return cls(m, Z, A, dZ, scratch, np.empty(params.n_weights, dtype=dtype))
+        return cls(m, Z, A1, A, dZ, scratch, np.empty(params.flat.size, dtype=dtype))
 
 
 def forward(
@@ -73,14 +82,13 @@ def forward(
 
     ``Ŷ`` is a buffer of ``cache``: copy it if you keep it past the next call.
     """
-    L = len(params.weights)
-    cache.A[0] = X
+    L = len(params.blocks)
+    np.copyto(cache.A[0], X)  # A[0] = X, above its row of ones
     for l in range(1, L + 1):
-        W, b = params.weights[l - 1], params.biases[l - 1]
-        np.matmul(W, cache.A[l - 1], out=cache.Z[l])  # Z[l] = W[l] · A[l-1]
-        cache.Z[l] += b  # ... + b[l]
+        # Z[l] = W[l] · A[l-1] + b[l]  =  [W[l] | b[l]] · [A[l-1]; 1]
+        np.matmul(params.blocks[l - 1], cache.A1[l - 1], out=cache.Z[l])
         g = output if l == L else hidden
-        g.forward_into(cache.Z[l], cache.A[l])  # A[l] = g(Z[l])
+        g.forward_into(cache.Z[l], cache.A[l], cache.scratch[l])  # A[l] = g(Z[l])
     return cache.A[L]
 
 
@@ -99,7 +107,7 @@ def backward(
     squared errors ``Σ(ŷ - y)²`` (so callers can keep running loss sums for
     free).
     """
-    L = len(params.weights)
+    L = len(params.blocks)
     m = cache.m
     dZ = cache.dZ[L]
     np.subtract(cache.A[L], Y, out=dZ)  # ŷ - y
@@ -108,17 +116,17 @@ def backward(
     output.backward_inplace(cache.Z[L], cache.A[L], dZ, cache.scratch[L])  # dZ[L]
     for l in range(L, 0, -1):
         dZ = cache.dZ[l]
-        np.matmul(dZ, cache.A[l - 1].T, out=grads.weights[l - 1])  # dW[l] = dZ[l] · A[l-1]ᵀ
-        np.sum(dZ, axis=1, keepdims=True, out=grads.biases[l - 1])  # db[l] = Σ_cols dZ[l]
+        # [dW[l] | db[l]] = dZ[l] · [A[l-1]; 1]ᵀ  (dW = dZ·A[l-1]ᵀ, db = Σ_columns dZ)
+        np.matmul(dZ, cache.A1[l - 1].T, out=grads.blocks[l - 1])
         if l > 1:
             np.matmul(params.weights[l - 1].T, dZ, out=cache.dZ[l - 1])  # W[l]ᵀ · dZ[l]
             hidden.backward_inplace(
                 cache.Z[l - 1], cache.A[l - 1], cache.dZ[l - 1], cache.scratch[l - 1]
             )  # ⊙ g'(Z[l-1])
-    if lmbda:
-        dW_all = grads.weight_part  # every dW[l], one flat view
-        np.multiply(params.weight_part, lmbda / m, out=cache.l2_scratch)
-        np.add(dW_all, cache.l2_scratch, out=dW_all)  # + (λ/m) W[l], all layers at once
+    if lmbda:  # + (λ/m) W[l] for every layer at once; the mask leaves biases alone
+        np.multiply(params.flat, params.weight_mask, out=cache.l2_scratch)
+        cache.l2_scratch *= lmbda / m
+        grads.flat += cache.l2_scratch
     return sse
 
 

@@ -37,13 +37,14 @@ class Optimizer:
             raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
         self.learning_rate = float(learning_rate)
         self._buffers: list[list[np.ndarray]] = []
+        self._layout: list[tuple[tuple[int, ...], np.dtype]] = []
 
     def _state(self, params: Sequence[np.ndarray], n_buffers: int) -> list[list[np.ndarray]]:
         """Per-parameter zero buffers, allocated once for these shapes and dtypes."""
-        if len(self._buffers) != len(params) or any(
-            b[0].shape != p.shape or b[0].dtype != p.dtype
-            for b, p in zip(self._buffers, params, strict=True)
+        if len(params) != len(self._layout) or any(
+            (p.shape, p.dtype) != known for p, known in zip(params, self._layout, strict=True)
         ):
+            self._layout = [(p.shape, p.dtype) for p in params]
             self._buffers = [[np.zeros_like(p) for _ in range(n_buffers)] for p in params]
             self.reset()
         return self._buffers
@@ -131,11 +132,11 @@ class Adam(Optimizer):
             np.multiply(g, g, out=tmp)
             tmp *= 1 - b2
             v += tmp  # v ← β2 v + (1-β2) g²
+            # η m̂ / (√v̂ + ε) = (η √(1-β2ᵗ) / (1-β1ᵗ)) · m / (√v + ε √(1-β2ᵗ))
             np.sqrt(v, out=tmp)
-            tmp *= 1 / bias2_sqrt
-            tmp += self.epsilon  # √v̂ + ε
+            tmp += self.epsilon * bias2_sqrt
             np.divide(m, tmp, out=tmp)
-            tmp *= lr / bias1  # η m̂ / (√v̂ + ε)
+            tmp *= lr * bias2_sqrt / bias1
             p -= tmp
 
 

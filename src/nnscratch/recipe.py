@@ -85,9 +85,12 @@ class Recipe:
         model = model if model is not None else self.build(seed, verbose)
         eval_set = (data.X_val, data.y_val) if len(data.y_val) else None
         model.fit(
-            data.X_train, data.y_train, eval_set=eval_set, rmse_scale=data.target_range,
+            data.X_train,
+            data.y_train,
+            eval_set=eval_set,
+            rmse_scale=data.target_range,
             **fit_kwargs,
-        )  # fmt: skip
+        )
         return model
 
 

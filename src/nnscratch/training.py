@@ -158,7 +158,6 @@ def train(
     X_epoch = np.empty_like(X) if shuffle else X
     Y_epoch = np.empty_like(Y) if shuffle else Y
     params, grads = [net.params.flat], [net.grads.flat]
-    weights = net.params.weight_part
     base_lr = optimizer.learning_rate
     history = history if history is not None else History()
     start_epoch = history.n_epochs
@@ -188,15 +187,16 @@ def train(
                 optimizer.learning_rate = schedule.rate(epoch - start_epoch, base_lr, previous)
             if shuffle:
                 order = rng.permutation(n)
-                np.take(X, order, axis=1, out=X_epoch)
-                np.take(Y, order, axis=1, out=Y_epoch)
+                # mode="wrap" skips bounds checks (the order is a permutation): 2x faster
+                np.take(X, order, axis=1, out=X_epoch, mode="wrap")
+                np.take(Y, order, axis=1, out=Y_epoch, mode="wrap")
             objective_sum = 0.0  # Σ_b m_b J_b = Σ_b (sse_b + λ‖W‖²) / 2
             for start in range(0, n, m):
                 stop = min(start + m, n)
                 net.forward(X_epoch[:, start:stop])
                 sse = net.backward(Y_epoch[:, start:stop], lmbda)
                 if lmbda:
-                    sse += lmbda * float(np.vdot(weights, weights))
+                    sse += lmbda * net.params.squared_weight_norm()
                 objective_sum += sse
                 if not math.isfinite(sse):
                     net.params.flat[...] = last_good
