@@ -264,3 +264,17 @@ def test_default_adam_beats_linear_regression_on_real_data(real_tracks_path: Pat
     ours = rmse(model.predict(data.X_test))
     linear = rmse(LinearRegression().fit(data.X_train, data.y_train).predict(data.X_test))
     assert ours < linear - 0.2, (ours, linear)
+
+
+def test_float32_fit_stays_float32_everywhere() -> None:
+    X, y = friedman(300)
+    model = MLPRegressor(epochs=3, random_state=0, l2=0.01, dtype="float32").fit(X / 10, y / 10)
+    net = model.network_
+    arrays = [net.params.flat, net.grads.flat, net.params.weight_mask]
+    arrays += [b for buffers in model._optimizer._buffers for b in buffers]
+    for cache in net._caches.values():
+        arrays += [*cache.Z[1:], *cache.A1, *cache.A, *cache.dZ[1:], *cache.scratch[1:]]
+        arrays.append(cache.l2_scratch)
+    assert len(arrays) > 20
+    assert {a.dtype for a in arrays} == {np.dtype(np.float32)}
+    assert all(w.dtype == np.float32 for w in model.weights_ + model.biases_)

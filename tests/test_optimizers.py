@@ -125,3 +125,18 @@ def test_matches_torch_optim(ours, theirs) -> None:
         tp.grad = torch.tensor(g)
         topt.step()
     np.testing.assert_allclose(p, tp.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_adam_flushes_subnormal_moments() -> None:
+    opt = Adam()
+    p = np.ones(4, dtype=np.float32)
+    g = np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)
+    opt.step([p], [g])
+    m, v, _ = opt._buffers[0]
+    m[1:] = np.float32(1e-40)  # subnormal
+    v[1:] = np.float32(1e-41)
+    for _ in range(Adam.FLUSH_EVERY - 1):
+        opt.step([p], [g])
+    assert opt.t % Adam.FLUSH_EVERY == 0
+    assert not m[1:].any() and not v[1:].any()
+    assert m[0] > 0 and v[0] > 0

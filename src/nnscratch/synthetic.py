@@ -21,27 +21,33 @@ _WORDS = (
     "love night heart baby dance fire summer blue dream light time rain home road "
     "girl boy song star moon sky gold city wild young forever remaster live feat chapter"
 ).split()
-_ID_ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+_ID_ALPHABET_BYTES = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
-def _ids(rng: np.random.Generator, n: int) -> list[str]:
-    chars = _ID_ALPHABET[rng.integers(0, len(_ID_ALPHABET), size=(n, 22))]
-    return ["".join(row) for row in chars]
+def _ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` random 22-character base-62 ids, as Spotify's."""
+    codes = np.frombuffer(_ID_ALPHABET_BYTES, dtype=np.uint8)[rng.integers(0, 62, size=(n, 22))]
+    return np.ascontiguousarray(codes).view("S22").ravel().astype(str)
 
 
-def _release_dates(rng: np.random.Generator, year: np.ndarray) -> list[str]:
-    month = rng.integers(1, 13, size=len(year))
-    day = rng.integers(1, 29, size=len(year))
-    fmt = rng.choice(3, size=len(year), p=[0.3, 0.05, 0.65])
-    out = []
-    for y, m, d, f in zip(year, month, day, fmt, strict=True):
-        if f == 0:
-            out.append(f"{y:04d}")
-        elif f == 1:
-            out.append(f"{y:04d}-{m:02d}")
-        else:
-            out.append(f"{y:04d}-{m:02d}-{d:02d}")
-    return out
+def _release_dates(rng: np.random.Generator, year: np.ndarray) -> pd.Series:
+    """Mixed ``YYYY`` / ``YYYY-MM`` / ``YYYY-MM-DD`` strings, as in the real file."""
+    n = len(year)
+    month = pd.Series(rng.integers(1, 13, size=n)).astype(str).str.zfill(2)
+    day = pd.Series(rng.integers(1, 29, size=n)).astype(str).str.zfill(2)
+    fmt = rng.choice(3, size=n, p=[0.3, 0.05, 0.65])
+    dates = pd.Series(year).astype(str)
+    dates = dates.where(fmt == 0, dates + "-" + month)
+    return dates.where(fmt < 2, dates + "-" + day)
+
+
+def _names(rng: np.random.Generator, n: int) -> pd.Series:
+    """One to five random words per track, title-cased."""
+    words = np.asarray(_WORDS)[rng.integers(0, len(_WORDS), size=(n, 5))]
+    count = rng.integers(1, 6, size=n)
+    columns = [pd.Series(np.where(count > i, words[:, i], "")) for i in range(5)]
+    joined = columns[0].str.cat(columns[1:], sep=" ")
+    return joined.str.strip().str.replace(r"\s+", " ", regex=True).str.title()
 
 
 def _popularity(rng: np.random.Generator, year: np.ndarray, f: dict[str, np.ndarray]) -> np.ndarray:
@@ -86,19 +92,19 @@ def make_tracks(n: int = 5000, seed: int = 0, *, junk_fraction: float = 0.01) ->
         "explicit": (rng.random(n) < 0.08).astype(int),
     }
     popularity = _popularity(rng, year, f)
-    n_words = rng.integers(1, 6, size=n)
-    names = [" ".join(rng.choice(_WORDS, size=k)).title() for k in n_words]
-    artists = [f"['Artist {i}']" for i in rng.integers(0, max(n // 4, 1), size=n)]
+    names = _names(rng, n)
+    artist_ids = pd.Series(rng.integers(0, max(n // 4, 1), size=n)).astype(str)
+    artists = "['Artist " + artist_ids + "']"
     df = pd.DataFrame(
         {
             "id": _ids(rng, n),
-            "name": names,
+            "name": names.to_numpy(),
             "popularity": popularity,
             "duration_ms": rng.integers(90_000, 420_000, size=n),
             "explicit": f["explicit"],
-            "artists": artists,
-            "id_artists": [a.replace("Artist ", "id") for a in artists],
-            "release_date": _release_dates(rng, year),
+            "artists": artists.to_numpy(),
+            "id_artists": ("['id" + artist_ids + "']").to_numpy(),
+            "release_date": _release_dates(rng, year).to_numpy(),
             "danceability": f["danceability"].round(3),
             "energy": f["energy"].round(3),
             "key": rng.integers(0, 12, size=n),
@@ -116,15 +122,13 @@ def make_tracks(n: int = 5000, seed: int = 0, *, junk_fraction: float = 0.01) ->
     )
     junk = np.flatnonzero(rng.random(n) < junk_fraction)
     kinds = rng.integers(0, 3, size=len(junk))
-    df["tempo"] = df["tempo"].astype(object)
-    df["energy"] = df["energy"].astype(object)
-    for row, kind in zip(junk, kinds, strict=True):
-        if kind == 0:
-            df.loc[row, "release_date"] = "unknown"
-        elif kind == 1:
-            df.loc[row, "tempo"] = "n/a"
-        else:
-            df.loc[row, "energy"] = np.nan
+    df.loc[junk[kinds == 0], "release_date"] = "unknown"
+    tempo = df["tempo"].to_numpy(dtype=object)
+    tempo[junk[kinds == 1]] = "n/a"
+    df["tempo"] = tempo
+    energy = df["energy"].to_numpy(dtype=object)
+    energy[junk[kinds == 2]] = np.nan
+    df["energy"] = energy
     df.attrs["source"] = SYNTHETIC_LABEL
     df.attrs["schema"] = "tracks"
     return df
