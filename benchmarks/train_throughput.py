@@ -169,6 +169,21 @@ def inference_section(data, n_rows, repeats, competitors) -> dict[str, Any]:
     return result
 
 
+def peak_rss_kb() -> int:
+    """This process's peak resident set size in KiB.
+
+    ``/proc/self/status`` VmHWM belongs to this process alone; ``ru_maxrss``
+    survives ``exec`` on Linux and would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def scaling_child(n_rows: int, csv_path: str | None) -> None:
     """Run in a fresh process: load + prepare + one epoch; print timings and peak RSS."""
     start = time.perf_counter()
@@ -183,7 +198,7 @@ def scaling_child(n_rows: int, csv_path: str | None) -> None:
     start = time.perf_counter()
     model.fit(data.X_train, data.y_train)
     epoch_seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = peak_rss_kb()
     print(
         json.dumps(
             {

@@ -30,9 +30,7 @@ def test_views_share_the_flat_buffer() -> None:
     assert p.flat.size == 4 * (3 + 1) + 1 * (4 + 1)
     assert p.n_weights == int(p.weight_mask.sum()) == 16
     np.testing.assert_array_equal(p.flat[p.weight_mask == 0], [0, 0, 0, -7.0, 0])
-    assert p.squared_weight_norm() == pytest.approx(
-        sum(float((w**2).sum()) for w in p.weights)
-    )
+    assert p.squared_weight_norm() == pytest.approx(sum(float((w**2).sum()) for w in p.weights))
     p.flat[:] = 0
     assert not p.weights[0].any()
 

@@ -44,9 +44,11 @@ def network_away_from_kinks(
         net.forward(X)
         cache = net.cache_for(m)
         L = len(sizes) - 1
+        W, b = net.params.weights, net.params.biases
+        Z = [W[l - 1] @ cache.A[l - 1] + b[l - 1] for l in range(1, L + 1)]  # Z[1..L]
         kinked = [(hidden if l < L else output) in KINKED for l in range(1, L + 1)]
-        kinks = [cache.Z[l] for l in range(1, L + 1) if kinked[l - 1]]
-        alive = output != "relu" or (cache.Z[-1] > 0).mean() >= 0.5
+        kinks = [Z[l - 1] for l in range(1, L + 1) if kinked[l - 1]]
+        alive = output != "relu" or (Z[-1] > 0).mean() >= 0.5
         if alive and all(np.abs(Z).min() >= 1e-2 for Z in kinks):
             return net, X, Y
     raise AssertionError("could not draw a batch away from the kinks")
@@ -93,8 +95,8 @@ def test_forward_by_hand() -> None:
     # A1 = relu(Z1) = [[0, 0], [2, 1]];  Ŷ = [3, -2] A1 + 0.25 = [-3.75, -1.75]
     np.testing.assert_allclose(net.forward(X), [[-3.75, -1.75]])
     cache = net.cache_for(2)
-    np.testing.assert_allclose(cache.Z[1], [[-0.5, -3.5], [2, 1]])
     np.testing.assert_allclose(cache.A[1], [[0, 0], [2, 1]])
+    np.testing.assert_array_equal(cache.scratch[1], [[0, 0], [1, 1]])  # ReLU mask [Z1 > 0]
     # J with λ=0: 1/(2·2)·((−3.75−1)² + (−1.75−0)²) = (22.5625 + 3.0625)/4
     assert net.loss(X, np.array([[1.0, 0.0]])) == pytest.approx(25.625 / 4)
     relu_out = Network([2, 2, 1], "relu", "relu", dtype=np.float64)
@@ -126,7 +128,7 @@ def test_float32_hot_path_stays_float32() -> None:
     net.forward(X)
     net.backward(np.zeros((1, 16), dtype=np.float32), lmbda=0.1)
     cache = net.cache_for(16)
-    arrays = [*cache.Z[1:], *cache.A[1:], *cache.dZ[1:], *cache.scratch[1:], net.grads.flat]
+    arrays = [*cache.A1, *cache.A[1:], *cache.dZ[1:], *cache.scratch[1:], net.grads.flat]
     assert all(a.dtype == np.float32 for a in arrays)
 
 

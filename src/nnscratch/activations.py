@@ -4,12 +4,13 @@ Each activation ``g`` comes in two forms:
 
 * ``function(z)`` and ``derivative(z)`` return new arrays: the math, for
   reading, testing and the analysis lab;
-* ``forward_into(Z, A, scratch)`` and ``backward_inplace(Z, A, dA, scratch)``
-  write into buffers the network owns, so the training hot path allocates
-  nothing: ``A ← g(Z)`` and ``dA ← dA ⊙ g'(Z)`` (that is, ``dA`` becomes
-  ``dZ``). ``scratch`` is a same-shaped buffer the activation may use to hand
-  state from its forward to its backward: ReLU keeps its 0/1 mask there, so
-  the backward pass is one multiplication.
+* ``apply_inplace(Z, scratch)`` and ``backward_inplace(A, dA, scratch)``
+  work in buffers the network owns, so the hot path allocates nothing:
+  ``Z ← g(Z)`` (the buffer then holds ``A``) and ``dA ← dA ⊙ g'(Z)`` (``dA``
+  becomes ``dZ``). ``scratch`` is a same-shaped buffer in which the forward
+  leaves what the backward needs: ReLU its 0/1 mask, leaky ReLU its slope.
+  Sigmoid and tanh get their derivative from ``A`` itself. So no derivative
+  needs ``Z`` after the forward pass, and the network never keeps it.
 
 ========== ============================== ===================================
 name       g(z)                           g'(z)
@@ -84,56 +85,55 @@ def leaky_relu_derivative(z: np.ndarray) -> np.ndarray:
 # -- the hot path: into buffers -----------------------------------------------------
 
 
-def _relu_into(Z: np.ndarray, A: np.ndarray, scratch: np.ndarray) -> None:
-    # z · [z > 0]: twice as fast as np.maximum here, and the mask is g'(z) for backward.
+def _relu_inplace(Z: np.ndarray, scratch: np.ndarray) -> None:
+    # z · [z > 0]: faster than np.maximum here, and the mask is g'(z) for backward.
     np.greater(Z, 0, out=scratch)
-    np.multiply(Z, scratch, out=A)
+    Z *= scratch
 
 
-def _relu_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
-    dA *= scratch  # the mask [z > 0] left by _relu_into
+def _relu_backward(A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
+    dA *= scratch  # the mask [z > 0] left by the forward pass
 
 
-def _identity_into(Z: np.ndarray, A: np.ndarray, scratch: np.ndarray) -> None:
-    if A is not Z:
-        A[...] = Z
-
-
-def _identity_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
+def _identity_inplace(Z: np.ndarray, scratch: np.ndarray) -> None:
     return None
 
 
-def _sigmoid_into(Z: np.ndarray, A: np.ndarray, scratch: np.ndarray) -> None:
-    np.multiply(Z, 0.5, out=A)
-    np.tanh(A, out=A)
-    A += 1
-    A *= 0.5
+def _identity_backward(A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
+    return None
 
 
-def _sigmoid_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
+def _sigmoid_inplace(Z: np.ndarray, scratch: np.ndarray) -> None:
+    Z *= 0.5
+    np.tanh(Z, out=Z)
+    Z += 1
+    Z *= 0.5
+
+
+def _sigmoid_backward(A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
     np.subtract(1, A, out=scratch)
-    scratch *= A
+    scratch *= A  # σ'(z) = σ(z)(1 - σ(z)) = A(1 - A)
     dA *= scratch
 
 
-def _tanh_into(Z: np.ndarray, A: np.ndarray, scratch: np.ndarray) -> None:
-    np.tanh(Z, out=A)
+def _tanh_inplace(Z: np.ndarray, scratch: np.ndarray) -> None:
+    np.tanh(Z, out=Z)
 
 
-def _tanh_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
+def _tanh_backward(A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
     np.square(A, out=scratch)
-    np.subtract(1, scratch, out=scratch)
+    np.subtract(1, scratch, out=scratch)  # tanh'(z) = 1 - A²
     dA *= scratch
 
 
-def _leaky_relu_into(Z: np.ndarray, A: np.ndarray, scratch: np.ndarray) -> None:
+def _leaky_relu_inplace(Z: np.ndarray, scratch: np.ndarray) -> None:
     np.greater(Z, 0, out=scratch)
     scratch *= 1 - LEAKY_SLOPE
     scratch += LEAKY_SLOPE  # the slope g'(z): 1 or 0.01, kept for backward
-    np.multiply(Z, scratch, out=A)
+    Z *= scratch
 
 
-def _leaky_relu_backward(Z: np.ndarray, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
+def _leaky_relu_backward(A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
     dA *= scratch
 
 
@@ -144,23 +144,25 @@ class Activation:
     name: str
     function: Callable[[np.ndarray], np.ndarray]
     derivative: Callable[[np.ndarray], np.ndarray]
-    forward_into: Callable[[np.ndarray, np.ndarray, np.ndarray], None]
-    backward_inplace: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
+    apply_inplace: Callable[[np.ndarray, np.ndarray], None]
+    backward_inplace: Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 
 
 #: Activations by name, in the style of scikit-learn's ``ACTIVATIONS`` table.
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("relu", relu, relu_derivative, _relu_into, _relu_backward),
-        Activation("identity", identity, identity_derivative, _identity_into, _identity_backward),
-        Activation("sigmoid", sigmoid, sigmoid_derivative, _sigmoid_into, _sigmoid_backward),
-        Activation("tanh", tanh, tanh_derivative, _tanh_into, _tanh_backward),
+        Activation("relu", relu, relu_derivative, _relu_inplace, _relu_backward),
+        Activation(
+            "identity", identity, identity_derivative, _identity_inplace, _identity_backward
+        ),
+        Activation("sigmoid", sigmoid, sigmoid_derivative, _sigmoid_inplace, _sigmoid_backward),
+        Activation("tanh", tanh, tanh_derivative, _tanh_inplace, _tanh_backward),
         Activation(
             "leaky_relu",
             leaky_relu,
             leaky_relu_derivative,
-            _leaky_relu_into,
+            _leaky_relu_inplace,
             _leaky_relu_backward,
         ),
     )

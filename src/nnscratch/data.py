@@ -411,18 +411,24 @@ def clean(
 # --------------------------------------------------------------------------- splitting
 
 
-def to_network_layout(X: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarray:
+def to_network_layout(
+    X: np.ndarray, dtype: np.dtype | type = np.float32, *, out: np.ndarray | None = None
+) -> np.ndarray:
     """The one transpose: ``(n_samples, n_features)`` → ``(n_features, n_samples)``.
 
     Returns a new C-contiguous array of ``dtype`` (never a view of ``X``),
-    so every row the network reads is one feature over consecutive samples.
+    so every row the network reads is one feature over consecutive samples;
+    or fills ``out`` (shape ``(n_features, n_samples)``) and returns it.
     """
     X = np.asarray(X)
     if X.ndim == 1:
         X = X.reshape(-1, 1)
     if X.ndim != 2:
         raise ValueError(f"expected a 2-D array (n_samples, n_features), got shape {X.shape}")
-    out = np.empty((X.shape[1], X.shape[0]), dtype=dtype)
+    if out is None:
+        out = np.empty((X.shape[1], X.shape[0]), dtype=dtype)
+    elif out.shape != (X.shape[1], X.shape[0]):
+        raise ValueError(f"out has shape {out.shape}, expected {(X.shape[1], X.shape[0])}")
     out[...] = X.T
     return out
 

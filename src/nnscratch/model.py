@@ -291,7 +291,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self, "network_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        out = self.network_.predict(to_network_layout(X, self.network_.dtype))
+        out = self.network_.predict_samples(X)  # batches transposed into the network layout
         y = out.T.astype(np.float64)
         return y.ravel() if self._y_ndim == 1 else y
 

@@ -27,12 +27,16 @@ array (:class:`Parameters`); the hot path allocates nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from nnscratch.activations import Activation, get_activation
+from nnscratch.data import to_network_layout
 from nnscratch.init import Parameters, initialize
 from nnscratch.losses import total_loss
 
@@ -42,15 +46,15 @@ class ForwardCache:
     """Buffers for one batch size ``m``; lists are indexed by layer ``l = 0..L``.
 
     ``A1[l]`` is ``[A[l]; 1]``, shape ``(n[l] + 1, m)`` with a last row of
-    ones, for ``l < L``; ``A[l]`` is its first ``n[l]`` rows (a view). The
-    forward pass copies its input into ``A[0]``. With an identity output
-    ``A[L]`` *is* ``Z[L]``. ``scratch[l]`` carries what layer ``l``'s
-    activation hands from forward to backward. Index 0 of ``Z``, ``dZ`` and
-    ``scratch`` is unused.
+    ones, for ``l < L``; ``A[l]`` is its first ``n[l]`` rows (a view), and
+    ``A[L]`` is the output. Each ``Z[l]`` is computed into ``A[l]``'s buffer
+    and the activation applied there in place: no derivative needs ``Z``
+    afterwards (see :mod:`nnscratch.activations`), so it is not kept.
+    ``scratch[l]`` holds what layer ``l``'s activation hands from forward to
+    backward. Index 0 of ``dZ`` and ``scratch`` is unused.
     """
 
     m: int
-    Z: list[np.ndarray]
     A1: list[np.ndarray]
     A: list[np.ndarray]
     dZ: list[np.ndarray]
@@ -58,17 +62,18 @@ class ForwardCache:
     l2_scratch: np.ndarray
 
     @classmethod
-    def allocate(cls, params: Parameters, m: int, output: Activation) -> ForwardCache:
+    def allocate(cls, params: Parameters, m: int, *, training: bool = True) -> ForwardCache:
+        """Buffers for batch size ``m``; ``training=False`` skips the backward ones."""
         dtype = params.dtype
         sizes = params.layer_sizes
         empty = np.empty((0, 0), dtype=dtype)
         A1 = [np.ones((n + 1, m), dtype=dtype) for n in sizes[:-1]]
         A = [a[:-1] for a in A1]  # first n rows of a C-contiguous array: contiguous
-        Z = [empty] + [np.empty((n, m), dtype=dtype) for n in sizes[1:]]
-        A.append(Z[-1] if output.name == "identity" else np.empty((sizes[-1], m), dtype=dtype))
-        dZ = [empty] + [np.empty((n, m), dtype=dtype) for n in sizes[1:]]
+        A.append(np.empty((sizes[-1], m), dtype=dtype))
+        dZ = [empty] + [np.empty((n, m), dtype=dtype) for n in sizes[1:]] if training else []
         scratch = [empty] + [np.empty((n, m), dtype=dtype) for n in sizes[1:]]
-        return cls(m, Z, A1, A, dZ, scratch, np.empty(params.flat.size, dtype=dtype))
+        l2_scratch = np.empty(params.flat.size if training else 0, dtype=dtype)
+        return cls(m, A1, A, dZ, scratch, l2_scratch)
 
 
 def forward(
@@ -81,14 +86,16 @@ def forward(
     """Run ``X`` of shape ``(n[0], m)`` through the network; returns ``Ŷ = A[L]``, ``(n[L], m)``.
 
     ``Ŷ`` is a buffer of ``cache``: copy it if you keep it past the next call.
+    ``X`` may be ``cache.A[0]`` itself, already filled.
     """
     L = len(params.blocks)
-    np.copyto(cache.A[0], X)  # A[0] = X, above its row of ones
+    if X is not cache.A[0]:
+        np.copyto(cache.A[0], X)  # A[0] = X, above its row of ones
     for l in range(1, L + 1):
         # Z[l] = W[l] · A[l-1] + b[l]  =  [W[l] | b[l]] · [A[l-1]; 1]
-        np.matmul(params.blocks[l - 1], cache.A1[l - 1], out=cache.Z[l])
+        np.matmul(params.blocks[l - 1], cache.A1[l - 1], out=cache.A[l])
         g = output if l == L else hidden
-        g.forward_into(cache.Z[l], cache.A[l], cache.scratch[l])  # A[l] = g(Z[l])
+        g.apply_inplace(cache.A[l], cache.scratch[l])  # A[l] = g(Z[l]), in place
     return cache.A[L]
 
 
@@ -113,16 +120,15 @@ def backward(
     np.subtract(cache.A[L], Y, out=dZ)  # ŷ - y
     sse = float(np.vdot(dZ, dZ))
     dZ *= 1.0 / m  # dA[L] = (ŷ - y) / m
-    output.backward_inplace(cache.Z[L], cache.A[L], dZ, cache.scratch[L])  # dZ[L]
+    output.backward_inplace(cache.A[L], dZ, cache.scratch[L])  # ⊙ g_out'(Z[L]) → dZ[L]
     for l in range(L, 0, -1):
         dZ = cache.dZ[l]
         # [dW[l] | db[l]] = dZ[l] · [A[l-1]; 1]ᵀ  (dW = dZ·A[l-1]ᵀ, db = Σ_columns dZ)
         np.matmul(dZ, cache.A1[l - 1].T, out=grads.blocks[l - 1])
         if l > 1:
             np.matmul(params.weights[l - 1].T, dZ, out=cache.dZ[l - 1])  # W[l]ᵀ · dZ[l]
-            hidden.backward_inplace(
-                cache.Z[l - 1], cache.A[l - 1], cache.dZ[l - 1], cache.scratch[l - 1]
-            )  # ⊙ g'(Z[l-1])
+            hidden.backward_inplace(cache.A[l - 1], cache.dZ[l - 1], cache.scratch[l - 1])
+            # ... ⊙ g'(Z[l-1]) → dZ[l-1]
     if lmbda:  # + (λ/m) W[l] for every layer at once; the mask leaves biases alone
         np.multiply(params.flat, params.weight_mask, out=cache.l2_scratch)
         cache.l2_scratch *= lmbda / m
@@ -177,7 +183,7 @@ class Network:
         if cache is None:
             if len(self._caches) >= self._MAX_CACHES:
                 self._caches.clear()
-            cache = self._caches[m] = ForwardCache.allocate(self.params, m, self.output)
+            cache = self._caches[m] = ForwardCache.allocate(self.params, m)
         return cache
 
     def _check_input(self, X: np.ndarray) -> np.ndarray:
@@ -202,16 +208,80 @@ class Network:
             raise RuntimeError("backward() needs a forward() first")
         return backward(self.params, self._last, Y, lmbda, self.grads, self.hidden, self.output)
 
-    def predict(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
-        """``Ŷ`` as a new ``(n[L], m)`` array, computed ``batch_size`` columns at a time."""
+    def predict(
+        self, X: np.ndarray, batch_size: int = 1024, n_threads: int | None = None
+    ) -> np.ndarray:
+        """``Ŷ`` as a new ``(n[L], m)`` array for ``X`` of shape ``(n[0], m)``."""
         X = self._check_input(X)
-        m = X.shape[1]
+        return self._predict_batches(
+            X.shape[1],
+            lambda start, stop, dest: np.copyto(dest, X[:, start:stop]),
+            batch_size,
+            n_threads,
+        )
+
+    def predict_samples(
+        self, X: np.ndarray, batch_size: int = 1024, n_threads: int | None = None
+    ) -> np.ndarray:
+        """``Ŷ`` as a new ``(n[L], m)`` array for ``X`` in the user layout ``(m, n[0])``.
+
+        Each batch of rows goes through :func:`nnscratch.data.to_network_layout`
+        straight into the network's input buffer: one copy, no full transposed
+        array.
+        """
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
+            raise ValueError(f"expected X of shape (m, {self.layer_sizes[0]}), got {X.shape}")
+        return self._predict_batches(
+            X.shape[0],
+            lambda start, stop, dest: to_network_layout(X[start:stop], dest.dtype, out=dest),
+            batch_size,
+            n_threads,
+        )
+
+    def _predict_batches(
+        self,
+        m: int,
+        fill: Callable[[int, int, np.ndarray], object],
+        batch_size: int,
+        n_threads: int | None,
+    ) -> np.ndarray:
+        """Forward ``m`` samples in batches; ``fill(start, stop, dest)`` writes a batch's input.
+
+        Large inputs are split over ``n_threads`` threads (default: the CPU
+        count, at most 4), each with its own buffers and BLAS held to one
+        thread, since NumPy and BLAS release the GIL: batches are independent,
+        so the result is the same whichever thread computes a batch.
+        """
         out = np.empty((self.layer_sizes[-1], m), dtype=self.dtype)
-        for start in range(0, m, batch_size):
-            stop = min(start + batch_size, m)
-            cache = self.cache_for(stop - start)
-            Y_hat = forward(self.params, X[:, start:stop], self.hidden, self.output, cache)
-            out[:, start:stop] = Y_hat
+        starts = list(range(0, m, batch_size))
+        threads = n_threads or min(os.cpu_count() or 1, 4)
+
+        def run(indices: list[int], cache_of: Callable[[int], ForwardCache]) -> None:
+            for start in indices:
+                stop = min(start + batch_size, m)
+                cache = cache_of(stop - start)
+                fill(start, stop, cache.A[0])
+                out[:, start:stop] = forward(
+                    self.params, cache.A[0], self.hidden, self.output, cache
+                )
+
+        if threads == 1 or len(starts) < 4 * threads:
+            run(starts, self.cache_for)
+            return out
+
+        def worker(k: int) -> None:
+            mine: dict[int, ForwardCache] = {}
+
+            def cache_of(size: int) -> ForwardCache:
+                if size not in mine:
+                    mine[size] = ForwardCache.allocate(self.params, size, training=False)
+                return mine[size]
+
+            run(starts[k::threads], cache_of)
+
+        with threadpool_limits(1), ThreadPoolExecutor(threads) as pool:
+            list(pool.map(worker, range(threads)))
         return out
 
     def loss(self, X: np.ndarray, Y: np.ndarray, lmbda: float = 0.0) -> float:
