@@ -32,7 +32,12 @@ def run(
 
 def assert_clean_failure(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
     assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
+    # Progress-bar lines may come first (training started, then failed); the error is one line.
+    lines = [
+        line
+        for line in result.stderr.strip().splitlines()
+        if line.strip() and not line.lstrip("\r").startswith("training:")
+    ]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("nnscratch: error: ")
     assert "Traceback" not in result.stderr

@@ -273,12 +273,25 @@ def test_missing_year_and_release_date(tmp_path: Path, synthetic_frame: pd.DataF
         load_tracks(path)
 
 
-def test_no_rows_left(tmp_path: Path, synthetic_frame: pd.DataFrame) -> None:
+def test_column_without_numbers(tmp_path: Path, synthetic_frame: pd.DataFrame) -> None:
     path = tmp_path / "junk.csv"
     df = synthetic_frame.head(5).copy()
     df["energy"] = "loud"
     df.to_csv(path, index=False)
-    expected = r"junk\.csv: no usable rows left after cleaning 5 row\(s\) \(energy 5 missing"
+    with pytest.raises(DataError, match=r"junk\.csv: column 'energy' has no usable numbers "
+                                        r"\(e\.g\. 'loud'\)"):
+        prepare(load_tracks(path))
+
+
+def test_no_rows_left(tmp_path: Path, synthetic_frame: pd.DataFrame) -> None:
+    path = tmp_path / "junk.csv"
+    df = synthetic_frame.head(2).copy()
+    for col in ("energy", "tempo"):
+        df[col] = df[col].astype(object)
+    df.loc[0, "energy"] = "loud"
+    df.loc[1, "tempo"] = "fast"
+    df.to_csv(path, index=False)
+    expected = r"junk\.csv: no usable rows left after cleaning 2 row\(s\) \(energy 1 missing"
     with pytest.raises(DataError, match=expected):
         prepare(load_tracks(path))
 

@@ -186,3 +186,18 @@ def test_no_autograd_or_framework_under_src() -> None:
                 continue
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{path}: imports {name}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_parallel_batched_prediction_matches_one_batch(dtype: type) -> None:
+    net = Network([13, 64, 32, 16, 1], dtype=dtype, rng=4)
+    rows = np.random.default_rng(1).random((10_000, 13))
+    single = net.predict(np.ascontiguousarray(rows.T), batch_size=10_000, n_threads=1)
+    threaded = net.predict_samples(rows, batch_size=512, n_threads=3)
+    serial = net.predict_samples(rows, batch_size=512, n_threads=1)
+    assert threaded.shape == (1, 10_000) and threaded.dtype == dtype
+    np.testing.assert_array_equal(threaded, serial)  # same batches → same bits, any thread
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(threaded, single, rtol=tolerance, atol=tolerance)
+    with pytest.raises(ValueError, match=r"expected X of shape \(m, 13\)"):
+        net.predict_samples(rows[:, :5])

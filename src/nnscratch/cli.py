@@ -125,6 +125,15 @@ def resolve_data(arg: str | None) -> str | None:
     return arg or os.environ.get("NNSCRATCH_DATA") or None
 
 
+def note_format(frame: pd.DataFrame) -> None:
+    """Say so when a file was not plain comma-separated."""
+    delimiter = frame.attrs.get("delimiter", ",")
+    if delimiter != ",":
+        name = {";": "semicolon", "\t": "tab"}.get(delimiter, repr(delimiter))
+        comma = " with decimal commas" if frame.attrs.get("decimal") == "," else ""
+        say(f"note: {frame.attrs.get('source')} read as {name}-separated{comma}")
+
+
 def load_training_frame(path: str | None, features: Sequence[str], seed: int) -> pd.DataFrame:
     if path is None:
         say(
@@ -210,6 +219,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     recipe = recipe_from_args(args)
     started = time.perf_counter()
     frame = load_training_frame(resolve_data(args.data), recipe.features, args.seed)
+    note_format(frame)
     data = prepare(
         frame,
         recipe.features,
@@ -361,6 +371,7 @@ def predict_points(model: MLPRegressor, pre: Preprocessing, cleaned: pd.DataFram
 def cmd_evaluate(args: argparse.Namespace) -> int:
     model, pre, state = load_cli_model(args.model)
     frame = load_tracks(args.data, features=pre.features, target=pre.target)
+    note_format(frame)
     cleaned, report = clean(frame, pre.features, pre.target)
     say(str(report))
     y_true = cleaned[pre.target].to_numpy(dtype=np.float64)
@@ -385,6 +396,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     model, pre, _ = load_cli_model(args.model)
     frame = load_tracks(args.data, features=pre.features, target=None)
+    note_format(frame)
     cleaned, report = clean(frame, pre.features, target=None)
     y_pred = predict_points(model, pre, cleaned)
     out = pd.DataFrame({"predicted_popularity": np.round(y_pred, 2)})

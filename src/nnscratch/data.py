@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -155,6 +156,16 @@ def _guess_delimiter(header: str) -> str:
     return ","
 
 
+def _guess_decimal(head: bytes, sep: str) -> str:
+    """``,`` when a ';'-separated file writes its numbers as ``0,5`` (as some locales do)."""
+    if sep != ";":
+        return "."
+    fields = head.decode("utf-8", errors="replace").replace("\n", ";").split(";")
+    commas = sum(bool(re.fullmatch(r"-?\d+,\d+", f.strip())) for f in fields)
+    points = sum(bool(re.fullmatch(r"-?\d+\.\d+", f.strip())) for f in fields)
+    return "," if commas > points else "."
+
+
 def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a CSV (plain or ``.gz``) into a DataFrame of raw values.
 
@@ -173,6 +184,7 @@ def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise DataError(f"{path}: looks like a binary file, not a CSV text file")
     first_line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
     sep = _guess_delimiter(first_line)
+    decimal = _guess_decimal(head, sep)
     header = [c.strip().lstrip("\ufeff") for c in first_line.rstrip("\r").split(sep)]
     dupes = sorted({c for c in header if c and header.count(c) > 1})
     if dupes:
@@ -184,17 +196,20 @@ def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
             compression="infer",
             encoding="utf-8-sig",
             encoding_errors="replace",
+            decimal=decimal,
             low_memory=False,
         )
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: file is empty") from exc
-    except (pd.errors.ParserError, UnicodeError) as exc:
+    except (pd.errors.ParserError, UnicodeError, ValueError) as exc:
         raise DataError(f"{path}: not a valid CSV file ({exc})") from exc
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: cannot read the file, it may be truncated ({exc})") from exc
     df.columns = [str(c).strip() for c in df.columns]
     if len(df) == 0:
         raise DataError(f"{path}: has a header but no data rows")
+    df.attrs["delimiter"] = sep
+    df.attrs["decimal"] = decimal
     return df
 
 
@@ -263,6 +278,7 @@ def tracks_from_frame(
     is there, listing the missing ones. The result carries
     ``attrs["source"]`` and ``attrs["schema"]``.
     """
+    attrs = dict(df.attrs)
     df = df.copy()
     df.columns = [str(c).strip() for c in df.columns]
     schema = detect_schema(df.columns)
@@ -275,6 +291,7 @@ def tracks_from_frame(
     if missing:
         raise DataError(f"{source}: missing required column(s): {', '.join(missing)}")
     df = add_derived_features(df, [f for f in features if f in DERIVED_FEATURES])
+    df.attrs.update(attrs)
     df.attrs["source"] = source
     df.attrs["schema"] = schema
     return df
@@ -362,6 +379,12 @@ def _to_number(column: pd.Series) -> pd.Series:
     return values.where(np.isfinite(values))
 
 
+def _is_blank(value: object) -> bool:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return True
+    return str(value).strip() == ""
+
+
 def clean(
     df: pd.DataFrame,
     features: Sequence[str] = DEFAULT_FEATURES,
@@ -385,6 +408,13 @@ def clean(
     out_of_range: dict[str, int] = {}
     for col in columns:
         values = _to_number(out[col])
+        if len(values) and values.isna().all():
+            derived = col == "year" and "release_date" in df and df[col].isna().all()
+            raw = df["release_date"] if derived else df[col]
+            example = next((v for v in raw if not _is_blank(v)), None)
+            what = f"e.g. {str(example)[:40]!r}" if example is not None else "all empty"
+            origin = " (from release_date)" if derived else ""
+            raise DataError(f"{source}: column {col!r}{origin} has no usable numbers ({what})")
         out[col] = values
         absent = values.isna().to_numpy()
         if absent.any():
@@ -556,7 +586,11 @@ class PreparedData:
 
 
 def split_indices(
-    n: int, test_size: float, val_size: float, rng: np.random.Generator
+    n: int,
+    test_size: float,
+    val_size: float,
+    rng: np.random.Generator,
+    source: str = "data",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Disjoint train / validation / test row positions from one seeded permutation.
 
@@ -574,7 +608,7 @@ def split_indices(
     n_val = max(n_val, 1) if val_size else 0
     if n - n_test - n_val < 1:
         raise DataError(
-            f"only {n} usable row(s): too few for a training split "
+            f"{source}: only {n} usable row(s), too few for a training split "
             f"with test_size={test_size} and val_size={val_size}"
         )
     order = rng.permutation(n)
@@ -611,7 +645,7 @@ def prepare(
     if max_rows is not None and len(cleaned) > max_rows:
         rows = np.sort(rng.choice(len(cleaned), size=max_rows, replace=False))
         cleaned = cleaned.iloc[rows].reset_index(drop=True)
-    train, val, test = split_indices(len(cleaned), test_size, val_size, rng)
+    train, val, test = split_indices(len(cleaned), test_size, val_size, rng, report.source)
     X_all = cleaned[features].to_numpy(dtype=np.float64)
     y_all = cleaned[[target]].to_numpy(dtype=np.float64)
     x_scaler = MinMaxScaler().fit(X_all[train])

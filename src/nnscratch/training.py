@@ -22,8 +22,10 @@ second pass over the data is needed. Validation loss is the plain
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -82,7 +84,10 @@ class _InterruptFlag:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        tqdm.write("\ninterrupt: stopping after this batch (press Ctrl-C again to quit now)")
+        tqdm.write(
+            "\ninterrupt: stopping after this batch (press Ctrl-C again to quit now)",
+            file=sys.stderr,
+        )
 
 
 @contextmanager
@@ -179,6 +184,7 @@ def train(
     with (
         _interrupts_stop_training(handle_interrupts) as interrupt,
         np.errstate(over="ignore", invalid="ignore"),
+        contextlib.closing(bar),
     ):
         for epoch in bar:
             tick = time.perf_counter()
@@ -247,7 +253,6 @@ def train(
             if interrupt.requested:
                 history.interrupted = True
                 break
-    bar.close()
     if has_val and patience is not None and history.best_epoch is not None:
         net.params.flat[...] = best  # restore the best validation weights
     elif history.interrupted and history.best_epoch is not None:

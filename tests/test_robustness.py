@@ -1,0 +1,118 @@
+"""Hardening: divergence, Ctrl-C, SIGKILL during a save, determinism across processes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_cli import SCRIPT, assert_clean_failure, run
+
+from nnscratch.errors import ModelFileError
+from nnscratch.model import MLPRegressor
+
+HERE = Path(__file__).resolve().parent
+
+
+def test_divergence_through_the_cli_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "runs" / "boom"
+    result = run("train", "--optimizer", "gd", "--lr", "1e4", "--epochs", "50", "--out", str(out))
+    assert_clean_failure(result, "diverged at epoch", "smaller learning rate")
+    assert not (tmp_path / "runs").exists()
+
+
+def start_training(out: Path, *extra: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != "NNSCRATCH_DATA"}
+    process = subprocess.Popen(
+        [str(SCRIPT), "train", "--epochs", "100000", "--patience", "0", "--out", str(out), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:  # the network line is printed just before training starts
+        if line.startswith("network:"):
+            break
+    time.sleep(0.5)
+    return process
+
+
+def test_ctrl_c_saves_a_checkpoint_and_says_where(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    process = start_training(out)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "stopping after this batch" in stderr
+    assert f"the best weights so far are saved as {out / 'checkpoint.npz'}" in stdout
+    model = MLPRegressor.load(out / "checkpoint.npz")
+    assert model.history_.interrupted
+    assert json.loads((out / "metrics.json").read_text())["training"]["interrupted"] is True
+    assert "Traceback" not in stderr
+
+
+def test_second_ctrl_c_quits_at_once_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "runs" / "run"
+    process = start_training(out)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not out.exists()
+
+
+def test_sigkill_during_save_leaves_the_old_model_intact(tmp_path: Path) -> None:
+    path = tmp_path / "model.npz"
+    for attempt in range(3):
+        process = subprocess.Popen([sys.executable, str(HERE / "helpers_save_loop.py"), str(path)],
+                                   stdout=subprocess.PIPE, text=True)
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "saved"
+        time.sleep(0.2 + 0.13 * attempt)  # somewhere inside one of the back-to-back saves
+        process.kill()
+        process.wait(timeout=30)
+        model = MLPRegressor.load(path)  # whole and valid: the old file or the new one
+        assert model.weights_[0].shape == (1024, 8)
+    temporaries = [p for p in tmp_path.iterdir() if p.name != "model.npz"]
+    assert all(p.name.startswith(".model.npz.") and p.suffix == ".tmp" for p in temporaries)
+
+
+def test_corrupted_model_file_is_refused(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.random((50, 3))
+    path = MLPRegressor(epochs=2, random_state=0).fit(X, X[:, 0]).save(tmp_path / "m.npz")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)  # zero out a stretch inside an array
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match=r"m\.npz"):
+        MLPRegressor.load(path)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_same_seed_same_bits_across_processes_hash_seeds_and_threads(tmp_path: Path) -> None:
+    runs = []
+    for i, env in enumerate([
+        {"PYTHONHASHSEED": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+        {"PYTHONHASHSEED": "2", "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"},
+    ]):
+        out = tmp_path / f"run{i}"
+        result = run("train", "--epochs", "5", "--seed", "7", "--out", str(out), "--quiet", env=env)
+        assert result.returncode == 0, result.stderr
+        runs.append(out)
+    assert digest(runs[0] / "model.npz") == digest(runs[1] / "model.npz")
+    metrics = [json.loads((r / "metrics.json").read_text()) for r in runs]
+    for m in metrics:
+        m.pop("timing")
+    assert metrics[0] == metrics[1]
+    assert (runs[0] / "history.csv").read_text() == (runs[1] / "history.csv").read_text()
