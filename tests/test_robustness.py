@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,11 +35,15 @@ def start_training(out: Path, *extra: str) -> subprocess.Popen[str]:
         [str(SCRIPT), "train", "--epochs", "100000", "--patience", "0", "--out", str(out), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
-    assert process.stdout is not None
-    for line in process.stdout:  # the network line is printed just before training starts
-        if line.startswith("network:"):
-            break
-    time.sleep(0.5)
+    assert process.stderr is not None
+    # Wait until the progress bar shows finished epochs: the loop (and its Ctrl-C
+    # handler) is running. Reading stderr byte by byte: tqdm redraws with "\r".
+    seen = ""
+    deadline = time.monotonic() + 120
+    while not re.search(r"\| *[1-9]\d*/100000", seen):
+        char = process.stderr.read(1)
+        assert char and time.monotonic() < deadline, f"training never started: {seen!r}"
+        seen += char
     return process
 
 
