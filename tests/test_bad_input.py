@@ -27,8 +27,11 @@ REFUSED = {
     "missing_popularity.csv": ["missing_popularity.csv", "missing required column(s): popularity"],
     "missing_feature.csv": ["missing_feature.csv", "missing required column(s): liveness"],
     "nonnumeric_feature.csv": ["nonnumeric_feature.csv", "'danceability'", "'high'"],
-    "release_date_garbage.csv": ["release_date_garbage.csv", "'year' (from release_date)",
-                                 "'sometime'"],
+    "release_date_garbage.csv": [
+        "release_date_garbage.csv",
+        "'year' (from release_date)",
+        "'sometime'",
+    ],
     "binary.csv": ["binary.csv", "binary file"],
     "duplicated_columns.csv": ["duplicated_columns.csv", "duplicated column", "energy"],
     "one_row.csv": ["one_row.csv", "only 1 usable row"],
@@ -43,9 +46,14 @@ CLEANED = {
     "latin1.csv": (40, []),
     "embedded_newlines.csv": (40, []),
     "out_of_range.csv": (37, ["popularity 2 out of range", "tempo 1 out of range"]),
-    "infinite_values.csv": (37, ["loudness 1 missing or not a number",
-                                 "tempo 1 missing or not a number",
-                                 "energy 1 missing or not a number"]),
+    "infinite_values.csv": (
+        37,
+        [
+            "loudness 1 missing or not a number",
+            "tempo 1 missing or not a number",
+            "energy 1 missing or not a number",
+        ],
+    ),
 }
 
 
@@ -115,8 +123,9 @@ def test_cleaned_through_the_cli(
     if name == "out_of_range.csv":
         kept += 2  # predict needs no popularity, so rows with it out of range are scored
     out = tmp_path / "pred.csv"
-    result = run("predict", "--model", str(trained_model), "--data", str(BAD / name),
-                 "--out", str(out))
+    result = run(
+        "predict", "--model", str(trained_model), "--data", str(BAD / name), "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr
     assert f"predicted {kept} of 40 rows" in result.stdout
     predictions = pd.read_csv(out)
@@ -130,8 +139,16 @@ def test_cleaned_through_the_cli(
 
 
 def test_out_of_range_values_are_reported_when_training(tmp_path: Path) -> None:
-    result = run("train", "--data", str(BAD / "out_of_range.csv"), "--out", str(tmp_path / "o"),
-                 "--epochs", "2", "--quiet")
+    result = run(
+        "train",
+        "--data",
+        str(BAD / "out_of_range.csv"),
+        "--out",
+        str(tmp_path / "o"),
+        "--epochs",
+        "2",
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     assert "dropped, out of range: tempo 1, popularity 2" in result.stdout
 
@@ -139,8 +156,9 @@ def test_out_of_range_values_are_reported_when_training(tmp_path: Path) -> None:
 def test_predict_without_popularity_and_on_one_row(trained_model: Path, tmp_path: Path) -> None:
     for name, rows in (("missing_popularity.csv", 40), ("one_row.csv", 1)):
         out = tmp_path / f"{name}.pred.csv"
-        result = run("predict", "--model", str(trained_model), "--data", str(BAD / name),
-                     "--out", str(out))
+        result = run(
+            "predict", "--model", str(trained_model), "--data", str(BAD / name), "--out", str(out)
+        )
         assert result.returncode == 0, result.stderr
         assert len(pd.read_csv(out)) == rows
 

@@ -278,8 +278,11 @@ def test_column_without_numbers(tmp_path: Path, synthetic_frame: pd.DataFrame) -
     df = synthetic_frame.head(5).copy()
     df["energy"] = "loud"
     df.to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"junk\.csv: column 'energy' has no usable numbers "
-                                        r"\(e\.g\. 'loud'\)"):
+    with pytest.raises(
+        DataError,
+        match=r"junk\.csv: column 'energy' has no usable numbers "
+        r"\(e\.g\. 'loud'\)",
+    ):
         prepare(load_tracks(path))
 
 

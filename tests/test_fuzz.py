@@ -52,16 +52,25 @@ cell = st.one_of(
 )
 
 
-@given(st.integers(1, 12).flatmap(
-    lambda n: st.lists(st.lists(cell, min_size=n, max_size=n), min_size=len(TRACKS_COLUMNS),
-                       max_size=len(TRACKS_COLUMNS))
-))
+@given(
+    st.integers(1, 12).flatmap(
+        lambda n: st.lists(
+            st.lists(cell, min_size=n, max_size=n),
+            min_size=len(TRACKS_COLUMNS),
+            max_size=len(TRACKS_COLUMNS),
+        )
+    )
+)
 @settings(max_examples=250, deadline=None)
 def test_arbitrary_frames_with_the_right_columns(columns: list[list[object]]) -> None:
     frame = pd.DataFrame(dict(zip(TRACKS_COLUMNS, columns, strict=True)))
     try:
-        data = prepare(tracks_from_frame(frame, source="fuzz frame"), DEFAULT_FEATURES,
-                       test_size=0.2, val_size=0.1)
+        data = prepare(
+            tracks_from_frame(frame, source="fuzz frame"),
+            DEFAULT_FEATURES,
+            test_size=0.2,
+            val_size=0.1,
+        )
     except DataError as exc:
         assert "fuzz frame" in str(exc)
         return

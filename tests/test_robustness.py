@@ -33,7 +33,10 @@ def start_training(out: Path, *extra: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "NNSCRATCH_DATA"}
     process = subprocess.Popen(
         [str(SCRIPT), "train", "--epochs", "100000", "--patience", "0", "--out", str(out), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     assert process.stderr is not None
     # Wait until the progress bar shows finished epochs: the loop (and its Ctrl-C
@@ -76,8 +79,11 @@ def test_second_ctrl_c_quits_at_once_and_writes_nothing(tmp_path: Path) -> None:
 def test_sigkill_during_save_leaves_the_old_model_intact(tmp_path: Path) -> None:
     path = tmp_path / "model.npz"
     for attempt in range(3):
-        process = subprocess.Popen([sys.executable, str(HERE / "helpers_save_loop.py"), str(path)],
-                                   stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [sys.executable, str(HERE / "helpers_save_loop.py"), str(path)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "saved"
         time.sleep(0.2 + 0.13 * attempt)  # somewhere inside one of the back-to-back saves
@@ -107,10 +113,12 @@ def digest(path: Path) -> str:
 
 def test_same_seed_same_bits_across_processes_hash_seeds_and_threads(tmp_path: Path) -> None:
     runs = []
-    for i, env in enumerate([
-        {"PYTHONHASHSEED": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
-        {"PYTHONHASHSEED": "2", "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"},
-    ]):
+    for i, env in enumerate(
+        [
+            {"PYTHONHASHSEED": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+            {"PYTHONHASHSEED": "2", "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"},
+        ]
+    ):
         out = tmp_path / f"run{i}"
         result = run("train", "--epochs", "5", "--seed", "7", "--out", str(out), "--quiet", env=env)
         assert result.returncode == 0, result.stderr

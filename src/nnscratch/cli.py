@@ -47,7 +47,7 @@ from nnscratch.metrics import (
     split_metrics,
 )
 from nnscratch.model import MLPRegressor
-from nnscratch.recipe import PRESETS, Recipe
+from nnscratch.recipe import PRESETS, Recipe, scaled_predictor
 from nnscratch.synthetic import SYNTHETIC_LABEL, make_tracks
 
 SYNTHETIC_ROWS = 5000
@@ -241,9 +241,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     model = recipe.build(args.seed, verbose=not args.quiet)
     say(f"preset: {args.preset} ({recipe.notes})" if recipe.notes else f"preset: {args.preset}")
-    say(describe_network(recipe, len(recipe.features), sizes["train"]))
+    pre = recipe.preprocessing(data)
+    if pre.encoder is not None:
+        say(
+            f"inputs: {len(recipe.features)} features, each piecewise-linear encoded in up to "
+            f"{recipe.n_bins} bins plus its scaled value → {pre.n_inputs} network inputs"
+        )
+    say(describe_network(recipe, pre.n_inputs, sizes["train"]))
+    if recipe.n_members > 1:
+        say(f"  an ensemble of {recipe.n_members} such networks, predictions averaged")
     fit_started = time.perf_counter()
-    recipe.fit(data, model=model, handle_interrupts=True)
+    recipe.fit(data, model=model, preprocessing=pre, handle_interrupts=True)
     fit_seconds = time.perf_counter() - fit_started
     history = model.history_
     stop_note = (
@@ -254,17 +262,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         else "ran all epochs"
     )
     best = f", best epoch {history.best_epoch + 1}" if history.best_epoch is not None else ""
-    say(f"trained {history.n_epochs} epoch(s) in {fit_seconds:.1f} s ({stop_note}{best})")
+    members = f" per member, {len(model.networks_)} members" if len(model.networks_) > 1 else ""
+    say(f"trained {history.n_epochs} epoch(s){members} in {fit_seconds:.1f} s ({stop_note}{best})")
 
-    pre = data.preprocessing.to_dict()
-    pre["target_mean"] = float(np.mean(data.inverse_transform_y(data.y_train)))
-    model.preprocessing_ = pre
-
-    results = {
-        f"nnscratch MLP {'-'.join(map(str, model.network_.layer_sizes))}": split_metrics(
-            data, model.predict
-        )
-    }
+    predict_scaled = scaled_predictor(model, pre)
+    shape = "-".join(map(str, model.network_.layer_sizes))
+    name = f"nnscratch MLP {shape}" + (
+        f" ×{len(model.networks_)}" if len(model.networks_) > 1 else ""
+    )
+    results = {name: split_metrics(data, predict_scaled)}
     seed_cols = None
     if list(recipe.features) != list(DEFAULT_FEATURES) and set(DEFAULT_FEATURES) <= set(
         recipe.features
@@ -305,7 +311,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             },
         )
         write_history_csv(stage / "history.csv", model)
-        _write_training_plots(stage, model, data)
+        _write_training_plots(stage, model, data, predict_scaled)
     say()
     if history.interrupted:
         say(f"interrupted: the best weights so far are saved as {out / model_name}")
@@ -316,7 +322,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 130 if history.interrupted else 0
 
 
-def _write_training_plots(stage: Path, model: MLPRegressor, data: Any) -> None:
+def _write_training_plots(
+    stage: Path, model: MLPRegressor, data: Any, predict_scaled: Callable[[np.ndarray], np.ndarray]
+) -> None:
     from nnscratch.plots import (
         loss_curve_figure,
         pred_vs_actual_figure,
@@ -327,7 +335,7 @@ def _write_training_plots(stage: Path, model: MLPRegressor, data: Any) -> None:
     h = model.history_
     save_figure(loss_curve_figure(h.train_loss, h.val_loss, h.best_epoch), stage / "loss_curve.png")
     y_true = data.inverse_transform_y(data.y_test)
-    y_pred = np.clip(data.inverse_transform_y(model.predict(data.X_test)), 0, 100)
+    y_pred = np.clip(data.inverse_transform_y(predict_scaled(data.X_test)), 0, 100)
     source = data.report.source
     save_figure(
         pred_vs_actual_figure(y_true, y_pred, f"Test split: predicted vs actual\n{source}"),
@@ -353,19 +361,24 @@ def load_cli_model(path: str) -> tuple[MLPRegressor, Preprocessing, dict[str, An
         pre = Preprocessing.from_dict(state)
     except ValueError as exc:
         raise ModelFileError(f"{path}: {exc}") from exc
-    if len(pre.features) != model.n_features_in_:
+    if pre.n_inputs != model.n_features_in_:
         raise ModelFileError(
-            f"{path}: preprocessing lists {len(pre.features)} features, the network takes "
+            f"{path}: preprocessing makes {pre.n_inputs} inputs, the network takes "
             f"{model.n_features_in_}"
         )
     return model, pre, state
 
 
-def predict_points(model: MLPRegressor, pre: Preprocessing, cleaned: pd.DataFrame) -> np.ndarray:
-    X = pre.transform(cleaned, dtype=model.network_.dtype)
-    if len(X) == 0:
-        return np.empty(0)
-    return np.clip(pre.inverse_transform_y(model.predict(X)), 0, 100)
+def predict_points(
+    model: MLPRegressor, pre: Preprocessing, cleaned: pd.DataFrame, chunk: int = 65_536
+) -> np.ndarray:
+    """Predicted popularity (0–100) for every cleaned row, ``chunk`` rows at a time
+    (an encoded chunk is ``chunk × n_inputs`` floats, however long the file)."""
+    out = np.empty(len(cleaned))
+    for start in range(0, len(cleaned), chunk):
+        X = pre.transform(cleaned.iloc[start : start + chunk], dtype=model.network_.dtype)
+        out[start : start + len(X)] = pre.inverse_transform_y(model.predict(X))
+    return np.clip(out, 0, 100)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ import pandas as pd
 from sklearn.preprocessing import MinMaxScaler
 
 from nnscratch.errors import DataError
-from nnscratch.features import DERIVED_FEATURES, add_derived_features
+from nnscratch.features import DERIVED_FEATURES, PiecewiseLinearEncoding, add_derived_features
 
 #: Columns of the Kaggle 600k ``tracks.csv`` file, in file order.
 TRACKS_COLUMNS: tuple[str, ...] = (
@@ -488,23 +488,37 @@ def min_max_scaler_from_dict(state: dict[str, Any]) -> MinMaxScaler:
 class Preprocessing:
     """The fitted feature stage a model needs at predict time.
 
-    Which columns feed the network (``features``, raw or derived), and the
-    Min-Max scalers for X and y fit on the training split. Stored in the
-    model file as JSON (:meth:`to_dict`), so predicting on a raw CSV
-    reproduces exactly the inputs the model was trained on.
+    Which columns feed the network (``features``, raw or derived), the
+    Min-Max scalers for X and y, and optionally a piecewise-linear
+    ``encoder``, all fit on the training split. Stored in the model file as
+    JSON (:meth:`to_dict`), so predicting on a raw CSV reproduces exactly the
+    inputs the model was trained on.
     """
 
     features: list[str]
     target: str
     x_scaler: MinMaxScaler
     y_scaler: MinMaxScaler
+    encoder: PiecewiseLinearEncoding | None = None
 
-    def transform(self, cleaned: pd.DataFrame, dtype: np.dtype | type = np.float64) -> np.ndarray:
-        """Scaled inputs ``(n_samples, n_features)`` from a cleaned frame."""
+    def scale(self, cleaned: pd.DataFrame, dtype: np.dtype | type = np.float64) -> np.ndarray:
+        """Min-Max scaled features ``(n_samples, n_features)`` from a cleaned frame."""
         X = cleaned[self.features].to_numpy(dtype=np.float64)
         if len(X) == 0:
             return np.empty((0, len(self.features)), dtype=dtype)
         return self.x_scaler.transform(X).astype(dtype, copy=False)
+
+    def encode(self, X_scaled: np.ndarray) -> np.ndarray:
+        """The network's inputs from scaled features (the encoder's output, if any)."""
+        return X_scaled if self.encoder is None else self.encoder.transform(X_scaled)
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.features) if self.encoder is None else self.encoder.n_features_out_
+
+    def transform(self, cleaned: pd.DataFrame, dtype: np.dtype | type = np.float64) -> np.ndarray:
+        """The network's inputs ``(n_samples, n_inputs)`` from a cleaned frame."""
+        return self.encode(self.scale(cleaned, dtype))
 
     def inverse_transform_y(self, y_scaled: np.ndarray) -> np.ndarray:
         """Scaled targets (any shape) → original units (popularity points), float64."""
@@ -524,6 +538,7 @@ class Preprocessing:
             "target": self.target,
             "x_scaler": min_max_scaler_to_dict(self.x_scaler),
             "y_scaler": min_max_scaler_to_dict(self.y_scaler),
+            "encoding": None if self.encoder is None else self.encoder.to_dict(),
         }
 
     @classmethod
@@ -534,14 +549,18 @@ class Preprocessing:
             x_scaler = min_max_scaler_from_dict(state["x_scaler"])
             y_scaler = min_max_scaler_from_dict(state["y_scaler"])
             target = str(state["target"])
+            encoding = state.get("encoding")
+            encoder = None if encoding is None else PiecewiseLinearEncoding.from_dict(encoding)
         except (KeyError, TypeError) as exc:
             raise ValueError(f"preprocessing state is incomplete ({exc})") from exc
+        if encoder is not None and len(encoder.edges_) != len(features):
+            raise ValueError("preprocessing state: the encoding does not match the features")
         if x_scaler.n_features_in_ != len(features):
             raise ValueError(
                 f"preprocessing state: {len(features)} features but the scaler has "
                 f"{x_scaler.n_features_in_}"
             )
-        return cls(features, target, x_scaler, y_scaler)
+        return cls(features, target, x_scaler, y_scaler, encoder)
 
 
 @dataclass

@@ -56,7 +56,13 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
     early_stopping : hold out ``validation_fraction`` of the training rows
         (unless ``fit`` gets an ``eval_set``), stop after ``patience`` epochs
         without a ``min_delta`` improvement of the validation loss, and keep
-        the best epoch's weights.
+        the best epoch's weights. On by default (unlike scikit-learn's
+        ``MLPRegressor``): on the Spotify data a fixed epoch count ends
+        0.1–0.5 RMSE points worse, depending on the seed.
+    n_members : train this many networks from different seeds and average
+        their predictions (a deep ensemble); ``weights_``, ``history_`` and
+        the curves describe the first member, ``networks_`` and
+        ``histories_`` all of them.
     dtype : ``"float32"`` (fast) or ``"float64"``.
     random_state : seed for initialisation, validation split and shuffling.
     verbose : show a progress bar.
@@ -76,10 +82,11 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         l2: float = 0.0,
         weight_decay: float = 0.0,
         momentum: float = 0.9,
-        early_stopping: bool = False,
+        early_stopping: bool = True,
         validation_fraction: float = 0.1,
         patience: int = 10,
         min_delta: float = 0.0,
+        n_members: int = 1,
         dtype: str = "float32",
         random_state: int | None = None,
         verbose: bool = False,
@@ -100,6 +107,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.min_delta = min_delta
+        self.n_members = n_members
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
@@ -122,6 +130,8 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.l2 < 0:
             raise ValueError(f"l2 must be >= 0, got {self.l2}")
+        if not isinstance(self.n_members, numbers.Integral) or self.n_members < 1:
+            raise ValueError(f"n_members must be a positive integer, got {self.n_members}")
         if not 0 < self.validation_fraction < 1:
             raise ValueError(
                 f"validation_fraction must be in (0, 1), got {self.validation_fraction}"
@@ -153,26 +163,35 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
     def _start(self, n_features: int, y: np.ndarray) -> None:
-        """Fresh network, optimizer and random streams for a new fit."""
+        """Fresh networks, optimizers and random streams for a new fit."""
         self._check_params()
         rng = _generator(self.random_state)
-        init_rng, self._split_rng, self._shuffle_rng = rng.spawn(3)
+        self._split_rng, *member_rngs = rng.spawn(1 + self.n_members)
         self._y_ndim = y.ndim
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         sizes = [n_features, *self.hidden_layer_sizes, self.n_outputs_]
-        self.network_ = Network(
-            sizes,
-            self.activation,
-            self.output_activation,
-            self.init,
-            dtype=self._np_dtype(),
-            rng=init_rng,
-        )
-        self._optimizer = self._make_optimizer()
-        self.history_ = History()
+        self.networks_ = []
+        self._shuffle_rngs = []
+        for member_rng in member_rngs:
+            init_rng, shuffle_rng = member_rng.spawn(2)
+            self.networks_.append(
+                Network(
+                    sizes,
+                    self.activation,
+                    self.output_activation,
+                    self.init,
+                    dtype=self._np_dtype(),
+                    rng=init_rng,
+                )
+            )
+            self._shuffle_rngs.append(shuffle_rng)
+        self._optimizers = [self._make_optimizer() for _ in self.networks_]
+        self.histories_ = [History() for _ in self.networks_]
+        self._sync_fitted_attributes()
 
     def _sync_fitted_attributes(self) -> None:
-        h = self.history_
+        self.network_ = self.networks_[0]
+        self.history_ = h = self.histories_[0]
         self.loss_curve_ = list(h.train_loss)
         self.validation_loss_curve_ = list(h.val_loss)
         self.validation_rmse_curve_ = list(h.val_rmse)
@@ -216,8 +235,8 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
             n_val = max(1, round(len(X) * self.validation_fraction))
             if len(X) - n_val < 1:
                 raise ValueError(
-                    f"early_stopping needs at least 2 samples to hold out a validation set, "
-                    f"got {len(X)}"
+                    "early_stopping needs at least 2 samples to hold out a validation set; "
+                    f"got {len(X)} sample{'s' if len(X) != 1 else ''}"
                 )
             order = self._split_rng.permutation(len(X))
             val, tr = order[:n_val], order[n_val:]
@@ -230,7 +249,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
 
     def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
         """One more epoch on ``(X, y)``, keeping the weights and optimizer state."""
-        first = not hasattr(self, "network_")
+        first = not hasattr(self, "networks_")
         X, y = validate_data(
             self,
             X,
@@ -258,29 +277,39 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         callbacks: tuple[Callback, ...],
         handle_interrupts: bool,
     ) -> None:
-        dtype = self.network_.dtype
+        dtype = self.networks_[0].dtype
         has_val = X_val is not None and Y_val is not None
+        X_net, Y_net = to_network_layout(X, dtype), to_network_layout(Y, dtype)
+        X_val_net = to_network_layout(X_val, dtype) if has_val else None
+        Y_val_net = to_network_layout(Y_val, dtype) if has_val else None
         try:
-            train(
-                self.network_,
-                to_network_layout(X, dtype),
-                to_network_layout(Y, dtype),
-                self._optimizer,
-                epochs=epochs,
-                batch_size=self.batch_size,
-                lmbda=self.l2,
-                rng=self._shuffle_rng,
-                X_val=to_network_layout(X_val, dtype) if has_val else None,
-                Y_val=to_network_layout(Y_val, dtype) if has_val else None,
-                patience=patience,
-                min_delta=self.min_delta,
-                schedule=make_schedule(self.lr_schedule, epochs),
-                progress=bool(self.verbose),
-                callbacks=callbacks,
-                rmse_scale=rmse_scale,
-                handle_interrupts=handle_interrupts,
-                history=self.history_,
-            )
+            for k, net in enumerate(self.networks_):
+                history = train(
+                    net,
+                    X_net,
+                    Y_net,
+                    self._optimizers[k],
+                    epochs=epochs,
+                    batch_size=self.batch_size,
+                    lmbda=self.l2,
+                    rng=self._shuffle_rngs[k],
+                    X_val=X_val_net,
+                    Y_val=Y_val_net,
+                    patience=patience,
+                    min_delta=self.min_delta,
+                    schedule=make_schedule(self.lr_schedule, epochs),
+                    progress=bool(self.verbose),
+                    progress_label=(
+                        f"member {k + 1}/{self.n_members}" if self.n_members > 1 else "training"
+                    ),
+                    callbacks=callbacks,
+                    rmse_scale=rmse_scale,
+                    handle_interrupts=handle_interrupts,
+                    history=self.histories_[k],
+                )
+                if history.interrupted:
+                    del self.networks_[k + 1 :], self.histories_[k + 1 :]
+                    break
         finally:
             self._sync_fitted_attributes()
 
@@ -289,10 +318,13 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
 
         Shape ``(n_samples,)`` for a 1-D training target, else ``(n_samples, n_outputs)``.
         """
-        check_is_fitted(self, "network_")
+        check_is_fitted(self, "networks_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        out = self.network_.predict_samples(X)  # batches transposed into the network layout
+        out = self.networks_[0].predict_samples(X)  # batches transposed into the network layout
         y = out.T.astype(np.float64)
+        for net in self.networks_[1:]:  # an ensemble averages its members
+            y += net.predict_samples(X).T
+        y /= len(self.networks_)
         return y.ravel() if self._y_ndim == 1 else y
 
     @property
@@ -311,7 +343,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         """Write the fitted model to ``path`` (``.npz``, no pickle, atomic)."""
         from nnscratch.persistence import save_model
 
-        check_is_fitted(self, "network_")
+        check_is_fitted(self, "networks_")
         return save_model(self, path)
 
     @classmethod
@@ -325,36 +357,42 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         self,
         meta: dict[str, Any],
         sizes: list[int],
-        weights: list[np.ndarray],
-        biases: list[np.ndarray],
+        members: list[tuple[list[np.ndarray], list[np.ndarray]]],
     ) -> None:
         """Set fitted state from a validated model file (see :mod:`nnscratch.persistence`)."""
         arch = meta["architecture"]
-        self.network_ = Network(
-            sizes,
-            arch["hidden_activation"],
-            arch["output_activation"],
-            dtype=_DTYPES[meta["dtype"]],
-            rng=0,
-        )
-        self.network_.params.load_(weights, biases)
+        self.networks_ = []
+        for weights, biases in members:
+            net = Network(
+                sizes,
+                arch["hidden_activation"],
+                arch["output_activation"],
+                dtype=_DTYPES[meta["dtype"]],
+                rng=0,
+            )
+            net.params.load_(weights, biases)
+            self.networks_.append(net)
         self.n_features_in_ = int(meta["n_features_in"])
         if meta.get("feature_names"):
             self.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
         self.n_outputs_ = int(meta["n_outputs"])
         self._y_ndim = int(meta.get("y_ndim", 1))
-        training = meta.get("training") or {}
-        self.history_ = History(
-            train_loss=list(training.get("train_loss", [])),
-            val_loss=list(training.get("val_loss", [])),
-            val_rmse=list(training.get("val_rmse", [])),
-            learning_rate=list(training.get("learning_rate", [])),
-            best_epoch=training.get("best_epoch"),
-            stopped_early=bool(training.get("stopped_early", False)),
-            interrupted=bool(training.get("interrupted", False)),
-        )
+        trainings = meta.get("training") or [{}]
+        self.histories_ = [
+            History(
+                train_loss=list(t.get("train_loss", [])),
+                val_loss=list(t.get("val_loss", [])),
+                val_rmse=list(t.get("val_rmse", [])),
+                learning_rate=list(t.get("learning_rate", [])),
+                best_epoch=t.get("best_epoch"),
+                stopped_early=bool(t.get("stopped_early", False)),
+                interrupted=bool(t.get("interrupted", False)),
+            )
+            for t in trainings
+        ]
         self.preprocessing_ = meta.get("preprocessing")
         rng = _generator(self.random_state)
-        _, self._split_rng, self._shuffle_rng = rng.spawn(3)
-        self._optimizer = self._make_optimizer()
+        self._split_rng, *member_rngs = rng.spawn(1 + len(self.networks_))
+        self._shuffle_rngs = [r.spawn(2)[1] for r in member_rngs]
+        self._optimizers = [self._make_optimizer() for _ in self.networks_]
         self._sync_fitted_attributes()

@@ -4,6 +4,7 @@ Layout of a model file (a zip archive NumPy's ``np.load`` reads)::
 
     W1.npy ... WL.npy     weights, (n[l], n[l-1]), in the model's dtype
     b1.npy ... bL.npy     biases, (n[l], 1)
+    m2.W1.npy ...         the same for ensemble members 2, 3, … (if any)
     metadata.npy          a 0-d unicode array holding the JSON below
 
 The metadata records the format and package versions, the architecture,
@@ -41,8 +42,11 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
-def _array_names(n_layers: int) -> list[str]:
-    return [f"W{l}" for l in range(1, n_layers + 1)] + [f"b{l}" for l in range(1, n_layers + 1)]
+def _array_names(n_layers: int, member: int = 0) -> list[str]:
+    """``W1..WL, b1..bL`` for the first network; ``m2.W1``… for ensemble member 2 on."""
+    prefix = f"m{member + 1}." if member else ""
+    names = [f"W{l}" for l in range(1, n_layers + 1)] + [f"b{l}" for l in range(1, n_layers + 1)]
+    return [prefix + name for name in names]
 
 
 def write_npz(fh: io.BufferedIOBase | Any, arrays: dict[str, np.ndarray]) -> None:
@@ -58,7 +62,6 @@ def write_npz(fh: io.BufferedIOBase | Any, arrays: dict[str, np.ndarray]) -> Non
 def model_metadata(model: MLPRegressor) -> dict[str, Any]:
     from nnscratch import __version__
 
-    history = model.history_
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -79,19 +82,19 @@ def model_metadata(model: MLPRegressor) -> dict[str, Any]:
         ),
         "n_outputs": int(model.n_outputs_),
         "y_ndim": int(model._y_ndim),
-        "training": history.to_dict(),
+        "n_members": len(model.networks_),
+        "training": [h.to_dict() for h in model.histories_],
         "preprocessing": getattr(model, "preprocessing_", None),
     }
 
 
 def save_model(model: MLPRegressor, path: str | os.PathLike[str]) -> Path:
     """Write ``model`` to ``path`` atomically; returns the path."""
-    net = model.network_
     arrays: dict[str, np.ndarray] = {}
-    for name, array in zip(
-        _array_names(len(net.params.weights)), net.params.weights + net.params.biases, strict=True
-    ):
-        arrays[name] = np.ascontiguousarray(array)
+    for k, net in enumerate(model.networks_):
+        names = _array_names(len(net.params.weights), k)
+        for name, array in zip(names, net.params.weights + net.params.biases, strict=True):
+            arrays[name] = np.ascontiguousarray(array)
     metadata = json.dumps(model_metadata(model), sort_keys=True, allow_nan=False)
     arrays["metadata"] = np.array(metadata)
     return atomic_write(path, lambda fh: write_npz(fh, arrays))
@@ -175,28 +178,38 @@ def _check_architecture(path: Path, meta: dict[str, Any]) -> tuple[list[int], np
     return sizes, np.dtype(_DTYPES[dtype_name])
 
 
+def _expected_shapes(sizes: list[int], n_members: int) -> dict[str, tuple[int, int]]:
+    """Every array name a model file must hold, with its shape."""
+    L = len(sizes) - 1
+    shapes = {}
+    for k in range(n_members):
+        names = _array_names(L, k)
+        for l in range(1, L + 1):
+            shapes[names[l - 1]] = (sizes[l], sizes[l - 1])  # W[l]
+            shapes[names[L + l - 1]] = (sizes[l], 1)  # b[l]
+    return shapes
+
+
 def _check_arrays(
-    path: Path, arrays: dict[str, np.ndarray], sizes: list[int], dtype: np.dtype
+    path: Path, arrays: dict[str, np.ndarray], sizes: list[int], dtype: np.dtype, n_members: int
 ) -> None:
-    expected = _array_names(len(sizes) - 1)
+    expected = _expected_shapes(sizes, n_members)
     missing = [n for n in expected if n not in arrays]
     extra = sorted(set(arrays) - set(expected))
     if missing:
         raise _fail(path, f"missing array(s): {', '.join(missing)}")
     if extra:
         raise _fail(path, f"unexpected array(s): {', '.join(extra)}")
-    for l in range(1, len(sizes)):
-        for name, shape in ((f"W{l}", (sizes[l], sizes[l - 1])), (f"b{l}", (sizes[l], 1))):
-            array = arrays[name]
-            if array.shape != shape:
-                raise _fail(
-                    path,
-                    f"array {name} has shape {array.shape}, but layer sizes {sizes} need {shape}",
-                )
-            if array.dtype != dtype:
-                raise _fail(path, f"array {name} is {array.dtype}, but the model is {dtype}")
-            if not np.isfinite(array).all():
-                raise _fail(path, f"array {name} contains NaN or infinite values")
+    for name, shape in expected.items():
+        array = arrays[name]
+        if array.shape != shape:
+            raise _fail(
+                path, f"array {name} has shape {array.shape}, but layer sizes {sizes} need {shape}"
+            )
+        if array.dtype != dtype:
+            raise _fail(path, f"array {name} is {array.dtype}, but the model is {dtype}")
+        if not np.isfinite(array).all():
+            raise _fail(path, f"array {name} contains NaN or infinite values")
 
 
 def load_model(path: str | os.PathLike[str]) -> MLPRegressor:
@@ -207,7 +220,10 @@ def load_model(path: str | os.PathLike[str]) -> MLPRegressor:
     arrays = _read_arrays(path)
     meta = _read_metadata(path, arrays)
     sizes, dtype = _check_architecture(path, meta)
-    _check_arrays(path, arrays, sizes, dtype)
+    n_members = meta.get("n_members", 1)
+    if not isinstance(n_members, int) or n_members < 1:
+        raise _fail(path, f"invalid number of ensemble members {n_members!r}")
+    _check_arrays(path, arrays, sizes, dtype, n_members)
     hyperparameters = dict(meta["hyperparameters"])
     if isinstance(hyperparameters.get("hidden_layer_sizes"), list):  # JSON has no tuples
         hyperparameters["hidden_layer_sizes"] = tuple(hyperparameters["hidden_layer_sizes"])
@@ -216,7 +232,14 @@ def load_model(path: str | os.PathLike[str]) -> MLPRegressor:
     except TypeError as exc:
         raise _fail(path, f"unknown hyperparameter in metadata ({exc})") from exc
     n_layers = len(sizes) - 1
-    weights = [arrays[f"W{l}"] for l in range(1, n_layers + 1)]
-    biases = [arrays[f"b{l}"] for l in range(1, n_layers + 1)]
-    model._restore(meta, sizes, weights, biases)
+    members = []
+    for k in range(n_members):
+        names = _array_names(n_layers, k)
+        members.append(
+            ([arrays[n] for n in names[:n_layers]], [arrays[n] for n in names[n_layers:]])
+        )
+    training = meta.get("training")
+    if isinstance(training, dict):
+        meta["training"] = [training]
+    model._restore(meta, sizes, members)
     return model

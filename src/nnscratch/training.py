@@ -127,6 +127,7 @@ def train(
     min_delta: float = 0.0,
     schedule: Schedule | None = None,
     progress: bool = False,
+    progress_label: str = "training",
     callbacks: Sequence[Callback] = (),
     rmse_scale: float = 1.0,
     handle_interrupts: bool = False,
@@ -174,7 +175,7 @@ def train(
 
     bar = tqdm(
         range(start_epoch, start_epoch + epochs),
-        desc="training",
+        desc=progress_label,
         unit="epoch",
         disable=not progress,
         dynamic_ncols=True,
