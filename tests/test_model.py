@@ -278,3 +278,16 @@ def test_float32_fit_stays_float32_everywhere() -> None:
     assert len(arrays) > 20
     assert {a.dtype for a in arrays} == {np.dtype(np.float32)}
     assert all(w.dtype == np.float32 for w in model.weights_ + model.biases_)
+
+
+def test_ensemble_round_trip(tmp_path: Path) -> None:
+    X, y = friedman(300)
+    model = MLPRegressor(epochs=5, n_members=3, random_state=0).fit(X / 10, y / 10)
+    assert len(model.networks_) == len(model.histories_) == 3
+    members = [net.predict_samples(X / 10).ravel() for net in model.networks_]
+    np.testing.assert_allclose(model.predict(X / 10), np.mean(members, axis=0), rtol=1e-6)
+    assert not np.array_equal(members[0], members[1])  # different seeds, different members
+    loaded = MLPRegressor.load(model.save(tmp_path / "ensemble.npz"))
+    np.testing.assert_array_equal(loaded.predict(X / 10), model.predict(X / 10))
+    with np.load(tmp_path / "ensemble.npz", allow_pickle=False) as archive:
+        assert {"W1", "m2.W1", "m3.b4"} <= set(archive.files)

@@ -567,6 +567,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     download.add_argument("--dest", default="data", help="folder to save tracks.csv in")
     download.set_defaults(func=cmd_download)
+
+    from nnscratch.experiments import add_parser as add_experiment_parser
+
+    add_experiment_parser(sub, _Formatter, _examples)
     return parser
 
 

@@ -1,0 +1,158 @@
+"""Accuracy of the default recipe against gradient boosting, over seeded splits.
+
+For each seed, ``prepare`` makes a different 70/10/20 train/validation/test
+split of the same CSV. Every model sees the same split; the ablation adds the
+recipe's ingredients one at a time. Everything was chosen on validation
+data; this reports the test split.
+
+    python benchmarks/accuracy.py --data ../shared/data/spotify/tracks.csv --seeds 5
+
+Writes ``benchmarks/results/accuracy.{md,json}`` (or ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import LinearRegression
+
+from nnscratch.data import DEFAULT_FEATURES, load_tracks, prepare
+from nnscratch.features import RECIPE_FEATURES
+from nnscratch.recipe import DEFAULT_RECIPE, Recipe, scaled_predictor
+
+HERE = Path(__file__).resolve().parent
+
+#: The ablation: each row adds one ingredient to the one above it.
+ABLATION: dict[str, Recipe] = {
+    "MLP, seed's 13 features (Min-Max, one network)": replace(
+        DEFAULT_RECIPE, features=DEFAULT_FEATURES, encoding="minmax", n_members=1
+    ),
+    "+ derived features (27 columns)": replace(DEFAULT_RECIPE, encoding="minmax", n_members=1),
+    "+ piecewise-linear encoding (16 bins)": replace(DEFAULT_RECIPE, n_members=1),
+    "+ ensemble of 5 = default recipe": DEFAULT_RECIPE,
+}
+
+
+def rmse(data, y_scaled_pred) -> float:
+    pred = np.clip(data.inverse_transform_y(y_scaled_pred), 0, 100)
+    return float(np.sqrt(np.mean((pred - data.inverse_transform_y(data.y_test)) ** 2)))
+
+
+def one_seed(frame, seed: int) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    data = prepare(frame, RECIPE_FEATURES, seed=seed, test_size=0.2, val_size=0.1)
+    seed_cols = [list(RECIPE_FEATURES).index(f) for f in DEFAULT_FEATURES]
+
+    def timed(name: str, fit_predict) -> None:
+        start = time.perf_counter()
+        pred = fit_predict()
+        results[name] = {"rmse": rmse(data, pred), "seconds": time.perf_counter() - start}
+
+    mean = float(np.mean(data.y_train))
+    timed("training mean", lambda: np.full(len(data.y_test), mean))
+    timed(
+        "LinearRegression (27 columns)",
+        lambda: LinearRegression().fit(data.X_train, data.y_train).predict(data.X_test),
+    )
+    timed(
+        "HistGradientBoosting (27 columns)",
+        lambda: (
+            HistGradientBoostingRegressor(random_state=seed)
+            .fit(data.X_train, data.y_train)
+            .predict(data.X_test)
+        ),
+    )
+    timed(
+        "HistGradientBoosting (seed's 13 features)",
+        lambda: (
+            HistGradientBoostingRegressor(random_state=seed)
+            .fit(data.X_train[:, seed_cols], data.y_train)
+            .predict(data.X_test[:, seed_cols])
+        ),
+    )
+    for name, recipe in ABLATION.items():
+        sub = (
+            data
+            if recipe.features == RECIPE_FEATURES
+            else prepare(frame, recipe.features, seed=seed, test_size=0.2, val_size=0.1)
+        )
+
+        def fit_predict(recipe=recipe, sub=sub):
+            pre = recipe.preprocessing(sub)
+            model = recipe.fit(sub, seed=seed, preprocessing=pre)
+            return scaled_predictor(model, pre)(sub.X_test)
+
+        timed(name, fit_predict)
+    print(
+        json.dumps({"seed": seed, **{k: round(v["rmse"], 3) for k, v in results.items()}}),
+        flush=True,
+    )
+    return results
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"Test RMSE in popularity points over {len(report['seeds'])} seeded 70/10/20 splits of "
+        f"`{report['data']}` (mean ± std); wall time per fit on this machine.",
+        "",
+        "| model | test RMSE | seconds |",
+        "|---|---:|---:|",
+    ]
+    for name, row in report["summary"].items():
+        lines.append(
+            f"| {name} | {row['rmse_mean']:.2f} ± {row['rmse_std']:.2f} | "
+            f"{row['seconds_mean']:.1f} |"
+        )
+    gap = (
+        report["summary"]["+ ensemble of 5 = default recipe"]["rmse_mean"]
+        - report["summary"]["HistGradientBoosting (27 columns)"]["rmse_mean"]
+    )
+    lines += ["", f"Default recipe minus gradient boosting on the same columns: {gap:+.2f} points."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", default=str(HERE.parent.parent / "shared/data/spotify/tracks.csv")
+    )
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--out", default=str(HERE / "results" / "accuracy"))
+    args = parser.parse_args()
+    frame = load_tracks(args.data, features=RECIPE_FEATURES)
+    per_seed = [one_seed(frame, seed) for seed in range(args.seeds)]
+    summary = {}
+    for name in per_seed[0]:
+        values = np.array([r[name]["rmse"] for r in per_seed])
+        seconds = np.array([r[name]["seconds"] for r in per_seed])
+        summary[name] = {
+            "rmse_mean": float(values.mean()),
+            "rmse_std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "seconds_mean": float(seconds.mean()),
+        }
+    report = {
+        "data": args.data,
+        "seeds": list(range(args.seeds)),
+        "per_seed": per_seed,
+        "summary": summary,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    text = markdown(report)
+    out.with_suffix(".md").write_text(text)
+    print()
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,422 @@
+"""The analysis lab: one command per design claim, checked on real data.
+
+``nnscratch experiment NAME`` trains several otherwise-identical networks
+from the same seed and writes ``NAME.png`` (curves overlaid or bars),
+``results.json`` and ``results.md``:
+
+========== ==================================================================
+init       He vs Glorot vs 0.01·N(0,1): loss curves, per-layer signal at step 0
+activation ReLU vs sigmoid vs tanh vs leaky ReLU: loss, first-layer gradient
+lr         learning rates 1, 0.1, 0.01, 0.001: divergence is a result
+l2         λ ∈ {0, 0.01, 0.1, 1}: train vs test RMSE gap
+batch      full batch vs mini-batch 32 / 256 vs per-sample: per epoch, per second
+optimizer  GD vs momentum vs Adam, each at its best learning rate
+========== ==================================================================
+
+Every experiment uses the seed's 13 features and the seed's network shape,
+trains through the same :func:`nnscratch.training.train` loop as everything
+else, and uses only the data's training and validation splits to choose
+anything; the test split is reported, never used to pick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnscratch.data import (
+    DEFAULT_FEATURES,
+    PreparedData,
+    load_tracks,
+    prepare,
+    to_network_layout,
+    tracks_from_frame,
+)
+from nnscratch.errors import TrainingDivergedError
+from nnscratch.files import atomic_write_text
+from nnscratch.network import Network
+from nnscratch.optimizers import Adam, GradientDescent, Momentum, Optimizer
+from nnscratch.synthetic import SYNTHETIC_LABEL, make_tracks
+from nnscratch.training import History, train
+
+SIZES = [len(DEFAULT_FEATURES), 64, 32, 16, 1]
+
+
+@dataclass
+class Lab:
+    """Prepared data in both layouts, and what every run shares."""
+
+    data: PreparedData
+    seed: int
+    epochs: int | None  # overrides each experiment's own epoch count (for quick runs)
+
+    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        X = getattr(self.data, f"X_{split}")
+        y = getattr(self.data, f"y_{split}")
+        return to_network_layout(X), y[None, :].astype(np.float32)
+
+    def epochs_or(self, default: int) -> int:
+        return self.epochs if self.epochs is not None else default
+
+    def rmse(self, net: Network, split: str) -> float:
+        """RMSE in popularity points on a split."""
+        X, Y = self.arrays(split)
+        residual = (net.predict(X) - Y).astype(np.float64)
+        return float(np.sqrt(np.mean(residual**2))) * self.data.target_range
+
+
+@dataclass
+class Run:
+    """One trained configuration: its label, curves, and how it ended."""
+
+    label: str
+    history: History
+    net: Network
+    diverged_at: int | None = None
+    extra: dict[str, Any] | None = None
+
+
+def fit(
+    lab: Lab,
+    label: str,
+    optimizer: Optimizer,
+    *,
+    epochs: int,
+    batch_size: int | None = 256,
+    hidden: str = "relu",
+    init: str = "he",
+    lmbda: float = 0.0,
+    callbacks: tuple[Callable[[int, dict[str, float]], Any], ...] = (),
+    net: Network | None = None,
+) -> Run:
+    """Train one network from the lab's seed; a divergence is recorded, not raised."""
+    net = net or Network(SIZES, hidden, "identity", init, rng=lab.seed)
+    X, Y = lab.arrays("train")
+    X_val, Y_val = lab.arrays("val")
+    history = History()
+    diverged = None
+    try:
+        train(net, X, Y, optimizer, epochs=epochs, batch_size=batch_size, lmbda=lmbda,
+              rng=lab.seed, X_val=X_val, Y_val=Y_val, rmse_scale=lab.data.target_range,
+              callbacks=callbacks, history=history)  # fmt: skip
+    except TrainingDivergedError:
+        diverged = history.n_epochs + 1
+    return Run(label, history, net, diverged)
+
+
+# --------------------------------------------------------------------------- experiments
+
+
+def layer_signal(net: Network, lab: Lab) -> tuple[list[float], list[float]]:
+    """Per-layer RMS of the activations A[l] and of the gradients dW[l], at step 0."""
+    X, Y = lab.arrays("train")
+    batch = slice(0, min(2048, X.shape[1]))
+    net.forward(X[:, batch])
+    net.backward(Y[:, batch])
+    cache = net.cache_for(X[:, batch].shape[1])
+    activations = [float(np.sqrt(np.mean(A.astype(np.float64) ** 2))) for A in cache.A[1:]]
+    gradients = [float(np.sqrt(np.mean(dW.astype(np.float64) ** 2))) for dW in net.grads.weights]
+    return activations, gradients
+
+
+def experiment_init(lab: Lab) -> dict[str, Any]:
+    runs, signal = [], {}
+    for init, label in (("he", "He  N(0, 2/n_in)"), ("glorot", "Glorot  N(0, 2/(n_in+n_out))"),
+                        ("small", "0.01·N(0, 1)")):  # fmt: skip
+        net = Network(SIZES, "relu", "identity", init, rng=lab.seed)
+        signal[label] = layer_signal(net, lab)
+        net = Network(SIZES, "relu", "identity", init, rng=lab.seed)
+        runs.append(fit(lab, label, GradientDescent(0.05), epochs=lab.epochs_or(300),
+                        batch_size=None, net=net))  # fmt: skip
+    rows = [
+        {"init": r.label, "final train loss": r.history.train_loss[-1],
+         "val RMSE": r.history.val_rmse[-1],
+         "step-0 RMS of A[1..4]": signal[r.label][0], "step-0 RMS of dW[1..4]": signal[r.label][1]}
+        for r in runs
+    ]  # fmt: skip
+    return {"runs": runs, "rows": rows, "signal": signal,
+            "setup": "full-batch gradient descent, η = 0.05, as the seed"}  # fmt: skip
+
+
+def experiment_activation(lab: Lab) -> dict[str, Any]:
+    runs = []
+    for act in ("relu", "sigmoid", "tanh", "leaky_relu"):
+        init = "he" if "relu" in act else "glorot"
+        norms: list[float] = []
+        net = Network(SIZES, act, "identity", init, rng=lab.seed)
+        record = lambda e, logs, net=net, norms=norms: norms.append(  # noqa: E731
+            float(np.linalg.norm(net.grads.weights[0]))
+        )
+        run = fit(lab, act, GradientDescent(0.1), epochs=lab.epochs_or(40), net=net,
+                  callbacks=(record,))  # fmt: skip
+        run.extra = {"first-layer gradient norm": norms}
+        runs.append(run)
+    rows = [{"hidden activation": r.label, "init": "he" if "relu" in r.label else "glorot",
+             "final train loss": r.history.train_loss[-1], "val RMSE": r.history.val_rmse[-1]}
+            for r in runs]  # fmt: skip
+    return {
+        "runs": runs,
+        "rows": rows,
+        "setup": "mini-batch SGD (batch 256, η = 0.1); He init for ReLUs, Glorot otherwise",
+    }
+
+
+def experiment_lr(lab: Lab) -> dict[str, Any]:
+    runs = [fit(lab, f"η = {lr:g}", GradientDescent(lr), epochs=lab.epochs_or(30))
+            for lr in (1.0, 0.1, 0.01, 0.001)]  # fmt: skip
+    rows = [
+        {
+            "learning rate": r.label,
+            "diverged at epoch": r.diverged_at,
+            "final train loss": r.history.train_loss[-1] if r.history.train_loss else None,
+            "val RMSE": r.history.val_rmse[-1] if r.history.val_rmse else None,
+        }
+        for r in runs
+    ]
+    return {"runs": runs, "rows": rows, "setup": "mini-batch SGD, batch 256"}
+
+
+def experiment_l2(lab: Lab) -> dict[str, Any]:
+    runs = []
+    for lmbda in (0.0, 0.01, 0.1, 1.0):
+        run = fit(lab, f"λ = {lmbda:g}", Adam(3e-3), epochs=lab.epochs_or(150), batch_size=64,
+                  lmbda=lmbda)  # fmt: skip
+        train_rmse, test_rmse = lab.rmse(run.net, "train"), lab.rmse(run.net, "test")
+        run.extra = {"train RMSE": train_rmse, "test RMSE": test_rmse}
+        runs.append(run)
+    rows = [{"λ": r.label, "train RMSE": r.extra["train RMSE"], "test RMSE": r.extra["test RMSE"],
+             "gap (test - train)": r.extra["test RMSE"] - r.extra["train RMSE"],
+             "Σ‖W‖²": r.net.params.squared_weight_norm()} for r in runs]  # fmt: skip
+    return {
+        "runs": runs,
+        "rows": rows,
+        "setup": "Adam η = 3e-3, batch 64, no early stopping, so that it can overfit",
+    }
+
+
+def experiment_batch(lab: Lab) -> dict[str, Any]:
+    n = len(lab.data.y_train)
+    plan = [("full batch (GD)", None, 300), ("mini-batch 256", 256, 20), ("mini-batch 32", 32, 8),
+            ("per-sample SGD (batch 1)", 1, 2)]  # fmt: skip
+    runs = []
+    for label, batch, epochs in plan:
+        epochs = lab.epochs_or(epochs)
+        runs.append(fit(lab, label, GradientDescent(0.01), epochs=epochs, batch_size=batch))
+    rows = [
+        {
+            "regime": r.label,
+            "epochs": r.history.n_epochs,
+            "updates": r.history.n_epochs * math.ceil(n / (b or n)),
+            "seconds": sum(r.history.seconds),
+            "final train loss": r.history.train_loss[-1],
+            "val RMSE": r.history.val_rmse[-1],
+        }
+        for r, (_, b, _) in zip(runs, plan, strict=True)
+    ]
+    return {"runs": runs, "rows": rows, "setup": "plain SGD, η = 0.01 for every regime"}
+
+
+def experiment_optimizer(lab: Lab) -> dict[str, Any]:
+    grid: dict[str, tuple[Callable[[float], Optimizer], tuple[float, ...]]] = {
+        "gradient descent": (GradientDescent, (0.3, 0.1, 0.03)),
+        "momentum 0.9": (lambda lr: Momentum(lr, 0.9), (0.03, 0.01, 0.003)),
+        "Adam": (Adam, (3e-3, 1e-3, 3e-4)),
+    }
+    runs, rows = [], []
+    for name, (make, rates) in grid.items():
+        tried = [
+            fit(lab, f"{name}, η = {lr:g}", make(lr), epochs=lab.epochs_or(25)) for lr in rates
+        ]
+        score = lambda r: min(r.history.val_loss) if r.history.val_loss else math.inf  # noqa: E731
+        best = min(tried, key=score)
+        runs.append(best)
+        rows.append(
+            {
+                "optimizer": name,
+                "best η (by validation loss)": best.label.split("= ")[1],
+                "rates tried": list(rates),
+                "best val RMSE": min(best.history.val_rmse),
+            }
+        )
+    return {"runs": runs, "rows": rows, "setup": "mini-batch 256, each optimizer's η chosen "
+            "from its grid by validation loss"}  # fmt: skip
+
+
+EXPERIMENTS: dict[str, Callable[[Lab], dict[str, Any]]] = {
+    "init": experiment_init,
+    "activation": experiment_activation,
+    "lr": experiment_lr,
+    "l2": experiment_l2,
+    "batch": experiment_batch,
+    "optimizer": experiment_optimizer,
+}
+
+#: Row caps that keep each experiment under two minutes on the shared data.
+DEFAULT_MAX_ROWS = {"l2": 3000, "batch": 10_000}
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def figure(name: str, result: dict[str, Any], source: str) -> Any:
+    import matplotlib.pyplot as plt
+
+    runs: list[Run] = result["runs"]
+    if name == "init":
+        fig, (ax, bars, grads) = plt.subplots(1, 3, figsize=(16, 4.5))
+        width = 0.25
+        layers = np.arange(1, len(SIZES))
+        for i, (label, (acts, dws)) in enumerate(result["signal"].items()):
+            bars.bar(layers + (i - 1) * width, acts, width, label=label)
+            grads.bar(layers + (i - 1) * width, dws, width, label=label)
+        for panel, what, title in ((bars, "A", "activations"), (grads, "dW", "weight gradients")):
+            panel.set_yscale("log")
+            panel.set_xticks(layers, [f"{what}[{l}]" for l in layers])
+            panel.set_ylabel(f"RMS of {title} at step 0 (log)")
+            panel.set_title(f"{title} per layer, before training")
+            panel.legend(fontsize=8, loc="lower left")
+    elif name in ("activation", "batch"):
+        fig, (ax, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    else:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+    for run in runs:
+        epochs = np.arange(1, run.history.n_epochs + 1)
+        label = run.label + (f" (diverged at epoch {run.diverged_at})" if run.diverged_at else "")
+        ax.plot(epochs, run.history.train_loss, label=label, lw=1.6)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch" if name not in ("init",) else "iteration")
+    ax.set_ylabel("training loss (log)")
+    ax.set_title(f"{name}: training loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if name == "activation":
+        for run in runs:
+            right.plot(run.extra["first-layer gradient norm"], label=run.label)
+        right.set_yscale("log")
+        right.set_xlabel("epoch")
+        right.set_ylabel("‖dW[1]‖ at the epoch's last batch (log)")
+        right.set_title("first-layer gradient over training")
+        right.grid(alpha=0.3)
+        right.legend(fontsize=8)
+    if name == "batch":
+        for run in runs:
+            right.plot(np.cumsum(run.history.seconds), run.history.train_loss, label=run.label,
+                       marker=".")  # fmt: skip
+        right.set_yscale("log")
+        right.set_xlabel("wall-clock seconds")
+        right.set_ylabel("training loss (log)")
+        right.set_title("the same curves against time")
+        right.grid(alpha=0.3)
+        right.legend(fontsize=8)
+    if name == "l2":
+        inset = ax.inset_axes((0.55, 0.45, 0.4, 0.4))
+        gaps = [r["gap (test - train)"] for r in result["rows"]]
+        positions = np.arange(len(gaps))
+        inset.bar(positions, gaps, color="tab:red")
+        inset.set_xticks(positions, [r.label for r in runs])
+        inset.set_title("test − train RMSE", fontsize=8)
+        inset.tick_params(labelsize=7)
+    fig.suptitle(f"{result['setup']}\n{source}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        if isinstance(v, list):
+            return ", ".join(cell(x) for x in v)
+        return "—" if v is None else str(v)
+
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(r[h]) for h in header) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- command
+
+
+def run_experiment(
+    name: str,
+    *,
+    data_path: str | None,
+    seed: int = 0,
+    out: Path | None = None,
+    max_rows: int | None = None,
+    epochs: int | None = None,
+) -> Path:
+    """Run experiment ``name``; returns the output directory."""
+    from nnscratch.cli import staged_directory
+    from nnscratch.plots import save_figure
+
+    started = time.perf_counter()
+    if data_path is None:
+        frame = tracks_from_frame(make_tracks(5000, seed=seed), source=SYNTHETIC_LABEL)
+    else:
+        frame = load_tracks(data_path)
+    rows_cap = max_rows if max_rows is not None else DEFAULT_MAX_ROWS.get(name)
+    data = prepare(frame, DEFAULT_FEATURES, seed=seed, max_rows=rows_cap)
+    lab = Lab(data, seed, epochs)
+    result = EXPERIMENTS[name](lab)
+    source = data.report.source + (f", {rows_cap:,}-row sample" if rows_cap else "")
+    out = out or Path("runs") / f"experiment-{name}-{datetime.now():%Y%m%d-%H%M%S}"
+    payload = {
+        "experiment": name,
+        "data": source,
+        "seed": seed,
+        "setup": result["setup"],
+        "rows": result["rows"],
+        "curves": {r.label: r.history.to_dict() for r in result["runs"]},
+        "seconds": time.perf_counter() - started,
+    }
+    table = markdown_table(result["rows"])
+    with staged_directory(out) as stage:
+        save_figure(figure(name, result, source), stage / f"{name}.png")
+        atomic_write_text(stage / "results.json", json.dumps(payload, indent=2, default=str) + "\n")
+        atomic_write_text(stage / "results.md", f"# {name}\n\n{result['setup']}; {source}\n\n"
+                          f"{table}\n")  # fmt: skip
+    print(f"experiment {name}: {result['setup']}")
+    print(f"data: {source}")
+    print(table)
+    print(f"outputs in {out}/: {name}.png, results.json, results.md "
+          f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
+    return out
+
+
+def add_parser(sub: Any, formatter: Any, examples: Callable[[str], str]) -> None:
+    parser = sub.add_parser(
+        "experiment", help="the analysis lab: check a design claim on real data",
+        description=__doc__, formatter_class=formatter,
+        epilog=examples("""
+            nnscratch experiment init --data ../shared/data/spotify/tracks.csv
+            nnscratch experiment lr --data tracks.csv --out runs/lr
+            nnscratch experiment batch                     # built-in synthetic sample
+        """),
+    )  # fmt: skip
+    parser.add_argument("name", choices=sorted(EXPERIMENTS), help="which experiment")
+    parser.add_argument("--data", help="CSV; default: $NNSCRATCH_DATA, else the synthetic sample")
+    parser.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
+    parser.add_argument("--out", help="output directory (default: runs/experiment-NAME-<time>)")
+    parser.add_argument("--max-rows", type=int, help="use a seeded random subset of this many rows")
+    parser.add_argument("--epochs", type=int, help="override every run's epoch count (quick look)")
+    parser.set_defaults(func=_command)
+
+
+def _command(args: argparse.Namespace) -> int:
+    from nnscratch.cli import resolve_data
+
+    run_experiment(args.name, data_path=resolve_data(args.data), seed=args.seed,
+                   out=Path(args.out) if args.out else None, max_rows=args.max_rows,
+                   epochs=args.epochs)  # fmt: skip
+    return 0

@@ -1,0 +1,54 @@
+"""The analysis lab: every experiment runs (quickly, on the synthetic sample) and reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+from test_cli import run
+
+from nnscratch.experiments import EXPERIMENTS, run_experiment
+
+EXPECTED_ROWS = {"init": 3, "activation": 4, "lr": 4, "l2": 4, "batch": 4, "optimizer": 3}
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_experiment_writes_figure_and_table(name: str, tmp_path: Path, capsys) -> None:
+    out = run_experiment(name, data_path=None, seed=0, out=tmp_path / name, max_rows=1500, epochs=2)
+    image = imread(out / f"{name}.png")
+    assert image.shape[0] > 300 and image.std() > 0.05
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["rows"]) == EXPECTED_ROWS[name]
+    assert len(results["curves"]) == EXPECTED_ROWS[name]
+    table = (out / "results.md").read_text()
+    assert table.count("\n|") == EXPECTED_ROWS[name] + 2  # header, separator, one line a row
+    assert f"outputs in {out}" in capsys.readouterr().out
+
+
+def test_learning_rate_divergence_is_a_result(tmp_path: Path) -> None:
+    out = run_experiment("lr", data_path=None, seed=0, out=tmp_path / "lr", max_rows=1500, epochs=3)
+    rows = {r["learning rate"]: r for r in json.loads((out / "results.json").read_text())["rows"]}
+    assert set(rows) == {"η = 1", "η = 0.1", "η = 0.01", "η = 0.001"}
+    assert rows["η = 0.001"]["diverged at epoch"] is None
+
+
+def test_init_signal_claim(tmp_path: Path) -> None:
+    out = run_experiment(
+        "init", data_path=None, seed=0, out=tmp_path / "init", max_rows=1500, epochs=1
+    )
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    he, small = rows[0]["step-0 RMS of A[1..4]"], rows[2]["step-0 RMS of A[1..4]"]
+    assert np.all(np.array(he) > 0.1)  # He keeps the signal alive through all four layers
+    assert small[-1] < 1e-3 * he[-1]  # 0.01·N(0,1) collapses it
+
+
+def test_experiment_command_line(tmp_path: Path) -> None:
+    result = run(
+        "experiment", "batch", "--max-rows", "800", "--epochs", "1", "--out", str(tmp_path / "b")
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "b" / "batch.png").is_file()
+    assert "per-sample SGD" in result.stdout

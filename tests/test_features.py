@@ -1,0 +1,118 @@
+"""The feature stage: derived features and piecewise-linear encoding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from nnscratch.cli import load_cli_model, predict_points
+from nnscratch.data import clean, load_tracks, prepare, tracks_from_frame
+from nnscratch.features import (
+    DERIVED_FEATURES,
+    RECIPE_FEATURES,
+    PiecewiseLinearEncoding,
+    add_derived_features,
+)
+from nnscratch.recipe import DEFAULT_RECIPE, scaled_predictor
+from nnscratch.synthetic import make_tracks
+
+
+def test_derived_features_by_hand() -> None:
+    frame = pd.DataFrame(
+        {
+            "duration_ms": [999.0, 239_000.0],
+            "release_date": ["1999", "2001-07-15"],
+            "artists": ["['Solo']", "['A', 'B', 'D']"],
+            "name": ["Yesterday - Remastered 2009", "Ça va (feat. X) Chapter 12"],
+        }
+    )
+    out = add_derived_features(frame, list(DERIVED_FEATURES))
+    np.testing.assert_allclose(out["log_duration"], np.log1p([0.999, 239.0]))
+    assert out["release_precision"].tolist() == [0, 2]
+    assert out["release_month"].tolist() == [0, 7]
+    assert out["n_artists"].tolist() == [1, 3]
+    assert out["name_length"].tolist() == [27, 26]
+    assert out["name_words"].tolist() == [4, 6]
+    assert out["name_digits"].tolist() == [4, 2]
+    assert out["name_non_ascii"].iloc[1] == pytest.approx(1 / 26)
+    assert out["name_remaster"].tolist() == [1, 0]
+    assert out["name_feat"].tolist() == [0, 1]
+    assert out["name_chapter"].tolist() == [0, 1]
+    assert out["name_live"].tolist() == [0, 0]
+    with pytest.raises(KeyError, match="unknown derived"):
+        add_derived_features(frame, ["tempo_squared"])
+
+
+def test_recipe_features_load_from_the_raw_csv(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    make_tracks(200, seed=3).to_csv(path, index=False)
+    frame = load_tracks(path, features=RECIPE_FEATURES)
+    kept, _ = clean(frame, RECIPE_FEATURES)
+    assert np.isfinite(kept[list(RECIPE_FEATURES)].to_numpy(dtype=float)).all()
+
+
+def test_ple_by_hand() -> None:
+    encoder = PiecewiseLinearEncoding(n_bins=4, include_input=False).fit(
+        np.arange(9.0).reshape(-1, 1)  # quantile edges 0, 2, 4, 6, 8
+    )
+    np.testing.assert_array_equal(encoder.edges_[0], [0, 2, 4, 6, 8])
+    out = encoder.transform(np.array([[-1.0], [0.0], [3.0], [8.0], [20.0]]))
+    np.testing.assert_allclose(
+        out, [[0, 0, 0, 0], [0, 0, 0, 0], [1, 0.5, 0, 0], [1, 1, 1, 1], [1, 1, 1, 1]]
+    )
+
+
+def test_ple_binary_feature_is_a_thermometer() -> None:
+    encoder = PiecewiseLinearEncoding(n_bins=16).fit(np.array([[0.0], [1.0], [1.0]]))
+    assert encoder.n_features_out_ == 2  # one bin, plus the value itself
+    np.testing.assert_array_equal(encoder.transform(np.array([[0.0], [1.0]])), [[0, 0], [1, 1]])
+
+
+@given(
+    X=arrays(np.float64, (50, 3), elements=st.floats(-5, 5)),
+    n_bins=st.integers(1, 12),
+)
+@settings(max_examples=40, deadline=None)
+def test_ple_properties(X: np.ndarray, n_bins: int) -> None:
+    encoder = PiecewiseLinearEncoding(n_bins).fit(X)
+    out = encoder.transform(X)
+    assert out.shape == (50, encoder.n_features_out_)
+    assert np.all((out[:, :-3] >= 0) & (out[:, :-3] <= 1))
+    np.testing.assert_array_equal(out[:, -3:], X)  # the input itself, appended
+    order = np.argsort(X[:, 0])
+    first = out[order, : len(encoder.edges_[0]) - 1].sum(axis=1)
+    assert np.all(np.diff(first) >= -1e-12)  # monotone in the feature
+    again = PiecewiseLinearEncoding.from_dict(encoder.to_dict())
+    np.testing.assert_array_equal(again.transform(X), out)
+
+
+def test_feature_stage_fit_on_training_rows_only_and_saved_with_the_model(tmp_path: Path) -> None:
+    frame = tracks_from_frame(make_tracks(1500, seed=5), features=RECIPE_FEATURES)
+    probe = prepare(frame, RECIPE_FEATURES, seed=1)
+    spiked = frame.copy()
+    rows = clean(frame, RECIPE_FEATURES)[0].index[probe.test_index]
+    # Extreme test-row values must change neither the scaler nor the bin edges.
+    kept, _ = clean(spiked, RECIPE_FEATURES)
+    kept.loc[rows, "tempo"] = 10_000.0
+    data = prepare(kept, RECIPE_FEATURES, seed=1)
+    recipe = DEFAULT_RECIPE.with_overrides(epochs=3, n_members=2)
+    pre = recipe.preprocessing(data)
+    pre_probe = recipe.preprocessing(probe)
+    col = list(RECIPE_FEATURES).index("tempo")
+    np.testing.assert_array_equal(pre.encoder.edges_[col], pre_probe.encoder.edges_[col])
+    assert pre.x_scaler.data_max_[col] == probe.x_scaler.data_max_[col]
+
+    model = recipe.fit(data, seed=0, preprocessing=pre)
+    path = model.save(tmp_path / "model.npz")
+    loaded, loaded_pre, _ = load_cli_model(str(path))
+    assert len(loaded.networks_) == 2
+    in_process = data.inverse_transform_y(scaled_predictor(model, pre)(data.X_test))
+    test_rows = kept.iloc[data.test_index]  # raw rows again, as predict would read them
+    from_raw = predict_points(loaded, loaded_pre, test_rows)
+    np.testing.assert_allclose(from_raw, np.clip(in_process, 0, 100), rtol=1e-6, atol=1e-6)
