@@ -27,18 +27,26 @@ array (:class:`Parameters`); the hot path allocates nothing.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from nnscratch.activations import Activation, get_activation
 from nnscratch.data import to_network_layout
 from nnscratch.init import Parameters, initialize
 from nnscratch.losses import total_loss
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """Built once: looking the BLAS libraries up costs milliseconds (``threadpool_limits``
+    does it on every call), limiting them through a kept controller microseconds."""
+    return ThreadpoolController()
 
 
 @dataclass
@@ -280,7 +288,10 @@ class Network:
 
             run(starts[k::threads], cache_of)
 
-        with threadpool_limits(1), ThreadPoolExecutor(threads) as pool:
+        with (
+            _blas_controller().limit(limits=1, user_api="blas"),
+            ThreadPoolExecutor(threads) as pool,
+        ):
             list(pool.map(worker, range(threads)))
         return out
 
