@@ -29,7 +29,12 @@ import pandas as pd
 from sklearn.preprocessing import MinMaxScaler
 
 from nnscratch.errors import DataError
-from nnscratch.features import DERIVED_FEATURES, PiecewiseLinearEncoding, add_derived_features
+from nnscratch.features import (
+    DEFAULT_FEATURES,
+    DERIVED_FEATURES,
+    PiecewiseLinearEncoding,
+    add_derived_features,
+)
 
 #: Columns of the Kaggle 600k ``tracks.csv`` file, in file order.
 TRACKS_COLUMNS: tuple[str, ...] = (
@@ -76,23 +81,6 @@ DATA_COLUMNS: tuple[str, ...] = (
     "release_date",
     "speechiness",
     "tempo",
-)
-
-#: The seed's 13 input features.
-DEFAULT_FEATURES: tuple[str, ...] = (
-    "acousticness",
-    "danceability",
-    "energy",
-    "instrumentalness",
-    "liveness",
-    "loudness",
-    "speechiness",
-    "tempo",
-    "valence",
-    "key",
-    "mode",
-    "explicit",
-    "year",
 )
 
 TARGET = "popularity"

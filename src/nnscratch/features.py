@@ -31,6 +31,24 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+#: The seed's 13 input features (raw columns; ``year`` comes from ``release_date``
+#: where a file has no ``year``).
+DEFAULT_FEATURES: tuple[str, ...] = (
+    "acousticness",
+    "danceability",
+    "energy",
+    "instrumentalness",
+    "liveness",
+    "loudness",
+    "speechiness",
+    "tempo",
+    "valence",
+    "key",
+    "mode",
+    "explicit",
+    "year",
+)
+
 
 @dataclass(frozen=True)
 class DerivedFeature:
@@ -112,19 +130,7 @@ DERIVED_FEATURES: dict[str, DerivedFeature] = {
 #: The default recipe's inputs: the seed's 13 features, the two raw columns it
 #: left out, and every derived feature above.
 RECIPE_FEATURES: tuple[str, ...] = (
-    "acousticness",
-    "danceability",
-    "energy",
-    "instrumentalness",
-    "liveness",
-    "loudness",
-    "speechiness",
-    "tempo",
-    "valence",
-    "key",
-    "mode",
-    "explicit",
-    "year",
+    *DEFAULT_FEATURES,
     "duration_ms",
     "time_signature",
     *DERIVED_FEATURES,
