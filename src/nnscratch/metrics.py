@@ -102,18 +102,3 @@ def format_table(rows: Mapping[str, Mapping[str, Scores]], title: str) -> str:
             cells += f"{m['rmse']:>8.2f}{m['mae']:>8.2f}{m['r2']:>8.3f}" if m else " " * 24
         lines.append(f"{name:<{width}}{cells}")
     return "\n".join(lines)
-
-
-def format_markdown_table(rows: Mapping[str, Mapping[str, Scores]]) -> str:
-    """The same table in Markdown (for the README and docs)."""
-    splits = [s for s in ("validation", "test") if any(s in r for r in rows.values())]
-    header = "| model | " + " | ".join(f"{s} RMSE | {s} MAE | {s} R²" for s in splits) + " |"
-    sep = "|---|" + "---:|" * (3 * len(splits))
-    lines = [header, sep]
-    for name, result in rows.items():
-        cells = []
-        for s in splits:
-            m = result.get(s)
-            cells += [f"{m['rmse']:.2f}", f"{m['mae']:.2f}", f"{m['r2']:.3f}"] if m else [""] * 3
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
