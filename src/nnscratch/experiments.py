@@ -105,9 +105,21 @@ def fit(
     history = History()
     diverged = None
     try:
-        train(net, X, Y, optimizer, epochs=epochs, batch_size=batch_size, lmbda=lmbda,
-              rng=lab.seed, X_val=X_val, Y_val=Y_val, rmse_scale=lab.data.target_range,
-              callbacks=callbacks, history=history)  # fmt: skip
+        train(
+            net,
+            X,
+            Y,
+            optimizer,
+            epochs=epochs,
+            batch_size=batch_size,
+            lmbda=lmbda,
+            rng=lab.seed,
+            X_val=X_val,
+            Y_val=Y_val,
+            rmse_scale=lab.data.target_range,
+            callbacks=callbacks,
+            history=history,
+        )
     except TrainingDivergedError:
         diverged = history.n_epochs + 1
     return Run(label, history, net, diverged)
@@ -130,21 +142,40 @@ def layer_signal(net: Network, lab: Lab) -> tuple[list[float], list[float]]:
 
 def experiment_init(lab: Lab) -> dict[str, Any]:
     runs, signal = [], {}
-    for init, label in (("he", "He  N(0, 2/n_in)"), ("glorot", "Glorot  N(0, 2/(n_in+n_out))"),
-                        ("small", "0.01·N(0, 1)")):  # fmt: skip
+    for init, label in (
+        ("he", "He  N(0, 2/n_in)"),
+        ("glorot", "Glorot  N(0, 2/(n_in+n_out))"),
+        ("small", "0.01·N(0, 1)"),
+    ):
         net = Network(SIZES, "relu", "identity", init, rng=lab.seed)
         signal[label] = layer_signal(net, lab)
         net = Network(SIZES, "relu", "identity", init, rng=lab.seed)
-        runs.append(fit(lab, label, GradientDescent(0.05), epochs=lab.epochs_or(300),
-                        batch_size=None, net=net))  # fmt: skip
+        runs.append(
+            fit(
+                lab,
+                label,
+                GradientDescent(0.05),
+                epochs=lab.epochs_or(300),
+                batch_size=None,
+                net=net,
+            )
+        )
     rows = [
-        {"init": r.label, "final train loss": r.history.train_loss[-1],
-         "val RMSE": r.history.val_rmse[-1],
-         "step-0 RMS of A[1..4]": signal[r.label][0], "step-0 RMS of dW[1..4]": signal[r.label][1]}
+        {
+            "init": r.label,
+            "final train loss": r.history.train_loss[-1],
+            "val RMSE": r.history.val_rmse[-1],
+            "step-0 RMS of A[1..4]": signal[r.label][0],
+            "step-0 RMS of dW[1..4]": signal[r.label][1],
+        }
         for r in runs
-    ]  # fmt: skip
-    return {"runs": runs, "rows": rows, "signal": signal,
-            "setup": "full-batch gradient descent, η = 0.05, as the seed"}  # fmt: skip
+    ]
+    return {
+        "runs": runs,
+        "rows": rows,
+        "signal": signal,
+        "setup": "full-batch gradient descent, η = 0.05, as the seed",
+    }
 
 
 def experiment_activation(lab: Lab) -> dict[str, Any]:
@@ -156,13 +187,20 @@ def experiment_activation(lab: Lab) -> dict[str, Any]:
         record = lambda e, logs, net=net, norms=norms: norms.append(  # noqa: E731
             float(np.linalg.norm(net.grads.weights[0]))
         )
-        run = fit(lab, act, GradientDescent(0.1), epochs=lab.epochs_or(40), net=net,
-                  callbacks=(record,))  # fmt: skip
+        run = fit(
+            lab, act, GradientDescent(0.1), epochs=lab.epochs_or(40), net=net, callbacks=(record,)
+        )
         run.extra = {"first-layer gradient norm": norms}
         runs.append(run)
-    rows = [{"hidden activation": r.label, "init": "he" if "relu" in r.label else "glorot",
-             "final train loss": r.history.train_loss[-1], "val RMSE": r.history.val_rmse[-1]}
-            for r in runs]  # fmt: skip
+    rows = [
+        {
+            "hidden activation": r.label,
+            "init": "he" if "relu" in r.label else "glorot",
+            "final train loss": r.history.train_loss[-1],
+            "val RMSE": r.history.val_rmse[-1],
+        }
+        for r in runs
+    ]
     return {
         "runs": runs,
         "rows": rows,
@@ -171,8 +209,10 @@ def experiment_activation(lab: Lab) -> dict[str, Any]:
 
 
 def experiment_lr(lab: Lab) -> dict[str, Any]:
-    runs = [fit(lab, f"η = {lr:g}", GradientDescent(lr), epochs=lab.epochs_or(30))
-            for lr in (1.0, 0.1, 0.01, 0.001)]  # fmt: skip
+    runs = [
+        fit(lab, f"η = {lr:g}", GradientDescent(lr), epochs=lab.epochs_or(30))
+        for lr in (1.0, 0.1, 0.01, 0.001)
+    ]
     rows = [
         {
             "learning rate": r.label,
@@ -188,14 +228,22 @@ def experiment_lr(lab: Lab) -> dict[str, Any]:
 def experiment_l2(lab: Lab) -> dict[str, Any]:
     runs = []
     for lmbda in (0.0, 0.01, 0.1, 1.0):
-        run = fit(lab, f"λ = {lmbda:g}", Adam(3e-3), epochs=lab.epochs_or(150), batch_size=64,
-                  lmbda=lmbda)  # fmt: skip
+        run = fit(
+            lab, f"λ = {lmbda:g}", Adam(3e-3), epochs=lab.epochs_or(150), batch_size=64, lmbda=lmbda
+        )
         train_rmse, test_rmse = lab.rmse(run.net, "train"), lab.rmse(run.net, "test")
         run.extra = {"train RMSE": train_rmse, "test RMSE": test_rmse}
         runs.append(run)
-    rows = [{"λ": r.label, "train RMSE": r.extra["train RMSE"], "test RMSE": r.extra["test RMSE"],
-             "gap (test - train)": r.extra["test RMSE"] - r.extra["train RMSE"],
-             "Σ‖W‖²": r.net.params.squared_weight_norm()} for r in runs]  # fmt: skip
+    rows = [
+        {
+            "λ": r.label,
+            "train RMSE": r.extra["train RMSE"],
+            "test RMSE": r.extra["test RMSE"],
+            "gap (test - train)": r.extra["test RMSE"] - r.extra["train RMSE"],
+            "Σ‖W‖²": r.net.params.squared_weight_norm(),
+        }
+        for r in runs
+    ]
     return {
         "runs": runs,
         "rows": rows,
@@ -205,8 +253,12 @@ def experiment_l2(lab: Lab) -> dict[str, Any]:
 
 def experiment_batch(lab: Lab) -> dict[str, Any]:
     n = len(lab.data.y_train)
-    plan = [("full batch (GD)", None, 300), ("mini-batch 256", 256, 20), ("mini-batch 32", 32, 8),
-            ("per-sample SGD (batch 1)", 1, 2)]  # fmt: skip
+    plan = [
+        ("full batch (GD)", None, 300),
+        ("mini-batch 256", 256, 20),
+        ("mini-batch 32", 32, 8),
+        ("per-sample SGD (batch 1)", 1, 2),
+    ]
     runs = []
     for label, batch, epochs in plan:
         epochs = lab.epochs_or(epochs)
@@ -247,8 +299,11 @@ def experiment_optimizer(lab: Lab) -> dict[str, Any]:
                 "best val RMSE": min(best.history.val_rmse),
             }
         )
-    return {"runs": runs, "rows": rows, "setup": "mini-batch 256, each optimizer's η chosen "
-            "from its grid by validation loss"}  # fmt: skip
+    return {
+        "runs": runs,
+        "rows": rows,
+        "setup": "mini-batch 256, each optimizer's η chosen from its grid by validation loss",
+    }
 
 
 EXPERIMENTS: dict[str, Callable[[Lab], dict[str, Any]]] = {
@@ -265,6 +320,16 @@ DEFAULT_MAX_ROWS = {"l2": 3000, "batch": 10_000}
 
 
 # --------------------------------------------------------------------------- figures
+
+
+def _log_panel(panel: Any, xlabel: str, ylabel: str, title: str) -> None:
+    """Log-scale y, labels, grid and legend: the look every curve panel shares."""
+    panel.set_yscale("log")
+    panel.set_xlabel(xlabel)
+    panel.set_ylabel(ylabel)
+    panel.set_title(title)
+    panel.grid(alpha=0.3)
+    panel.legend(fontsize=8)
 
 
 def figure(name: str, result: dict[str, Any], source: str) -> Any:
@@ -292,31 +357,29 @@ def figure(name: str, result: dict[str, Any], source: str) -> Any:
         epochs = np.arange(1, run.history.n_epochs + 1)
         label = run.label + (f" (diverged at epoch {run.diverged_at})" if run.diverged_at else "")
         ax.plot(epochs, run.history.train_loss, label=label, lw=1.6)
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch" if name not in ("init",) else "iteration")
-    ax.set_ylabel("training loss (log)")
-    ax.set_title(f"{name}: training loss")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _log_panel(
+        ax,
+        "iteration" if name == "init" else "epoch",
+        "training loss (log)",
+        f"{name}: training loss",
+    )
     if name == "activation":
         for run in runs:
             right.plot(run.extra["first-layer gradient norm"], label=run.label)
-        right.set_yscale("log")
-        right.set_xlabel("epoch")
-        right.set_ylabel("‖dW[1]‖ at the epoch's last batch (log)")
-        right.set_title("first-layer gradient over training")
-        right.grid(alpha=0.3)
-        right.legend(fontsize=8)
+        _log_panel(
+            right,
+            "epoch",
+            "‖dW[1]‖ at the epoch's last batch (log)",
+            "first-layer gradient over training",
+        )
     if name == "batch":
         for run in runs:
-            right.plot(np.cumsum(run.history.seconds), run.history.train_loss, label=run.label,
-                       marker=".")  # fmt: skip
-        right.set_yscale("log")
-        right.set_xlabel("wall-clock seconds")
-        right.set_ylabel("training loss (log)")
-        right.set_title("the same curves against time")
-        right.grid(alpha=0.3)
-        right.legend(fontsize=8)
+            right.plot(
+                np.cumsum(run.history.seconds), run.history.train_loss, label=run.label, marker="."
+            )
+        _log_panel(
+            right, "wall-clock seconds", "training loss (log)", "the same curves against time"
+        )
     if name == "l2":
         inset = ax.inset_axes((0.55, 0.45, 0.4, 0.4))
         gaps = [r["gap (test - train)"] for r in result["rows"]]
@@ -384,26 +447,31 @@ def run_experiment(
     with staged_directory(out) as stage:
         save_figure(figure(name, result, source), stage / f"{name}.png")
         atomic_write_text(stage / "results.json", json.dumps(payload, indent=2, default=str) + "\n")
-        atomic_write_text(stage / "results.md", f"# {name}\n\n{result['setup']}; {source}\n\n"
-                          f"{table}\n")  # fmt: skip
+        atomic_write_text(
+            stage / "results.md", f"# {name}\n\n{result['setup']}; {source}\n\n{table}\n"
+        )
     print(f"experiment {name}: {result['setup']}")
     print(f"data: {source}")
     print(table)
-    print(f"outputs in {out}/: {name}.png, results.json, results.md "
-          f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
+    print(
+        f"outputs in {out}/: {name}.png, results.json, results.md "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
     return out
 
 
 def add_parser(sub: Any, formatter: Any, examples: Callable[[str], str]) -> None:
     parser = sub.add_parser(
-        "experiment", help="the analysis lab: check a design claim on real data",
-        description=__doc__, formatter_class=formatter,
+        "experiment",
+        help="the analysis lab: check a design claim on real data",
+        description=__doc__,
+        formatter_class=formatter,
         epilog=examples("""
             nnscratch experiment init --data ../shared/data/spotify/tracks.csv
             nnscratch experiment lr --data tracks.csv --out runs/lr
             nnscratch experiment batch                     # built-in synthetic sample
         """),
-    )  # fmt: skip
+    )
     parser.add_argument("name", choices=sorted(EXPERIMENTS), help="which experiment")
     parser.add_argument("--data", help="CSV; default: $NNSCRATCH_DATA, else the synthetic sample")
     parser.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
@@ -416,7 +484,12 @@ def add_parser(sub: Any, formatter: Any, examples: Callable[[str], str]) -> None
 def _command(args: argparse.Namespace) -> int:
     from nnscratch.cli import resolve_data
 
-    run_experiment(args.name, data_path=resolve_data(args.data), seed=args.seed,
-                   out=Path(args.out) if args.out else None, max_rows=args.max_rows,
-                   epochs=args.epochs)  # fmt: skip
+    run_experiment(
+        args.name,
+        data_path=resolve_data(args.data),
+        seed=args.seed,
+        out=Path(args.out) if args.out else None,
+        max_rows=args.max_rows,
+        epochs=args.epochs,
+    )
     return 0
