@@ -74,3 +74,25 @@ def test_in_place_forms_match_the_math(name: str, dtype: type, z: np.ndarray) ->
     act.backward_inplace(A, dA, scratch)
     np.testing.assert_allclose(dA, expected, rtol=1e-5, atol=1e-6)
     assert A.dtype == dtype and dA.dtype == dtype
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(z=arrays(np.float64, (4, 6), elements=finite))
+@settings(max_examples=30, deadline=None)
+def test_prediction_form_equals_the_training_form(name: str, dtype: type, z: np.ndarray) -> None:
+    act = ACTIVATIONS[name]
+    trained, predicted = z.astype(dtype), z.astype(dtype)
+    act.apply_inplace(trained, np.empty_like(trained))
+    zeros = np.zeros_like(predicted)
+    zeros.flags.writeable = False  # the prediction form may only read it
+    act.predict_inplace(predicted, np.empty_like(predicted), zeros)
+    np.testing.assert_array_equal(predicted, trained)
+    assert predicted.dtype == dtype
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_prediction_form_keeps_nan(name: str) -> None:
+    Z = np.array([[np.nan, -1.0, 2.0]])
+    ACTIVATIONS[name].predict_inplace(Z, np.empty_like(Z), np.zeros_like(Z))
+    assert np.isnan(Z[0, 0]), "a NaN must survive the activation so divergence is seen"

@@ -273,7 +273,7 @@ def test_float32_fit_stays_float32_everywhere() -> None:
     arrays = [net.params.flat, net.grads.flat, net.params.weight_mask]
     arrays += [b for opt in model._optimizers for buffers in opt._buffers for b in buffers]
     for cache in net._caches.values():
-        arrays += [*cache.A1, *cache.A, *cache.dZ[1:], *cache.scratch[1:]]
+        arrays += [*cache.A1, *cache.A, *cache.dZ[1:], *cache.scratch[1:], *cache.zeros[1:]]
         arrays.append(cache.l2_scratch)
     assert len(arrays) > 20
     assert {a.dtype for a in arrays} == {np.dtype(np.float32)}

@@ -104,9 +104,11 @@ def test_forward_by_hand() -> None:
     np.testing.assert_array_equal(relu_out.forward(X), [[0.0, 0.0]])  # the seed's ReLU output
 
 
-def test_predict_in_chunks_equals_one_pass() -> None:
-    net = Network([13, 64, 32, 16, 1], dtype=np.float64, rng=3)
-    X = np.random.default_rng(0).random((13, 1001))
+@pytest.mark.parametrize("hidden", ["relu", "leaky_relu", "tanh", "sigmoid"])
+def test_predict_in_chunks_equals_one_pass(hidden: str) -> None:
+    # forward() keeps what backward needs; predict() runs the prediction forms
+    net = Network([13, 64, 32, 16, 1], hidden, dtype=np.float64, rng=3)
+    X = np.random.default_rng(0).random((13, 1001)) - 0.5
     whole = net.forward(X).copy()
     np.testing.assert_allclose(net.predict(X, batch_size=100), whole, rtol=1e-12)
     assert net.predict(X).shape == (1, 1001)

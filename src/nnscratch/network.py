@@ -60,13 +60,20 @@ class ForwardCache:
     afterwards (see :mod:`nnscratch.activations`), so it is not kept.
     ``scratch[l]`` holds what layer ``l``'s activation hands from forward to
     backward. Index 0 of ``dZ`` and ``scratch`` is unused.
+
+    A cache with ``training=False`` serves prediction only: it has no
+    backward buffers, and its forward pass keeps nothing for a backward one
+    (``Activation.predict_inplace``), reading ``zeros[l]``, a read-only
+    array of zeros shaped like ``A[l]``, instead.
     """
 
     m: int
+    training: bool
     A1: list[np.ndarray]
     A: list[np.ndarray]
     dZ: list[np.ndarray]
     scratch: list[np.ndarray]
+    zeros: list[np.ndarray]
     l2_scratch: np.ndarray
 
     @classmethod
@@ -80,8 +87,13 @@ class ForwardCache:
         A.append(np.empty((sizes[-1], m), dtype=dtype))
         dZ = [empty] + [np.empty((n, m), dtype=dtype) for n in sizes[1:]] if training else []
         scratch = [empty] + [np.empty((n, m), dtype=dtype) for n in sizes[1:]]
+        zeros = []
+        if not training:  # one block of zeros; each layer reads its first n[l] rows
+            block = np.zeros((max(sizes[1:]), m), dtype=dtype)
+            block.flags.writeable = False
+            zeros = [empty] + [block[:n] for n in sizes[1:]]
         l2_scratch = np.empty(params.flat.size if training else 0, dtype=dtype)
-        return cls(m, A1, A, dZ, scratch, l2_scratch)
+        return cls(m, training, A1, A, dZ, scratch, zeros, l2_scratch)
 
 
 def forward(
@@ -94,7 +106,8 @@ def forward(
     """Run ``X`` of shape ``(n[0], m)`` through the network; returns ``Ŷ = A[L]``, ``(n[L], m)``.
 
     ``Ŷ`` is a buffer of ``cache``: copy it if you keep it past the next call.
-    ``X`` may be ``cache.A[0]`` itself, already filled.
+    ``X`` may be ``cache.A[0]`` itself, already filled. With a prediction
+    cache (``training=False``) nothing is kept for a backward pass.
     """
     L = len(params.blocks)
     if X is not cache.A[0]:
@@ -103,7 +116,10 @@ def forward(
         # Z[l] = W[l] · A[l-1] + b[l]  =  [W[l] | b[l]] · [A[l-1]; 1]
         np.matmul(params.blocks[l - 1], cache.A1[l - 1], out=cache.A[l])
         g = output if l == L else hidden
-        g.apply_inplace(cache.A[l], cache.scratch[l])  # A[l] = g(Z[l]), in place
+        if cache.training:  # A[l] = g(Z[l]), in place, keeping what g' needs
+            g.apply_inplace(cache.A[l], cache.scratch[l])
+        else:
+            g.predict_inplace(cache.A[l], cache.scratch[l], cache.zeros[l])
     return cache.A[L]
 
 
@@ -168,7 +184,7 @@ class Network:
         self.output = get_activation(output_activation)
         self.params = initialize(layer_sizes, init, rng=rng, dtype=dtype)
         self.grads = self.params.zeros_like()
-        self._caches: dict[int, ForwardCache] = {}
+        self._caches: dict[tuple[int, bool], ForwardCache] = {}
         self._last: ForwardCache | None = None
 
     def __getstate__(self) -> dict[str, object]:
@@ -185,13 +201,17 @@ class Network:
     def dtype(self) -> np.dtype:
         return self.params.dtype
 
-    def cache_for(self, m: int) -> ForwardCache:
-        """The buffers for batch size ``m``, allocated on first use."""
-        cache = self._caches.get(m)
+    def cache_for(self, m: int, *, training: bool = True) -> ForwardCache:
+        """The buffers for batch size ``m``, allocated on first use.
+
+        ``training=False`` gives prediction buffers (see :class:`ForwardCache`).
+        """
+        cache = self._caches.get((m, training))
         if cache is None:
             if len(self._caches) >= self._MAX_CACHES:
                 self._caches.clear()
-            cache = self._caches[m] = ForwardCache.allocate(self.params, m)
+            cache = ForwardCache.allocate(self.params, m, training=training)
+            self._caches[m, training] = cache
         return cache
 
     def _check_input(self, X: np.ndarray) -> np.ndarray:
@@ -275,7 +295,7 @@ class Network:
                 )
 
         if threads == 1 or len(starts) < 4 * threads:
-            run(starts, self.cache_for)
+            run(starts, lambda size: self.cache_for(size, training=False))
             return out
 
         def worker(k: int) -> None:
