@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nnscratch.activations import ACTIVATIONS
 from nnscratch.gradcheck import (
@@ -16,7 +18,7 @@ from nnscratch.gradcheck import (
     max_relative_error,
     numerical_gradient,
 )
-from nnscratch.network import Network
+from nnscratch.network import ForwardCache, Network, batch_rows
 
 ACTS = sorted(ACTIVATIONS)
 KINKED = {"relu", "leaky_relu"}
@@ -203,3 +205,33 @@ def test_parallel_batched_prediction_matches_one_batch(dtype: type) -> None:
     np.testing.assert_allclose(threaded, single, rtol=tolerance, atol=tolerance)
     with pytest.raises(ValueError, match=r"expected X of shape \(m, 13\)"):
         net.predict_samples(rows[:, :5])
+
+
+@given(
+    n_rows=st.integers(1, 70),
+    m=st.integers(1, 5000),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    ones=st.booleans(),
+)
+def test_padded_rows_start_an_odd_number_of_cache_lines_apart(
+    n_rows: int, m: int, dtype: type, ones: bool
+) -> None:
+    padded = batch_rows(n_rows, m, np.dtype(dtype), ones=ones)
+    assert padded.shape == (n_rows, m) and padded.dtype == dtype
+    lines, remainder = divmod(padded.strides[0], 64)
+    assert remainder == 0 and lines % 2 == 1
+    assert padded.strides[0] < (m + 2 * 64) * padded.itemsize  # at most two lines wasted
+    if ones:
+        assert (padded == 1).all()
+    packed = batch_rows(n_rows, m, np.dtype(dtype), pad=False)
+    assert packed.shape == (n_rows, m) and packed.flags.c_contiguous
+
+
+def test_prediction_buffers_are_padded_and_training_buffers_packed() -> None:
+    params = Network([13, 64, 32, 16, 1]).params
+    predicting = ForwardCache.allocate(params, 2048, training=False)
+    training = ForwardCache.allocate(params, 2048)
+    assert predicting.A1[1].strides[0] == (2048 + 16) * 4  # 8 KiB + one cache line
+    assert all(a.flags.c_contiguous for a in [*training.A1, *training.dZ[1:]])
+    assert predicting.dZ == [] and not predicting.zeros[1].flags.writeable
+    assert (predicting.zeros[1] == 0).all() and predicting.zeros[1].shape == (64, 2048)
