@@ -7,6 +7,7 @@ import signal
 
 import numpy as np
 import pytest
+from threadpoolctl import ThreadpoolController
 
 from nnscratch.data import load_tracks, prepare, to_network_layout
 from nnscratch.errors import TrainingDivergedError
@@ -107,6 +108,27 @@ def test_divergence_is_caught_and_last_finite_weights_kept() -> None:
     with pytest.raises(TrainingDivergedError, match=expected):
         train(net, X * 1e3, Y * 1e3, GradientDescent(10.0), epochs=100)
     assert np.isfinite(net.params.flat).all()
+
+
+def test_small_batches_train_on_one_blas_thread() -> None:
+    def blas_threads() -> set[int]:
+        libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+        return {lib.num_threads for lib in libraries}
+
+    outside = blas_threads()
+    X, Y = regression_problem(5000)
+    seen: dict[int | None, set[int]] = {}
+    for batch_size in (64, None):
+        net = Network([4, 64, 64, 1], rng=0)  # largest block 64 × 65 = 4,160 multiply-adds a column
+
+        def record(epoch: int, logs: dict, key: int | None = batch_size) -> bool:
+            seen[key] = blas_threads()
+            return False
+
+        train(net, X, Y, Adam(0.01), epochs=1, batch_size=batch_size, callbacks=[record])
+    assert seen[64] == {1}  # 64 × 4,160 < 2²³
+    assert seen[None] == outside  # the full batch, 5,000 × 4,160 ≥ 2²³: BLAS keeps its threads
+    assert blas_threads() == outside  # and the limit is lifted afterwards
 
 
 def test_shape_errors() -> None:

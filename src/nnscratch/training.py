@@ -186,6 +186,7 @@ def train(
         _interrupts_stop_training(handle_interrupts) as interrupt,
         np.errstate(over="ignore", invalid="ignore"),
         contextlib.closing(bar),
+        net.blas_threads_for(m),  # small batches: one BLAS thread is faster
     ):
         for epoch in bar:
             tick = time.perf_counter()
