@@ -206,7 +206,11 @@ def backward(
         # [dW[l] | db[l]] = dZ[l] · [A[l-1]; 1]ᵀ  (dW = dZ·A[l-1]ᵀ, db = Σ_columns dZ)
         np.matmul(dZ, cache.A1[l - 1].T, out=grads.blocks[l - 1])
         if l > 1:
-            np.matmul(params.weights[l - 1].T, dZ, out=cache.dZ[l - 1])  # W[l]ᵀ · dZ[l]
+            W = params.weights[l - 1]
+            if W.shape[0] == 1:  # W[l]ᵀ · dZ[l] with n[l] = 1 is an outer product:
+                np.multiply(W.T, dZ, out=cache.dZ[l - 1])  # broadcasting beats BLAS 2-4×
+            else:
+                np.matmul(W.T, dZ, out=cache.dZ[l - 1])  # W[l]ᵀ · dZ[l]
             hidden.backward_inplace(cache.A[l - 1], cache.dZ[l - 1], cache.scratch[l - 1])
             # ... ⊙ g'(Z[l-1]) → dZ[l-1]
     if lmbda:  # + (λ/m) W[l] for every layer at once; the mask leaves biases alone
