@@ -307,10 +307,10 @@ def markdown(report: dict[str, Any]) -> str:
     if sc:
         lines += [
             "",
-            "**Scaling** (nnscratch, batch 256, float32; load + prepare + 1 epoch in a "
-            "fresh process)",
+            "**Scaling** (nnscratch, batch 256, float32; synthetic rows generated in "
+            "memory, prepared, and trained 1 epoch in a fresh process)",
             "",
-            "| rows | epoch s | × 30k epoch | load+prepare s | peak RSS MB |",
+            "| rows | epoch s | × 30k epoch | generate + prepare s | peak RSS MB |",
             "|---:|---:|---:|---:|---:|",
         ]
         for r in sc["synthetic_in_memory"]:
