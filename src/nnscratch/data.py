@@ -436,7 +436,9 @@ def to_network_layout(
 
     Returns a new C-contiguous array of ``dtype`` (never a view of ``X``),
     so every row the network reads is one feature over consecutive samples;
-    or fills ``out`` (shape ``(n_features, n_samples)``) and returns it.
+    or fills ``out`` (shape ``(n_features, n_samples)``) and returns it. The
+    network's prediction buffers passed as ``out`` keep each row contiguous
+    but space the rows a cache line wider (see ``network.batch_rows``).
     """
     X = np.asarray(X)
     if X.ndim == 1:
