@@ -74,20 +74,11 @@ def test_in_place_forms_match_the_math(name: str, dtype: type, z: np.ndarray) ->
     act.backward_inplace(A, dA, scratch)
     np.testing.assert_allclose(dA, expected, rtol=1e-5, atol=1e-6)
     assert A.dtype == dtype and dA.dtype == dtype
-
-
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@given(z=arrays(np.float64, (4, 6), elements=finite))
-@settings(max_examples=30, deadline=None)
-def test_prediction_form_equals_the_training_form(name: str, dtype: type, z: np.ndarray) -> None:
-    act = ACTIVATIONS[name]
-    trained, predicted = z.astype(dtype), z.astype(dtype)
-    act.apply_inplace(trained, np.empty_like(trained))
-    zeros = np.zeros_like(predicted)
-    zeros.flags.writeable = False  # the prediction form may only read it
-    act.predict_inplace(predicted, np.empty_like(predicted), zeros)
-    np.testing.assert_array_equal(predicted, trained)
+    # the prediction form keeps nothing for backward but gives the same bits
+    predicted, zeros = Z.copy(), np.zeros_like(Z)
+    zeros.flags.writeable = False  # it may only read the zeros
+    act.predict_inplace(predicted, np.empty_like(Z), zeros)
+    np.testing.assert_array_equal(predicted, A)
     assert predicted.dtype == dtype
 
 
