@@ -1,6 +1,6 @@
 """Stage 3 — activation functions and their derivatives.
 
-Each activation ``g`` comes in two forms:
+Each activation ``g`` comes in three forms:
 
 * ``function(z)`` and ``derivative(z)`` return new arrays: the math, for
   reading, testing and the analysis lab;
@@ -166,7 +166,7 @@ def _leaky_relu_predict(Z: np.ndarray, scratch: np.ndarray, zeros: np.ndarray) -
 
 @dataclass(frozen=True)
 class Activation:
-    """An activation ``g`` with its derivative, in both forms (see module docs)."""
+    """An activation ``g`` with its derivative, in all three forms (see module docs)."""
 
     name: str
     function: Callable[[np.ndarray], np.ndarray]
