@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from results_io import write_results  # benchmarks/, beside this script
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression
 
@@ -145,13 +146,7 @@ def main() -> None:
         "per_seed": per_seed,
         "summary": summary,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    out.with_suffix(".md").write_text(text)
-    print()
-    print(text)
+    write_results(args.out, report, markdown(report))
 
 
 if __name__ == "__main__":

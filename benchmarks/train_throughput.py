@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from results_io import write_results  # benchmarks/, beside this script
 
 from nnscratch.data import load_tracks, prepare, tracks_from_frame
 from nnscratch.model import MLPRegressor
@@ -405,13 +406,7 @@ def main() -> None:
         )
     if "scaling" not in skip:
         report["scaling"] = scaling_section([int(s) for s in args.scaling_sizes.split(",")], 2)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    out.with_suffix(".md").write_text(text)
-    print()
-    print(text)
+    write_results(args.out, report, markdown(report))
 
 
 if __name__ == "__main__":
