@@ -31,6 +31,10 @@ def run(
     )
 
 
+def run_predict(model: Path, data: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return run("predict", "--model", str(model), "--data", str(data), "--out", str(out))
+
+
 def assert_clean_failure(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
     assert result.returncode == 2, result.stderr
     # Progress-bar lines may come first (training started, then failed); the error is one line.
@@ -115,15 +119,7 @@ def test_evaluate_and_predict(synthetic_run: Path, tmp_path: Path) -> None:
     unscored = tmp_path / "new.csv"
     frame.drop(columns=["popularity"]).to_csv(unscored, index=False)
     out = tmp_path / "pred.csv"
-    result = run(
-        "predict",
-        "--model",
-        str(synthetic_run / "model.npz"),
-        "--data",
-        str(unscored),
-        "--out",
-        str(out),
-    )
+    result = run_predict(synthetic_run / "model.npz", unscored, out)
     assert result.returncode == 0, result.stderr
     predictions = pd.read_csv(out)
     assert list(predictions.columns) == ["id", "predicted_popularity"]
@@ -133,15 +129,7 @@ def test_evaluate_and_predict(synthetic_run: Path, tmp_path: Path) -> None:
     assert set(predictions["id"]) <= set(frame["id"])
     assert "RMSE" not in result.stdout  # no popularity column, no score
 
-    result = run(
-        "predict",
-        "--model",
-        str(synthetic_run / "model.npz"),
-        "--data",
-        str(csv),
-        "--out",
-        str(out),
-    )
+    result = run_predict(synthetic_run / "model.npz", csv, out)
     assert result.returncode == 0 and "RMSE" in result.stdout
 
 
@@ -149,15 +137,7 @@ def test_predict_names_missing_feature_columns(synthetic_run: Path, tmp_path: Pa
     csv = tmp_path / "partial.csv"
     make_tracks(20, seed=1).drop(columns=["tempo", "valence"]).to_csv(csv, index=False)
     out = tmp_path / "pred.csv"
-    result = run(
-        "predict",
-        "--model",
-        str(synthetic_run / "model.npz"),
-        "--data",
-        str(csv),
-        "--out",
-        str(out),
-    )
+    result = run_predict(synthetic_run / "model.npz", csv, out)
     assert_clean_failure(result, "partial.csv", "missing required column(s): tempo, valence")
     assert not out.exists()
 
@@ -193,7 +173,7 @@ def test_wrong_model_file(tmp_path: Path) -> None:
     plain = tmp_path / "plain.npz"
     np.savez(plain, a=np.zeros(2))
     assert_clean_failure(
-        run("predict", "--model", str(plain), "--data", str(csv), "--out", str(tmp_path / "p.csv")),
+        run_predict(plain, csv, tmp_path / "p.csv"),
         "plain.npz",
     )
     assert not (tmp_path / "p.csv").exists()
