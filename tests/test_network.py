@@ -126,6 +126,16 @@ def test_input_checks_and_dtype() -> None:
         Network([3, 1]).backward(np.zeros((1, 1)))
 
 
+@pytest.mark.parametrize("lmbda", [0.0, 0.3])
+def test_backward_returns_twice_m_times_the_objective(lmbda: float) -> None:
+    net = Network([5, 7, 3, 2], dtype=np.float64, rng=2)
+    rng = np.random.default_rng(3)
+    X, Y = rng.random((5, 11)), rng.random((2, 11))
+    J = net.loss(X, Y, lmbda)  # 1/(2m) Σ(ŷ-y)² + λ/(2m) Σ‖W‖², computed separately
+    net.forward(X)
+    assert net.backward(Y, lmbda) == pytest.approx(2 * 11 * J, rel=1e-12)
+
+
 def test_float32_hot_path_stays_float32() -> None:
     net = Network([13, 8, 1], dtype=np.float32, rng=0)
     X = np.random.default_rng(0).random((13, 16)).astype(np.float32)

@@ -191,9 +191,9 @@ def backward(
 ) -> float:
     """Fill ``grads`` with ``∂J/∂W[l]`` and ``∂J/∂b[l]`` for the last forward pass.
 
-    ``Y`` has the shape of ``Ŷ``, ``(n[L], m)``. Returns the batch's sum of
-    squared errors ``Σ(ŷ - y)²`` (so callers can keep running loss sums for
-    free).
+    ``Y`` has the shape of ``Ŷ``, ``(n[L], m)``. Returns ``2m·J``, i.e.
+    ``Σ(ŷ - y)² + λ Σ‖W[l]‖²``, from what the gradients need anyway (so
+    callers can keep running loss sums for free).
     """
     L = len(params.blocks)
     m = cache.m
@@ -216,8 +216,10 @@ def backward(
             # ... ⊙ g'(Z[l-1]) → dZ[l-1]
     if lmbda:  # + (λ/m) W[l] for every layer at once; the mask leaves biases alone
         np.multiply(params.flat, params.weight_mask, out=cache.l2_scratch)
+        squared_weights = float(np.vdot(params.flat, cache.l2_scratch))  # Σ‖W[l]‖²
         cache.l2_scratch *= lmbda / m
         grads.flat += cache.l2_scratch
+        return sse + lmbda * squared_weights
     return sse
 
 
@@ -300,7 +302,8 @@ class Network:
         return forward(self.params, X, self.hidden, self.output, self._last)
 
     def backward(self, Y: np.ndarray, lmbda: float = 0.0) -> float:
-        """Gradients of the last forward pass into ``self.grads``; returns ``Σ(ŷ - y)²``."""
+        """Gradients of the last forward pass into ``self.grads``; returns
+        ``2m·J = Σ(ŷ - y)² + λ Σ‖W‖²``."""
         if self._last is None:
             raise RuntimeError("backward() needs a forward() first")
         return backward(self.params, self._last, Y, lmbda, self.grads, self.hidden, self.output)

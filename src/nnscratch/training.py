@@ -198,15 +198,13 @@ def train(
                 # mode="wrap" skips bounds checks (the order is a permutation): 2x faster
                 np.take(X, order, axis=1, out=X_epoch, mode="wrap")
                 np.take(Y, order, axis=1, out=Y_epoch, mode="wrap")
-            objective_sum = 0.0  # Σ_b m_b J_b = Σ_b (sse_b + λ‖W‖²) / 2
+            objective_sum = 0.0  # Σ_b 2 m_b J_b = Σ_b (sse_b + λ‖W‖²)
             for start in range(0, n, m):
                 stop = min(start + m, n)
                 net.forward(X_epoch[:, start:stop])
-                sse = net.backward(Y_epoch[:, start:stop], lmbda)
-                if lmbda:
-                    sse += lmbda * net.params.squared_weight_norm()
-                objective_sum += sse
-                if not math.isfinite(sse):
+                objective = net.backward(Y_epoch[:, start:stop], lmbda)  # 2 m_b J_b
+                objective_sum += objective
+                if not math.isfinite(objective):
                     net.params.flat[...] = last_good
                     raise TrainingDivergedError(_divergence_message(epoch, optimizer.learning_rate))
                 optimizer.step(params, grads)
