@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,15 @@ def test_ple_properties(X: np.ndarray, n_bins: int) -> None:
     assert np.all(np.diff(first) >= -1e-12)  # monotone in the feature
     again = PiecewiseLinearEncoding.from_dict(encoder.to_dict())
     np.testing.assert_array_equal(again.transform(X), out)
+
+
+def test_ple_bin_too_narrow_for_float32_is_a_step_not_nan() -> None:
+    encoder = PiecewiseLinearEncoding(n_bins=4).fit(np.array([[0.0], [1e-50], [1.0]]))
+    X = np.array([[0.0], [0.5], [-1.0]], dtype=np.float32)  # the first bin is 0 wide in float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = encoder.transform(X)
+    np.testing.assert_array_equal(out[:, :2], [[0, 0], [1, 0.5], [0, 0]])
 
 
 def test_feature_stage_fit_on_training_rows_only_and_saved_with_the_model(tmp_path: Path) -> None:

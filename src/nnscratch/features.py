@@ -207,7 +207,12 @@ class PiecewiseLinearEncoding:
             stop = start + len(width)
             block = out[:, start:stop]
             np.subtract(X[:, j : j + 1], low.astype(dtype), out=block)
-            block /= width.astype(dtype)
+            # A bin narrower than the dtype's smallest normal number (edges distinct in
+            # float64, all but equal in float32) would give 0/0; at the smallest normal
+            # width the quotient is 0 at the lower edge and overflows to ±inf, which the
+            # clip maps to 1 or 0, beyond it: the step the bin has become.
+            with np.errstate(over="ignore"):
+                block /= np.maximum(width.astype(dtype), np.finfo(dtype).tiny)
             np.clip(block, 0, 1, out=block)
             start = stop
         if self.include_input:
