@@ -68,9 +68,17 @@ def test_second_ctrl_c_quits_at_once_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "runs" / "run"
     process = start_training(out)
     process.send_signal(signal.SIGINT)
-    time.sleep(0.05)
+    # Wait until the first interrupt was handled: two signals that arrive before
+    # Python's handler runs are handled once, and training would stop gracefully.
+    assert process.stderr is not None
+    seen, deadline = "", time.monotonic() + 120
+    while "stopping after this batch" not in seen:
+        char = process.stderr.read(1)
+        assert char and time.monotonic() < deadline, f"first interrupt not handled: {seen!r}"
+        seen += char
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
+    stderr = seen + stderr
     assert process.returncode == 130
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert not out.exists()
