@@ -24,9 +24,11 @@ from results_io import write_results  # benchmarks/, beside this script
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression
 
-from nnscratch.data import DEFAULT_FEATURES, load_tracks, prepare
-from nnscratch.features import RECIPE_FEATURES
-from nnscratch.recipe import DEFAULT_RECIPE, Recipe, scaled_predictor
+from nnscratch.data import load_tracks
+from nnscratch.features import DEFAULT_FEATURES, RECIPE_FEATURES
+from nnscratch.metrics import test_rmse
+from nnscratch.preprocessing import prepare
+from nnscratch.recipe import DEFAULT_RECIPE, Recipe
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,8 +44,7 @@ ABLATION: dict[str, Recipe] = {
 
 
 def rmse(data, y_scaled_pred) -> float:
-    pred = np.clip(data.inverse_transform_y(y_scaled_pred), 0, 100)
-    return float(np.sqrt(np.mean((pred - data.inverse_transform_y(data.y_test)) ** 2)))
+    return test_rmse(data, y_scaled_pred)
 
 
 def one_seed(frame, seed: int) -> dict[str, dict[str, float]]:
@@ -86,9 +87,7 @@ def one_seed(frame, seed: int) -> dict[str, dict[str, float]]:
         )
 
         def fit_predict(recipe=recipe, sub=sub):
-            pre = recipe.preprocessing(sub)
-            model = recipe.fit(sub, seed=seed, preprocessing=pre)
-            return scaled_predictor(model, pre)(sub.X_test)
+            return recipe.fit(sub, seed=seed).predict_scaled(sub.X_test)
 
         timed(name, fit_predict)
     print(

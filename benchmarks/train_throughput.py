@@ -36,8 +36,10 @@ from typing import Any
 import numpy as np
 from results_io import write_results  # benchmarks/, beside this script
 
-from nnscratch.data import load_tracks, prepare, tracks_from_frame
+from nnscratch.data import load_tracks, tracks_from_frame
+from nnscratch.metrics import test_rmse
 from nnscratch.model import MLPRegressor
+from nnscratch.preprocessing import prepare
 from nnscratch.synthetic import make_tracks
 
 HIDDEN = (64, 32, 16)
@@ -132,8 +134,7 @@ COMPETITORS = {"nnscratch": fit_nnscratch, "scikit-learn": fit_sklearn, "PyTorch
 
 
 def rmse_points(data, predict) -> float:
-    pred = np.clip(data.inverse_transform_y(predict(data.X_test)), 0, 100)
-    return float(np.sqrt(np.mean((pred - data.inverse_transform_y(data.y_test)) ** 2)))
+    return test_rmse(data, predict(data.X_test))
 
 
 def training_section(data, batch_sizes, dtypes, epochs, repeats, competitors) -> list[dict]:

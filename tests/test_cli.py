@@ -76,6 +76,16 @@ def test_help_everywhere() -> None:
             assert "examples:" in result.stdout
 
 
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "download", "experiment"])
+def test_help_shows_only_real_defaults(command: str) -> None:
+    text = run(command, "--help").stdout
+    assert "(default: None)" not in text and "(default: False)" not in text
+    options = re.split(r"\n  (?=-)", text)
+    assert all(option.count("(default:") <= 1 for option in options), text
+    if command == "train":
+        assert "(default: 0)" in text  # --seed has a real default, and says so
+
+
 def test_train_on_the_builtin_sample(synthetic_run: Path) -> None:
     stdout = (synthetic_run / "stdout.txt").read_text()
     assert "built-in synthetic sample (not real Spotify data)" in stdout

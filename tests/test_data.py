@@ -13,19 +13,21 @@ from hypothesis import strategies as st
 
 from nnscratch.data import (
     DATA_COLUMNS,
-    DEFAULT_FEATURES,
     TRACKS_COLUMNS,
     clean,
     detect_schema,
     load_tracks,
-    min_max_scaler_from_dict,
-    min_max_scaler_to_dict,
-    prepare,
-    to_network_layout,
     tracks_from_frame,
     year_from_release_date,
 )
 from nnscratch.errors import DataError
+from nnscratch.features import DEFAULT_FEATURES
+from nnscratch.network import to_network_layout
+from nnscratch.preprocessing import (
+    min_max_scaler_from_dict,
+    min_max_scaler_to_dict,
+    prepare,
+)
 from nnscratch.synthetic import SYNTHETIC_LABEL, make_tracks
 
 

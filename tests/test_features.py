@@ -12,15 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from nnscratch.cli import load_cli_model, predict_points
-from nnscratch.data import clean, load_tracks, prepare, tracks_from_frame
-from nnscratch.features import (
-    DERIVED_FEATURES,
-    RECIPE_FEATURES,
-    PiecewiseLinearEncoding,
-    add_derived_features,
-)
-from nnscratch.recipe import DEFAULT_RECIPE, scaled_predictor
+from nnscratch.data import clean, load_tracks, tracks_from_frame
+from nnscratch.features import DERIVED_FEATURES, RECIPE_FEATURES, add_derived_features
+from nnscratch.popularity import PopularityModel
+from nnscratch.preprocessing import PiecewiseLinearEncoding, prepare
+from nnscratch.recipe import DEFAULT_RECIPE
 from nnscratch.synthetic import make_tracks
 
 
@@ -120,9 +116,9 @@ def test_feature_stage_fit_on_training_rows_only_and_saved_with_the_model(tmp_pa
 
     model = recipe.fit(data, seed=0, preprocessing=pre)
     path = model.save(tmp_path / "model.npz")
-    loaded, loaded_pre, _ = load_cli_model(str(path))
-    assert len(loaded.networks_) == 2
-    in_process = data.inverse_transform_y(scaled_predictor(model, pre)(data.X_test))
+    loaded = PopularityModel.load(path)
+    assert loaded.n_members == 2
+    in_process = data.inverse_transform_y(model.predict_scaled(data.X_test))
     test_rows = kept.iloc[data.test_index]  # raw rows again, as predict would read them
-    from_raw = predict_points(loaded, loaded_pre, test_rows)
+    from_raw = loaded.predict_points(test_rows)
     np.testing.assert_allclose(from_raw, np.clip(in_process, 0, 100), rtol=1e-6, atol=1e-6)

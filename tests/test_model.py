@@ -17,10 +17,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from nnscratch.data import load_tracks, prepare
+from nnscratch.data import load_tracks
 from nnscratch.errors import ModelFileError
 from nnscratch.model import MLPRegressor
 from nnscratch.persistence import write_npz
+from nnscratch.preprocessing import prepare
 
 FLOAT32_BLAS_ROUNDING = (
     "float32 BLAS kernels round differently for different batch widths (about 1e-7 "
@@ -105,11 +106,41 @@ def test_bad_hyperparameters() -> None:
         ({"hidden_layer_sizes": (8, 0)}, "hidden_layer_sizes"),
         ({"batch_size": 0}, "batch_size"),
         ({"dtype": "float16"}, "dtype"),
+        ({"dtype": np.int32}, "dtype"),
+        ({"dtype": "not a dtype"}, "dtype"),
         ({"optimizer": "lbfgs"}, "unknown optimizer"),
         ({"activation": "swish"}, "unknown activation"),
     ]:
         with pytest.raises(ValueError, match=pattern):
             MLPRegressor(**kwargs).fit(X, y)
+
+
+@pytest.mark.parametrize("name", ["float32", "float64"])
+def test_dtype_in_any_numpy_spelling(name: str, tmp_path: Path) -> None:
+    """``"float32"``, ``np.float32`` and ``np.dtype("float32")`` give the same model."""
+    X, y = friedman(100)
+    models = [
+        MLPRegressor(epochs=3, random_state=0, dtype=spelling).fit(X / 10, y / 10)
+        for spelling in (name, getattr(np, name), np.dtype(name))
+    ]
+    for model in models:
+        assert model.network_.dtype == np.dtype(name)
+        np.testing.assert_array_equal(model.predict(X / 10), models[0].predict(X / 10))
+    loaded = MLPRegressor.load(models[1].save(tmp_path / "m.npz"))
+    assert loaded.dtype == name and loaded.network_.dtype == np.dtype(name)
+
+
+def test_top_level_exports() -> None:
+    import nnscratch
+    from nnscratch import MLPRegressor as Exported
+    from nnscratch import PopularityModel, load_tracks, prepare
+
+    assert Exported is MLPRegressor
+    assert PopularityModel.__module__ == "nnscratch.popularity"
+    assert callable(load_tracks) and callable(prepare)
+    assert set(nnscratch.__all__) <= set(dir(nnscratch))
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        nnscratch.nothing  # noqa: B018
 
 
 # ------------------------------------------------------------------ determinism and files
@@ -133,7 +164,6 @@ def test_same_random_state_same_bits(tmp_path: Path) -> None:
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_save_load_round_trip(tmp_path: Path, dtype: str) -> None:
     model = fitted(dtype=dtype, early_stopping=True)
-    model.preprocessing_ = {"note": "kept as given"}
     path = model.save(tmp_path / "model.npz")
     loaded = MLPRegressor.load(path)
     X, _ = friedman(50, seed=5)
@@ -141,7 +171,6 @@ def test_save_load_round_trip(tmp_path: Path, dtype: str) -> None:
     assert loaded.get_params() == model.get_params()
     assert loaded.loss_curve_ == model.loss_curve_
     assert loaded.best_epoch_ == model.best_epoch_
-    assert loaded.preprocessing_ == {"note": "kept as given"}
     assert loaded.network_.dtype == np.dtype(dtype)
     with np.load(path, allow_pickle=False) as archive:  # a plain .npz, readable by NumPy
         assert sorted(archive.files) == ["W1", "W2", "W3", "W4", "b1", "b2", "b3", "b4", "metadata"]
@@ -177,7 +206,9 @@ def test_refuses_wrong_shape(saved: Path, tmp_path: Path) -> None:
     def edit(arrays, meta):
         arrays["W2"] = np.zeros((32, 63), dtype=arrays["W2"].dtype)
 
-    with pytest.raises(ModelFileError, match=r"array W2 has shape \(32, 63\).*need \(32, 64\)"):
+    with pytest.raises(
+        ModelFileError, match=r"array W2 declares shape \(32, 63\).*needs shape \(32, 64\)"
+    ):
         MLPRegressor.load(rewrite(saved, tmp_path / "shape.npz", edit))
 
 

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from threadpoolctl import ThreadpoolController
 
-from nnscratch.data import load_tracks, prepare, to_network_layout
+from nnscratch.data import load_tracks
 from nnscratch.errors import TrainingDivergedError
-from nnscratch.network import Network
+from nnscratch.network import Network, to_network_layout
 from nnscratch.optimizers import Adam, GradientDescent
-from nnscratch.training import train
+from nnscratch.preprocessing import prepare
+from nnscratch.training import TrainConfig, train
 
 
 def regression_problem(n: int, seed: int = 0, noise: float = 0.1):
@@ -27,7 +28,7 @@ def test_full_batch_first_loss_is_the_objective_before_any_step() -> None:
     X, Y = regression_problem(200)
     net = Network([4, 8, 1], dtype=np.float32, rng=0)
     before = net.loss(X, Y, lmbda=0.1)
-    history = train(net, X, Y, GradientDescent(0.05), epochs=5, lmbda=0.1)
+    history = train(net, X, Y, GradientDescent(0.05), config=TrainConfig(epochs=5, lmbda=0.1))
     assert history.train_loss[0] == pytest.approx(before, rel=1e-5)
     assert len(history.train_loss) == len(history.learning_rate) == 5
     assert history.val_loss == []
@@ -38,7 +39,15 @@ def test_mini_batch_learns_and_records_curves() -> None:
     Xv, Yv = regression_problem(500, seed=1)
     net = Network([4, 32, 16, 1], dtype=np.float32, rng=0)
     baseline = float(np.sqrt(np.mean((Yv - Y.mean()) ** 2)))
-    history = train(net, X, Y, Adam(0.01), epochs=30, batch_size=64, rng=0, X_val=Xv, Y_val=Yv)
+    history = train(
+        net,
+        X,
+        Y,
+        Adam(0.01),
+        config=TrainConfig(epochs=30, batch_size=64),
+        validation=(Xv, Yv),
+        rng=0,
+    )
     assert len(history.val_rmse) == len(history.val_loss) == 30
     assert history.val_rmse[-1] < 0.5 * baseline
     assert history.train_loss[-1] < history.train_loss[0]
@@ -51,12 +60,12 @@ def test_seeded_shuffling_is_reproducible(batch_size: int | None) -> None:
     runs = []
     for _ in range(2):
         net = Network([4, 8, 1], dtype=np.float32, rng=1)
-        train(net, X, Y, Adam(0.01), epochs=3, batch_size=batch_size, rng=42)
+        train(net, X, Y, Adam(0.01), config=TrainConfig(epochs=3, batch_size=batch_size), rng=42)
         runs.append(net.params.flat.copy())
     np.testing.assert_array_equal(runs[0], runs[1])
     if batch_size not in (None, 64):
         net = Network([4, 8, 1], dtype=np.float32, rng=1)
-        train(net, X, Y, Adam(0.01), epochs=3, batch_size=batch_size, rng=43)
+        train(net, X, Y, Adam(0.01), config=TrainConfig(epochs=3, batch_size=batch_size), rng=43)
         assert not np.array_equal(runs[0], net.params.flat)
 
 
@@ -75,11 +84,8 @@ def test_early_stopping_restores_the_best_weights() -> None:
         X,
         Y,
         Adam(0.01),
-        epochs=500,
-        batch_size=None,
-        X_val=Xv,
-        Y_val=Yv,
-        patience=10,
+        config=TrainConfig(epochs=500, batch_size=None, patience=10),
+        validation=(Xv, Yv),
         callbacks=[remember],
     )
     assert history.stopped_early
@@ -93,10 +99,16 @@ def test_early_stopping_restores_the_best_weights() -> None:
 def test_min_delta_and_callbacks_stop() -> None:
     X, Y = regression_problem(100)
     net = Network([4, 8, 1], rng=0)
-    history = train(net, X, Y, Adam(0.01), epochs=50, callbacks=[lambda e, logs: e == 4])
+    history = train(
+        net, X, Y, Adam(0.01), config=TrainConfig(epochs=50), callbacks=[lambda e, logs: e == 4]
+    )
     assert history.n_epochs == 5
     history = train(
-        Network([4, 8, 1], rng=0), X, Y, Adam(1e-9), epochs=50, patience=3, min_delta=1.0
+        Network([4, 8, 1], rng=0),
+        X,
+        Y,
+        Adam(1e-09),
+        config=TrainConfig(epochs=50, patience=3, min_delta=1.0),
     )
     assert history.stopped_early and history.n_epochs == 4
 
@@ -106,7 +118,7 @@ def test_divergence_is_caught_and_last_finite_weights_kept() -> None:
     net = Network([4, 16, 1], dtype=np.float32, rng=0)
     expected = r"diverged at epoch \d+.*smaller learning rate"
     with pytest.raises(TrainingDivergedError, match=expected):
-        train(net, X * 1e3, Y * 1e3, GradientDescent(10.0), epochs=100)
+        train(net, X * 1000.0, Y * 1000.0, GradientDescent(10.0), config=TrainConfig(epochs=100))
     assert np.isfinite(net.params.flat).all()
 
 
@@ -125,7 +137,14 @@ def test_small_batches_train_on_one_blas_thread() -> None:
             seen[key] = blas_threads()
             return False
 
-        train(net, X, Y, Adam(0.01), epochs=1, batch_size=batch_size, callbacks=[record])
+        train(
+            net,
+            X,
+            Y,
+            Adam(0.01),
+            config=TrainConfig(epochs=1, batch_size=batch_size),
+            callbacks=[record],
+        )
     assert seen[64] == {1}  # 64 × 4,160 < 2²³
     assert seen[None] == outside  # the full batch, 5,000 × 4,160 ≥ 2²³: BLAS keeps its threads
     assert blas_threads() == outside  # and the limit is lifted afterwards
@@ -134,7 +153,7 @@ def test_small_batches_train_on_one_blas_thread() -> None:
 def test_shape_errors() -> None:
     X, Y = regression_problem(10)
     with pytest.raises(ValueError, match="10 samples but Y has 9"):
-        train(Network([4, 1]), X, Y[:, :9], GradientDescent(0.1), epochs=1)
+        train(Network([4, 1]), X, Y[:, :9], GradientDescent(0.1), config=TrainConfig(epochs=1))
 
 
 def test_first_ctrl_c_stops_after_the_batch_and_keeps_the_best() -> None:
@@ -150,10 +169,8 @@ def test_first_ctrl_c_stops_after_the_batch_and_keeps_the_best() -> None:
         X,
         Y,
         Adam(0.01),
-        epochs=50,
-        batch_size=50,
+        config=TrainConfig(epochs=50, batch_size=50, handle_interrupts=True),
         callbacks=[press_ctrl_c],
-        handle_interrupts=True,
     )
     assert history.interrupted and history.n_epochs == 3
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -172,9 +189,8 @@ def test_second_ctrl_c_quits_at_once() -> None:
             X,
             Y,
             Adam(0.01),
-            epochs=5,
+            config=TrainConfig(epochs=5, handle_interrupts=True),
             callbacks=[press_twice],
-            handle_interrupts=True,
         )
 
 
@@ -188,7 +204,7 @@ def test_seed_full_batch_gd_decreases_monotonically_on_real_data(real_tracks_pat
     data = prepare(load_tracks(real_tracks_path), seed=0)
     X, Y = to_network_layout(data.X_train), data.y_train[None, :]
     net = Network([13, 64, 32, 16, 1], output_activation="relu", rng=0)
-    history = train(net, X, Y, GradientDescent(0.05), epochs=150, lmbda=0.01)
+    history = train(net, X, Y, GradientDescent(0.05), config=TrainConfig(epochs=150, lmbda=0.01))
     losses = np.array(history.train_loss)
     assert np.all(np.diff(losses) < 0)
     assert losses[-1] < 0.5 * losses[0]

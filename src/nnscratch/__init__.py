@@ -1,10 +1,50 @@
-"""nnscratch — a multi-layer perceptron from scratch in NumPy, for Spotify track popularity."""
+"""nnscratch — a multi-layer perceptron from scratch in NumPy, for Spotify track popularity.
 
+The estimators and the data stage are exported here, as every peer library
+does (``from nnscratch import MLPRegressor``)::
+
+    MLPRegressor      the scikit-learn-compatible estimator   (nnscratch.model)
+    PopularityModel   preprocessing + network(s): rows → points (nnscratch.popularity)
+    load_tracks       read a Spotify CSV of either Kaggle schema (nnscratch.data)
+    prepare           clean, split, scale on the training split (nnscratch.preprocessing)
+
+They are imported on first use (PEP 562), so ``import nnscratch.network``
+loads the from-scratch core alone: NumPy, no pandas or scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("nnscratch")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+_EXPORTS = {
+    "MLPRegressor": "nnscratch.model",
+    "PopularityModel": "nnscratch.popularity",
+    "load_tracks": "nnscratch.data",
+    "prepare": "nnscratch.preprocessing",
+}
+
+if TYPE_CHECKING:
+    from nnscratch.data import load_tracks
+    from nnscratch.model import MLPRegressor
+    from nnscratch.popularity import PopularityModel
+    from nnscratch.preprocessing import prepare
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'nnscratch' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+__all__ = ["MLPRegressor", "PopularityModel", "__version__", "load_tracks", "prepare"]

@@ -9,120 +9,44 @@ files are staged and moved into place only when everything succeeded.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
 import dataclasses
-import io
-import json
 import os
-import shutil
 import sys
-import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from nnscratch import __version__
-from nnscratch.data import (
-    DEFAULT_FEATURES,
-    Preprocessing,
-    _to_number,
-    clean,
-    load_tracks,
-    prepare,
-    tracks_from_frame,
-)
-from nnscratch.errors import DataError, ModelFileError, NNScratchError
+from nnscratch.data import clean, load_tracks, to_number
+from nnscratch.errors import DataError, NNScratchError
+from nnscratch.experiments import add_parser as add_experiment_parser
+from nnscratch.features import DEFAULT_FEATURES
 from nnscratch.files import atomic_write_bytes, atomic_write_text
-from nnscratch.metrics import (
-    baseline_metrics,
-    format_table,
-    regression_metrics,
-    split_metrics,
+from nnscratch.metrics import baseline_metrics, format_table, regression_metrics, split_metrics
+from nnscratch.plots import loss_curve_figure, pred_vs_actual_figure, residuals_figure, save_figure
+from nnscratch.popularity import PopularityModel
+from nnscratch.preprocessing import PreparedData, prepare
+from nnscratch.recipe import PRESETS, Recipe
+from nnscratch.runs import (
+    default_run_dir,
+    load_frame,
+    resolve_data,
+    say,
+    staged_directory,
+    write_history_csv,
+    write_json,
 )
-from nnscratch.model import MLPRegressor
-from nnscratch.recipe import PRESETS, Recipe, scaled_predictor
-from nnscratch.synthetic import SYNTHETIC_LABEL, make_tracks
+from nnscratch.synthetic import SYNTHETIC_LABEL
 
-SYNTHETIC_ROWS = 5000
 KAGGLE_DATASET = "yamaerenay/spotify-dataset-19212020-600k-tracks"
 
 
-def say(message: str = "") -> None:
-    print(message, flush=True)
-
-
-# --------------------------------------------------------------------------- outputs
-
-
-@contextlib.contextmanager
-def staged_directory(out: Path) -> Iterator[Path]:
-    """A hidden staging directory beside ``out``; its files move into ``out`` on success.
-
-    On failure the staging directory is removed and ``out`` is untouched.
-    """
-    created_parent = not out.parent.exists()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
-        yield staging
-        out.mkdir(exist_ok=True)
-        for item in sorted(staging.iterdir()):
-            os.replace(item, out / item.name)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if created_parent:
-            with contextlib.suppress(OSError):
-                out.parent.rmdir()
-        raise
-    shutil.rmtree(staging, ignore_errors=True)
-
-
-def default_run_dir() -> Path:
-    base = Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    out, n = base, 1
-    while out.exists():
-        n += 1
-        out = base.with_name(f"{base.name}-{n}")
-    return out
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True, allow_nan=True) + "\n")
-
-
-def write_history_csv(path: Path, model: MLPRegressor) -> None:
-    h = model.history_
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["epoch", "train_loss", "val_loss", "val_rmse", "learning_rate"])
-    for i, loss in enumerate(h.train_loss):
-        val = h.val_loss[i] if i < len(h.val_loss) else ""
-        rmse = h.val_rmse[i] if i < len(h.val_rmse) else ""
-        writer.writerow(
-            [
-                i + 1,
-                repr(loss),
-                repr(val) if val != "" else "",
-                repr(rmse) if rmse != "" else "",
-                repr(h.learning_rate[i]),
-            ]
-        )
-    atomic_write_text(path, buffer.getvalue())
-
-
 # --------------------------------------------------------------------------- data
-
-
-def resolve_data(arg: str | None) -> str | None:
-    """``--data``, else ``$NNSCRATCH_DATA``, else ``None`` (the synthetic sample)."""
-    return arg or os.environ.get("NNSCRATCH_DATA") or None
 
 
 def note_format(frame: pd.DataFrame) -> None:
@@ -132,17 +56,6 @@ def note_format(frame: pd.DataFrame) -> None:
         name = {";": "semicolon", "\t": "tab"}.get(delimiter, repr(delimiter))
         comma = " with decimal commas" if frame.attrs.get("decimal") == "," else ""
         say(f"note: {frame.attrs.get('source')} read as {name}-separated{comma}")
-
-
-def load_training_frame(path: str | None, features: Sequence[str], seed: int) -> pd.DataFrame:
-    if path is None:
-        say(
-            f"note: no --data given and NNSCRATCH_DATA is not set: using the {SYNTHETIC_LABEL}, "
-            f"{SYNTHETIC_ROWS:,} generated tracks"
-        )
-        frame = make_tracks(SYNTHETIC_ROWS, seed=seed)
-        return tracks_from_frame(frame, source=SYNTHETIC_LABEL, features=features)
-    return load_tracks(path, features=features)
 
 
 def describe_network(recipe: Recipe, n_features: int, n_train: int) -> str:
@@ -218,7 +131,7 @@ def recipe_from_args(args: argparse.Namespace) -> Recipe:
 def cmd_train(args: argparse.Namespace) -> int:
     recipe = recipe_from_args(args)
     started = time.perf_counter()
-    frame = load_training_frame(resolve_data(args.data), recipe.features, args.seed)
+    frame = load_frame(resolve_data(args.data), recipe.features, args.seed)
     note_format(frame)
     data = prepare(
         frame,
@@ -239,7 +152,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     out = Path(args.out) if args.out else default_run_dir()
 
-    model = recipe.build(args.seed, verbose=not args.quiet)
+    estimator = recipe.build(args.seed, verbose=not args.quiet)
     say(f"preset: {args.preset} ({recipe.notes})" if recipe.notes else f"preset: {args.preset}")
     pre = recipe.preprocessing(data)
     if pre.encoder is not None:
@@ -251,9 +164,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if recipe.n_members > 1:
         say(f"  an ensemble of {recipe.n_members} such networks, predictions averaged")
     fit_started = time.perf_counter()
-    recipe.fit(data, model=model, preprocessing=pre, handle_interrupts=True)
+    model = recipe.fit(data, estimator=estimator, preprocessing=pre, handle_interrupts=True)
     fit_seconds = time.perf_counter() - fit_started
-    history = model.history_
+    history = model.history
     stop_note = (
         "interrupted"
         if history.interrupted
@@ -262,15 +175,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         else "ran all epochs"
     )
     best = f", best epoch {history.best_epoch + 1}" if history.best_epoch is not None else ""
-    members = f" per member, {len(model.networks_)} members" if len(model.networks_) > 1 else ""
+    members = f" per member, {model.n_members} members" if model.n_members > 1 else ""
     say(f"trained {history.n_epochs} epoch(s){members} in {fit_seconds:.1f} s ({stop_note}{best})")
 
-    predict_scaled = scaled_predictor(model, pre)
-    shape = "-".join(map(str, model.network_.layer_sizes))
-    name = f"nnscratch MLP {shape}" + (
-        f" ×{len(model.networks_)}" if len(model.networks_) > 1 else ""
-    )
-    results = {name: split_metrics(data, predict_scaled)}
+    shape = "-".join(map(str, model.layer_sizes))
+    name = f"nnscratch MLP {shape}" + (f" ×{model.n_members}" if model.n_members > 1 else "")
+    results = {name: split_metrics(data, model.predict_scaled)}
     seed_cols = None
     if list(recipe.features) != list(DEFAULT_FEATURES) and set(DEFAULT_FEATURES) <= set(
         recipe.features
@@ -310,8 +220,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 },
             },
         )
-        write_history_csv(stage / "history.csv", model)
-        _write_training_plots(stage, model, data, predict_scaled)
+        write_history_csv(stage / "history.csv", history)
+        _write_training_plots(stage, model, data)
     say()
     if history.interrupted:
         say(f"interrupted: the best weights so far are saved as {out / model_name}")
@@ -322,20 +232,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 130 if history.interrupted else 0
 
 
-def _write_training_plots(
-    stage: Path, model: MLPRegressor, data: Any, predict_scaled: Callable[[np.ndarray], np.ndarray]
-) -> None:
-    from nnscratch.plots import (
-        loss_curve_figure,
-        pred_vs_actual_figure,
-        residuals_figure,
-        save_figure,
-    )
-
-    h = model.history_
+def _write_training_plots(stage: Path, model: PopularityModel, data: PreparedData) -> None:
+    h = model.history
     save_figure(loss_curve_figure(h.train_loss, h.val_loss, h.best_epoch), stage / "loss_curve.png")
-    y_true = data.inverse_transform_y(data.y_test)
-    y_pred = np.clip(data.inverse_transform_y(predict_scaled(data.X_test)), 0, 100)
+    pre = model.preprocessing
+    y_true = pre.inverse_transform_y(data.y_test)
+    y_pred = pre.to_points(model.predict_scaled(data.X_test))
     source = data.report.source
     save_figure(
         pred_vs_actual_figure(y_true, y_pred, f"Test split: predicted vs actual\n{source}"),
@@ -350,50 +252,19 @@ def _write_training_plots(
 # --------------------------------------------------------------------------- evaluate / predict
 
 
-def load_cli_model(path: str) -> tuple[MLPRegressor, Preprocessing, dict[str, Any]]:
-    model = MLPRegressor.load(path)
-    state = getattr(model, "preprocessing_", None)
-    if not state:
-        raise ModelFileError(
-            f"{path}: the model has no data preprocessing; it was not trained by `nnscratch train`"
-        )
-    try:
-        pre = Preprocessing.from_dict(state)
-    except ValueError as exc:
-        raise ModelFileError(f"{path}: {exc}") from exc
-    if pre.n_inputs != model.n_features_in_:
-        raise ModelFileError(
-            f"{path}: preprocessing makes {pre.n_inputs} inputs, the network takes "
-            f"{model.n_features_in_}"
-        )
-    return model, pre, state
-
-
-def predict_points(
-    model: MLPRegressor, pre: Preprocessing, cleaned: pd.DataFrame, chunk: int = 65_536
-) -> np.ndarray:
-    """Predicted popularity (0–100) for every cleaned row, ``chunk`` rows at a time
-    (an encoded chunk is ``chunk × n_inputs`` floats, however long the file)."""
-    out = np.empty(len(cleaned))
-    for start in range(0, len(cleaned), chunk):
-        X = pre.transform(cleaned.iloc[start : start + chunk], dtype=model.network_.dtype)
-        out[start : start + len(X)] = pre.inverse_transform_y(model.predict(X))
-    return np.clip(out, 0, 100)
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    model, pre, state = load_cli_model(args.model)
+    model = PopularityModel.load(args.model)
+    pre = model.preprocessing
     frame = load_tracks(args.data, features=pre.features, target=pre.target)
     note_format(frame)
     cleaned, report = clean(frame, pre.features, pre.target)
     say(str(report))
     y_true = cleaned[pre.target].to_numpy(dtype=np.float64)
-    y_pred = predict_points(model, pre, cleaned)
+    y_pred = model.predict_points(cleaned)
+    mean = pre.target_mean if pre.target_mean is not None else 0.0
     rows = {
         f"model ({Path(args.model).name})": {"test": regression_metrics(y_true, y_pred)},
-        "training mean": {
-            "test": regression_metrics(y_true, np.full(len(y_true), state.get("target_mean", 0.0)))
-        },
+        "training mean": {"test": regression_metrics(y_true, np.full(len(y_true), mean))},
     }
     say()
     say(
@@ -407,11 +278,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    model, pre, _ = load_cli_model(args.model)
+    model = PopularityModel.load(args.model)
+    pre = model.preprocessing
     frame = load_tracks(args.data, features=pre.features, target=None)
     note_format(frame)
     cleaned, report = clean(frame, pre.features, target=None)
-    y_pred = predict_points(model, pre, cleaned)
+    y_pred = model.predict_points(cleaned)
     out = pd.DataFrame({"predicted_popularity": np.round(y_pred, 2)})
     if "id" in cleaned.columns:
         out.insert(0, "id", cleaned["id"].astype("string").to_numpy())
@@ -420,8 +292,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if report.rows_dropped:
         say(f"skipped {report.rows_dropped:,} row(s) that cannot be scored: {report.reasons()}")
     if pre.target in cleaned.columns:
-        actual = _to_number(cleaned[pre.target])
-        known = actual.between(0, 100).to_numpy()
+        actual = to_number(cleaned[pre.target])
+        known = actual.between(*pre.target_bounds).to_numpy()
         if known.any():
             scores = regression_metrics(actual.to_numpy()[known], y_pred[known])
             say(
@@ -463,8 +335,21 @@ def cmd_download(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps descriptions as written; adds ``(default: X)`` only where there is one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in help_text
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or not action.option_strings
+        ):
+            return help_text
+        return f"{help_text} (default: %(default)s)"
 
 
 def _examples(text: str) -> str:
@@ -568,8 +453,6 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--dest", default="data", help="folder to save tracks.csv in")
     download.set_defaults(func=cmd_download)
 
-    from nnscratch.experiments import add_parser as add_experiment_parser
-
     add_experiment_parser(sub, _Formatter, _examples)
     return parser
 
@@ -591,6 +474,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nnscratch: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except MemoryError:
+        print(
+            "nnscratch: error: out of memory; nothing was written or replaced (try --max-rows "
+            "or a smaller --batch-size)",
+            file=sys.stderr,
+        )
+        return 2
     except Exception as exc:
         if os.environ.get("NNSCRATCH_DEBUG"):
             raise

@@ -1,16 +1,13 @@
-"""Stage 1 — from a Spotify CSV to network-ready arrays.
+"""Stage 1 (part 1) — reading and cleaning a Spotify CSV.
 
 The pipeline, one function per step::
 
     load_tracks(path)            read either Kaggle schema, derive ``year``
     clean(df, features, target)  coerce to numbers, drop unusable rows, report
-    prepare(df, ...)             seeded train/val/test split, Min-Max scaling
-                                 fit on the training split only
-    to_network_layout(X)         (n_samples, n_features) -> (n_features, n_samples)
 
-Users hand data around as ``(n_samples, n_features)`` like every scikit-learn
-model; the network works on ``(n_features, n_samples)``. The transpose happens
-in :func:`to_network_layout` and nowhere else.
+What is then fitted on the training split (the seeded split, the scalers,
+the encoding) and saved with a model lives in :mod:`nnscratch.preprocessing`.
+Nothing here is fitted: the same file always reads the same way.
 """
 
 from __future__ import annotations
@@ -26,15 +23,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.preprocessing import MinMaxScaler
 
 from nnscratch.errors import DataError
-from nnscratch.features import (
-    DEFAULT_FEATURES,
-    DERIVED_FEATURES,
-    PiecewiseLinearEncoding,
-    add_derived_features,
-)
+from nnscratch.features import DEFAULT_FEATURES, DERIVED_FEATURES, add_derived_features
 
 #: Columns of the Kaggle 600k ``tracks.csv`` file, in file order.
 TRACKS_COLUMNS: tuple[str, ...] = (
@@ -356,7 +347,7 @@ class CleaningReport:
         return "\n".join(lines)
 
 
-def _to_number(column: pd.Series) -> pd.Series:
+def to_number(column: pd.Series) -> pd.Series:
     """``pd.to_numeric(errors="coerce")``, also reading ``True``/``False`` as 1/0."""
     if pd.api.types.is_bool_dtype(column):
         return column.astype("float64")
@@ -395,7 +386,7 @@ def clean(
     missing: dict[str, int] = {}
     out_of_range: dict[str, int] = {}
     for col in columns:
-        values = _to_number(out[col])
+        values = to_number(out[col])
         if len(values) and values.isna().all():
             derived = col == "year" and "release_date" in df and df[col].isna().all()
             raw = df["release_date"] if derived else df[col]
@@ -424,263 +415,3 @@ def clean(
             f"{source}: no usable rows left after cleaning {len(df):,} row(s) ({report.reasons()})"
         )
     return kept, report
-
-
-# --------------------------------------------------------------------------- splitting
-
-
-def to_network_layout(
-    X: np.ndarray, dtype: np.dtype | type = np.float32, *, out: np.ndarray | None = None
-) -> np.ndarray:
-    """The one transpose: ``(n_samples, n_features)`` → ``(n_features, n_samples)``.
-
-    Returns a new C-contiguous array of ``dtype`` (never a view of ``X``),
-    so every row the network reads is one feature over consecutive samples;
-    or fills ``out`` (shape ``(n_features, n_samples)``) and returns it. The
-    network's prediction buffers passed as ``out`` keep each row contiguous
-    but space the rows a cache line wider (see ``network.batch_rows``).
-    """
-    X = np.asarray(X)
-    if X.ndim == 1:
-        X = X.reshape(-1, 1)
-    if X.ndim != 2:
-        raise ValueError(f"expected a 2-D array (n_samples, n_features), got shape {X.shape}")
-    if out is None:
-        out = np.empty((X.shape[1], X.shape[0]), dtype=dtype)
-    elif out.shape != (X.shape[1], X.shape[0]):
-        raise ValueError(f"out has shape {out.shape}, expected {(X.shape[1], X.shape[0])}")
-    out[...] = X.T
-    return out
-
-
-def min_max_scaler_to_dict(scaler: MinMaxScaler) -> dict[str, Any]:
-    """The fitted state of a ``MinMaxScaler`` as plain JSON-ready lists."""
-    return {
-        "feature_range": list(scaler.feature_range),
-        "data_min": scaler.data_min_.tolist(),
-        "data_max": scaler.data_max_.tolist(),
-    }
-
-
-def min_max_scaler_from_dict(state: dict[str, Any]) -> MinMaxScaler:
-    """Rebuild a fitted ``MinMaxScaler`` from :func:`min_max_scaler_to_dict`."""
-    data_min = np.asarray(state["data_min"], dtype=np.float64)
-    data_max = np.asarray(state["data_max"], dtype=np.float64)
-    if data_min.shape != data_max.shape or data_min.ndim != 1:
-        raise ValueError("scaler state: data_min and data_max must be equal-length lists")
-    scaler = MinMaxScaler(feature_range=tuple(state["feature_range"]))
-    # Fitting on the two extreme rows reproduces every fitted attribute exactly.
-    scaler.fit(np.vstack([data_min, data_max]))
-    return scaler
-
-
-@dataclass
-class Preprocessing:
-    """The fitted feature stage a model needs at predict time.
-
-    Which columns feed the network (``features``, raw or derived), the
-    Min-Max scalers for X and y, and optionally a piecewise-linear
-    ``encoder``, all fit on the training split. Stored in the model file as
-    JSON (:meth:`to_dict`), so predicting on a raw CSV reproduces exactly the
-    inputs the model was trained on.
-    """
-
-    features: list[str]
-    target: str
-    x_scaler: MinMaxScaler
-    y_scaler: MinMaxScaler
-    encoder: PiecewiseLinearEncoding | None = None
-
-    def scale(self, cleaned: pd.DataFrame, dtype: np.dtype | type = np.float64) -> np.ndarray:
-        """Min-Max scaled features ``(n_samples, n_features)`` from a cleaned frame."""
-        X = cleaned[self.features].to_numpy(dtype=np.float64)
-        if len(X) == 0:
-            return np.empty((0, len(self.features)), dtype=dtype)
-        return self.x_scaler.transform(X).astype(dtype, copy=False)
-
-    def encode(self, X_scaled: np.ndarray) -> np.ndarray:
-        """The network's inputs from scaled features (the encoder's output, if any)."""
-        return X_scaled if self.encoder is None else self.encoder.transform(X_scaled)
-
-    @property
-    def n_inputs(self) -> int:
-        return len(self.features) if self.encoder is None else self.encoder.n_features_out_
-
-    def transform(self, cleaned: pd.DataFrame, dtype: np.dtype | type = np.float64) -> np.ndarray:
-        """The network's inputs ``(n_samples, n_inputs)`` from a cleaned frame."""
-        return self.encode(self.scale(cleaned, dtype))
-
-    def inverse_transform_y(self, y_scaled: np.ndarray) -> np.ndarray:
-        """Scaled targets (any shape) → original units (popularity points), float64."""
-        y = np.asarray(y_scaled, dtype=np.float64)
-        if y.size == 0:
-            return y.copy()
-        return self.y_scaler.inverse_transform(y.reshape(-1, 1)).reshape(y.shape)
-
-    @property
-    def target_range(self) -> float:
-        """Width of the training target range: scaled RMSE × this = RMSE in target units."""
-        return float(self.y_scaler.data_range_[0])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "features": list(self.features),
-            "target": self.target,
-            "x_scaler": min_max_scaler_to_dict(self.x_scaler),
-            "y_scaler": min_max_scaler_to_dict(self.y_scaler),
-            "encoding": None if self.encoder is None else self.encoder.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> Preprocessing:
-        """Rebuild from :meth:`to_dict`; raises ``ValueError`` on malformed state."""
-        try:
-            features = [str(f) for f in state["features"]]
-            x_scaler = min_max_scaler_from_dict(state["x_scaler"])
-            y_scaler = min_max_scaler_from_dict(state["y_scaler"])
-            target = str(state["target"])
-            encoding = state.get("encoding")
-            encoder = None if encoding is None else PiecewiseLinearEncoding.from_dict(encoding)
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"preprocessing state is incomplete ({exc})") from exc
-        if encoder is not None and len(encoder.edges_) != len(features):
-            raise ValueError("preprocessing state: the encoding does not match the features")
-        if x_scaler.n_features_in_ != len(features):
-            raise ValueError(
-                f"preprocessing state: {len(features)} features but the scaler has "
-                f"{x_scaler.n_features_in_}"
-            )
-        return cls(features, target, x_scaler, y_scaler, encoder)
-
-
-@dataclass
-class PreparedData:
-    """Scaled train / validation / test splits, ``(n_samples, n_features)``.
-
-    ``x_scaler`` and ``y_scaler`` were fit on the training split only.
-    ``*_index`` are row positions in the cleaned frame.
-    """
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    feature_names: list[str]
-    target: str
-    x_scaler: MinMaxScaler
-    y_scaler: MinMaxScaler
-    report: CleaningReport
-    train_index: np.ndarray
-    val_index: np.ndarray
-    test_index: np.ndarray
-
-    @property
-    def preprocessing(self) -> Preprocessing:
-        """The fitted feature stage, to save with a model."""
-        return Preprocessing(list(self.feature_names), self.target, self.x_scaler, self.y_scaler)
-
-    def inverse_transform_y(self, y_scaled: np.ndarray) -> np.ndarray:
-        """Scaled targets (any shape) → original units (popularity points), float64."""
-        return self.preprocessing.inverse_transform_y(y_scaled)
-
-    @property
-    def target_range(self) -> float:
-        """Width of the training target range: scaled RMSE × this = RMSE in target units."""
-        return self.preprocessing.target_range
-
-    def split_sizes(self) -> dict[str, int]:
-        return {"train": len(self.y_train), "validation": len(self.y_val), "test": len(self.y_test)}
-
-
-def split_indices(
-    n: int,
-    test_size: float,
-    val_size: float,
-    rng: np.random.Generator,
-    source: str = "data",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Disjoint train / validation / test row positions from one seeded permutation.
-
-    ``test_size`` and ``val_size`` are fractions of all ``n`` rows; each
-    non-zero split gets at least one row and the training split keeps at
-    least one.
-    """
-    if not (0 <= test_size < 1 and 0 <= val_size < 1 and test_size + val_size < 1):
-        raise ValueError(
-            f"test_size={test_size} and val_size={val_size} must be in [0, 1) with sum < 1"
-        )
-    n_test = round(n * test_size) if test_size else 0
-    n_val = round(n * val_size) if val_size else 0
-    n_test = max(n_test, 1) if test_size else 0
-    n_val = max(n_val, 1) if val_size else 0
-    if n - n_test - n_val < 1:
-        raise DataError(
-            f"{source}: only {n} usable row(s), too few for a training split "
-            f"with test_size={test_size} and val_size={val_size}"
-        )
-    order = rng.permutation(n)
-    test = np.sort(order[:n_test])
-    val = np.sort(order[n_test : n_test + n_val])
-    train = np.sort(order[n_test + n_val :])
-    return train, val, test
-
-
-def prepare(
-    df: pd.DataFrame,
-    features: Sequence[str] = DEFAULT_FEATURES,
-    target: str = TARGET,
-    *,
-    test_size: float = 0.2,
-    val_size: float = 0.1,
-    seed: int = 0,
-    dtype: np.dtype | type = np.float32,
-    max_rows: int | None = None,
-) -> PreparedData:
-    """Clean, split and scale a tracks frame for training.
-
-    1. :func:`clean` drops unusable rows (reported in ``.report``).
-    2. With ``max_rows``, a seeded random subset of that many rows is kept.
-    3. A seeded permutation splits rows into train / validation / test.
-    4. Min-Max scalers for X and y are fit on the **training split only** and
-       applied to all three (validation and test may fall outside [0, 1]).
-
-    Same ``seed`` → same rows in the same splits, same bits out.
-    """
-    features = list(features)
-    cleaned, report = clean(df, features, target)
-    rng = np.random.default_rng(seed)
-    if max_rows is not None and len(cleaned) > max_rows:
-        rows = np.sort(rng.choice(len(cleaned), size=max_rows, replace=False))
-        cleaned = cleaned.iloc[rows].reset_index(drop=True)
-    train, val, test = split_indices(len(cleaned), test_size, val_size, rng, report.source)
-    X_all = cleaned[features].to_numpy(dtype=np.float64)
-    y_all = cleaned[[target]].to_numpy(dtype=np.float64)
-    x_scaler = MinMaxScaler().fit(X_all[train])
-    y_scaler = MinMaxScaler().fit(y_all[train])
-
-    def scaled(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if len(rows) == 0:
-            return np.empty((0, len(features)), dtype=dtype), np.empty(0, dtype=dtype)
-        X = x_scaler.transform(X_all[rows]).astype(dtype)
-        y = y_scaler.transform(y_all[rows]).ravel().astype(dtype)
-        return X, y
-
-    (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = scaled(train), scaled(val), scaled(test)
-    return PreparedData(
-        X_tr,
-        y_tr,
-        X_va,
-        y_va,
-        X_te,
-        y_te,
-        features,
-        target,
-        x_scaler,
-        y_scaler,
-        report,
-        train,
-        val,
-        test,
-    )

@@ -23,3 +23,10 @@ class ModelFileError(NNScratchError, ValueError):
 
 class TrainingDivergedError(NNScratchError, ArithmeticError):
     """The training loss became NaN or infinite."""
+
+
+class OutputError(NNScratchError, OSError):
+    """An output file or folder cannot be written (full or read-only disk, no permission).
+
+    The message names the path; whatever was there before is left as it was.
+    """

@@ -22,31 +22,25 @@ anything; the test split is reported, never used to pick.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from nnscratch.data import (
-    DEFAULT_FEATURES,
-    PreparedData,
-    load_tracks,
-    prepare,
-    to_network_layout,
-    tracks_from_frame,
-)
 from nnscratch.errors import TrainingDivergedError
+from nnscratch.features import DEFAULT_FEATURES
 from nnscratch.files import atomic_write_text
-from nnscratch.network import Network
+from nnscratch.network import Network, to_network_layout
 from nnscratch.optimizers import Adam, GradientDescent, Momentum, Optimizer
-from nnscratch.synthetic import SYNTHETIC_LABEL, make_tracks
-from nnscratch.training import History, train
+from nnscratch.plots import save_figure
+from nnscratch.preprocessing import PreparedData, prepare
+from nnscratch.runs import default_run_dir, load_frame, resolve_data, staged_directory, write_json
+from nnscratch.training import History, TrainConfig, train
 
 SIZES = [len(DEFAULT_FEATURES), 64, 32, 16, 1]
 
@@ -104,19 +98,18 @@ def fit(
     X_val, Y_val = lab.arrays("val")
     history = History()
     diverged = None
+    config = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lmbda=lmbda, rmse_scale=lab.data.target_range
+    )
     try:
         train(
             net,
             X,
             Y,
             optimizer,
-            epochs=epochs,
-            batch_size=batch_size,
-            lmbda=lmbda,
+            config=config,
+            validation=(X_val, Y_val),
             rng=lab.seed,
-            X_val=X_val,
-            Y_val=Y_val,
-            rmse_scale=lab.data.target_range,
             callbacks=callbacks,
             history=history,
         )
@@ -306,19 +299,6 @@ def experiment_optimizer(lab: Lab) -> dict[str, Any]:
     }
 
 
-EXPERIMENTS: dict[str, Callable[[Lab], dict[str, Any]]] = {
-    "init": experiment_init,
-    "activation": experiment_activation,
-    "lr": experiment_lr,
-    "l2": experiment_l2,
-    "batch": experiment_batch,
-    "optimizer": experiment_optimizer,
-}
-
-#: Row caps that keep each experiment under two minutes on the shared data.
-DEFAULT_MAX_ROWS = {"l2": 3000, "batch": 10_000}
-
-
 # --------------------------------------------------------------------------- figures
 
 
@@ -332,65 +312,104 @@ def _log_panel(panel: Any, xlabel: str, ylabel: str, title: str) -> None:
     panel.legend(fontsize=8)
 
 
-def figure(name: str, result: dict[str, Any], source: str) -> Any:
-    import matplotlib.pyplot as plt
-
-    runs: list[Run] = result["runs"]
-    if name == "init":
-        fig, (ax, bars, grads) = plt.subplots(1, 3, figsize=(16, 4.5))
-        width = 0.25
-        layers = np.arange(1, len(SIZES))
-        for i, (label, (acts, dws)) in enumerate(result["signal"].items()):
-            bars.bar(layers + (i - 1) * width, acts, width, label=label)
-            grads.bar(layers + (i - 1) * width, dws, width, label=label)
-        for panel, what, title in ((bars, "A", "activations"), (grads, "dW", "weight gradients")):
-            panel.set_yscale("log")
-            panel.set_xticks(layers, [f"{what}[{l}]" for l in layers])
-            panel.set_ylabel(f"RMS of {title} at step 0 (log)")
-            panel.set_title(f"{title} per layer, before training")
-            panel.legend(fontsize=8, loc="lower left")
-    elif name in ("activation", "batch"):
-        fig, (ax, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    else:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+def _loss_panel(ax: Any, name: str, runs: list[Run], xlabel: str = "epoch") -> None:
+    """Every run's training loss against epochs, on a log scale."""
     for run in runs:
         epochs = np.arange(1, run.history.n_epochs + 1)
         label = run.label + (f" (diverged at epoch {run.diverged_at})" if run.diverged_at else "")
         ax.plot(epochs, run.history.train_loss, label=label, lw=1.6)
-    _log_panel(
-        ax,
-        "iteration" if name == "init" else "epoch",
-        "training loss (log)",
-        f"{name}: training loss",
-    )
-    if name == "activation":
-        for run in runs:
-            right.plot(run.extra["first-layer gradient norm"], label=run.label)
-        _log_panel(
-            right,
-            "epoch",
-            "‖dW[1]‖ at the epoch's last batch (log)",
-            "first-layer gradient over training",
-        )
-    if name == "batch":
-        for run in runs:
-            right.plot(
-                np.cumsum(run.history.seconds), run.history.train_loss, label=run.label, marker="."
-            )
-        _log_panel(
-            right, "wall-clock seconds", "training loss (log)", "the same curves against time"
-        )
-    if name == "l2":
-        inset = ax.inset_axes((0.55, 0.45, 0.4, 0.4))
-        gaps = [r["gap (test - train)"] for r in result["rows"]]
-        positions = np.arange(len(gaps))
-        inset.bar(positions, gaps, color="tab:red")
-        inset.set_xticks(positions, [r.label for r in runs])
-        inset.set_title("test − train RMSE", fontsize=8)
-        inset.tick_params(labelsize=7)
+    _log_panel(ax, xlabel, "training loss (log)", f"{name}: training loss")
+
+
+def _finish(fig: Figure, result: dict[str, Any], source: str) -> Figure:
     fig.suptitle(f"{result['setup']}\n{source}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def plot_loss_only(name: str, result: dict[str, Any], source: str) -> Figure:
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    _loss_panel(ax, name, result["runs"])
+    return _finish(fig, result, source)
+
+
+def plot_init(name: str, result: dict[str, Any], source: str) -> Figure:
+    """Loss curves, and per-layer RMS of activations and weight gradients at step 0."""
+    fig = Figure(figsize=(16, 4.5))
+    (ax, bars, grads) = fig.subplots(1, 3)
+    width = 0.25
+    layers = np.arange(1, len(SIZES))
+    for i, (label, (acts, dws)) in enumerate(result["signal"].items()):
+        bars.bar(layers + (i - 1) * width, acts, width, label=label)
+        grads.bar(layers + (i - 1) * width, dws, width, label=label)
+    for panel, what, title in ((bars, "A", "activations"), (grads, "dW", "weight gradients")):
+        panel.set_yscale("log")
+        panel.set_xticks(layers, [f"{what}[{l}]" for l in layers])
+        panel.set_ylabel(f"RMS of {title} at step 0 (log)")
+        panel.set_title(f"{title} per layer, before training")
+        panel.legend(fontsize=8, loc="lower left")
+    _loss_panel(ax, name, result["runs"], xlabel="iteration")
+    return _finish(fig, result, source)
+
+
+def plot_activation(name: str, result: dict[str, Any], source: str) -> Figure:
+    """Loss curves, and the first layer's gradient norm over training."""
+    fig = Figure(figsize=(12, 4.5))
+    (ax, right) = fig.subplots(1, 2)
+    _loss_panel(ax, name, result["runs"])
+    for run in result["runs"]:
+        right.plot(run.extra["first-layer gradient norm"], label=run.label)
+    ylabel = "‖dW[1]‖ at the epoch's last batch (log)"
+    _log_panel(right, "epoch", ylabel, "first-layer gradient over training")
+    return _finish(fig, result, source)
+
+
+def plot_batch(name: str, result: dict[str, Any], source: str) -> Figure:
+    """Loss against epochs, and the same curves against wall-clock time."""
+    fig = Figure(figsize=(12, 4.5))
+    (ax, right) = fig.subplots(1, 2)
+    _loss_panel(ax, name, result["runs"])
+    for run in result["runs"]:
+        right.plot(
+            np.cumsum(run.history.seconds), run.history.train_loss, label=run.label, marker="."
+        )
+    _log_panel(right, "wall-clock seconds", "training loss (log)", "the same curves against time")
+    return _finish(fig, result, source)
+
+
+def plot_l2(name: str, result: dict[str, Any], source: str) -> Figure:
+    """Loss curves, with the test − train RMSE gap per λ as an inset."""
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    _loss_panel(ax, name, result["runs"])
+    inset = ax.inset_axes((0.55, 0.45, 0.4, 0.4))
+    gaps = [r["gap (test - train)"] for r in result["rows"]]
+    positions = np.arange(len(gaps))
+    inset.bar(positions, gaps, color="tab:red")
+    inset.set_xticks(positions, [r.label for r in result["runs"]])
+    inset.set_title("test − train RMSE", fontsize=8)
+    inset.tick_params(labelsize=7)
+    return _finish(fig, result, source)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One lab experiment: what it runs, how it draws its result, its default row cap."""
+
+    run: Callable[[Lab], dict[str, Any]]
+    plot: Callable[[str, dict[str, Any], str], Figure]
+    max_rows: int | None = None  # keeps the experiment under two minutes on the shared data
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "init": Experiment(experiment_init, plot_init),
+    "activation": Experiment(experiment_activation, plot_activation),
+    "lr": Experiment(experiment_lr, plot_loss_only),
+    "l2": Experiment(experiment_l2, plot_l2, max_rows=3000),
+    "batch": Experiment(experiment_batch, plot_batch, max_rows=10_000),
+    "optimizer": Experiment(experiment_optimizer, plot_loss_only),
+}
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
@@ -420,20 +439,14 @@ def run_experiment(
     epochs: int | None = None,
 ) -> Path:
     """Run experiment ``name``; returns the output directory."""
-    from nnscratch.cli import staged_directory
-    from nnscratch.plots import save_figure
-
     started = time.perf_counter()
-    if data_path is None:
-        frame = tracks_from_frame(make_tracks(5000, seed=seed), source=SYNTHETIC_LABEL)
-    else:
-        frame = load_tracks(data_path)
-    rows_cap = max_rows if max_rows is not None else DEFAULT_MAX_ROWS.get(name)
+    experiment = EXPERIMENTS[name]
+    frame = load_frame(data_path, DEFAULT_FEATURES, seed)
+    rows_cap = max_rows if max_rows is not None else experiment.max_rows
     data = prepare(frame, DEFAULT_FEATURES, seed=seed, max_rows=rows_cap)
-    lab = Lab(data, seed, epochs)
-    result = EXPERIMENTS[name](lab)
+    result = experiment.run(Lab(data, seed, epochs))
     source = data.report.source + (f", {rows_cap:,}-row sample" if rows_cap else "")
-    out = out or Path("runs") / f"experiment-{name}-{datetime.now():%Y%m%d-%H%M%S}"
+    out = out or default_run_dir(f"experiment-{name}-")
     payload = {
         "experiment": name,
         "data": source,
@@ -445,8 +458,8 @@ def run_experiment(
     }
     table = markdown_table(result["rows"])
     with staged_directory(out) as stage:
-        save_figure(figure(name, result, source), stage / f"{name}.png")
-        atomic_write_text(stage / "results.json", json.dumps(payload, indent=2, default=str) + "\n")
+        save_figure(experiment.plot(name, result, source), stage / f"{name}.png")
+        write_json(stage / "results.json", payload)
         atomic_write_text(
             stage / "results.md", f"# {name}\n\n{result['setup']}; {source}\n\n{table}\n"
         )
@@ -461,6 +474,7 @@ def run_experiment(
 
 
 def add_parser(sub: Any, formatter: Any, examples: Callable[[str], str]) -> None:
+    """Add ``nnscratch experiment`` to the command line's subcommands."""
     parser = sub.add_parser(
         "experiment",
         help="the analysis lab: check a design claim on real data",
@@ -482,8 +496,6 @@ def add_parser(sub: Any, formatter: Any, examples: Callable[[str], str]) -> None
 
 
 def _command(args: argparse.Namespace) -> int:
-    from nnscratch.cli import resolve_data
-
     run_experiment(
         args.name,
         data_path=resolve_data(args.data),

@@ -2,8 +2,8 @@
 
 Each derived feature is a pure, row-wise function of raw columns: it needs no
 fitting, so computing it on a new CSV at predict time gives exactly what the
-model saw in training. The only fitted part of the feature stage is the
-Min-Max scaler in :mod:`nnscratch.data`, fit on the training split.
+model saw in training. Everything fitted (scalers, the piecewise-linear
+encoding) lives in :mod:`nnscratch.preprocessing`, fit on the training split.
 
 ================== ============== ==========================================
 name               from           value
@@ -148,91 +148,3 @@ def add_derived_features(df: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame
     for name in names:
         out[name] = DERIVED_FEATURES[name].compute(df).astype("float64").to_numpy()
     return out
-
-
-class PiecewiseLinearEncoding:
-    """Piecewise-linear encoding of numerical features (Gorishniy et al., 2022).
-
-    For a feature with bin edges ``b_0 < b_1 < … < b_T`` (quantiles of the
-    training rows), a value ``x`` becomes ``T`` numbers::
-
-        e_t(x) = clip((x - b_{t-1}) / (b_t - b_{t-1}), 0, 1),   t = 1..T
-
-    1 for every bin wholly below ``x``, the fraction of the bin that holds
-    ``x``, 0 above. The first layer can then give each range of a feature
-    its own slope, which a single input weight cannot. A feature with at most
-    ``n_bins + 1`` distinct training values uses those values as edges (a
-    thermometer code). ``include_input`` appends the value itself.
-
-    Shapes: ``(n_samples, n_features)`` → ``(n_samples, n_features_out_)``.
-    Fitted on the training split only, like every fitted part of the data
-    stage, and saved with the model as JSON (:meth:`to_dict`).
-    """
-
-    def __init__(self, n_bins: int = 16, include_input: bool = True) -> None:
-        if n_bins < 1:
-            raise ValueError(f"n_bins must be >= 1, got {n_bins}")
-        self.n_bins = n_bins
-        self.include_input = include_input
-        self.edges_: list[np.ndarray] = []
-
-    def fit(self, X: np.ndarray) -> PiecewiseLinearEncoding:
-        X = np.asarray(X, dtype=np.float64)
-        self.edges_ = []
-        for column in X.T:
-            distinct = np.unique(column)
-            if len(distinct) <= self.n_bins + 1:
-                edges = distinct
-            else:
-                edges = np.unique(np.quantile(column, np.linspace(0, 1, self.n_bins + 1)))
-            self.edges_.append(edges)
-        return self
-
-    @property
-    def n_features_out_(self) -> int:
-        bins = sum(max(len(e) - 1, 0) for e in self.edges_)
-        return bins + (len(self.edges_) if self.include_input else 0)
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != len(self.edges_):
-            raise ValueError(f"expected X with {len(self.edges_)} columns, got shape {X.shape}")
-        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-        out = np.empty((len(X), self.n_features_out_), dtype=dtype)
-        start = 0
-        for j, edges in enumerate(self.edges_):
-            if len(edges) < 2:
-                continue
-            low, width = edges[:-1], np.diff(edges)
-            stop = start + len(width)
-            block = out[:, start:stop]
-            np.subtract(X[:, j : j + 1], low.astype(dtype), out=block)
-            # A bin narrower than the dtype's smallest normal number (edges distinct in
-            # float64, all but equal in float32) would give 0/0; at the smallest normal
-            # width the quotient is 0 at the lower edge and overflows to ±inf, which the
-            # clip maps to 1 or 0, beyond it: the step the bin has become.
-            with np.errstate(over="ignore"):
-                block /= np.maximum(width.astype(dtype), np.finfo(dtype).tiny)
-            np.clip(block, 0, 1, out=block)
-            start = stop
-        if self.include_input:
-            out[:, start:] = X
-        return out
-
-    def fit_transform(self, X: np.ndarray) -> np.ndarray:
-        return self.fit(X).transform(X)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "n_bins": self.n_bins,
-            "include_input": self.include_input,
-            "edges": [e.tolist() for e in self.edges_],
-        }
-
-    @classmethod
-    def from_dict(cls, state: dict[str, object]) -> PiecewiseLinearEncoding:
-        encoder = cls(int(state["n_bins"]), bool(state["include_input"]))  # type: ignore[call-overload]
-        encoder.edges_ = [np.asarray(e, dtype=np.float64) for e in state["edges"]]  # type: ignore[union-attr]
-        if any(e.ndim != 1 or np.any(np.diff(e) <= 0) for e in encoder.edges_):
-            raise ValueError("encoding state: edges must be increasing lists")
-        return encoder

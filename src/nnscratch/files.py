@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from nnscratch.errors import OutputError
+
 
 def _default_mode() -> int:
     """``0o666`` less the process umask: the mode ``open()`` would have given."""
@@ -25,10 +27,18 @@ def _default_mode() -> int:
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
-    """Call ``write(fh)`` on a temporary file, then rename it to ``path``."""
+    """Call ``write(fh)`` on a temporary file, then rename it to ``path``.
+
+    An operating-system failure (disk full, read-only, no permission) becomes
+    an :class:`~nnscratch.errors.OutputError` that names ``path`` and says
+    nothing was replaced.
+    """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise _output_error(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -36,11 +46,18 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
             os.fsync(fh.fileno())
         os.chmod(tmp_name, _default_mode())  # mkstemp creates 0600
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise _output_error(path, exc) from exc
         raise
     return path
+
+
+def _output_error(path: Path, exc: OSError) -> OutputError:
+    reason = exc.strerror or str(exc)
+    return OutputError(f"{path}: could not write the file ({reason}); nothing was replaced")
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:

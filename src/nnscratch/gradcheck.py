@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnscratch.losses import total_loss
 from nnscratch.network import Network
+
+#: Activations with a kink at z = 0, where a finite difference may straddle it.
+KINKED = frozenset({"relu", "leaky_relu"})
 
 
 def numerical_gradient(
@@ -30,9 +32,9 @@ def numerical_gradient(
     for i in range(flat.size):
         saved = flat[i]
         flat[i] = saved + h
-        plus = total_loss(net.predict(X), Y, net.params.weights, lmbda)
+        plus = net.loss(X, Y, lmbda)
         flat[i] = saved - h
-        minus = total_loss(net.predict(X), Y, net.params.weights, lmbda)
+        minus = net.loss(X, Y, lmbda)
         flat[i] = saved
         grad[i] = (plus - minus) / (2 * h)
     return grad
@@ -58,3 +60,35 @@ def check_gradients(
     return max_relative_error(
         analytic_gradient(net, X, Y, lmbda), numerical_gradient(net, X, Y, lmbda, h)
     )
+
+
+def network_away_from_kinks(
+    sizes: list[int], hidden: str, output: str, m: int, seed: int
+) -> tuple[Network, np.ndarray, np.ndarray]:
+    """A random float64 network and batch whose pre-activations all stay ≥ 1e-2 from 0.
+
+    ReLU and leaky ReLU have a kink at z = 0 where the derivative jumps; a
+    finite difference that straddles it measures neither side. The finite
+    difference moves each z by at most h·max|A| ≈ 1e-5, so redrawing until
+    every |Z| ≥ 1e-2 keeps every probe on one side of the kink. Biases are
+    drawn non-zero so that they matter too, and a ReLU output must be alive
+    (positive) for at least half the batch, or its gradient is trivially 0.
+    """
+    rng = np.random.default_rng(seed)
+    for _ in range(1000):
+        net = Network(sizes, hidden, output, dtype=np.float64, rng=rng)
+        for b in net.params.biases:
+            b[...] = rng.normal(0, 0.5, size=b.shape)
+        X = rng.normal(0, 1, size=(sizes[0], m))
+        Y = rng.normal(0, 1, size=(sizes[-1], m))
+        net.forward(X)
+        cache = net.cache_for(m)
+        L = len(sizes) - 1
+        W, b = net.params.weights, net.params.biases
+        Z = [W[l - 1] @ cache.A[l - 1] + b[l - 1] for l in range(1, L + 1)]  # Z[1..L]
+        kinked = [(hidden if l < L else output) in KINKED for l in range(1, L + 1)]
+        kinks = [Z[l - 1] for l in range(1, L + 1) if kinked[l - 1]]
+        alive = output != "relu" or (Z[-1] > 0).mean() >= 0.5
+        if alive and all(np.abs(Z).min() >= 1e-2 for Z in kinks):
+            return net, X, Y
+    raise AssertionError("could not draw a batch away from the kinks")

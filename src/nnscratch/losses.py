@@ -1,6 +1,6 @@
-"""Stage 5 (part 1) — the loss the network minimises.
+"""Stage 5 (part 1) — the loss the network minimises, and the loss table.
 
-For predictions ``Ŷ`` and targets ``Y``, both ``(1, m)``, and weights
+For predictions ``Ŷ`` and targets ``Y``, both ``(n[L], m)``, and weights
 ``W[1..L]``::
 
     MSE(Ŷ, Y)   = 1/(2m) Σ (ŷ - y)²                    (the ½ cancels the 2 of the square)
@@ -13,11 +13,20 @@ and their gradients::
     ∂L2/∂W[l]  = (λ/m) W[l]
 
 RMSE in the target's units is ``sqrt(2 · MSE)``.
+
+The loss table :data:`LOSSES` (as scikit-learn's ``LOSS_FUNCTIONS``) gives
+the network its loss by name. Each :class:`Loss` names the output activation
+it pairs with and supplies, in place, what backpropagation starts from: the
+output layer's ``dA[L] = ∂J/∂A[L]`` (the network then multiplies by
+``g_out'(Z[L])``), or, for a loss that fuses with its activation (softmax
+with cross-entropy), ``dZ[L]`` itself.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
@@ -53,13 +62,94 @@ def l2_penalty(weights: Sequence[np.ndarray], lmbda: float, m: int) -> float:
     return lmbda / (2 * m) * squares
 
 
-def total_loss(
-    Y_hat: np.ndarray, Y: np.ndarray, weights: Sequence[np.ndarray], lmbda: float
-) -> float:
-    """``J = MSE + L2`` for one batch of ``m = Y_hat.shape[-1]`` samples."""
-    return mse_loss(Y_hat, Y) + l2_penalty(weights, lmbda, np.asarray(Y_hat).shape[-1])
-
-
 def rmse_from_mse(mse: float) -> float:
     """RMSE from the ½-convention MSE: ``sqrt(2 · MSE)``."""
     return float(np.sqrt(2.0 * mse))
+
+
+# --------------------------------------------------------------------------- the table
+
+
+class Loss:
+    """A data loss ``J_data = 1/m Σ_i ℓ(ŷ_i, y_i)`` and where backpropagation starts.
+
+    ``output_activation`` is the activation the loss pairs with by default.
+    ``gives_dZ`` is True when :meth:`output_delta` already includes the output
+    activation's derivative (a fused pair such as softmax + cross-entropy).
+    """
+
+    name: ClassVar[str]
+    output_activation: ClassVar[str]
+    gives_dZ: ClassVar[bool] = False
+
+    def value(self, Y_hat: np.ndarray, Y: np.ndarray) -> float:
+        """``J_data`` for ``(n[L], m)`` predictions and targets, in float64."""
+        raise NotImplementedError
+
+    def output_delta(self, A: np.ndarray, Y: np.ndarray, out: np.ndarray) -> float:
+        """Fill ``out`` with ``∂J_data/∂A[L]`` (or ``∂J_data/∂Z[L]`` when ``gives_dZ``);
+        return ``Σ_i ℓ_i``, the batch's summed loss, as a float."""
+        raise NotImplementedError
+
+    def validation_logs(self, Y_hat: np.ndarray, Y: np.ndarray, scale: float) -> dict[str, float]:
+        """What the training loop logs on validation data: ``val_loss`` and friends."""
+        return {"val_loss": self.value(Y_hat, Y)}
+
+    def __repr__(self) -> str:
+        return f"<loss {self.name}>"
+
+
+#: Losses by name; each knows its output activation (see :class:`Loss`).
+LOSSES: dict[str, Loss] = {}
+
+
+def register(cls: type[Loss]) -> type[Loss]:
+    """Class decorator: add one instance of ``cls`` to :data:`LOSSES`."""
+    LOSSES[cls.name] = cls()
+    return cls
+
+
+@register
+class SquaredError(Loss):
+    """``ℓ = ½ (ŷ - y)²``, so ``J_data = MSE`` above; ``dA[L] = (Ŷ - Y) / m``."""
+
+    name = "mse"
+    output_activation = "identity"
+
+    def value(self, Y_hat: np.ndarray, Y: np.ndarray) -> float:
+        return mse_loss(Y_hat, Y)
+
+    def output_delta(self, A: np.ndarray, Y: np.ndarray, out: np.ndarray) -> float:
+        np.subtract(A, Y, out=out)  # ŷ - y
+        half_sse = 0.5 * float(np.vdot(out, out))  # Σ ½ (ŷ - y)²
+        out *= 1.0 / A.shape[-1]  # (ŷ - y) / m
+        return half_sse
+
+    def validation_logs(self, Y_hat: np.ndarray, Y: np.ndarray, scale: float) -> dict[str, float]:
+        """``val_loss`` (the ½-MSE) and ``val_rmse``, times ``scale`` (target units)."""
+        residual = Y_hat - Y
+        sse = float(np.vdot(residual, residual))
+        return {
+            "val_loss": sse / (2 * Y.shape[-1]),
+            "val_rmse": math.sqrt(sse / Y.size) * scale,
+        }
+
+
+def get_loss(name: str) -> Loss:
+    """Look a loss up by name, with a clear error for unknown names."""
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; choose from {sorted(LOSSES)}") from None
+
+
+def total_loss(
+    Y_hat: np.ndarray,
+    Y: np.ndarray,
+    weights: Sequence[np.ndarray],
+    lmbda: float,
+    loss: str | Loss = "mse",
+) -> float:
+    """``J = J_data + L2`` for one batch of ``m = Y_hat.shape[-1]`` samples."""
+    loss = get_loss(loss) if isinstance(loss, str) else loss
+    return loss.value(Y_hat, Y) + l2_penalty(weights, lmbda, np.asarray(Y_hat).shape[-1])

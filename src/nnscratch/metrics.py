@@ -14,7 +14,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from nnscratch.data import PreparedData
+from nnscratch.preprocessing import PreparedData
 
 Scores = dict[str, float]
 
@@ -37,17 +37,19 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Scores:
 def split_metrics(data: PreparedData, predict: Any) -> dict[str, Scores]:
     """Validation and test metrics, in target units, of ``predict(X_scaled) -> y_scaled``."""
     out = {}
+    pre = data.preprocessing
     for split, X, y in (("validation", data.X_val, data.y_val), ("test", data.X_test, data.y_test)):
         if len(y) == 0:
             continue
-        y_pred = np.clip(data.inverse_transform_y(predict(X)), *target_bounds(data))
-        out[split] = regression_metrics(data.inverse_transform_y(y), y_pred)
+        out[split] = regression_metrics(pre.inverse_transform_y(y), pre.to_points(predict(X)))
     return out
 
 
-def target_bounds(data: PreparedData) -> tuple[float, float]:
-    """The range predictions are clipped to: popularity is 0–100."""
-    return (0.0, 100.0) if data.target == "popularity" else (-np.inf, np.inf)
+def test_rmse(data: PreparedData, y_scaled_pred: np.ndarray) -> float:
+    """Test RMSE in target units of scaled predictions for ``data.X_test``."""
+    pre = data.preprocessing
+    truth = pre.inverse_transform_y(data.y_test)
+    return regression_metrics(truth, pre.to_points(y_scaled_pred))["rmse"]
 
 
 def baseline_metrics(

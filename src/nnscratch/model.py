@@ -2,8 +2,15 @@
 
 :class:`MLPRegressor` takes ``(n_samples, n_features)`` arrays or DataFrames,
 as every scikit-learn estimator does, and transposes them once, at the
-network's entrance (:func:`nnscratch.data.to_network_layout`). Everything
+network's entrance (:func:`nnscratch.network.to_network_layout`). Everything
 behind that door is the from-scratch NumPy network of stages 2–6.
+
+Model files: :meth:`MLPRegressor.save` hands its arrays (``W1..WL``,
+``b1..bL``, ``m2.W1``… for ensemble members 2, 3, …) and JSON metadata
+(architecture, dtype, hyperparameters, feature names, training curves) to the
+generic writer in :mod:`nnscratch.persistence`; :meth:`MLPRegressor.load`
+tells the reader which arrays the metadata implies, then rebuilds the
+networks from them.
 """
 
 from __future__ import annotations
@@ -19,12 +26,24 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from nnscratch.data import to_network_layout
-from nnscratch.network import Network
+from nnscratch.activations import ACTIVATIONS
+from nnscratch.network import Network, to_network_layout
 from nnscratch.optimizers import Optimizer, make_optimizer, make_schedule
-from nnscratch.training import Callback, History, train
+from nnscratch.persistence import ArraySpec, read_model_file, write_model_file
+from nnscratch.training import Callback, History, TrainConfig, train
 
-_DTYPES = {"float32": np.float32, "float64": np.float64}
+_DTYPES = ("float32", "float64")
+
+
+def as_float_dtype(dtype: Any) -> np.dtype:
+    """``np.dtype`` for ``"float32"``, ``np.float32`` or ``np.dtype("float32")`` (or float64)."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.name not in _DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+    return resolved
 
 
 def _generator(random_state: Any) -> np.random.Generator:
@@ -63,7 +82,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         their predictions (a deep ensemble); ``weights_``, ``history_`` and
         the curves describe the first member, ``networks_`` and
         ``histories_`` all of them.
-    dtype : ``"float32"`` (fast) or ``"float64"``.
+    dtype : float32 (fast) or float64, as a string, a NumPy type or a dtype.
     random_state : seed for initialisation, validation split and shuffling.
     verbose : show a progress bar.
     """
@@ -87,7 +106,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         patience: int = 10,
         min_delta: float = 0.0,
         n_members: int = 1,
-        dtype: str = "float32",
+        dtype: str | type | np.dtype = "float32",
         random_state: int | None = None,
         verbose: bool = False,
     ) -> None:
@@ -114,12 +133,6 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ helpers
 
-    def _np_dtype(self) -> type:
-        try:
-            return _DTYPES[str(self.dtype)]
-        except KeyError:
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}") from None
-
     def _check_params(self) -> None:
         sizes = tuple(self.hidden_layer_sizes)
         if any(not isinstance(n, numbers.Integral) or n < 1 for n in sizes):
@@ -132,6 +145,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"l2 must be >= 0, got {self.l2}")
         if not isinstance(self.n_members, numbers.Integral) or self.n_members < 1:
             raise ValueError(f"n_members must be a positive integer, got {self.n_members}")
+        as_float_dtype(self.dtype)
         if not 0 < self.validation_fraction < 1:
             raise ValueError(
                 f"validation_fraction must be in (0, 1), got {self.validation_fraction}"
@@ -180,7 +194,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
                     self.activation,
                     self.output_activation,
                     self.init,
-                    dtype=self._np_dtype(),
+                    dtype=as_float_dtype(self.dtype),
                     rng=init_rng,
                 )
             )
@@ -227,10 +241,10 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         y = self._column_vector_to_1d(y)
         self._start(X.shape[1], y)
         Y = self._validate_y(y)
-        X_val = Y_val = None
+        validation = None
         if eval_set is not None:
             X_val = validate_data(self, eval_set[0], reset=False, dtype=[np.float64, np.float32])
-            Y_val = self._validate_y(eval_set[1])
+            validation = (X_val, self._validate_y(eval_set[1]))
         elif self.early_stopping:
             n_val = max(1, round(len(X) * self.validation_fraction))
             if len(X) - n_val < 1:
@@ -240,10 +254,16 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
                 )
             order = self._split_rng.permutation(len(X))
             val, tr = order[:n_val], order[n_val:]
-            X, Y, X_val, Y_val = X[tr], Y[tr], X[val], Y[val]
-        patience = self.patience if self.early_stopping else None
+            X, Y, validation = X[tr], Y[tr], (X[val], Y[val])
         self._run(
-            X, Y, X_val, Y_val, self.epochs, patience, rmse_scale, callbacks, handle_interrupts
+            X,
+            Y,
+            validation=validation,
+            epochs=self.epochs,
+            patience=self.patience if self.early_stopping else None,
+            rmse_scale=rmse_scale,
+            callbacks=callbacks,
+            handle_interrupts=handle_interrupts,
         )
         return self
 
@@ -262,39 +282,36 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         y = self._column_vector_to_1d(y)
         if first:
             self._start(X.shape[1], y)
-        self._run(X, self._validate_y(y), None, None, 1, None, 1.0, (), False)
+        self._run(X, self._validate_y(y), epochs=1)
         return self
 
     def _run(
         self,
         X: np.ndarray,
         Y: np.ndarray,
-        X_val: np.ndarray | None,
-        Y_val: np.ndarray | None,
+        *,
         epochs: int,
-        patience: int | None,
-        rmse_scale: float,
-        callbacks: tuple[Callback, ...],
-        handle_interrupts: bool,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        patience: int | None = None,
+        rmse_scale: float = 1.0,
+        callbacks: tuple[Callback, ...] = (),
+        handle_interrupts: bool = False,
     ) -> None:
+        """Train every member for ``epochs`` on ``(X, Y)`` in the user layout."""
         dtype = self.networks_[0].dtype
-        has_val = X_val is not None and Y_val is not None
         X_net, Y_net = to_network_layout(X, dtype), to_network_layout(Y, dtype)
-        X_val_net = to_network_layout(X_val, dtype) if has_val else None
-        Y_val_net = to_network_layout(Y_val, dtype) if has_val else None
+        validation_net = None
+        if validation is not None:
+            validation_net = (
+                to_network_layout(validation[0], dtype),
+                to_network_layout(validation[1], dtype),
+            )
         try:
             for k, net in enumerate(self.networks_):
-                history = train(
-                    net,
-                    X_net,
-                    Y_net,
-                    self._optimizers[k],
+                config = TrainConfig(
                     epochs=epochs,
                     batch_size=self.batch_size,
                     lmbda=self.l2,
-                    rng=self._shuffle_rngs[k],
-                    X_val=X_val_net,
-                    Y_val=Y_val_net,
                     patience=patience,
                     min_delta=self.min_delta,
                     schedule=make_schedule(self.lr_schedule, epochs),
@@ -302,9 +319,18 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
                     progress_label=(
                         f"member {k + 1}/{self.n_members}" if self.n_members > 1 else "training"
                     ),
-                    callbacks=callbacks,
                     rmse_scale=rmse_scale,
                     handle_interrupts=handle_interrupts,
+                )
+                history = train(
+                    net,
+                    X_net,
+                    Y_net,
+                    self._optimizers[k],
+                    config=config,
+                    validation=validation_net,
+                    rng=self._shuffle_rngs[k],
+                    callbacks=callbacks,
                     history=self.histories_[k],
                 )
                 if history.interrupted:
@@ -340,59 +366,121 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------------ files
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the fitted model to ``path`` (``.npz``, no pickle, atomic)."""
-        from nnscratch.persistence import save_model
-
-        check_is_fitted(self, "networks_")
-        return save_model(self, path)
+        """Write the fitted model to ``path`` (``.npz`` + JSON, no pickle, atomic)."""
+        return write_model_file(path, *self.to_arrays())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> MLPRegressor:
         """Read a model written by :meth:`save`, validating everything."""
-        from nnscratch.persistence import load_model
+        arrays, meta = read_model_file(path, cls.expected_arrays)
+        return cls.from_arrays(arrays, meta)
 
-        return load_model(path)
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The fitted model as named arrays and JSON-ready metadata (see :meth:`save`)."""
+        check_is_fitted(self, "networks_")
+        arrays: dict[str, np.ndarray] = {}
+        for k, net in enumerate(self.networks_):
+            names = _array_names(len(net.params.weights), k)
+            for name, array in zip(names, net.params.weights + net.params.biases, strict=True):
+                arrays[name] = array
+        hyperparameters = self.get_params(deep=False)
+        hyperparameters["dtype"] = as_float_dtype(self.dtype).name
+        metadata = {
+            "architecture": {
+                "layer_sizes": list(self.network_.layer_sizes),
+                "hidden_activation": self.activation,
+                "output_activation": self.output_activation,
+                "init": self.init,
+            },
+            "dtype": self.network_.dtype.name,
+            "hyperparameters": hyperparameters,
+            "n_features_in": int(self.n_features_in_),
+            "feature_names": (
+                [str(f) for f in self.feature_names_in_]
+                if hasattr(self, "feature_names_in_")
+                else None
+            ),
+            "n_outputs": int(self.n_outputs_),
+            "y_ndim": int(self._y_ndim),
+            "n_members": len(self.networks_),
+            "training": [h.to_dict() for h in self.histories_],
+        }
+        return arrays, metadata
 
-    def _restore(
-        self,
-        meta: dict[str, Any],
-        sizes: list[int],
-        members: list[tuple[list[np.ndarray], list[np.ndarray]]],
-    ) -> None:
-        """Set fitted state from a validated model file (see :mod:`nnscratch.persistence`)."""
+    @staticmethod
+    def expected_arrays(meta: dict[str, Any]) -> dict[str, ArraySpec]:
+        """Every array a model file with metadata ``meta`` must hold; ``ValueError`` if
+        the metadata itself is not valid."""
         arch = meta["architecture"]
-        self.networks_ = []
-        for weights, biases in members:
+        sizes = [int(n) for n in arch["layer_sizes"]]
+        missing = [k for k in ("hyperparameters", "n_features_in", "n_outputs") if k not in meta]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)}")
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"invalid layer sizes {sizes}")
+        for label in ("hidden", "output"):
+            name = arch[f"{label}_activation"]
+            if name not in ACTIVATIONS:
+                raise ValueError(f"unknown {label} activation {name!r}")
+        if meta["dtype"] not in _DTYPES:
+            raise ValueError(f"unsupported dtype {meta['dtype']!r}")
+        n_members = meta.get("n_members", 1)
+        if not isinstance(n_members, int) or n_members < 1:
+            raise ValueError(f"invalid number of ensemble members {n_members!r}")
+        dtype = np.dtype(meta["dtype"])
+        L = len(sizes) - 1
+        specs: dict[str, ArraySpec] = {}
+        for k in range(n_members):
+            names = _array_names(L, k)
+            for l in range(1, L + 1):
+                specs[names[l - 1]] = ArraySpec((sizes[l], sizes[l - 1]), dtype)  # W[l]
+                specs[names[L + l - 1]] = ArraySpec((sizes[l], 1), dtype)  # b[l]
+        return specs
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> MLPRegressor:
+        """A fitted estimator from :meth:`to_arrays`' output (already validated)."""
+        hyperparameters = dict(meta["hyperparameters"])
+        if isinstance(hyperparameters.get("hidden_layer_sizes"), list):  # JSON has no tuples
+            hyperparameters["hidden_layer_sizes"] = tuple(hyperparameters["hidden_layer_sizes"])
+        try:
+            model = cls(**hyperparameters)
+        except TypeError as exc:
+            raise ValueError(f"unknown hyperparameter in metadata ({exc})") from exc
+        arch = meta["architecture"]
+        sizes = [int(n) for n in arch["layer_sizes"]]
+        L = len(sizes) - 1
+        model.networks_ = []
+        for k in range(int(meta.get("n_members", 1))):
+            names = _array_names(L, k)
             net = Network(
                 sizes,
                 arch["hidden_activation"],
                 arch["output_activation"],
-                dtype=_DTYPES[meta["dtype"]],
+                dtype=np.dtype(meta["dtype"]),
                 rng=0,
             )
-            net.params.load_(weights, biases)
-            self.networks_.append(net)
-        self.n_features_in_ = int(meta["n_features_in"])
+            net.params.load_([arrays[n] for n in names[:L]], [arrays[n] for n in names[L:]])
+            model.networks_.append(net)
+        model.n_features_in_ = int(meta["n_features_in"])
         if meta.get("feature_names"):
-            self.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
-        self.n_outputs_ = int(meta["n_outputs"])
-        self._y_ndim = int(meta.get("y_ndim", 1))
+            model.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
+        model.n_outputs_ = int(meta["n_outputs"])
+        model._y_ndim = int(meta.get("y_ndim", 1))
         trainings = meta.get("training") or [{}]
-        self.histories_ = [
-            History(
-                train_loss=list(t.get("train_loss", [])),
-                val_loss=list(t.get("val_loss", [])),
-                val_rmse=list(t.get("val_rmse", [])),
-                learning_rate=list(t.get("learning_rate", [])),
-                best_epoch=t.get("best_epoch"),
-                stopped_early=bool(t.get("stopped_early", False)),
-                interrupted=bool(t.get("interrupted", False)),
-            )
-            for t in trainings
-        ]
-        self.preprocessing_ = meta.get("preprocessing")
-        rng = _generator(self.random_state)
-        self._split_rng, *member_rngs = rng.spawn(1 + len(self.networks_))
-        self._shuffle_rngs = [r.spawn(2)[1] for r in member_rngs]
-        self._optimizers = [self._make_optimizer() for _ in self.networks_]
-        self._sync_fitted_attributes()
+        if isinstance(trainings, dict):
+            trainings = [trainings]
+        model.histories_ = [History.from_dict(t) for t in trainings]
+        rng = _generator(model.random_state)
+        model._split_rng, *member_rngs = rng.spawn(1 + len(model.networks_))
+        model._shuffle_rngs = [r.spawn(2)[1] for r in member_rngs]
+        model._optimizers = [model._make_optimizer() for _ in model.networks_]
+        model._sync_fitted_attributes()
+        return model
+
+
+def _array_names(n_layers: int, member: int = 0) -> list[str]:
+    """``W1..WL, b1..bL`` for the first network; ``m2.W1``… for ensemble member 2 on."""
+    prefix = f"m{member + 1}." if member else ""
+    names = [f"W{l}" for l in range(1, n_layers + 1)] + [f"b{l}" for l in range(1, n_layers + 1)]
+    return [prefix + name for name in names]

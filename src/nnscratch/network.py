@@ -10,9 +10,10 @@ of ``m`` samples and layers ``l = 1..L``::
                                                output activation at l = L
     Ŷ    = A[L]                                (1, m)
 
-Backpropagation of ``J = 1/(2m) Σ(ŷ-y)² + λ/(2m) Σ‖W[l]‖²``::
+Backpropagation of ``J = J_data + λ/(2m) Σ‖W[l]‖²``, with ``J_data`` from the
+loss table (:mod:`nnscratch.losses`; for MSE ``1/(2m) Σ(ŷ-y)²``)::
 
-    dZ[L]   = (A[L] - Y) / m ⊙ g_out'(Z[L])
+    dZ[L]   = ∂J_data/∂A[L] ⊙ g_out'(Z[L])         MSE: (A[L] - Y) / m ⊙ g_out'(Z[L])
     dW[l]   = dZ[l] · A[l-1]ᵀ + (λ/m) W[l]     (n[l], n[l-1])
     db[l]   = Σ_columns dZ[l]                  (n[l], 1)
     i.e. [dW[l] | db[l]] = dZ[l] · [A[l-1]; 1]ᵀ (+ the L2 term)   one matrix product
@@ -23,6 +24,10 @@ the bias costs nothing extra in either direction (see :mod:`nnscratch.init`
 for the matching ``[W | b]`` blocks). Every array above lives in a buffer
 allocated once per batch size (:class:`ForwardCache`) or in the flat gradient
 array (:class:`Parameters`); the hot path allocates nothing.
+
+Users hand data around as ``(n_samples, n_features)``; the network works on
+``(n_features, n_samples)``. The transpose happens at the network's entrance,
+in :func:`to_network_layout`, and nowhere else.
 """
 
 from __future__ import annotations
@@ -30,17 +35,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import threadpoolctl
 from threadpoolctl import ThreadpoolController
 
 from nnscratch.activations import Activation, get_activation
-from nnscratch.data import to_network_layout
 from nnscratch.init import Parameters, initialize
-from nnscratch.losses import total_loss
+from nnscratch.losses import Loss, get_loss, total_loss
 
 #: A batch whose largest matrix product has fewer multiply-adds than this
 #: runs with BLAS held to one thread. OpenBLAS starts and synchronises its
@@ -62,9 +69,58 @@ def _blas_controller() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def one_blas_thread() -> contextlib.AbstractContextManager[object]:
-    """Hold BLAS to one thread inside the ``with`` block."""
-    return _blas_controller().limit(limits=1, user_api="blas")
+class _OneBlasThread:
+    """BLAS held to one thread while any caller, in any thread, is inside.
+
+    OpenBLAS's thread count is one setting for the whole process, and
+    threadpoolctl's ``limit`` restores on exit whatever it found on entry: two
+    overlapping ``with`` blocks in two threads would hand BLAS its threads
+    back while the other is still inside. So the holds are counted under a
+    lock: the first sets one thread, the last restores the original.
+    threadpoolctl (3.8) also lets a single "controlling" thread change
+    OpenBLAS and ignores the others; under the lock, each change releases
+    that control before and after, so any thread's hold takes effect and no
+    thread keeps control afterwards.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._limiter: Any = None
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._lock:
+            if self._holders == 0:
+                _release_openblas_control()
+                self._limiter = _blas_controller().limit(limits=1, user_api="blas")
+                _release_openblas_control()
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    _release_openblas_control()
+                    self._limiter.restore_original_limits()
+                    _release_openblas_control()
+                    self._limiter = None
+
+
+def _release_openblas_control() -> None:
+    """Let any thread set OpenBLAS's limit next (threadpoolctl ≥ 3.8 ties it to one)."""
+    release = getattr(threadpoolctl.OpenBLASController, "clear_controlling_thread", None)
+    if release is not None:
+        release(force=True)
+
+
+_ONE_BLAS_THREAD = _OneBlasThread()
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager[None]:
+    """Hold BLAS to one thread inside the ``with`` block (safe from many threads at once)."""
+    return _ONE_BLAS_THREAD.hold()
 
 
 @dataclass
@@ -129,20 +185,10 @@ def batch_rows(
     n_rows: int, m: int, dtype: np.dtype, *, ones: bool = False, pad: bool = True
 ) -> np.ndarray:
     """An empty (or all-ones) ``(n_rows, m)`` buffer; with ``pad``, its rows start
-    an odd number of 64-byte cache lines apart.
+    an odd number of 64-byte cache lines apart (a view of a slightly wider array).
 
-    Rows exactly 4 KiB apart (a float32 batch of 1,024 or 2,048) all map to
-    the same few cache sets, and single-threaded BLAS then evicts its own
-    operands as it walks down a column: the four float32 forward products at
-    a batch of 2,048 took 142 ns a sample with packed rows, 84 with padded
-    ones. A padded buffer is a view of the first ``m`` columns of a slightly
-    wider array; NumPy and BLAS take its row stride as it is, without copying.
-
-    Prediction pads; training does not: a float32 Adam fit measured 18%,
-    17% and 4% slower padded at batches of 32, 256 and 2,048 (best of five,
-    BLAS on one thread). Most of a training step is small element-wise
-    passes, and NumPy runs those as one loop over a contiguous array but as
-    one loop a row over a padded one.
+    Prediction buffers pad, training buffers do not; why, with the
+    measurements, is in ``docs/performance.md`` ("Padded prediction rows").
     """
     make = np.ones if ones else np.empty
     if not pad:
@@ -151,6 +197,30 @@ def batch_rows(
     lines = -(-m // per_line)  # ⌈m / per_line⌉
     lines += 1 - lines % 2  # make it odd
     return make((n_rows, lines * per_line), dtype=dtype)[:, :m]
+
+
+def to_network_layout(
+    X: np.ndarray, dtype: np.dtype | type = np.float32, *, out: np.ndarray | None = None
+) -> np.ndarray:
+    """The one transpose: ``(n_samples, n_features)`` → ``(n_features, n_samples)``.
+
+    Returns a new C-contiguous array of ``dtype`` (never a view of ``X``),
+    so every row the network reads is one feature over consecutive samples;
+    or fills ``out`` (shape ``(n_features, n_samples)``) and returns it. The
+    network's prediction buffers passed as ``out`` keep each row contiguous
+    but space the rows a cache line wider (see :func:`batch_rows`).
+    """
+    X = np.asarray(X)
+    if X.ndim == 1:
+        X = X.reshape(-1, 1)
+    if X.ndim != 2:
+        raise ValueError(f"expected a 2-D array (n_samples, n_features), got shape {X.shape}")
+    if out is None:
+        out = np.empty((X.shape[1], X.shape[0]), dtype=dtype)
+    elif out.shape != (X.shape[1], X.shape[0]):
+        raise ValueError(f"out has shape {out.shape}, expected {(X.shape[1], X.shape[0])}")
+    out[...] = X.T
+    return out
 
 
 def forward(
@@ -184,24 +254,26 @@ def backward(
     params: Parameters,
     cache: ForwardCache,
     Y: np.ndarray,
-    lmbda: float,
     grads: Parameters,
+    *,
     hidden: Activation,
     output: Activation,
+    loss: Loss,
+    lmbda: float = 0.0,
 ) -> float:
     """Fill ``grads`` with ``∂J/∂W[l]`` and ``∂J/∂b[l]`` for the last forward pass.
 
-    ``Y`` has the shape of ``Ŷ``, ``(n[L], m)``. Returns ``2m·J``, i.e.
-    ``Σ(ŷ - y)² + λ Σ‖W[l]‖²``, from what the gradients need anyway (so
-    callers can keep running loss sums for free).
+    ``Y`` has the shape of ``Ŷ``, ``(n[L], m)``. Returns ``m·J``, i.e.
+    ``Σ_i ℓ_i + λ/2 Σ‖W[l]‖²`` (for MSE ``½ Σ(ŷ - y)² + λ/2 Σ‖W[l]‖²``),
+    from what the gradients need anyway, so callers keep running loss sums
+    for free.
     """
     L = len(params.blocks)
     m = cache.m
     dZ = cache.dZ[L]
-    np.subtract(cache.A[L], Y, out=dZ)  # ŷ - y
-    sse = float(np.vdot(dZ, dZ))
-    dZ *= 1.0 / m  # dA[L] = (ŷ - y) / m
-    output.backward_inplace(cache.A[L], dZ, cache.scratch[L])  # ⊙ g_out'(Z[L]) → dZ[L]
+    total = loss.output_delta(cache.A[L], Y, dZ)  # dA[L] = ∂J_data/∂A[L]
+    if not loss.gives_dZ:
+        output.backward_inplace(cache.A[L], dZ, cache.scratch[L])  # ⊙ g_out'(Z[L]) → dZ[L]
     for l in range(L, 0, -1):
         dZ = cache.dZ[l]
         # [dW[l] | db[l]] = dZ[l] · [A[l-1]; 1]ᵀ  (dW = dZ·A[l-1]ᵀ, db = Σ_columns dZ)
@@ -219,16 +291,54 @@ def backward(
         squared_weights = float(np.vdot(params.flat, cache.l2_scratch))  # Σ‖W[l]‖²
         cache.l2_scratch *= lmbda / m
         grads.flat += cache.l2_scratch
-        return sse + lmbda * squared_weights
-    return sse
+        return total + 0.5 * lmbda * squared_weights
+    return total
+
+
+class _CachePool:
+    """Prediction buffers shared by the calls of one network, safely.
+
+    A call takes a cache for its batch size under a lock (or allocates one),
+    uses it alone, and gives it back; nothing a call writes is seen by
+    another. At most ``per_size`` idle caches are kept per batch size, and
+    at most ``sizes`` batch sizes.
+    """
+
+    def __init__(self, per_size: int = 8, sizes: int = 8) -> None:
+        self._idle: dict[int, list[ForwardCache]] = {}
+        self._lock = threading.Lock()
+        self._per_size, self._sizes = per_size, sizes
+
+    @contextlib.contextmanager
+    def take(self, params: Parameters, m: int) -> Iterator[ForwardCache]:
+        with self._lock:
+            idle = self._idle.get(m)
+            cache = idle.pop() if idle else None
+        if cache is None:
+            cache = ForwardCache.allocate(params, m, training=False)
+        try:
+            yield cache
+        finally:
+            with self._lock:
+                if m not in self._idle and len(self._idle) >= self._sizes:
+                    self._idle.clear()
+                idle = self._idle.setdefault(m, [])
+                if len(idle) < self._per_size:
+                    idle.append(cache)
 
 
 class Network:
-    """A fully connected network: parameters, activations and reusable buffers.
+    """A fully connected network: parameters, activations, a loss and reusable buffers.
 
     ``layer_sizes`` lists every layer's width, input first, e.g. the default
     ``[13, 64, 32, 16, 1]``. Inputs are ``(n[0], m)`` arrays of ``dtype``
-    (see :func:`nnscratch.data.to_network_layout`).
+    (see :func:`to_network_layout`). ``loss`` is a name from
+    :data:`nnscratch.losses.LOSSES`.
+
+    Training (:meth:`forward`, :meth:`backward`) uses buffers kept on the
+    network and belongs to one thread. Prediction (:meth:`predict`,
+    :meth:`predict_samples`) may be called from many threads at once: each
+    call takes its own buffers from a pool under a lock.
     """
 
     _MAX_CACHES = 8
@@ -240,21 +350,28 @@ class Network:
         output_activation: str = "identity",
         init: str = "he",
         *,
+        loss: str = "mse",
         dtype: np.dtype | type = np.float32,
         rng: np.random.Generator | int | None = 0,
     ) -> None:
         self.hidden = get_activation(hidden_activation)
         self.output = get_activation(output_activation)
+        self.loss_function = get_loss(loss)
         self.params = initialize(layer_sizes, init, rng=rng, dtype=dtype)
         self.grads = self.params.zeros_like()
-        self._caches: dict[tuple[int, bool], ForwardCache] = {}
+        self._caches: dict[int, ForwardCache] = {}
         self._last: ForwardCache | None = None
+        self._pool = _CachePool()
 
     def __getstate__(self) -> dict[str, object]:
         # Buffers are scratch space: rebuilt on demand, never pickled.
         state = dict(self.__dict__)
-        state["_caches"], state["_last"] = {}, None
+        state["_caches"], state["_last"], state["_pool"] = {}, None, None
         return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._pool = _CachePool()
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -264,17 +381,14 @@ class Network:
     def dtype(self) -> np.dtype:
         return self.params.dtype
 
-    def cache_for(self, m: int, *, training: bool = True) -> ForwardCache:
-        """The buffers for batch size ``m``, allocated on first use.
-
-        ``training=False`` gives prediction buffers (see :class:`ForwardCache`).
-        """
-        cache = self._caches.get((m, training))
+    def cache_for(self, m: int) -> ForwardCache:
+        """The training buffers for batch size ``m``, allocated on first use."""
+        cache = self._caches.get(m)
         if cache is None:
             if len(self._caches) >= self._MAX_CACHES:
                 self._caches.clear()
-            cache = ForwardCache.allocate(self.params, m, training=training)
-            self._caches[m, training] = cache
+            cache = ForwardCache.allocate(self.params, m, training=True)
+            self._caches[m] = cache
         return cache
 
     def blas_threads_for(self, m: int) -> contextlib.AbstractContextManager[object]:
@@ -296,17 +410,27 @@ class Network:
         return X
 
     def forward(self, X: np.ndarray) -> np.ndarray:
-        """``Ŷ`` for ``X`` of shape ``(n[0], m)``; a buffer, valid until the next call."""
+        """``Ŷ`` for ``X`` of shape ``(n[0], m)``, keeping what :meth:`backward` needs;
+        a training buffer, valid until the next call."""
         X = self._check_input(X)
         self._last = self.cache_for(X.shape[1])
         return forward(self.params, X, self.hidden, self.output, self._last)
 
     def backward(self, Y: np.ndarray, lmbda: float = 0.0) -> float:
         """Gradients of the last forward pass into ``self.grads``; returns
-        ``2m·J = Σ(ŷ - y)² + λ Σ‖W‖²``."""
+        ``m·J = Σ_i ℓ_i + λ/2 Σ‖W‖²``."""
         if self._last is None:
             raise RuntimeError("backward() needs a forward() first")
-        return backward(self.params, self._last, Y, lmbda, self.grads, self.hidden, self.output)
+        return backward(
+            self.params,
+            self._last,
+            Y,
+            self.grads,
+            hidden=self.hidden,
+            output=self.output,
+            loss=self.loss_function,
+            lmbda=lmbda,
+        )
 
     def predict(
         self, X: np.ndarray, batch_size: int = 4096, n_threads: int | None = None
@@ -325,9 +449,8 @@ class Network:
     ) -> np.ndarray:
         """``Ŷ`` as a new ``(n[L], m)`` array for ``X`` in the user layout ``(m, n[0])``.
 
-        Each batch of rows goes through :func:`nnscratch.data.to_network_layout`
-        straight into the network's input buffer: one copy, no full transposed
-        array.
+        Each batch of rows goes through :func:`to_network_layout` straight
+        into the network's input buffer: one copy, no full transposed array.
         """
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
@@ -349,42 +472,39 @@ class Network:
         """Forward ``m`` samples in batches; ``fill(start, stop, dest)`` writes a batch's input.
 
         Large inputs are split over ``n_threads`` threads (default: the CPU
-        count, at most 4), each with its own buffers and BLAS held to one
-        thread, since NumPy and BLAS release the GIL: batches are independent,
-        so the result is the same whichever thread computes a batch.
+        count, at most 4), each with its own buffers, since NumPy and BLAS
+        release the GIL: batches are independent, so the result is the same
+        whichever thread computes a batch. BLAS is held to one thread in every
+        case: OpenBLAS on two threads rounds some products differently (a
+        494-row float32 validation set on the default recipe's network), and
+        a prediction must not depend on how many threads BLAS was given.
         """
         out = np.empty((self.layer_sizes[-1], m), dtype=self.dtype)
         starts = list(range(0, m, batch_size))
         threads = n_threads or min(os.cpu_count() or 1, 4)
 
-        def run(indices: list[int], cache_of: Callable[[int], ForwardCache]) -> None:
-            for start in indices:
-                stop = min(start + batch_size, m)
-                cache = cache_of(stop - start)
-                fill(start, stop, cache.A[0])
-                out[:, start:stop] = forward(
-                    self.params, cache.A[0], self.hidden, self.output, cache
-                )
+        def run(indices: list[int]) -> None:
+            with contextlib.ExitStack() as held:
+                caches: dict[int, ForwardCache] = {}
+                for start in indices:
+                    stop = min(start + batch_size, m)
+                    size = stop - start
+                    if size not in caches:
+                        caches[size] = held.enter_context(self._pool.take(self.params, size))
+                    cache = caches[size]
+                    fill(start, stop, cache.A[0])
+                    out[:, start:stop] = forward(
+                        self.params, cache.A[0], self.hidden, self.output, cache
+                    )
 
         if threads == 1 or len(starts) < 4 * threads:
-            with self.blas_threads_for(min(batch_size, m)):
-                run(starts, lambda size: self.cache_for(size, training=False))
+            with one_blas_thread():
+                run(starts)
             return out
-
-        def worker(k: int) -> None:
-            mine: dict[int, ForwardCache] = {}
-
-            def cache_of(size: int) -> ForwardCache:
-                if size not in mine:
-                    mine[size] = ForwardCache.allocate(self.params, size, training=False)
-                return mine[size]
-
-            run(starts[k::threads], cache_of)
-
         with one_blas_thread(), ThreadPoolExecutor(threads) as pool:
-            list(pool.map(worker, range(threads)))
+            list(pool.map(run, [starts[k::threads] for k in range(threads)]))
         return out
 
     def loss(self, X: np.ndarray, Y: np.ndarray, lmbda: float = 0.0) -> float:
-        """``J = 1/(2m) Σ(ŷ-y)² + λ/(2m) Σ‖W‖²`` on ``(X, Y)``, in float64."""
-        return total_loss(self.predict(X), Y, self.params.weights, lmbda)
+        """``J = J_data + λ/(2m) Σ‖W‖²`` on ``(X, Y)``, in float64."""
+        return total_loss(self.predict(X), Y, self.params.weights, lmbda, self.loss_function)

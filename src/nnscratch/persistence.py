@@ -1,55 +1,65 @@
-"""Model files: one ``.npz`` of plain arrays plus JSON metadata, never a pickle.
+"""Model files: named arrays plus JSON metadata in one ``.npz``, never a pickle.
 
-Layout of a model file (a zip archive NumPy's ``np.load`` reads)::
+Layout of a model file (a zip archive NumPy's ``np.load`` also reads)::
 
-    W1.npy ... WL.npy     weights, (n[l], n[l-1]), in the model's dtype
-    b1.npy ... bL.npy     biases, (n[l], 1)
-    m2.W1.npy ...         the same for ensemble members 2, 3, … (if any)
-    metadata.npy          a 0-d unicode array holding the JSON below
+    NAME.npy ...          one member per named array
+    metadata.npy          a 0-d unicode array holding the JSON metadata
 
-The metadata records the format and package versions, the architecture,
-activations, dtype, hyperparameters, feature names, training curves and,
-when the model was trained through the data stage, the fitted scaling that
-turns raw CSV columns into inputs and outputs back into popularity points.
+This module knows nothing of networks or estimators: it writes the arrays and
+metadata it is given, and reads them back after checking them against what
+the caller expects (``expect(metadata) -> {name: ArraySpec}``). The
+estimators call it (:meth:`nnscratch.model.MLPRegressor.save`); it never
+calls them.
 
-Files are written atomically (:mod:`nnscratch.files`) with fixed zip
-timestamps, so the same model gives the same bytes. :func:`load_model`
-checks everything and refuses anything unexpected with a
-:class:`~nnscratch.errors.ModelFileError` that names the problem.
+Reading costs memory in proportion to the model the metadata describes, not
+to what a member declares: every member's ``.npy`` header (shape, dtype,
+byte count) is checked against the expected spec *before* its data is read,
+and the expected total is capped (:data:`MAX_ARRAY_BYTES`). Files are
+written atomically (:mod:`nnscratch.files`) with fixed zip timestamps, so the
+same model gives the same bytes.
 """
 
 from __future__ import annotations
 
-import io
 import json
+import math
 import os
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, Any
 
 import numpy as np
 
-from nnscratch.activations import ACTIVATIONS
+from nnscratch import __version__
 from nnscratch.errors import ModelFileError
 from nnscratch.files import atomic_write
 
-if TYPE_CHECKING:
-    from nnscratch.model import MLPRegressor
-
 FORMAT = "nnscratch-model"
 FORMAT_VERSION = 1
+#: The most array data a model file may claim (its metadata's architecture): 1 GiB,
+#: about 268 million float32 parameters.
+MAX_ARRAY_BYTES = 1 << 30
+#: The most JSON metadata a model file may hold.
+MAX_METADATA_BYTES = 64 << 20
+METADATA = "metadata"
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-_DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
-def _array_names(n_layers: int, member: int = 0) -> list[str]:
-    """``W1..WL, b1..bL`` for the first network; ``m2.W1``… for ensemble member 2 on."""
-    prefix = f"m{member + 1}." if member else ""
-    names = [f"W{l}" for l in range(1, n_layers + 1)] + [f"b{l}" for l in range(1, n_layers + 1)]
-    return [prefix + name for name in names]
+@dataclass(frozen=True)
+class ArraySpec:
+    """What a named array must be: its shape and dtype."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * np.dtype(self.dtype).itemsize
 
 
-def write_npz(fh: io.BufferedIOBase | Any, arrays: dict[str, np.ndarray]) -> None:
+def _write_npz(fh: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` as an ``.npz`` archive with fixed timestamps (same input, same bytes)."""
     with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as archive:
         for name, array in arrays.items():
@@ -59,86 +69,78 @@ def write_npz(fh: io.BufferedIOBase | Any, arrays: dict[str, np.ndarray]) -> Non
                 np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
-def model_metadata(model: MLPRegressor) -> dict[str, Any]:
-    from nnscratch import __version__
+def write_npz(fh: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``fh`` as an ``.npz`` archive (no metadata; for tests and tools)."""
+    _write_npz(fh, arrays)
 
-    return {
+
+def write_model_file(
+    path: str | os.PathLike[str], arrays: dict[str, np.ndarray], metadata: dict[str, Any]
+) -> Path:
+    """Write ``arrays`` and ``metadata`` (stamped with the format and versions) atomically."""
+    if METADATA in arrays:
+        raise ValueError(f"{METADATA!r} is reserved for the metadata")
+    stamped = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "nnscratch_version": __version__,
-        "architecture": {
-            "layer_sizes": list(model.network_.layer_sizes),
-            "hidden_activation": model.activation,
-            "output_activation": model.output_activation,
-            "init": model.init,
-        },
-        "dtype": str(model.network_.dtype),
-        "hyperparameters": model.get_params(deep=False),
-        "n_features_in": int(model.n_features_in_),
-        "feature_names": (
-            [str(f) for f in model.feature_names_in_]
-            if hasattr(model, "feature_names_in_")
-            else None
-        ),
-        "n_outputs": int(model.n_outputs_),
-        "y_ndim": int(model._y_ndim),
-        "n_members": len(model.networks_),
-        "training": [h.to_dict() for h in model.histories_],
-        "preprocessing": getattr(model, "preprocessing_", None),
+        **metadata,
     }
+    members = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
+    members[METADATA] = np.array(json.dumps(stamped, sort_keys=True, allow_nan=False))
+    return atomic_write(path, lambda fh: _write_npz(fh, members))
 
 
-def save_model(model: MLPRegressor, path: str | os.PathLike[str]) -> Path:
-    """Write ``model`` to ``path`` atomically; returns the path."""
-    arrays: dict[str, np.ndarray] = {}
-    for k, net in enumerate(model.networks_):
-        names = _array_names(len(net.params.weights), k)
-        for name, array in zip(names, net.params.weights + net.params.biases, strict=True):
-            arrays[name] = np.ascontiguousarray(array)
-    metadata = json.dumps(model_metadata(model), sort_keys=True, allow_nan=False)
-    arrays["metadata"] = np.array(metadata)
-    return atomic_write(path, lambda fh: write_npz(fh, arrays))
-
-
-# --------------------------------------------------------------------------- loading
+# --------------------------------------------------------------------------- reading
 
 
 def _fail(path: Path, message: str) -> ModelFileError:
     return ModelFileError(f"{path}: {message}")
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    if not path.exists():
-        raise _fail(path, "model file not found")
-    if path.is_dir() or not zipfile.is_zipfile(path):
-        raise _fail(
-            path, "not an nnscratch model file (not an .npz archive; damaged or truncated?)"
-        )
-    arrays: dict[str, np.ndarray] = {}
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            for name in archive.files:
-                try:
-                    arrays[name] = archive[name]
-                except ValueError as exc:
-                    if "allow_pickle" in str(exc) or "pickle" in str(exc).lower():
-                        raise _fail(
-                            path, f"entry {name!r} holds a pickled object; refusing to load it"
-                        ) from exc
-                    raise _fail(path, f"entry {name!r} is not a valid array ({exc})") from exc
-    except ModelFileError:
-        raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as exc:
-        raise _fail(path, f"damaged or truncated model file ({exc})") from exc
-    return arrays
+def _describe(shape: tuple[int, ...], dtype: np.dtype) -> str:
+    count = math.prod(shape)
+    return f"shape {shape} of {dtype} ({count:,} values, {count * dtype.itemsize:,} bytes)"
 
 
-def _read_metadata(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    raw = arrays.pop("metadata", None)
-    if raw is None or raw.dtype.kind != "U" or raw.ndim != 0:
+def _header(path: Path, archive: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype a member's ``.npy`` header declares, reading nothing else."""
+    with archive.open(member) as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:  # pragma: no cover - read_magic already refuses other versions
+            raise ValueError(f"unknown .npy version {version}")
+    name = member.removesuffix(".npy")
+    if dtype.hasobject:
+        raise _fail(path, f"entry {name!r} holds a pickled object; refusing to load it")
+    if fortran and len(shape) > 1:
+        raise _fail(path, f"entry {name!r} is stored in Fortran order; not an nnscratch file")
+    return tuple(int(n) for n in shape), dtype
+
+
+def _read_member(archive: zipfile.ZipFile, member: str) -> np.ndarray:
+    with archive.open(member) as fh:
+        return np.lib.format.read_array(fh, allow_pickle=False)
+
+
+def _read_metadata(path: Path, archive: zipfile.ZipFile) -> dict[str, Any]:
+    member = f"{METADATA}.npy"
+    if member not in archive.namelist():
         raise _fail(path, "no metadata entry; not an nnscratch model file")
+    shape, dtype = _header(path, archive, member)
+    if dtype.kind != "U" or shape != ():
+        raise _fail(path, "no metadata entry; not an nnscratch model file")
+    if dtype.itemsize > MAX_METADATA_BYTES:
+        raise _fail(
+            path,
+            f"metadata declares {dtype.itemsize:,} bytes, more than the "
+            f"{MAX_METADATA_BYTES:,} a model file may hold",
+        )
     try:
-        meta = json.loads(str(raw))
+        meta = json.loads(str(_read_member(archive, member)))
     except json.JSONDecodeError as exc:
         raise _fail(path, f"metadata is not valid JSON ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -158,88 +160,80 @@ def _read_metadata(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     return meta
 
 
-def _check_architecture(path: Path, meta: dict[str, Any]) -> tuple[list[int], np.dtype]:
-    try:
-        arch = meta["architecture"]
-        sizes = [int(n) for n in arch["layer_sizes"]]
-        hidden, output = arch["hidden_activation"], arch["output_activation"]
-        dtype_name = meta["dtype"]
-        for key in ("hyperparameters", "n_features_in", "n_outputs"):
-            meta[key]  # presence check
-    except (KeyError, TypeError, ValueError) as exc:
-        raise _fail(path, f"metadata is incomplete or malformed (missing {exc})") from exc
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise _fail(path, f"invalid layer sizes {sizes}")
-    for label, name in (("hidden", hidden), ("output", output)):
-        if name not in ACTIVATIONS:
-            raise _fail(path, f"unknown {label} activation {name!r}")
-    if dtype_name not in _DTYPES:
-        raise _fail(path, f"unsupported dtype {dtype_name!r}")
-    return sizes, np.dtype(_DTYPES[dtype_name])
-
-
-def _expected_shapes(sizes: list[int], n_members: int) -> dict[str, tuple[int, int]]:
-    """Every array name a model file must hold, with its shape."""
-    L = len(sizes) - 1
-    shapes = {}
-    for k in range(n_members):
-        names = _array_names(L, k)
-        for l in range(1, L + 1):
-            shapes[names[l - 1]] = (sizes[l], sizes[l - 1])  # W[l]
-            shapes[names[L + l - 1]] = (sizes[l], 1)  # b[l]
-    return shapes
-
-
-def _check_arrays(
-    path: Path, arrays: dict[str, np.ndarray], sizes: list[int], dtype: np.dtype, n_members: int
+def _check_members(
+    path: Path,
+    archive: zipfile.ZipFile,
+    expected: dict[str, ArraySpec],
+    max_bytes: int,
 ) -> None:
-    expected = _expected_shapes(sizes, n_members)
-    missing = [n for n in expected if n not in arrays]
-    extra = sorted(set(arrays) - set(expected))
+    members = [n for n in archive.namelist() if n.endswith(".npy")]
+    for member in members:  # a pickled object anywhere is refused as such, first
+        _header(path, archive, member)
+    present = {n.removesuffix(".npy") for n in members}
+    present.discard(METADATA)
+    others = [n for n in archive.namelist() if not n.endswith(".npy")]
+    missing = [n for n in expected if n not in present]
+    extra = sorted(present - set(expected)) + others
     if missing:
         raise _fail(path, f"missing array(s): {', '.join(missing)}")
     if extra:
         raise _fail(path, f"unexpected array(s): {', '.join(extra)}")
-    for name, shape in expected.items():
-        array = arrays[name]
-        if array.shape != shape:
-            raise _fail(
-                path, f"array {name} has shape {array.shape}, but layer sizes {sizes} need {shape}"
-            )
-        if array.dtype != dtype:
-            raise _fail(path, f"array {name} is {array.dtype}, but the model is {dtype}")
-        if not np.isfinite(array).all():
-            raise _fail(path, f"array {name} contains NaN or infinite values")
-
-
-def load_model(path: str | os.PathLike[str]) -> MLPRegressor:
-    """Read and validate a model file written by :func:`save_model`."""
-    from nnscratch.model import MLPRegressor
-
-    path = Path(path)
-    arrays = _read_arrays(path)
-    meta = _read_metadata(path, arrays)
-    sizes, dtype = _check_architecture(path, meta)
-    n_members = meta.get("n_members", 1)
-    if not isinstance(n_members, int) or n_members < 1:
-        raise _fail(path, f"invalid number of ensemble members {n_members!r}")
-    _check_arrays(path, arrays, sizes, dtype, n_members)
-    hyperparameters = dict(meta["hyperparameters"])
-    if isinstance(hyperparameters.get("hidden_layer_sizes"), list):  # JSON has no tuples
-        hyperparameters["hidden_layer_sizes"] = tuple(hyperparameters["hidden_layer_sizes"])
-    try:
-        model = MLPRegressor(**hyperparameters)
-    except TypeError as exc:
-        raise _fail(path, f"unknown hyperparameter in metadata ({exc})") from exc
-    n_layers = len(sizes) - 1
-    members = []
-    for k in range(n_members):
-        names = _array_names(n_layers, k)
-        members.append(
-            ([arrays[n] for n in names[:n_layers]], [arrays[n] for n in names[n_layers:]])
+    total = sum(spec.nbytes for spec in expected.values())
+    if total > max_bytes:
+        raise _fail(
+            path,
+            f"the model it describes holds {total:,} bytes of arrays, more than the "
+            f"{max_bytes:,} this reader accepts",
         )
-    training = meta.get("training")
-    if isinstance(training, dict):
-        meta["training"] = [training]
-    model._restore(meta, sizes, members)
-    return model
+    for name, spec in expected.items():
+        shape, dtype = _header(path, archive, f"{name}.npy")  # read again: headers are small
+        if shape != spec.shape or dtype != spec.dtype:
+            raise _fail(
+                path,
+                f"array {name} declares {_describe(shape, dtype)}, but the model needs "
+                f"{_describe(spec.shape, np.dtype(spec.dtype))}",
+            )
+
+
+def read_model_file(
+    path: str | os.PathLike[str],
+    expect: Callable[[dict[str, Any]], dict[str, ArraySpec]],
+    *,
+    max_bytes: int = MAX_ARRAY_BYTES,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read and validate a model file; returns ``(arrays, metadata)``.
+
+    ``expect(metadata)`` returns every array the file must hold, with its
+    spec, or raises ``ValueError`` naming what is wrong with the metadata.
+    Everything else is refused with a :class:`ModelFileError` naming the
+    file and the problem: a missing, damaged or truncated file, a newer
+    format, a pickled object, an array missing, unexpected, of another shape
+    or dtype than the metadata implies (checked from its header before its
+    data is read), more than ``max_bytes`` in all, or not finite.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise _fail(path, "model file not found")
+    if path.is_dir() or not zipfile.is_zipfile(path):
+        raise _fail(
+            path, "not an nnscratch model file (not an .npz archive; damaged or truncated?)"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            meta = _read_metadata(path, archive)
+            try:
+                expected = expect(meta)
+            except (KeyError, TypeError, ValueError) as exc:
+                if isinstance(exc, ModelFileError):
+                    raise
+                raise _fail(path, f"metadata is incomplete or malformed ({exc})") from exc
+            _check_members(path, archive, expected, max_bytes)
+            arrays = {name: _read_member(archive, f"{name}.npy") for name in expected}
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as exc:
+        raise _fail(path, f"damaged or truncated model file ({exc})") from exc
+    for name, array in arrays.items():
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise _fail(path, f"array {name} contains NaN or infinite values")
+    return arrays, meta

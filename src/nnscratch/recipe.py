@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
-from nnscratch.data import DEFAULT_FEATURES, PreparedData, Preprocessing
-from nnscratch.features import RECIPE_FEATURES, PiecewiseLinearEncoding
+from nnscratch.features import DEFAULT_FEATURES, RECIPE_FEATURES
 from nnscratch.model import MLPRegressor
+from nnscratch.popularity import PopularityModel
+from nnscratch.preprocessing import PiecewiseLinearEncoding, PreparedData, Preprocessing
 
 
 @dataclass(frozen=True)
@@ -88,38 +87,30 @@ class Recipe:
         data: PreparedData,
         seed: int = 0,
         *,
-        model: MLPRegressor | None = None,
+        estimator: MLPRegressor | None = None,
         preprocessing: Preprocessing | None = None,
         verbose: bool = False,
         **fit_kwargs: Any,
-    ) -> MLPRegressor:
-        """Fit on ``data``'s training split; the model keeps its feature stage.
+    ) -> PopularityModel:
+        """Fit on ``data``'s training split; returns the fitted :class:`PopularityModel`.
 
         The validation split gives the validation curves and, when the recipe
-        has a ``patience``, drives early stopping. ``model`` is an estimator
-        from :meth:`build` to fit (default: a new one); ``preprocessing`` one
-        from :meth:`preprocessing` (default: fitted here). The fitted stage is
-        stored as ``model.preprocessing_`` (JSON-ready) and saved with it.
+        has a ``patience``, drives early stopping. ``estimator`` is one from
+        :meth:`build` to fit (default: a new one); ``preprocessing`` one from
+        :meth:`preprocessing` (default: fitted here). ``fit_kwargs`` go to
+        :meth:`MLPRegressor.fit` (``callbacks``, ``handle_interrupts``).
         """
         pre = preprocessing if preprocessing is not None else self.preprocessing(data)
-        model = model if model is not None else self.build(seed, verbose)
+        estimator = estimator if estimator is not None else self.build(seed, verbose)
         eval_set = (pre.encode(data.X_val), data.y_val) if len(data.y_val) else None
-        model.fit(
+        estimator.fit(
             pre.encode(data.X_train),
             data.y_train,
             eval_set=eval_set,
             rmse_scale=data.target_range,
             **fit_kwargs,
         )
-        state = pre.to_dict()
-        state["target_mean"] = float(np.mean(data.inverse_transform_y(data.y_train)))
-        model.preprocessing_ = state
-        return model
-
-
-def scaled_predictor(model: MLPRegressor, pre: Preprocessing) -> Any:
-    """``X_scaled -> y_scaled`` for a recipe's model: encode, then predict."""
-    return lambda X: model.predict(pre.encode(X))
+        return PopularityModel(pre, estimator)
 
 
 #: The seed's stage-6 configuration, reproduced exactly: ReLU output, He init,

@@ -15,9 +15,11 @@ One loop serves every regime::
 "epoch", i.e. per iteration); ``batch_size=1`` is the seed's per-sample SGD.
 
 The epoch's training loss is the sample-weighted mean of the batch objectives
-``J_b = Σ_b(ŷ-y)²/(2 m_b) + λ/(2 m_b) ‖W‖²``, summed while training, so no
-second pass over the data is needed. Validation loss is the plain
-``1/(2m) Σ(ŷ-y)²``.
+``J_b = 1/m_b Σ_b ℓ + λ/(2 m_b) ‖W‖²`` (for MSE ``ℓ = ½(ŷ-y)²``), summed while
+training from what ``backward`` returns, so no second pass over the data is
+needed. Validation loss is the plain data loss ``J_data`` of the loss table.
+
+Everything that is not data goes in one keyword-only :class:`TrainConfig`.
 """
 
 from __future__ import annotations
@@ -61,6 +63,29 @@ class History:
     def n_epochs(self) -> int:
         return len(self.train_loss)
 
+    def record(self, logs: dict[str, float], learning_rate: float, seconds: float) -> None:
+        """Append one epoch's logs."""
+        self.train_loss.append(logs["train_loss"])
+        if "val_loss" in logs:
+            self.val_loss.append(logs["val_loss"])
+        if "val_rmse" in logs:
+            self.val_rmse.append(logs["val_rmse"])
+        self.learning_rate.append(learning_rate)
+        self.seconds.append(seconds)
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> History:
+        """Rebuild from :meth:`to_dict` (missing curves are empty)."""
+        return cls(
+            train_loss=list(state.get("train_loss", [])),
+            val_loss=list(state.get("val_loss", [])),
+            val_rmse=list(state.get("val_rmse", [])),
+            learning_rate=list(state.get("learning_rate", [])),
+            best_epoch=state.get("best_epoch"),
+            stopped_early=bool(state.get("stopped_early", False)),
+            interrupted=bool(state.get("interrupted", False)),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "train_loss": list(self.train_loss),
@@ -103,12 +128,80 @@ def _interrupts_stop_training(enabled: bool) -> Iterator[_InterruptFlag]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _divergence_message(epoch: int, learning_rate: float) -> str:
-    return (
-        f"training diverged at epoch {epoch + 1}: the loss became NaN or infinite "
-        f"(learning rate {learning_rate:g}); try a smaller learning rate, e.g. "
-        f"{learning_rate / 10:g}"
-    )
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """How to train: everything :func:`train` needs besides the data.
+
+    ``batch_size=None`` is full-batch gradient descent. With validation data
+    and ``patience``, training stops after ``patience`` epochs whose
+    validation loss did not beat the best by ``min_delta``, and the best
+    epoch's weights are restored. ``rmse_scale`` multiplies the reported
+    validation RMSE (the target scaler's range gives original units). With
+    ``handle_interrupts``, Ctrl-C stops after the current batch.
+    """
+
+    epochs: int
+    batch_size: int | None = None
+    lmbda: float = 0.0
+    patience: int | None = None
+    min_delta: float = 0.0
+    schedule: Schedule | None = None
+    progress: bool = False
+    progress_label: str = "training"
+    rmse_scale: float = 1.0
+    handle_interrupts: bool = False
+
+
+class _Checkpoints:
+    """The two weight snapshots training keeps, and the decisions made on them.
+
+    ``last_good``: the weights after the last finished epoch, restored when
+    the loss becomes NaN or infinite (then :class:`TrainingDivergedError`).
+    ``best``: the weights of the epoch with the lowest monitored loss,
+    restored at the end when early stopping or an interrupt asks for it.
+    """
+
+    def __init__(self, flat: np.ndarray, patience: int | None, min_delta: float) -> None:
+        self.flat = flat
+        self.last_good = flat.copy()
+        self.best = flat.copy()
+        self.best_loss = math.inf
+        self.patience, self.min_delta = patience, min_delta
+        self.wait = 0
+
+    def diverged(self, epoch: int, learning_rate: float) -> TrainingDivergedError:
+        """Restore the best weights (else the last good ones); the error to raise."""
+        self.flat[...] = self.best if self.best_loss < math.inf else self.last_good
+        return TrainingDivergedError(
+            f"training diverged at epoch {epoch + 1}: the loss became NaN or infinite "
+            f"(learning rate {learning_rate:g}); try a smaller learning rate, e.g. "
+            f"{learning_rate / 10:g}"
+        )
+
+    def epoch_done(self) -> bool:
+        """Keep the finished epoch's weights as the last good ones; False if they are not finite."""
+        if not np.isfinite(self.flat).all():
+            return False
+        self.last_good[...] = self.flat
+        return True
+
+    def observe(self, loss: float) -> tuple[bool, bool]:
+        """Record the epoch's monitored loss: (is it the best so far, should training stop)."""
+        improved = loss < self.best_loss - self.min_delta
+        if improved:
+            self.best_loss = loss
+            self.best[...] = self.flat
+            self.wait = 0
+        else:
+            self.wait += 1
+        return improved, self.patience is not None and self.wait >= self.patience
+
+    def restore_best(self) -> None:
+        self.flat[...] = self.best
+
+
+def _as_layout(A: np.ndarray, rows: int, dtype: np.dtype) -> np.ndarray:
+    return np.ascontiguousarray(np.reshape(A, (rows, -1)), dtype=dtype)
 
 
 def train(
@@ -117,48 +210,38 @@ def train(
     Y: np.ndarray,
     optimizer: Optimizer,
     *,
-    epochs: int,
-    batch_size: int | None = None,
-    lmbda: float = 0.0,
+    config: TrainConfig,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
     rng: np.random.Generator | int | None = 0,
-    X_val: np.ndarray | None = None,
-    Y_val: np.ndarray | None = None,
-    patience: int | None = None,
-    min_delta: float = 0.0,
-    schedule: Schedule | None = None,
-    progress: bool = False,
-    progress_label: str = "training",
     callbacks: Sequence[Callback] = (),
-    rmse_scale: float = 1.0,
-    handle_interrupts: bool = False,
     history: History | None = None,
 ) -> History:
     """Train ``net`` in place on ``X`` ``(n[0], N)`` and ``Y`` ``(n[L], N)``.
 
     Arrays are in the network layout and dtype (see
-    :func:`nnscratch.data.to_network_layout`). With validation data and
-    ``patience``, training stops after ``patience`` epochs whose validation
-    loss did not beat the best by ``min_delta``, and the best epoch's weights
-    are restored. ``rmse_scale`` multiplies the reported validation RMSE
-    (pass the target scaler's range to see it in original units).
+    :func:`nnscratch.network.to_network_layout`); ``validation`` is an
+    ``(X_val, Y_val)`` pair in the same layout. ``rng`` drives the per-epoch
+    shuffles; ``history`` continues an earlier one.
 
     A non-finite loss raises :class:`TrainingDivergedError` after restoring
-    the weights of the last finished epoch. With ``handle_interrupts``, Ctrl-C
-    stops after the current batch (``history.interrupted``) with the best
-    weights so far in ``net``.
+    the best (else the last finished epoch's) weights. With
+    ``config.handle_interrupts``, Ctrl-C stops after the current batch
+    (``history.interrupted``) with the best weights so far in ``net``.
     """
     X = np.ascontiguousarray(X, dtype=net.dtype)
-    Y = np.ascontiguousarray(np.reshape(Y, (net.layer_sizes[-1], -1)), dtype=net.dtype)
+    Y = _as_layout(Y, net.layer_sizes[-1], net.dtype)
     n = X.shape[1]
     if Y.shape[1] != n:
         raise ValueError(f"X has {n} samples but Y has {Y.shape[1]}")
     if n == 0:
         raise ValueError("no training samples")
-    has_val = X_val is not None and Y_val is not None and np.size(Y_val) > 0
-    if has_val:
-        X_val = np.ascontiguousarray(X_val, dtype=net.dtype)
-        Y_val = np.ascontiguousarray(np.reshape(Y_val, (net.layer_sizes[-1], -1)), dtype=net.dtype)
+    X_val = Y_val = None
+    if validation is not None and np.size(validation[1]) > 0:
+        X_val = np.ascontiguousarray(validation[0], dtype=net.dtype)
+        Y_val = _as_layout(validation[1], net.layer_sizes[-1], net.dtype)
+    has_val = Y_val is not None
     rng = np.random.default_rng(rng)
+    batch_size = config.batch_size
     m = n if batch_size is None else max(1, min(int(batch_size), n))
     shuffle = m < n
     X_epoch = np.empty_like(X) if shuffle else X
@@ -167,85 +250,70 @@ def train(
     base_lr = optimizer.learning_rate
     history = history if history is not None else History()
     start_epoch = history.n_epochs
-    last_good = net.params.flat.copy()
-    best = net.params.flat.copy()
-    best_loss = math.inf
-    wait = 0
+    checkpoints = _Checkpoints(net.params.flat, config.patience, config.min_delta)
     monitor = "val_loss" if has_val else "train_loss"
 
     bar = tqdm(
-        range(start_epoch, start_epoch + epochs),
-        desc=progress_label,
+        range(start_epoch, start_epoch + config.epochs),
+        desc=config.progress_label,
         unit="epoch",
-        disable=not progress,
+        disable=not config.progress,
         dynamic_ncols=True,
         leave=True,
     )
     # Overflow is expected when training diverges; it is caught below and reported.
     with (
-        _interrupts_stop_training(handle_interrupts) as interrupt,
+        _interrupts_stop_training(config.handle_interrupts) as interrupt,
         np.errstate(over="ignore", invalid="ignore"),
         contextlib.closing(bar),
         net.blas_threads_for(m),  # small batches: one BLAS thread is faster
     ):
         for epoch in bar:
             tick = time.perf_counter()
-            previous = history.val_loss[-1] if has_val and history.val_loss else None
-            if schedule is not None:
-                optimizer.learning_rate = schedule.rate(epoch - start_epoch, base_lr, previous)
+            if config.schedule is not None:
+                previous = history.val_loss[-1] if has_val and history.val_loss else None
+                optimizer.learning_rate = config.schedule.rate(
+                    epoch - start_epoch, base_lr, previous
+                )
             if shuffle:
                 order = rng.permutation(n)
                 # mode="wrap" skips bounds checks (the order is a permutation): 2x faster
                 np.take(X, order, axis=1, out=X_epoch, mode="wrap")
                 np.take(Y, order, axis=1, out=Y_epoch, mode="wrap")
-            objective_sum = 0.0  # Σ_b 2 m_b J_b = Σ_b (sse_b + λ‖W‖²)
+            objective_sum = 0.0  # Σ_b m_b J_b
             for start in range(0, n, m):
                 stop = min(start + m, n)
                 net.forward(X_epoch[:, start:stop])
-                objective = net.backward(Y_epoch[:, start:stop], lmbda)  # 2 m_b J_b
+                objective = net.backward(Y_epoch[:, start:stop], config.lmbda)  # m_b J_b
                 objective_sum += objective
                 if not math.isfinite(objective):
-                    net.params.flat[...] = last_good
-                    raise TrainingDivergedError(_divergence_message(epoch, optimizer.learning_rate))
+                    raise checkpoints.diverged(epoch, optimizer.learning_rate)
                 optimizer.step(params, grads)
                 if interrupt.requested:
                     break
             if interrupt.requested and stop < n:
                 history.interrupted = True
                 break
-            if not np.isfinite(net.params.flat).all():
-                net.params.flat[...] = last_good
-                raise TrainingDivergedError(_divergence_message(epoch, optimizer.learning_rate))
-            last_good[...] = net.params.flat
+            if not checkpoints.epoch_done():
+                raise checkpoints.diverged(epoch, optimizer.learning_rate)
 
-            logs = {"train_loss": objective_sum / (2 * n)}
+            logs = {"train_loss": objective_sum / n}
             if has_val:
-                residual = net.predict(X_val) - Y_val
-                val_sse = float(np.vdot(residual, residual))
-                logs["val_loss"] = val_sse / (2 * Y_val.shape[1])
-                logs["val_rmse"] = math.sqrt(val_sse / Y_val.size) * rmse_scale
-            history.train_loss.append(logs["train_loss"])
-            if has_val:
-                history.val_loss.append(logs["val_loss"])
-                history.val_rmse.append(logs["val_rmse"])
-            history.learning_rate.append(optimizer.learning_rate)
-            history.seconds.append(time.perf_counter() - tick)
+                logs.update(
+                    net.loss_function.validation_logs(net.predict(X_val), Y_val, config.rmse_scale)
+                )
+            history.record(logs, optimizer.learning_rate, time.perf_counter() - tick)
             postfix = {"loss": f"{logs['train_loss']:.4g}"}
-            if has_val:
+            if "val_rmse" in logs:
                 postfix["val_rmse"] = f"{logs['val_rmse']:.4g}"
             bar.set_postfix(postfix, refresh=False)
 
             if not math.isfinite(logs[monitor]):
-                net.params.flat[...] = best if best_loss < math.inf else last_good
-                raise TrainingDivergedError(_divergence_message(epoch, optimizer.learning_rate))
-            if logs[monitor] < best_loss - min_delta:
-                best_loss = logs[monitor]
-                best[...] = net.params.flat
+                raise checkpoints.diverged(epoch, optimizer.learning_rate)
+            improved, stop_now = checkpoints.observe(logs[monitor])
+            if improved:
                 history.best_epoch = epoch
-                wait = 0
-            else:
-                wait += 1
-            if patience is not None and wait >= patience:
+            if stop_now:
                 history.stopped_early = True
                 break
             if any(cb(epoch, logs) for cb in callbacks):
@@ -253,8 +321,7 @@ def train(
             if interrupt.requested:
                 history.interrupted = True
                 break
-    if has_val and patience is not None and history.best_epoch is not None:
-        net.params.flat[...] = best  # restore the best validation weights
-    elif history.interrupted and history.best_epoch is not None:
-        net.params.flat[...] = best
+    restore = (has_val and config.patience is not None) or history.interrupted
+    if restore and history.best_epoch is not None:
+        checkpoints.restore_best()  # the best validation (or, interrupted, training) weights
     return history

@@ -1,0 +1,373 @@
+"""Stage 1 (part 2) — what is fitted on the training split and saved with a model.
+
+    prepare(df, ...)             clean, seeded train/val/test split, Min-Max
+                                 scaling fit on the training split only
+    PiecewiseLinearEncoding      optional per-feature encoding, fit on train
+    Preprocessing                the fitted stage a model needs at predict
+                                 time: features, scalers, encoding, target
+                                 range; raw rows in, popularity points out
+
+Arrays here are in the user layout ``(n_samples, n_features)``; the network's
+entrance (:func:`nnscratch.network.to_network_layout`) transposes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import MinMaxScaler
+
+from nnscratch.data import TARGET, VALUE_RANGES, CleaningReport, clean
+from nnscratch.errors import DataError
+from nnscratch.features import DEFAULT_FEATURES
+
+
+class PiecewiseLinearEncoding:
+    """Piecewise-linear encoding of numerical features (Gorishniy et al., 2022).
+
+    For a feature with bin edges ``b_0 < b_1 < … < b_T`` (quantiles of the
+    training rows), a value ``x`` becomes ``T`` numbers::
+
+        e_t(x) = clip((x - b_{t-1}) / (b_t - b_{t-1}), 0, 1),   t = 1..T
+
+    1 for every bin wholly below ``x``, the fraction of the bin that holds
+    ``x``, 0 above. The first layer can then give each range of a feature
+    its own slope, which a single input weight cannot. A feature with at most
+    ``n_bins + 1`` distinct training values uses those values as edges (a
+    thermometer code). ``include_input`` appends the value itself.
+
+    Shapes: ``(n_samples, n_features)`` → ``(n_samples, n_features_out_)``.
+    Fitted on the training split only, like every fitted part of the data
+    stage, and saved with the model as JSON (:meth:`to_dict`).
+    """
+
+    def __init__(self, n_bins: int = 16, include_input: bool = True) -> None:
+        if n_bins < 1:
+            raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+        self.n_bins = n_bins
+        self.include_input = include_input
+        self.edges_: list[np.ndarray] = []
+
+    def fit(self, X: np.ndarray) -> PiecewiseLinearEncoding:
+        X = np.asarray(X, dtype=np.float64)
+        self.edges_ = []
+        for column in X.T:
+            distinct = np.unique(column)
+            if len(distinct) <= self.n_bins + 1:
+                edges = distinct
+            else:
+                edges = np.unique(np.quantile(column, np.linspace(0, 1, self.n_bins + 1)))
+            self.edges_.append(edges)
+        return self
+
+    @property
+    def n_features_out_(self) -> int:
+        bins = sum(max(len(e) - 1, 0) for e in self.edges_)
+        return bins + (len(self.edges_) if self.include_input else 0)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != len(self.edges_):
+            raise ValueError(f"expected X with {len(self.edges_)} columns, got shape {X.shape}")
+        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        out = np.empty((len(X), self.n_features_out_), dtype=dtype)
+        start = 0
+        for j, edges in enumerate(self.edges_):
+            if len(edges) < 2:
+                continue
+            low, width = edges[:-1], np.diff(edges)
+            stop = start + len(width)
+            block = out[:, start:stop]
+            np.subtract(X[:, j : j + 1], low.astype(dtype), out=block)
+            # A bin narrower than the dtype's smallest normal number (edges distinct in
+            # float64, all but equal in float32) would give 0/0; at the smallest normal
+            # width the quotient is 0 at the lower edge and overflows to ±inf, which the
+            # clip maps to 1 or 0, beyond it: the step the bin has become.
+            with np.errstate(over="ignore"):
+                block /= np.maximum(width.astype(dtype), np.finfo(dtype).tiny)
+            np.clip(block, 0, 1, out=block)
+            start = stop
+        if self.include_input:
+            out[:, start:] = X
+        return out
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "n_bins": self.n_bins,
+            "include_input": self.include_input,
+            "edges": [e.tolist() for e in self.edges_],
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, object]) -> PiecewiseLinearEncoding:
+        encoder = cls(int(state["n_bins"]), bool(state["include_input"]))  # type: ignore[call-overload]
+        encoder.edges_ = [np.asarray(e, dtype=np.float64) for e in state["edges"]]  # type: ignore[union-attr]
+        if any(e.ndim != 1 or np.any(np.diff(e) <= 0) for e in encoder.edges_):
+            raise ValueError("encoding state: edges must be increasing lists")
+        return encoder
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+def min_max_scaler_to_dict(scaler: MinMaxScaler) -> dict[str, Any]:
+    """The fitted state of a ``MinMaxScaler`` as plain JSON-ready lists."""
+    return {
+        "feature_range": list(scaler.feature_range),
+        "data_min": scaler.data_min_.tolist(),
+        "data_max": scaler.data_max_.tolist(),
+    }
+
+
+def min_max_scaler_from_dict(state: dict[str, Any]) -> MinMaxScaler:
+    """Rebuild a fitted ``MinMaxScaler`` from :func:`min_max_scaler_to_dict`."""
+    data_min = np.asarray(state["data_min"], dtype=np.float64)
+    data_max = np.asarray(state["data_max"], dtype=np.float64)
+    if data_min.shape != data_max.shape or data_min.ndim != 1:
+        raise ValueError("scaler state: data_min and data_max must be equal-length lists")
+    scaler = MinMaxScaler(feature_range=tuple(state["feature_range"]))
+    # Fitting on the two extreme rows reproduces every fitted attribute exactly.
+    scaler.fit(np.vstack([data_min, data_max]))
+    return scaler
+
+
+@dataclass
+class Preprocessing:
+    """The fitted feature stage a model needs at predict time.
+
+    Which columns feed the network (``features``, raw or derived), the
+    Min-Max scalers for X and y, optionally a piecewise-linear ``encoder``,
+    and the training split's mean target (the simplest baseline), all fit on
+    the training split. Stored in the model file as JSON (:meth:`to_dict`),
+    so predicting on a raw CSV reproduces exactly the inputs the model was
+    trained on. :meth:`to_points` is the one place where network outputs
+    become target units.
+    """
+
+    features: list[str]
+    target: str
+    x_scaler: MinMaxScaler
+    y_scaler: MinMaxScaler
+    encoder: PiecewiseLinearEncoding | None = None
+    target_mean: float | None = None
+
+    def scale(self, cleaned: pd.DataFrame, dtype: np.dtype | type = np.float64) -> np.ndarray:
+        """Min-Max scaled features ``(n_samples, n_features)`` from a cleaned frame."""
+        X = cleaned[self.features].to_numpy(dtype=np.float64)
+        if len(X) == 0:
+            return np.empty((0, len(self.features)), dtype=dtype)
+        return self.x_scaler.transform(X).astype(dtype, copy=False)
+
+    def encode(self, X_scaled: np.ndarray) -> np.ndarray:
+        """The network's inputs from scaled features (the encoder's output, if any)."""
+        return X_scaled if self.encoder is None else self.encoder.transform(X_scaled)
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.features) if self.encoder is None else self.encoder.n_features_out_
+
+    def transform(self, cleaned: pd.DataFrame, dtype: np.dtype | type = np.float64) -> np.ndarray:
+        """The network's inputs ``(n_samples, n_inputs)`` from a cleaned frame."""
+        return self.encode(self.scale(cleaned, dtype))
+
+    def inverse_transform_y(self, y_scaled: np.ndarray) -> np.ndarray:
+        """Scaled targets (any shape) → original units (popularity points), float64."""
+        y = np.asarray(y_scaled, dtype=np.float64)
+        if y.size == 0:
+            return y.copy()
+        return self.y_scaler.inverse_transform(y.reshape(-1, 1)).reshape(y.shape)
+
+    @property
+    def target_bounds(self) -> tuple[float, float]:
+        """The range predictions are clipped to (popularity is 0–100; open for others)."""
+        low, high = VALUE_RANGES.get(self.target, (None, None))
+        return (
+            -np.inf if low is None else float(low),
+            np.inf if high is None else float(high),
+        )
+
+    def to_points(self, y_scaled: np.ndarray) -> np.ndarray:
+        """Network outputs → target units, clipped to :attr:`target_bounds` (float64)."""
+        return np.clip(self.inverse_transform_y(y_scaled), *self.target_bounds)
+
+    @property
+    def target_range(self) -> float:
+        """Width of the training target range: scaled RMSE × this = RMSE in target units."""
+        return float(self.y_scaler.data_range_[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "target": self.target,
+            "x_scaler": min_max_scaler_to_dict(self.x_scaler),
+            "y_scaler": min_max_scaler_to_dict(self.y_scaler),
+            "encoding": None if self.encoder is None else self.encoder.to_dict(),
+            "target_mean": self.target_mean,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> Preprocessing:
+        """Rebuild from :meth:`to_dict`; raises ``ValueError`` on malformed state."""
+        try:
+            features = [str(f) for f in state["features"]]
+            x_scaler = min_max_scaler_from_dict(state["x_scaler"])
+            y_scaler = min_max_scaler_from_dict(state["y_scaler"])
+            target = str(state["target"])
+            encoding = state.get("encoding")
+            encoder = None if encoding is None else PiecewiseLinearEncoding.from_dict(encoding)
+            mean = state.get("target_mean")
+            target_mean = None if mean is None else float(mean)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"preprocessing state is incomplete ({exc})") from exc
+        if encoder is not None and len(encoder.edges_) != len(features):
+            raise ValueError("preprocessing state: the encoding does not match the features")
+        if x_scaler.n_features_in_ != len(features):
+            raise ValueError(
+                f"preprocessing state: {len(features)} features but the scaler has "
+                f"{x_scaler.n_features_in_}"
+            )
+        return cls(features, target, x_scaler, y_scaler, encoder, target_mean)
+
+
+@dataclass
+class PreparedData:
+    """Scaled train / validation / test splits, ``(n_samples, n_features)``.
+
+    ``x_scaler`` and ``y_scaler`` were fit on the training split only.
+    ``*_index`` are row positions in the cleaned frame.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    feature_names: list[str]
+    target: str
+    x_scaler: MinMaxScaler
+    y_scaler: MinMaxScaler
+    report: CleaningReport
+    train_index: np.ndarray
+    val_index: np.ndarray
+    test_index: np.ndarray
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """The fitted feature stage, to save with a model (a new object each time)."""
+        pre = Preprocessing(list(self.feature_names), self.target, self.x_scaler, self.y_scaler)
+        pre.target_mean = float(np.mean(pre.inverse_transform_y(self.y_train)))
+        return pre
+
+    def inverse_transform_y(self, y_scaled: np.ndarray) -> np.ndarray:
+        """Scaled targets (any shape) → original units (popularity points), float64."""
+        return Preprocessing(
+            self.feature_names, self.target, self.x_scaler, self.y_scaler
+        ).inverse_transform_y(y_scaled)
+
+    @property
+    def target_range(self) -> float:
+        """Width of the training target range: scaled RMSE × this = RMSE in target units."""
+        return float(self.y_scaler.data_range_[0])
+
+    def split_sizes(self) -> dict[str, int]:
+        return {"train": len(self.y_train), "validation": len(self.y_val), "test": len(self.y_test)}
+
+
+def split_indices(
+    n: int,
+    test_size: float,
+    val_size: float,
+    rng: np.random.Generator,
+    source: str = "data",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Disjoint train / validation / test row positions from one seeded permutation.
+
+    ``test_size`` and ``val_size`` are fractions of all ``n`` rows; each
+    non-zero split gets at least one row and the training split keeps at
+    least one.
+    """
+    if not (0 <= test_size < 1 and 0 <= val_size < 1 and test_size + val_size < 1):
+        raise ValueError(
+            f"test_size={test_size} and val_size={val_size} must be in [0, 1) with sum < 1"
+        )
+    n_test = round(n * test_size) if test_size else 0
+    n_val = round(n * val_size) if val_size else 0
+    n_test = max(n_test, 1) if test_size else 0
+    n_val = max(n_val, 1) if val_size else 0
+    if n - n_test - n_val < 1:
+        raise DataError(
+            f"{source}: only {n} usable row(s), too few for a training split "
+            f"with test_size={test_size} and val_size={val_size}"
+        )
+    order = rng.permutation(n)
+    test = np.sort(order[:n_test])
+    val = np.sort(order[n_test : n_test + n_val])
+    train = np.sort(order[n_test + n_val :])
+    return train, val, test
+
+
+def prepare(
+    df: pd.DataFrame,
+    features: Sequence[str] = DEFAULT_FEATURES,
+    target: str = TARGET,
+    *,
+    test_size: float = 0.2,
+    val_size: float = 0.1,
+    seed: int = 0,
+    dtype: np.dtype | type = np.float32,
+    max_rows: int | None = None,
+) -> PreparedData:
+    """Clean, split and scale a tracks frame for training.
+
+    1. :func:`clean` drops unusable rows (reported in ``.report``).
+    2. With ``max_rows``, a seeded random subset of that many rows is kept.
+    3. A seeded permutation splits rows into train / validation / test.
+    4. Min-Max scalers for X and y are fit on the **training split only** and
+       applied to all three (validation and test may fall outside [0, 1]).
+
+    Same ``seed`` → same rows in the same splits, same bits out.
+    """
+    features = list(features)
+    cleaned, report = clean(df, features, target)
+    rng = np.random.default_rng(seed)
+    if max_rows is not None and len(cleaned) > max_rows:
+        rows = np.sort(rng.choice(len(cleaned), size=max_rows, replace=False))
+        cleaned = cleaned.iloc[rows].reset_index(drop=True)
+    train, val, test = split_indices(len(cleaned), test_size, val_size, rng, report.source)
+    X_all = cleaned[features].to_numpy(dtype=np.float64)
+    y_all = cleaned[[target]].to_numpy(dtype=np.float64)
+    x_scaler = MinMaxScaler().fit(X_all[train])
+    y_scaler = MinMaxScaler().fit(y_all[train])
+
+    def scaled(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(rows) == 0:
+            return np.empty((0, len(features)), dtype=dtype), np.empty(0, dtype=dtype)
+        X = x_scaler.transform(X_all[rows]).astype(dtype)
+        y = y_scaler.transform(y_all[rows]).ravel().astype(dtype)
+        return X, y
+
+    (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = scaled(train), scaled(val), scaled(test)
+    return PreparedData(
+        X_tr,
+        y_tr,
+        X_va,
+        y_va,
+        X_te,
+        y_te,
+        features,
+        target,
+        x_scaler,
+        y_scaler,
+        report,
+        train,
+        val,
+        test,
+    )

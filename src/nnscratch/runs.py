@@ -1,0 +1,126 @@
+"""Run directories: where a command's outputs go, and how they get there whole.
+
+Shared by the command line (:mod:`nnscratch.cli`) and the analysis lab
+(:mod:`nnscratch.experiments`):
+
+* :func:`resolve_data` and :func:`load_frame`: ``--data``, else
+  ``$NNSCRATCH_DATA``, else the built-in synthetic sample (said out loud);
+* :func:`staged_directory`: outputs are written to a hidden staging folder
+  and moved into the run directory only when all of them succeeded;
+* :func:`default_run_dir`, :func:`write_json`, :func:`write_history_csv`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from nnscratch.data import load_tracks, tracks_from_frame
+from nnscratch.errors import OutputError
+from nnscratch.features import DEFAULT_FEATURES
+from nnscratch.files import atomic_write_text
+from nnscratch.synthetic import SYNTHETIC_LABEL, make_tracks
+from nnscratch.training import History
+
+#: Rows of the built-in synthetic sample used when no data is given.
+SYNTHETIC_ROWS = 5000
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def resolve_data(arg: str | None) -> str | None:
+    """``--data``, else ``$NNSCRATCH_DATA``, else ``None`` (the synthetic sample)."""
+    return arg or os.environ.get("NNSCRATCH_DATA") or None
+
+
+def load_frame(
+    path: str | None, features: Sequence[str] = DEFAULT_FEATURES, seed: int = 0
+) -> pd.DataFrame:
+    """The tracks frame for a run: the file at ``path``, or the synthetic sample."""
+    if path is None:
+        say(
+            f"note: no --data given and NNSCRATCH_DATA is not set: using the {SYNTHETIC_LABEL}, "
+            f"{SYNTHETIC_ROWS:,} generated tracks"
+        )
+        frame = make_tracks(SYNTHETIC_ROWS, seed=seed)
+        return tracks_from_frame(frame, source=SYNTHETIC_LABEL, features=features)
+    return load_tracks(path, features=features)
+
+
+@contextlib.contextmanager
+def staged_directory(out: Path) -> Iterator[Path]:
+    """A hidden staging directory beside ``out``; its files move into ``out`` on success.
+
+    On failure the staging directory is removed and ``out`` is untouched. A
+    folder that cannot be created (a read-only or full disk) is an
+    :class:`~nnscratch.errors.OutputError` naming it.
+    """
+    created_parent = not out.parent.exists()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    except OSError as exc:
+        raise OutputError(
+            f"{out}: cannot create the output folder ({exc.strerror or exc}); nothing was written"
+        ) from exc
+    try:
+        try:
+            yield staging
+        except OutputError as exc:  # name the file the user asked for, not the staging copy
+            raise OutputError(str(exc).replace(str(staging), str(out))) from exc
+        try:
+            out.mkdir(exist_ok=True)
+            for item in sorted(staging.iterdir()):
+                os.replace(item, out / item.name)
+        except OSError as exc:
+            raise OutputError(
+                f"{out}: cannot move the outputs into place ({exc.strerror or exc})"
+            ) from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created_parent:
+            with contextlib.suppress(OSError):
+                out.parent.rmdir()
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def default_run_dir(prefix: str = "") -> Path:
+    """``runs/<prefix><timestamp>``, with ``-2``, ``-3``… if that exists already."""
+    base = Path("runs") / f"{prefix}{datetime.now():%Y%m%d-%H%M%S}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    atomic_write_text(
+        path, json.dumps(payload, indent=2, sort_keys=True, allow_nan=True, default=str) + "\n"
+    )
+
+
+def write_history_csv(path: Path, history: History) -> None:
+    """One row per epoch: ``epoch, train_loss, val_loss, val_rmse, learning_rate``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["epoch", "train_loss", "val_loss", "val_rmse", "learning_rate"])
+    for i, loss in enumerate(history.train_loss):
+        val = repr(history.val_loss[i]) if i < len(history.val_loss) else ""
+        rmse = repr(history.val_rmse[i]) if i < len(history.val_rmse) else ""
+        writer.writerow([i + 1, repr(loss), val, rmse, repr(history.learning_rate[i])])
+    atomic_write_text(path, buffer.getvalue())
