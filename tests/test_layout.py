@@ -1,0 +1,172 @@
+"""The package's layers: imports only point down, no cycles, a NumPy-only math core.
+
+The rules are those of ``docs/layout.md``. Every import statement in every
+module under ``src/nnscratch`` counts, including those inside functions.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "nnscratch"
+
+LAYERS: dict[str, int] = {
+    "errors": 0,
+    "files": 0,
+    "init": 1,
+    "activations": 1,
+    "losses": 1,
+    "network": 1,
+    "optimizers": 1,
+    "training": 1,
+    "gradcheck": 1,
+    "data": 2,
+    "features": 2,
+    "preprocessing": 2,
+    "synthetic": 2,
+    "persistence": 3,
+    "model": 3,
+    "popularity": 3,
+    "metrics": 3,
+    "recipe": 4,
+    "runs": 4,
+    "plots": 4,
+    "experiments": 4,
+    "cli": 4,
+    "__main__": 4,
+}
+#: Which layers each layer may import (besides its own).
+MAY_IMPORT = {0: {0}, 1: {0, 1}, 2: {0, 2}, 3: {0, 1, 2, 3}, 4: {0, 1, 2, 3, 4}}
+#: What the math core may import from outside the standard library.
+CORE_THIRD_PARTY = {"numpy", "threadpoolctl", "tqdm"}
+FORBIDDEN_IN_CORE = {"pandas", "sklearn", "matplotlib", "scipy", "torch", "jax"}
+
+
+def imports_of(path: Path) -> tuple[set[str], set[str]]:
+    """(nnscratch modules, other top-level packages) imported anywhere in ``path``."""
+    ours: set[str] = set()
+    others: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+            if node.module == "nnscratch":  # from nnscratch import X: X may be a module
+                names = [f"nnscratch.{a.name}" for a in node.names]
+        for name in names:
+            if name == "nnscratch" or name.startswith("nnscratch."):
+                module = name.split(".")[1] if "." in name else "__init__"
+                if (PACKAGE / f"{module}.py").exists():
+                    ours.add(module)
+            else:
+                others.add(name.split(".")[0])
+    return ours, others
+
+
+def graph() -> dict[str, set[str]]:
+    return {p.stem: imports_of(p)[0] - {p.stem} for p in PACKAGE.glob("*.py")}
+
+
+def test_every_module_has_a_layer() -> None:
+    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
+    assert modules == set(LAYERS), "add new modules to LAYERS and docs/layout.md"
+
+
+def test_imports_only_point_down() -> None:
+    wrong = []
+    for module, deps in graph().items():
+        if module == "__init__":
+            continue
+        for dep in deps - {"__init__"}:
+            if LAYERS[dep] not in MAY_IMPORT[LAYERS[module]]:
+                wrong.append(
+                    f"{module} (layer {LAYERS[module]}) imports {dep} (layer {LAYERS[dep]})"
+                )
+    assert not wrong, "\n".join(wrong)
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """A cycle in ``edges`` as a path that returns to its start, or None."""
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_no_import_cycles() -> None:
+    edges = {m: d - {"__init__"} for m, d in graph().items()}
+    cycle = find_cycle(edges)
+    assert cycle is None, "import cycle: " + " → ".join(cycle)
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"b"}}) is None
+
+
+@pytest.mark.parametrize("module", sorted(m for m, layer in LAYERS.items() if layer <= 1))
+def test_math_core_imports_numpy_only(module: str) -> None:
+    _, others = imports_of(PACKAGE / f"{module}.py")
+    third_party = others - set(sys.stdlib_module_names)
+    assert not third_party & FORBIDDEN_IN_CORE
+    assert third_party <= CORE_THIRD_PARTY, f"{module} imports {third_party - CORE_THIRD_PARTY}"
+
+
+def test_math_core_trains_with_pandas_and_scikit_learn_unimportable() -> None:
+    """Import the core with pandas, scikit-learn and matplotlib blocked, and train a network."""
+    code = """
+import sys
+for name in ("pandas", "sklearn", "matplotlib", "scipy"):
+    sys.modules[name] = None  # any import of these now raises ImportError
+import numpy as np
+from nnscratch.network import Network, to_network_layout
+from nnscratch.optimizers import Adam
+from nnscratch.training import TrainConfig, train
+from nnscratch.gradcheck import check_gradients
+rng = np.random.default_rng(0)
+X = rng.random((64, 3)); y = X.sum(axis=1, keepdims=True)
+net = Network([3, 8, 1], rng=0)
+history = train(net, to_network_layout(X), to_network_layout(y), Adam(0.01),
+                config=TrainConfig(epochs=5, batch_size=16))
+assert history.train_loss[-1] < history.train_loss[0]
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr
+
+
+def test_no_deferred_imports_of_our_own_modules() -> None:
+    """Imports inside functions existed only to dodge cycles; none are left."""
+    deferred = []
+    for path in PACKAGE.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith(
+                        "nnscratch"
+                    ):
+                        deferred.append(f"{path.name}:{inner.lineno} {inner.module}")
+    assert not deferred, deferred
