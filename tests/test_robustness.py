@@ -137,3 +137,52 @@ def test_same_seed_same_bits_across_processes_hash_seeds_and_threads(tmp_path: P
         m.pop("timing")
     assert metrics[0] == metrics[1]
     assert (runs[0] / "history.csv").read_text() == (runs[1] / "history.csv").read_text()
+
+
+def test_full_disk_names_the_file_and_replaces_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A write that fails with ENOSPC: one line naming the file, exit 2, old run intact."""
+    import errno
+
+    from nnscratch import files
+    from nnscratch.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--preset", "seed", "--epochs", "3", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    real_fsync = os.fsync
+
+    def full_disk(fd: int) -> None:
+        name = Path(os.readlink(f"/proc/self/fd/{fd}")).name
+        if name.startswith(".model.npz."):  # the model file's temporary copy
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", full_disk)
+    assert main([*args[:-1], str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(f"nnscratch: error: {out / 'model.npz'}: could not write the file")
+    assert "No space left on device" in err[0] and "nothing was replaced" in err[0]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_out_of_memory_is_one_line_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nnscratch import model
+    from nnscratch.cli import main
+
+    def no_memory(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(model, "train", no_memory)  # as if the training buffers did not fit
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "2", "--quiet", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("nnscratch: error: out of memory"), err
+    assert not out.exists()
