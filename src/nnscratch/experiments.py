@@ -353,29 +353,45 @@ def plot_init(name: str, result: dict[str, Any], source: str) -> Figure:
     return _finish(fig, result, source)
 
 
-def plot_activation(name: str, result: dict[str, Any], source: str) -> Figure:
-    """Loss curves, and the first layer's gradient norm over training."""
+def _plot_with_right_panel(
+    name: str,
+    result: dict[str, Any],
+    source: str,
+    draw: Callable[[Any, Run], None],
+    labels: tuple[str, str, str],
+) -> Figure:
+    """Loss curves on the left; on the right, ``draw(panel, run)`` for every run."""
     fig = Figure(figsize=(12, 4.5))
     (ax, right) = fig.subplots(1, 2)
     _loss_panel(ax, name, result["runs"])
     for run in result["runs"]:
-        right.plot(run.extra["first-layer gradient norm"], label=run.label)
-    ylabel = "‖dW[1]‖ at the epoch's last batch (log)"
-    _log_panel(right, "epoch", ylabel, "first-layer gradient over training")
+        draw(right, run)
+    _log_panel(right, *labels)
     return _finish(fig, result, source)
+
+
+def plot_activation(name: str, result: dict[str, Any], source: str) -> Figure:
+    """Loss curves, and the first layer's gradient norm over training."""
+    return _plot_with_right_panel(
+        name,
+        result,
+        source,
+        lambda panel, run: panel.plot(run.extra["first-layer gradient norm"], label=run.label),
+        ("epoch", "‖dW[1]‖ at the epoch's last batch (log)", "first-layer gradient over training"),
+    )
 
 
 def plot_batch(name: str, result: dict[str, Any], source: str) -> Figure:
     """Loss against epochs, and the same curves against wall-clock time."""
-    fig = Figure(figsize=(12, 4.5))
-    (ax, right) = fig.subplots(1, 2)
-    _loss_panel(ax, name, result["runs"])
-    for run in result["runs"]:
-        right.plot(
+    return _plot_with_right_panel(
+        name,
+        result,
+        source,
+        lambda panel, run: panel.plot(
             np.cumsum(run.history.seconds), run.history.train_loss, label=run.label, marker="."
-        )
-    _log_panel(right, "wall-clock seconds", "training loss (log)", "the same curves against time")
-    return _finish(fig, result, source)
+        ),
+        ("wall-clock seconds", "training loss (log)", "the same curves against time"),
+    )
 
 
 def plot_l2(name: str, result: dict[str, Any], source: str) -> Figure:

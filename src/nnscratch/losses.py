@@ -95,21 +95,7 @@ class Loss:
         """What the training loop logs on validation data: ``val_loss`` and friends."""
         return {"val_loss": self.value(Y_hat, Y)}
 
-    def __repr__(self) -> str:
-        return f"<loss {self.name}>"
 
-
-#: Losses by name; each knows its output activation (see :class:`Loss`).
-LOSSES: dict[str, Loss] = {}
-
-
-def register(cls: type[Loss]) -> type[Loss]:
-    """Class decorator: add one instance of ``cls`` to :data:`LOSSES`."""
-    LOSSES[cls.name] = cls()
-    return cls
-
-
-@register
 class SquaredError(Loss):
     """``ℓ = ½ (ŷ - y)²``, so ``J_data = MSE`` above; ``dA[L] = (Ŷ - Y) / m``."""
 
@@ -133,6 +119,10 @@ class SquaredError(Loss):
             "val_loss": sse / (2 * Y.shape[-1]),
             "val_rmse": math.sqrt(sse / Y.size) * scale,
         }
+
+
+#: Losses by name; each knows its output activation (see :class:`Loss`).
+LOSSES: dict[str, Loss] = {loss.name: loss for loss in (SquaredError(),)}
 
 
 def get_loss(name: str) -> Loss:
