@@ -30,6 +30,26 @@ def test_code_blocks_run(page: Path, tmp_path: Path) -> None:
         os.chdir(cwd)
 
 
+def test_readme_python_blocks_run(tmp_path: Path) -> None:
+    """The README's Python examples, run as written on a synthetic tracks.csv."""
+    from nnscratch.synthetic import make_tracks
+
+    make_tracks(1500, seed=4).to_csv(tmp_path / "tracks.csv", index=False)
+    blocks = BLOCK.findall((DOCS.parent / "README.md").read_text())
+    assert len(blocks) >= 2
+    namespace: dict[str, object] = {"__name__": "readme"}
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        for number, code in enumerate(blocks, start=1):
+            exec(compile(code, f"README.md block {number}", "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+    points = namespace["points"]
+    assert len(points) > 100 and points.min() >= 0 and points.max() <= 100  # type: ignore[attr-defined]
+    assert (tmp_path / "model.npz").is_file() and (tmp_path / "popularity.npz").is_file()
+
+
 def test_docs_link_to_files_that_exist() -> None:
     root = DOCS.parent
     for page in [*DOCS.glob("*.md"), root / "README.md"]:
