@@ -37,6 +37,9 @@ def start_training(out: Path, *extra: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # A process started with SIGINT ignored (a background job, nohup) keeps ignoring
+        # it, as it should; the training under test starts with the default handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stderr is not None
     # Wait until the progress bar shows finished epochs: the loop (and its Ctrl-C
@@ -137,6 +140,31 @@ def test_same_seed_same_bits_across_processes_hash_seeds_and_threads(tmp_path: P
         m.pop("timing")
     assert metrics[0] == metrics[1]
     assert (runs[0] / "history.csv").read_text() == (runs[1] / "history.csv").read_text()
+
+
+def test_ctrl_c_is_left_ignored_where_the_process_was_started_ignoring_it(tmp_path: Path) -> None:
+    """Under nohup or as a background job SIGINT is ignored; training must not take it over."""
+    env = {k: v for k, v in os.environ.items() if k != "NNSCRATCH_DATA"}
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [str(SCRIPT), "train", "--epochs", "40", "--patience", "0", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert process.stderr is not None
+    seen, deadline = "", time.monotonic() + 120
+    while not re.search(r"\| *[1-9]\d*/40", seen):
+        char = process.stderr.read(1)
+        assert char and time.monotonic() < deadline, f"training never started: {seen!r}"
+        seen += char
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert "stopping after this batch" not in seen + stderr
+    assert (out / "model.npz").is_file()
 
 
 def test_full_disk_names_the_file_and_replaces_nothing(

@@ -118,7 +118,8 @@ class _InterruptFlag:
 @contextmanager
 def _interrupts_stop_training(enabled: bool) -> Iterator[_InterruptFlag]:
     flag = _InterruptFlag()
-    if not enabled or threading.current_thread() is not threading.main_thread():
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # e.g. under nohup, or `cmd &`
+    if not enabled or ignored or threading.current_thread() is not threading.main_thread():
         yield flag
         return
     previous = signal.signal(signal.SIGINT, flag.handler)
