@@ -5,7 +5,7 @@ does (``from nnscratch import MLPRegressor``)::
 
     MLPRegressor      the scikit-learn-compatible estimator   (nnscratch.model)
     PopularityModel   preprocessing + network(s): rows → points (nnscratch.popularity)
-    load_tracks       read a Spotify CSV of either Kaggle schema (nnscratch.data)
+    load_tracks       read a Spotify CSV of any recognised schema (nnscratch.data)
     prepare           clean, split, scale on the training split (nnscratch.preprocessing)
 
 They are imported on first use (PEP 562), so ``import nnscratch.network``

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from nnscratch import __version__
-from nnscratch.data import clean, load_tracks, to_number
+from nnscratch.data import SCHEMAS, TARGET, clean, describe_left_out, load_tracks, to_number
 from nnscratch.errors import DataError, NNScratchError
 from nnscratch.experiments import add_parser as add_experiment_parser
 from nnscratch.features import DEFAULT_FEATURES
@@ -130,17 +130,40 @@ def recipe_from_args(args: argparse.Namespace) -> Recipe:
 
 def cmd_train(args: argparse.Namespace) -> int:
     recipe = recipe_from_args(args)
+    target = args.target or TARGET
     started = time.perf_counter()
-    frame = load_frame(resolve_data(args.data), recipe.features, args.seed)
+    frame = load_frame(
+        resolve_data(args.data),
+        recipe.features,
+        args.seed,
+        target=target,
+        optional=recipe.optional,
+        categoricals=recipe.categoricals,
+    )
     note_format(frame)
+    features, categoricals = frame.attrs["features"], frame.attrs["categoricals"]
+    if not features:
+        raise DataError(f"{frame.attrs['source']}: none of the recipe's features is in this file")
     data = prepare(
         frame,
-        recipe.features,
+        features,
+        target,
         seed=args.seed,
         max_rows=recipe.max_rows,
         dtype=np.dtype(recipe.dtype),
+        categoricals=categoricals,
     )
     say(str(data.report))
+    schema = frame.attrs.get("schema", "custom")
+    if schema != "custom":
+        say(f"  schema: {next(s.title for s in SCHEMAS if s.name == schema)}")
+    for line in describe_left_out(frame.attrs["left_out"]):
+        say(f"  {line}")
+    for category in data.categories:
+        say(
+            f"  {category.column}: {len(category.levels_)} level(s) one-hot encoded, "
+            "rarer or unseen ones as 'other'"
+        )
     sizes = data.split_sizes()
     say(
         f"  split (seed {args.seed}): train {sizes['train']:,}, validation "
@@ -156,9 +179,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     say(f"preset: {args.preset} ({recipe.notes})" if recipe.notes else f"preset: {args.preset}")
     pre = recipe.preprocessing(data)
     if pre.encoder is not None:
+        one_hot = len(data.column_names) - len(features)
         say(
-            f"inputs: {len(recipe.features)} features, each piecewise-linear encoded in up to "
-            f"{recipe.n_bins} bins plus its scaled value → {pre.n_inputs} network inputs"
+            f"inputs: {len(features)} features, each piecewise-linear encoded in up to "
+            f"{recipe.n_bins} bins plus its scaled value"
+            + (f", and {one_hot} one-hot columns" if one_hot else "")
+            + f" → {pre.n_inputs} network inputs"
         )
     say(describe_network(recipe, pre.n_inputs, sizes["train"]))
     if recipe.n_members > 1:
@@ -182,10 +208,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     name = f"nnscratch MLP {shape}" + (f" ×{model.n_members}" if model.n_members > 1 else "")
     results = {name: split_metrics(data, model.predict_scaled)}
     seed_cols = None
-    if list(recipe.features) != list(DEFAULT_FEATURES) and set(DEFAULT_FEATURES) <= set(
-        recipe.features
-    ):
-        seed_cols = [list(recipe.features).index(f) for f in DEFAULT_FEATURES]
+    if list(features) != list(DEFAULT_FEATURES) and set(DEFAULT_FEATURES) <= set(features):
+        seed_cols = [list(features).index(f) for f in DEFAULT_FEATURES]
     baselines = baseline_metrics(data, seed=args.seed, seed_feature_columns=seed_cols)
     results.update(baselines)
     table = format_table(results, f"results in {data.target} points ({data.report.source})")
@@ -206,6 +230,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                     "synthetic": data.report.source == SYNTHETIC_LABEL,
                 },
                 "recipe": {"preset": args.preset, **recipe.to_dict()},
+                "features": {
+                    "used": list(features),
+                    "categorical": list(categoricals),
+                    "left_out": frame.attrs["left_out"],
+                    "schema": schema,
+                },
                 "results": results,
                 "training": {
                     "epochs_run": history.n_epochs,
@@ -255,7 +285,11 @@ def _write_training_plots(stage: Path, model: PopularityModel, data: PreparedDat
 def cmd_evaluate(args: argparse.Namespace) -> int:
     model = PopularityModel.load(args.model)
     pre = model.preprocessing
-    frame = load_tracks(args.data, features=pre.features, target=pre.target)
+    frame = load_tracks(
+        args.data,
+        features=pre.features + pre.categorical_columns,
+        target=pre.target,
+    )
     note_format(frame)
     cleaned, report = clean(frame, pre.features, pre.target)
     say(str(report))
@@ -280,7 +314,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     model = PopularityModel.load(args.model)
     pre = model.preprocessing
-    frame = load_tracks(args.data, features=pre.features, target=None)
+    frame = load_tracks(args.data, features=pre.features + pre.categorical_columns, target=None)
     note_format(frame)
     cleaned, report = clean(frame, pre.features, target=None)
     y_pred = model.predict_points(cleaned)
@@ -374,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train",
         help="train a model and report it beside baselines",
-        description="Train on a Spotify CSV (either Kaggle schema) or the built-in synthetic "
+        description="Train on a Spotify CSV (any recognised schema) or the built-in synthetic "
         "sample; print the data report, a progress bar and a results table in popularity "
         "points; write model.npz, metrics.json, history.csv and plots.",
         formatter_class=_Formatter,
@@ -393,6 +427,10 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(PRESETS),
         default="default",
         help="starting configuration; flags below override it",
+    )
+    train.add_argument(
+        "--target",
+        help="the column to predict (default: popularity, or its alias in a known schema)",
     )
     train.add_argument("--features", type=parse_name_list, help="comma-separated feature columns")
     train.add_argument("--hidden", type=parse_int_list, help="hidden layer widths, e.g. 64,32,16")
@@ -418,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate",
         help="score a saved model on a CSV",
         description="Print RMSE, MAE and R² in popularity points of a saved model on every "
-        "usable row of a CSV (either schema).",
+        "usable row of a CSV (any recognised schema).",
         formatter_class=_Formatter,
         epilog=_examples("nnscratch evaluate --model runs/first/model.npz --data tracks.csv"),
     )

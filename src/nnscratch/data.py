@@ -2,7 +2,7 @@
 
 The pipeline, one function per step::
 
-    load_tracks(path)            read either Kaggle schema, derive ``year``
+    load_tracks(path)            read any schema in SCHEMAS, derive ``year``
     clean(df, features, target)  coerce to numbers, drop unusable rows, report
 
 What is then fitted on the training split (the seeded split, the scalers,
@@ -16,7 +16,7 @@ import gzip
 import os
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,19 +194,131 @@ def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- schema
 
+#: Columns of the Kaggle 114k "Spotify Tracks Dataset" (``dataset.csv``), after
+#: its unnamed index column; it has no release date.
+SPOTIFY_TRACKS_COLUMNS: tuple[str, ...] = (
+    "track_id",
+    "artists",
+    "album_name",
+    "track_name",
+    "popularity",
+    "duration_ms",
+    "explicit",
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "time_signature",
+    "track_genre",
+)
+
+#: Columns of a Spotify Web API playlist export (the 30k ``spotify_songs.csv``).
+PLAYLIST_COLUMNS: tuple[str, ...] = (
+    "track_id",
+    "track_name",
+    "track_artist",
+    "track_popularity",
+    "track_album_id",
+    "track_album_name",
+    "track_album_release_date",
+    "playlist_name",
+    "playlist_id",
+    "playlist_genre",
+    "playlist_subgenre",
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "duration_ms",
+)
+
+#: Columns the feature stage may one-hot encode where a file has them.
+CATEGORICAL_COLUMNS: tuple[str, ...] = ("genre", "subgenre")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A public Spotify CSV shape, recognised by exact column names.
+
+    A file is of this schema when it has every column in ``identified_by``
+    (never the target, so a file of tracks to predict is recognised too).
+    Its columns are then renamed to the package's names (those of the 600k
+    ``tracks.csv``) by ``renames`` and the columns in ``drops`` are removed.
+    """
+
+    name: str
+    title: str
+    identified_by: frozenset[str]
+    renames: dict[str, str] = field(default_factory=dict)
+    drops: tuple[str, ...] = ()
+
+
+#: The alias table, checked in this order; no fuzzy matching.
+SCHEMAS: tuple[Schema, ...] = (
+    Schema("data", "Kaggle 170k data.csv (1921-2020)", frozenset(DATA_COLUMNS)),
+    Schema("tracks", "Kaggle 600k tracks.csv (1921-2020)", frozenset(TRACKS_COLUMNS)),
+    Schema(
+        "spotify-tracks",
+        "Kaggle 114k Spotify Tracks Dataset (dataset.csv)",
+        frozenset({"track_id", "track_name", "album_name", "track_genre"}),
+        renames={"track_id": "id", "track_name": "name", "track_genre": "genre"},
+        drops=("Unnamed: 0",),
+    ),
+    Schema(
+        "playlist",
+        "Spotify Web API playlist export (spotify_songs.csv)",
+        frozenset({"track_name", "track_artist", "track_album_release_date"}),
+        renames={
+            "track_id": "id",
+            "track_name": "name",
+            "track_artist": "artists",
+            "track_popularity": "popularity",
+            "track_album_release_date": "release_date",
+            "playlist_genre": "genre",
+            "playlist_subgenre": "subgenre",
+        },
+    ),
+)
+
 
 def detect_schema(columns: Sequence[str]) -> str:
-    """Name the Kaggle schema a set of columns belongs to.
-
-    Returns ``"tracks"`` (600k ``tracks.csv``), ``"data"`` (170k
-    ``data.csv``) or ``"custom"`` for anything else.
-    """
+    """The name of the first :data:`SCHEMAS` entry the columns match, or ``"custom"``."""
     cols = set(columns)
-    if set(DATA_COLUMNS) <= cols:
-        return "data"
-    if set(TRACKS_COLUMNS) <= cols:
-        return "tracks"
+    for schema in SCHEMAS:
+        if schema.identified_by <= cols:
+            return schema.name
     return "custom"
+
+
+def apply_schema(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Rename a recognised schema's columns to the package's names (a new frame)."""
+    name = detect_schema(df.columns)
+    schema = next((s for s in SCHEMAS if s.name == name), None)
+    if schema is None:
+        return df
+    renames = {old: new for old, new in schema.renames.items() if old in df.columns}
+    clashes = sorted(new for new in renames.values() if new in df.columns)
+    if clashes:
+        raise DataError(
+            f"{source}: looks like a {schema.title} file but also has column(s) "
+            f"{', '.join(clashes)}; ambiguous, rename one of them"
+        )
+    drops = [c for c in schema.drops if c in df.columns]
+    return df.drop(columns=drops).rename(columns=renames)
 
 
 def year_from_release_date(release_date: pd.Series) -> pd.Series:
@@ -233,13 +345,23 @@ def year_from_release_date(release_date: pd.Series) -> pd.Series:
     return year.mask(bad)
 
 
-def _required_raw_columns(features: Sequence[str], target: str | None) -> list[str]:
-    """Raw CSV columns needed to build ``features`` (and ``target``)."""
-    needed: list[str] = []
-    for name in [*features, *([target] if target else [])]:
-        sources = DERIVED_FEATURES[name].sources if name in DERIVED_FEATURES else (name,)
-        needed.extend(s for s in sources if s not in needed)
-    return needed
+def _sources(feature: str) -> tuple[str, ...]:
+    """The raw columns a feature is computed from (itself, for a raw column)."""
+    if feature in DERIVED_FEATURES:
+        return DERIVED_FEATURES[feature].sources
+    if feature == "year":
+        return ("release_date",)  # where the file has no year column of its own
+    return (feature,)
+
+
+def _missing_input(feature: str, columns: set[str]) -> str | None:
+    """The first raw column ``feature`` needs that ``columns`` lacks, or None."""
+    if feature in columns:
+        return None
+    for source in _sources(feature):
+        if source not in columns:
+            return source
+    return None
 
 
 def tracks_from_frame(
@@ -248,32 +370,84 @@ def tracks_from_frame(
     source: str = "<DataFrame>",
     features: Sequence[str] = DEFAULT_FEATURES,
     target: str | None = TARGET,
+    optional: Collection[str] = (),
+    categoricals: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Check and complete a raw tracks frame (already read from ``source``).
 
-    Adds ``year`` from ``release_date`` where the frame has no ``year`` (where
-    both exist ``year`` is kept), adds the derived features that ``features``
-    asks for, and checks every column needed for ``features`` and ``target``
-    is there, listing the missing ones. The result carries
-    ``attrs["source"]`` and ``attrs["schema"]``.
+    Renames a recognised schema's columns (:data:`SCHEMAS`), adds ``year``
+    from ``release_date`` where the frame has no ``year`` (where both exist
+    ``year`` is kept), and adds the derived features ``features`` asks for.
+
+    Every column ``features`` needs must be there (a missing one is an error
+    listing them all), except for the features in ``optional``: one of those
+    whose input is missing is left out, and ``attrs["left_out"]`` maps each
+    missing input to the features it took with it. ``target`` must be there,
+    or the error lists the columns found. ``categoricals`` are kept where
+    present.
+
+    The result carries ``attrs``: ``source``, ``schema``, ``features`` (those
+    kept, in order), ``left_out`` and ``categoricals`` (those present).
     """
     attrs = dict(df.attrs)
     df = df.copy()
     df.columns = [str(c).strip() for c in df.columns]
     schema = detect_schema(df.columns)
+    df = apply_schema(df, source)
+    if target is not None and target not in df.columns and target != TARGET:
+        found = ", ".join(map(str, df.columns))
+        raise DataError(f"{source}: no target column {target!r} (columns found: {found})")
     if "year" not in df.columns and "release_date" in df.columns:
         df["year"] = year_from_release_date(df["release_date"])
     available = set(df.columns)
-    missing = [c for c in _required_raw_columns(features, target) if c not in available]
-    if "year" in missing and "release_date" not in available:
-        missing[missing.index("year")] = "year (or release_date)"
-    if missing:
-        raise DataError(f"{source}: missing required column(s): {', '.join(missing)}")
-    df = add_derived_features(df, [f for f in features if f in DERIVED_FEATURES])
+    kept: list[str] = []
+    left_out: dict[str, list[str]] = {}
+    required_missing: list[str] = []
+    for feature in features:
+        if feature == target:
+            left_out.setdefault(f"{feature} (it is the target)", []).append(feature)
+            continue
+        missing = _missing_input(feature, available)
+        if missing is None:
+            kept.append(feature)
+        elif feature in optional:
+            left_out.setdefault(missing, []).append(feature)
+        else:
+            name = "year (or release_date)" if feature == "year" else missing
+            if name not in required_missing:
+                required_missing.append(name)
+    found = ""
+    if target is not None and target not in available:
+        required_missing.append(target)
+        names = list(map(str, df.columns))
+        found = f"; columns found: {', '.join(names[:40])}{', …' if len(names) > 40 else ''}"
+        found += " (name the column to predict with --target COLUMN)"
+    if required_missing:
+        raise DataError(
+            f"{source}: missing required column(s): {', '.join(required_missing)}{found}"
+        )
+    df = add_derived_features(df, [f for f in kept if f in DERIVED_FEATURES])
+    present = [c for c in categoricals if c in df.columns]
     df.attrs.update(attrs)
     df.attrs["source"] = source
     df.attrs["schema"] = schema
+    df.attrs["features"] = kept
+    df.attrs["left_out"] = left_out
+    df.attrs["categoricals"] = present
     return df
+
+
+def describe_left_out(left_out: dict[str, list[str]]) -> list[str]:
+    """One report line per missing input: ``left out: a, b (c not in this file)``."""
+    lines = []
+    for missing, features in left_out.items():
+        if features == [missing]:
+            lines.append(f"left out: {missing} (not in this file)")
+        elif missing.endswith("(it is the target)"):
+            lines.append(f"left out: {missing}")
+        else:
+            lines.append(f"left out: {', '.join(features)} ({missing} not in this file)")
+    return lines
 
 
 def load_tracks(
@@ -281,15 +455,25 @@ def load_tracks(
     *,
     features: Sequence[str] = DEFAULT_FEATURES,
     target: str | None = TARGET,
+    optional: Collection[str] = (),
+    categoricals: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Read a Spotify CSV of either Kaggle schema (plain or ``.csv.gz``).
+    """Read a Spotify CSV (plain or ``.csv.gz``) of any schema in :data:`SCHEMAS`.
 
-    The schema is detected from the columns (``tracks.csv`` has
-    ``release_date`` and no ``year``; ``data.csv`` has both). ``target=None``
-    accepts files without a ``popularity`` column, e.g. tracks to predict.
+    The schema is detected from the column names. ``target=None`` accepts
+    files without a target column, e.g. tracks to predict. Features in
+    ``optional`` are left out where the file cannot provide them (see
+    :func:`tracks_from_frame`).
     Values are left raw here; :func:`clean` coerces and filters them.
     """
-    return tracks_from_frame(read_csv(path), source=str(path), features=features, target=target)
+    return tracks_from_frame(
+        read_csv(path),
+        source=str(path),
+        features=features,
+        target=target,
+        optional=optional,
+        categoricals=categoricals,
+    )
 
 
 # --------------------------------------------------------------------------- cleaning

@@ -81,10 +81,11 @@ def _release_month(df: pd.DataFrame) -> pd.Series:
 
 
 def _n_artists(df: pd.DataFrame) -> pd.Series:
-    # "['A', 'B']" → 2; quotes around names come in pairs.
+    # "['A', 'B']" → 2 (quotes around names come in pairs); "A;B" → 2; "A" → 1.
     text = _text(df, "artists")
     quotes = text.str.count("'") + text.str.count('"')
-    return (quotes // 2).clip(lower=1).astype("float64")
+    separated = text.str.count(";") + 1
+    return (quotes // 2).where(quotes >= 2, separated).clip(lower=1).astype("float64")
 
 
 def _name_flag(pattern: str) -> Callable[[pd.DataFrame], pd.Series]:
@@ -135,6 +136,26 @@ RECIPE_FEATURES: tuple[str, ...] = (
     "time_signature",
     *DERIVED_FEATURES,
 )
+
+#: The audio features every public Spotify schema has (see ``nnscratch.data.SCHEMAS``):
+#: a file without one of them is refused, not trained on without it.
+AUDIO_FEATURES: tuple[str, ...] = (
+    "acousticness",
+    "danceability",
+    "energy",
+    "instrumentalness",
+    "liveness",
+    "loudness",
+    "speechiness",
+    "tempo",
+    "valence",
+    "key",
+    "mode",
+)
+
+#: The default recipe's inputs that a file may lack (release date, explicit flag,
+#: time signature, duration, name, artists): each is left out where it is missing.
+OPTIONAL_FEATURES: tuple[str, ...] = tuple(f for f in RECIPE_FEATURES if f not in AUDIO_FEATURES)
 
 
 def add_derived_features(df: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:

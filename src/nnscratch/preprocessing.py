@@ -3,6 +3,8 @@
     prepare(df, ...)             clean, seeded train/val/test split, Min-Max
                                  scaling fit on the training split only
     PiecewiseLinearEncoding      optional per-feature encoding, fit on train
+    CategoryEncoding             one-hot columns for a categorical column
+                                 (genre), rare and unseen levels as "other"
     Preprocessing                the fitted stage a model needs at predict
                                  time: features, scalers, encoding, target
                                  range; raw rows in, popularity points out
@@ -14,7 +16,7 @@ entrance (:func:`nnscratch.network.to_network_layout`) transposes them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -117,6 +119,63 @@ class PiecewiseLinearEncoding:
 # --------------------------------------------------------------------------- splitting
 
 
+class CategoryEncoding:
+    """One-hot columns for a categorical column, fit on the training split.
+
+    The levels seen at least ``min_count`` times in the training rows, at
+    most ``max_levels`` of them (most frequent first), each get a column;
+    one more column, ``other``, takes rare levels, levels never seen in
+    training and missing values, so any value at predict time has a place.
+
+    Shapes: ``(n_samples,)`` values → ``(n_samples, len(levels_) + 1)``.
+    A one-hot block rather than a learned embedding: genre and subgenre have
+    a few dozen levels, so the block is small, and it needs nothing in the
+    network but its inputs.
+    """
+
+    def __init__(self, column: str, min_count: int = 10, max_levels: int = 64) -> None:
+        self.column = column
+        self.min_count = min_count
+        self.max_levels = max_levels
+        self.levels_: list[str] = []
+
+    def fit(self, values: pd.Series) -> CategoryEncoding:
+        counts = self._as_text(values).value_counts(dropna=True)
+        counts = counts[counts >= self.min_count]
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        self.levels_ = [str(level) for level, _ in ordered[: self.max_levels]]
+        return self
+
+    @staticmethod
+    def _as_text(values: pd.Series) -> pd.Series:
+        return pd.Series(values).astype("string").str.strip().str.lower()
+
+    def codes(self, values: pd.Series) -> np.ndarray:
+        """Level index of each value; ``len(levels_)`` for other (rare, unseen, missing)."""
+        index = {level: i for i, level in enumerate(self.levels_)}
+        text = self._as_text(values)
+        return text.map(index).fillna(len(self.levels_)).to_numpy(dtype=np.int64)
+
+    def transform(self, values: pd.Series, dtype: np.dtype | type = np.float64) -> np.ndarray:
+        codes = self.codes(values)
+        out = np.zeros((len(codes), len(self.levels_) + 1), dtype=dtype)
+        out[np.arange(len(codes)), codes] = 1
+        return out
+
+    @property
+    def column_names(self) -> list[str]:
+        return [f"{self.column}={level}" for level in self.levels_] + [f"{self.column}=(other)"]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"column": self.column, "levels": list(self.levels_)}
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> CategoryEncoding:
+        encoding = cls(str(state["column"]))
+        encoding.levels_ = [str(level) for level in state["levels"]]
+        return encoding
+
+
 def min_max_scaler_to_dict(scaler: MinMaxScaler) -> dict[str, Any]:
     """The fitted state of a ``MinMaxScaler`` as plain JSON-ready lists."""
     return {
@@ -157,21 +216,38 @@ class Preprocessing:
     y_scaler: MinMaxScaler
     encoder: PiecewiseLinearEncoding | None = None
     target_mean: float | None = None
+    categories: list[CategoryEncoding] = field(default_factory=list)
+
+    @property
+    def categorical_columns(self) -> list[str]:
+        return [c.column for c in self.categories]
 
     def scale(self, cleaned: pd.DataFrame, dtype: np.dtype | type = np.float64) -> np.ndarray:
-        """Min-Max scaled features ``(n_samples, n_features)`` from a cleaned frame."""
+        """Scaled features from a cleaned frame: the Min-Max scaled numeric columns,
+        then each categorical column's one-hot block, ``(n_samples, n_columns)``."""
         X = cleaned[self.features].to_numpy(dtype=np.float64)
         if len(X) == 0:
-            return np.empty((0, len(self.features)), dtype=dtype)
-        return self.x_scaler.transform(X).astype(dtype, copy=False)
+            width = len(self.features) + sum(len(c.levels_) + 1 for c in self.categories)
+            return np.empty((0, width), dtype=dtype)
+        scaled = self.x_scaler.transform(X).astype(dtype, copy=False)
+        if not self.categories:
+            return scaled
+        blocks = [c.transform(cleaned[c.column], dtype) for c in self.categories]
+        return np.hstack([scaled, *blocks])
 
     def encode(self, X_scaled: np.ndarray) -> np.ndarray:
-        """The network's inputs from scaled features (the encoder's output, if any)."""
-        return X_scaled if self.encoder is None else self.encoder.transform(X_scaled)
+        """The network's inputs from scaled features: the encoder's output for the
+        numeric columns (if there is an encoder), the one-hot columns as they are."""
+        if self.encoder is None:
+            return X_scaled
+        n = len(self.features)
+        numeric = self.encoder.transform(X_scaled[:, :n])
+        return numeric if X_scaled.shape[1] == n else np.hstack([numeric, X_scaled[:, n:]])
 
     @property
     def n_inputs(self) -> int:
-        return len(self.features) if self.encoder is None else self.encoder.n_features_out_
+        numeric = len(self.features) if self.encoder is None else self.encoder.n_features_out_
+        return numeric + sum(len(c.levels_) + 1 for c in self.categories)
 
     def transform(self, cleaned: pd.DataFrame, dtype: np.dtype | type = np.float64) -> np.ndarray:
         """The network's inputs ``(n_samples, n_inputs)`` from a cleaned frame."""
@@ -210,6 +286,7 @@ class Preprocessing:
             "y_scaler": min_max_scaler_to_dict(self.y_scaler),
             "encoding": None if self.encoder is None else self.encoder.to_dict(),
             "target_mean": self.target_mean,
+            "categories": [c.to_dict() for c in self.categories],
         }
 
     @classmethod
@@ -224,6 +301,7 @@ class Preprocessing:
             encoder = None if encoding is None else PiecewiseLinearEncoding.from_dict(encoding)
             mean = state.get("target_mean")
             target_mean = None if mean is None else float(mean)
+            categories = [CategoryEncoding.from_dict(c) for c in state.get("categories") or []]
         except (KeyError, TypeError) as exc:
             raise ValueError(f"preprocessing state is incomplete ({exc})") from exc
         if encoder is not None and len(encoder.edges_) != len(features):
@@ -233,15 +311,17 @@ class Preprocessing:
                 f"preprocessing state: {len(features)} features but the scaler has "
                 f"{x_scaler.n_features_in_}"
             )
-        return cls(features, target, x_scaler, y_scaler, encoder, target_mean)
+        return cls(features, target, x_scaler, y_scaler, encoder, target_mean, categories)
 
 
 @dataclass
 class PreparedData:
-    """Scaled train / validation / test splits, ``(n_samples, n_features)``.
+    """Scaled train / validation / test splits, ``(n_samples, n_columns)``.
 
-    ``x_scaler`` and ``y_scaler`` were fit on the training split only.
-    ``*_index`` are row positions in the cleaned frame.
+    The columns are the Min-Max scaled ``feature_names`` first, then one
+    one-hot block per entry of ``categories`` (see :attr:`column_names`).
+    ``x_scaler``, ``y_scaler`` and ``categories`` were fit on the training
+    split only. ``*_index`` are row positions in the cleaned frame.
     """
 
     X_train: np.ndarray
@@ -258,11 +338,32 @@ class PreparedData:
     train_index: np.ndarray
     val_index: np.ndarray
     test_index: np.ndarray
+    categories: list[CategoryEncoding] = field(default_factory=list)
+
+    @property
+    def column_names(self) -> list[str]:
+        """The name of every column of ``X_*``."""
+        return [*self.feature_names, *(n for c in self.categories for n in c.column_names)]
+
+    @property
+    def categorical_blocks(self) -> list[tuple[int, int]]:
+        """``(start, stop)`` column range of each one-hot block in ``X_*``."""
+        blocks, start = [], len(self.feature_names)
+        for category in self.categories:
+            blocks.append((start, start + len(category.levels_) + 1))
+            start = blocks[-1][1]
+        return blocks
 
     @property
     def preprocessing(self) -> Preprocessing:
         """The fitted feature stage, to save with a model (a new object each time)."""
-        pre = Preprocessing(list(self.feature_names), self.target, self.x_scaler, self.y_scaler)
+        pre = Preprocessing(
+            list(self.feature_names),
+            self.target,
+            self.x_scaler,
+            self.y_scaler,
+            categories=list(self.categories),
+        )
         pre.target_mean = float(np.mean(pre.inverse_transform_y(self.y_train)))
         return pre
 
@@ -324,6 +425,7 @@ def prepare(
     seed: int = 0,
     dtype: np.dtype | type = np.float32,
     max_rows: int | None = None,
+    categoricals: Sequence[str] = (),
 ) -> PreparedData:
     """Clean, split and scale a tracks frame for training.
 
@@ -332,6 +434,8 @@ def prepare(
     3. A seeded permutation splits rows into train / validation / test.
     4. Min-Max scalers for X and y are fit on the **training split only** and
        applied to all three (validation and test may fall outside [0, 1]).
+    5. Each column in ``categoricals`` gets a :class:`CategoryEncoding`,
+       fit on the training split; its one-hot block follows the features.
 
     Same ``seed`` → same rows in the same splits, same bits out.
     """
@@ -347,10 +451,18 @@ def prepare(
     x_scaler = MinMaxScaler().fit(X_all[train])
     y_scaler = MinMaxScaler().fit(y_all[train])
 
+    categories = [
+        CategoryEncoding(c).fit(cleaned[c].iloc[train]) for c in categoricals if c in cleaned
+    ]
+    width = len(features) + sum(len(c.levels_) + 1 for c in categories)
+
     def scaled(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(rows) == 0:
-            return np.empty((0, len(features)), dtype=dtype), np.empty(0, dtype=dtype)
+            return np.empty((0, width), dtype=dtype), np.empty(0, dtype=dtype)
         X = x_scaler.transform(X_all[rows]).astype(dtype)
+        if categories:
+            blocks = [c.transform(cleaned[c.column].iloc[rows], dtype) for c in categories]
+            X = np.hstack([X, *blocks])
         y = y_scaler.transform(y_all[rows]).ravel().astype(dtype)
         return X, y
 
@@ -370,4 +482,5 @@ def prepare(
         train,
         val,
         test,
+        categories,
     )

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from nnscratch.features import DEFAULT_FEATURES, RECIPE_FEATURES
+from nnscratch.data import CATEGORICAL_COLUMNS
+from nnscratch.features import DEFAULT_FEATURES, OPTIONAL_FEATURES, RECIPE_FEATURES
 from nnscratch.model import MLPRegressor
 from nnscratch.popularity import PopularityModel
 from nnscratch.preprocessing import PiecewiseLinearEncoding, PreparedData, Preprocessing
@@ -22,6 +23,10 @@ class Recipe:
     """Everything needed to train one model on prepared data."""
 
     features: tuple[str, ...] = DEFAULT_FEATURES
+    #: features left out (and reported) where a file lacks their input; the rest are required
+    optional: tuple[str, ...] = ()
+    #: categorical columns one-hot encoded where a file has them (genre, subgenre)
+    categoricals: tuple[str, ...] = ()
     hidden: tuple[int, ...] = (64, 32, 16)
     activation: str = "relu"
     output_activation: str = "identity"
@@ -47,8 +52,8 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["features"] = list(self.features)
-        out["hidden"] = list(self.hidden)
+        for key in ("features", "optional", "categoricals", "hidden"):
+            out[key] = list(out[key])
         return out
 
     def build(self, seed: int, verbose: bool = False) -> MLPRegressor:
@@ -78,8 +83,9 @@ class Recipe:
         if self.encoding not in ("minmax", "ple"):
             raise ValueError(f"unknown encoding {self.encoding!r}; choose 'minmax' or 'ple'")
         pre = data.preprocessing
-        if self.encoding == "ple":
-            pre.encoder = PiecewiseLinearEncoding(self.n_bins).fit(data.X_train)
+        if self.encoding == "ple":  # the numeric columns; one-hot blocks pass through
+            numeric = data.X_train[:, : len(data.feature_names)]
+            pre.encoder = PiecewiseLinearEncoding(self.n_bins).fit(numeric)
         return pre
 
     def fit(
@@ -132,10 +138,14 @@ SEED_RECIPE = Recipe(
 
 #: What ``nnscratch train`` does with no flags (see docs/accuracy.md for what
 #: each ingredient buys): the seed's features plus those derived from the same
-#: CSV, piecewise-linear encoding of every feature, and an ensemble of five
-#: seed's-shape networks trained with mini-batch Adam and early stopping.
+#: CSV (each left out where a file lacks its input), genre and subgenre one-hot
+#: where a file has them, piecewise-linear encoding of every numeric feature,
+#: and an ensemble of five seed's-shape networks trained with mini-batch Adam
+#: and early stopping.
 DEFAULT_RECIPE = Recipe(
     features=RECIPE_FEATURES,
+    optional=OPTIONAL_FEATURES,
+    categoricals=CATEGORICAL_COLUMNS,
     encoding="ple",
     n_bins=16,
     n_members=5,

@@ -47,17 +47,24 @@ def resolve_data(arg: str | None) -> str | None:
 
 
 def load_frame(
-    path: str | None, features: Sequence[str] = DEFAULT_FEATURES, seed: int = 0
+    path: str | None,
+    features: Sequence[str] = DEFAULT_FEATURES,
+    seed: int = 0,
+    **options: Any,
 ) -> pd.DataFrame:
-    """The tracks frame for a run: the file at ``path``, or the synthetic sample."""
+    """The tracks frame for a run: the file at ``path``, or the synthetic sample.
+
+    ``options`` go to :func:`nnscratch.data.tracks_from_frame` (``target``,
+    ``optional``, ``categoricals``).
+    """
     if path is None:
         say(
             f"note: no --data given and NNSCRATCH_DATA is not set: using the {SYNTHETIC_LABEL}, "
             f"{SYNTHETIC_ROWS:,} generated tracks"
         )
         frame = make_tracks(SYNTHETIC_ROWS, seed=seed)
-        return tracks_from_frame(frame, source=SYNTHETIC_LABEL, features=features)
-    return load_tracks(path, features=features)
+        return tracks_from_frame(frame, source=SYNTHETIC_LABEL, features=features, **options)
+    return load_tracks(path, features=features, **options)
 
 
 @contextlib.contextmanager
