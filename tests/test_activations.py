@@ -12,12 +12,13 @@ from hypothesis.extra.numpy import arrays
 
 from nnscratch.activations import ACTIVATIONS, get_activation, relu, relu_derivative, sigmoid
 
-NAMES = sorted(ACTIVATIONS)
+NAMES = sorted(n for n, a in ACTIVATIONS.items() if a.elementwise)
 finite = st.floats(-30, 30, allow_nan=False, width=64)
 
 
 def test_table() -> None:
     assert set(NAMES) == {"relu", "identity", "sigmoid", "tanh", "leaky_relu"}
+    assert set(ACTIVATIONS) - set(NAMES) == {"softmax"}
     with pytest.raises(ValueError, match="unknown activation 'softplus'"):
         get_activation("softplus")
 
@@ -87,3 +88,42 @@ def test_prediction_form_keeps_nan(name: str) -> None:
     Z = np.array([[np.nan, -1.0, 2.0]])
     ACTIVATIONS[name].predict_inplace(Z, np.empty_like(Z), np.zeros_like(Z))
     assert np.isnan(Z[0, 0]), "a NaN must survive the activation so divergence is seen"
+
+
+# --------------------------------------------------------------------------- softmax
+
+softmax = ACTIVATIONS["softmax"]
+
+
+def test_softmax_columns_sum_to_one_and_match_the_definition() -> None:
+    z = np.array([[1.0, -2.0], [2.0, 0.0], [3.0, 5.0]])
+    expected = np.exp(z) / np.exp(z).sum(axis=0)
+    np.testing.assert_allclose(softmax.function(z), expected, rtol=1e-12)
+    Z = z.copy()
+    softmax.apply_inplace(Z, np.empty_like(Z))
+    np.testing.assert_allclose(Z, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_is_finite_for_logits_of_ten_thousand(dtype: type) -> None:
+    Z = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, 1e4], [0.0, 1e4, -1e4]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        softmax.apply_inplace(Z, np.empty_like(Z))
+    assert np.isfinite(Z).all()
+    np.testing.assert_allclose(Z.sum(axis=0), 1, rtol=1e-6)
+    np.testing.assert_array_equal(np.argmax(Z, axis=0), [0, 2, 1])
+
+
+@given(z=arrays(np.float64, st.tuples(st.integers(2, 5), st.integers(1, 4)), elements=finite))
+@settings(max_examples=40, deadline=None)
+def test_softmax_backward_is_its_jacobian_product(z: np.ndarray) -> None:
+    a = softmax.function(z)
+    dA = np.random.default_rng(0).normal(size=z.shape)
+    expected = np.stack(
+        [(np.diag(a[:, j]) - np.outer(a[:, j], a[:, j])) @ dA[:, j] for j in range(z.shape[1])],
+        axis=1,
+    )
+    got = dA.copy()
+    softmax.backward_inplace(a, got, np.empty_like(a))
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)

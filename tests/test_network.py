@@ -21,7 +21,7 @@ from nnscratch.gradcheck import (
 )
 from nnscratch.network import ForwardCache, Network, batch_rows
 
-ACTS = sorted(ACTIVATIONS)
+ACTS = sorted(n for n, a in ACTIVATIONS.items() if a.elementwise)
 
 
 @pytest.mark.parametrize(("hidden", "output", "lmbda"), list(product(ACTS, ACTS, [0.0, 0.1])))
@@ -102,6 +102,67 @@ def test_backward_returns_m_times_the_objective(lmbda: float) -> None:
     J = net.loss(X, Y, lmbda)  # 1/(2m) Σ(ŷ-y)² + λ/(2m) Σ‖W‖², computed separately
     net.forward(X)
     assert net.backward(Y, lmbda) == pytest.approx(11 * J, rel=1e-12)
+
+
+def classification_problem(
+    sizes: list[int], hidden: str, seed: int, m: int = 9
+) -> tuple[Network, np.ndarray, np.ndarray]:
+    """A float64 classifier away from hidden kinks; one-hot targets, or 0/1 for one output."""
+    K = sizes[-1]
+    output, loss = ("sigmoid", "binary_cross_entropy") if K == 1 else ("softmax", "cross_entropy")
+    base, X, _ = network_away_from_kinks(sizes, hidden, "identity", m=m, seed=seed)
+    net = Network(sizes, hidden, output, loss=loss, dtype=np.float64, rng=0)
+    net.params.flat[...] = base.params.flat
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, max(K, 2), size=m)
+    Y = labels[None, :].astype(np.float64) if K == 1 else np.eye(K)[:, labels]
+    return net, X, Y
+
+
+@pytest.mark.parametrize(("hidden", "classes", "lmbda"), list(product(ACTS, [1, 4], [0.0, 0.1])))
+def test_classification_backprop_matches_finite_differences(
+    hidden: str, classes: int, lmbda: float
+) -> None:
+    """Softmax + cross-entropy (4 classes) and sigmoid + binary cross-entropy (1 output)."""
+    net, X, Y = classification_problem([4, 6, 5, classes], hidden, seed=ACTS.index(hidden))
+    error = check_gradients(net, X, Y, lmbda)
+    assert error < 1e-6, f"{hidden}/{classes} classes/λ={lmbda}: max relative error {error:.2e}"
+
+
+def test_classification_losses_need_their_output_activation() -> None:
+    with pytest.raises(ValueError, match="cross_entropy loss goes with a softmax output"):
+        Network([3, 4, 2], "relu", "identity", loss="cross_entropy")
+    with pytest.raises(ValueError, match="output activation, not a hidden one"):
+        Network([3, 4, 2], "softmax", "softmax", loss="cross_entropy")
+
+
+def test_cross_entropy_returns_m_times_the_objective_and_stays_finite() -> None:
+    net, X, Y = classification_problem([4, 6, 3], "tanh", seed=1, m=11)
+    J = net.loss(X, Y, 0.2)
+    net.forward(X)
+    assert net.backward(Y, 0.2) == pytest.approx(11 * J, rel=1e-12)
+    net.params.weights[-1][...] *= 1e6  # logits of about ±1e6: probabilities of exactly 0
+    net.forward(X)
+    assert np.isfinite(net.backward(Y)) and np.isfinite(net.grads.flat).all()
+
+
+def test_cross_entropy_agrees_with_pytorch() -> None:
+    torch = pytest.importorskip("torch", reason="PyTorch (the optional bench extra) not installed")
+    net, X, Y = classification_problem([5, 7, 4], "relu", seed=3, m=12)
+    lmbda = 0.2
+    analytic_gradient(net, X, Y, lmbda)
+    ours = np.concatenate([g.ravel() for g in net.grads.weights + net.grads.biases])
+    Ws = [torch.tensor(W, requires_grad=True) for W in net.params.weights]
+    bs = [torch.tensor(b, requires_grad=True) for b in net.params.biases]
+    Z1 = torch.relu(Ws[0] @ torch.tensor(X) + bs[0])
+    logits = Ws[1] @ Z1 + bs[1]  # (classes, m)
+    target = torch.tensor(np.argmax(Y, axis=0))
+    loss = torch.nn.functional.cross_entropy(logits.T, target)
+    loss = loss + lmbda / (2 * 12) * sum((W**2).sum() for W in Ws)
+    loss.backward()
+    theirs = np.concatenate([t.grad.numpy().ravel() for t in Ws + bs])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+    assert net.loss(X, Y, lmbda) == pytest.approx(loss.item(), rel=1e-12)
 
 
 def test_float32_hot_path_stays_float32() -> None:

@@ -25,7 +25,15 @@ identity   z                              1
 sigmoid    1 / (1 + e^-z)                 g(z) (1 - g(z))
 tanh       tanh z                         1 - tanh² z
 leaky_relu z if z > 0 else 0.01 z         1 if z > 0 else 0.01
+softmax    e^(z_k - max z) / Σ_j e^(z_j - max z)   a_k (δ_jk - a_j)  (a Jacobian)
 ========== ============================== ===================================
+
+Softmax is the one activation that is not element-wise: it normalises each
+column of a ``(classes, m)`` block, so it serves only as an output layer
+(``elementwise = False``), and its derivative is a Jacobian, applied in
+``backward_inplace`` as the product ``dZ = A ⊙ (dA - Σ_k A_k dA_k)``.
+Subtracting each column's maximum first keeps ``e^z`` from overflowing
+whatever the logits (the same function, since softmax ignores a shift).
 
 Adding an activation is one class with the ``@register`` decorator.
 """
@@ -43,6 +51,8 @@ class Activation:
     """An activation ``g`` with its derivative, in all three forms (see module docs)."""
 
     name: ClassVar[str]
+    #: applied to each entry alone (every hidden activation must be)
+    elementwise: ClassVar[bool] = True
 
     def function(self, z: np.ndarray) -> np.ndarray:
         """``g(z)`` as a new array."""
@@ -185,6 +195,37 @@ class LeakyReLU(Activation):
     def predict_inplace(self, Z: np.ndarray, scratch: np.ndarray, zeros: np.ndarray) -> None:
         np.multiply(Z, LEAKY_SLOPE, out=scratch)
         np.maximum(Z, scratch, out=Z)  # max(z, 0.01 z) is z for z > 0, else 0.01 z
+
+
+@register
+class Softmax(Activation):
+    """Column-wise softmax of a ``(classes, m)`` block; an output activation only."""
+
+    name = "softmax"
+    elementwise = False
+
+    def function(self, z: np.ndarray) -> np.ndarray:
+        z = np.asarray(z, dtype=np.result_type(z, np.float32))
+        e = np.exp(z - z.max(axis=0, keepdims=True))
+        return e / e.sum(axis=0, keepdims=True)
+
+    def derivative(self, z: np.ndarray) -> np.ndarray:
+        """The Jacobian's diagonal ``a_k (1 - a_k)`` (the full Jacobian is ``diag(a) - a aᵀ``)."""
+        a = self.function(z)
+        return a * (1.0 - a)
+
+    def apply_inplace(self, Z: np.ndarray, scratch: np.ndarray) -> None:
+        column = scratch[:1]  # a (1, m) row of the scratch buffer
+        np.max(Z, axis=0, keepdims=True, out=column)
+        Z -= column  # z - max z: every exponent ≤ 0, nothing overflows
+        np.exp(Z, out=Z)
+        np.sum(Z, axis=0, keepdims=True, out=column)
+        Z /= column
+
+    def backward_inplace(self, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
+        np.multiply(A, dA, out=scratch)
+        dA -= scratch.sum(axis=0, keepdims=True)  # dA - Σ_k A_k dA_k
+        dA *= A
 
 
 def get_activation(name: str) -> Activation:

@@ -14,6 +14,16 @@ and their gradients::
 
 RMSE in the target's units is ``sqrt(2 · MSE)``.
 
+For classification, with ``Y`` one-hot ``(K, m)`` and ``A = softmax(Z)``::
+
+    CE(A, Y)    = -1/m Σ_i Σ_k y_ki log a_ki            (cross-entropy)
+    ∂CE/∂Z      = (A - Y) / m                           (softmax and CE together)
+
+and for two classes, with ``y ∈ {0, 1}`` ``(1, m)`` and ``a = sigmoid(z)``::
+
+    BCE(a, y)   = -1/m Σ_i [y_i log a_i + (1 - y_i) log(1 - a_i)]
+    ∂BCE/∂z     = (a - y) / m
+
 The loss table :data:`LOSSES` (as scikit-learn's ``LOSS_FUNCTIONS``) gives
 the network its loss by name. Each :class:`Loss` names the output activation
 it pairs with and supplies, in place, what backpropagation starts from: the
@@ -121,8 +131,69 @@ class SquaredError(Loss):
         }
 
 
+def _log_clipped(values: np.ndarray) -> np.ndarray:
+    """``log`` of probabilities in float64, floored at the smallest normal float64
+    (a probability that rounded to 0 costs about 708 nats, not infinity)."""
+    return np.log(np.maximum(np.asarray(values, dtype=np.float64), np.finfo(np.float64).tiny))
+
+
+def _accuracy(correct: np.ndarray) -> float:
+    return float(np.mean(correct)) if correct.size else float("nan")
+
+
+class CrossEntropy(Loss):
+    """``ℓ = -Σ_k y_k log a_k`` with a softmax output; ``dZ[L] = (A - Y) / m``."""
+
+    name = "cross_entropy"
+    output_activation = "softmax"
+    gives_dZ = True
+
+    def value(self, Y_hat: np.ndarray, Y: np.ndarray) -> float:
+        p_true = np.sum(np.asarray(Y_hat, dtype=np.float64) * Y, axis=0)
+        return float(-np.mean(_log_clipped(p_true)))
+
+    def output_delta(self, A: np.ndarray, Y: np.ndarray, out: np.ndarray) -> float:
+        total = -float(np.sum(_log_clipped(np.einsum("km,km->m", A, Y))))
+        np.subtract(A, Y, out=out)
+        out *= 1.0 / A.shape[-1]  # (A - Y) / m
+        return total
+
+    def validation_logs(self, Y_hat: np.ndarray, Y: np.ndarray, scale: float) -> dict[str, float]:
+        correct = np.argmax(Y_hat, axis=0) == np.argmax(Y, axis=0)
+        return {"val_loss": self.value(Y_hat, Y), "val_accuracy": _accuracy(correct)}
+
+
+class BinaryCrossEntropy(Loss):
+    """``ℓ = -[y log a + (1 - y) log(1 - a)]`` with a sigmoid output; ``dZ[L] = (a - y) / m``."""
+
+    name = "binary_cross_entropy"
+    output_activation = "sigmoid"
+    gives_dZ = True
+
+    @staticmethod
+    def _sum(A: np.ndarray, Y: np.ndarray) -> float:
+        a = np.asarray(A, dtype=np.float64)
+        y = np.asarray(Y, dtype=np.float64)
+        return -float(np.sum(y * _log_clipped(a) + (1.0 - y) * _log_clipped(1.0 - a)))
+
+    def value(self, Y_hat: np.ndarray, Y: np.ndarray) -> float:
+        return self._sum(Y_hat, Y) / np.asarray(Y_hat).shape[-1]
+
+    def output_delta(self, A: np.ndarray, Y: np.ndarray, out: np.ndarray) -> float:
+        total = self._sum(A, Y)
+        np.subtract(A, Y, out=out)
+        out *= 1.0 / A.shape[-1]  # (a - y) / m
+        return total
+
+    def validation_logs(self, Y_hat: np.ndarray, Y: np.ndarray, scale: float) -> dict[str, float]:
+        correct = (np.asarray(Y_hat) >= 0.5) == (np.asarray(Y) >= 0.5)
+        return {"val_loss": self.value(Y_hat, Y), "val_accuracy": _accuracy(correct)}
+
+
 #: Losses by name; each knows its output activation (see :class:`Loss`).
-LOSSES: dict[str, Loss] = {loss.name: loss for loss in (SquaredError(),)}
+LOSSES: dict[str, Loss] = {
+    loss.name: loss for loss in (SquaredError(), CrossEntropy(), BinaryCrossEntropy())
+}
 
 
 def get_loss(name: str) -> Loss:

@@ -357,6 +357,13 @@ class Network:
         self.hidden = get_activation(hidden_activation)
         self.output = get_activation(output_activation)
         self.loss_function = get_loss(loss)
+        if not self.hidden.elementwise:
+            raise ValueError(f"{hidden_activation!r} is an output activation, not a hidden one")
+        if self.loss_function.gives_dZ and self.output.name != self.loss_function.output_activation:
+            raise ValueError(
+                f"the {loss} loss goes with a {self.loss_function.output_activation} output, "
+                f"not {output_activation}"
+            )
         self.params = initialize(layer_sizes, init, rng=rng, dtype=dtype)
         self.grads = self.params.zeros_like()
         self._caches: dict[int, ForwardCache] = {}

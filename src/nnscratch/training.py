@@ -53,6 +53,7 @@ class History:
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_rmse: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
     learning_rate: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     best_epoch: int | None = None
@@ -70,6 +71,8 @@ class History:
             self.val_loss.append(logs["val_loss"])
         if "val_rmse" in logs:
             self.val_rmse.append(logs["val_rmse"])
+        if "val_accuracy" in logs:
+            self.val_accuracy.append(logs["val_accuracy"])
         self.learning_rate.append(learning_rate)
         self.seconds.append(seconds)
 
@@ -80,6 +83,7 @@ class History:
             train_loss=list(state.get("train_loss", [])),
             val_loss=list(state.get("val_loss", [])),
             val_rmse=list(state.get("val_rmse", [])),
+            val_accuracy=list(state.get("val_accuracy", [])),
             learning_rate=list(state.get("learning_rate", [])),
             best_epoch=state.get("best_epoch"),
             stopped_early=bool(state.get("stopped_early", False)),
@@ -91,6 +95,7 @@ class History:
             "train_loss": list(self.train_loss),
             "val_loss": list(self.val_loss),
             "val_rmse": list(self.val_rmse),
+            "val_accuracy": list(self.val_accuracy),
             "learning_rate": list(self.learning_rate),
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
@@ -305,8 +310,9 @@ def train(
                 )
             history.record(logs, optimizer.learning_rate, time.perf_counter() - tick)
             postfix = {"loss": f"{logs['train_loss']:.4g}"}
-            if "val_rmse" in logs:
-                postfix["val_rmse"] = f"{logs['val_rmse']:.4g}"
+            for key in ("val_rmse", "val_accuracy"):
+                if key in logs:
+                    postfix[key] = f"{logs[key]:.4g}"
             bar.set_postfix(postfix, refresh=False)
 
             if not math.isfinite(logs[monitor]):
