@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "synthetic": 2,
     "persistence": 3,
     "model": 3,
+    "classifier": 3,
     "popularity": 3,
     "metrics": 3,
     "recipe": 4,

@@ -4,6 +4,7 @@ The estimators and the data stage are exported here, as every peer library
 does (``from nnscratch import MLPRegressor``)::
 
     MLPRegressor      the scikit-learn-compatible estimator   (nnscratch.model)
+    MLPClassifier     its classifier sibling, softmax output    (nnscratch.classifier)
     PopularityModel   preprocessing + network(s): rows → points (nnscratch.popularity)
     load_tracks       read a Spotify CSV of any recognised schema (nnscratch.data)
     prepare           clean, split, scale on the training split (nnscratch.preprocessing)
@@ -25,12 +26,14 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 _EXPORTS = {
     "MLPRegressor": "nnscratch.model",
+    "MLPClassifier": "nnscratch.classifier",
     "PopularityModel": "nnscratch.popularity",
     "load_tracks": "nnscratch.data",
     "prepare": "nnscratch.preprocessing",
 }
 
 if TYPE_CHECKING:
+    from nnscratch.classifier import MLPClassifier
     from nnscratch.data import load_tracks
     from nnscratch.model import MLPRegressor
     from nnscratch.popularity import PopularityModel
@@ -47,4 +50,11 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
 
 
-__all__ = ["MLPRegressor", "PopularityModel", "__version__", "load_tracks", "prepare"]
+__all__ = [
+    "MLPClassifier",
+    "MLPRegressor",
+    "PopularityModel",
+    "__version__",
+    "load_tracks",
+    "prepare",
+]

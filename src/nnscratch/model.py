@@ -27,6 +27,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nnscratch.activations import ACTIVATIONS
+from nnscratch.errors import ModelFileError
 from nnscratch.network import Network, to_network_layout
 from nnscratch.optimizers import Optimizer, make_optimizer, make_schedule
 from nnscratch.persistence import ArraySpec, read_model_file, write_model_file
@@ -53,7 +54,362 @@ def _generator(random_state: Any) -> np.random.Generator:
     return np.random.default_rng(random_state)
 
 
-class MLPRegressor(RegressorMixin, BaseEstimator):
+class _MLPBase(BaseEstimator):
+    """What the regressor and the classifier share: networks, training, files.
+
+    A subclass says how targets become the network's outputs
+    (:meth:`_validate_targets`, :meth:`_encode`), which output activation and
+    loss its networks get (:meth:`_head`), and what it adds to the model file
+    (:meth:`_extra_metadata`, :meth:`_restore_extra`).
+    """
+
+    def _validate_targets(self, X: Any, y: Any, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        """Targets as the network's ``(n_samples, n_outputs)`` float64 outputs."""
+        raise NotImplementedError
+
+    def _head(self) -> tuple[str, str]:
+        """``(output activation, loss)`` of every network."""
+        raise NotImplementedError
+
+    def _extra_metadata(self) -> dict[str, Any]:
+        return {}
+
+    def _restore_extra(self, meta: dict[str, Any]) -> None:
+        return None
+
+    # ------------------------------------------------------------------ helpers
+
+    def _check_params(self) -> None:
+        sizes = tuple(self.hidden_layer_sizes)
+        if any(not isinstance(n, numbers.Integral) or n < 1 for n in sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 or None, got {self.batch_size}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.l2 < 0:
+            raise ValueError(f"l2 must be >= 0, got {self.l2}")
+        if not isinstance(self.n_members, numbers.Integral) or self.n_members < 1:
+            raise ValueError(f"n_members must be a positive integer, got {self.n_members}")
+        as_float_dtype(self.dtype)
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(
+                f"validation_fraction must be in (0, 1), got {self.validation_fraction}"
+            )
+
+    def _make_optimizer(self) -> Optimizer:
+        extra: dict[str, float] = {}
+        if self.optimizer in ("momentum", "nesterov"):
+            extra["momentum"] = self.momentum
+        if self.optimizer in ("adam", "adamw") and self.weight_decay:
+            extra["weight_decay"] = self.weight_decay
+        return make_optimizer(self.optimizer, self.learning_rate, **extra)
+
+    def _start(self, n_features: int, n_outputs: int) -> None:
+        """Fresh networks, optimizers and random streams for a new fit."""
+        self._check_params()
+        rng = _generator(self.random_state)
+        self._split_rng, *member_rngs = rng.spawn(1 + self.n_members)
+        self.n_outputs_ = n_outputs
+        sizes = [n_features, *self.hidden_layer_sizes, n_outputs]
+        output, loss = self._head()
+        self.networks_ = []
+        self._shuffle_rngs = []
+        for member_rng in member_rngs:
+            init_rng, shuffle_rng = member_rng.spawn(2)
+            self.networks_.append(
+                Network(
+                    sizes,
+                    self.activation,
+                    output,
+                    self.init,
+                    loss=loss,
+                    dtype=as_float_dtype(self.dtype),
+                    rng=init_rng,
+                )
+            )
+            self._shuffle_rngs.append(shuffle_rng)
+        self._optimizers = [self._make_optimizer() for _ in self.networks_]
+        self.histories_ = [History() for _ in self.networks_]
+        self._sync_fitted_attributes()
+
+    def _sync_fitted_attributes(self) -> None:
+        self.network_ = self.networks_[0]
+        self.history_ = h = self.histories_[0]
+        self.loss_curve_ = list(h.train_loss)
+        self.validation_loss_curve_ = list(h.val_loss)
+        self.validation_rmse_curve_ = list(h.val_rmse)
+        self.validation_accuracy_curve_ = list(h.val_accuracy)
+        self.best_epoch_ = h.best_epoch
+        self.n_iter_ = self.n_epochs_ = h.n_epochs
+        self.best_loss_ = (
+            min(h.val_loss) if h.val_loss else (min(h.train_loss) if h.train_loss else None)
+        )
+
+    # ------------------------------------------------------------------ public API
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        eval_set: tuple[Any, Any] | None = None,
+        rmse_scale: float = 1.0,
+        callbacks: tuple[Callback, ...] = (),
+        handle_interrupts: bool = False,
+    ) -> Any:
+        """Train from scratch on ``X`` ``(n_samples, n_features)`` and ``y`` ``(n_samples,)``.
+
+        ``eval_set=(X_val, y_val)`` gives the validation data for the curves
+        and, with ``early_stopping``, for stopping (instead of holding out
+        ``validation_fraction``).
+        ``rmse_scale`` multiplies the reported validation RMSE, e.g. by the
+        target scaler's range to show it in original units.
+        """
+        X, y = self._validate_targets(X, y, reset=True)
+        Y = self._encode(y)
+        self._start(X.shape[1], Y.shape[1])
+        validation = None
+        if eval_set is not None:
+            X_val = validate_data(self, eval_set[0], reset=False, dtype=[np.float64, np.float32])
+            validation = (X_val, self._encode(np.asarray(eval_set[1])))
+        elif self.early_stopping:
+            n_val = max(1, round(len(X) * self.validation_fraction))
+            if len(X) - n_val < 1:
+                raise ValueError(
+                    "early_stopping needs at least 2 samples to hold out a validation set; "
+                    f"got {len(X)} sample{'s' if len(X) != 1 else ''}"
+                )
+            order = self._split_rng.permutation(len(X))
+            val, tr = order[:n_val], order[n_val:]
+            X, Y, validation = X[tr], Y[tr], (X[val], Y[val])
+        self._run(
+            X,
+            Y,
+            validation=validation,
+            epochs=self.epochs,
+            patience=self.patience if self.early_stopping else None,
+            rmse_scale=rmse_scale,
+            callbacks=callbacks,
+            handle_interrupts=handle_interrupts,
+        )
+        return self
+
+    def _partial_fit(self, X: Any, y: Any) -> Any:
+        """One more epoch on ``(X, y)``, keeping the weights and optimizer state."""
+        first = not hasattr(self, "networks_")
+        X, y = self._validate_targets(X, y, reset=first)
+        Y = self._encode(y)
+        if first:
+            self._start(X.shape[1], Y.shape[1])
+        self._run(X, Y, epochs=1)
+        return self
+
+    def _predict_outputs(self, X: Any) -> np.ndarray:
+        """The members' mean output, ``(n_samples, n_outputs)`` float64."""
+        check_is_fitted(self, "networks_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        out = self.networks_[0].predict_samples(X)  # batches transposed into the network layout
+        y = out.T.astype(np.float64)
+        for net in self.networks_[1:]:  # an ensemble averages its members
+            y += net.predict_samples(X).T
+        y /= len(self.networks_)
+        return y
+
+    def _run(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        *,
+        epochs: int,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        patience: int | None = None,
+        rmse_scale: float = 1.0,
+        callbacks: tuple[Callback, ...] = (),
+        handle_interrupts: bool = False,
+    ) -> None:
+        """Train every member for ``epochs`` on ``(X, Y)`` in the user layout."""
+        dtype = self.networks_[0].dtype
+        X_net, Y_net = to_network_layout(X, dtype), to_network_layout(Y, dtype)
+        validation_net = None
+        if validation is not None:
+            validation_net = (
+                to_network_layout(validation[0], dtype),
+                to_network_layout(validation[1], dtype),
+            )
+        try:
+            for k, net in enumerate(self.networks_):
+                config = TrainConfig(
+                    epochs=epochs,
+                    batch_size=self.batch_size,
+                    lmbda=self.l2,
+                    patience=patience,
+                    min_delta=self.min_delta,
+                    schedule=make_schedule(self.lr_schedule, epochs),
+                    progress=bool(self.verbose),
+                    progress_label=(
+                        f"member {k + 1}/{self.n_members}" if self.n_members > 1 else "training"
+                    ),
+                    rmse_scale=rmse_scale,
+                    handle_interrupts=handle_interrupts,
+                )
+                history = train(
+                    net,
+                    X_net,
+                    Y_net,
+                    self._optimizers[k],
+                    config=config,
+                    validation=validation_net,
+                    rng=self._shuffle_rngs[k],
+                    callbacks=callbacks,
+                    history=self.histories_[k],
+                )
+                if history.interrupted:
+                    del self.networks_[k + 1 :], self.histories_[k + 1 :]
+                    break
+        finally:
+            self._sync_fitted_attributes()
+
+    @property
+    def weights_(self) -> list[np.ndarray]:
+        """``W[l]`` for ``l = 1..L``, each ``(n[l], n[l-1])`` (views into the network)."""
+        return self.network_.params.weights
+
+    @property
+    def biases_(self) -> list[np.ndarray]:
+        """``b[l]`` for ``l = 1..L``, each ``(n[l], 1)`` (views into the network)."""
+        return self.network_.params.biases
+
+    # ------------------------------------------------------------------ files
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the fitted model to ``path`` (``.npz`` + JSON, no pickle, atomic)."""
+        return write_model_file(path, *self.to_arrays())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Any:
+        """Read a model written by :meth:`save`, validating everything."""
+        arrays, meta = read_model_file(path, cls.expected_arrays)
+        kind = meta.get("estimator", "MLPRegressor")  # format-1 files held regressors only
+        if kind != cls.__name__:
+            raise ModelFileError(f"{path}: holds an {kind}; load it with {kind}.load")
+        try:
+            return cls.from_arrays(arrays, meta)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{path}: metadata is incomplete or malformed ({exc})") from exc
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The fitted model as named arrays and JSON-ready metadata (see :meth:`save`)."""
+        check_is_fitted(self, "networks_")
+        arrays: dict[str, np.ndarray] = {}
+        for k, net in enumerate(self.networks_):
+            names = _array_names(len(net.params.weights), k)
+            for name, array in zip(names, net.params.weights + net.params.biases, strict=True):
+                arrays[name] = array
+        hyperparameters = self.get_params(deep=False)
+        hyperparameters["dtype"] = as_float_dtype(self.dtype).name
+        output, loss = self._head()
+        metadata = {
+            "estimator": type(self).__name__,
+            "architecture": {
+                "layer_sizes": list(self.network_.layer_sizes),
+                "hidden_activation": self.activation,
+                "output_activation": output,
+                "loss": loss,
+                "init": self.init,
+            },
+            "dtype": self.network_.dtype.name,
+            "hyperparameters": hyperparameters,
+            "n_features_in": int(self.n_features_in_),
+            "feature_names": (
+                [str(f) for f in self.feature_names_in_]
+                if hasattr(self, "feature_names_in_")
+                else None
+            ),
+            "n_outputs": int(self.n_outputs_),
+            "n_members": len(self.networks_),
+            "training": [h.to_dict() for h in self.histories_],
+            **self._extra_metadata(),
+        }
+        return arrays, metadata
+
+    @staticmethod
+    def expected_arrays(meta: dict[str, Any]) -> dict[str, ArraySpec]:
+        """Every array a model file with metadata ``meta`` must hold; ``ValueError`` if
+        the metadata itself is not valid."""
+        arch = meta["architecture"]
+        sizes = [int(n) for n in arch["layer_sizes"]]
+        missing = [k for k in ("hyperparameters", "n_features_in", "n_outputs") if k not in meta]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)}")
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"invalid layer sizes {sizes}")
+        for label in ("hidden", "output"):
+            name = arch[f"{label}_activation"]
+            if name not in ACTIVATIONS:
+                raise ValueError(f"unknown {label} activation {name!r}")
+        if meta["dtype"] not in _DTYPES:
+            raise ValueError(f"unsupported dtype {meta['dtype']!r}")
+        n_members = meta.get("n_members", 1)
+        if not isinstance(n_members, int) or n_members < 1:
+            raise ValueError(f"invalid number of ensemble members {n_members!r}")
+        dtype = np.dtype(meta["dtype"])
+        L = len(sizes) - 1
+        specs: dict[str, ArraySpec] = {}
+        for k in range(n_members):
+            names = _array_names(L, k)
+            for l in range(1, L + 1):
+                specs[names[l - 1]] = ArraySpec((sizes[l], sizes[l - 1]), dtype)  # W[l]
+                specs[names[L + l - 1]] = ArraySpec((sizes[l], 1), dtype)  # b[l]
+        return specs
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Any:
+        """A fitted estimator from :meth:`to_arrays`' output (already validated)."""
+        hyperparameters = dict(meta["hyperparameters"])
+        if isinstance(hyperparameters.get("hidden_layer_sizes"), list):  # JSON has no tuples
+            hyperparameters["hidden_layer_sizes"] = tuple(hyperparameters["hidden_layer_sizes"])
+        try:
+            model = cls(**hyperparameters)
+        except TypeError as exc:
+            raise ValueError(f"unknown hyperparameter in metadata ({exc})") from exc
+        arch = meta["architecture"]
+        sizes = [int(n) for n in arch["layer_sizes"]]
+        L = len(sizes) - 1
+        model.networks_ = []
+        for k in range(int(meta.get("n_members", 1))):
+            names = _array_names(L, k)
+            net = Network(
+                sizes,
+                arch["hidden_activation"],
+                arch["output_activation"],
+                loss=arch.get("loss", "mse"),
+                dtype=np.dtype(meta["dtype"]),
+                rng=0,
+            )
+            net.params.load_([arrays[n] for n in names[:L]], [arrays[n] for n in names[L:]])
+            model.networks_.append(net)
+        model.n_features_in_ = int(meta["n_features_in"])
+        if meta.get("feature_names"):
+            model.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
+        model.n_outputs_ = int(meta["n_outputs"])
+        model._restore_extra(meta)
+        trainings = meta.get("training") or [{}]
+        if isinstance(trainings, dict):
+            trainings = [trainings]
+        model.histories_ = [History.from_dict(t) for t in trainings]
+        rng = _generator(model.random_state)
+        model._split_rng, *member_rngs = rng.spawn(1 + len(model.networks_))
+        model._shuffle_rngs = [r.spawn(2)[1] for r in member_rngs]
+        model._optimizers = [model._make_optimizer() for _ in model.networks_]
+        model._sync_fitted_attributes()
+        return model
+
+
+class MLPRegressor(RegressorMixin, _MLPBase):
     """A multi-layer perceptron regressor trained with mini-batch gradient methods.
 
     Parameters
@@ -131,145 +487,9 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ regression
 
-    def _check_params(self) -> None:
-        sizes = tuple(self.hidden_layer_sizes)
-        if any(not isinstance(n, numbers.Integral) or n < 1 for n in sizes):
-            raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1 or None, got {self.batch_size}")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.l2 < 0:
-            raise ValueError(f"l2 must be >= 0, got {self.l2}")
-        if not isinstance(self.n_members, numbers.Integral) or self.n_members < 1:
-            raise ValueError(f"n_members must be a positive integer, got {self.n_members}")
-        as_float_dtype(self.dtype)
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(
-                f"validation_fraction must be in (0, 1), got {self.validation_fraction}"
-            )
-
-    def _make_optimizer(self) -> Optimizer:
-        extra: dict[str, float] = {}
-        if self.optimizer in ("momentum", "nesterov"):
-            extra["momentum"] = self.momentum
-        if self.optimizer in ("adam", "adamw") and self.weight_decay:
-            extra["weight_decay"] = self.weight_decay
-        return make_optimizer(self.optimizer, self.learning_rate, **extra)
-
-    @staticmethod
-    def _column_vector_to_1d(y: np.ndarray) -> np.ndarray:
-        if y.ndim == 2 and y.shape[1] == 1:
-            warnings.warn(
-                "A column-vector y was passed when a 1d array was expected; "
-                "it is raveled to shape (n_samples,).",
-                DataConversionWarning,
-                stacklevel=3,
-            )
-            return y.ravel()
-        return y
-
-    @staticmethod
-    def _validate_y(y: np.ndarray) -> np.ndarray:
-        y = np.asarray(y, dtype=np.float64)
-        return y.reshape(-1, 1) if y.ndim == 1 else y
-
-    def _start(self, n_features: int, y: np.ndarray) -> None:
-        """Fresh networks, optimizers and random streams for a new fit."""
-        self._check_params()
-        rng = _generator(self.random_state)
-        self._split_rng, *member_rngs = rng.spawn(1 + self.n_members)
-        self._y_ndim = y.ndim
-        self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
-        sizes = [n_features, *self.hidden_layer_sizes, self.n_outputs_]
-        self.networks_ = []
-        self._shuffle_rngs = []
-        for member_rng in member_rngs:
-            init_rng, shuffle_rng = member_rng.spawn(2)
-            self.networks_.append(
-                Network(
-                    sizes,
-                    self.activation,
-                    self.output_activation,
-                    self.init,
-                    dtype=as_float_dtype(self.dtype),
-                    rng=init_rng,
-                )
-            )
-            self._shuffle_rngs.append(shuffle_rng)
-        self._optimizers = [self._make_optimizer() for _ in self.networks_]
-        self.histories_ = [History() for _ in self.networks_]
-        self._sync_fitted_attributes()
-
-    def _sync_fitted_attributes(self) -> None:
-        self.network_ = self.networks_[0]
-        self.history_ = h = self.histories_[0]
-        self.loss_curve_ = list(h.train_loss)
-        self.validation_loss_curve_ = list(h.val_loss)
-        self.validation_rmse_curve_ = list(h.val_rmse)
-        self.best_epoch_ = h.best_epoch
-        self.n_iter_ = self.n_epochs_ = h.n_epochs
-        self.best_loss_ = (
-            min(h.val_loss) if h.val_loss else (min(h.train_loss) if h.train_loss else None)
-        )
-
-    # ------------------------------------------------------------------ public API
-
-    def fit(
-        self,
-        X: Any,
-        y: Any,
-        *,
-        eval_set: tuple[Any, Any] | None = None,
-        rmse_scale: float = 1.0,
-        callbacks: tuple[Callback, ...] = (),
-        handle_interrupts: bool = False,
-    ) -> MLPRegressor:
-        """Train from scratch on ``X`` ``(n_samples, n_features)`` and ``y`` ``(n_samples,)``.
-
-        ``eval_set=(X_val, y_val)`` gives the validation data for the curves
-        and, with ``early_stopping``, for stopping (instead of holding out
-        ``validation_fraction``).
-        ``rmse_scale`` multiplies the reported validation RMSE, e.g. by the
-        target scaler's range to show it in original units.
-        """
-        X, y = validate_data(
-            self, X, y, dtype=[np.float64, np.float32], y_numeric=True, multi_output=True
-        )
-        y = self._column_vector_to_1d(y)
-        self._start(X.shape[1], y)
-        Y = self._validate_y(y)
-        validation = None
-        if eval_set is not None:
-            X_val = validate_data(self, eval_set[0], reset=False, dtype=[np.float64, np.float32])
-            validation = (X_val, self._validate_y(eval_set[1]))
-        elif self.early_stopping:
-            n_val = max(1, round(len(X) * self.validation_fraction))
-            if len(X) - n_val < 1:
-                raise ValueError(
-                    "early_stopping needs at least 2 samples to hold out a validation set; "
-                    f"got {len(X)} sample{'s' if len(X) != 1 else ''}"
-                )
-            order = self._split_rng.permutation(len(X))
-            val, tr = order[:n_val], order[n_val:]
-            X, Y, validation = X[tr], Y[tr], (X[val], Y[val])
-        self._run(
-            X,
-            Y,
-            validation=validation,
-            epochs=self.epochs,
-            patience=self.patience if self.early_stopping else None,
-            rmse_scale=rmse_scale,
-            callbacks=callbacks,
-            handle_interrupts=handle_interrupts,
-        )
-        return self
-
-    def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
-        """One more epoch on ``(X, y)``, keeping the weights and optimizer state."""
-        first = not hasattr(self, "networks_")
+    def _validate_targets(self, X: Any, y: Any, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         X, y = validate_data(
             self,
             X,
@@ -277,207 +497,44 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
             dtype=[np.float64, np.float32],
             y_numeric=True,
             multi_output=True,
-            reset=first,
+            reset=reset,
         )
-        y = self._column_vector_to_1d(y)
-        if first:
-            self._start(X.shape[1], y)
-        self._run(X, self._validate_y(y), epochs=1)
-        return self
-
-    def _run(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        *,
-        epochs: int,
-        validation: tuple[np.ndarray, np.ndarray] | None = None,
-        patience: int | None = None,
-        rmse_scale: float = 1.0,
-        callbacks: tuple[Callback, ...] = (),
-        handle_interrupts: bool = False,
-    ) -> None:
-        """Train every member for ``epochs`` on ``(X, Y)`` in the user layout."""
-        dtype = self.networks_[0].dtype
-        X_net, Y_net = to_network_layout(X, dtype), to_network_layout(Y, dtype)
-        validation_net = None
-        if validation is not None:
-            validation_net = (
-                to_network_layout(validation[0], dtype),
-                to_network_layout(validation[1], dtype),
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected; "
+                "it is raveled to shape (n_samples,).",
+                DataConversionWarning,
+                stacklevel=4,
             )
-        try:
-            for k, net in enumerate(self.networks_):
-                config = TrainConfig(
-                    epochs=epochs,
-                    batch_size=self.batch_size,
-                    lmbda=self.l2,
-                    patience=patience,
-                    min_delta=self.min_delta,
-                    schedule=make_schedule(self.lr_schedule, epochs),
-                    progress=bool(self.verbose),
-                    progress_label=(
-                        f"member {k + 1}/{self.n_members}" if self.n_members > 1 else "training"
-                    ),
-                    rmse_scale=rmse_scale,
-                    handle_interrupts=handle_interrupts,
-                )
-                history = train(
-                    net,
-                    X_net,
-                    Y_net,
-                    self._optimizers[k],
-                    config=config,
-                    validation=validation_net,
-                    rng=self._shuffle_rngs[k],
-                    callbacks=callbacks,
-                    history=self.histories_[k],
-                )
-                if history.interrupted:
-                    del self.networks_[k + 1 :], self.histories_[k + 1 :]
-                    break
-        finally:
-            self._sync_fitted_attributes()
+            y = y.ravel()
+        if reset:
+            self._y_ndim = y.ndim
+        return X, y
+
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        return y.reshape(-1, 1) if y.ndim == 1 else y
+
+    def _head(self) -> tuple[str, str]:
+        return self.output_activation, "mse"
+
+    def _extra_metadata(self) -> dict[str, Any]:
+        return {"y_ndim": int(self._y_ndim)}
+
+    def _restore_extra(self, meta: dict[str, Any]) -> None:
+        self._y_ndim = int(meta.get("y_ndim", 1))
+
+    def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
+        """One more epoch on ``(X, y)``, keeping the weights and optimizer state."""
+        return self._partial_fit(X, y)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predictions for ``X`` ``(n_samples, n_features)``.
 
         Shape ``(n_samples,)`` for a 1-D training target, else ``(n_samples, n_outputs)``.
         """
-        check_is_fitted(self, "networks_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        out = self.networks_[0].predict_samples(X)  # batches transposed into the network layout
-        y = out.T.astype(np.float64)
-        for net in self.networks_[1:]:  # an ensemble averages its members
-            y += net.predict_samples(X).T
-        y /= len(self.networks_)
+        y = self._predict_outputs(X)
         return y.ravel() if self._y_ndim == 1 else y
-
-    @property
-    def weights_(self) -> list[np.ndarray]:
-        """``W[l]`` for ``l = 1..L``, each ``(n[l], n[l-1])`` (views into the network)."""
-        return self.network_.params.weights
-
-    @property
-    def biases_(self) -> list[np.ndarray]:
-        """``b[l]`` for ``l = 1..L``, each ``(n[l], 1)`` (views into the network)."""
-        return self.network_.params.biases
-
-    # ------------------------------------------------------------------ files
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the fitted model to ``path`` (``.npz`` + JSON, no pickle, atomic)."""
-        return write_model_file(path, *self.to_arrays())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> MLPRegressor:
-        """Read a model written by :meth:`save`, validating everything."""
-        arrays, meta = read_model_file(path, cls.expected_arrays)
-        return cls.from_arrays(arrays, meta)
-
-    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """The fitted model as named arrays and JSON-ready metadata (see :meth:`save`)."""
-        check_is_fitted(self, "networks_")
-        arrays: dict[str, np.ndarray] = {}
-        for k, net in enumerate(self.networks_):
-            names = _array_names(len(net.params.weights), k)
-            for name, array in zip(names, net.params.weights + net.params.biases, strict=True):
-                arrays[name] = array
-        hyperparameters = self.get_params(deep=False)
-        hyperparameters["dtype"] = as_float_dtype(self.dtype).name
-        metadata = {
-            "architecture": {
-                "layer_sizes": list(self.network_.layer_sizes),
-                "hidden_activation": self.activation,
-                "output_activation": self.output_activation,
-                "init": self.init,
-            },
-            "dtype": self.network_.dtype.name,
-            "hyperparameters": hyperparameters,
-            "n_features_in": int(self.n_features_in_),
-            "feature_names": (
-                [str(f) for f in self.feature_names_in_]
-                if hasattr(self, "feature_names_in_")
-                else None
-            ),
-            "n_outputs": int(self.n_outputs_),
-            "y_ndim": int(self._y_ndim),
-            "n_members": len(self.networks_),
-            "training": [h.to_dict() for h in self.histories_],
-        }
-        return arrays, metadata
-
-    @staticmethod
-    def expected_arrays(meta: dict[str, Any]) -> dict[str, ArraySpec]:
-        """Every array a model file with metadata ``meta`` must hold; ``ValueError`` if
-        the metadata itself is not valid."""
-        arch = meta["architecture"]
-        sizes = [int(n) for n in arch["layer_sizes"]]
-        missing = [k for k in ("hyperparameters", "n_features_in", "n_outputs") if k not in meta]
-        if missing:
-            raise ValueError(f"missing {', '.join(missing)}")
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(f"invalid layer sizes {sizes}")
-        for label in ("hidden", "output"):
-            name = arch[f"{label}_activation"]
-            if name not in ACTIVATIONS:
-                raise ValueError(f"unknown {label} activation {name!r}")
-        if meta["dtype"] not in _DTYPES:
-            raise ValueError(f"unsupported dtype {meta['dtype']!r}")
-        n_members = meta.get("n_members", 1)
-        if not isinstance(n_members, int) or n_members < 1:
-            raise ValueError(f"invalid number of ensemble members {n_members!r}")
-        dtype = np.dtype(meta["dtype"])
-        L = len(sizes) - 1
-        specs: dict[str, ArraySpec] = {}
-        for k in range(n_members):
-            names = _array_names(L, k)
-            for l in range(1, L + 1):
-                specs[names[l - 1]] = ArraySpec((sizes[l], sizes[l - 1]), dtype)  # W[l]
-                specs[names[L + l - 1]] = ArraySpec((sizes[l], 1), dtype)  # b[l]
-        return specs
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> MLPRegressor:
-        """A fitted estimator from :meth:`to_arrays`' output (already validated)."""
-        hyperparameters = dict(meta["hyperparameters"])
-        if isinstance(hyperparameters.get("hidden_layer_sizes"), list):  # JSON has no tuples
-            hyperparameters["hidden_layer_sizes"] = tuple(hyperparameters["hidden_layer_sizes"])
-        try:
-            model = cls(**hyperparameters)
-        except TypeError as exc:
-            raise ValueError(f"unknown hyperparameter in metadata ({exc})") from exc
-        arch = meta["architecture"]
-        sizes = [int(n) for n in arch["layer_sizes"]]
-        L = len(sizes) - 1
-        model.networks_ = []
-        for k in range(int(meta.get("n_members", 1))):
-            names = _array_names(L, k)
-            net = Network(
-                sizes,
-                arch["hidden_activation"],
-                arch["output_activation"],
-                dtype=np.dtype(meta["dtype"]),
-                rng=0,
-            )
-            net.params.load_([arrays[n] for n in names[:L]], [arrays[n] for n in names[L:]])
-            model.networks_.append(net)
-        model.n_features_in_ = int(meta["n_features_in"])
-        if meta.get("feature_names"):
-            model.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
-        model.n_outputs_ = int(meta["n_outputs"])
-        model._y_ndim = int(meta.get("y_ndim", 1))
-        trainings = meta.get("training") or [{}]
-        if isinstance(trainings, dict):
-            trainings = [trainings]
-        model.histories_ = [History.from_dict(t) for t in trainings]
-        rng = _generator(model.random_state)
-        model._split_rng, *member_rngs = rng.spawn(1 + len(model.networks_))
-        model._shuffle_rngs = [r.spawn(2)[1] for r in member_rngs]
-        model._optimizers = [model._make_optimizer() for _ in model.networks_]
-        model._sync_fitted_attributes()
-        return model
-
 
 def _array_names(n_layers: int, member: int = 0) -> list[str]:
     """``W1..WL, b1..bL`` for the first network; ``m2.W1``… for ensemble member 2 on."""

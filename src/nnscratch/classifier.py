@@ -1,0 +1,157 @@
+"""The classifier: the same from-scratch network with a softmax (or sigmoid) output.
+
+:class:`MLPClassifier` is :class:`~nnscratch.model.MLPRegressor`'s sibling,
+as in scikit-learn. Labels of any type become one-hot targets ``Y``
+``(K, m)`` in the network layout; the output layer is softmax with
+cross-entropy for ``K ≥ 3`` classes, one sigmoid unit with binary
+cross-entropy for two, both from the loss table
+(:data:`nnscratch.losses.LOSSES`), where ``dZ[L] = (A - Y) / m``.
+
+``predict_proba`` averages the members' probabilities; ``predict`` is the
+most probable class; ``score`` is accuracy. Model files record the classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+from nnscratch.model import _MLPBase
+
+#: dtypes a class label may have in a model file (JSON holds the values).
+_LABEL_KINDS = {"i": "int64", "u": "int64", "b": "bool", "f": "float64", "U": "str", "O": "str"}
+
+
+def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """``(n_samples,)`` integer labels ``0..K-1`` → ``(n_samples, K)`` one-hot float64 rows.
+
+    >>> one_hot(np.array([2, 0]), 3).tolist()
+    [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    """
+    out = np.zeros((len(labels), n_classes))
+    out[np.arange(len(labels)), labels] = 1.0
+    return out
+
+
+class MLPClassifier(ClassifierMixin, _MLPBase):
+    """A multi-layer perceptron classifier trained with mini-batch gradient methods.
+
+    Parameters are :class:`~nnscratch.model.MLPRegressor`'s, less
+    ``output_activation`` (softmax for three or more classes, sigmoid for
+    two). Early stopping monitors the validation log-loss.
+
+    Fitted attributes: ``classes_`` (sorted, any label type), ``n_outputs_``
+    (``K`` for ``K ≥ 3`` classes, 1 for two) and the regressor's.
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: tuple[int, ...] = (64, 32, 16),
+        activation: str = "relu",
+        init: str = "he",
+        optimizer: str = "adam",
+        learning_rate: float = 1e-3,
+        lr_schedule: str = "constant",
+        batch_size: int | None = 256,
+        epochs: int = 200,
+        l2: float = 0.0,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        min_delta: float = 0.0,
+        n_members: int = 1,
+        dtype: str | type | np.dtype = "float32",
+        random_state: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.init = init
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.l2 = l2
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.min_delta = min_delta
+        self.n_members = n_members
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ classification
+
+    def _validate_targets(self, X: Any, y: Any, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=reset)
+        check_classification_targets(y)
+        if reset and not getattr(self, "_classes_given", False):
+            self.classes_ = np.unique(y)
+        self._classes_given = False
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"MLPClassifier needs at least 2 classes; got 1 class: {self.classes_.tolist()}"
+            )
+        return X, y
+
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        labels = np.searchsorted(self.classes_, y)
+        labels = np.clip(labels, 0, len(self.classes_) - 1)
+        unknown = self.classes_[labels] != y
+        if np.any(unknown):
+            raise ValueError(
+                f"labels {np.unique(np.asarray(y)[unknown]).tolist()[:5]} are not among "
+                f"the classes {self.classes_.tolist()}"
+            )
+        if len(self.classes_) == 2:
+            return labels.reshape(-1, 1).astype(np.float64)
+        return one_hot(labels, len(self.classes_))
+
+    def _head(self) -> tuple[str, str]:
+        binary = len(self.classes_) == 2
+        return ("sigmoid", "binary_cross_entropy") if binary else ("softmax", "cross_entropy")
+
+    def _extra_metadata(self) -> dict[str, Any]:
+        kind = _LABEL_KINDS.get(self.classes_.dtype.kind, "str")
+        values = self.classes_.astype(kind).tolist() if kind != "str" else self.classes_.astype(str)
+        return {"classes": list(values), "classes_dtype": kind}
+
+    def _restore_extra(self, meta: dict[str, Any]) -> None:
+        kind = meta.get("classes_dtype", "str")
+        if kind not in set(_LABEL_KINDS.values()):
+            raise ValueError(f"unknown label type {kind!r}")
+        self.classes_ = np.asarray(meta["classes"], dtype=kind)
+
+    # ------------------------------------------------------------------ public API
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
+        """One more epoch on ``(X, y)``; the first call needs every class in ``classes``."""
+        if not hasattr(self, "networks_"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit")
+            self.classes_ = np.unique(np.asarray(classes))
+            self._classes_given = True
+        return self._partial_fit(X, y)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities ``(n_samples, n_classes)``, columns in ``classes_`` order."""
+        p = self._predict_outputs(X)
+        return np.hstack([1.0 - p, p]) if len(self.classes_) == 2 else p
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        return np.log(np.maximum(self.predict_proba(X), np.finfo(np.float64).tiny))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row, ``(n_samples,)``, of ``classes_``'s type."""
+        best = np.argmax(self.predict_proba(X), axis=1)
+        return self.classes_[best]
