@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "features": 2,
     "preprocessing": 2,
     "synthetic": 2,
+    "images": 2,
     "persistence": 3,
     "model": 3,
     "classifier": 3,

@@ -274,3 +274,51 @@ def test_prediction_buffers_are_padded_and_training_buffers_packed() -> None:
     assert all(a.flags.c_contiguous for a in [*training.A1, *training.dZ[1:]])
     assert predicting.dZ == [] and not predicting.zeros[1].flags.writeable
     assert (predicting.zeros[1] == 0).all() and predicting.zeros[1].shape == (64, 2048)
+
+
+# --------------------------------------------------------------------------- dropout
+
+
+def fixed_masks(sizes: list[int], rates: tuple[float, ...], m: int, seed: int) -> list:
+    rng = np.random.default_rng(seed)
+    return [(rng.random((n, m)) >= p) / (1 - p) for n, p in zip(sizes[1:-1], rates, strict=True)]
+
+
+@pytest.mark.parametrize("hidden", ACTS)
+@pytest.mark.parametrize("lmbda", [0.0, 0.1])
+def test_dropout_backprop_matches_finite_differences_with_a_fixed_mask(
+    hidden: str, lmbda: float
+) -> None:
+    sizes, rates = [4, 6, 5, 3], (0.5, 0.2)
+    base, X, Y = classification_problem(sizes, hidden, seed=7)
+    net = Network(sizes, hidden, "softmax", loss="cross_entropy", dropout=rates,
+                  dtype=np.float64)  # fmt: skip
+    net.params.flat[...] = base.params.flat
+    masks = fixed_masks(sizes, rates, X.shape[1], seed=1)
+    error = check_gradients(net, X, Y, lmbda, masks=masks)
+    assert error < 1e-6, f"{hidden}/λ={lmbda}: {error:.2e}"
+    # the check can fail: the same gradient against a different mask is far off
+    other = fixed_masks(sizes, rates, X.shape[1], seed=2)
+    assert (
+        max_relative_error(
+            analytic_gradient(net, X, Y, lmbda, masks),
+            numerical_gradient(net, X, Y, lmbda, masks=other),
+        )
+        > 1e-2
+    )
+
+
+def test_dropout_masks_come_from_the_seeded_generator_and_keep_the_mean() -> None:
+    X = np.ones((20, 4000))
+    outs = []
+    for _ in range(2):
+        net = Network([20, 50, 1], "identity", dropout=0.3, dtype=np.float64, rng=0, dropout_rng=5)
+        net.params.weights[0][...] = np.eye(50, 20)
+        net.forward(X)
+        outs.append(net.cache_for(4000).A[1].copy())
+    np.testing.assert_array_equal(outs[0], outs[1])  # same seed, same masks
+    kept = outs[0][:20] != 0
+    assert abs(kept.mean() - 0.7) < 0.01  # p = 0.3 dropped
+    assert abs(outs[0][:20].mean() - 1.0) < 0.02  # inverted: the mean is unchanged
+    predicted = net.predict(X)  # prediction never drops
+    np.testing.assert_array_equal(predicted, net.predict(X))

@@ -53,6 +53,8 @@ class Activation:
     name: ClassVar[str]
     #: applied to each entry alone (every hidden activation must be)
     elementwise: ClassVar[bool] = True
+    #: True when the forward pass leaves ``g'(Z)`` itself in ``scratch`` (ReLU's mask)
+    derivative_in_scratch: ClassVar[bool] = False
 
     def function(self, z: np.ndarray) -> np.ndarray:
         """``g(z)`` as a new array."""
@@ -74,6 +76,10 @@ class Activation:
         """``Z ← g(Z)`` with no backward pass to follow."""
         self.apply_inplace(Z, scratch)
 
+    def derivative_from_output(self, A: np.ndarray, out: np.ndarray) -> None:
+        """``out ← g'(Z)`` from ``A = g(Z)``, for layers whose ``A`` dropout will change."""
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"<activation {self.name}>"
 
@@ -91,6 +97,7 @@ def register(cls: type[Activation]) -> type[Activation]:
 @register
 class ReLU(Activation):
     name = "relu"
+    derivative_in_scratch = True
 
     def function(self, z: np.ndarray) -> np.ndarray:
         return np.maximum(z, 0)
@@ -126,6 +133,9 @@ class Identity(Activation):
     def backward_inplace(self, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
         return None
 
+    def derivative_from_output(self, A: np.ndarray, out: np.ndarray) -> None:
+        out[...] = 1
+
 
 @register
 class Sigmoid(Activation):
@@ -147,9 +157,12 @@ class Sigmoid(Activation):
         Z *= 0.5
 
     def backward_inplace(self, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
-        np.subtract(1, A, out=scratch)
-        scratch *= A  # σ'(z) = σ(z)(1 - σ(z)) = A(1 - A)
+        self.derivative_from_output(A, scratch)
         dA *= scratch
+
+    def derivative_from_output(self, A: np.ndarray, out: np.ndarray) -> None:
+        np.subtract(1, A, out=out)
+        out *= A  # σ'(z) = σ(z)(1 - σ(z)) = A(1 - A)
 
 
 @register
@@ -166,14 +179,18 @@ class Tanh(Activation):
         np.tanh(Z, out=Z)
 
     def backward_inplace(self, A: np.ndarray, dA: np.ndarray, scratch: np.ndarray) -> None:
-        np.square(A, out=scratch)
-        np.subtract(1, scratch, out=scratch)  # tanh'(z) = 1 - A²
+        self.derivative_from_output(A, scratch)
         dA *= scratch
+
+    def derivative_from_output(self, A: np.ndarray, out: np.ndarray) -> None:
+        np.square(A, out=out)
+        np.subtract(1, out, out=out)  # tanh'(z) = 1 - A²
 
 
 @register
 class LeakyReLU(Activation):
     name = "leaky_relu"
+    derivative_in_scratch = True
 
     def function(self, z: np.ndarray) -> np.ndarray:
         z = np.asarray(z)

@@ -59,6 +59,7 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         batch_size: int | None = 256,
         epochs: int = 200,
         l2: float = 0.0,
+        dropout: float = 0.0,
         weight_decay: float = 0.0,
         momentum: float = 0.9,
         early_stopping: bool = True,
@@ -79,6 +80,7 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         self.batch_size = batch_size
         self.epochs = epochs
         self.l2 = l2
+        self.dropout = dropout
         self.weight_decay = weight_decay
         self.momentum = momentum
         self.early_stopping = early_stopping

@@ -17,14 +17,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnscratch.losses import l2_penalty
 from nnscratch.network import Network
 
 #: Activations with a kink at z = 0, where a finite difference may straddle it.
 KINKED = frozenset({"relu", "leaky_relu"})
 
 
+Masks = list[np.ndarray | None] | None
+
+
+def objective(net: Network, X: np.ndarray, Y: np.ndarray, lmbda: float, masks: Masks) -> float:
+    """``J`` on ``(X, Y)``; with dropout ``masks``, of the masked (training) forward pass."""
+    if masks is None:
+        return net.loss(X, Y, lmbda)
+    Y_hat = net.forward(X, dropout_masks=masks)
+    return net.loss_function.value(Y_hat, Y) + l2_penalty(net.params.weights, lmbda, X.shape[1])
+
+
 def numerical_gradient(
-    net: Network, X: np.ndarray, Y: np.ndarray, lmbda: float, h: float = 1e-5
+    net: Network, X: np.ndarray, Y: np.ndarray, lmbda: float, h: float = 1e-5, masks: Masks = None
 ) -> np.ndarray:
     """Central-difference gradient of ``J`` over ``net.params.flat`` (a new flat array)."""
     flat = net.params.flat
@@ -32,17 +44,19 @@ def numerical_gradient(
     for i in range(flat.size):
         saved = flat[i]
         flat[i] = saved + h
-        plus = net.loss(X, Y, lmbda)
+        plus = objective(net, X, Y, lmbda, masks)
         flat[i] = saved - h
-        minus = net.loss(X, Y, lmbda)
+        minus = objective(net, X, Y, lmbda, masks)
         flat[i] = saved
         grad[i] = (plus - minus) / (2 * h)
     return grad
 
 
-def analytic_gradient(net: Network, X: np.ndarray, Y: np.ndarray, lmbda: float) -> np.ndarray:
+def analytic_gradient(
+    net: Network, X: np.ndarray, Y: np.ndarray, lmbda: float, masks: Masks = None
+) -> np.ndarray:
     """Backpropagation's gradient over ``net.params.flat`` (a new flat array)."""
-    net.forward(X)
+    net.forward(X, dropout_masks=masks)
     net.backward(Y, lmbda)
     return net.grads.flat.copy()
 
@@ -54,11 +68,20 @@ def max_relative_error(analytic: np.ndarray, numeric: np.ndarray, floor: float =
 
 
 def check_gradients(
-    net: Network, X: np.ndarray, Y: np.ndarray, lmbda: float = 0.0, h: float = 1e-5
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    lmbda: float = 0.0,
+    h: float = 1e-5,
+    masks: Masks = None,
 ) -> float:
-    """Max relative error between backprop and finite differences for ``net`` on ``(X, Y)``."""
+    """Max relative error between backprop and finite differences for ``net`` on ``(X, Y)``.
+
+    With dropout, pass fixed ``masks`` (one per hidden layer, values 0 or
+    ``1/(1-p)``): both sides then see the same masked network.
+    """
     return max_relative_error(
-        analytic_gradient(net, X, Y, lmbda), numerical_gradient(net, X, Y, lmbda, h)
+        analytic_gradient(net, X, Y, lmbda, masks), numerical_gradient(net, X, Y, lmbda, h, masks)
     )
 
 

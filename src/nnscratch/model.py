@@ -92,6 +92,8 @@ class _MLPBase(BaseEstimator):
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.l2 < 0:
             raise ValueError(f"l2 must be >= 0, got {self.l2}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not isinstance(self.n_members, numbers.Integral) or self.n_members < 1:
             raise ValueError(f"n_members must be a positive integer, got {self.n_members}")
         as_float_dtype(self.dtype)
@@ -119,7 +121,7 @@ class _MLPBase(BaseEstimator):
         self.networks_ = []
         self._shuffle_rngs = []
         for member_rng in member_rngs:
-            init_rng, shuffle_rng = member_rng.spawn(2)
+            init_rng, shuffle_rng, dropout_rng = member_rng.spawn(3)
             self.networks_.append(
                 Network(
                     sizes,
@@ -127,8 +129,10 @@ class _MLPBase(BaseEstimator):
                     output,
                     self.init,
                     loss=loss,
+                    dropout=self.dropout,
                     dtype=as_float_dtype(self.dtype),
                     rng=init_rng,
+                    dropout_rng=dropout_rng,
                 )
             )
             self._shuffle_rngs.append(shuffle_rng)
@@ -380,15 +384,21 @@ class _MLPBase(BaseEstimator):
         sizes = [int(n) for n in arch["layer_sizes"]]
         L = len(sizes) - 1
         model.networks_ = []
-        for k in range(int(meta.get("n_members", 1))):
+        n_members = int(meta.get("n_members", 1))
+        rng = _generator(model.random_state)
+        model._split_rng, *member_rngs = rng.spawn(1 + n_members)
+        streams = [r.spawn(3) for r in member_rngs]  # (init, shuffle, dropout) as in _start
+        for k in range(n_members):
             names = _array_names(L, k)
             net = Network(
                 sizes,
                 arch["hidden_activation"],
                 arch["output_activation"],
                 loss=arch.get("loss", "mse"),
+                dropout=model.dropout,
                 dtype=np.dtype(meta["dtype"]),
                 rng=0,
+                dropout_rng=streams[k][2],
             )
             net.params.load_([arrays[n] for n in names[:L]], [arrays[n] for n in names[L:]])
             model.networks_.append(net)
@@ -401,9 +411,7 @@ class _MLPBase(BaseEstimator):
         if isinstance(trainings, dict):
             trainings = [trainings]
         model.histories_ = [History.from_dict(t) for t in trainings]
-        rng = _generator(model.random_state)
-        model._split_rng, *member_rngs = rng.spawn(1 + len(model.networks_))
-        model._shuffle_rngs = [r.spawn(2)[1] for r in member_rngs]
+        model._shuffle_rngs = [stream[1] for stream in streams]
         model._optimizers = [model._make_optimizer() for _ in model.networks_]
         model._sync_fitted_attributes()
         return model
@@ -426,6 +434,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
     batch_size : samples per update; ``None`` is full-batch gradient descent.
     epochs : passes over the training data (iterations, for full batch).
     l2 : ``λ`` of the ``λ/(2m) Σ‖W‖²`` penalty.
+    dropout : inverted-dropout rate of every hidden layer while training (0: none).
     weight_decay : decoupled weight decay (AdamW), 0 for none.
     momentum : ``μ`` for the momentum optimizers.
     early_stopping : hold out ``validation_fraction`` of the training rows
@@ -455,6 +464,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         batch_size: int | None = 256,
         epochs: int = 200,
         l2: float = 0.0,
+        dropout: float = 0.0,
         weight_decay: float = 0.0,
         momentum: float = 0.9,
         early_stopping: bool = True,
@@ -476,6 +486,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         self.batch_size = batch_size
         self.epochs = epochs
         self.l2 = l2
+        self.dropout = dropout
         self.weight_decay = weight_decay
         self.momentum = momentum
         self.early_stopping = early_stopping

@@ -19,6 +19,11 @@ loss table (:mod:`nnscratch.losses`; for MSE ``1/(2m) Σ(ŷ-y)²``)::
     i.e. [dW[l] | db[l]] = dZ[l] · [A[l-1]; 1]ᵀ (+ the L2 term)   one matrix product
     dZ[l-1] = (W[l]ᵀ · dZ[l]) ⊙ g'(Z[l-1])     (n[l-1], m)
 
+Inverted dropout (training only) multiplies a hidden layer's ``A[l]`` by a
+mask ``M[l] = [U ≥ p] / (1 - p)``, ``U`` uniform from the network's seeded
+generator, so the expected activation is unchanged and prediction needs no
+rescaling; backward multiplies ``dA[l]`` by the same mask before ``g'``.
+
 Each ``A[l-1]`` is stored with a row of ones beneath it, ``[A[l-1]; 1]``, so
 the bias costs nothing extra in either direction (see :mod:`nnscratch.init`
 for the matching ``[W | b]`` blocks). Every array above lives in a buffer
@@ -149,6 +154,8 @@ class ForwardCache:
     scratch: list[np.ndarray]
     zeros: list[np.ndarray]
     l2_scratch: np.ndarray
+    masks: list[np.ndarray | None] | None = None
+    dropped: list[bool] | None = None  # which layers the last forward pass masked
 
     @classmethod
     def allocate(cls, params: Parameters, m: int, *, training: bool = True) -> ForwardCache:
@@ -178,7 +185,9 @@ class ForwardCache:
             block.flags.writeable = False
             zeros = [empty] + [block[:n] for n in sizes[1:]]
         l2_scratch = np.empty(params.flat.size if training else 0, dtype=dtype)
-        return cls(m, training, A1, A, dZ, scratch, zeros, l2_scratch)
+        masks = [None, *(rows(n) for n in hidden), None] if training else None
+        dropped = [False] * len(sizes) if training else None
+        return cls(m, training, A1, A, dZ, scratch, zeros, l2_scratch, masks, dropped)
 
 
 def batch_rows(
@@ -223,18 +232,45 @@ def to_network_layout(
     return out
 
 
+@dataclass
+class Dropout:
+    """Inverted dropout: ``rates[l-1]`` is the drop probability of hidden layer ``l``.
+
+    ``masks`` fixes the masks (one ``(n[l], m)`` array or ``None`` per hidden
+    layer) instead of drawing them, for gradient checks.
+    """
+
+    rates: tuple[float, ...]
+    rng: np.random.Generator
+    masks: list[np.ndarray | None] | None = None
+    dropped: list[bool] | None = None  # which layers the last forward pass masked
+
+    def apply(self, l: int, A: np.ndarray, mask: np.ndarray) -> None:
+        """``A ← A ⊙ M[l]``, drawing a fresh mask into ``mask`` (or copying the fixed one)."""
+        p = self.rates[l - 1]
+        if self.masks is not None:
+            np.copyto(mask, self.masks[l - 1])
+        else:
+            self.rng.random(dtype=mask.dtype, out=mask)
+            np.greater_equal(mask, p, out=mask)  # 1 where the unit stays
+            mask *= 1.0 / (1.0 - p)
+        A *= mask
+
+
 def forward(
     params: Parameters,
     X: np.ndarray,
     hidden: Activation,
     output: Activation,
     cache: ForwardCache,
+    dropout: Dropout | None = None,
 ) -> np.ndarray:
     """Run ``X`` of shape ``(n[0], m)`` through the network; returns ``Ŷ = A[L]``, ``(n[L], m)``.
 
     ``Ŷ`` is a buffer of ``cache``: copy it if you keep it past the next call.
     ``X`` may be ``cache.A[0]`` itself, already filled. With a prediction
-    cache (``training=False``) nothing is kept for a backward pass.
+    cache (``training=False``) nothing is kept for a backward pass; with a
+    training cache and ``dropout``, hidden layers are masked.
     """
     L = len(params.blocks)
     if X is not cache.A[0]:
@@ -245,6 +281,12 @@ def forward(
         g = output if l == L else hidden
         if cache.training:  # A[l] = g(Z[l]), in place, keeping what g' needs
             g.apply_inplace(cache.A[l], cache.scratch[l])
+            masked = l < L and dropout is not None and bool(dropout.rates[l - 1])
+            if masked:
+                if not g.derivative_in_scratch:  # g' from A, before the mask changes A
+                    g.derivative_from_output(cache.A[l], cache.scratch[l])
+                dropout.apply(l, cache.A[l], cache.masks[l])  # A[l] ← A[l] ⊙ M[l]
+            cache.dropped[l] = masked
         else:
             g.predict_inplace(cache.A[l], cache.scratch[l], cache.zeros[l])
     return cache.A[L]
@@ -284,7 +326,11 @@ def backward(
                 np.multiply(W.T, dZ, out=cache.dZ[l - 1])  # broadcasting beats BLAS 2-4×
             else:
                 np.matmul(W.T, dZ, out=cache.dZ[l - 1])  # W[l]ᵀ · dZ[l]
-            hidden.backward_inplace(cache.A[l - 1], cache.dZ[l - 1], cache.scratch[l - 1])
+            if cache.dropped[l - 1]:  # through the mask, then g'(Z) kept in scratch
+                cache.dZ[l - 1] *= cache.masks[l - 1]
+                cache.dZ[l - 1] *= cache.scratch[l - 1]
+            else:
+                hidden.backward_inplace(cache.A[l - 1], cache.dZ[l - 1], cache.scratch[l - 1])
             # ... ⊙ g'(Z[l-1]) → dZ[l-1]
     if lmbda:  # + (λ/m) W[l] for every layer at once; the mask leaves biases alone
         np.multiply(params.flat, params.weight_mask, out=cache.l2_scratch)
@@ -351,8 +397,10 @@ class Network:
         init: str = "he",
         *,
         loss: str = "mse",
+        dropout: float | Sequence[float] = 0.0,
         dtype: np.dtype | type = np.float32,
         rng: np.random.Generator | int | None = 0,
+        dropout_rng: np.random.Generator | int | None = None,
     ) -> None:
         self.hidden = get_activation(hidden_activation)
         self.output = get_activation(output_activation)
@@ -365,6 +413,13 @@ class Network:
                 f"not {output_activation}"
             )
         self.params = initialize(layer_sizes, init, rng=rng, dtype=dtype)
+        n_hidden = len(layer_sizes) - 2
+        rates = (float(dropout),) * n_hidden if np.isscalar(dropout) else tuple(dropout)
+        if len(rates) != n_hidden or not all(0 <= p < 1 for p in rates):
+            raise ValueError(f"dropout must be {n_hidden} rate(s) in [0, 1), got {dropout!r}")
+        self.dropout = (
+            Dropout(rates, np.random.default_rng(dropout_rng)) if any(rates) else None
+        )
         self.grads = self.params.zeros_like()
         self._caches: dict[int, ForwardCache] = {}
         self._last: ForwardCache | None = None
@@ -416,12 +471,18 @@ class Network:
             X = X.astype(self.dtype)
         return X
 
-    def forward(self, X: np.ndarray) -> np.ndarray:
+    def forward(
+        self, X: np.ndarray, *, dropout_masks: list[np.ndarray | None] | None = None
+    ) -> np.ndarray:
         """``Ŷ`` for ``X`` of shape ``(n[0], m)``, keeping what :meth:`backward` needs;
-        a training buffer, valid until the next call."""
+        a training buffer, valid until the next call. With dropout, fresh masks are
+        drawn, unless ``dropout_masks`` fixes them (one per hidden layer)."""
         X = self._check_input(X)
         self._last = self.cache_for(X.shape[1])
-        return forward(self.params, X, self.hidden, self.output, self._last)
+        dropout = self.dropout
+        if dropout is not None and dropout_masks is not None:
+            dropout = Dropout(dropout.rates, dropout.rng, dropout_masks)
+        return forward(self.params, X, self.hidden, self.output, self._last, dropout)
 
     def backward(self, Y: np.ndarray, lmbda: float = 0.0) -> float:
         """Gradients of the last forward pass into ``self.grads``; returns
