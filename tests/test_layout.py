@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "persistence": 3,
     "model": 3,
     "classifier": 3,
+    "digits": 3,
     "popularity": 3,
     "metrics": 3,
     "recipe": 4,

@@ -14,24 +14,55 @@ import os
 import sys
 import textwrap
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.dummy import DummyClassifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import confusion_matrix
 
 from nnscratch import __version__
+from nnscratch.classifier import MLPClassifier
 from nnscratch.data import SCHEMAS, TARGET, clean, describe_left_out, load_tracks, to_number
+from nnscratch.digits import DigitModel
 from nnscratch.errors import DataError, NNScratchError
 from nnscratch.experiments import add_parser as add_experiment_parser
 from nnscratch.features import DEFAULT_FEATURES
 from nnscratch.files import atomic_write_bytes, atomic_write_text
-from nnscratch.metrics import baseline_metrics, format_table, regression_metrics, split_metrics
-from nnscratch.plots import loss_curve_figure, pred_vs_actual_figure, residuals_figure, save_figure
+from nnscratch.images import (
+    DigitImages,
+    is_image_source,
+    is_mnist_folder,
+    load_images,
+    read_png_folder,
+)
+from nnscratch.metrics import (
+    baseline_metrics,
+    classification_metrics,
+    format_classification_table,
+    format_table,
+    regression_metrics,
+    split_metrics,
+)
+from nnscratch.persistence import peek_metadata
+from nnscratch.plots import (
+    accuracy_curve_figure,
+    confusion_matrix_figure,
+    loss_curve_figure,
+    misclassified_figure,
+    pred_vs_actual_figure,
+    residuals_figure,
+    save_figure,
+)
 from nnscratch.popularity import PopularityModel
 from nnscratch.preprocessing import PreparedData, prepare
-from nnscratch.recipe import PRESETS, Recipe
+from nnscratch.recipe import DIGITS_PRESETS, PRESETS, Recipe
 from nnscratch.runs import (
     default_run_dir,
     load_frame,
@@ -107,8 +138,8 @@ def parse_batch_size(text: str) -> int:
     return value
 
 
-def recipe_from_args(args: argparse.Namespace) -> Recipe:
-    recipe = PRESETS[args.preset].with_overrides(
+def recipe_from_args(args: argparse.Namespace, presets: dict[str, Recipe] = PRESETS) -> Recipe:
+    recipe = presets[args.preset].with_overrides(
         features=args.features,
         hidden=args.hidden,
         optimizer=args.optimizer,
@@ -120,6 +151,7 @@ def recipe_from_args(args: argparse.Namespace) -> Recipe:
         activation=args.activation,
         lr_schedule=args.schedule,
         dtype=args.dtype,
+        dropout=args.dropout,
     )
     if args.batch_size is not None:  # 0 means full batch
         recipe = dataclasses.replace(recipe, batch_size=args.batch_size or None)
@@ -129,6 +161,9 @@ def recipe_from_args(args: argparse.Namespace) -> Recipe:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    source = resolve_data(args.data)
+    if is_image_source(source):
+        return cmd_train_digits(args, source)
     recipe = recipe_from_args(args)
     target = args.target or TARGET
     started = time.perf_counter()
@@ -279,10 +314,181 @@ def _write_training_plots(stage: Path, model: PopularityModel, data: PreparedDat
     )
 
 
+# --------------------------------------------------------------------------- digits
+
+#: Training images held out for validation (early stopping, curves): MNIST's usual 5,000.
+DIGITS_VALIDATION = 5000
+
+
+def cmd_train_digits(args: argparse.Namespace, source: str) -> int:
+    """``nnscratch train --data MNIST_DIR`` (or ``digits``, or an ``.npz``): a digit classifier."""
+    recipe = recipe_from_args(args, DIGITS_PRESETS)
+    started = time.perf_counter()
+    images = load_images(source, args.seed)
+    rows, cols = images.image_shape
+    n = len(images.y_train)
+    n_val = min(DIGITS_VALIDATION, max(1, n // 10))
+    order = np.random.default_rng(args.seed).permutation(n)
+    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+    if recipe.first_rows is not None:  # the seed's classifier: the first N training images
+        train = np.setdiff1d(np.arange(min(recipe.first_rows, n)), val)[: recipe.first_rows]
+    X_train, y_train = images.X_train[train], images.y_train[train]
+    X_val, y_val = images.X_train[val], images.y_train[val]
+    say(f"data: {images.source}")
+    say(
+        f"  {n:,} training and {len(images.y_test):,} test images of {rows}×{cols} pixels, "
+        f"scaled to [0, 1]; classes {', '.join(map(str, np.unique(images.y_train)))}"
+    )
+    say(
+        f"  split (seed {args.seed}): train {len(train):,}, validation {len(val):,} (from the "
+        f"training images), test {len(images.y_test):,} (the official test images)"
+        if images.source != "scikit-learn's bundled 8×8 digits"
+        else f"  split (seed {args.seed}): train {len(train):,}, validation {len(val):,}, "
+        f"test {len(images.y_test):,}"
+    )
+    out = Path(args.out) if args.out else default_run_dir()
+    say(f"preset: {args.preset} ({recipe.notes})" if recipe.notes else f"preset: {args.preset}")
+    estimator = recipe.build_classifier(args.seed, verbose=not args.quiet)
+    classes = np.unique(images.y_train)
+    sizes = [rows * cols, *recipe.hidden, len(classes) if len(classes) > 2 else 1]
+    say(
+        "network: " + " → ".join(map(str, sizes)) + f", hidden {recipe.activation}, output "
+        f"{'softmax' if len(classes) > 2 else 'sigmoid'}, {recipe.init} init, {recipe.dtype}"
+        + (f", dropout {recipe.dropout:g}" if recipe.dropout else "")
+    )
+    fit_started = time.perf_counter()
+    estimator.fit(X_train, y_train, eval_set=(X_val, y_val), handle_interrupts=True)
+    fit_seconds = time.perf_counter() - fit_started
+    history = estimator.history_
+    best = f", best epoch {history.best_epoch + 1}" if history.best_epoch is not None else ""
+    say(f"trained {history.n_epochs} epoch(s) in {fit_seconds:.1f} s{best}")
+
+    model = DigitModel(estimator, images.image_shape)
+    splits = {"validation": (X_val, y_val), "test": (images.X_test, images.y_test)}
+    probabilities = {s: estimator.predict_proba(X) for s, (X, _) in splits.items()}
+    name = "nnscratch MLP " + "-".join(map(str, estimator.network_.layer_sizes))
+    results = {
+        name: {
+            split: classification_metrics(y, probabilities[split], classes)
+            for split, (_, y) in splits.items()
+        }
+    }
+    results.update(digit_baselines(X_train, y_train, splits, classes, args.seed))
+    say()
+    say(format_classification_table(results, f"results on {images.source}"))
+
+    model_name = "checkpoint.npz" if history.interrupted else "model.npz"
+    with staged_directory(out) as stage:
+        model.save(stage / model_name)
+        write_json(
+            stage / "metrics.json",
+            {
+                "nnscratch_version": __version__,
+                "task": "digits",
+                "data": {
+                    "source": images.source,
+                    "image_shape": [rows, cols],
+                    "splits": {
+                        "train": len(train),
+                        "validation": len(val),
+                        "test": len(images.y_test),
+                    },
+                    "seed": args.seed,
+                },
+                "recipe": {"preset": args.preset, **recipe.to_dict()},
+                "results": results,
+                "training": {
+                    "epochs_run": history.n_epochs,
+                    "best_epoch": history.best_epoch,
+                    "interrupted": history.interrupted,
+                },
+                "timing": {
+                    "fit_seconds": fit_seconds,
+                    "total_seconds": time.perf_counter() - started,
+                    "finished": datetime.now().isoformat(timespec="seconds"),
+                },
+            },
+        )
+        write_history_csv(stage / "history.csv", history)
+        _write_digit_plots(stage, estimator, images, probabilities["test"], classes)
+    say()
+    say(
+        f"outputs in {out}/: {model_name}, metrics.json, history.csv, curves.png, "
+        "confusion_matrix.png, misclassified.png"
+    )
+    return 130 if history.interrupted else 0
+
+
+def digit_baselines(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    classes: np.ndarray,
+    seed: int,
+) -> dict[str, dict[str, Any]]:
+    """The majority class and scikit-learn's LogisticRegression on the same split."""
+    dummy = DummyClassifier(strategy="prior").fit(X_train, y_train)  # predicts the majority
+    rows: dict[str, dict[str, Any]] = {
+        f"majority class ({dummy.predict(X_train[:1])[0]})": {
+            s: classification_metrics(y, dummy.predict_proba(X), classes)
+            for s, (X, y) in splits.items()
+        }
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        logistic = LogisticRegression(max_iter=100, random_state=seed).fit(X_train, y_train)
+    rows["LogisticRegression"] = {
+        s: classification_metrics(y, logistic.predict_proba(X), classes)
+        for s, (X, y) in splits.items()
+    }
+    return rows
+
+
+def _write_digit_plots(
+    stage: Path,
+    estimator: MLPClassifier,
+    images: DigitImages,
+    test_proba: np.ndarray,
+    classes: np.ndarray,
+) -> None:
+    h = estimator.history_
+    save_figure(
+        accuracy_curve_figure(h.train_loss, h.val_loss, h.val_accuracy, h.best_epoch),
+        stage / "curves.png",
+    )
+    predicted = classes[np.argmax(test_proba, axis=1)]
+    matrix = confusion_matrix(images.y_test, predicted, labels=classes)
+    accuracy = float(np.mean(predicted == images.y_test)) * 100
+    save_figure(
+        confusion_matrix_figure(
+            matrix, [str(c) for c in classes], f"test images, accuracy {accuracy:.2f}%"
+        ),
+        stage / "confusion_matrix.png",
+    )
+    wrong = np.flatnonzero(predicted != images.y_test)[:36]
+    shaped = images.X_test[wrong].reshape(len(wrong), *images.image_shape)
+    save_figure(
+        misclassified_figure(
+            shaped,
+            images.y_test[wrong],
+            predicted[wrong],
+            f"misclassified test images (true → predicted), first {len(wrong)} of "
+            f"{int((predicted != images.y_test).sum())}",
+        ),
+        stage / "misclassified.png",
+    )
+
+
 # --------------------------------------------------------------------------- evaluate / predict
 
 
+def is_digits_model(path: str) -> bool:
+    return "images" in peek_metadata(path)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if is_digits_model(args.model):
+        return cmd_evaluate_digits(args)
     model = PopularityModel.load(args.model)
     pre = model.preprocessing
     frame = load_tracks(
@@ -312,6 +518,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if is_digits_model(args.model):
+        return cmd_predict_digits(args)
     model = PopularityModel.load(args.model)
     pre = model.preprocessing
     frame = load_tracks(args.data, features=pre.features + pre.categorical_columns, target=None)
@@ -334,6 +542,40 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 f"{pre.target} present for {known.sum():,} scored rows: RMSE {scores['rmse']:.2f}, "
                 f"MAE {scores['mae']:.2f}, R² {scores['r2']:.3f}"
             )
+    return 0
+
+
+def cmd_evaluate_digits(args: argparse.Namespace) -> int:
+    model = DigitModel.load(args.model)
+    images = load_images(args.data)
+    proba = model.predict_proba(images.X_test)
+    classes = model.estimator.classes_
+    rows = {f"model ({Path(args.model).name})": {"test": classification_metrics(
+        images.y_test, proba, classes)}}  # fmt: skip
+    say(format_classification_table(rows, f"the test images of {images.source}"))
+    return 0
+
+
+def cmd_predict_digits(args: argparse.Namespace) -> int:
+    """One row per image: MNIST's test images in file order, or a folder's PNGs by name."""
+    model = DigitModel.load(args.model)
+    source = Path(args.data)
+    if source.is_dir() and not is_mnist_folder(source):
+        names, X, notes = read_png_folder(source, model.image_shape)
+        first = pd.DataFrame({"file": names})
+        for note in notes:
+            say(f"note: {note}")
+    else:
+        images = load_images(args.data)
+        X = images.X_test
+        first = pd.DataFrame({"index": np.arange(len(X))})
+    proba = model.predict_proba(X)
+    classes = model.estimator.classes_
+    out = first.assign(label=classes[np.argmax(proba, axis=1)])
+    for k, c in enumerate(classes):
+        out[f"p{c}"] = np.round(proba[:, k], 6)
+    atomic_write_text(args.out, out.to_csv(index=False))
+    say(f"predicted {len(out):,} image(s) → {args.out}")
     return 0
 
 
@@ -417,10 +659,15 @@ def build_parser() -> argparse.ArgumentParser:
             nnscratch train --data ../shared/data/spotify/tracks.csv
             nnscratch train --data tracks.csv --preset seed      # the seed's full-batch GD
             nnscratch train --data tracks.csv --hidden 128,64 --lr 3e-3 --epochs 50
+            nnscratch train --data ../shared/data/mnist       # a digit classifier on MNIST
+            nnscratch train --data digits --preset seed        # the original digit classifier
         """),
     )
     train.add_argument(
-        "--data", help="CSV or CSV.gz; default: $NNSCRATCH_DATA, else the built-in synthetic sample"
+        "--data",
+        help="a tracks CSV or CSV.gz; or images: an MNIST folder (its four IDX files), "
+        "'digits' (scikit-learn's bundled 8×8 digits) or an .npz of X and y; default: "
+        "$NNSCRATCH_DATA, else the built-in synthetic tracks",
     )
     train.add_argument(
         "--preset",
@@ -442,6 +689,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=parse_batch_size, help="samples per step, or 'full'")
     train.add_argument("--epochs", type=int, help="passes over the training split")
     train.add_argument("--l2", type=float, help="L2 strength λ in λ/(2m) Σ‖W‖²")
+    train.add_argument("--dropout", type=float, help="dropout rate of every hidden layer")
     train.add_argument(
         "--patience", type=int, help="early-stopping patience in epochs (0: no early stopping)"
     )
@@ -461,7 +709,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_examples("nnscratch evaluate --model runs/first/model.npz --data tracks.csv"),
     )
     evaluate.add_argument("--model", required=True, help="model.npz written by `nnscratch train`")
-    evaluate.add_argument("--data", required=True, help="CSV with a popularity column")
+    evaluate.add_argument(
+        "--data",
+        required=True,
+        help="CSV with a popularity column; for a digits model, an MNIST folder or 'digits'",
+    )
     evaluate.set_defaults(func=cmd_evaluate)
 
     predict = sub.add_parser(
@@ -476,7 +728,13 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     predict.add_argument("--model", required=True, help="model.npz written by `nnscratch train`")
-    predict.add_argument("--data", required=True, help="CSV of tracks to score")
+    predict.add_argument(
+        "--data",
+        required=True,
+        help="CSV of tracks to score; for a digits model, an MNIST folder (its test images, "
+        "one row each: index,label,p0..p9) or a folder of PNG digits (white on black; other "
+        "sizes are resized, dark-on-light ones inverted)",
+    )
     predict.add_argument("--out", required=True, help="where to write the predictions CSV")
     predict.set_defaults(func=cmd_predict)
 

@@ -175,3 +175,90 @@ def load_digit_sample(
     return DigitImages(
         X_train, y_train, X_test, y_test, (8, 8), "scikit-learn's bundled 8×8 digits"
     )
+
+
+def load_npz_images(
+    path: str | os.PathLike[str], seed: int = 0, dtype: np.dtype | type = np.float32
+) -> DigitImages:
+    """Images from an ``.npz`` holding ``X`` (``(n, rows, cols)`` or ``(n, pixels)``) and
+    ``y``, split 80/20 by a seeded stratified shuffle; pixels above 1 are taken as 0–255."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not {"X", "y"} <= set(archive.files):
+                raise DataError(f"{path}: needs arrays X and y, has {sorted(archive.files)}")
+            X, y = archive["X"], archive["y"]
+    except (OSError, ValueError, zlib.error, EOFError) as exc:
+        raise DataError(f"{path}: not a readable .npz of images ({exc})") from exc
+    if len(X) != len(y) or X.ndim not in (2, 3) or y.ndim != 1:
+        raise DataError(f"{path}: X {X.shape} and y {y.shape} do not match as images and labels")
+    if X.ndim == 3:
+        shape = (int(X.shape[1]), int(X.shape[2]))
+    else:
+        side = round(np.sqrt(X.shape[1]))
+        shape = (side, side) if side * side == X.shape[1] else (1, int(X.shape[1]))
+    X = X.reshape(len(X), -1).astype(dtype)
+    if X.size and X.max() > 1:
+        X /= 255
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.2, random_state=seed, stratify=y
+    )
+    return DigitImages(X_train, y_train, X_test, y_test, shape, str(path))
+
+
+def load_images(source: str, seed: int = 0) -> DigitImages:
+    """``digits`` (the bundled sample), an MNIST folder, or an ``.npz`` of ``X`` and ``y``."""
+    if source == "digits":
+        return load_digit_sample(seed)
+    if source.endswith(".npz"):
+        return load_npz_images(source, seed)
+    if Path(source).is_dir():
+        if not is_mnist_folder(source):
+            names = ", ".join(MNIST_FILES.values())
+            raise DataError(f"{source}: a folder, but without MNIST's files ({names}, or .gz)")
+        return load_mnist(source)
+    raise DataError(f"{source}: not an image source (an MNIST folder, digits, or an .npz)")
+
+
+def is_image_source(source: str | None) -> bool:
+    """Whether ``--data`` names images rather than a CSV of tracks."""
+    return source is not None and (
+        source == "digits" or source.endswith(".npz") or Path(source).is_dir()
+    )
+
+
+def read_png_folder(
+    folder: str | os.PathLike[str], image_shape: tuple[int, int]
+) -> tuple[list[str], np.ndarray, list[str]]:
+    """Every ``*.png`` in ``folder`` (sorted by name) as ``(n, rows·cols)`` pixels in [0, 1].
+
+    Each image is converted to greyscale and, if its size differs from
+    ``image_shape``, resized to it by area averaging (as MNIST's digits were
+    anti-aliased down to 28×28). MNIST's digits are white on black; an image
+    whose mean is above one half (a dark digit on a light background) is
+    inverted, and said so in the third list. A file that is not a readable
+    image is refused, naming it.
+    """
+    from PIL import Image, UnidentifiedImageError  # Pillow comes with matplotlib
+
+    folder = Path(folder)
+    paths = sorted(folder.glob("*.png"))
+    if not paths:
+        raise DataError(f"{folder}: no .png images in this folder")
+    rows, cols = image_shape
+    pixels = np.empty((len(paths), rows * cols), dtype=np.float32)
+    notes: list[str] = []
+    for k, path in enumerate(paths):
+        try:
+            with Image.open(path) as image:
+                grey = image.convert("L")
+                if grey.size != (cols, rows):
+                    grey = grey.resize((cols, rows), Image.Resampling.BOX)
+                values = np.asarray(grey, dtype=np.float32) / 255
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise DataError(f"{path}: not a readable PNG image ({exc})") from exc
+        if values.mean() > 0.5:
+            values = 1 - values
+            notes.append(f"{path.name}: inverted (dark digit on a light background)")
+        pixels[k] = values.ravel()
+    return [p.name for p in paths], pixels, notes

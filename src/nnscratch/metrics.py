@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression
-from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+)
 
 from nnscratch.preprocessing import PreparedData
 
@@ -117,5 +124,45 @@ def format_table(rows: Mapping[str, Mapping[str, Scores]], title: str) -> str:
         for s in splits:
             m = result.get(s)
             cells += f"{m['rmse']:>8.2f}{m['mae']:>8.2f}{m['r2']:>8.3f}" if m else " " * 24
+        lines.append(f"{name:<{width}}{cells}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def classification_metrics(
+    y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray
+) -> Scores:
+    """Accuracy, macro-F1 and log-loss of class probabilities ``(n, K)`` (columns: ``classes``)."""
+    predicted = np.asarray(classes)[np.argmax(proba, axis=1)]
+    proba = np.asarray(proba, dtype=np.float64)
+    proba = proba / proba.sum(axis=1, keepdims=True)  # float32 rows sum to 1 within 1e-7
+    return {
+        "accuracy": float(accuracy_score(y_true, predicted)),
+        "macro_f1": float(f1_score(y_true, predicted, average="macro", labels=classes)),
+        "log_loss": float(log_loss(y_true, proba, labels=classes)),
+        "n": len(y_true),
+    }
+
+
+def format_classification_table(rows: Mapping[str, Mapping[str, Scores]], title: str) -> str:
+    """A plain-text table: one row per model, accuracy / macro-F1 / log-loss per split."""
+    splits = [s for s in ("validation", "test") if any(s in r for r in rows.values())]
+    width = max(len(name) for name in rows) + 2
+    head1 = " " * width + "".join(f"{s:^30}" for s in splits)
+    head2 = f"{'model':<{width}}" + "".join(
+        f"{'accuracy':>10}{'macro-F1':>10}{'log-loss':>10}" for _ in splits
+    )
+    lines = [title, head1.rstrip(), head2, "-" * len(head2)]
+    for name, result in rows.items():
+        cells = ""
+        for s in splits:
+            m = result.get(s)
+            cells += (
+                f"{m['accuracy'] * 100:>9.2f}%{m['macro_f1']:>10.4f}{m['log_loss']:>10.4f}"
+                if m
+                else " " * 30
+            )
         lines.append(f"{name:<{width}}{cells}")
     return "\n".join(lines)

@@ -195,6 +195,24 @@ def _check_members(
             )
 
 
+def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A model file's validated metadata alone, without reading its arrays."""
+    path = Path(path)
+    if not path.exists():
+        raise _fail(path, "model file not found")
+    if path.is_dir() or not zipfile.is_zipfile(path):
+        raise _fail(
+            path, "not an nnscratch model file (not an .npz archive; damaged or truncated?)"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _read_metadata(path, archive)
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as exc:
+        raise _fail(path, f"damaged or truncated model file ({exc})") from exc
+
+
 def read_model_file(
     path: str | os.PathLike[str],
     expect: Callable[[dict[str, Any]], dict[str, ArraySpec]],

@@ -87,3 +87,64 @@ def residuals_figure(y_true: np.ndarray, y_pred: np.ndarray, title: str) -> Figu
     right.grid(alpha=0.3)
     fig.suptitle(title)
     return fig
+
+
+def accuracy_curve_figure(
+    train_loss: Sequence[float],
+    val_loss: Sequence[float],
+    val_accuracy: Sequence[float],
+    best_epoch: int | None,
+) -> Figure:
+    """Training and validation log-loss (log scale) beside validation accuracy, per epoch."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    epochs = np.arange(1, len(train_loss) + 1)
+    left.plot(epochs, train_loss, label="training")
+    if len(val_loss):
+        left.plot(epochs[: len(val_loss)], val_loss, label="validation")
+    left.set_yscale("log")
+    left.set(xlabel="epoch", ylabel="cross-entropy (log)", title="loss")
+    if len(val_accuracy):
+        right.plot(epochs[: len(val_accuracy)], np.asarray(val_accuracy) * 100, color="tab:green")
+    right.set(xlabel="epoch", ylabel="validation accuracy (%)", title="accuracy")
+    for panel in (left, right):
+        if best_epoch is not None:
+            panel.axvline(best_epoch + 1, color="grey", ls=":", label="best epoch")
+        panel.grid(alpha=0.3)
+    left.legend()
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix_figure(matrix: np.ndarray, labels: Sequence[str], title: str) -> Figure:
+    """Counts of true (rows) against predicted (columns) classes, with each cell written in."""
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    shown = ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    threshold = matrix.max() / 2
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            colour = "white" if matrix[i, j] > threshold else "black"
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7, color=colour)
+    fig.colorbar(shown, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def misclassified_figure(
+    images: np.ndarray, true: Sequence[object], predicted: Sequence[object], title: str
+) -> Figure:
+    """A grid of images (``(n, rows, cols)``, at most 36) titled true → predicted."""
+    n = min(len(images), 36)
+    columns = 9
+    rows = max(1, -(-n // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.2, rows * 1.45 + 0.5))
+    for k, ax in enumerate(np.atleast_1d(axes).ravel()):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(images[k], cmap="gray", vmin=0, vmax=1)
+            ax.set_title(f"{true[k]} → {predicted[k]}", fontsize=8, color="tab:red")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

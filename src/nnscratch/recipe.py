@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from nnscratch.classifier import MLPClassifier
 from nnscratch.data import CATEGORICAL_COLUMNS
 from nnscratch.features import DEFAULT_FEATURES, OPTIONAL_FEATURES, RECIPE_FEATURES
 from nnscratch.model import MLPRegressor
@@ -37,9 +38,12 @@ class Recipe:
     batch_size: int | None = 256
     epochs: int = 200
     l2: float = 0.0
+    dropout: float = 0.0
     weight_decay: float = 0.0
     patience: int | None = 20
     max_rows: int | None = None
+    #: train on the first this many training rows (the seed's digits classifier)
+    first_rows: int | None = None
     encoding: str = "minmax"
     n_bins: int = 16
     n_members: int = 1
@@ -69,6 +73,7 @@ class Recipe:
             batch_size=self.batch_size,
             epochs=self.epochs,
             l2=self.l2,
+            dropout=self.dropout,
             weight_decay=self.weight_decay,
             n_members=self.n_members,
             early_stopping=self.patience is not None,
@@ -77,6 +82,12 @@ class Recipe:
             random_state=seed,
             verbose=verbose,
         )
+
+    def build_classifier(self, seed: int, verbose: bool = False) -> MLPClassifier:
+        """An unfitted classifier for this recipe (the output layer follows the classes)."""
+        params = self.build(seed, verbose).get_params()
+        del params["output_activation"]
+        return MLPClassifier(**params)
 
     def preprocessing(self, data: PreparedData) -> Preprocessing:
         """The fitted feature stage: ``data``'s scalers, plus the encoder if the recipe has one."""
@@ -154,3 +165,36 @@ DEFAULT_RECIPE = Recipe(
 )
 
 PRESETS: dict[str, Recipe] = {"default": DEFAULT_RECIPE, "seed": SEED_RECIPE}
+
+#: The original project's digit classifier, reproduced: 784-64-32-16-10, He init,
+#: ReLU hidden layers, softmax output and cross-entropy, full-batch gradient
+#: descent with η = 0.5 for 1,500 iterations, λ = 0, on the first 5,000
+#: training images.
+DIGITS_SEED_RECIPE = Recipe(
+    features=(),
+    hidden=(64, 32, 16),
+    optimizer="gd",
+    learning_rate=0.5,
+    batch_size=None,
+    epochs=1500,
+    l2=0.0,
+    patience=None,
+    first_rows=5000,
+    notes="the original project's digit classifier",
+)
+
+#: What ``nnscratch train --data MNIST`` does with no flags, chosen on a
+#: 5,000-image validation slice of the training images (docs/classification.md).
+DIGITS_RECIPE = Recipe(
+    features=(),
+    hidden=(512, 256),
+    dropout=0.2,
+    learning_rate=1e-3,
+    lr_schedule="cosine",
+    batch_size=128,
+    epochs=20,
+    patience=None,
+    notes="784-512-256-10, dropout 0.2, Adam with a cosine schedule, 20 epochs",
+)
+
+DIGITS_PRESETS: dict[str, Recipe] = {"default": DIGITS_RECIPE, "seed": DIGITS_SEED_RECIPE}

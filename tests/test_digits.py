@@ -1,0 +1,206 @@
+"""Part 2 end to end: IDX files, the digits command line, predictions, bad input.
+
+IDX fixtures are written here from scikit-learn's bundled 8×8 digits (real
+data that ships inside scikit-learn), never from MNIST.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from sklearn.datasets import load_digits
+from test_cli import assert_clean_failure, check_png, run
+
+from nnscratch.digits import DigitModel
+from nnscratch.errors import DataError
+from nnscratch.images import MNIST_FILES, load_images, load_mnist, read_png_folder
+
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """An IDX file's bytes for uint8 labels ``(n,)`` or images ``(n, rows, cols)``."""
+    magic = 2049 if array.ndim == 1 else 2051
+    header = np.array([magic, *array.shape], dtype=">u4").tobytes()
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_idx_folder(folder: Path, *, gz: bool = True, n_train: int = 1400) -> Path:
+    """The four MNIST files, made of the bundled digits (pixels 0–16 stretched to 0–255)."""
+    digits = load_digits()
+    images = (digits.images * 255 / 16).round().astype(np.uint8)
+    parts = {
+        "train_images": images[:n_train],
+        "train_labels": digits.target[:n_train],
+        "test_images": images[n_train:],
+        "test_labels": digits.target[n_train:],
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, array in parts.items():
+        data = idx_bytes(array)
+        name = MNIST_FILES[key] + (".gz" if gz else "")
+        (folder / name).write_bytes(gzip.compress(data, mtime=0) if gz else data)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def idx_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_idx_folder(tmp_path_factory.mktemp("idx") / "mnist")
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gzipped", "plain"])
+def test_idx_round_trip(tmp_path: Path, gz: bool) -> None:
+    folder = write_idx_folder(tmp_path / "mnist", gz=gz)
+    data = load_mnist(folder)
+    digits = load_digits()
+    assert data.X_train.shape == (1400, 64) and data.X_test.shape == (397, 64)
+    assert data.image_shape == (8, 8) and data.X_train.dtype == np.float32
+    assert data.X_train.min() == 0 and data.X_train.max() == 1
+    np.testing.assert_array_equal(data.y_test, digits.target[1400:])
+    np.testing.assert_allclose(
+        data.X_train[0], (digits.images[0].ravel() * 255 / 16).round() / 255, atol=1e-7
+    )
+
+
+def test_real_mnist_when_present() -> None:
+    if not SHARED_MNIST.is_dir():
+        pytest.skip(f"shared MNIST not found at {SHARED_MNIST}: skipped")
+    data = load_mnist(SHARED_MNIST)
+    assert data.X_train.shape == (60000, 784) and data.X_test.shape == (10000, 784)
+    assert data.y_train[0] == 5
+    np.testing.assert_array_equal(
+        np.bincount(data.y_train), [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    )
+    assert abs(data.X_train.mean() * 255 - 33.32) < 0.01
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def broken_folder(tmp_path: Path, idx_folder: Path, how: str) -> tuple[Path, str]:
+    """A copy of the IDX folder with one file broken ``how``; returns it and the file's name."""
+    folder = tmp_path / how
+    folder.mkdir()
+    for item in idx_folder.iterdir():
+        (folder / item.name).write_bytes(item.read_bytes())
+    name = MNIST_FILES["test_images"] + ".gz"
+    data = gzip.decompress((folder / name).read_bytes())
+    if how == "truncated":
+        data = data[: len(data) - 100]
+    elif how == "magic":
+        data = np.array([2052], dtype=">u4").tobytes() + data[4:]
+    elif how == "count":
+        name = MNIST_FILES["test_labels"] + ".gz"
+        labels = gzip.decompress((folder / name).read_bytes())
+        data = np.array([2049, 390], dtype=">u4").tobytes() + labels[8:398]
+    (folder / name).write_bytes(gzip.compress(data, mtime=0))
+    return folder, name
+
+
+FRAGMENTS = {
+    "truncated": ["t10k-images-idx3-ubyte.gz", "truncated", "declares 397 item(s)"],
+    "magic": ["t10k-images-idx3-ubyte.gz", "magic number 2052"],
+    "count": ["t10k-images-idx3-ubyte.gz", "397 images but", "390 labels"],
+}
+
+
+@pytest.mark.parametrize("how", sorted(FRAGMENTS))
+def test_broken_idx_refused_by_api_and_cli(how: str, idx_folder: Path, tmp_path: Path) -> None:
+    folder, _ = broken_folder(tmp_path, idx_folder, how)
+    with pytest.raises(DataError) as caught:
+        load_mnist(folder)
+    assert "\n" not in str(caught.value)
+    for fragment in FRAGMENTS[how]:
+        assert fragment in str(caught.value)
+    out = tmp_path / "runs" / "out"
+    result = run("train", "--data", str(folder), "--epochs", "1", "--out", str(out), "--quiet")
+    assert_clean_failure(result, *FRAGMENTS[how])
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_png_that_is_not_an_image_is_refused(tmp_path: Path, digit_run: Path) -> None:
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    (folder / "fake.png").write_text("not an image at all")
+    with pytest.raises(DataError, match=r"fake\.png: not a readable PNG image"):
+        read_png_folder(folder, (8, 8))
+    out = tmp_path / "pred.csv"
+    result = run("predict", "--model", str(digit_run / "model.npz"), "--data", str(folder),
+                 "--out", str(out))  # fmt: skip
+    assert_clean_failure(result, "fake.png", "not a readable PNG image")
+    assert not out.exists()
+
+
+def test_a_folder_without_mnist_files_is_named(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="without MNIST's files"):
+        load_images(str(tmp_path))
+
+
+# --------------------------------------------------------------------------- command line
+
+
+@pytest.fixture(scope="module")
+def digit_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("digits") / "run"
+    result = run("train", "--data", "digits", "--epochs", "15", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    (out / "stdout.txt").write_text(result.stdout)
+    return out
+
+
+def test_train_on_the_bundled_digits(digit_run: Path) -> None:
+    stdout = (digit_run / "stdout.txt").read_text()
+    assert "scikit-learn's bundled 8×8 digits" in stdout and "majority class" in stdout
+    for name in ("curves.png", "confusion_matrix.png", "misclassified.png"):
+        check_png(digit_run / name)
+    metrics = json.loads((digit_run / "metrics.json").read_text())
+    results = metrics["results"]
+    ours = next(v for k, v in results.items() if k.startswith("nnscratch MLP"))
+    assert ours["test"]["accuracy"] > 0.93
+    assert ours["test"]["accuracy"] > results["majority class (1)"]["test"]["accuracy"] + 0.5
+    assert set(ours["test"]) == {"accuracy", "macro_f1", "log_loss", "n"}
+    model = DigitModel.load(digit_run / "model.npz")
+    assert model.image_shape == (8, 8) and list(model.estimator.classes_) == list(range(10))
+
+
+def test_predict_on_an_idx_folder_writes_one_row_per_test_image(
+    digit_run: Path, idx_folder: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "pred.csv"
+    result = run("predict", "--model", str(digit_run / "model.npz"), "--data", str(idx_folder),
+                 "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["index", "label", *(f"p{k}" for k in range(10))]
+    assert list(table["index"]) == list(range(397))
+    np.testing.assert_allclose(table[[f"p{k}" for k in range(10)]].sum(axis=1), 1, atol=1e-4)
+    truth = load_digits().target[1400:]
+    assert (table["label"].to_numpy() == truth).mean() > 0.9
+    result = run("evaluate", "--model", str(digit_run / "model.npz"), "--data", str(idx_folder))
+    assert result.returncode == 0, result.stderr
+    assert "accuracy" in result.stdout
+
+
+def test_predict_on_a_folder_of_pngs(digit_run: Path, tmp_path: Path) -> None:
+    """White-on-black at the model's size, a 4× larger one, and a black-on-white one."""
+    digits = load_digits()
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    seven = (digits.images[digits.target == 7][0] * 255 / 16).astype(np.uint8)
+    Image.fromarray(seven).save(folder / "a_seven.png")
+    Image.fromarray(np.kron(seven, np.ones((4, 4), dtype=np.uint8))).save(folder / "b_big.png")
+    Image.fromarray(255 - seven).save(folder / "c_inverted.png")
+    out = tmp_path / "pred.csv"
+    result = run("predict", "--model", str(digit_run / "model.npz"), "--data", str(folder),
+                 "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "c_inverted.png: inverted" in result.stdout
+    table = pd.read_csv(out)
+    assert list(table["file"]) == ["a_seven.png", "b_big.png", "c_inverted.png"]
+    assert list(table["label"]) == [7, 7, 7]
