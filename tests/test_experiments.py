@@ -52,3 +52,27 @@ def test_experiment_command_line(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "b" / "batch.png").is_file()
     assert "per-sample SGD" in result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_every_experiment_runs_on_the_bundled_digits(name: str, tmp_path: Path) -> None:
+    out = run_experiment(name, data_path="digits", seed=0, out=tmp_path / name, epochs=2)
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["rows"]) == EXPECTED_ROWS[name]
+    assert "digits" in results["data"]
+    columns = " ".join(results["rows"][0])
+    assert "accuracy" in columns or name == "lr" or "loss" in columns
+    image = imread(out / f"{name}.png")
+    assert image.shape[0] > 300 and image.std() > 0.05
+
+
+def test_activation_experiment_records_every_layer_gradient(tmp_path: Path) -> None:
+    out = run_experiment("activation", data_path="digits", seed=0, out=tmp_path / "a", epochs=3)
+    rows = {
+        r["hidden activation"]: r for r in json.loads((out / "results.json").read_text())["rows"]
+    }
+    assert set(rows) == {"relu", "sigmoid", "tanh", "leaky_relu"}
+    assert all(r["val accuracy"] > 0.1 for r in rows.values())
+    # sigmoid's gradient fades towards the input: its first layer gets far less than ReLU's
+    ratio = "‖dW[1]‖ / ‖dW[L]‖ at the end"
+    assert rows["sigmoid"][ratio] < rows["relu"][ratio]

@@ -6,16 +6,20 @@ from the same seed and writes ``NAME.png`` (curves overlaid or bars),
 
 ========== ==================================================================
 init       He vs Glorot vs 0.01·N(0,1): loss curves, per-layer signal at step 0
-activation ReLU vs sigmoid vs tanh vs leaky ReLU: loss, first-layer gradient
+activation ReLU vs sigmoid vs tanh vs leaky ReLU: loss, every layer's gradient
+           norm over training (the vanishing-gradient picture)
 lr         learning rates 1, 0.1, 0.01, 0.001: divergence is a result
-l2         λ ∈ {0, 0.01, 0.1, 1}: train vs test RMSE gap
+l2         λ ∈ {0, 0.01, 0.1, 1}: the train vs test gap
 batch      full batch vs mini-batch 32 / 256 vs per-sample: per epoch, per second
 optimizer  GD vs momentum vs Adam, each at its best learning rate
 ========== ==================================================================
 
-Every experiment uses the seed's 13 features and the seed's network shape,
-trains through the same :func:`nnscratch.training.train` loop as everything
-else, and uses only the data's training and validation splits to choose
+On a tracks CSV (Part 1) every experiment uses the seed's 13 features and a
+13-64-32-16-1 network and scores RMSE in popularity points; on images
+(``--data`` an MNIST folder or ``digits``, Part 3 as the original project
+ran it) a 784-64-32-16-10 softmax network with cross-entropy, scored by
+accuracy. All train through the same :func:`nnscratch.training.train` loop
+as everything else and use only the training and validation data to choose
 anything; the test split is reported, never used to pick.
 """
 
@@ -32,9 +36,11 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from nnscratch.classifier import one_hot
 from nnscratch.errors import TrainingDivergedError
 from nnscratch.features import DEFAULT_FEATURES
 from nnscratch.files import atomic_write_text
+from nnscratch.images import DigitImages, is_image_source, load_images
 from nnscratch.network import Network, to_network_layout
 from nnscratch.optimizers import Adam, GradientDescent, Momentum, Optimizer
 from nnscratch.plots import save_figure
@@ -42,30 +48,87 @@ from nnscratch.preprocessing import PreparedData, prepare
 from nnscratch.runs import default_run_dir, load_frame, resolve_data, staged_directory, write_json
 from nnscratch.training import History, TrainConfig, train
 
-SIZES = [len(DEFAULT_FEATURES), 64, 32, 16, 1]
+#: The seed's hidden layers; the input and output widths follow the data.
+HIDDEN = (64, 32, 16)
 
 
 @dataclass
 class Lab:
-    """Prepared data in both layouts, and what every run shares."""
+    """The data of every run in the network layout, the task, and what every run shares.
 
-    data: PreparedData
+    Regression (Spotify): one identity output, MSE, scored by RMSE in
+    popularity points. Classification (digits): softmax over the classes,
+    cross-entropy, scored by accuracy.
+    """
+
+    X: dict[str, np.ndarray]  # split → (n_features, m)
+    Y: dict[str, np.ndarray]  # split → (n_outputs, m): scaled targets, or one-hot
+    classification: bool
+    rmse_scale: float  # scaled RMSE × this = popularity points (1 for classification)
     seed: int
     epochs: int | None  # overrides each experiment's own epoch count (for quick runs)
 
+    @classmethod
+    def from_tracks(cls, data: PreparedData, seed: int, epochs: int | None) -> Lab:
+        splits = {"train": "train", "val": "val", "test": "test"}
+        X = {k: to_network_layout(getattr(data, f"X_{v}")) for k, v in splits.items()}
+        Y = {k: getattr(data, f"y_{v}")[None, :].astype(np.float32) for k, v in splits.items()}
+        return cls(X, Y, False, data.target_range, seed, epochs)
+
+    @classmethod
+    def from_images(cls, images: DigitImages, seed: int, epochs: int | None) -> Lab:
+        n = len(images.y_train)
+        n_val = min(5000, max(1, n // 10))
+        order = np.random.default_rng(seed).permutation(n)
+        rows = {"train": np.sort(order[n_val:]), "val": np.sort(order[:n_val])}
+        classes = np.unique(images.y_train)
+        X = {k: to_network_layout(images.X_train[r]) for k, r in rows.items()}
+        labels = {k: images.y_train[r] for k, r in rows.items()}
+        X["test"], labels["test"] = to_network_layout(images.X_test), images.y_test
+        Y = {
+            k: np.ascontiguousarray(one_hot(np.searchsorted(classes, y), len(classes)).T)
+            .astype(np.float32)
+            for k, y in labels.items()
+        }
+        return cls(X, Y, True, 1.0, seed, epochs)
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.X["train"].shape[0], *HIDDEN, self.Y["train"].shape[0]]
+
+    @property
+    def score_name(self) -> str:
+        return "accuracy" if self.classification else "RMSE"
+
+    def network(self, hidden: str = "relu", init: str = "he") -> Network:
+        """A fresh network from the lab's seed, with the task's output and loss."""
+        output, loss = ("softmax", "cross_entropy") if self.classification else ("identity", "mse")
+        return Network(self.sizes, hidden, output, init, loss=loss, rng=self.seed)
+
     def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        X = getattr(self.data, f"X_{split}")
-        y = getattr(self.data, f"y_{split}")
-        return to_network_layout(X), y[None, :].astype(np.float32)
+        return self.X[split], self.Y[split]
 
     def epochs_or(self, default: int) -> int:
         return self.epochs if self.epochs is not None else default
 
-    def rmse(self, net: Network, split: str) -> float:
-        """RMSE in popularity points on a split."""
+    def score(self, net: Network, split: str) -> float:
+        """Accuracy (classification) or RMSE in popularity points on a split."""
         X, Y = self.arrays(split)
-        residual = (net.predict(X) - Y).astype(np.float64)
-        return float(np.sqrt(np.mean(residual**2))) * self.data.target_range
+        predicted = net.predict(X)
+        if self.classification:
+            return float(np.mean(np.argmax(predicted, axis=0) == np.argmax(Y, axis=0)))
+        residual = (predicted - Y).astype(np.float64)
+        return float(np.sqrt(np.mean(residual**2))) * self.rmse_scale
+
+    def val_scores(self, history: History) -> list[float]:
+        """The per-epoch validation score: accuracy, or RMSE in points."""
+        return history.val_accuracy if self.classification else history.val_rmse
+
+    def best_val(self, history: History) -> float | None:
+        scores = self.val_scores(history)
+        if not scores:
+            return None
+        return max(scores) if self.classification else min(scores)
 
 
 @dataclass
@@ -93,13 +156,13 @@ def fit(
     net: Network | None = None,
 ) -> Run:
     """Train one network from the lab's seed; a divergence is recorded, not raised."""
-    net = net or Network(SIZES, hidden, "identity", init, rng=lab.seed)
+    net = net or lab.network(hidden, init)
     X, Y = lab.arrays("train")
     X_val, Y_val = lab.arrays("val")
     history = History()
     diverged = None
     config = TrainConfig(
-        epochs=epochs, batch_size=batch_size, lmbda=lmbda, rmse_scale=lab.data.target_range
+        epochs=epochs, batch_size=batch_size, lmbda=lmbda, rmse_scale=lab.rmse_scale
     )
     try:
         train(
@@ -140,9 +203,9 @@ def experiment_init(lab: Lab) -> dict[str, Any]:
         ("glorot", "Glorot  N(0, 2/(n_in+n_out))"),
         ("small", "0.01·N(0, 1)"),
     ):
-        net = Network(SIZES, "relu", "identity", init, rng=lab.seed)
+        net = lab.network("relu", init)
         signal[label] = layer_signal(net, lab)
-        net = Network(SIZES, "relu", "identity", init, rng=lab.seed)
+        net = lab.network("relu", init)
         runs.append(
             fit(
                 lab,
@@ -157,7 +220,7 @@ def experiment_init(lab: Lab) -> dict[str, Any]:
         {
             "init": r.label,
             "final train loss": r.history.train_loss[-1],
-            "val RMSE": r.history.val_rmse[-1],
+            f"val {lab.score_name}": lab.val_scores(r.history)[-1],
             "step-0 RMS of A[1..4]": signal[r.label][0],
             "step-0 RMS of dW[1..4]": signal[r.label][1],
         }
@@ -172,25 +235,30 @@ def experiment_init(lab: Lab) -> dict[str, Any]:
 
 
 def experiment_activation(lab: Lab) -> dict[str, Any]:
+    """ReLU vs sigmoid vs tanh vs leaky ReLU, with every layer's gradient norm per epoch."""
     runs = []
     for act in ("relu", "sigmoid", "tanh", "leaky_relu"):
         init = "he" if "relu" in act else "glorot"
-        norms: list[float] = []
-        net = Network(SIZES, act, "identity", init, rng=lab.seed)
+        norms: list[list[float]] = []  # per epoch: ‖dW[l]‖ for l = 1..L at its last batch
+        net = lab.network(act, init)
         record = lambda e, logs, net=net, norms=norms: norms.append(  # noqa: E731
-            float(np.linalg.norm(net.grads.weights[0]))
+            [float(np.linalg.norm(dW)) for dW in net.grads.weights]
         )
         run = fit(
             lab, act, GradientDescent(0.1), epochs=lab.epochs_or(40), net=net, callbacks=(record,)
         )
-        run.extra = {"first-layer gradient norm": norms}
+        run.extra = {"gradient norm per layer": norms}
         runs.append(run)
     rows = [
         {
             "hidden activation": r.label,
             "init": "he" if "relu" in r.label else "glorot",
             "final train loss": r.history.train_loss[-1],
-            "val RMSE": r.history.val_rmse[-1],
+            f"val {lab.score_name}": lab.val_scores(r.history)[-1],
+            "‖dW[1]‖ / ‖dW[L]‖ at the end": (
+                r.extra["gradient norm per layer"][-1][0]
+                / max(r.extra["gradient norm per layer"][-1][-1], 1e-30)
+            ),
         }
         for r in runs
     ]
@@ -211,7 +279,9 @@ def experiment_lr(lab: Lab) -> dict[str, Any]:
             "learning rate": r.label,
             "diverged at epoch": r.diverged_at,
             "final train loss": r.history.train_loss[-1] if r.history.train_loss else None,
-            "val RMSE": r.history.val_rmse[-1] if r.history.val_rmse else None,
+            f"val {lab.score_name}": (
+                lab.val_scores(r.history)[-1] if lab.val_scores(r.history) else None
+            ),
         }
         for r in runs
     ]
@@ -224,15 +294,14 @@ def experiment_l2(lab: Lab) -> dict[str, Any]:
         run = fit(
             lab, f"λ = {lmbda:g}", Adam(3e-3), epochs=lab.epochs_or(150), batch_size=64, lmbda=lmbda
         )
-        train_rmse, test_rmse = lab.rmse(run.net, "train"), lab.rmse(run.net, "test")
-        run.extra = {"train RMSE": train_rmse, "test RMSE": test_rmse}
+        run.extra = {"train": lab.score(run.net, "train"), "test": lab.score(run.net, "test")}
         runs.append(run)
     rows = [
         {
             "λ": r.label,
-            "train RMSE": r.extra["train RMSE"],
-            "test RMSE": r.extra["test RMSE"],
-            "gap (test - train)": r.extra["test RMSE"] - r.extra["train RMSE"],
+            f"train {lab.score_name}": r.extra["train"],
+            f"test {lab.score_name}": r.extra["test"],
+            "gap (test - train)": r.extra["test"] - r.extra["train"],
             "Σ‖W‖²": r.net.params.squared_weight_norm(),
         }
         for r in runs
@@ -240,12 +309,13 @@ def experiment_l2(lab: Lab) -> dict[str, Any]:
     return {
         "runs": runs,
         "rows": rows,
+        "score": lab.score_name,
         "setup": "Adam η = 3e-3, batch 64, no early stopping, so that it can overfit",
     }
 
 
 def experiment_batch(lab: Lab) -> dict[str, Any]:
-    n = len(lab.data.y_train)
+    n = lab.X["train"].shape[1]
     plan = [
         ("full batch (GD)", None, 300),
         ("mini-batch 256", 256, 20),
@@ -263,7 +333,7 @@ def experiment_batch(lab: Lab) -> dict[str, Any]:
             "updates": r.history.n_epochs * math.ceil(n / (b or n)),
             "seconds": sum(r.history.seconds),
             "final train loss": r.history.train_loss[-1],
-            "val RMSE": r.history.val_rmse[-1],
+            f"val {lab.score_name}": lab.val_scores(r.history)[-1],
         }
         for r, (_, b, _) in zip(runs, plan, strict=True)
     ]
@@ -289,7 +359,7 @@ def experiment_optimizer(lab: Lab) -> dict[str, Any]:
                 "optimizer": name,
                 "best η (by validation loss)": best.label.split("= ")[1],
                 "rates tried": list(rates),
-                "best val RMSE": min(best.history.val_rmse),
+                f"best val {lab.score_name}": lab.best_val(best.history),
             }
         )
     return {
@@ -339,7 +409,7 @@ def plot_init(name: str, result: dict[str, Any], source: str) -> Figure:
     fig = Figure(figsize=(16, 4.5))
     (ax, bars, grads) = fig.subplots(1, 3)
     width = 0.25
-    layers = np.arange(1, len(SIZES))
+    layers = np.arange(1, len(next(iter(result["signal"].values()))[0]) + 1)
     for i, (label, (acts, dws)) in enumerate(result["signal"].items()):
         bars.bar(layers + (i - 1) * width, acts, width, label=label)
         grads.bar(layers + (i - 1) * width, dws, width, label=label)
@@ -371,14 +441,18 @@ def _plot_with_right_panel(
 
 
 def plot_activation(name: str, result: dict[str, Any], source: str) -> Figure:
-    """Loss curves, and the first layer's gradient norm over training."""
-    return _plot_with_right_panel(
-        name,
-        result,
-        source,
-        lambda panel, run: panel.plot(run.extra["first-layer gradient norm"], label=run.label),
-        ("epoch", "‖dW[1]‖ at the epoch's last batch (log)", "first-layer gradient over training"),
-    )
+    """Loss curves, and each layer's gradient norm over training, one panel per activation:
+    the vanishing gradient shows as the first layers' curves falling below the last's."""
+    runs = result["runs"]
+    fig = Figure(figsize=(16, 4.5))
+    axes = fig.subplots(1, 1 + len(runs))
+    _loss_panel(axes[0], name, runs)
+    for ax, run in zip(axes[1:], runs, strict=True):
+        norms = np.asarray(run.extra["gradient norm per layer"])
+        for layer in range(norms.shape[1] if norms.size else 0):
+            ax.plot(np.arange(1, len(norms) + 1), norms[:, layer], label=f"‖dW[{layer + 1}]‖")
+        _log_panel(ax, "epoch", "gradient norm at the epoch's last batch (log)", run.label)
+    return _finish(fig, result, source)
 
 
 def plot_batch(name: str, result: dict[str, Any], source: str) -> Figure:
@@ -404,7 +478,7 @@ def plot_l2(name: str, result: dict[str, Any], source: str) -> Figure:
     positions = np.arange(len(gaps))
     inset.bar(positions, gaps, color="tab:red")
     inset.set_xticks(positions, [r.label for r in result["runs"]])
-    inset.set_title("test − train RMSE", fontsize=8)
+    inset.set_title(f"test − train {result['score']}", fontsize=8)
     inset.tick_params(labelsize=7)
     return _finish(fig, result, source)
 
@@ -457,11 +531,20 @@ def run_experiment(
     """Run experiment ``name``; returns the output directory."""
     started = time.perf_counter()
     experiment = EXPERIMENTS[name]
-    frame = load_frame(data_path, DEFAULT_FEATURES, seed)
     rows_cap = max_rows if max_rows is not None else experiment.max_rows
-    data = prepare(frame, DEFAULT_FEATURES, seed=seed, max_rows=rows_cap)
-    result = experiment.run(Lab(data, seed, epochs))
-    source = data.report.source + (f", {rows_cap:,}-row sample" if rows_cap else "")
+    if is_image_source(data_path):
+        images = load_images(str(data_path), seed)
+        if rows_cap is not None and rows_cap < len(images.y_train):
+            keep = np.sort(np.random.default_rng(seed).permutation(len(images.y_train))[:rows_cap])
+            images.X_train, images.y_train = images.X_train[keep], images.y_train[keep]
+        lab = Lab.from_images(images, seed, epochs)
+        source = images.source + (f", {rows_cap:,}-image sample" if rows_cap else "")
+    else:
+        frame = load_frame(data_path, DEFAULT_FEATURES, seed)
+        data = prepare(frame, DEFAULT_FEATURES, seed=seed, max_rows=rows_cap)
+        lab = Lab.from_tracks(data, seed, epochs)
+        source = data.report.source + (f", {rows_cap:,}-row sample" if rows_cap else "")
+    result = experiment.run(lab)
     out = out or default_run_dir(f"experiment-{name}-")
     payload = {
         "experiment": name,
@@ -503,7 +586,11 @@ def add_parser(sub: Any, formatter: Any, examples: Callable[[str], str]) -> None
         """),
     )
     parser.add_argument("name", choices=sorted(EXPERIMENTS), help="which experiment")
-    parser.add_argument("--data", help="CSV; default: $NNSCRATCH_DATA, else the synthetic sample")
+    parser.add_argument(
+        "--data",
+        help="a tracks CSV, or images (an MNIST folder, 'digits'); default: $NNSCRATCH_DATA, "
+        "else the synthetic tracks",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
     parser.add_argument("--out", help="output directory (default: runs/experiment-NAME-<time>)")
     parser.add_argument("--max-rows", type=int, help="use a seeded random subset of this many rows")
