@@ -15,22 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nnscratch.data import DATA_COLUMNS, PLAYLIST_COLUMNS, year_from_release_date
+from nnscratch.data import AUDIO_COLUMNS, DATA_COLUMNS, PLAYLIST_COLUMNS, year_from_release_date
 from nnscratch.synthetic import make_tracks
 
-AUDIO = [
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-]
+AUDIO = list(AUDIO_COLUMNS)
 #: Genres with a popularity offset each, so genre carries information; the last
 #: ones are rare (fewer rows than the encoding's minimum count).
 GENRES = {

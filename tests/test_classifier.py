@@ -9,28 +9,17 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from test_model import float32_rounding_failures
 from test_threads import hammer
 
 from nnscratch import MLPClassifier
 from nnscratch.errors import ModelFileError
 from nnscratch.model import MLPRegressor
 
-FLOAT32_BLAS_ROUNDING = (
-    "float32 BLAS kernels round differently for different batch widths (about 1e-7 "
-    "relative), which exceeds this check's rtol=1e-7; the float64 instance passes it"
-)
-
 
 @parametrize_with_checks(
     [MLPClassifier(epochs=30, dtype="float64"), MLPClassifier(epochs=30, dtype="float32")],
-    expected_failed_checks=lambda est: (
-        {
-            "check_methods_sample_order_invariance": FLOAT32_BLAS_ROUNDING,
-            "check_methods_subset_invariance": FLOAT32_BLAS_ROUNDING,
-        }
-        if est.dtype == "float32"
-        else {}
-    ),
+    expected_failed_checks=float32_rounding_failures,
 )
 def test_scikit_learn_estimator_checks(estimator, check) -> None:
     check(estimator)

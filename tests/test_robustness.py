@@ -29,33 +29,40 @@ def test_divergence_through_the_cli_writes_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "runs").exists()
 
 
-def start_training(out: Path, *extra: str) -> subprocess.Popen[str]:
+def read_stderr_until(process: subprocess.Popen[str], pattern: str, seen: str = "") -> str:
+    """Read the child's stderr byte by byte (tqdm redraws with "\\r") until ``pattern``."""
+    assert process.stderr is not None
+    deadline = time.monotonic() + 120
+    while not re.search(pattern, seen):
+        char = process.stderr.read(1)
+        assert char and time.monotonic() < deadline, f"never saw {pattern!r}: {seen!r}"
+        seen += char
+    return seen
+
+
+def start_training(
+    out: Path, *extra: str, epochs: int = 100000, sigint: object = signal.SIG_DFL
+) -> tuple[subprocess.Popen[str], str]:
+    """A training subprocess, returned once its progress bar shows a finished epoch (the
+    loop and its Ctrl-C handler are running), with the stderr read so far."""
     env = {k: v for k, v in os.environ.items() if k != "NNSCRATCH_DATA"}
+    command = [str(SCRIPT), "train", "--epochs", str(epochs), "--patience", "0"]
     process = subprocess.Popen(
-        [str(SCRIPT), "train", "--epochs", "100000", "--patience", "0", "--out", str(out), *extra],
+        [*command, "--out", str(out), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
         # A process started with SIGINT ignored (a background job, nohup) keeps ignoring
-        # it, as it should; the training under test starts with the default handler.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        # it, as it should; the training under test starts with the handler asked for.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
     )
-    assert process.stderr is not None
-    # Wait until the progress bar shows finished epochs: the loop (and its Ctrl-C
-    # handler) is running. Reading stderr byte by byte: tqdm redraws with "\r".
-    seen = ""
-    deadline = time.monotonic() + 120
-    while not re.search(r"\| *[1-9]\d*/100000", seen):
-        char = process.stderr.read(1)
-        assert char and time.monotonic() < deadline, f"training never started: {seen!r}"
-        seen += char
-    return process
+    return process, read_stderr_until(process, rf"\| *[1-9]\d*/{epochs}")
 
 
 def test_ctrl_c_saves_a_checkpoint_and_says_where(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    process = start_training(out)
+    process, _ = start_training(out)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
@@ -69,16 +76,11 @@ def test_ctrl_c_saves_a_checkpoint_and_says_where(tmp_path: Path) -> None:
 
 def test_second_ctrl_c_quits_at_once_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "runs" / "run"
-    process = start_training(out)
+    process, _ = start_training(out)
     process.send_signal(signal.SIGINT)
     # Wait until the first interrupt was handled: two signals that arrive before
     # Python's handler runs are handled once, and training would stop gracefully.
-    assert process.stderr is not None
-    seen, deadline = "", time.monotonic() + 120
-    while "stopping after this batch" not in seen:
-        char = process.stderr.read(1)
-        assert char and time.monotonic() < deadline, f"first interrupt not handled: {seen!r}"
-        seen += char
+    seen = read_stderr_until(process, "stopping after this batch")
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     stderr = seen + stderr
@@ -144,22 +146,8 @@ def test_same_seed_same_bits_across_processes_hash_seeds_and_threads(tmp_path: P
 
 def test_ctrl_c_is_left_ignored_where_the_process_was_started_ignoring_it(tmp_path: Path) -> None:
     """Under nohup or as a background job SIGINT is ignored; training must not take it over."""
-    env = {k: v for k, v in os.environ.items() if k != "NNSCRATCH_DATA"}
     out = tmp_path / "run"
-    process = subprocess.Popen(
-        [str(SCRIPT), "train", "--epochs", "40", "--patience", "0", "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
-    assert process.stderr is not None
-    seen, deadline = "", time.monotonic() + 120
-    while not re.search(r"\| *[1-9]\d*/40", seen):
-        char = process.stderr.read(1)
-        assert char and time.monotonic() < deadline, f"training never started: {seen!r}"
-        seen += char
+    process, seen = start_training(out, epochs=40, sigint=signal.SIG_IGN)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr

@@ -73,6 +73,7 @@ from nnscratch.runs import (
     write_json,
 )
 from nnscratch.synthetic import SYNTHETIC_LABEL
+from nnscratch.training import History
 
 KAGGLE_DATASET = "yamaerenay/spotify-dataset-19212020-600k-tracks"
 
@@ -272,17 +273,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     "schema": schema,
                 },
                 "results": results,
-                "training": {
-                    "epochs_run": history.n_epochs,
-                    "best_epoch": history.best_epoch,
-                    "stopped_early": history.stopped_early,
-                    "interrupted": history.interrupted,
-                },
-                "timing": {
-                    "fit_seconds": fit_seconds,
-                    "total_seconds": time.perf_counter() - started,
-                    "finished": datetime.now().isoformat(timespec="seconds"),
-                },
+                **run_summary(history, fit_seconds, started),
             },
         )
         write_history_csv(stage / "history.csv", history)
@@ -295,6 +286,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         "pred_vs_actual.png, residuals.png"
     )
     return 130 if history.interrupted else 0
+
+
+def run_summary(history: History, fit_seconds: float, started: float) -> dict[str, Any]:
+    """How training ended and how long it took, for ``metrics.json``."""
+    return {
+        "training": {
+            "epochs_run": history.n_epochs,
+            "best_epoch": history.best_epoch,
+            "stopped_early": history.stopped_early,
+            "interrupted": history.interrupted,
+        },
+        "timing": {
+            "fit_seconds": fit_seconds,
+            "total_seconds": time.perf_counter() - started,
+            "finished": datetime.now().isoformat(timespec="seconds"),
+        },
+    }
 
 
 def _write_training_plots(stage: Path, model: PopularityModel, data: PreparedData) -> None:
@@ -397,16 +405,7 @@ def cmd_train_digits(args: argparse.Namespace, source: str) -> int:
                 },
                 "recipe": {"preset": args.preset, **recipe.to_dict()},
                 "results": results,
-                "training": {
-                    "epochs_run": history.n_epochs,
-                    "best_epoch": history.best_epoch,
-                    "interrupted": history.interrupted,
-                },
-                "timing": {
-                    "fit_seconds": fit_seconds,
-                    "total_seconds": time.perf_counter() - started,
-                    "finished": datetime.now().isoformat(timespec="seconds"),
-                },
+                **run_summary(history, fit_seconds, started),
             },
         )
         write_history_csv(stage / "history.csv", history)
@@ -550,8 +549,8 @@ def cmd_evaluate_digits(args: argparse.Namespace) -> int:
     images = load_images(args.data)
     proba = model.predict_proba(images.X_test)
     classes = model.estimator.classes_
-    rows = {f"model ({Path(args.model).name})": {"test": classification_metrics(
-        images.y_test, proba, classes)}}  # fmt: skip
+    scores = classification_metrics(images.y_test, proba, classes)
+    rows = {f"model ({Path(args.model).name})": {"test": scores}}
     say(format_classification_table(rows, f"the test images of {images.source}"))
     return 0
 

@@ -27,16 +27,8 @@ import pandas as pd
 from nnscratch.errors import DataError
 from nnscratch.features import DEFAULT_FEATURES, DERIVED_FEATURES, add_derived_features
 
-#: Columns of the Kaggle 600k ``tracks.csv`` file, in file order.
-TRACKS_COLUMNS: tuple[str, ...] = (
-    "id",
-    "name",
-    "popularity",
-    "duration_ms",
-    "explicit",
-    "artists",
-    "id_artists",
-    "release_date",
+#: Spotify's audio-feature columns, in the order every public export lists them.
+AUDIO_COLUMNS: tuple[str, ...] = (
     "danceability",
     "energy",
     "key",
@@ -48,6 +40,19 @@ TRACKS_COLUMNS: tuple[str, ...] = (
     "liveness",
     "valence",
     "tempo",
+)
+
+#: Columns of the Kaggle 600k ``tracks.csv`` file, in file order.
+TRACKS_COLUMNS: tuple[str, ...] = (
+    "id",
+    "name",
+    "popularity",
+    "duration_ms",
+    "explicit",
+    "artists",
+    "id_artists",
+    "release_date",
+    *AUDIO_COLUMNS,
     "time_signature",
 )
 
@@ -204,17 +209,7 @@ SPOTIFY_TRACKS_COLUMNS: tuple[str, ...] = (
     "popularity",
     "duration_ms",
     "explicit",
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
+    *AUDIO_COLUMNS,
     "time_signature",
     "track_genre",
 )
@@ -232,17 +227,7 @@ PLAYLIST_COLUMNS: tuple[str, ...] = (
     "playlist_id",
     "playlist_genre",
     "playlist_subgenre",
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
+    *AUDIO_COLUMNS,
     "duration_ms",
 )
 

@@ -139,18 +139,8 @@ RECIPE_FEATURES: tuple[str, ...] = (
 
 #: The audio features every public Spotify schema has (see ``nnscratch.data.SCHEMAS``):
 #: a file without one of them is refused, not trained on without it.
-AUDIO_FEATURES: tuple[str, ...] = (
-    "acousticness",
-    "danceability",
-    "energy",
-    "instrumentalness",
-    "liveness",
-    "loudness",
-    "speechiness",
-    "tempo",
-    "valence",
-    "key",
-    "mode",
+AUDIO_FEATURES: tuple[str, ...] = tuple(
+    f for f in DEFAULT_FEATURES if f not in ("explicit", "year")
 )
 
 #: The default recipe's inputs that a file may lack (release date, explicit flag,

@@ -21,11 +21,12 @@ same model gives the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -195,9 +196,9 @@ def _check_members(
             )
 
 
-def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A model file's validated metadata alone, without reading its arrays."""
-    path = Path(path)
+@contextlib.contextmanager
+def _open(path: Path) -> Iterator[zipfile.ZipFile]:
+    """The model file as a zip archive; a missing, damaged or truncated file is refused."""
     if not path.exists():
         raise _fail(path, "model file not found")
     if path.is_dir() or not zipfile.is_zipfile(path):
@@ -206,11 +207,18 @@ def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         )
     try:
         with zipfile.ZipFile(path) as archive:
-            return _read_metadata(path, archive)
+            yield archive
     except ModelFileError:
         raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as exc:
         raise _fail(path, f"damaged or truncated model file ({exc})") from exc
+
+
+def peek_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A model file's validated metadata alone, without reading its arrays."""
+    path = Path(path)
+    with _open(path) as archive:
+        return _read_metadata(path, archive)
 
 
 def read_model_file(
@@ -230,27 +238,16 @@ def read_model_file(
     data is read), more than ``max_bytes`` in all, or not finite.
     """
     path = Path(path)
-    if not path.exists():
-        raise _fail(path, "model file not found")
-    if path.is_dir() or not zipfile.is_zipfile(path):
-        raise _fail(
-            path, "not an nnscratch model file (not an .npz archive; damaged or truncated?)"
-        )
-    try:
-        with zipfile.ZipFile(path) as archive:
-            meta = _read_metadata(path, archive)
-            try:
-                expected = expect(meta)
-            except (KeyError, TypeError, ValueError) as exc:
-                if isinstance(exc, ModelFileError):
-                    raise
-                raise _fail(path, f"metadata is incomplete or malformed ({exc})") from exc
-            _check_members(path, archive, expected, max_bytes)
-            arrays = {name: _read_member(archive, f"{name}.npy") for name in expected}
-    except ModelFileError:
-        raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as exc:
-        raise _fail(path, f"damaged or truncated model file ({exc})") from exc
+    with _open(path) as archive:
+        meta = _read_metadata(path, archive)
+        try:
+            expected = expect(meta)
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ModelFileError):
+                raise
+            raise _fail(path, f"metadata is incomplete or malformed ({exc})") from exc
+        _check_members(path, archive, expected, max_bytes)
+        arrays = {name: _read_member(archive, f"{name}.npy") for name in expected}
     for name, array in arrays.items():
         if array.dtype.kind == "f" and not np.isfinite(array).all():
             raise _fail(path, f"array {name} contains NaN or infinite values")
