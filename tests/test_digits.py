@@ -204,3 +204,19 @@ def test_predict_on_a_folder_of_pngs(digit_run: Path, tmp_path: Path) -> None:
     table = pd.read_csv(out)
     assert list(table["file"]) == ["a_seven.png", "b_big.png", "c_inverted.png"]
     assert list(table["label"]) == [7, 7, 7]
+
+
+def test_seed_preset_is_the_original_classifier(tmp_path: Path) -> None:
+    from nnscratch.recipe import DIGITS_SEED_RECIPE as seed
+
+    assert (seed.hidden, seed.activation, seed.init, seed.optimizer) == ((64, 32, 16), "relu",
+                                                                        "he", "gd")  # fmt: skip
+    assert (seed.learning_rate, seed.batch_size, seed.epochs, seed.l2) == (0.5, None, 1500, 0.0)
+    assert seed.first_rows == 5000 and seed.patience is None
+    out = tmp_path / "seed"
+    result = run("train", "--data", "digits", "--preset", "seed", "--epochs", "30", "--out",
+                 str(out), "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "64 → 64 → 32 → 16 → 10" in result.stdout and "the original project" in result.stdout
+    model = DigitModel.load(out / "model.npz")
+    assert model.estimator.batch_size is None and model.estimator.optimizer == "gd"
