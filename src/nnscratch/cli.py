@@ -364,12 +364,14 @@ def cmd_train_digits(args: argparse.Namespace, source: str) -> int:
         f"{'softmax' if len(classes) > 2 else 'sigmoid'}, {recipe.init} init, {recipe.dtype}"
         + (f", dropout {recipe.dropout:g}" if recipe.dropout else "")
     )
+    if recipe.n_members > 1:
+        say(f"  an ensemble of {recipe.n_members} such networks, probabilities averaged")
     fit_started = time.perf_counter()
     estimator.fit(X_train, y_train, eval_set=(X_val, y_val), handle_interrupts=True)
     fit_seconds = time.perf_counter() - fit_started
     history = estimator.history_
-    best = f", best epoch {history.best_epoch + 1}" if history.best_epoch is not None else ""
-    say(f"trained {history.n_epochs} epoch(s) in {fit_seconds:.1f} s{best}")
+    members = f" per member, {len(estimator.networks_)} members" if recipe.n_members > 1 else ""
+    say(f"trained {history.n_epochs} epoch(s){members} in {fit_seconds:.1f} s")
 
     model = DigitModel(estimator, images.image_shape)
     splits = {"validation": (X_val, y_val), "test": (images.X_test, images.y_test)}

@@ -194,7 +194,8 @@ DIGITS_RECIPE = Recipe(
     batch_size=128,
     epochs=20,
     patience=None,
-    notes="784-512-256-10, dropout 0.2, Adam with a cosine schedule, 20 epochs",
+    n_members=2,
+    notes="two 784-512-256-10 networks, dropout 0.2, Adam with a cosine schedule, 20 epochs",
 )
 
 DIGITS_PRESETS: dict[str, Recipe] = {"default": DIGITS_RECIPE, "seed": DIGITS_SEED_RECIPE}
