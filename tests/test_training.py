@@ -218,3 +218,18 @@ def test_seed_full_batch_gd_decreases_monotonically_on_real_data(real_tracks_pat
     losses = np.array(history.train_loss)
     assert np.all(np.diff(losses) < 0)
     assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize("batch_size", [1, 64, None])
+def test_batches_gathered_as_rows_give_the_same_bits(batch_size) -> None:
+    """Wide inputs: batches gathered from the user-layout rows equal the column shuffle."""
+    rng = np.random.default_rng(0)
+    rows = rng.random((300, 80)).astype(np.float32)
+    Y = rng.random((1, 300)).astype(np.float32)
+    nets = [Network([80, 16, 1], rng=0) for _ in range(3)]
+    config = TrainConfig(epochs=3, batch_size=batch_size)
+    train(nets[0], to_network_layout(rows), Y, Adam(1e-3), config=config, rng=5)
+    train(nets[1], to_network_layout(rows), Y, Adam(1e-3), config=config, rng=5, rows=rows)
+    train(nets[2], None, Y, Adam(1e-3), config=config, rng=5, rows=rows)
+    for net in nets[1:]:
+        np.testing.assert_array_equal(net.params.flat, nets[0].params.flat)

@@ -237,7 +237,8 @@ class _MLPBase(BaseEstimator):
     ) -> None:
         """Train every member for ``epochs`` on ``(X, Y)`` in the user layout."""
         dtype = self.networks_[0].dtype
-        X_net, Y_net = to_network_layout(X, dtype), to_network_layout(Y, dtype)
+        Y_net = to_network_layout(Y, dtype)
+        rows = np.ascontiguousarray(X, dtype=dtype)  # train transposes batches, or all, as needed
         validation_net = None
         if validation is not None:
             validation_net = (
@@ -262,7 +263,7 @@ class _MLPBase(BaseEstimator):
                 )
                 history = train(
                     net,
-                    X_net,
+                    None,
                     Y_net,
                     self._optimizers[k],
                     config=config,
@@ -270,6 +271,7 @@ class _MLPBase(BaseEstimator):
                     rng=self._shuffle_rngs[k],
                     callbacks=callbacks,
                     history=self.histories_[k],
+                    rows=rows,
                 )
                 if history.interrupted:
                     del self.networks_[k + 1 :], self.histories_[k + 1 :]

@@ -39,8 +39,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from nnscratch.errors import TrainingDivergedError
-from nnscratch.network import Network
+from nnscratch.network import Network, to_network_layout
 from nnscratch.optimizers import Optimizer, Schedule
+
+#: Inputs from which shuffled mini-batches are gathered as rows (see :func:`train`).
+#: MNIST's 784 inputs, batch 256: an epoch's column shuffle took 36% of the epoch.
+ROWS_FROM = 64
 
 #: ``callback(epoch, logs) -> stop?``: called after each epoch; return True to stop.
 Callback = Callable[[int, dict[str, float]], bool | None]
@@ -212,7 +216,7 @@ def _as_layout(A: np.ndarray, rows: int, dtype: np.dtype) -> np.ndarray:
 
 def train(
     net: Network,
-    X: np.ndarray,
+    X: np.ndarray | None,
     Y: np.ndarray,
     optimizer: Optimizer,
     *,
@@ -221,6 +225,7 @@ def train(
     rng: np.random.Generator | int | None = 0,
     callbacks: Sequence[Callback] = (),
     history: History | None = None,
+    rows: np.ndarray | None = None,
 ) -> History:
     """Train ``net`` in place on ``X`` ``(n[0], N)`` and ``Y`` ``(n[L], N)``.
 
@@ -229,14 +234,28 @@ def train(
     ``(X_val, Y_val)`` pair in the same layout. ``rng`` drives the per-epoch
     shuffles; ``history`` continues an earlier one.
 
+    ``rows`` is the same data in the user layout ``(N, n[0])``, C-contiguous, in
+    the network's dtype (the estimators pass the array they were given; ``X``
+    may then be ``None``, and is made from ``rows`` only if needed). With
+    at least :data:`ROWS_FROM` inputs, mini-batches are then gathered as rows
+    (contiguous, cheap) and transposed into the input buffer, instead of
+    shuffling the columns of ``X`` (a random gather in every one of its
+    ``n[0]`` rows); the permutation, the batches and the bits are the same.
+
     A non-finite loss raises :class:`TrainingDivergedError` after restoring
     the best (else the last finished epoch's) weights. With
     ``config.handle_interrupts``, Ctrl-C stops after the current batch
     (``history.interrupted``) with the best weights so far in ``net``.
     """
-    X = np.ascontiguousarray(X, dtype=net.dtype)
+    if X is None:
+        if rows is None:
+            raise ValueError("train needs X, or its rows")
+        rows = np.ascontiguousarray(rows, dtype=net.dtype)
+        n_inputs, n = rows.shape[1], rows.shape[0]
+    else:
+        X = np.ascontiguousarray(X, dtype=net.dtype)
+        n_inputs, n = X.shape
     Y = _as_layout(Y, net.layer_sizes[-1], net.dtype)
-    n = X.shape[1]
     if Y.shape[1] != n:
         raise ValueError(f"X has {n} samples but Y has {Y.shape[1]}")
     if n == 0:
@@ -250,7 +269,15 @@ def train(
     batch_size = config.batch_size
     m = n if batch_size is None else max(1, min(int(batch_size), n))
     shuffle = m < n
-    X_epoch = np.empty_like(X) if shuffle else X
+    by_rows = shuffle and rows is not None and n_inputs >= ROWS_FROM
+    if by_rows:
+        rows = np.ascontiguousarray(rows, dtype=net.dtype)
+        if rows.shape != (n, n_inputs):
+            raise ValueError(f"rows has shape {rows.shape}, expected {(n, n_inputs)}")
+        row_buffer = np.empty((m, n_inputs), dtype=net.dtype)
+    elif X is None:
+        X = to_network_layout(rows, net.dtype)  # the whole array, once
+    X_epoch = np.empty_like(X) if shuffle and not by_rows else X
     Y_epoch = np.empty_like(Y) if shuffle else Y
     params, grads = [net.params.flat], [net.grads.flat]
     base_lr = optimizer.learning_rate
@@ -284,12 +311,20 @@ def train(
             if shuffle:
                 order = rng.permutation(n)
                 # mode="wrap" skips bounds checks (the order is a permutation): 2x faster
-                np.take(X, order, axis=1, out=X_epoch, mode="wrap")
+                if not by_rows:
+                    np.take(X, order, axis=1, out=X_epoch, mode="wrap")
                 np.take(Y, order, axis=1, out=Y_epoch, mode="wrap")
             objective_sum = 0.0  # Σ_b m_b J_b
             for start in range(0, n, m):
                 stop = min(start + m, n)
-                net.forward(X_epoch[:, start:stop])
+                if by_rows:  # gather the batch's rows, transpose them into the input buffer
+                    batch = row_buffer[: stop - start]
+                    np.take(rows, order[start:stop], axis=0, out=batch, mode="wrap")
+                    inputs = net.cache_for(stop - start).A[0]
+                    to_network_layout(batch, out=inputs)
+                    net.forward(inputs)
+                else:
+                    net.forward(X_epoch[:, start:stop])
                 objective = net.backward(Y_epoch[:, start:stop], config.lmbda)  # m_b J_b
                 objective_sum += objective
                 if not math.isfinite(objective):
