@@ -336,10 +336,16 @@ def cmd_train_digits(args: argparse.Namespace, source: str) -> int:
     rows, cols = images.image_shape
     n = len(images.y_train)
     n_val = min(DIGITS_VALIDATION, max(1, n // 10))
-    order = np.random.default_rng(args.seed).permutation(n)
-    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
-    if recipe.first_rows is not None:  # the seed's classifier: the first N training images
-        train = np.setdiff1d(np.arange(min(recipe.first_rows, n)), val)[: recipe.first_rows]
+    rng = np.random.default_rng(args.seed)
+    if recipe.first_rows is not None and recipe.first_rows + n_val <= n:
+        # the seed's classifier: the first N training images; validation from the rest
+        train = np.arange(recipe.first_rows)
+        val = np.sort(recipe.first_rows + rng.permutation(n - recipe.first_rows)[:n_val])
+    else:
+        order = rng.permutation(n)
+        val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+        if recipe.first_rows is not None:
+            train = train[: recipe.first_rows]
     X_train, y_train = images.X_train[train], images.y_train[train]
     X_val, y_val = images.X_train[val], images.y_train[val]
     say(f"data: {images.source}")
