@@ -138,7 +138,7 @@ def test_a_png_that_is_not_an_image_is_refused(tmp_path: Path, digit_run: Path) 
 
 
 def test_a_folder_without_mnist_files_is_named(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="without MNIST's files"):
+    with pytest.raises(DataError, match="is a directory, not a CSV file, and has none of MNIST"):
         load_images(str(tmp_path))
 
 

@@ -215,7 +215,10 @@ def load_images(source: str, seed: int = 0) -> DigitImages:
     if Path(source).is_dir():
         if not is_mnist_folder(source):
             names = ", ".join(MNIST_FILES.values())
-            raise DataError(f"{source}: a folder, but without MNIST's files ({names}, or .gz)")
+            raise DataError(
+                f"{source}: is a directory, not a CSV file, and has none of MNIST's files "
+                f"({names}, or .gz)"
+            )
         return load_mnist(source)
     raise DataError(f"{source}: not an image source (an MNIST folder, digits, or an .npz)")
 

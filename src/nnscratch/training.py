@@ -286,8 +286,11 @@ def train(
     checkpoints = _Checkpoints(net.params.flat, config.patience, config.min_delta)
     monitor = "val_loss" if has_val else "train_loss"
 
+    # The bar is advanced by hand, not iterated over: a generator left by `break` is
+    # finalised later, and a second Ctrl-C raised inside that finalisation would be
+    # printed as "Exception ignored" and lost.
     bar = tqdm(
-        range(start_epoch, start_epoch + config.epochs),
+        total=config.epochs,
         desc=config.progress_label,
         unit="epoch",
         disable=not config.progress,
@@ -301,7 +304,7 @@ def train(
         contextlib.closing(bar),
         net.blas_threads_for(m),  # small batches: one BLAS thread is faster
     ):
-        for epoch in bar:
+        for epoch in range(start_epoch, start_epoch + config.epochs):
             tick = time.perf_counter()
             if config.schedule is not None:
                 previous = history.val_loss[-1] if has_val and history.val_loss else None
@@ -349,6 +352,7 @@ def train(
                 if key in logs:
                     postfix[key] = f"{logs[key]:.4g}"
             bar.set_postfix(postfix, refresh=False)
+            bar.update(1)
 
             if not math.isfinite(logs[monitor]):
                 raise checkpoints.diverged(epoch, optimizer.learning_rate)
