@@ -454,17 +454,13 @@ def prepare(
     categories = [
         CategoryEncoding(c).fit(cleaned[c].iloc[train]) for c in categoricals if c in cleaned
     ]
-    width = len(features) + sum(len(c.levels_) + 1 for c in categories)
+    fitted = Preprocessing(features, target, x_scaler, y_scaler, categories=categories)
 
     def scaled(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        X = fitted.scale(cleaned.iloc[rows], dtype)  # the same transform predict applies
         if len(rows) == 0:
-            return np.empty((0, width), dtype=dtype), np.empty(0, dtype=dtype)
-        X = x_scaler.transform(X_all[rows]).astype(dtype)
-        if categories:
-            blocks = [c.transform(cleaned[c.column].iloc[rows], dtype) for c in categories]
-            X = np.hstack([X, *blocks])
-        y = y_scaler.transform(y_all[rows]).ravel().astype(dtype)
-        return X, y
+            return X, np.empty(0, dtype=dtype)
+        return X, y_scaler.transform(y_all[rows]).ravel().astype(dtype)
 
     (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = scaled(train), scaled(val), scaled(test)
     return PreparedData(
