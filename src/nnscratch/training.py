@@ -247,11 +247,12 @@ def train(
     ``config.handle_interrupts``, Ctrl-C stops after the current batch
     (``history.interrupted``) with the best weights so far in ``net``.
     """
+    if rows is not None:
+        rows = np.ascontiguousarray(rows, dtype=net.dtype)
     if X is None:
         if rows is None:
             raise ValueError("train needs X, or its rows")
-        rows = np.ascontiguousarray(rows, dtype=net.dtype)
-        n_inputs, n = rows.shape[1], rows.shape[0]
+        n, n_inputs = rows.shape
     else:
         X = np.ascontiguousarray(X, dtype=net.dtype)
         n_inputs, n = X.shape
@@ -271,7 +272,6 @@ def train(
     shuffle = m < n
     by_rows = shuffle and rows is not None and n_inputs >= ROWS_FROM
     if by_rows:
-        rows = np.ascontiguousarray(rows, dtype=net.dtype)
         if rows.shape != (n, n_inputs):
             raise ValueError(f"rows has shape {rows.shape}, expected {(n, n_inputs)}")
         row_buffer = np.empty((m, n_inputs), dtype=net.dtype)
