@@ -111,3 +111,26 @@ def test_labels_outside_the_classes_are_refused(digits) -> None:
     model.partial_fit(X_train[:20], y_train[:20] % 3, classes=[0, 1, 2])
     with pytest.raises(ValueError, match=r"labels \[7\] are not among the classes"):
         model.partial_fit(X_train[:5], np.full(5, 7))
+
+
+@pytest.mark.parametrize("scoring", ["loss", "accuracy"])
+def test_early_stopping_restores_the_epoch_best_by_its_scoring(scoring, digits) -> None:
+    X_train, X_val, y_train, y_val = digits
+    model = MLPClassifier(
+        hidden_layer_sizes=(64,), learning_rate=0.01, patience=3, scoring=scoring, random_state=0
+    ).fit(X_train, y_train, eval_set=(X_val, y_val))
+    best = model.best_epoch_
+    assert model.history_.stopped_early and best < model.n_epochs_ - 1
+    accuracy, loss = model.validation_accuracy_curve_, model.validation_loss_curve_
+    if scoring == "loss":
+        assert loss[best] == min(loss)
+    else:  # the first epoch to reach the highest accuracy (a tie is no improvement)
+        assert accuracy.index(max(accuracy)) == best
+    # the weights kept are that epoch's
+    assert model.score(X_val, y_val) == pytest.approx(accuracy[best], abs=1e-12)
+
+
+def test_scoring_is_validated(digits) -> None:
+    X_train, _, y_train, _ = digits
+    with pytest.raises(ValueError, match="scoring must be 'loss' or 'accuracy', got 'f1'"):
+        MLPClassifier(scoring="f1").fit(X_train, y_train)

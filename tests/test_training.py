@@ -233,3 +233,13 @@ def test_batches_gathered_as_rows_give_the_same_bits(batch_size) -> None:
     train(nets[2], None, Y, Adam(1e-3), config=config, rng=5, rows=rows)
     for net in nets[1:]:
         np.testing.assert_array_equal(net.params.flat, nets[0].params.flat)
+
+
+def test_monitor_must_be_known_and_logged_by_the_loss() -> None:
+    X, Y = regression_problem(50)
+    with pytest.raises(ValueError, match="monitor must be one of 'val_loss', 'val_accuracy'"):
+        TrainConfig(epochs=1, monitor="val_f1")
+    net = Network([4, 8, 1], rng=0)
+    config = TrainConfig(epochs=1, patience=2, monitor="val_accuracy")
+    with pytest.raises(ValueError, match="cannot monitor 'val_accuracy': the mse loss logs"):
+        train(net, X, Y, Adam(0.01), config=config, validation=(X, Y))

@@ -23,6 +23,9 @@ from sklearn.utils.validation import validate_data
 from nnscratch.model import _MLPBase
 
 #: dtypes a class label may have in a model file (JSON holds the values).
+#: ``scoring`` → what the training loop monitors for early stopping.
+_MONITORS = {"loss": "val_loss", "accuracy": "val_accuracy"}
+
 _LABEL_KINDS = {"i": "int64", "u": "int64", "b": "bool", "f": "float64", "U": "str", "O": "str"}
 
 
@@ -42,7 +45,11 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
 
     Parameters are :class:`~nnscratch.model.MLPRegressor`'s, less
     ``output_activation`` (softmax for three or more classes, sigmoid for
-    two). Early stopping monitors the validation log-loss.
+    two), plus ``scoring``: what early stopping watches on the validation
+    data, ``"loss"`` (the log-loss, lower is better; the default) or
+    ``"accuracy"`` (higher is better), as in scikit-learn's
+    ``HistGradientBoostingClassifier``. Either way the best epoch's weights
+    are restored.
 
     Fitted attributes: ``classes_`` (sorted, any label type), ``n_outputs_``
     (``K`` for ``K ≥ 3`` classes, 1 for two) and the regressor's.
@@ -66,6 +73,7 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         validation_fraction: float = 0.1,
         patience: int = 10,
         min_delta: float = 0.0,
+        scoring: str = "loss",
         n_members: int = 1,
         dtype: str | type | np.dtype = "float32",
         random_state: int | None = None,
@@ -87,12 +95,23 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.min_delta = min_delta
+        self.scoring = scoring
         self.n_members = n_members
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
 
     # ------------------------------------------------------------------ classification
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.scoring not in _MONITORS:
+            raise ValueError(
+                f"scoring must be {' or '.join(map(repr, _MONITORS))}, got {self.scoring!r}"
+            )
+
+    def _monitor(self) -> str:
+        return _MONITORS[self.scoring]
 
     def _validate_targets(self, X: Any, y: Any, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=reset)

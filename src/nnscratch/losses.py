@@ -86,11 +86,13 @@ class Loss:
     ``output_activation`` is the activation the loss pairs with by default.
     ``gives_dZ`` is True when :meth:`output_delta` already includes the output
     activation's derivative (a fused pair such as softmax + cross-entropy).
+    ``logged`` names what :meth:`validation_logs` returns.
     """
 
     name: ClassVar[str]
     output_activation: ClassVar[str]
     gives_dZ: ClassVar[bool] = False
+    logged: ClassVar[tuple[str, ...]] = ("val_loss",)
 
     def value(self, Y_hat: np.ndarray, Y: np.ndarray) -> float:
         """``J_data`` for ``(n[L], m)`` predictions and targets, in float64."""
@@ -111,6 +113,7 @@ class SquaredError(Loss):
 
     name = "mse"
     output_activation = "identity"
+    logged = ("val_loss", "val_rmse")
 
     def value(self, Y_hat: np.ndarray, Y: np.ndarray) -> float:
         return mse_loss(Y_hat, Y)
@@ -147,6 +150,7 @@ class CrossEntropy(Loss):
     name = "cross_entropy"
     output_activation = "softmax"
     gives_dZ = True
+    logged = ("val_loss", "val_accuracy")
 
     def value(self, Y_hat: np.ndarray, Y: np.ndarray) -> float:
         p_true = np.sum(np.asarray(Y_hat, dtype=np.float64) * Y, axis=0)
@@ -169,6 +173,7 @@ class BinaryCrossEntropy(Loss):
     name = "binary_cross_entropy"
     output_activation = "sigmoid"
     gives_dZ = True
+    logged = ("val_loss", "val_accuracy")
 
     @staticmethod
     def _sum(A: np.ndarray, Y: np.ndarray) -> float:

@@ -80,6 +80,10 @@ class _MLPBase(BaseEstimator):
     def _restore_extra(self, meta: dict[str, Any]) -> None:
         return None
 
+    def _monitor(self) -> str:
+        """What early stopping watches on the validation data (see ``TrainConfig.monitor``)."""
+        return "val_loss"
+
     # ------------------------------------------------------------------ helpers
 
     def _check_params(self) -> None:
@@ -260,6 +264,7 @@ class _MLPBase(BaseEstimator):
                     ),
                     rmse_scale=rmse_scale,
                     handle_interrupts=handle_interrupts,
+                    monitor=self._monitor(),
                 )
                 history = train(
                     net,

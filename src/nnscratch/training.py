@@ -144,8 +144,10 @@ class TrainConfig:
 
     ``batch_size=None`` is full-batch gradient descent. With validation data
     and ``patience``, training stops after ``patience`` epochs whose
-    validation loss did not beat the best by ``min_delta``, and the best
-    epoch's weights are restored. ``rmse_scale`` multiplies the reported
+    monitored validation figure did not beat the best by ``min_delta``, and
+    the best epoch's weights are restored. ``monitor`` names that figure:
+    ``"val_loss"`` (lower is better) or ``"val_accuracy"`` (higher is better,
+    classification losses only). ``rmse_scale`` multiplies the reported
     validation RMSE (the target scaler's range gives original units). With
     ``handle_interrupts``, Ctrl-C stops after the current batch.
     """
@@ -160,6 +162,17 @@ class TrainConfig:
     progress_label: str = "training"
     rmse_scale: float = 1.0
     handle_interrupts: bool = False
+    monitor: str = "val_loss"
+
+    def __post_init__(self) -> None:
+        if self.monitor not in MONITORS:
+            raise ValueError(
+                f"monitor must be one of {', '.join(map(repr, MONITORS))}, got {self.monitor!r}"
+            )
+
+
+#: What early stopping can watch, and whether higher values are better.
+MONITORS = {"val_loss": False, "val_accuracy": True}
 
 
 class _Checkpoints:
@@ -167,14 +180,23 @@ class _Checkpoints:
 
     ``last_good``: the weights after the last finished epoch, restored when
     the loss becomes NaN or infinite (then :class:`TrainingDivergedError`).
-    ``best``: the weights of the epoch with the lowest monitored loss,
-    restored at the end when early stopping or an interrupt asks for it.
+    ``best``: the weights of the epoch with the best monitored figure (the
+    lowest loss, or with ``higher_is_better`` the highest accuracy), restored
+    at the end when early stopping or an interrupt asks for it.
     """
 
-    def __init__(self, flat: np.ndarray, patience: int | None, min_delta: float) -> None:
+    def __init__(
+        self,
+        flat: np.ndarray,
+        patience: int | None,
+        min_delta: float,
+        *,
+        higher_is_better: bool = False,
+    ) -> None:
         self.flat = flat
         self.last_good = flat.copy()
         self.best = flat.copy()
+        self.sign = -1.0 if higher_is_better else 1.0  # observe minimises sign · value
         self.best_loss = math.inf
         self.patience, self.min_delta = patience, min_delta
         self.wait = 0
@@ -195,8 +217,9 @@ class _Checkpoints:
         self.last_good[...] = self.flat
         return True
 
-    def observe(self, loss: float) -> tuple[bool, bool]:
-        """Record the epoch's monitored loss: (is it the best so far, should training stop)."""
+    def observe(self, value: float) -> tuple[bool, bool]:
+        """Record the epoch's monitored figure: (is it the best so far, should training stop)."""
+        loss = self.sign * value
         improved = loss < self.best_loss - self.min_delta
         if improved:
             self.best_loss = loss
@@ -283,8 +306,18 @@ def train(
     base_lr = optimizer.learning_rate
     history = history if history is not None else History()
     start_epoch = history.n_epochs
-    checkpoints = _Checkpoints(net.params.flat, config.patience, config.min_delta)
-    monitor = "val_loss" if has_val else "train_loss"
+    monitor = config.monitor if has_val else "train_loss"
+    if has_val and monitor not in net.loss_function.logged:
+        raise ValueError(
+            f"cannot monitor {monitor!r}: the {net.loss_function.name} loss logs "
+            f"{', '.join(net.loss_function.logged)}"
+        )
+    checkpoints = _Checkpoints(
+        net.params.flat,
+        config.patience,
+        config.min_delta,
+        higher_is_better=MONITORS.get(monitor, False),
+    )
 
     # The bar is advanced by hand, not iterated over: a generator left by `break` is
     # finalised later, and a second Ctrl-C raised inside that finalisation would be
