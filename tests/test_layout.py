@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "classifier": 3,
     "digits": 3,
     "popularity": 3,
+    "tabular": 3,
     "metrics": 3,
     "recipe": 4,
     "runs": 4,

@@ -14,7 +14,6 @@ import os
 import sys
 import textwrap
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -22,9 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.dummy import DummyClassifier
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix
 
 from nnscratch import __version__
@@ -44,6 +40,7 @@ from nnscratch.images import (
 )
 from nnscratch.metrics import (
     baseline_metrics,
+    classification_baselines,
     classification_metrics,
     format_classification_table,
     format_table,
@@ -61,7 +58,7 @@ from nnscratch.plots import (
     save_figure,
 )
 from nnscratch.popularity import PopularityModel
-from nnscratch.preprocessing import PreparedData, prepare
+from nnscratch.preprocessing import PreparedData, Preprocessing, prepare
 from nnscratch.recipe import DIGITS_PRESETS, PRESETS, Recipe
 from nnscratch.runs import (
     default_run_dir,
@@ -73,6 +70,7 @@ from nnscratch.runs import (
     write_json,
 )
 from nnscratch.synthetic import SYNTHETIC_LABEL
+from nnscratch.tabular import TabularClassifier
 from nnscratch.training import History
 
 KAGGLE_DATASET = "yamaerenay/spotify-dataset-19212020-600k-tracks"
@@ -90,17 +88,20 @@ def note_format(frame: pd.DataFrame) -> None:
         say(f"note: {frame.attrs.get('source')} read as {name}-separated{comma}")
 
 
-def describe_network(recipe: Recipe, n_features: int, n_train: int) -> str:
+def describe_network(
+    recipe: Recipe, n_features: int, n_train: int, n_outputs: int = 1, output: str | None = None
+) -> str:
     """The layer sizes and every array's shape, in the network's layout."""
-    sizes = [n_features, *recipe.hidden, 1]
+    sizes = [n_features, *recipe.hidden, n_outputs]
+    output = output or recipe.output_activation
     shapes = "  ".join(
         f"W{l} ({sizes[l]}, {sizes[l - 1]}) b{l} ({sizes[l]}, 1)" for l in range(1, len(sizes))
     )
     return "\n".join(
         [
             "network: " + " → ".join(map(str, sizes)) + f", hidden {recipe.activation}, output "
-            f"{recipe.output_activation}, {recipe.init} init, {recipe.dtype}",
-            f"  X_train ({n_features}, {n_train})  Y_train (1, {n_train})"
+            f"{output}, {recipe.init} init, {recipe.dtype}",
+            f"  X_train ({n_features}, {n_train})  Y_train ({n_outputs}, {n_train})"
             "   (network layout: features × samples)",
             f"  {shapes}",
         ]
@@ -153,6 +154,7 @@ def recipe_from_args(args: argparse.Namespace, presets: dict[str, Recipe] = PRES
         lr_schedule=args.schedule,
         dtype=args.dtype,
         dropout=args.dropout,
+        scoring=args.scoring,
     )
     if args.batch_size is not None:  # 0 means full batch
         recipe = dataclasses.replace(recipe, batch_size=args.batch_size or None)
@@ -161,13 +163,10 @@ def recipe_from_args(args: argparse.Namespace, presets: dict[str, Recipe] = PRES
     return recipe
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    source = resolve_data(args.data)
-    if is_image_source(source):
-        return cmd_train_digits(args, source)
-    recipe = recipe_from_args(args)
-    target = args.target or TARGET
-    started = time.perf_counter()
+def load_prepared(
+    args: argparse.Namespace, recipe: Recipe, target: str, task: str
+) -> tuple[pd.DataFrame, PreparedData]:
+    """Read ``--data`` (or the synthetic sample), clean, split and scale it; report each step."""
     frame = load_frame(
         resolve_data(args.data),
         recipe.features,
@@ -188,6 +187,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_rows=recipe.max_rows,
         dtype=np.dtype(recipe.dtype),
         categoricals=categoricals,
+        task=task,
     )
     say(str(data.report))
     schema = frame.attrs.get("schema", "custom")
@@ -209,22 +209,36 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise DataError(
             f"{data.report.source}: only {sizes['train']} training row(s); need at least 2"
         )
-    out = Path(args.out) if args.out else default_run_dir()
+    return frame, data
 
-    estimator = recipe.build(args.seed, verbose=not args.quiet)
-    say(f"preset: {args.preset} ({recipe.notes})" if recipe.notes else f"preset: {args.preset}")
-    pre = recipe.preprocessing(data)
+
+def describe_inputs(recipe: Recipe, data: PreparedData, pre: Preprocessing) -> None:
+    """Say how the features become the network's inputs, and the network."""
     if pre.encoder is not None:
-        one_hot = len(data.column_names) - len(features)
+        one_hot = len(data.column_names) - len(data.feature_names)
         say(
-            f"inputs: {len(features)} features, each piecewise-linear encoded in up to "
-            f"{recipe.n_bins} bins plus its scaled value"
+            f"inputs: {len(data.feature_names)} features, each piecewise-linear encoded in up "
+            f"to {recipe.n_bins} bins plus its scaled value"
             + (f", and {one_hot} one-hot columns" if one_hot else "")
             + f" → {pre.n_inputs} network inputs"
         )
-    say(describe_network(recipe, pre.n_inputs, sizes["train"]))
+    n_outputs, output = 1, None
+    if data.task == "classification":
+        n_classes = len(pd.unique(data.y_train))
+        n_outputs, output = (n_classes, "softmax") if n_classes > 2 else (1, "sigmoid")
+    say(describe_network(recipe, pre.n_inputs, len(data.y_train), n_outputs, output))
     if recipe.n_members > 1:
         say(f"  an ensemble of {recipe.n_members} such networks, predictions averaged")
+
+
+def fit_reporting(
+    args: argparse.Namespace, recipe: Recipe, data: PreparedData
+) -> tuple[Any, float]:
+    """Fit ``recipe`` on ``data`` (Ctrl-C stops after the batch), saying what and how long."""
+    estimator = recipe.build_for(data, args.seed, verbose=not args.quiet)
+    say(f"preset: {args.preset} ({recipe.notes})" if recipe.notes else f"preset: {args.preset}")
+    pre = recipe.preprocessing(data)
+    describe_inputs(recipe, data, pre)
     fit_started = time.perf_counter()
     model = recipe.fit(data, estimator=estimator, preprocessing=pre, handle_interrupts=True)
     fit_seconds = time.perf_counter() - fit_started
@@ -239,6 +253,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     best = f", best epoch {history.best_epoch + 1}" if history.best_epoch is not None else ""
     members = f" per member, {model.n_members} members" if model.n_members > 1 else ""
     say(f"trained {history.n_epochs} epoch(s){members} in {fit_seconds:.1f} s ({stop_note}{best})")
+    return model, fit_seconds
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    source = resolve_data(args.data)
+    if is_image_source(source):
+        if args.task == "classification" and args.target:
+            raise DataError(f"{source}: images have no columns; drop --target")
+        return cmd_train_digits(args, source)
+    recipe = recipe_from_args(args)
+    if args.task == "classification":
+        return cmd_train_classification(args, recipe)
+    if recipe.scoring != "loss":
+        raise DataError("--scoring accuracy needs a classification task (--task classification)")
+    started = time.perf_counter()
+    frame, data = load_prepared(args, recipe, args.target or TARGET, "regression")
+    features = frame.attrs["features"]
+    out = Path(args.out) if args.out else default_run_dir()
+
+    model, fit_seconds = fit_reporting(args, recipe, data)
+    history = model.history
 
     shape = "-".join(map(str, model.layer_sizes))
     name = f"nnscratch MLP {shape}" + (f" ×{model.n_members}" if model.n_members > 1 else "")
@@ -257,24 +292,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         model.save(stage / model_name)
         write_json(
             stage / "metrics.json",
-            {
-                "nnscratch_version": __version__,
-                "data": {
-                    **data.report.to_dict(),
-                    "splits": sizes,
-                    "seed": args.seed,
-                    "synthetic": data.report.source == SYNTHETIC_LABEL,
-                },
-                "recipe": {"preset": args.preset, **recipe.to_dict()},
-                "features": {
-                    "used": list(features),
-                    "categorical": list(categoricals),
-                    "left_out": frame.attrs["left_out"],
-                    "schema": schema,
-                },
-                "results": results,
-                **run_summary(history, fit_seconds, started),
-            },
+            table_run_record(args, recipe, frame, data, results)
+            | run_summary(history, fit_seconds, started),
         )
         write_history_csv(stage / "history.csv", history)
         _write_training_plots(stage, model, data)
@@ -286,6 +305,87 @@ def cmd_train(args: argparse.Namespace) -> int:
         "pred_vs_actual.png, residuals.png"
     )
     return 130 if history.interrupted else 0
+
+
+def cmd_train_classification(args: argparse.Namespace, recipe: Recipe) -> int:
+    """``nnscratch train --task classification --target COLUMN``: classify a table's rows."""
+    if not args.target:
+        raise DataError("--task classification needs --target COLUMN (the column of labels)")
+    started = time.perf_counter()
+    frame, data = load_prepared(args, recipe, args.target, "classification")
+    classes = np.unique(data.y_train)
+    counts = pd.Series(data.y_train).value_counts()
+    say(
+        f"  target {data.target!r}: {len(classes)} classes in the training split ("
+        + ", ".join(f"{c}: {n:,}" for c, n in list(counts.items())[:10])
+        + (", …" if len(counts) > 10 else "")
+        + ")"
+    )
+    out = Path(args.out) if args.out else default_run_dir()
+    model, fit_seconds = fit_reporting(args, recipe, data)
+    history = model.history
+
+    splits = {"validation": (data.X_val, data.y_val), "test": (data.X_test, data.y_test)}
+    splits = {s: (X, y) for s, (X, y) in splits.items() if len(y)}
+    probabilities = {s: model.predict_proba_scaled(X) for s, (X, _) in splits.items()}
+    shape = "-".join(map(str, model.layer_sizes))
+    name = f"nnscratch MLP {shape}" + (f" ×{model.n_members}" if model.n_members > 1 else "")
+    results = {
+        name: {
+            split: classification_metrics(y, probabilities[split], classes)
+            for split, (_, y) in splits.items()
+        }
+    }
+    results.update(classification_baselines(data.X_train, data.y_train, splits, classes, args.seed))
+    say()
+    say(format_classification_table(results, f"{data.target} on {data.report.source}"))
+
+    model_name = "checkpoint.npz" if history.interrupted else "model.npz"
+    with staged_directory(out) as stage:
+        model.save(stage / model_name)
+        write_json(
+            stage / "metrics.json",
+            {"task": "classification"}
+            | table_run_record(args, recipe, frame, data, results)
+            | run_summary(history, fit_seconds, started),
+        )
+        write_history_csv(stage / "history.csv", history)
+        _write_classification_plots(stage, history, data.y_test, probabilities.get("test"), classes)
+    say()
+    if history.interrupted:
+        say(f"interrupted: the best weights so far are saved as {out / model_name}")
+    say(
+        f"outputs in {out}/: {model_name}, metrics.json, history.csv, curves.png, "
+        "confusion_matrix.png"
+    )
+    return 130 if history.interrupted else 0
+
+
+def table_run_record(
+    args: argparse.Namespace,
+    recipe: Recipe,
+    frame: pd.DataFrame,
+    data: PreparedData,
+    results: dict[str, Any],
+) -> dict[str, Any]:
+    """What ``metrics.json`` says about a run on a table: data, recipe, features, results."""
+    return {
+        "nnscratch_version": __version__,
+        "data": {
+            **data.report.to_dict(),
+            "splits": data.split_sizes(),
+            "seed": args.seed,
+            "synthetic": data.report.source == SYNTHETIC_LABEL,
+        },
+        "recipe": {"preset": args.preset, **recipe.to_dict()},
+        "features": {
+            "used": list(frame.attrs["features"]),
+            "categorical": list(frame.attrs["categoricals"]),
+            "left_out": frame.attrs["left_out"],
+            "schema": frame.attrs.get("schema", "custom"),
+        },
+        "results": results,
+    }
 
 
 def run_summary(history: History, fit_seconds: float, started: float) -> dict[str, Any]:
@@ -389,7 +489,7 @@ def cmd_train_digits(args: argparse.Namespace, source: str) -> int:
             for split, (_, y) in splits.items()
         }
     }
-    results.update(digit_baselines(X_train, y_train, splits, classes, args.seed))
+    results.update(classification_baselines(X_train, y_train, splits, classes, args.seed))
     say()
     say(format_classification_table(results, f"results on {images.source}"))
 
@@ -426,29 +526,30 @@ def cmd_train_digits(args: argparse.Namespace, source: str) -> int:
     return 130 if history.interrupted else 0
 
 
-def digit_baselines(
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+def _write_classification_plots(
+    stage: Path,
+    history: History,
+    y_test: np.ndarray,
+    test_proba: np.ndarray | None,
     classes: np.ndarray,
-    seed: int,
-) -> dict[str, dict[str, Any]]:
-    """The majority class and scikit-learn's LogisticRegression on the same split."""
-    dummy = DummyClassifier(strategy="prior").fit(X_train, y_train)  # predicts the majority
-    rows: dict[str, dict[str, Any]] = {
-        f"majority class ({dummy.predict(X_train[:1])[0]})": {
-            s: classification_metrics(y, dummy.predict_proba(X), classes)
-            for s, (X, y) in splits.items()
-        }
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        logistic = LogisticRegression(max_iter=100, random_state=seed).fit(X_train, y_train)
-    rows["LogisticRegression"] = {
-        s: classification_metrics(y, logistic.predict_proba(X), classes)
-        for s, (X, y) in splits.items()
-    }
-    return rows
+) -> None:
+    """``curves.png`` (loss and accuracy per epoch) and the test split's confusion matrix."""
+    h = history
+    save_figure(
+        accuracy_curve_figure(h.train_loss, h.val_loss, h.val_accuracy, h.best_epoch),
+        stage / "curves.png",
+    )
+    if test_proba is None:
+        return
+    predicted = classes[np.argmax(test_proba, axis=1)]
+    matrix = confusion_matrix(y_test, predicted, labels=classes)
+    accuracy = float(np.mean(predicted == y_test)) * 100
+    save_figure(
+        confusion_matrix_figure(
+            matrix, [str(c) for c in classes], f"test split, accuracy {accuracy:.2f}%"
+        ),
+        stage / "confusion_matrix.png",
+    )
 
 
 def _write_digit_plots(
@@ -458,20 +559,8 @@ def _write_digit_plots(
     test_proba: np.ndarray,
     classes: np.ndarray,
 ) -> None:
-    h = estimator.history_
-    save_figure(
-        accuracy_curve_figure(h.train_loss, h.val_loss, h.val_accuracy, h.best_epoch),
-        stage / "curves.png",
-    )
+    _write_classification_plots(stage, estimator.history_, images.y_test, test_proba, classes)
     predicted = classes[np.argmax(test_proba, axis=1)]
-    matrix = confusion_matrix(images.y_test, predicted, labels=classes)
-    accuracy = float(np.mean(predicted == images.y_test)) * 100
-    save_figure(
-        confusion_matrix_figure(
-            matrix, [str(c) for c in classes], f"test images, accuracy {accuracy:.2f}%"
-        ),
-        stage / "confusion_matrix.png",
-    )
     wrong = np.flatnonzero(predicted != images.y_test)[:36]
     shaped = images.X_test[wrong].reshape(len(wrong), *images.image_shape)
     save_figure(
@@ -489,13 +578,21 @@ def _write_digit_plots(
 # --------------------------------------------------------------------------- evaluate / predict
 
 
-def is_digits_model(path: str) -> bool:
-    return "images" in peek_metadata(path)
+def model_kind(path: str) -> str:
+    """``"digits"``, ``"classification"`` (a table classifier) or ``"regression"``, from
+    the model file's metadata (read without loading its arrays)."""
+    meta = peek_metadata(path)
+    if "images" in meta:
+        return "digits"
+    return "classification" if meta.get("estimator") == "MLPClassifier" else "regression"
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    if is_digits_model(args.model):
+    kind = model_kind(args.model)
+    if kind == "digits":
         return cmd_evaluate_digits(args)
+    if kind == "classification":
+        return cmd_evaluate_classification(args)
     model = PopularityModel.load(args.model)
     pre = model.preprocessing
     frame = load_tracks(
@@ -525,8 +622,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    if is_digits_model(args.model):
+    kind = model_kind(args.model)
+    if kind == "digits":
         return cmd_predict_digits(args)
+    if kind == "classification":
+        return cmd_predict_classification(args)
     model = PopularityModel.load(args.model)
     pre = model.preprocessing
     frame = load_tracks(args.data, features=pre.features + pre.categorical_columns, target=None)
@@ -549,6 +649,60 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 f"{pre.target} present for {known.sum():,} scored rows: RMSE {scores['rmse']:.2f}, "
                 f"MAE {scores['mae']:.2f}, R² {scores['r2']:.3f}"
             )
+    return 0
+
+
+def _read_for(model: TabularClassifier, path: str, *, with_target: bool) -> pd.DataFrame:
+    """The usable rows of ``path`` for a table classifier (its features; labels if asked)."""
+    pre = model.preprocessing
+    target = pre.target if with_target else None
+    frame = load_tracks(path, features=pre.features + pre.categorical_columns, target=target)
+    note_format(frame)
+    cleaned, report = clean(frame, pre.features, target, labels=True)
+    say(str(report))
+    return cleaned
+
+
+def cmd_evaluate_classification(args: argparse.Namespace) -> int:
+    model = TabularClassifier.load(args.model)
+    cleaned = _read_for(model, args.data, with_target=True)
+    y = cleaned[model.target].to_numpy()
+    known = np.isin(y, model.classes_)
+    if not known.all():
+        unknown = sorted(map(str, pd.unique(y[~known])))[:5]
+        say(
+            f"skipped {int((~known).sum()):,} row(s) whose label is not a class of the model: "
+            + ", ".join(unknown)
+        )
+    proba = model.predict_proba(cleaned[known])
+    rows = {
+        f"model ({Path(args.model).name})": {
+            "test": classification_metrics(y[known], proba, model.classes_)
+        }
+    }
+    say()
+    say(
+        format_classification_table(
+            rows,
+            f"{model.target} on {args.data} ({int(known.sum()):,} rows; 'test' = every "
+            "usable row of this file)",
+        )
+    )
+    return 0
+
+
+def cmd_predict_classification(args: argparse.Namespace) -> int:
+    """One row per usable input row: id (when present), the label, one probability per class."""
+    model = TabularClassifier.load(args.model)
+    cleaned = _read_for(model, args.data, with_target=False)
+    proba = model.predict_proba(cleaned)
+    out = pd.DataFrame({f"predicted_{model.target}": model.classes_[np.argmax(proba, axis=1)]})
+    if "id" in cleaned.columns:
+        out.insert(0, "id", cleaned["id"].astype("string").to_numpy())
+    for k, c in enumerate(model.classes_):
+        out[f"p_{c}"] = np.round(proba[:, k], 6)
+    atomic_write_text(args.out, out.to_csv(index=False))
+    say(f"predicted {len(out):,} row(s) → {args.out}")
     return 0
 
 
@@ -668,6 +822,7 @@ def build_parser() -> argparse.ArgumentParser:
             nnscratch train --data tracks.csv --hidden 128,64 --lr 3e-3 --epochs 50
             nnscratch train --data ../shared/data/mnist       # a digit classifier on MNIST
             nnscratch train --data digits --preset seed        # the original digit classifier
+            nnscratch train --data tracks.csv --task classification --target explicit
         """),
     )
     train.add_argument(
@@ -686,6 +841,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--target",
         help="the column to predict (default: popularity, or its alias in a known schema)",
     )
+    train.add_argument(
+        "--task",
+        choices=["regression", "classification"],
+        default="regression",
+        help="regression (a number) or classification (the --target column holds class "
+        "labels, e.g. explicit); images are always classified",
+    )
     train.add_argument("--features", type=parse_name_list, help="comma-separated feature columns")
     train.add_argument("--hidden", type=parse_int_list, help="hidden layer widths, e.g. 64,32,16")
     train.add_argument("--activation", help="hidden activation (relu, tanh, sigmoid, leaky_relu)")
@@ -699,6 +861,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dropout", type=float, help="dropout rate of every hidden layer")
     train.add_argument(
         "--patience", type=int, help="early-stopping patience in epochs (0: no early stopping)"
+    )
+    train.add_argument(
+        "--scoring",
+        choices=["loss", "accuracy"],
+        help="what early stopping watches on the validation split (accuracy: classifiers only)",
     )
     train.add_argument("--max-rows", type=int, help="use a seeded random subset of this many rows")
     train.add_argument("--dtype", choices=["float32", "float64"], help="training precision")

@@ -412,7 +412,7 @@ def tracks_from_frame(
             f"{source}: missing required column(s): {', '.join(required_missing)}{found}"
         )
     df = add_derived_features(df, [f for f in kept if f in DERIVED_FEATURES])
-    present = [c for c in categoricals if c in df.columns]
+    present = [c for c in categoricals if c in df.columns and c != target]
     df.attrs.update(attrs)
     df.attrs["source"] = source
     df.attrs["schema"] = schema
@@ -537,12 +537,16 @@ def clean(
     df: pd.DataFrame,
     features: Sequence[str] = DEFAULT_FEATURES,
     target: str | None = TARGET,
+    *,
+    labels: bool = False,
 ) -> tuple[pd.DataFrame, CleaningReport]:
     """Coerce ``features`` and ``target`` to numbers; drop rows that cannot be used.
 
     A value that is absent, not a number, or infinite makes its row unusable;
-    so does a value outside :data:`VALUE_RANGES`. Returns the kept rows (index
-    reset, the selected columns as float64, other columns untouched) and a
+    so does a value outside :data:`VALUE_RANGES`. With ``labels`` the target
+    is a class label: kept as it is (any type), and only a row whose label
+    is absent or blank is dropped. Returns the kept rows (index reset, the
+    selected columns as float64, other columns untouched) and a
     :class:`CleaningReport`. Raises :class:`DataError` when no row is left.
     """
     source = str(df.attrs.get("source", "<DataFrame>"))
@@ -554,6 +558,14 @@ def clean(
     keep = np.ones(len(out), dtype=bool)
     missing: dict[str, int] = {}
     out_of_range: dict[str, int] = {}
+    if labels and target:
+        columns.remove(target)
+        blank = out[target].map(_is_blank).to_numpy(dtype=bool)
+        if blank.all():
+            raise DataError(f"{source}: the target column {target!r} has no labels (all empty)")
+        if blank.any():
+            missing[target] = int(blank.sum())
+        keep &= ~blank
     for col in columns:
         values = to_number(out[col])
         if len(values) and values.isna().all():

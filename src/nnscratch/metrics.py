@@ -6,12 +6,15 @@ never in the scaled units the network trains on.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.linear_model import LinearRegression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import (
     accuracy_score,
     f1_score,
@@ -131,9 +134,7 @@ def format_table(rows: Mapping[str, Mapping[str, Scores]], title: str) -> str:
 # --------------------------------------------------------------------------- classification
 
 
-def classification_metrics(
-    y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray
-) -> Scores:
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> Scores:
     """Accuracy, macro-F1 and log-loss of class probabilities ``(n, K)`` (columns: ``classes``)."""
     predicted = np.asarray(classes)[np.argmax(proba, axis=1)]
     proba = np.asarray(proba, dtype=np.float64)
@@ -166,3 +167,29 @@ def format_classification_table(rows: Mapping[str, Mapping[str, Scores]], title:
             )
         lines.append(f"{name:<{width}}{cells}")
     return "\n".join(lines)
+
+
+def classification_baselines(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    classes: np.ndarray,
+    seed: int,
+) -> dict[str, dict[str, Any]]:
+    """The majority class and scikit-learn's LogisticRegression, fit on ``(X_train,
+    y_train)`` and scored on each of ``splits`` (name → ``(X, y)``)."""
+    dummy = DummyClassifier(strategy="prior").fit(X_train, y_train)  # predicts the majority
+    rows: dict[str, dict[str, Any]] = {
+        f"majority class ({dummy.predict(X_train[:1])[0]})": {
+            s: classification_metrics(y, dummy.predict_proba(X), classes)
+            for s, (X, y) in splits.items()
+        }
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        logistic = LogisticRegression(max_iter=100, random_state=seed).fit(X_train, y_train)
+    rows["LogisticRegression"] = {
+        s: classification_metrics(y, logistic.predict_proba(X), classes)
+        for s, (X, y) in splits.items()
+    }
+    return rows

@@ -202,7 +202,8 @@ class Preprocessing:
     """The fitted feature stage a model needs at predict time.
 
     Which columns feed the network (``features``, raw or derived), the
-    Min-Max scalers for X and y, optionally a piecewise-linear ``encoder``,
+    Min-Max scalers for X and y (``y_scaler`` is ``None`` for a classifier,
+    whose labels are not scaled), optionally a piecewise-linear ``encoder``,
     and the training split's mean target (the simplest baseline), all fit on
     the training split. Stored in the model file as JSON (:meth:`to_dict`),
     so predicting on a raw CSV reproduces exactly the inputs the model was
@@ -213,7 +214,7 @@ class Preprocessing:
     features: list[str]
     target: str
     x_scaler: MinMaxScaler
-    y_scaler: MinMaxScaler
+    y_scaler: MinMaxScaler | None
     encoder: PiecewiseLinearEncoding | None = None
     target_mean: float | None = None
     categories: list[CategoryEncoding] = field(default_factory=list)
@@ -258,7 +259,7 @@ class Preprocessing:
         y = np.asarray(y_scaled, dtype=np.float64)
         if y.size == 0:
             return y.copy()
-        return self.y_scaler.inverse_transform(y.reshape(-1, 1)).reshape(y.shape)
+        return self._regression_target().inverse_transform(y.reshape(-1, 1)).reshape(y.shape)
 
     @property
     def target_bounds(self) -> tuple[float, float]:
@@ -276,14 +277,19 @@ class Preprocessing:
     @property
     def target_range(self) -> float:
         """Width of the training target range: scaled RMSE × this = RMSE in target units."""
-        return float(self.y_scaler.data_range_[0])
+        return float(self._regression_target().data_range_[0])
+
+    def _regression_target(self) -> MinMaxScaler:
+        if self.y_scaler is None:
+            raise ValueError(f"the target {self.target!r} holds class labels; it has no scale")
+        return self.y_scaler
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "features": list(self.features),
             "target": self.target,
             "x_scaler": min_max_scaler_to_dict(self.x_scaler),
-            "y_scaler": min_max_scaler_to_dict(self.y_scaler),
+            "y_scaler": None if self.y_scaler is None else min_max_scaler_to_dict(self.y_scaler),
             "encoding": None if self.encoder is None else self.encoder.to_dict(),
             "target_mean": self.target_mean,
             "categories": [c.to_dict() for c in self.categories],
@@ -295,7 +301,8 @@ class Preprocessing:
         try:
             features = [str(f) for f in state["features"]]
             x_scaler = min_max_scaler_from_dict(state["x_scaler"])
-            y_scaler = min_max_scaler_from_dict(state["y_scaler"])
+            y_state = state["y_scaler"]
+            y_scaler = None if y_state is None else min_max_scaler_from_dict(y_state)
             target = str(state["target"])
             encoding = state.get("encoding")
             encoder = None if encoding is None else PiecewiseLinearEncoding.from_dict(encoding)
@@ -321,7 +328,9 @@ class PreparedData:
     The columns are the Min-Max scaled ``feature_names`` first, then one
     one-hot block per entry of ``categories`` (see :attr:`column_names`).
     ``x_scaler``, ``y_scaler`` and ``categories`` were fit on the training
-    split only. ``*_index`` are row positions in the cleaned frame.
+    split only. ``*_index`` are row positions in the cleaned frame. For
+    classification ``y_scaler`` is ``None`` and ``y_*`` hold the labels as
+    they were in the file.
     """
 
     X_train: np.ndarray
@@ -333,7 +342,7 @@ class PreparedData:
     feature_names: list[str]
     target: str
     x_scaler: MinMaxScaler
-    y_scaler: MinMaxScaler
+    y_scaler: MinMaxScaler | None
     report: CleaningReport
     train_index: np.ndarray
     val_index: np.ndarray
@@ -364,8 +373,14 @@ class PreparedData:
             self.y_scaler,
             categories=list(self.categories),
         )
-        pre.target_mean = float(np.mean(pre.inverse_transform_y(self.y_train)))
+        if self.y_scaler is not None:
+            pre.target_mean = float(np.mean(pre.inverse_transform_y(self.y_train)))
         return pre
+
+    @property
+    def task(self) -> str:
+        """``"regression"`` or ``"classification"`` (labels, no target scaler)."""
+        return "regression" if self.y_scaler is not None else "classification"
 
     def inverse_transform_y(self, y_scaled: np.ndarray) -> np.ndarray:
         """Scaled targets (any shape) → original units (popularity points), float64."""
@@ -376,7 +391,9 @@ class PreparedData:
     @property
     def target_range(self) -> float:
         """Width of the training target range: scaled RMSE × this = RMSE in target units."""
-        return float(self.y_scaler.data_range_[0])
+        return Preprocessing(
+            self.feature_names, self.target, self.x_scaler, self.y_scaler
+        ).target_range
 
     def split_sizes(self) -> dict[str, int]:
         return {"train": len(self.y_train), "validation": len(self.y_val), "test": len(self.y_test)}
@@ -426,6 +443,7 @@ def prepare(
     dtype: np.dtype | type = np.float32,
     max_rows: int | None = None,
     categoricals: Sequence[str] = (),
+    task: str = "regression",
 ) -> PreparedData:
     """Clean, split and scale a tracks frame for training.
 
@@ -437,19 +455,31 @@ def prepare(
     5. Each column in ``categoricals`` gets a :class:`CategoryEncoding`,
        fit on the training split; its one-hot block follows the features.
 
+    With ``task="classification"`` the target holds class labels: they are
+    kept as they are (no y scaler), and every class of the validation and
+    test splits must occur in the training split.
+
     Same ``seed`` → same rows in the same splits, same bits out.
     """
+    if task not in ("regression", "classification"):
+        raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
+    labels = task == "classification"
     features = list(features)
-    cleaned, report = clean(df, features, target)
+    cleaned, report = clean(df, features, target, labels=labels)
     rng = np.random.default_rng(seed)
     if max_rows is not None and len(cleaned) > max_rows:
         rows = np.sort(rng.choice(len(cleaned), size=max_rows, replace=False))
         cleaned = cleaned.iloc[rows].reset_index(drop=True)
     train, val, test = split_indices(len(cleaned), test_size, val_size, rng, report.source)
     X_all = cleaned[features].to_numpy(dtype=np.float64)
-    y_all = cleaned[[target]].to_numpy(dtype=np.float64)
     x_scaler = MinMaxScaler().fit(X_all[train])
-    y_scaler = MinMaxScaler().fit(y_all[train])
+    if labels:
+        y_all = cleaned[target].to_numpy()
+        _check_classes(y_all, train, {"validation": val, "test": test}, target, report.source)
+        y_scaler = None
+    else:
+        y_all = cleaned[[target]].to_numpy(dtype=np.float64)
+        y_scaler = MinMaxScaler().fit(y_all[train])
 
     categories = [
         CategoryEncoding(c).fit(cleaned[c].iloc[train]) for c in categoricals if c in cleaned
@@ -458,6 +488,8 @@ def prepare(
 
     def scaled(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         X = fitted.scale(cleaned.iloc[rows], dtype)  # the same transform predict applies
+        if y_scaler is None:
+            return X, y_all[rows]
         if len(rows) == 0:
             return X, np.empty(0, dtype=dtype)
         return X, y_scaler.transform(y_all[rows]).ravel().astype(dtype)
@@ -480,3 +512,26 @@ def prepare(
         test,
         categories,
     )
+
+
+def _check_classes(
+    y: np.ndarray,
+    train: np.ndarray,
+    others: dict[str, np.ndarray],
+    target: str,
+    source: str,
+) -> None:
+    """Every label of the other splits must occur in the training split, and it must hold two."""
+    seen = set(pd.unique(y[train]).tolist())
+    if len(seen) < 2:
+        raise DataError(
+            f"{source}: the target {target!r} has {len(seen)} class in the training split "
+            f"({sorted(map(str, seen))}); a classifier needs at least 2"
+        )
+    for split, rows in others.items():
+        unseen = sorted(map(str, set(pd.unique(y[rows]).tolist()) - seen))
+        if unseen:
+            raise DataError(
+                f"{source}: class(es) {', '.join(unseen[:5])} of the target {target!r} occur in "
+                f"the {split} split but not in the training split; merge or drop rare classes"
+            )

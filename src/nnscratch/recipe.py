@@ -17,6 +17,7 @@ from nnscratch.features import DEFAULT_FEATURES, OPTIONAL_FEATURES, RECIPE_FEATU
 from nnscratch.model import MLPRegressor
 from nnscratch.popularity import PopularityModel
 from nnscratch.preprocessing import PiecewiseLinearEncoding, PreparedData, Preprocessing
+from nnscratch.tabular import TabularClassifier
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Recipe:
     dropout: float = 0.0
     weight_decay: float = 0.0
     patience: int | None = 20
+    #: what early stopping watches on the validation split: "loss", or "accuracy" (classifiers)
+    scoring: str = "loss"
     max_rows: int | None = None
     #: train on the first this many training rows (the seed's digits classifier)
     first_rows: int | None = None
@@ -87,7 +90,7 @@ class Recipe:
         """An unfitted classifier for this recipe (the output layer follows the classes)."""
         params = self.build(seed, verbose).get_params()
         del params["output_activation"]
-        return MLPClassifier(**params)
+        return MLPClassifier(**params, scoring=self.scoring)
 
     def preprocessing(self, data: PreparedData) -> Preprocessing:
         """The fitted feature stage: ``data``'s scalers, plus the encoder if the recipe has one."""
@@ -99,6 +102,14 @@ class Recipe:
             pre.encoder = PiecewiseLinearEncoding(self.n_bins).fit(numeric)
         return pre
 
+    def build_for(self, data: PreparedData, seed: int, verbose: bool = False) -> Any:
+        """An unfitted estimator for ``data``'s task: a regressor, or a classifier."""
+        if data.task == "classification":
+            return self.build_classifier(seed, verbose)
+        if self.scoring != "loss":
+            raise ValueError(f"scoring {self.scoring!r} needs a classification task")
+        return self.build(seed, verbose)
+
     def fit(
         self,
         data: PreparedData,
@@ -108,18 +119,22 @@ class Recipe:
         preprocessing: Preprocessing | None = None,
         verbose: bool = False,
         **fit_kwargs: Any,
-    ) -> PopularityModel:
-        """Fit on ``data``'s training split; returns the fitted :class:`PopularityModel`.
+    ) -> PopularityModel | TabularClassifier:
+        """Fit on ``data``'s training split; returns the fitted :class:`PopularityModel`,
+        or for a classification task (labels) the fitted :class:`TabularClassifier`.
 
         The validation split gives the validation curves and, when the recipe
         has a ``patience``, drives early stopping. ``estimator`` is one from
-        :meth:`build` to fit (default: a new one); ``preprocessing`` one from
-        :meth:`preprocessing` (default: fitted here). ``fit_kwargs`` go to
-        :meth:`MLPRegressor.fit` (``callbacks``, ``handle_interrupts``).
+        :meth:`build_for` to fit (default: a new one); ``preprocessing`` one
+        from :meth:`preprocessing` (default: fitted here). ``fit_kwargs`` go
+        to the estimator's ``fit`` (``callbacks``, ``handle_interrupts``).
         """
         pre = preprocessing if preprocessing is not None else self.preprocessing(data)
-        estimator = estimator if estimator is not None else self.build(seed, verbose)
+        estimator = estimator if estimator is not None else self.build_for(data, seed, verbose)
         eval_set = (pre.encode(data.X_val), data.y_val) if len(data.y_val) else None
+        if data.task == "classification":
+            estimator.fit(pre.encode(data.X_train), data.y_train, eval_set=eval_set, **fit_kwargs)
+            return TabularClassifier(pre, estimator)
         estimator.fit(
             pre.encode(data.X_train),
             data.y_train,

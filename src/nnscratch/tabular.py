@@ -1,0 +1,116 @@
+"""The fitted table classifier: raw rows in, class labels and probabilities out.
+
+A :class:`TabularClassifier` is :class:`~nnscratch.popularity.PopularityModel`'s
+twin for a column of class labels (``nnscratch train --task classification
+--target COLUMN``, e.g. a Spotify file's ``explicit``):
+
+1. the fitted feature stage (:class:`~nnscratch.preprocessing.Preprocessing`,
+   with no target scaler: labels are not scaled);
+2. a fitted :class:`~nnscratch.classifier.MLPClassifier` (one network or an
+   ensemble) whose ``classes_`` are the labels as they were in the file.
+
+Its file is the classifier's model file with the feature stage added to the
+metadata under ``"preprocessing"``, so ``MLPClassifier.load`` reads the
+network part of it too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nnscratch.classifier import MLPClassifier
+from nnscratch.errors import ModelFileError
+from nnscratch.persistence import read_model_file, write_model_file
+from nnscratch.preprocessing import Preprocessing
+from nnscratch.training import History
+
+
+@dataclass
+class TabularClassifier:
+    """A fitted feature stage and the classifier trained on its output."""
+
+    preprocessing: Preprocessing
+    estimator: MLPClassifier
+
+    #: Rows encoded at a time: an encoded chunk is ``PREDICT_CHUNK × n_inputs`` floats.
+    PREDICT_CHUNK = 65_536
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.preprocessing.features)
+
+    @property
+    def target(self) -> str:
+        return self.preprocessing.target
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.estimator.classes_
+
+    @property
+    def history(self) -> History:
+        """The first member's training history."""
+        return self.estimator.history_
+
+    @property
+    def n_members(self) -> int:
+        return len(self.estimator.networks_)
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        return self.estimator.network_.layer_sizes
+
+    def predict_proba_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
+        """Probabilities ``(n, n_classes)`` for scaled features ``(n, n_columns)``."""
+        return self.estimator.predict_proba(self.preprocessing.encode(X_scaled))
+
+    def predict_proba(self, cleaned: pd.DataFrame) -> np.ndarray:
+        """Class probabilities ``(n_rows, n_classes)`` (columns in ``classes_`` order)
+        for every row of a cleaned frame."""
+        out = np.empty((len(cleaned), len(self.classes_)))
+        dtype = self.estimator.network_.dtype
+        for start in range(0, len(cleaned), self.PREDICT_CHUNK):
+            chunk = cleaned.iloc[start : start + self.PREDICT_CHUNK]
+            X = self.preprocessing.transform(chunk, dtype=dtype)
+            out[start : start + len(X)] = self.estimator.predict_proba(X)
+        return out
+
+    def predict(self, cleaned: pd.DataFrame) -> np.ndarray:
+        """The most probable class of every row, ``(n_rows,)``, of ``classes_``'s type."""
+        return self.classes_[np.argmax(self.predict_proba(cleaned), axis=1)]
+
+    # ------------------------------------------------------------------ files
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model to ``path`` (``.npz`` + JSON, no pickle, atomic)."""
+        arrays, metadata = self.estimator.to_arrays()
+        metadata["preprocessing"] = self.preprocessing.to_dict()
+        return write_model_file(path, arrays, metadata)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TabularClassifier:
+        """Read a model written by :meth:`save`, validating it."""
+        arrays, meta = read_model_file(path, MLPClassifier.expected_arrays)
+        state: Any = meta.get("preprocessing")
+        if meta.get("estimator") != "MLPClassifier" or not state:
+            raise ModelFileError(
+                f"{path}: not a table classifier (one written by `nnscratch train --task "
+                "classification`)"
+            )
+        try:
+            estimator = MLPClassifier.from_arrays(arrays, meta)
+            pre = Preprocessing.from_dict(state)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{path}: metadata is incomplete or malformed ({exc})") from exc
+        if pre.n_inputs != estimator.n_features_in_:
+            raise ModelFileError(
+                f"{path}: preprocessing makes {pre.n_inputs} inputs, the network takes "
+                f"{estimator.n_features_in_}"
+            )
+        return cls(pre, estimator)
