@@ -68,7 +68,7 @@ def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_help_everywhere() -> None:
-    for command in ([], ["train"], ["evaluate"], ["predict"], ["download"]):
+    for command in ([], ["train"], ["evaluate"], ["predict"], ["download"], ["tune"]):
         result = run(*command, "--help")
         assert result.returncode == 0
         assert "usage: nnscratch" in result.stdout
@@ -76,7 +76,9 @@ def test_help_everywhere() -> None:
             assert "examples:" in result.stdout
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "download", "experiment"])
+@pytest.mark.parametrize(
+    "command", ["train", "evaluate", "predict", "download", "experiment", "tune"]
+)
 def test_help_shows_only_real_defaults(command: str) -> None:
     text = run(command, "--help").stdout
     assert "(default: None)" not in text and "(default: False)" not in text

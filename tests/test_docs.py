@@ -18,8 +18,15 @@ def test_pages_with_code_exist() -> None:
     assert {"1-data.md", "2-init.md", "5-loss-backprop.md", "6-training.md"} <= names
 
 
+#: ``<!-- needs: MODULE -->`` at the top of a page: its code needs an optional extra.
+NEEDS = re.compile(r"^<!-- needs: ([\w.]+) -->")
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_code_blocks_run(page: Path, tmp_path: Path) -> None:
+    needs = NEEDS.match(page.read_text())
+    if needs:
+        pytest.importorskip(needs.group(1), reason=f"{page.name} needs {needs.group(1)}")
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     cwd = os.getcwd()
     os.chdir(tmp_path)

@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "plots": 4,
     "experiments": 4,
     "cli": 4,
+    "search": 4,
     "__main__": 4,
 }
 #: Which layers each layer may import (besides its own).

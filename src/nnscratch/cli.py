@@ -69,6 +69,7 @@ from nnscratch.runs import (
     write_history_csv,
     write_json,
 )
+from nnscratch.search import add_parser as add_tune_parser
 from nnscratch.synthetic import SYNTHETIC_LABEL
 from nnscratch.tabular import TabularClassifier
 from nnscratch.training import History
@@ -141,7 +142,8 @@ def parse_batch_size(text: str) -> int:
 
 
 def recipe_from_args(args: argparse.Namespace, presets: dict[str, Recipe] = PRESETS) -> Recipe:
-    recipe = presets[args.preset].with_overrides(
+    base = Recipe.from_json(args.recipe) if args.recipe else presets[args.preset]
+    recipe = base.with_overrides(
         features=args.features,
         hidden=args.hidden,
         optimizer=args.optimizer,
@@ -231,12 +233,17 @@ def describe_inputs(recipe: Recipe, data: PreparedData, pre: Preprocessing) -> N
         say(f"  an ensemble of {recipe.n_members} such networks, predictions averaged")
 
 
+def describe_recipe(args: argparse.Namespace, recipe: Recipe) -> str:
+    origin = f"recipe: {args.recipe}" if args.recipe else f"preset: {args.preset}"
+    return f"{origin} ({recipe.notes})" if recipe.notes else origin
+
+
 def fit_reporting(
     args: argparse.Namespace, recipe: Recipe, data: PreparedData
 ) -> tuple[Any, float]:
     """Fit ``recipe`` on ``data`` (Ctrl-C stops after the batch), saying what and how long."""
     estimator = recipe.build_for(data, args.seed, verbose=not args.quiet)
-    say(f"preset: {args.preset} ({recipe.notes})" if recipe.notes else f"preset: {args.preset}")
+    say(describe_recipe(args, recipe))
     pre = recipe.preprocessing(data)
     describe_inputs(recipe, data, pre)
     fit_started = time.perf_counter()
@@ -377,7 +384,7 @@ def table_run_record(
             "seed": args.seed,
             "synthetic": data.report.source == SYNTHETIC_LABEL,
         },
-        "recipe": {"preset": args.preset, **recipe.to_dict()},
+        "recipe": {"preset": args.preset, "file": args.recipe, **recipe.to_dict()},
         "features": {
             "used": list(frame.attrs["features"]),
             "categorical": list(frame.attrs["categoricals"]),
@@ -461,7 +468,7 @@ def cmd_train_digits(args: argparse.Namespace, source: str) -> int:
         f"test {len(images.y_test):,}"
     )
     out = Path(args.out) if args.out else default_run_dir()
-    say(f"preset: {args.preset} ({recipe.notes})" if recipe.notes else f"preset: {args.preset}")
+    say(describe_recipe(args, recipe))
     estimator = recipe.build_classifier(args.seed, verbose=not args.quiet)
     classes = np.unique(images.y_train)
     sizes = [rows * cols, *recipe.hidden, len(classes) if len(classes) > 2 else 1]
@@ -511,7 +518,7 @@ def cmd_train_digits(args: argparse.Namespace, source: str) -> int:
                     },
                     "seed": args.seed,
                 },
-                "recipe": {"preset": args.preset, **recipe.to_dict()},
+                "recipe": {"preset": args.preset, "file": args.recipe, **recipe.to_dict()},
                 "results": results,
                 **run_summary(history, fit_seconds, started),
             },
@@ -838,6 +845,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="starting configuration; flags below override it",
     )
     train.add_argument(
+        "--recipe",
+        help="a JSON recipe (e.g. best.json from `nnscratch tune`) instead of --preset; "
+        "flags below override it",
+    )
+    train.add_argument(
         "--target",
         help="the column to predict (default: popularity, or its alias in a known schema)",
     )
@@ -924,6 +936,7 @@ def build_parser() -> argparse.ArgumentParser:
     download.set_defaults(func=cmd_download)
 
     add_experiment_parser(sub, _Formatter, _examples)
+    add_tune_parser(sub, _Formatter, _examples)
     return parser
 
 

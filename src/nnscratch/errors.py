@@ -30,3 +30,7 @@ class OutputError(NNScratchError, OSError):
 
     The message names the path; whatever was there before is left as it was.
     """
+
+
+class ClusterError(NNScratchError, ConnectionError):
+    """A Dask scheduler cannot be reached, or the extra that talks to one is not installed."""

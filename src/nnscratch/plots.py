@@ -148,3 +148,52 @@ def misclassified_figure(
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def search_figure(
+    trials: Sequence[dict[str, object]], scores: Sequence[float], metric: str, best: int
+) -> Figure:
+    """One panel per searched parameter: each trial's mean CV score against its value.
+
+    ``trials`` are the parameter sets, ``scores`` their mean scores (NaN for a
+    failed trial, not drawn), ``best`` the index of the best trial (a star).
+    A numeric parameter is drawn on a numeric axis (log when its values span
+    4× or more); other values (layer widths) as categories.
+    """
+    names = sorted({k for t in trials for k in t})
+    columns = min(4, max(1, len(names)))
+    rows = -(-len(names) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 2.9 * rows), squeeze=False)
+    scores = np.asarray(scores, dtype=np.float64)
+    ok = np.isfinite(scores)
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        values = [t.get(name) for t in trials]
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            x = np.asarray(values, dtype=np.float64)
+            if np.all(x > 0) and x.max() / x.min() >= 4:
+                ax.set_xscale("log")
+            distinct = np.unique(x)
+            where = np.log(distinct) if ax.get_xscale() == "log" else distinct
+            span = float(where[-1] - where[0]) if len(where) > 1 else 1.0
+            if len(distinct) <= 6 and np.all(np.diff(where) >= 0.1 * span):  # label each value
+                ax.set_xticks(distinct, [f"{v:g}" for v in distinct], fontsize=7)
+                ax.minorticks_off()
+        else:  # layer widths and other values: categories, in a stable order
+            shown = [
+                "-".join(map(str, v)) if isinstance(v, tuple | list) else str(v) for v in values
+            ]
+            labels = sorted(set(shown), key=lambda text: (len(text), text))
+            x = np.asarray([labels.index(text) for text in shown], dtype=np.float64)
+            ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=7)
+        ax.scatter(x[ok], scores[ok], s=18, alpha=0.7)
+        if ok[best]:
+            ax.scatter([x[best]], [scores[best]], marker="*", s=140, color="tab:red", zorder=3)
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[len(names) :]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"mean CV {metric}")
+    fig.suptitle(f"{len(trials)} trials, mean cross-validated {metric} (★ best)", fontsize=10)
+    fig.tight_layout()
+    return fig

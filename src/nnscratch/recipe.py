@@ -8,11 +8,15 @@ command line, the benchmarks and the analysis lab all build models here, so
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 from nnscratch.classifier import MLPClassifier
 from nnscratch.data import CATEGORICAL_COLUMNS
+from nnscratch.errors import DataError
 from nnscratch.features import DEFAULT_FEATURES, OPTIONAL_FEATURES, RECIPE_FEATURES
 from nnscratch.model import MLPRegressor
 from nnscratch.popularity import PopularityModel
@@ -62,6 +66,37 @@ class Recipe:
         for key in ("features", "optional", "categoricals", "hidden"):
             out[key] = list(out[key])
         return out
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> Recipe:
+        """A recipe from :meth:`to_dict`'s output (e.g. ``best.json`` from ``nnscratch tune``);
+        ``ValueError`` naming any key that is not a recipe field."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(state) - names)
+        if unknown:
+            raise ValueError(f"unknown recipe field(s): {', '.join(unknown)}")
+        values = dict(state)
+        for key in ("features", "optional", "categoricals", "hidden"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> Recipe:
+        """Read a recipe file (``best.json`` from ``nnscratch tune``); :class:`DataError`
+        naming the file when it cannot be read or is not a recipe."""
+        try:
+            state = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read the recipe ({exc.strerror or exc})") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataError(f"{path}: not a JSON recipe ({exc})") from None
+        if not isinstance(state, dict):
+            raise DataError(f"{path}: not a JSON recipe (expected an object of recipe fields)")
+        try:
+            return cls.from_dict(state)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{path}: {exc}") from None
 
     def build(self, seed: int, verbose: bool = False) -> MLPRegressor:
         """An unfitted estimator for this recipe."""
