@@ -47,7 +47,6 @@ from nnscratch.metrics import (
     regression_metrics,
     split_metrics,
 )
-from nnscratch.persistence import peek_metadata
 from nnscratch.plots import (
     accuracy_curve_figure,
     confusion_matrix_figure,
@@ -62,10 +61,13 @@ from nnscratch.preprocessing import PreparedData, Preprocessing, prepare
 from nnscratch.recipe import DIGITS_PRESETS, PRESETS, Recipe
 from nnscratch.runs import (
     default_run_dir,
+    digit_predictions,
     load_frame,
+    model_kind,
     resolve_data,
     say,
     staged_directory,
+    table_predictions,
     write_history_csv,
     write_json,
 )
@@ -585,15 +587,6 @@ def _write_digit_plots(
 # --------------------------------------------------------------------------- evaluate / predict
 
 
-def model_kind(path: str) -> str:
-    """``"digits"``, ``"classification"`` (a table classifier) or ``"regression"``, from
-    the model file's metadata (read without loading its arrays)."""
-    meta = peek_metadata(path)
-    if "images" in meta:
-        return "digits"
-    return "classification" if meta.get("estimator") == "MLPClassifier" else "regression"
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     kind = model_kind(args.model)
     if kind == "digits":
@@ -640,9 +633,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     note_format(frame)
     cleaned, report = clean(frame, pre.features, target=None)
     y_pred = model.predict_points(cleaned)
-    out = pd.DataFrame({"predicted_popularity": np.round(y_pred, 2)})
-    if "id" in cleaned.columns:
-        out.insert(0, "id", cleaned["id"].astype("string").to_numpy())
+    out = table_predictions(model, cleaned, y_pred)
     atomic_write_text(args.out, out.to_csv(index=False))
     say(f"predicted {len(out):,} of {report.rows_read:,} rows → {args.out}")
     if report.rows_dropped:
@@ -702,12 +693,7 @@ def cmd_predict_classification(args: argparse.Namespace) -> int:
     """One row per usable input row: id (when present), the label, one probability per class."""
     model = TabularClassifier.load(args.model)
     cleaned = _read_for(model, args.data, with_target=False)
-    proba = model.predict_proba(cleaned)
-    out = pd.DataFrame({f"predicted_{model.target}": model.classes_[np.argmax(proba, axis=1)]})
-    if "id" in cleaned.columns:
-        out.insert(0, "id", cleaned["id"].astype("string").to_numpy())
-    for k, c in enumerate(model.classes_):
-        out[f"p_{c}"] = np.round(proba[:, k], 6)
+    out = table_predictions(model, cleaned)
     atomic_write_text(args.out, out.to_csv(index=False))
     say(f"predicted {len(out):,} row(s) → {args.out}")
     return 0
@@ -737,11 +723,7 @@ def cmd_predict_digits(args: argparse.Namespace) -> int:
         images = load_images(args.data)
         X = images.X_test
         first = pd.DataFrame({"index": np.arange(len(X))})
-    proba = model.predict_proba(X)
-    classes = model.estimator.classes_
-    out = first.assign(label=classes[np.argmax(proba, axis=1)])
-    for k, c in enumerate(classes):
-        out[f"p{c}"] = np.round(proba[:, k], 6)
+    out = digit_predictions(model, X, first)
     atomic_write_text(args.out, out.to_csv(index=False))
     say(f"predicted {len(out):,} image(s) → {args.out}")
     return 0

@@ -21,6 +21,7 @@ to [0, 1]), the offline classification sample.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import zlib
 from dataclasses import dataclass
@@ -230,6 +231,33 @@ def is_image_source(source: str | None) -> bool:
     )
 
 
+def png_pixels(
+    source: str | os.PathLike[str] | bytes, image_shape: tuple[int, int], *, name: str = "image"
+) -> tuple[np.ndarray, bool]:
+    """One PNG (a path, or its bytes) as ``rows·cols`` pixels in [0, 1], white on black.
+
+    Converted to greyscale, resized to ``image_shape`` by area averaging
+    when its size differs, and inverted when its mean is above one half (a
+    dark digit on a light background; the second value says so).
+    :class:`DataError` naming ``name`` when it is not a readable image.
+    """
+    from PIL import Image, UnidentifiedImageError  # Pillow comes with matplotlib
+
+    rows, cols = image_shape
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            grey = image.convert("L")
+            if grey.size != (cols, rows):
+                grey = grey.resize((cols, rows), Image.Resampling.BOX)
+            values = np.asarray(grey, dtype=np.float32) / 255
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataError(f"{name}: not a readable PNG image ({exc})") from exc
+    inverted = bool(values.mean() > 0.5)
+    if inverted:
+        values = 1 - values
+    return values.ravel(), inverted
+
+
 def read_png_folder(
     folder: str | os.PathLike[str], image_shape: tuple[int, int]
 ) -> tuple[list[str], np.ndarray, list[str]]:
@@ -242,8 +270,6 @@ def read_png_folder(
     inverted, and said so in the third list. A file that is not a readable
     image is refused, naming it.
     """
-    from PIL import Image, UnidentifiedImageError  # Pillow comes with matplotlib
-
     folder = Path(folder)
     paths = sorted(folder.glob("*.png"))
     if not paths:
@@ -252,16 +278,7 @@ def read_png_folder(
     pixels = np.empty((len(paths), rows * cols), dtype=np.float32)
     notes: list[str] = []
     for k, path in enumerate(paths):
-        try:
-            with Image.open(path) as image:
-                grey = image.convert("L")
-                if grey.size != (cols, rows):
-                    grey = grey.resize((cols, rows), Image.Resampling.BOX)
-                values = np.asarray(grey, dtype=np.float32) / 255
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise DataError(f"{path}: not a readable PNG image ({exc})") from exc
-        if values.mean() > 0.5:
-            values = 1 - values
+        pixels[k], inverted = png_pixels(path, image_shape, name=str(path))
+        if inverted:
             notes.append(f"{path.name}: inverted (dark digit on a light background)")
-        pixels[k] = values.ravel()
     return [p.name for p in paths], pixels, notes

@@ -7,7 +7,10 @@ Shared by the command line (:mod:`nnscratch.cli`) and the analysis lab
   ``$NNSCRATCH_DATA``, else the built-in synthetic sample (said out loud);
 * :func:`staged_directory`: outputs are written to a hidden staging folder
   and moved into the run directory only when all of them succeeded;
-* :func:`default_run_dir`, :func:`write_json`, :func:`write_history_csv`.
+* :func:`default_run_dir`, :func:`write_json`, :func:`write_history_csv`;
+* :func:`model_kind`, :func:`table_predictions`, :func:`digit_predictions`:
+  which model a file holds, and the predictions ``nnscratch predict`` writes
+  (the web API answers with the same numbers).
 """
 
 from __future__ import annotations
@@ -24,13 +27,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from nnscratch.data import load_tracks, tracks_from_frame
+from nnscratch.digits import DigitModel
 from nnscratch.errors import OutputError
 from nnscratch.features import DEFAULT_FEATURES
 from nnscratch.files import atomic_write_text
+from nnscratch.persistence import peek_metadata
+from nnscratch.popularity import PopularityModel
 from nnscratch.synthetic import SYNTHETIC_LABEL, make_tracks
+from nnscratch.tabular import TabularClassifier
 from nnscratch.training import History
 
 #: Rows of the built-in synthetic sample used when no data is given.
@@ -131,3 +139,44 @@ def write_history_csv(path: Path, history: History) -> None:
         rmse = repr(history.val_rmse[i]) if i < len(history.val_rmse) else ""
         writer.writerow([i + 1, repr(loss), val, rmse, repr(history.learning_rate[i])])
     atomic_write_text(path, buffer.getvalue())
+
+
+def model_kind(path: str | os.PathLike[str]) -> str:
+    """``"digits"``, ``"classification"`` (a table classifier) or ``"regression"`` (a
+    popularity model), from the model file's metadata (read without its arrays)."""
+    meta = peek_metadata(path)
+    if "images" in meta:
+        return "digits"
+    return "classification" if meta.get("estimator") == "MLPClassifier" else "regression"
+
+
+def table_predictions(
+    model: PopularityModel | TabularClassifier,
+    cleaned: pd.DataFrame,
+    points: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """One row per row of ``cleaned``: ``id`` (when present), then the prediction —
+    ``predicted_<target>`` in points (2 decimals) for a popularity model; the label and
+    ``p_<class>`` probabilities (6 decimals) for a classifier. ``points`` reuses
+    predictions already made."""
+    if isinstance(model, TabularClassifier):
+        proba = model.predict_proba(cleaned)
+        out = pd.DataFrame({f"predicted_{model.target}": model.classes_[np.argmax(proba, axis=1)]})
+        for k, c in enumerate(model.classes_):
+            out[f"p_{c}"] = np.round(proba[:, k], 6)
+    else:
+        points = model.predict_points(cleaned) if points is None else points
+        out = pd.DataFrame({f"predicted_{model.target}": np.round(points, 2)})
+    if "id" in cleaned.columns:
+        out.insert(0, "id", cleaned["id"].astype("string").to_numpy())
+    return out
+
+
+def digit_predictions(model: DigitModel, X: np.ndarray, first: pd.DataFrame) -> pd.DataFrame:
+    """``first``'s columns (an index or file names), the label, ``p<class>`` (6 decimals)."""
+    proba = model.predict_proba(X)
+    classes = model.estimator.classes_
+    out = first.assign(label=classes[np.argmax(proba, axis=1)])
+    for k, c in enumerate(classes):
+        out[f"p{c}"] = np.round(proba[:, k], 6)
+    return out
