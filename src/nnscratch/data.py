@@ -520,9 +520,12 @@ def to_number(column: pd.Series) -> pd.Series:
     """``pd.to_numeric(errors="coerce")``, also reading ``True``/``False`` as 1/0."""
     if pd.api.types.is_bool_dtype(column):
         return column.astype("float64")
-    if not pd.api.types.is_numeric_dtype(column):
-        lowered = column.astype("string").str.strip().str.lower()
-        column = lowered.replace({"true": "1", "false": "0"})
+    if pd.api.types.is_numeric_dtype(column):  # already numbers: only inf → NaN, in NumPy
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+        values[~np.isfinite(values)] = np.nan
+        return pd.Series(values, index=column.index, name=column.name)
+    lowered = column.astype("string").str.strip().str.lower()
+    column = lowered.replace({"true": "1", "false": "0"})
     values = pd.to_numeric(column, errors="coerce").astype("float64")
     return values.where(np.isfinite(values))
 
@@ -576,15 +579,17 @@ def clean(
             origin = " (from release_date)" if derived else ""
             raise DataError(f"{source}: column {col!r}{origin} has no usable numbers ({what})")
         out[col] = values
-        absent = values.isna().to_numpy()
+        numbers = values.to_numpy()
+        absent = np.isnan(numbers)
         if absent.any():
             missing[col] = int(absent.sum())
         low, high = VALUE_RANGES.get(col, (None, None))
         outside = np.zeros(len(out), dtype=bool)
-        if low is not None:
-            outside |= (values < low).to_numpy()
-        if high is not None:
-            outside |= (values > high).to_numpy()
+        with np.errstate(invalid="ignore"):
+            if low is not None:
+                outside |= numbers < low
+            if high is not None:
+                outside |= numbers > high
         if outside.any():
             out_of_range[col] = int(outside.sum())
         keep &= ~absent & ~outside
