@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: train test lint bench cluster clean
+.PHONY: train test lint bench extras clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,9 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -q $(ARGS)
 
-cluster: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[cluster]'
+# the optional extras whose tests skip without them: Dask, the web server, its browser tests
+extras: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[cluster,serve,web-tests]'
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

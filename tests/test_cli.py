@@ -68,7 +68,7 @@ def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_help_everywhere() -> None:
-    for command in ([], ["train"], ["evaluate"], ["predict"], ["download"], ["tune"]):
+    for command in ([], ["train"], ["evaluate"], ["predict"], ["download"], ["tune"], ["serve"]):
         result = run(*command, "--help")
         assert result.returncode == 0
         assert "usage: nnscratch" in result.stdout
@@ -77,7 +77,7 @@ def test_help_everywhere() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["train", "evaluate", "predict", "download", "experiment", "tune"]
+    "command", ["train", "evaluate", "predict", "download", "experiment", "tune", "serve"]
 )
 def test_help_shows_only_real_defaults(command: str) -> None:
     text = run(command, "--help").stdout

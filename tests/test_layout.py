@@ -43,6 +43,8 @@ LAYERS: dict[str, int] = {
     "experiments": 4,
     "cli": 4,
     "search": 4,
+    "serve": 4,
+    "webapp": 4,
     "__main__": 4,
 }
 #: Which layers each layer may import (besides its own).

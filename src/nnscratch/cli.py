@@ -72,6 +72,7 @@ from nnscratch.runs import (
     write_json,
 )
 from nnscratch.search import add_parser as add_tune_parser
+from nnscratch.serve import add_parser as add_serve_parser
 from nnscratch.synthetic import SYNTHETIC_LABEL
 from nnscratch.tabular import TabularClassifier
 from nnscratch.training import History
@@ -919,6 +920,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_experiment_parser(sub, _Formatter, _examples)
     add_tune_parser(sub, _Formatter, _examples)
+    add_serve_parser(sub, _Formatter, _examples)
     return parser
 
 

@@ -339,6 +339,16 @@ def _sources(feature: str) -> tuple[str, ...]:
     return (feature,)
 
 
+def input_columns(features: Sequence[str]) -> list[str]:
+    """The raw columns a row needs for ``features`` (each once, in order of first use):
+    a raw feature itself, a derived one's sources; ``year`` from ``release_date`` when
+    another feature needs the date anyway."""
+    sources = [s for f in features for s in _sources(f) if f != "year"]
+    if "year" in features:
+        sources.append("release_date" if "release_date" in sources else "year")
+    return list(dict.fromkeys(sources))
+
+
 def _missing_input(feature: str, columns: set[str]) -> str | None:
     """The first raw column ``feature`` needs that ``columns`` lacks, or None."""
     if feature in columns:

@@ -34,3 +34,13 @@ class OutputError(NNScratchError, OSError):
 
 class ClusterError(NNScratchError, ConnectionError):
     """A Dask scheduler cannot be reached, or the extra that talks to one is not installed."""
+
+
+class RequestError(NNScratchError, ValueError):
+    """A web request that cannot be answered: its HTTP status (4xx) and a message that
+    names the row, column or value at fault (``nnscratch serve``)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message

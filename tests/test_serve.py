@@ -1,0 +1,318 @@
+"""``nnscratch serve``: the JSON API, its limits and errors, and a load test on loopback."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import math
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from serving import ARTIFACTS, request, running_server
+from test_cli import run
+
+from nnscratch.data import read_csv
+from nnscratch.images import png_pixels
+from nnscratch.serve import ServedModel
+from nnscratch.synthetic import make_tracks
+
+pytest.importorskip("fastapi", reason="nnscratch[serve] not installed (fastapi, uvicorn)")
+pytest.importorskip("httpx", reason="FastAPI's test client needs httpx")
+from fastapi.testclient import TestClient
+
+from nnscratch.serve import create_app
+
+
+@pytest.fixture(scope="module")
+def popularity_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("serve") / "popularity"
+    result = run("train", "--epochs", "5", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    return out / "model.npz"
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("serve") / "digits"
+    result = run("train", "--data", "digits", "--epochs", "8", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    return out / "model.npz"
+
+
+@pytest.fixture(scope="module")
+def tracks_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("serve") / "tracks.csv"
+    make_tracks(300, seed=5, junk_fraction=0.05).to_csv(path, index=False)
+    return path
+
+
+def client(model: Path, **limits: int) -> TestClient:
+    return TestClient(create_app(model, **limits))
+
+
+def test_health_model_and_page(popularity_model: Path, digits_model: Path) -> None:
+    api = client(popularity_model)
+    assert api.get("/health").json() == {"status": "ok"}
+    info = api.get("/model").json()
+    assert info["task"] == "regression" and info["target"] == "popularity"
+    assert info["nnscratch_version"] and info["test_scores"]["rmse"] > 0
+    numbers = {i["name"]: i for i in info["inputs"] if i["kind"] == "number"}
+    assert numbers["danceability"]["min"] >= 0 and numbers["danceability"]["max"] <= 1
+    assert {"release_date", "name", "artists"} <= {i["name"] for i in info["inputs"]}
+    page = api.get("/")
+    assert page.status_code == 200 and "<script>" in page.text
+    assert "src=" not in page.text and "https://" not in page.text  # nothing from elsewhere
+    digits = client(digits_model).get("/model").json()
+    assert digits["image_shape"] == [8, 8] and digits["classes"] == list(range(10))
+    assert "canvas" in client(digits_model).get("/").text
+
+
+def test_predictions_equal_the_command_line_to_the_bit(
+    popularity_model: Path, tracks_csv: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "pred.csv"
+    result = run("predict", "--model", str(popularity_model), "--data", str(tracks_csv),
+                 "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    cli = pd.read_csv(out)
+    api = client(popularity_model)
+
+    as_csv = api.post("/predict", content=tracks_csv.read_bytes(),
+                      headers={"content-type": "text/csv"}).json()  # fmt: skip
+    assert as_csv["ids"] == cli["id"].tolist()
+    assert as_csv["predictions"] == cli["predicted_popularity"].tolist()  # exact floats
+    assert len(as_csv["skipped"]) == 300 - len(cli) > 0
+    assert all(s["reason"] for s in as_csv["skipped"])
+
+    frame = read_csv(tracks_csv)  # the same parse the command line made, the same rows
+    kept = frame[frame["id"].isin(cli["id"])]
+    rows = json.loads(json.dumps(kept.to_dict(orient="records"), default=_plain))
+    as_json = api.post("/predict", json={"rows": rows}).json()
+    expected = cli.set_index("id").loc[kept["id"], "predicted_popularity"].tolist()
+    assert as_json["predictions"] == expected
+
+
+def test_digits_png_and_pixels_agree_with_the_command_line(
+    digits_model: Path, tmp_path: Path
+) -> None:
+    """The same images in the same batch give the same bits. (float32 products round
+    differently for other batch widths, by about 1e-7: that is not compared.)"""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    folder, single = tmp_path / "pngs", tmp_path / "one"
+    folder.mkdir()
+    single.mkdir()
+    for k in range(5):
+        image = Image.fromarray((digits.images[k] / 16 * 255).astype(np.uint8))
+        image.resize((32, 32), Image.Resampling.NEAREST).save(folder / f"{k}.png")
+    (single / "0.png").write_bytes((folder / "0.png").read_bytes())
+    api = client(digits_model)
+    columns = [f"p{c}" for c in range(10)]
+
+    def command_line(source: Path) -> pd.DataFrame:
+        out = tmp_path / f"{source.name}.csv"
+        result = run("predict", "--model", str(digits_model), "--data", str(source),
+                     "--out", str(out))  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return pd.read_csv(out)
+
+    cli = command_line(single)  # one image: as a PNG body
+    answer = api.post("/predict", content=(single / "0.png").read_bytes(),
+                      headers={"content-type": "image/png"}).json()  # fmt: skip
+    assert answer["predictions"] == cli["label"].tolist()
+    assert answer["probabilities"] == cli[columns].to_numpy().tolist()
+
+    cli = command_line(folder)  # five images: as JSON pixels, read the same way
+    model = ServedModel.load(digits_model).model
+    pixels = [png_pixels(folder / f"{k}.png", model.image_shape)[0].tolist() for k in range(5)]
+    answer = api.post("/predict", json={"images": pixels}).json()
+    assert answer["predictions"] == cli["label"].tolist()
+    assert answer["probabilities"] == cli[columns].to_numpy().tolist()
+
+
+def _malformed(row: dict) -> list[tuple[str, dict, int, str]]:
+    """(what, request, status, a fragment the message must hold) for a table model."""
+
+    def body(content: bytes | str, kind: str = "application/json") -> dict:
+        return {"content": content, "headers": {"content-type": kind}}
+
+    def rows(*values: dict) -> dict:
+        return body(json.dumps({"rows": list(values)}))
+
+    without_tempo = {k: v for k, v in row.items() if k != "tempo"}
+    streamed = {**body(b""), "content": iter([b"x" * 40_000, b"x" * 40_000])}
+    return [
+        ("invalid JSON", body(b'{"rows": ['), 400, "not valid JSON"),
+        ("a JSON array", body(b"[1, 2]"), 422, "JSON object"),
+        ("no rows field", body(b'{"row": []}'), 422, '"rows"'),
+        ("empty rows", rows(), 422, "non-empty list"),
+        ("a row that is a list", body(b'{"rows": [[1, 2]]}'), 422, "row 0 must be an object"),
+        ("a missing column", rows(without_tempo), 422, "row 0: missing 'tempo'"),
+        ("a non-numeric string", rows(row, dict(row, energy="loud")), 422,
+         "row 1: 'energy' = 'loud' is not a number"),
+        ("NaN", rows(dict(row, valence=math.nan)), 422, "'valence' = nan is not a number"),
+        ("Infinity", rows(dict(row, tempo=math.inf)), 422, "'tempo' = inf is not finite"),
+        ("out of range", rows(dict(row, danceability=1.5)), 422,
+         "'danceability' = 1.5 is outside the valid range (0 to 1)"),
+        ("a bad date", rows(dict(row, release_date="someday")), 422,
+         "'release_date' = 'someday' gives no 'year'"),
+        ("too many rows", rows(*[row] * 51), 413, "51 rows; the limit is 50"),
+        ("a body over the limit", body(b"x" * 70_000), 413, "the limit is 65,536"),
+        ("a streamed body over the limit", streamed, 413, "exceeds the limit"),
+        ("an empty body", body(b""), 400, "body is empty"),
+        ("an unsupported type", body(b"<rows/>", "text/xml"), 415,
+         "unsupported content type 'text/xml'"),
+        ("a binary CSV", body(b"\x00\x01\x02", "text/csv"), 422,
+         "the CSV body: looks like a binary file"),
+        ("a CSV without the columns", body(b"a,b\n1,2\n", "text/csv"), 422,
+         "missing required column(s)"),
+        ("a PNG for a table model", body(b"\x89PNG", "image/png"), 415,
+         "a table model takes JSON rows or a CSV body"),
+    ]  # fmt: skip
+
+
+def test_malformed_requests_get_4xx_naming_the_problem(popularity_model: Path) -> None:
+    api = client(popularity_model, max_rows=50, max_body_bytes=65_536)
+    info = api.get("/model").json()
+    row = {i["name"]: i["default"] for i in info["inputs"]}
+    assert api.post("/predict", json={"rows": [row]}).status_code == 200
+    cases = _malformed(row)
+    assert len(cases) >= 12
+    for what, kwargs, status, fragment in cases:
+        answer = api.post("/predict", **kwargs)
+        assert answer.status_code == status, (what, answer.status_code, answer.text)
+        assert fragment in answer.json()["detail"], (what, answer.json())
+    assert api.get("/health").json() == {"status": "ok"}  # still serving
+    assert api.post("/predict", json={"rows": [row]}).status_code == 200
+
+
+def test_malformed_digit_requests(digits_model: Path) -> None:
+    api = client(digits_model)
+    good = [0.0] * 64
+    cases = [
+        ({"json": {"pixels": good[:63]}}, 422, "pixels has 63 values; the model reads 8×8 = 64"),
+        ({"json": {"pixels": [*good[:10], "x", *good[11:]]}}, 422, "pixels[10] is 'x'"),
+        ({"json": {"pixels": [*good[:5], 3.0, *good[6:]]}}, 422, "pixels[5] is 3.0, outside"),
+        ({"json": {"images": [good, good[:2]]}}, 422, "images[1] has 2 values"),
+        ({"json": {"picture": good}}, 422, 'missing field "pixels"'),
+        ({"content": b"not a png", "headers": {"content-type": "image/png"}}, 422,
+         "not a readable PNG image"),
+        ({"content": b"a,b\n1,2\n", "headers": {"content-type": "text/csv"}}, 415,
+         "a digits model takes JSON pixels or a PNG image"),
+    ]  # fmt: skip
+    for kwargs, status, fragment in cases:
+        answer = api.post("/predict", **kwargs)
+        assert answer.status_code == status, answer.text
+        assert fragment in answer.json()["detail"], answer.json()
+    assert api.post("/predict", json={"pixels": good}).status_code == 200
+    assert api.get("/health").status_code == 200
+
+
+def test_serve_without_the_extra_says_what_to_install(monkeypatch, capsys) -> None:
+    import sys
+
+    from nnscratch.cli import main
+
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # as if not installed
+    assert main(["serve", "--model", "model.npz"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "nnscratch: error: serve needs FastAPI and uvicorn: pip install 'nnscratch[serve]'"
+    )
+
+
+def test_serve_without_a_model_file_fails_cleanly(tmp_path: Path) -> None:
+    result = run("serve", "--model", str(tmp_path / "missing.npz"), "--port", "1")
+    assert result.returncode == 2 and "missing.npz" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_load_on_a_real_server(popularity_model: Path) -> None:
+    """≥ 2,000 requests from 16 concurrent clients; every answer equals the sequential one."""
+    served = ServedModel.load(popularity_model)
+    frame = read_csv_frame(make_tracks(400, seed=11, junk_fraction=0.0))
+    records = json.loads(json.dumps(frame.to_dict(orient="records"), default=_plain))
+    n_clients, per_client = 16, 125
+    rng = np.random.default_rng(0)
+    bodies, expected = [], []
+    for _ in range(n_clients * per_client):  # 1 to 5 rows each; the answer computed in-process
+        chosen = [records[i] for i in rng.choice(len(records), size=rng.integers(1, 6))]
+        bodies.append(json.dumps({"rows": chosen}).encode())
+        expected.append(served.predict_json({"rows": chosen}, 100)["predictions"])
+    latencies = np.zeros(len(bodies))
+    wrong, failed = [], []
+
+    with running_server(popularity_model) as url:
+        host = url.removeprefix("http://")
+
+        def client_loop(c: int) -> None:
+            connection = http.client.HTTPConnection(host, timeout=30)  # keep-alive
+            for k in range(c * per_client, (c + 1) * per_client):
+                started = time.perf_counter()
+                try:
+                    connection.request("POST", "/predict", body=bodies[k],
+                                       headers={"content-type": "application/json"})  # fmt: skip
+                    answer = connection.getresponse()
+                    payload = json.loads(answer.read())
+                except (OSError, http.client.HTTPException, ValueError) as exc:
+                    failed.append((k, repr(exc)))
+                    connection.close()
+                    connection = http.client.HTTPConnection(host, timeout=30)
+                    continue
+                latencies[k] = time.perf_counter() - started
+                if answer.status != 200:
+                    failed.append((k, answer.status))
+                elif payload["predictions"] != expected[k]:
+                    wrong.append(k)
+            connection.close()
+
+        threads = [threading.Thread(target=client_loop, args=(c,)) for c in range(n_clients)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        seconds = time.perf_counter() - started
+        assert not any(t.is_alive() for t in threads), "the load test did not finish in 300 s"
+        status, _ = request(url, "GET", "/health")
+        assert status == 200
+
+    assert not failed, failed[:5]
+    assert not wrong, wrong[:5]
+    figures = {
+        "requests": len(bodies),
+        "clients": n_clients,
+        "seconds": seconds,
+        "requests_per_second": len(bodies) / seconds,
+        "p50_ms": float(np.percentile(latencies, 50) * 1000),
+        "p99_ms": float(np.percentile(latencies, 99) * 1000),
+        "errors": len(failed),
+        "wrong": len(wrong),
+    }
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "serve_load.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print(
+        f"\nload test: {figures['requests']} requests, {n_clients} clients, "
+        f"{figures['requests_per_second']:.0f} requests/s, p50 {figures['p50_ms']:.1f} ms, "
+        f"p99 {figures['p99_ms']:.1f} ms, 0 errors, 0 wrong"
+    )
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else str(value)
+
+
+def read_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as the command line would read it back from a CSV file."""
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    path = ARTIFACTS / "load_rows.csv"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path.write_text(buffer.getvalue())
+    return read_csv(path)
