@@ -1,6 +1,8 @@
 """The fitted table classifier: raw rows in, class labels and probabilities out.
 
-A :class:`TabularClassifier` is :class:`~nnscratch.popularity.PopularityModel`'s
+:class:`TableModel` is what a model of a table's rows is: the fitted feature
+stage and the estimator, in one object and one file.
+:class:`TabularClassifier` is :class:`~nnscratch.popularity.PopularityModel`'s
 twin for a column of class labels (``nnscratch train --task classification
 --target COLUMN``, e.g. a Spotify file's ``explicit``):
 
@@ -26,32 +28,31 @@ import pandas as pd
 
 from nnscratch.classifier import MLPClassifier
 from nnscratch.errors import ModelFileError
-from nnscratch.persistence import read_model_file, write_model_file
+from nnscratch.persistence import peek_metadata, read_model_file, write_model_file
 from nnscratch.preprocessing import Preprocessing
 from nnscratch.training import History
 
 
 @dataclass
-class TabularClassifier:
-    """A fitted feature stage and the classifier trained on its output."""
+class TableModel:
+    """A fitted feature stage and the estimator trained on its output: what the
+    popularity model and the table classifier share (properties, the file)."""
 
     preprocessing: Preprocessing
-    estimator: MLPClassifier
+    estimator: Any  # an MLPRegressor or MLPClassifier
 
-    #: Rows encoded at a time: an encoded chunk is ``PREDICT_CHUNK × n_inputs`` floats.
+    #: Rows encoded at a time: an encoded chunk is ``PREDICT_CHUNK × n_inputs`` floats,
+    #: however long the file.
     PREDICT_CHUNK = 65_536
 
     @property
     def features(self) -> list[str]:
+        """The columns (raw or derived) the model reads."""
         return list(self.preprocessing.features)
 
     @property
     def target(self) -> str:
         return self.preprocessing.target
-
-    @property
-    def classes_(self) -> np.ndarray:
-        return self.estimator.classes_
 
     @property
     def history(self) -> History:
@@ -65,6 +66,49 @@ class TabularClassifier:
     @property
     def layer_sizes(self) -> tuple[int, ...]:
         return self.estimator.network_.layer_sizes
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model to ``path`` (``.npz`` + JSON, no pickle, atomic): the
+        estimator's model file with the feature stage under ``"preprocessing"``."""
+        arrays, metadata = self.estimator.to_arrays()
+        metadata["preprocessing"] = self.preprocessing.to_dict()
+        return write_model_file(path, arrays, metadata)
+
+    @staticmethod
+    def read(
+        path: str | os.PathLike[str], estimator_class: Any, what: str
+    ) -> tuple[Preprocessing, Any]:
+        """The feature stage and the ``estimator_class`` of a file written by :meth:`save`;
+        :class:`ModelFileError` naming ``path`` (``what`` says which model it should be)."""
+        arrays, meta = read_model_file(path, estimator_class.expected_arrays)
+        state: Any = meta.get("preprocessing")
+        if not state:
+            raise ModelFileError(
+                f"{path}: the model has no data preprocessing, so it is not {what} "
+                f"(load it with {estimator_class.__name__}.load)"
+            )
+        try:
+            estimator = estimator_class.from_arrays(arrays, meta)
+            pre = Preprocessing.from_dict(state)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{path}: metadata is incomplete or malformed ({exc})") from exc
+        if pre.n_inputs != estimator.n_features_in_:
+            raise ModelFileError(
+                f"{path}: preprocessing makes {pre.n_inputs} inputs, the network takes "
+                f"{estimator.n_features_in_}"
+            )
+        return pre, estimator
+
+
+@dataclass
+class TabularClassifier(TableModel):
+    """A fitted feature stage and the classifier trained on its output."""
+
+    estimator: MLPClassifier
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.estimator.classes_
 
     def predict_proba_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
         """Probabilities ``(n, n_classes)`` for scaled features ``(n, n_columns)``."""
@@ -85,32 +129,12 @@ class TabularClassifier:
         """The most probable class of every row, ``(n_rows,)``, of ``classes_``'s type."""
         return self.classes_[np.argmax(self.predict_proba(cleaned), axis=1)]
 
-    # ------------------------------------------------------------------ files
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model to ``path`` (``.npz`` + JSON, no pickle, atomic)."""
-        arrays, metadata = self.estimator.to_arrays()
-        metadata["preprocessing"] = self.preprocessing.to_dict()
-        return write_model_file(path, arrays, metadata)
-
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TabularClassifier:
         """Read a model written by :meth:`save`, validating it."""
-        arrays, meta = read_model_file(path, MLPClassifier.expected_arrays)
-        state: Any = meta.get("preprocessing")
-        if meta.get("estimator") != "MLPClassifier" or not state:
+        if peek_metadata(path).get("estimator") != "MLPClassifier":
             raise ModelFileError(
                 f"{path}: not a table classifier (one written by `nnscratch train --task "
                 "classification`)"
             )
-        try:
-            estimator = MLPClassifier.from_arrays(arrays, meta)
-            pre = Preprocessing.from_dict(state)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"{path}: metadata is incomplete or malformed ({exc})") from exc
-        if pre.n_inputs != estimator.n_features_in_:
-            raise ModelFileError(
-                f"{path}: preprocessing makes {pre.n_inputs} inputs, the network takes "
-                f"{estimator.n_features_in_}"
-            )
-        return cls(pre, estimator)
+        return cls(*cls.read(path, MLPClassifier, "a table classifier"))
