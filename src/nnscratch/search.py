@@ -225,9 +225,17 @@ Search = TableSearch | ImageSearch
 
 
 def run_fold(
-    search: Search, base: Recipe, params: dict[str, Any], fold: Fold, seed: int
+    search: Search,
+    base: Recipe,
+    params: dict[str, Any],
+    fold: Fold,
+    seed: int,
+    *,
+    trial: int = 0,
+    fold_index: int = 0,
 ) -> dict[str, Any]:
-    """One task: fit ``base`` with ``params`` on ``fold``; its score, time and status."""
+    """One task: fit ``base`` with ``params`` on ``fold``; its record (the ``trial`` and
+    ``fold_index`` it is, score, seconds, status, error)."""
     started = time.perf_counter()
     try:
         score = search.fold_score(base.with_overrides(**params), fold, seed)
@@ -235,6 +243,8 @@ def run_fold(
     except (ArithmeticError, ValueError, MemoryError) as exc:  # e.g. a diverged network
         score, status, error = math.nan, "failed", f"{type(exc).__name__}: {exc}"
     return {
+        "trial": trial,
+        "fold": fold_index,
         "score": score,
         "seconds": time.perf_counter() - started,
         "status": status,
@@ -322,14 +332,18 @@ def run_search(
         dynamic_ncols=True,
     )
 
-    def task(t: int, k: int) -> dict[str, Any]:
-        return {"trial": t, "fold": k, **run_fold(search, base, trials[t], folds[k], seed)}
-
     backend_error = ""
     with bar, _backend(scheduler, jobs, search) as n_jobs:
         parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
         try:
-            for record in parallel(joblib.delayed(task)(t, k) for t, k in tasks):
+            # ``search`` is an argument of every task, not captured: joblib memory-maps its
+            # arrays for local processes, and the Dask backend sends it once (scatter)
+            fit = joblib.delayed(run_fold)
+            calls = (
+                fit(search, base, trials[t], folds[k], seed, trial=t, fold_index=k)
+                for t, k in tasks
+            )
+            for record in parallel(calls):
                 records[(record["trial"], record["fold"])] = record
                 bar.update(1)
                 if on_result is not None:
