@@ -143,6 +143,20 @@ def test_tune_command_writes_everything_and_train_reproduces_the_best(tmp_path: 
     assert test_rmse == pytest.approx(metrics["best"]["test_rmse"], rel=1e-12)
 
 
+def test_tune_classifies_a_table_column(tmp_path: Path) -> None:
+    out = tmp_path / "tune"
+    result = run("tune", "--task", "classification", "--target", "mode", "--trials", "2",
+                 "--cv", "2", "--max-rows", "600", "--jobs", "1", "--out", str(out),
+                 "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    trials = pd.read_csv(out / "trials.csv")
+    assert "mean_accuracy" in trials and trials["mean_accuracy"].between(0, 1).all()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["search"]["task"] == "classification"
+    assert 0 <= metrics["best"]["test_accuracy"] <= 1
+    assert "best configuration: test accuracy" in result.stdout
+
+
 def test_bad_tune_and_recipe_arguments(tmp_path: Path) -> None:
     assert_clean_failure(run("tune", "--cv", "1", "--out", str(tmp_path / "a")), "--cv must be")
     bad = tmp_path / "bad.json"
