@@ -41,7 +41,8 @@ def assert_clean_failure(result: subprocess.CompletedProcess[str], *fragments: s
     lines = [
         line
         for line in result.stderr.strip().splitlines()
-        if line.strip() and not re.match(r"\r?(training|member \d+/\d+):", line)
+        if line.strip()
+        and not re.match(r"\r?(training|member \d+/\d+|\d+ members, \d+ at a time):", line)
     ]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("nnscratch: error: ")

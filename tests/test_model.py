@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -325,3 +326,19 @@ def test_ensemble_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded.predict(X / 10), model.predict(X / 10))
     with np.load(tmp_path / "ensemble.npz", allow_pickle=False) as archive:
         assert {"W1", "m2.W1", "m3.b4"} <= set(archive.files)
+
+
+def test_members_trained_side_by_side_get_the_bits_of_a_sequential_fit() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.random((600, 70))
+    y = X[:, :5].sum(axis=1) + 0.1 * rng.normal(size=600)
+    kwargs = dict(n_members=3, epochs=6, batch_size=64, random_state=2)
+    sequential = MLPRegressor(**kwargs).fit(X, y)
+    side_by_side = MLPRegressor(**kwargs, n_jobs=-1).fit(X, y)
+    assert side_by_side._member_jobs() == min(3, os.cpu_count() or 1)
+    for a, b in zip(sequential.networks_, side_by_side.networks_, strict=True):
+        np.testing.assert_array_equal(a.params.flat, b.params.flat)
+    for a, b in zip(sequential.histories_, side_by_side.histories_, strict=True):
+        assert a.train_loss == b.train_loss and a.val_loss == b.val_loss
+        assert a.best_epoch == b.best_epoch
+    np.testing.assert_array_equal(sequential.predict(X), side_by_side.predict(X))

@@ -57,7 +57,8 @@ def start_training(
         # it, as it should; the training under test starts with the handler asked for.
         preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
     )
-    return process, read_stderr_until(process, rf"\| *[1-9]\d*/{epochs}")
+    # "N/epochs" for one network; "N/(members × epochs)" for an ensemble trained side by side
+    return process, read_stderr_until(process, r"\| *[1-9]\d*/\d+")
 
 
 def test_ctrl_c_saves_a_checkpoint_and_says_where(tmp_path: Path) -> None:

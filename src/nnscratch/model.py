@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import numbers
 import os
+import threading
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +29,21 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
+from tqdm.auto import tqdm
 
 from nnscratch.activations import ACTIVATIONS
 from nnscratch.errors import ModelFileError
-from nnscratch.network import Network, to_network_layout
+from nnscratch.network import Network, one_blas_thread, to_network_layout
 from nnscratch.optimizers import Optimizer, make_optimizer, make_schedule
 from nnscratch.persistence import ArraySpec, read_model_file, write_model_file
-from nnscratch.training import Callback, History, TrainConfig, train
+from nnscratch.training import (
+    Callback,
+    History,
+    StopFlag,
+    TrainConfig,
+    stop_on_interrupt,
+    train,
+)
 
 _DTYPES = ("float32", "float64")
 
@@ -249,40 +261,125 @@ class _MLPBase(BaseEstimator):
                 to_network_layout(validation[0], dtype),
                 to_network_layout(validation[1], dtype),
             )
+        configs = [
+            TrainConfig(
+                epochs=epochs,
+                batch_size=self.batch_size,
+                lmbda=self.l2,
+                patience=patience,
+                min_delta=self.min_delta,
+                schedule=make_schedule(self.lr_schedule, epochs),
+                progress=bool(self.verbose),
+                progress_label=(
+                    f"member {k + 1}/{self.n_members}" if self.n_members > 1 else "training"
+                ),
+                rmse_scale=rmse_scale,
+                handle_interrupts=handle_interrupts,
+                monitor=self._monitor(),
+            )
+            for k in range(len(self.networks_))
+        ]
+
+        def fit_member(
+            k: int,
+            config: TrainConfig,
+            stop: StopFlag | None = None,
+            extra_callbacks: tuple[Callback, ...] = (),
+        ) -> History:
+            return train(
+                self.networks_[k],
+                None,
+                Y_net,
+                self._optimizers[k],
+                config=config,
+                validation=validation_net,
+                rng=self._shuffle_rngs[k],
+                callbacks=(*callbacks, *extra_callbacks),
+                history=self.histories_[k],
+                rows=rows,
+                stop=stop,
+            )
+
         try:
-            for k, net in enumerate(self.networks_):
-                config = TrainConfig(
-                    epochs=epochs,
-                    batch_size=self.batch_size,
-                    lmbda=self.l2,
-                    patience=patience,
-                    min_delta=self.min_delta,
-                    schedule=make_schedule(self.lr_schedule, epochs),
-                    progress=bool(self.verbose),
-                    progress_label=(
-                        f"member {k + 1}/{self.n_members}" if self.n_members > 1 else "training"
-                    ),
-                    rmse_scale=rmse_scale,
-                    handle_interrupts=handle_interrupts,
-                    monitor=self._monitor(),
-                )
-                history = train(
-                    net,
-                    None,
-                    Y_net,
-                    self._optimizers[k],
-                    config=config,
-                    validation=validation_net,
-                    rng=self._shuffle_rngs[k],
-                    callbacks=callbacks,
-                    history=self.histories_[k],
-                    rows=rows,
-                )
-                if history.interrupted:
-                    del self.networks_[k + 1 :], self.histories_[k + 1 :]
-                    break
+            jobs = self._member_jobs()
+            if jobs == 1:
+                for k in range(len(self.networks_)):
+                    if fit_member(k, configs[k]).interrupted:
+                        del self.networks_[k + 1 :], self.histories_[k + 1 :]
+                        break
+            else:
+                self._fit_members_side_by_side(fit_member, configs, jobs, handle_interrupts)
         finally:
             self._sync_fitted_attributes()
+
+    def _member_jobs(self) -> int:
+        """Members trained at once: ``n_jobs`` (scikit-learn's convention: ``None`` is 1,
+        ``-1`` every core), at most one per member."""
+        n_jobs = getattr(self, "n_jobs", None)
+        if n_jobs is None:
+            return 1
+        cores = os.cpu_count() or 1
+        jobs = cores + 1 + n_jobs if n_jobs < 0 else n_jobs
+        return max(1, min(jobs, len(self.networks_)))
+
+    def _fit_members_side_by_side(
+        self,
+        fit_member: Callable[..., History],
+        configs: list[TrainConfig],
+        jobs: int,
+        handle_interrupts: bool,
+    ) -> None:
+        """Train the members ``jobs`` at a time in threads, each with BLAS on one thread.
+
+        NumPy and BLAS release the GIL, so the threads use that many cores. Each
+        member has its own network, optimizer, random streams and buffers and reads
+        the training arrays only, so every member ends with the bits a sequential
+        fit gives it. One progress bar counts all members' epochs; Ctrl-C stops
+        every running member after its batch (members not started are dropped).
+        """
+        total = sum(c.epochs for c in configs)
+        bar = tqdm(
+            total=total,
+            desc=f"{len(configs)} members, {jobs} at a time",
+            unit="epoch",
+            disable=not self.verbose,
+            dynamic_ncols=True,
+        )
+        lock = threading.Lock()
+
+        def count_epoch(epoch: int, logs: dict[str, float]) -> bool:
+            with lock:
+                bar.update(1)
+            return False  # never stops training (early stopping and Ctrl-C do)
+
+        started: list[bool] = [False] * len(configs)
+        with bar, stop_on_interrupt(handle_interrupts) as stop:
+
+            def member(k: int) -> History | None:
+                if stop.requested:
+                    return None  # interrupted before it began: dropped
+                started[k] = True
+                config = replace(configs[k], progress=False, handle_interrupts=False)
+                before = self.histories_[k].n_epochs
+                history = fit_member(k, config, stop, extra_callbacks=(count_epoch,))
+                with lock:  # a member that stopped early: its epochs not run are done too
+                    bar.update(config.epochs - (history.n_epochs - before))
+                return history
+
+            with one_blas_thread(), ThreadPoolExecutor(jobs) as pool:
+                futures = [pool.submit(member, k) for k in range(len(configs))]
+                try:
+                    for future in futures:
+                        future.result()
+                except BaseException:
+                    stop.requested = True  # the others stop after their batch
+                    raise
+        kept = [k for k in range(len(configs)) if started[k]]
+        if len(kept) < len(configs):
+            self.networks_ = [self.networks_[k] for k in kept]
+            self.histories_ = [self.histories_[k] for k in kept]
+            self._optimizers = [self._optimizers[k] for k in kept]
+            self._shuffle_rngs = [self._shuffle_rngs[k] for k in kept]
 
     @property
     def weights_(self) -> list[np.ndarray]:
@@ -454,6 +551,9 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         their predictions (a deep ensemble); ``weights_``, ``history_`` and
         the curves describe the first member, ``networks_`` and
         ``histories_`` all of them.
+    n_jobs : members trained at once, in threads (scikit-learn's convention:
+        ``None`` is 1, ``-1`` every core). Each member gets the same bits
+        either way; ``callbacks`` may then be called from several threads.
     dtype : float32 (fast) or float64, as a string, a NumPy type or a dtype.
     random_state : seed for initialisation, validation split and shuffling.
     verbose : show a progress bar.
@@ -479,6 +579,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         patience: int = 10,
         min_delta: float = 0.0,
         n_members: int = 1,
+        n_jobs: int | None = None,
         dtype: str | type | np.dtype = "float32",
         random_state: int | None = None,
         verbose: bool = False,
@@ -501,6 +602,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         self.patience = patience
         self.min_delta = min_delta
         self.n_members = n_members
+        self.n_jobs = n_jobs
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose

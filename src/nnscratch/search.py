@@ -238,7 +238,9 @@ def run_fold(
     ``fold_index`` it is, score, seconds, status, error)."""
     started = time.perf_counter()
     try:
-        score = search.fold_score(base.with_overrides(**params), fold, seed)
+        # one member at a time: the search already runs a fit per core (the same bits)
+        recipe = replace(base.with_overrides(**params), n_jobs=1)
+        score = search.fold_score(recipe, fold, seed)
         status, error = ("ok", "") if math.isfinite(score) else ("failed", "score is not finite")
     except (ArithmeticError, ValueError, MemoryError) as exc:  # e.g. a diverged network
         score, status, error = math.nan, "failed", f"{type(exc).__name__}: {exc}"

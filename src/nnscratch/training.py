@@ -107,9 +107,14 @@ class History:
         }
 
 
-class _InterruptFlag:
-    """Ctrl-C handling: the first SIGINT asks the loop to stop after the batch,
-    a second one raises ``KeyboardInterrupt`` at once."""
+class StopFlag:
+    """A request to stop training after the current batch, as if Ctrl-C were pressed.
+
+    :func:`train` checks ``requested`` after every batch. With
+    ``config.handle_interrupts`` its own flag is set by the first SIGINT (a
+    second one raises ``KeyboardInterrupt`` at once); ``stop=`` hands it a flag
+    shared with other loops, e.g. ensemble members trained side by side.
+    """
 
     def __init__(self) -> None:
         self.requested = False
@@ -125,8 +130,9 @@ class _InterruptFlag:
 
 
 @contextmanager
-def _interrupts_stop_training(enabled: bool) -> Iterator[_InterruptFlag]:
-    flag = _InterruptFlag()
+def stop_on_interrupt(enabled: bool, flag: StopFlag | None = None) -> Iterator[StopFlag]:
+    """``flag`` (a new one by default), set by the first SIGINT while ``enabled``."""
+    flag = flag if flag is not None else StopFlag()
     ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # e.g. under nohup, or `cmd &`
     if not enabled or ignored or threading.current_thread() is not threading.main_thread():
         yield flag
@@ -249,6 +255,7 @@ def train(
     callbacks: Sequence[Callback] = (),
     history: History | None = None,
     rows: np.ndarray | None = None,
+    stop: StopFlag | None = None,
 ) -> History:
     """Train ``net`` in place on ``X`` ``(n[0], N)`` and ``Y`` ``(n[L], N)``.
 
@@ -268,7 +275,8 @@ def train(
     A non-finite loss raises :class:`TrainingDivergedError` after restoring
     the best (else the last finished epoch's) weights. With
     ``config.handle_interrupts``, Ctrl-C stops after the current batch
-    (``history.interrupted``) with the best weights so far in ``net``.
+    (``history.interrupted``) with the best weights so far in ``net``; a
+    ``stop`` flag set from elsewhere does the same.
     """
     if rows is not None:
         rows = np.ascontiguousarray(rows, dtype=net.dtype)
@@ -332,7 +340,7 @@ def train(
     )
     # Overflow is expected when training diverges; it is caught below and reported.
     with (
-        _interrupts_stop_training(config.handle_interrupts) as interrupt,
+        stop_on_interrupt(config.handle_interrupts, stop) as interrupt,
         np.errstate(over="ignore", invalid="ignore"),
         contextlib.closing(bar),
         net.blas_threads_for(m),  # small batches: one BLAS thread is faster
