@@ -7,6 +7,10 @@ data; this reports the test split.
 
     python benchmarks/accuracy.py --data ../shared/data/spotify/tracks.csv --seeds 5
 
+LightGBM and CatBoost (default settings, the same 27 columns and splits) run
+when installed (``pip install lightgbm catboost``) and are skipped with a
+note otherwise; the command line's own baseline stays scikit-learn's.
+
 Writes ``benchmarks/results/accuracy.{md,json}`` (or ``--out``).
 """
 
@@ -47,6 +51,28 @@ def rmse(data, y_scaled_pred) -> float:
     return test_rmse(data, y_scaled_pred)
 
 
+def optional_boosters(seed: int) -> dict[str, Any]:
+    """LightGBM and CatBoost regressors with default settings, where installed."""
+    out: dict[str, Any] = {}
+    try:
+        import lightgbm
+
+        out["LightGBM (27 columns)"] = lambda: lightgbm.LGBMRegressor(
+            random_state=seed, verbose=-1
+        )
+    except ImportError:
+        pass
+    try:
+        import catboost
+
+        out["CatBoost (27 columns)"] = lambda: catboost.CatBoostRegressor(
+            random_seed=seed, verbose=False, thread_count=-1
+        )
+    except ImportError:
+        pass
+    return out
+
+
 def one_seed(frame, seed: int) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     data = prepare(frame, RECIPE_FEATURES, seed=seed, test_size=0.2, val_size=0.1)
@@ -79,6 +105,8 @@ def one_seed(frame, seed: int) -> dict[str, dict[str, float]]:
             .predict(data.X_test[:, seed_cols])
         ),
     )
+    for name, make in optional_boosters(seed).items():
+        timed(name, lambda make=make: make().fit(data.X_train, data.y_train).predict(data.X_test))
     for name, recipe in ABLATION.items():
         sub = (
             data
@@ -128,6 +156,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--out", default=str(HERE / "results" / "accuracy"))
     args = parser.parse_args()
+    for name in ("lightgbm", "catboost"):
+        try:
+            __import__(name)
+        except ImportError:
+            print(f"note: {name} is not installed; skipped (pip install {name})", flush=True)
     frame = load_tracks(args.data, features=RECIPE_FEATURES)
     per_seed = [one_seed(frame, seed) for seed in range(args.seeds)]
     summary = {}
