@@ -66,7 +66,7 @@ def optional_boosters(seed: int) -> dict[str, Any]:
         import catboost
 
         out["CatBoost (27 columns)"] = lambda: catboost.CatBoostRegressor(
-            random_seed=seed, verbose=False, thread_count=-1
+            random_seed=seed, verbose=False, thread_count=-1, allow_writing_files=False
         )
     except ImportError:
         pass
