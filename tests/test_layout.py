@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "activations": 1,
     "losses": 1,
     "network": 1,
+    "batchensemble": 1,
     "optimizers": 1,
     "training": 1,
     "gradcheck": 1,

@@ -43,7 +43,7 @@ def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
 class MLPClassifier(ClassifierMixin, _MLPBase):
     """A multi-layer perceptron classifier trained with mini-batch gradient methods.
 
-    Parameters are :class:`~nnscratch.model.MLPRegressor`'s (``n_jobs`` included), less
+    Parameters are :class:`~nnscratch.model.MLPRegressor`'s (``k`` and ``n_jobs`` included), less
     ``output_activation`` (softmax for three or more classes, sigmoid for
     two), plus ``scoring``: what early stopping watches on the validation
     data, ``"loss"`` (the log-loss, lower is better; the default) or
@@ -75,6 +75,7 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         min_delta: float = 0.0,
         scoring: str = "loss",
         n_members: int = 1,
+        k: int = 1,
         n_jobs: int | None = None,
         dtype: str | type | np.dtype = "float32",
         random_state: int | None = None,
@@ -98,6 +99,7 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         self.min_delta = min_delta
         self.scoring = scoring
         self.n_members = n_members
+        self.k = k
         self.n_jobs = n_jobs
         self.dtype = dtype
         self.random_state = random_state

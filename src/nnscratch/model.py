@@ -32,6 +32,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
 from nnscratch.activations import ACTIVATIONS
+from nnscratch.batchensemble import BatchEnsembleNetwork, EnsembleParameters
 from nnscratch.errors import ModelFileError
 from nnscratch.network import Network, one_blas_thread, to_network_layout
 from nnscratch.optimizers import Optimizer, make_optimizer, make_schedule
@@ -112,6 +113,11 @@ class _MLPBase(BaseEstimator):
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not isinstance(self.n_members, numbers.Integral) or self.n_members < 1:
             raise ValueError(f"n_members must be a positive integer, got {self.n_members}")
+        k = getattr(self, "k", 1)
+        if not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k}")
+        if k > 1 and self.dropout:
+            raise ValueError(f"dropout is not offered with k > 1; got dropout={self.dropout}")
         as_float_dtype(self.dtype)
         if not 0 < self.validation_fraction < 1:
             raise ValueError(
@@ -138,23 +144,39 @@ class _MLPBase(BaseEstimator):
         self._shuffle_rngs = []
         for member_rng in member_rngs:
             init_rng, shuffle_rng, dropout_rng = member_rng.spawn(3)
-            self.networks_.append(
-                Network(
-                    sizes,
-                    self.activation,
-                    output,
-                    self.init,
-                    loss=loss,
-                    dropout=self.dropout,
-                    dtype=as_float_dtype(self.dtype),
-                    rng=init_rng,
-                    dropout_rng=dropout_rng,
-                )
-            )
+            self.networks_.append(self._network(sizes, output, loss, init_rng, dropout_rng))
             self._shuffle_rngs.append(shuffle_rng)
         self._optimizers = [self._make_optimizer() for _ in self.networks_]
         self.histories_ = [History() for _ in self.networks_]
         self._sync_fitted_attributes()
+
+    def _network(
+        self,
+        sizes: list[int],
+        output: str,
+        loss: str,
+        rng: Any,
+        dropout_rng: Any,
+        dtype: np.dtype | None = None,
+    ) -> Network | BatchEnsembleNetwork:
+        """One member: a plain network, or with ``k > 1`` a BatchEnsemble of ``k``."""
+        dtype = as_float_dtype(self.dtype) if dtype is None else dtype
+        k = getattr(self, "k", 1)
+        if k > 1:
+            return BatchEnsembleNetwork(
+                sizes, k, self.activation, output, self.init, loss=loss, dtype=dtype, rng=rng
+            )
+        return Network(
+            sizes,
+            self.activation,
+            output,
+            self.init,
+            loss=loss,
+            dropout=self.dropout,
+            dtype=dtype,
+            rng=rng,
+            dropout_rng=dropout_rng,
+        )
 
     def _sync_fitted_attributes(self) -> None:
         self.network_ = self.networks_[0]
@@ -383,13 +405,17 @@ class _MLPBase(BaseEstimator):
 
     @property
     def weights_(self) -> list[np.ndarray]:
-        """``W[l]`` for ``l = 1..L``, each ``(n[l], n[l-1])`` (views into the network)."""
-        return self.network_.params.weights
+        """``W[l]`` for ``l = 1..L``, each ``(n[l], n[l-1])`` (views into the network; with
+        ``k > 1`` the shared matrices)."""
+        params = self.network_.params
+        return params.W if isinstance(params, EnsembleParameters) else params.weights
 
     @property
     def biases_(self) -> list[np.ndarray]:
-        """``b[l]`` for ``l = 1..L``, each ``(n[l], 1)`` (views into the network)."""
-        return self.network_.params.biases
+        """``b[l]`` for ``l = 1..L``, each ``(n[l], 1)`` (views into the network; with
+        ``k > 1``, ``(n[l], k)``: one column per member)."""
+        params = self.network_.params
+        return params.B if isinstance(params, EnsembleParameters) else params.biases
 
     # ------------------------------------------------------------------ files
 
@@ -413,10 +439,8 @@ class _MLPBase(BaseEstimator):
         """The fitted model as named arrays and JSON-ready metadata (see :meth:`save`)."""
         check_is_fitted(self, "networks_")
         arrays: dict[str, np.ndarray] = {}
-        for k, net in enumerate(self.networks_):
-            names = _array_names(len(net.params.weights), k)
-            for name, array in zip(names, net.params.weights + net.params.biases, strict=True):
-                arrays[name] = array
+        for member, net in enumerate(self.networks_):
+            arrays.update(_member_arrays(net, member))
         hyperparameters = self.get_params(deep=False)
         hyperparameters["dtype"] = as_float_dtype(self.dtype).name
         output, loss = self._head()
@@ -466,12 +490,20 @@ class _MLPBase(BaseEstimator):
             raise ValueError(f"invalid number of ensemble members {n_members!r}")
         dtype = np.dtype(meta["dtype"])
         L = len(sizes) - 1
+        k = meta["hyperparameters"].get("k", 1)
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"invalid k {k!r}")
         specs: dict[str, ArraySpec] = {}
-        for k in range(n_members):
-            names = _array_names(L, k)
+        for member in range(n_members):
+            prefix = f"m{member + 1}." if member else ""
             for l in range(1, L + 1):
-                specs[names[l - 1]] = ArraySpec((sizes[l], sizes[l - 1]), dtype)  # W[l]
-                specs[names[L + l - 1]] = ArraySpec((sizes[l], 1), dtype)  # b[l]
+                specs[f"{prefix}W{l}"] = ArraySpec((sizes[l], sizes[l - 1]), dtype)
+                if k == 1:
+                    specs[f"{prefix}b{l}"] = ArraySpec((sizes[l], 1), dtype)
+                    continue
+                specs[f"{prefix}R{l}"] = ArraySpec((sizes[l - 1], k), dtype)
+                for name in ("S", "B"):
+                    specs[f"{prefix}{name}{l}"] = ArraySpec((sizes[l], k), dtype)
         return specs
 
     @classmethod
@@ -486,25 +518,22 @@ class _MLPBase(BaseEstimator):
             raise ValueError(f"unknown hyperparameter in metadata ({exc})") from exc
         arch = meta["architecture"]
         sizes = [int(n) for n in arch["layer_sizes"]]
-        L = len(sizes) - 1
         model.networks_ = []
         n_members = int(meta.get("n_members", 1))
         rng = _generator(model.random_state)
         model._split_rng, *member_rngs = rng.spawn(1 + n_members)
         streams = [r.spawn(3) for r in member_rngs]  # (init, shuffle, dropout) as in _start
-        for k in range(n_members):
-            names = _array_names(L, k)
-            net = Network(
+        for member in range(n_members):
+            net = model._network(
                 sizes,
-                arch["hidden_activation"],
                 arch["output_activation"],
-                loss=arch.get("loss", "mse"),
-                dropout=model.dropout,
+                arch.get("loss", "mse"),
+                0,
+                streams[member][2],
                 dtype=np.dtype(meta["dtype"]),
-                rng=0,
-                dropout_rng=streams[k][2],
             )
-            net.params.load_([arrays[n] for n in names[:L]], [arrays[n] for n in names[L:]])
+            for name, view in _member_arrays(net, member).items():
+                view[...] = arrays[name]
             model.networks_.append(net)
         model.n_features_in_ = int(meta["n_features_in"])
         if meta.get("feature_names"):
@@ -551,6 +580,10 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         their predictions (a deep ensemble); ``weights_``, ``history_`` and
         the curves describe the first member, ``networks_`` and
         ``histories_`` all of them.
+    k : TabM's ``k``: each network is a BatchEnsemble of ``k`` members that share
+        every weight matrix (:mod:`nnscratch.batchensemble`), trained on the mean
+        of their losses and averaged; 1 is a plain network. No dropout with
+        ``k > 1``.
     n_jobs : members trained at once, in threads (scikit-learn's convention:
         ``None`` is 1, ``-1`` every core). Each member gets the same bits
         either way; ``callbacks`` may then be called from several threads.
@@ -579,6 +612,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         patience: int = 10,
         min_delta: float = 0.0,
         n_members: int = 1,
+        k: int = 1,
         n_jobs: int | None = None,
         dtype: str | type | np.dtype = "float32",
         random_state: int | None = None,
@@ -602,6 +636,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         self.patience = patience
         self.min_delta = min_delta
         self.n_members = n_members
+        self.k = k
         self.n_jobs = n_jobs
         self.dtype = dtype
         self.random_state = random_state
@@ -656,8 +691,14 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         y = self._predict_outputs(X)
         return y.ravel() if self._y_ndim == 1 else y
 
-def _array_names(n_layers: int, member: int = 0) -> list[str]:
-    """``W1..WL, b1..bL`` for the first network; ``m2.W1``… for ensemble member 2 on."""
+def _member_arrays(net: Network | BatchEnsembleNetwork, member: int = 0) -> dict[str, np.ndarray]:
+    """A member's arrays by their names in the model file (views into the network):
+    ``W1..WL, b1..bL``, or with ``k > 1`` ``W1, R1, S1, B1, …``; ``m2.`` … for member 2 on."""
     prefix = f"m{member + 1}." if member else ""
-    names = [f"W{l}" for l in range(1, n_layers + 1)] + [f"b{l}" for l in range(1, n_layers + 1)]
-    return [prefix + name for name in names]
+    params = net.params
+    if isinstance(params, EnsembleParameters):
+        return {prefix + name: array for name, array in params.named().items()}
+    L = len(params.weights)
+    named = {f"W{l}": params.weights[l - 1] for l in range(1, L + 1)}
+    named.update({f"b{l}": params.biases[l - 1] for l in range(1, L + 1)})
+    return {prefix + name: array for name, array in named.items()}

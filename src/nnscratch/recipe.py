@@ -54,6 +54,8 @@ class Recipe:
     encoding: str = "minmax"
     n_bins: int = 16
     n_members: int = 1
+    #: TabM's k: members sharing each weight matrix in every network (1: plain networks)
+    k: int = 1
     #: members trained at once (-1: one per core); the same bits whatever it is
     n_jobs: int | None = -1
     dtype: str = "float32"
@@ -116,6 +118,7 @@ class Recipe:
             dropout=self.dropout,
             weight_decay=self.weight_decay,
             n_members=self.n_members,
+            k=self.k,
             n_jobs=self.n_jobs,
             early_stopping=self.patience is not None,
             patience=self.patience if self.patience is not None else 10,

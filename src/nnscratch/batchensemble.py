@@ -1,0 +1,325 @@
+"""A BatchEnsemble (TabM) network: ``k`` members that share each weight matrix.
+
+Gorishniy et al. 2024 (TabM) make one MLP into ``k`` members that share every
+weight matrix ``W[l]`` and differ only in cheap per-member vectors: an input
+scaling ``r_k[l]``, an output scaling ``s_k[l]`` and a bias ``b_k[l]``. For
+members ``k = 1..K`` and layers ``l = 1..L``::
+
+    U_k[l] = r_k[l] ⊙ A_k[l-1]                     (n[l-1], m)    A_k[0] = X for every member
+    P_k[l] = W[l] · U_k[l]                         (n[l], m)      the shared weights
+    Z_k[l] = s_k[l] ⊙ P_k[l] + b_k[l]              (n[l], m)
+    A_k[l] = g(Z_k[l])
+
+``r`` of the first layer starts at random ±1 (so the members differ from the
+first step), every other ``r`` and every ``s`` at 1, ``b`` at 0, ``W`` as in
+:mod:`nnscratch.init`. Training minimises the **mean of the members' losses**
+``J = 1/K Σ_k J_k`` (not the loss of the mean prediction); prediction
+averages the members' outputs (probabilities, for a classifier).
+
+Layout: the members' activations of a batch form one block, stored
+``(n[l], K, m)`` — features, members, samples — which is ``(n[l], K·m)`` in
+memory, so ``W[l] · U[l]`` for all members at once is **one** matrix product
+and the per-call overhead is paid once for all members. Backpropagation, by
+hand, with ``dZ`` of shape ``(n[l], K, m)``::
+
+    db_k = Σ_samples dZ_k                 ds_k = Σ_samples dZ_k ⊙ P_k
+    dP   = s ⊙ dZ                          dW   = dP · Uᵀ      (one product over K·m columns)
+    dU   = Wᵀ · dP                         dr_k = Σ_samples dU_k ⊙ A_k[l-1]
+    dA[l-1] = r ⊙ dU,  dZ[l-1] = dA[l-1] ⊙ g'(Z[l-1])
+
+The class has the training loop's interface (:func:`nnscratch.training.train`
+trains it as it trains a :class:`~nnscratch.network.Network`), and
+:func:`nnscratch.gradcheck` style checks cover it in ``tests/test_batchensemble.py``.
+Dropout is not offered here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+from nnscratch.activations import get_activation
+from nnscratch.init import INITIALIZERS
+from nnscratch.losses import get_loss
+from nnscratch.network import ONE_BLAS_THREAD_BELOW, one_blas_thread, to_network_layout
+
+#: Columns per prediction batch.
+PREDICT_BATCH = 2048
+
+
+@dataclass
+class EnsembleParameters:
+    """``W[l]``, ``R[l]`` ``(n[l-1], K)``, ``S[l]`` and ``B[l]`` ``(n[l], K)``, as views
+    into one flat array (what optimizers update); ``weight_mask`` marks the ``W`` entries."""
+
+    layer_sizes: tuple[int, ...]
+    k: int
+    flat: np.ndarray
+    W: list[np.ndarray]
+    R: list[np.ndarray]
+    S: list[np.ndarray]
+    B: list[np.ndarray]
+    weight_mask: np.ndarray
+
+    @classmethod
+    def zeros(
+        cls, layer_sizes: Sequence[int], k: int, dtype: np.dtype | type
+    ) -> EnsembleParameters:
+        sizes = tuple(int(n) for n in layer_sizes)
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"layer sizes must be >= 2 positive integers, got {list(sizes)}")
+        if k < 1:
+            raise ValueError(f"k must be a positive integer, got {k}")
+        shapes = []
+        for n_in, n_out in pairwise(sizes):
+            shapes += [(n_out, n_in), (n_in, k), (n_out, k), (n_out, k)]
+        flat = np.zeros(sum(r * c for r, c in shapes), dtype=dtype)
+        mask = np.zeros_like(flat)
+        views, start = [], 0
+        for index, (rows, cols) in enumerate(shapes):
+            views.append(flat[start : start + rows * cols].reshape(rows, cols))
+            if index % 4 == 0:
+                mask[start : start + rows * cols] = 1
+            start += rows * cols
+        return cls(sizes, k, flat, views[0::4], views[1::4], views[2::4], views[3::4], mask)
+
+    def __getstate__(self) -> dict[str, object]:
+        # Views do not survive pickling; keep the flat array and rebuild them.
+        return {"layer_sizes": self.layer_sizes, "k": self.k, "flat": self.flat}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        flat: np.ndarray = state["flat"]  # type: ignore[assignment]
+        fresh = EnsembleParameters.zeros(state["layer_sizes"], state["k"], flat.dtype)  # type: ignore[arg-type]
+        fresh.flat[...] = flat
+        self.__dict__.update(fresh.__dict__)
+
+    def named(self) -> dict[str, np.ndarray]:
+        """Every array by name: ``W1, R1, S1, B1, W2, …`` (views)."""
+        out = {}
+        for l in range(len(self.W)):
+            for name, arrays in (("W", self.W), ("R", self.R), ("S", self.S), ("B", self.B)):
+                out[f"{name}{l + 1}"] = arrays[l]
+        return out
+
+
+class _Buffers:
+    """Training buffers for batch size ``m`` (lists indexed by layer ``l = 0..L``)."""
+
+    def __init__(self, sizes: tuple[int, ...], k: int, m: int, dtype: np.dtype) -> None:
+        self.m = m
+        self.A = [np.empty((sizes[0], m), dtype)]  # A[0] = X, shared by the members
+        self.A += [np.empty((n, k, m), dtype) for n in sizes[1:]]
+        self.U = [np.empty((0,), dtype)] + [np.empty((n, k, m), dtype) for n in sizes[:-1]]
+        self.dU = [np.empty((0,), dtype)] + [np.empty((n, k, m), dtype) for n in sizes[:-1]]
+        self.P = [np.empty((0,), dtype)] + [np.empty((n, k, m), dtype) for n in sizes[1:]]
+        self.scratch = [np.empty((0,), dtype)] + [np.empty((n, k, m), dtype) for n in sizes[1:]]
+        self.dZ = [np.empty((0,), dtype)] + [np.empty((n, k, m), dtype) for n in sizes[1:]]
+        self.Y = np.empty((sizes[-1], k, m), dtype)
+
+
+def _flat2(a: np.ndarray) -> np.ndarray:
+    """A ``(n, K, m)`` block as the ``(n, K·m)`` matrix it is in memory."""
+    return a.reshape(a.shape[0], -1)
+
+
+class BatchEnsembleNetwork:
+    """``k`` members sharing each weight matrix; see the module docs for the math.
+
+    ``layer_sizes`` as for :class:`~nnscratch.network.Network` (input first).
+    Training buffers belong to one thread; prediction allocates per call and
+    may run from many threads at once.
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        k: int,
+        hidden_activation: str = "relu",
+        output_activation: str = "identity",
+        init: str = "he",
+        *,
+        loss: str = "mse",
+        dtype: np.dtype | type = np.float32,
+        rng: np.random.Generator | int | None = 0,
+    ) -> None:
+        self.hidden = get_activation(hidden_activation)
+        self.output = get_activation(output_activation)
+        self.loss_function = get_loss(loss)
+        if not self.hidden.elementwise:
+            raise ValueError(f"{hidden_activation!r} is an output activation, not a hidden one")
+        if self.loss_function.gives_dZ and self.output.name != self.loss_function.output_activation:
+            raise ValueError(
+                f"the {loss} loss goes with a {self.loss_function.output_activation} output, "
+                f"not {output_activation}"
+            )
+        try:
+            draw = INITIALIZERS[init]
+        except KeyError:
+            raise ValueError(f"unknown init {init!r}; choose from {sorted(INITIALIZERS)}") from None
+        self.k = int(k)
+        self.params = EnsembleParameters.zeros(layer_sizes, self.k, dtype)
+        self.grads = EnsembleParameters.zeros(layer_sizes, self.k, dtype)
+        rng = np.random.default_rng(rng)
+        sizes = self.params.layer_sizes
+        for l, (n_in, n_out) in enumerate(pairwise(sizes)):
+            self.params.W[l][...] = draw(n_in, n_out, rng)
+        self.params.R[0][...] = rng.choice([-1.0, 1.0], size=self.params.R[0].shape)
+        for R in self.params.R[1:]:
+            R[...] = 1.0
+        for S in self.params.S:
+            S[...] = 1.0
+        self._buffers: dict[int, _Buffers] = {}
+        self._last: _Buffers | None = None
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["_buffers"], state["_last"] = {}, None
+        return state
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        return self.params.layer_sizes
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.params.flat.dtype
+
+    def cache_for(self, m: int) -> _Buffers:
+        """The training buffers for batch size ``m`` (``.A[0]`` is the ``(n[0], m)`` input)."""
+        buffers = self._buffers.get(m)
+        if buffers is None:
+            if len(self._buffers) >= 8:
+                self._buffers.clear()
+            buffers = _Buffers(self.layer_sizes, self.k, m, self.dtype)
+            self._buffers[m] = buffers
+        return buffers
+
+    def blas_threads_for(self, m: int) -> contextlib.AbstractContextManager[object]:
+        """BLAS on one thread where a batch's largest product is small (as ``Network``)."""
+        largest = max(W.size for W in self.params.W) * self.k
+        return (
+            one_blas_thread() if m * largest < ONE_BLAS_THREAD_BELOW else contextlib.nullcontext()
+        )
+
+    # ------------------------------------------------------------------ training
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """Every member's output for ``X`` ``(n[0], m)``: ``(n[L], K, m)``, a training buffer."""
+        if X.ndim != 2 or X.shape[0] != self.layer_sizes[0]:
+            raise ValueError(
+                f"expected input of shape ({self.layer_sizes[0]}, m) in the network layout, "
+                f"got {X.shape}"
+            )
+        buffers = self.cache_for(X.shape[1])
+        if X is not buffers.A[0]:
+            np.copyto(buffers.A[0], X)
+        self._last = buffers
+        p, L = self.params, len(self.params.W)
+        for l in range(1, L + 1):
+            previous = buffers.A[l - 1]
+            r = p.R[l - 1][:, :, None]
+            if l == 1:  # U = r ⊙ X for every member
+                np.multiply(previous[:, None, :], r, out=buffers.U[1])
+            else:
+                np.multiply(previous, r, out=buffers.U[l])
+            np.matmul(p.W[l - 1], _flat2(buffers.U[l]), out=_flat2(buffers.P[l]))  # P = W · U
+            Z = buffers.A[l]
+            np.multiply(buffers.P[l], p.S[l - 1][:, :, None], out=Z)  # Z = s ⊙ P + b
+            Z += p.B[l - 1][:, :, None]
+            g = self.output if l == L else self.hidden
+            g.apply_inplace(_flat2(Z), _flat2(buffers.scratch[l]))
+        return buffers.A[L]
+
+    def backward(self, Y: np.ndarray, lmbda: float = 0.0) -> float:
+        """Gradients of ``J = 1/K Σ_k J_k (+ λ/(2m) Σ‖W‖²)`` into ``self.grads``; returns
+        ``m·J``. ``Y`` is ``(n[L], m)``, the same targets for every member."""
+        buffers = self._last
+        if buffers is None:
+            raise RuntimeError("backward() needs a forward() first")
+        p, g, L, m = self.params, self.grads, len(self.params.W), buffers.m
+        buffers.Y[...] = np.asarray(Y).reshape(self.layer_sizes[-1], 1, m)
+        dZ = buffers.dZ[L]
+        # (A - Y) / (K·m): the output delta of the mean of the K members' losses
+        total = self.loss_function.output_delta(_flat2(buffers.A[L]), _flat2(buffers.Y), _flat2(dZ))
+        if not self.loss_function.gives_dZ:
+            self.output.backward_inplace(
+                _flat2(buffers.A[L]), _flat2(dZ), _flat2(buffers.scratch[L])
+            )
+        for l in range(L, 0, -1):
+            dZ = buffers.dZ[l]
+            np.sum(dZ, axis=2, out=g.B[l - 1])  # db
+            np.einsum("ikm,ikm->ik", dZ, buffers.P[l], out=g.S[l - 1])  # ds
+            dZ *= p.S[l - 1][:, :, None]  # dP = s ⊙ dZ
+            np.matmul(_flat2(dZ), _flat2(buffers.U[l]).T, out=g.W[l - 1])  # dW = dP · Uᵀ
+            dU = buffers.dU[l]
+            np.matmul(p.W[l - 1].T, _flat2(dZ), out=_flat2(dU))  # dU = Wᵀ · dP
+            if l == 1:
+                np.einsum("ikm,im->ik", dU, buffers.A[0], out=g.R[0])  # dr against X
+            else:
+                np.einsum("ikm,ikm->ik", dU, buffers.A[l - 1], out=g.R[l - 1])
+                below = buffers.dZ[l - 1]
+                np.multiply(dU, p.R[l - 1][:, :, None], out=below)  # dA[l-1] = r ⊙ dU
+                self.hidden.backward_inplace(
+                    _flat2(buffers.A[l - 1]), _flat2(below), _flat2(buffers.scratch[l - 1])
+                )
+        total /= self.k
+        if lmbda:
+            squared = 0.0
+            for W, dW in zip(p.W, g.W, strict=True):
+                squared += float(np.vdot(W, W))
+                dW += (lmbda / m) * W
+            total += 0.5 * lmbda * squared
+        return total
+
+    # ------------------------------------------------------------------ prediction
+
+    def _forward_members(self, X: np.ndarray) -> np.ndarray:
+        """``(n[L], K, m)`` for a batch, in arrays of this call only."""
+        p, L = self.params, len(self.params.W)
+        A = X
+        for l in range(1, L + 1):
+            r = p.R[l - 1][:, :, None]
+            U = A[:, None, :] * r if l == 1 else A * r
+            Z = (p.W[l - 1] @ _flat2(U)).reshape(-1, self.k, X.shape[1])
+            Z *= p.S[l - 1][:, :, None]
+            Z += p.B[l - 1][:, :, None]
+            g = self.output if l == L else self.hidden
+            flat = _flat2(Z)
+            g.predict_inplace(flat, np.empty_like(flat), np.zeros_like(flat))
+            A = Z
+        return A
+
+    def predict(self, X: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+        """The members' mean output ``(n[L], m)`` for ``X`` ``(n[0], m)``."""
+        X = np.asarray(X, dtype=self.dtype)
+        out = np.empty((self.layer_sizes[-1], X.shape[1]), dtype=self.dtype)
+        with one_blas_thread():
+            for start in range(0, X.shape[1], batch_size):
+                members = self._forward_members(X[:, start : start + batch_size])
+                out[:, start : start + batch_size] = members.mean(axis=1)
+        return out
+
+    def predict_samples(self, X: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+        """As :meth:`predict`, for ``X`` in the user layout ``(m, n[0])``."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
+            raise ValueError(f"expected X of shape (m, {self.layer_sizes[0]}), got {X.shape}")
+        out = np.empty((self.layer_sizes[-1], X.shape[0]), dtype=self.dtype)
+        with one_blas_thread():
+            for start in range(0, X.shape[0], batch_size):
+                batch = to_network_layout(X[start : start + batch_size], self.dtype)
+                out[:, start : start + batch_size] = self._forward_members(batch).mean(axis=1)
+        return out
+
+    def loss(self, X: np.ndarray, Y: np.ndarray, lmbda: float = 0.0) -> float:
+        """``J`` for ``X`` and ``Y``: the mean of the members' losses (+ L2), float64."""
+        members = self._forward_members(np.asarray(X, dtype=self.dtype))
+        m = X.shape[1]
+        Yb = np.broadcast_to(np.asarray(Y).reshape(self.layer_sizes[-1], 1, m), members.shape)
+        data = self.loss_function.value(_flat2(members), np.ascontiguousarray(_flat2(Yb)))
+        squared = sum(float(np.vdot(W, W)) for W in self.params.W)
+        return data + lmbda / (2 * m) * squared
