@@ -42,10 +42,14 @@ from itertools import pairwise
 
 import numpy as np
 
-from nnscratch.activations import get_activation
 from nnscratch.init import INITIALIZERS
-from nnscratch.losses import get_loss
-from nnscratch.network import ONE_BLAS_THREAD_BELOW, one_blas_thread, to_network_layout
+from nnscratch.network import (
+    activations_and_loss,
+    blas_threads_for_products,
+    check_input_layout,
+    one_blas_thread,
+    to_network_layout,
+)
 
 #: Columns per prediction batch.
 PREDICT_BATCH = 2048
@@ -146,16 +150,9 @@ class BatchEnsembleNetwork:
         dtype: np.dtype | type = np.float32,
         rng: np.random.Generator | int | None = 0,
     ) -> None:
-        self.hidden = get_activation(hidden_activation)
-        self.output = get_activation(output_activation)
-        self.loss_function = get_loss(loss)
-        if not self.hidden.elementwise:
-            raise ValueError(f"{hidden_activation!r} is an output activation, not a hidden one")
-        if self.loss_function.gives_dZ and self.output.name != self.loss_function.output_activation:
-            raise ValueError(
-                f"the {loss} loss goes with a {self.loss_function.output_activation} output, "
-                f"not {output_activation}"
-            )
+        self.hidden, self.output, self.loss_function = activations_and_loss(
+            hidden_activation, output_activation, loss
+        )
         try:
             draw = INITIALIZERS[init]
         except KeyError:
@@ -200,20 +197,13 @@ class BatchEnsembleNetwork:
 
     def blas_threads_for(self, m: int) -> contextlib.AbstractContextManager[object]:
         """BLAS on one thread where a batch's largest product is small (as ``Network``)."""
-        largest = max(W.size for W in self.params.W) * self.k
-        return (
-            one_blas_thread() if m * largest < ONE_BLAS_THREAD_BELOW else contextlib.nullcontext()
-        )
+        return blas_threads_for_products(m * self.k * max(W.size for W in self.params.W))
 
     # ------------------------------------------------------------------ training
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """Every member's output for ``X`` ``(n[0], m)``: ``(n[L], K, m)``, a training buffer."""
-        if X.ndim != 2 or X.shape[0] != self.layer_sizes[0]:
-            raise ValueError(
-                f"expected input of shape ({self.layer_sizes[0]}, m) in the network layout, "
-                f"got {X.shape}"
-            )
+        check_input_layout(X, self.layer_sizes[0])
         buffers = self.cache_for(X.shape[1])
         if X is not buffers.A[0]:
             np.copyto(buffers.A[0], X)

@@ -373,6 +373,41 @@ class _CachePool:
                     idle.append(cache)
 
 
+def activations_and_loss(
+    hidden_activation: str, output_activation: str, loss: str
+) -> tuple[Activation, Activation, Loss]:
+    """The hidden and output activations and the loss, by name, checked to go together."""
+    hidden, output, loss_function = (
+        get_activation(hidden_activation),
+        get_activation(output_activation),
+        get_loss(loss),
+    )
+    if not hidden.elementwise:
+        raise ValueError(f"{hidden_activation!r} is an output activation, not a hidden one")
+    if loss_function.gives_dZ and output.name != loss_function.output_activation:
+        raise ValueError(
+            f"the {loss} loss goes with a {loss_function.output_activation} output, "
+            f"not {output_activation}"
+        )
+    return hidden, output, loss_function
+
+
+def blas_threads_for_products(multiply_adds: int) -> contextlib.AbstractContextManager[object]:
+    """BLAS held to one thread for a batch whose largest product has fewer than
+    :data:`ONE_BLAS_THREAD_BELOW` multiply-adds; its own threads otherwise."""
+    if multiply_adds < ONE_BLAS_THREAD_BELOW:
+        return one_blas_thread()
+    return contextlib.nullcontext()
+
+
+def check_input_layout(X: np.ndarray, n_inputs: int) -> None:
+    """``ValueError`` unless ``X`` is ``(n_inputs, m)``: the network layout."""
+    if X.ndim != 2 or X.shape[0] != n_inputs:
+        raise ValueError(
+            f"expected input of shape ({n_inputs}, m) in the network layout, got {X.shape}"
+        )
+
+
 class Network:
     """A fully connected network: parameters, activations, a loss and reusable buffers.
 
@@ -402,16 +437,9 @@ class Network:
         rng: np.random.Generator | int | None = 0,
         dropout_rng: np.random.Generator | int | None = None,
     ) -> None:
-        self.hidden = get_activation(hidden_activation)
-        self.output = get_activation(output_activation)
-        self.loss_function = get_loss(loss)
-        if not self.hidden.elementwise:
-            raise ValueError(f"{hidden_activation!r} is an output activation, not a hidden one")
-        if self.loss_function.gives_dZ and self.output.name != self.loss_function.output_activation:
-            raise ValueError(
-                f"the {loss} loss goes with a {self.loss_function.output_activation} output, "
-                f"not {output_activation}"
-            )
+        self.hidden, self.output, self.loss_function = activations_and_loss(
+            hidden_activation, output_activation, loss
+        )
         self.params = initialize(layer_sizes, init, rng=rng, dtype=dtype)
         n_hidden = len(layer_sizes) - 2
         rates = (float(dropout),) * n_hidden if np.isscalar(dropout) else tuple(dropout)
@@ -456,17 +484,10 @@ class Network:
     def blas_threads_for(self, m: int) -> contextlib.AbstractContextManager[object]:
         """A ``with`` context for products on batches of ``m``: BLAS held to one
         thread where its threads do not pay (see :data:`ONE_BLAS_THREAD_BELOW`)."""
-        largest = max(block.size for block in self.params.blocks)
-        return (
-            one_blas_thread() if m * largest < ONE_BLAS_THREAD_BELOW else contextlib.nullcontext()
-        )
+        return blas_threads_for_products(m * max(block.size for block in self.params.blocks))
 
     def _check_input(self, X: np.ndarray) -> np.ndarray:
-        if X.ndim != 2 or X.shape[0] != self.layer_sizes[0]:
-            raise ValueError(
-                f"expected input of shape ({self.layer_sizes[0]}, m) in the network layout, "
-                f"got {X.shape}"
-            )
+        check_input_layout(X, self.layer_sizes[0])
         if X.dtype != self.dtype:
             X = X.astype(self.dtype)
         return X
