@@ -355,9 +355,10 @@ class _MLPBase(BaseEstimator):
 
         NumPy and BLAS release the GIL, so the threads use that many cores. Each
         member has its own network, optimizer, random streams and buffers and reads
-        the training arrays only, so every member ends with the bits a sequential
-        fit gives it. One progress bar counts all members' epochs; Ctrl-C stops
-        every running member after its batch (members not started are dropped).
+        the training arrays only, so it ends with the bits a sequential fit on one
+        BLAS thread gives it (see ``n_jobs``). One progress bar counts all members'
+        epochs; Ctrl-C stops every running member after its batch (members not
+        started are dropped).
         """
         total = sum(c.epochs for c in configs)
         bar = tqdm(
@@ -585,8 +586,13 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         of their losses and averaged; 1 is a plain network. No dropout with
         ``k > 1``.
     n_jobs : members trained at once, in threads (scikit-learn's convention:
-        ``None`` is 1, ``-1`` every core). Each member gets the same bits
-        either way; ``callbacks`` may then be called from several threads.
+        ``None`` is 1, ``-1`` every core), each with BLAS on one thread. Where a
+        member trained alone would use one BLAS thread too (batches whose
+        largest product is under ``ONE_BLAS_THREAD_BELOW`` multiply-adds, e.g.
+        the table recipes), it gets the same bits either way; larger networks
+        (MNIST's 784-512-256) round some products differently on one BLAS
+        thread than on two, by float32's last bits. ``callbacks`` may then be
+        called from several threads.
     dtype : float32 (fast) or float64, as a string, a NumPy type or a dtype.
     random_state : seed for initialisation, validation split and shuffling.
     verbose : show a progress bar.

@@ -56,7 +56,7 @@ class Recipe:
     n_members: int = 1
     #: TabM's k: members sharing each weight matrix in every network (1: plain networks)
     k: int = 1
-    #: members trained at once (-1: one per core); the same bits whatever it is
+    #: members trained at once (-1: one per core; see MLPRegressor's n_jobs for the bits)
     n_jobs: int | None = -1
     dtype: str = "float32"
     notes: str = field(default="", compare=False)

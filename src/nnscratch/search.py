@@ -238,7 +238,7 @@ def run_fold(
     ``fold_index`` it is, score, seconds, status, error)."""
     started = time.perf_counter()
     try:
-        # one member at a time: the search already runs a fit per core (the same bits)
+        # one member at a time: the search already runs a fit per core
         recipe = replace(base.with_overrides(**params), n_jobs=1)
         score = search.fold_score(recipe, fold, seed)
         status, error = ("ok", "") if math.isfinite(score) else ("failed", "score is not finite")
