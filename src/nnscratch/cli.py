@@ -40,8 +40,8 @@ from nnscratch.images import (
 )
 from nnscratch.metrics import (
     baseline_metrics,
-    classification_baselines,
     classification_metrics,
+    classification_results,
     format_classification_table,
     format_table,
     regression_metrics,
@@ -340,13 +340,9 @@ def cmd_train_classification(args: argparse.Namespace, recipe: Recipe) -> int:
     probabilities = {s: model.predict_proba_scaled(X) for s, (X, _) in splits.items()}
     shape = "-".join(map(str, model.layer_sizes))
     name = f"nnscratch MLP {shape}" + (f" ×{model.n_members}" if model.n_members > 1 else "")
-    results = {
-        name: {
-            split: classification_metrics(y, probabilities[split], classes)
-            for split, (_, y) in splits.items()
-        }
-    }
-    results.update(classification_baselines(data.X_train, data.y_train, splits, classes, args.seed))
+    results = classification_results(
+        name, probabilities, splits, classes, (data.X_train, data.y_train), args.seed
+    )
     say()
     say(format_classification_table(results, f"{data.target} on {data.report.source}"))
 
@@ -493,13 +489,9 @@ def cmd_train_digits(args: argparse.Namespace, source: str) -> int:
     splits = {"validation": (X_val, y_val), "test": (images.X_test, images.y_test)}
     probabilities = {s: estimator.predict_proba(X) for s, (X, _) in splits.items()}
     name = "nnscratch MLP " + "-".join(map(str, estimator.network_.layer_sizes))
-    results = {
-        name: {
-            split: classification_metrics(y, probabilities[split], classes)
-            for split, (_, y) in splits.items()
-        }
-    }
-    results.update(classification_baselines(X_train, y_train, splits, classes, args.seed))
+    results = classification_results(
+        name, probabilities, splits, classes, (X_train, y_train), args.seed
+    )
     say()
     say(format_classification_table(results, f"results on {images.source}"))
 

@@ -193,3 +193,23 @@ def classification_baselines(
         for s, (X, y) in splits.items()
     }
     return rows
+
+
+def classification_results(
+    name: str,
+    probabilities: Mapping[str, np.ndarray],
+    splits: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    classes: np.ndarray,
+    training: tuple[np.ndarray, np.ndarray],
+    seed: int,
+) -> dict[str, dict[str, Any]]:
+    """The results table's rows: the model ``name`` scored from its ``probabilities`` on
+    each of ``splits``, then :func:`classification_baselines` fit on ``training``."""
+    rows: dict[str, dict[str, Any]] = {
+        name: {
+            split: classification_metrics(y, probabilities[split], classes)
+            for split, (_, y) in splits.items()
+        }
+    }
+    rows.update(classification_baselines(*training, dict(splits), classes, seed))
+    return rows
