@@ -41,10 +41,7 @@ class PopularityModel(TableModel):
     def predict_points(self, cleaned: pd.DataFrame) -> np.ndarray:
         """Predicted target (popularity 0–100, float64) for every row of a cleaned frame."""
         out = np.empty(len(cleaned))
-        dtype = self.estimator.network_.dtype
-        for start in range(0, len(cleaned), self.PREDICT_CHUNK):
-            chunk = cleaned.iloc[start : start + self.PREDICT_CHUNK]
-            X = self.preprocessing.transform(chunk, dtype=dtype)
+        for start, X in self.inputs_in_chunks(cleaned):
             out[start : start + len(X)] = self.preprocessing.to_points(self.estimator.predict(X))
         return out
 

@@ -19,6 +19,7 @@ network part of it too.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,14 @@ class TableModel:
     @property
     def layer_sizes(self) -> tuple[int, ...]:
         return self.estimator.network_.layer_sizes
+
+    def inputs_in_chunks(self, cleaned: pd.DataFrame) -> Iterator[tuple[int, np.ndarray]]:
+        """``(start, X)`` for each :attr:`PREDICT_CHUNK` rows of a cleaned frame, ``X``
+        the network's inputs for those rows (the estimator's dtype)."""
+        dtype = self.estimator.network_.dtype
+        for start in range(0, len(cleaned), self.PREDICT_CHUNK):
+            chunk = cleaned.iloc[start : start + self.PREDICT_CHUNK]
+            yield start, self.preprocessing.transform(chunk, dtype=dtype)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the model to ``path`` (``.npz`` + JSON, no pickle, atomic): the
@@ -118,10 +127,7 @@ class TabularClassifier(TableModel):
         """Class probabilities ``(n_rows, n_classes)`` (columns in ``classes_`` order)
         for every row of a cleaned frame."""
         out = np.empty((len(cleaned), len(self.classes_)))
-        dtype = self.estimator.network_.dtype
-        for start in range(0, len(cleaned), self.PREDICT_CHUNK):
-            chunk = cleaned.iloc[start : start + self.PREDICT_CHUNK]
-            X = self.preprocessing.transform(chunk, dtype=dtype)
+        for start, X in self.inputs_in_chunks(cleaned):
             out[start : start + len(X)] = self.estimator.predict_proba(X)
         return out
 
