@@ -243,7 +243,6 @@ class Dropout:
     rates: tuple[float, ...]
     rng: np.random.Generator
     masks: list[np.ndarray | None] | None = None
-    dropped: list[bool] | None = None  # which layers the last forward pass masked
 
     def apply(self, l: int, A: np.ndarray, mask: np.ndarray) -> None:
         """``A ← A ⊙ M[l]``, drawing a fresh mask into ``mask`` (or copying the fixed one)."""
