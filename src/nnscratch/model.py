@@ -113,7 +113,7 @@ class _MLPBase(BaseEstimator):
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not isinstance(self.n_members, numbers.Integral) or self.n_members < 1:
             raise ValueError(f"n_members must be a positive integer, got {self.n_members}")
-        k = getattr(self, "k", 1)
+        k = self.k
         if not isinstance(k, numbers.Integral) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k}")
         if k > 1 and self.dropout:
@@ -161,7 +161,7 @@ class _MLPBase(BaseEstimator):
     ) -> Network | BatchEnsembleNetwork:
         """One member: a plain network, or with ``k > 1`` a BatchEnsemble of ``k``."""
         dtype = as_float_dtype(self.dtype) if dtype is None else dtype
-        k = getattr(self, "k", 1)
+        k = self.k
         if k > 1:
             return BatchEnsembleNetwork(
                 sizes, k, self.activation, output, self.init, loss=loss, dtype=dtype, rng=rng
@@ -337,7 +337,7 @@ class _MLPBase(BaseEstimator):
     def _member_jobs(self) -> int:
         """Members trained at once: ``n_jobs`` (scikit-learn's convention: ``None`` is 1,
         ``-1`` every core), at most one per member."""
-        n_jobs = getattr(self, "n_jobs", None)
+        n_jobs = self.n_jobs
         if n_jobs is None:
             return 1
         cores = os.cpu_count() or 1
