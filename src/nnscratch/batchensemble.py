@@ -27,6 +27,18 @@ hand, with ``dZ`` of shape ``(n[l], K, m)``::
     dU   = Wᵀ · dP                         dr_k = Σ_samples dU_k ⊙ A_k[l-1]
     dA[l-1] = r ⊙ dU,  dZ[l-1] = dA[l-1] ⊙ g'(Z[l-1])
 
+The first layer is the expensive one (``n[0]`` is the encoded input, wide)
+and every member sees the same ``X``, so it is computed the other way round:
+the members' scaled weights ``V[j,k,i] = W[j,i]·r_k[i]`` form one
+``(n[1]·K, n[0])`` matrix, and ``P = V · X`` is one product over the ``m``
+samples, with no ``(n[0], K, m)`` block. Its backward pass needs no ``dX``,
+so one product gives everything::
+
+    G  = dP · Xᵀ                          (n[1]·K, n[0]): G_k = dP_k · Xᵀ
+    dW[j,i] = Σ_k G_k[j,i]·r_k[i]          dr_k[i] = Σ_j G_k[j,i]·W[j,i]
+
+— two products for the first layer where the general rule takes three.
+
 The class has the training loop's interface (:func:`nnscratch.training.train`
 trains it as it trains a :class:`~nnscratch.network.Network`), and
 :func:`nnscratch.gradcheck` style checks cover it in ``tests/test_batchensemble.py``.
@@ -117,17 +129,25 @@ class _Buffers:
         self.m = m
         self.A = [np.empty((sizes[0], m), dtype)]  # A[0] = X, shared by the members
         self.A += [np.empty((n, k, m), dtype) for n in sizes[1:]]
-        self.U = [np.empty((0,), dtype)] + [np.empty((n, k, m), dtype) for n in sizes[:-1]]
-        self.dU = [np.empty((0,), dtype)] + [np.empty((n, k, m), dtype) for n in sizes[:-1]]
+        # U[1] and dU[1] are never formed: the first layer works on V and G (module docs)
+        none = [np.empty((0,), dtype)] * 2
+        self.U = none + [np.empty((n, k, m), dtype) for n in sizes[1:-1]]
+        self.dU = none + [np.empty((n, k, m), dtype) for n in sizes[1:-1]]
         self.P = [np.empty((0,), dtype)] + [np.empty((n, k, m), dtype) for n in sizes[1:]]
         self.scratch = [np.empty((0,), dtype)] + [np.empty((n, k, m), dtype) for n in sizes[1:]]
         self.dZ = [np.empty((0,), dtype)] + [np.empty((n, k, m), dtype) for n in sizes[1:]]
         self.Y = np.empty((sizes[-1], k, m), dtype)
+        self.G = np.empty((sizes[1], k, sizes[0]), dtype)  # dP · Xᵀ of the first layer
 
 
 def _flat2(a: np.ndarray) -> np.ndarray:
     """A ``(n, K, m)`` block as the ``(n, K·m)`` matrix it is in memory."""
     return a.reshape(a.shape[0], -1)
+
+
+def _members_flat(a: np.ndarray) -> np.ndarray:
+    """A ``(n, K, m)`` block as the ``(n·K, m)`` matrix it also is in memory."""
+    return a.reshape(-1, a.shape[2])
 
 
 class BatchEnsembleNetwork:
@@ -171,6 +191,7 @@ class BatchEnsembleNetwork:
             S[...] = 1.0
         self._buffers: dict[int, _Buffers] = {}
         self._last: _Buffers | None = None
+        self._V = np.empty((sizes[1], self.k, sizes[0]), dtype)  # training's first-layer weights
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
@@ -199,6 +220,11 @@ class BatchEnsembleNetwork:
         """BLAS on one thread where a batch's largest product is small (as ``Network``)."""
         return blas_threads_for_products(m * self.k * max(W.size for W in self.params.W))
 
+    def _first_layer_weights(self, out: np.ndarray | None = None) -> np.ndarray:
+        """The members' first-layer weights ``V[j,k,i] = W[j,i]·r_k[i]``, ``(n[1], K, n[0])``."""
+        W, R = self.params.W[0], self.params.R[0]
+        return np.multiply(W[:, None, :], R.T[None, :, :], out=out)
+
     # ------------------------------------------------------------------ training
 
     def forward(self, X: np.ndarray) -> np.ndarray:
@@ -210,13 +236,12 @@ class BatchEnsembleNetwork:
         self._last = buffers
         p, L = self.params, len(self.params.W)
         for l in range(1, L + 1):
-            previous = buffers.A[l - 1]
-            r = p.R[l - 1][:, :, None]
-            if l == 1:  # U = r ⊙ X for every member
-                np.multiply(previous[:, None, :], r, out=buffers.U[1])
-            else:
-                np.multiply(previous, r, out=buffers.U[l])
-            np.matmul(p.W[l - 1], _flat2(buffers.U[l]), out=_flat2(buffers.P[l]))  # P = W · U
+            if l == 1:  # P = V · X, V[j,k,i] = W[j,i]·r_k[i]
+                V = self._first_layer_weights(out=self._V)
+                np.matmul(V.reshape(-1, V.shape[2]), buffers.A[0], out=_members_flat(buffers.P[1]))
+            else:  # U = r ⊙ A[l-1], P = W · U
+                np.multiply(buffers.A[l - 1], p.R[l - 1][:, :, None], out=buffers.U[l])
+                np.matmul(p.W[l - 1], _flat2(buffers.U[l]), out=_flat2(buffers.P[l]))
             Z = buffers.A[l]
             np.multiply(buffers.P[l], p.S[l - 1][:, :, None], out=Z)  # Z = s ⊙ P + b
             Z += p.B[l - 1][:, :, None]
@@ -244,18 +269,21 @@ class BatchEnsembleNetwork:
             np.sum(dZ, axis=2, out=g.B[l - 1])  # db
             np.einsum("ikm,ikm->ik", dZ, buffers.P[l], out=g.S[l - 1])  # ds
             dZ *= p.S[l - 1][:, :, None]  # dP = s ⊙ dZ
+            if l == 1:  # G = dP · Xᵀ; dW and dr from G (module docs)
+                G = buffers.G
+                np.matmul(_members_flat(dZ), buffers.A[0].T, out=G.reshape(-1, G.shape[2]))
+                np.einsum("jki,ik->ji", G, p.R[0], out=g.W[0])
+                np.einsum("jki,ji->ik", G, p.W[0], out=g.R[0])
+                continue
             np.matmul(_flat2(dZ), _flat2(buffers.U[l]).T, out=g.W[l - 1])  # dW = dP · Uᵀ
             dU = buffers.dU[l]
             np.matmul(p.W[l - 1].T, _flat2(dZ), out=_flat2(dU))  # dU = Wᵀ · dP
-            if l == 1:
-                np.einsum("ikm,im->ik", dU, buffers.A[0], out=g.R[0])  # dr against X
-            else:
-                np.einsum("ikm,ikm->ik", dU, buffers.A[l - 1], out=g.R[l - 1])
-                below = buffers.dZ[l - 1]
-                np.multiply(dU, p.R[l - 1][:, :, None], out=below)  # dA[l-1] = r ⊙ dU
-                self.hidden.backward_inplace(
-                    _flat2(buffers.A[l - 1]), _flat2(below), _flat2(buffers.scratch[l - 1])
-                )
+            np.einsum("ikm,ikm->ik", dU, buffers.A[l - 1], out=g.R[l - 1])
+            below = buffers.dZ[l - 1]
+            np.multiply(dU, p.R[l - 1][:, :, None], out=below)  # dA[l-1] = r ⊙ dU
+            self.hidden.backward_inplace(
+                _flat2(buffers.A[l - 1]), _flat2(below), _flat2(buffers.scratch[l - 1])
+            )
         total /= self.k
         if lmbda:
             squared = 0.0
@@ -272,9 +300,12 @@ class BatchEnsembleNetwork:
         p, L = self.params, len(self.params.W)
         A = X
         for l in range(1, L + 1):
-            r = p.R[l - 1][:, :, None]
-            U = A[:, None, :] * r if l == 1 else A * r
-            Z = (p.W[l - 1] @ _flat2(U)).reshape(-1, self.k, X.shape[1])
+            if l == 1:
+                V = self._first_layer_weights()
+                P = V.reshape(-1, V.shape[2]) @ A
+            else:
+                P = p.W[l - 1] @ _flat2(A * p.R[l - 1][:, :, None])
+            Z = P.reshape(-1, self.k, X.shape[1])
             Z *= p.S[l - 1][:, :, None]
             Z += p.B[l - 1][:, :, None]
             g = self.output if l == L else self.hidden
