@@ -24,7 +24,7 @@ def problem(loss: str, n_in: int = 5, m: int = 7, seed: int = 0):
     return X, np.eye(3)[labels].T, 3
 
 
-def ensemble(loss: str, hidden: str, n_out: int, k: int = 3, seed: int = 1):
+def ensemble(loss: str, hidden: str, n_out: int, k: int = 3, seed: int = 1) -> BatchEnsembleNetwork:
     net = BatchEnsembleNetwork(
         [5, 4, 3, n_out], k, hidden, HEADS[loss], loss=loss, dtype=np.float64, rng=seed
     )
@@ -53,11 +53,12 @@ def test_each_member_is_the_plain_network_with_scaled_weights(loss: str) -> None
     np.testing.assert_allclose(net.forward(X), members, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("k", [1, 4])
 @pytest.mark.parametrize("hidden", ["relu", "tanh", "sigmoid", "leaky_relu"])
 @pytest.mark.parametrize("loss", sorted(HEADS))
-def test_gradients_match_finite_differences(loss: str, hidden: str) -> None:
+def test_gradients_match_finite_differences(loss: str, hidden: str, k: int) -> None:
     X, Y, n_out = problem(loss)
-    net = ensemble(loss, hidden, n_out)
+    net = ensemble(loss, hidden, n_out, k=k)
     lmbda = 0.3
     net.forward(X)
     objective = net.backward(Y, lmbda)
@@ -76,6 +77,61 @@ def test_gradients_match_finite_differences(loss: str, hidden: str) -> None:
         numeric[i] = (up - down) / (2 * eps)
     error = np.linalg.norm(analytic - numeric) / np.linalg.norm(analytic + numeric)
     assert error < 1e-6, error
+
+
+def test_one_member_with_unit_scalings_is_the_plain_network_exactly() -> None:
+    """k = 1, r = s = 1: the same outputs and gradients as :class:`Network`, bit for bit.
+
+    Small integers (and a batch of 8) keep every product and sum exact in
+    float64, so any difference would be a different computation, not rounding.
+    """
+    rng = np.random.default_rng(4)
+    sizes = [6, 5, 4, 1]
+    net = BatchEnsembleNetwork(sizes, 1, "relu", dtype=np.float64, rng=0)
+    plain = Network(sizes, "relu", dtype=np.float64, rng=0)
+    for l in range(len(sizes) - 1):
+        W = rng.integers(-3, 4, size=net.params.W[l].shape).astype(float)
+        b = rng.integers(-2, 3, size=net.params.B[l].shape).astype(float)
+        net.params.W[l][...], net.params.B[l][...] = W, b
+        plain.params.weights[l][...], plain.params.biases[l][...] = W, b
+        net.params.R[l][...] = 1.0
+    X = rng.integers(-4, 5, size=(6, 8)).astype(float)
+    Y = rng.integers(-4, 5, size=(1, 8)).astype(float)
+    np.testing.assert_array_equal(net.forward(X)[:, 0, :], plain.forward(X))
+    np.testing.assert_array_equal(net.predict(X), plain.predict(X))
+    assert net.backward(Y) == plain.backward(Y)
+    for l in range(len(sizes) - 1):
+        np.testing.assert_array_equal(net.grads.W[l], plain.grads.weights[l])
+        np.testing.assert_array_equal(net.grads.B[l], plain.grads.biases[l])
+
+
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_agrees_with_pytorch_autograd(loss: str) -> None:
+    """An independent TabM in PyTorch, in its own batch-first ``(m, K, n)`` layout."""
+    torch = pytest.importorskip("torch", reason="PyTorch (the optional bench extra) not installed")
+    X, Y, n_out = problem(loss, m=9, seed=5)
+    net = ensemble(loss, "relu", n_out, k=4, seed=2)
+    lmbda, m, k = 0.2, X.shape[1], net.k
+    net.forward(X)
+    ours_total = net.backward(Y, lmbda)
+    tensors = {name: torch.tensor(a, requires_grad=True) for name, a in net.params.named().items()}
+    h = torch.tensor(X.T)[:, None, :].expand(m, k, X.shape[0])  # every member sees x
+    layers = len(net.params.W)
+    for l in range(1, layers + 1):
+        W, R, S, B = (tensors[f"{name}{l}"] for name in "WRSB")
+        h = (h * R.T) @ W.T * S.T + B.T  # (m, K, n[l])
+        if l < layers:
+            h = torch.relu(h)
+    if loss == "mse":
+        data = ((h - torch.tensor(Y.T)[:, None, :]) ** 2).sum() / (2 * m * k)
+    else:
+        labels = torch.tensor(np.argmax(Y, axis=0)).repeat_interleave(k)
+        data = torch.nn.functional.cross_entropy(h.reshape(m * k, n_out), labels)
+    penalty = lmbda / (2 * m) * sum((tensors[f"W{l}"] ** 2).sum() for l in range(1, layers + 1))
+    (data + penalty).backward()
+    assert ours_total / m == pytest.approx((data + penalty).item(), rel=1e-12)
+    for name, array in net.grads.named().items():
+        np.testing.assert_allclose(array, tensors[name].grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_first_layer_scalings_start_at_random_signs_and_the_rest_at_one() -> None:
