@@ -88,6 +88,35 @@ def test_early_stopping_and_curves() -> None:
     assert model.validation_loss_curve_[model.best_epoch_] == min(model.validation_loss_curve_)
 
 
+@pytest.mark.parametrize(
+    ("n", "batch_size", "max_steps", "epochs", "planned"),
+    [
+        (1000, 100, None, 50, 50),  # no limit
+        (1000, 100, 25, 50, 3),  # 10 steps an epoch: 25 steps fill 3 epochs
+        (1000, 100, 10_000, 50, 50),  # the limit is above the epochs' steps
+        (1000, 3000, 4, 50, 4),  # a batch larger than the data is the whole data
+        (1000, None, 7, 50, 7),  # full batch: one step an epoch
+        (100_000, 256, 100, 50, 1),  # at least one epoch
+    ],
+)
+def test_max_steps_plans_whole_epochs(n, batch_size, max_steps, epochs, planned) -> None:
+    model = MLPRegressor(batch_size=batch_size, max_steps=max_steps, epochs=epochs)
+    assert model.planned_epochs(n) == planned
+
+
+def test_max_steps_limits_a_fit_and_its_schedule() -> None:
+    X, y = friedman(400)
+    model = MLPRegressor(
+        batch_size=50, max_steps=20, epochs=100, early_stopping=False, lr_schedule="cosine",
+        learning_rate=0.01, random_state=0,
+    ).fit(X / 10, y / 10)
+    assert model.n_epochs_ == 3  # 8 steps an epoch
+    rates = model.history_.learning_rate
+    assert rates[0] == pytest.approx(0.01) and rates[1] == pytest.approx(0.0075)  # cosine over 3
+    with pytest.raises(ValueError, match="max_steps must be a positive integer"):
+        MLPRegressor(max_steps=0).fit(X, y)
+
+
 def test_partial_fit_continues() -> None:
     X, y = friedman(200)
     model = MLPRegressor(random_state=0, learning_rate=0.01)

@@ -65,6 +65,7 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         lr_schedule: str = "constant",
         batch_size: int | None = 256,
         epochs: int = 200,
+        max_steps: int | None = None,
         l2: float = 0.0,
         dropout: float = 0.0,
         weight_decay: float = 0.0,
@@ -89,6 +90,7 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         self.lr_schedule = lr_schedule
         self.batch_size = batch_size
         self.epochs = epochs
+        self.max_steps = max_steps
         self.l2 = l2
         self.dropout = dropout
         self.weight_decay = weight_decay

@@ -15,6 +15,7 @@ networks from them.
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import threading
@@ -107,6 +108,9 @@ class _MLPBase(BaseEstimator):
             raise ValueError(f"batch_size must be >= 1 or None, got {self.batch_size}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        steps = self.max_steps
+        if steps is not None and (not isinstance(steps, numbers.Integral) or steps < 1):
+            raise ValueError(f"max_steps must be a positive integer or None, got {steps}")
         if self.l2 < 0:
             raise ValueError(f"l2 must be >= 0, got {self.l2}")
         if not 0 <= self.dropout < 1:
@@ -232,13 +236,22 @@ class _MLPBase(BaseEstimator):
             X,
             Y,
             validation=validation,
-            epochs=self.epochs,
+            epochs=self.planned_epochs(len(X)),
             patience=self.patience if self.early_stopping else None,
             rmse_scale=rmse_scale,
             callbacks=callbacks,
             handle_interrupts=handle_interrupts,
         )
         return self
+
+    def planned_epochs(self, n_samples: int) -> int:
+        """Epochs ``fit`` plans for ``n_samples`` training rows: ``epochs``, or fewer where
+        ``max_steps`` optimizer steps fill fewer whole epochs (at least one)."""
+        if self.max_steps is None:
+            return int(self.epochs)
+        batch = n_samples if self.batch_size is None else min(int(self.batch_size), n_samples)
+        steps_per_epoch = math.ceil(n_samples / max(batch, 1))
+        return max(1, min(int(self.epochs), math.ceil(int(self.max_steps) / steps_per_epoch)))
 
     def _partial_fit(self, X: Any, y: Any) -> Any:
         """One more epoch on ``(X, y)``, keeping the weights and optimizer state."""
@@ -567,6 +580,11 @@ class MLPRegressor(RegressorMixin, _MLPBase):
     lr_schedule : ``"constant"``, ``"step"``, ``"cosine"`` or ``"plateau"``.
     batch_size : samples per update; ``None`` is full-batch gradient descent.
     epochs : passes over the training data (iterations, for full batch).
+    max_steps : at most this many optimizer steps, rounded up to whole epochs
+        (``None``: no limit). Large data then gets fewer epochs of more steps
+        each, so a fit costs about the same number of updates whatever the
+        size of the data (``max_steps`` of Hugging Face's and Lightning's
+        trainers); the learning-rate schedule spans the epochs planned.
     l2 : ``λ`` of the ``λ/(2m) Σ‖W‖²`` penalty.
     dropout : inverted-dropout rate of every hidden layer while training (0: none).
     weight_decay : decoupled weight decay (AdamW), 0 for none.
@@ -609,6 +627,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         lr_schedule: str = "constant",
         batch_size: int | None = 256,
         epochs: int = 200,
+        max_steps: int | None = None,
         l2: float = 0.0,
         dropout: float = 0.0,
         weight_decay: float = 0.0,
@@ -633,6 +652,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         self.lr_schedule = lr_schedule
         self.batch_size = batch_size
         self.epochs = epochs
+        self.max_steps = max_steps
         self.l2 = l2
         self.dropout = dropout
         self.weight_decay = weight_decay

@@ -42,6 +42,8 @@ class Recipe:
     lr_schedule: str = "constant"
     batch_size: int | None = 256
     epochs: int = 200
+    #: at most this many optimizer steps, in whole epochs (MLPRegressor's max_steps)
+    max_steps: int | None = None
     l2: float = 0.0
     dropout: float = 0.0
     weight_decay: float = 0.0
@@ -114,6 +116,7 @@ class Recipe:
             lr_schedule=self.lr_schedule,
             batch_size=self.batch_size,
             epochs=self.epochs,
+            max_steps=self.max_steps,
             l2=self.l2,
             dropout=self.dropout,
             weight_decay=self.weight_decay,
