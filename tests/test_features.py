@@ -89,6 +89,54 @@ def test_ple_properties(X: np.ndarray, n_bins: int) -> None:
     np.testing.assert_array_equal(again.transform(X), out)
 
 
+def test_tree_bins_put_an_edge_where_the_target_steps() -> None:
+    """Target-aware edges: a step in y at x = 0.3 gets an edge there; quantiles miss it."""
+    rng = np.random.default_rng(0)
+    x = rng.random(4000)
+    y = np.where(x > 0.3, 1.0, 0.0) + 0.05 * rng.normal(size=4000)
+    tree = PiecewiseLinearEncoding(4, bins="tree", min_samples_leaf=100).fit(x[:, None], y)
+    assert np.min(np.abs(tree.edges_[0] - 0.3)) < 0.005
+    quantile = PiecewiseLinearEncoding(4).fit(x[:, None])
+    assert np.min(np.abs(quantile.edges_[0] - 0.3)) > 0.03
+    assert tree.edges_[0][0] == x.min() and tree.edges_[0][-1] == x.max()
+
+
+@given(
+    X=arrays(np.float64, (300, 2), elements=st.floats(-5, 5)),
+    n_bins=st.integers(2, 12),
+    min_leaf=st.integers(1, 80),
+    labels=st.booleans(),
+)
+@settings(max_examples=30, deadline=None)
+def test_tree_bins_properties(X: np.ndarray, n_bins: int, min_leaf: int, labels: bool) -> None:
+    """At most ``n_bins`` bins, increasing edges spanning the training range, each bin holding
+    at least ``min_samples_leaf`` rows; numbers or class labels; a JSON round trip."""
+    y = np.sin(X[:, 0]) + X[:, 1]
+    target = np.where(y > 0, "up", "down") if labels else y
+    encoder = PiecewiseLinearEncoding(n_bins, bins="tree", min_samples_leaf=min_leaf)
+    encoder.fit(X, target)
+    for column, edges in zip(X.T, encoder.edges_, strict=True):
+        assert np.all(np.diff(edges) > 0) and edges[0] == column.min() and edges[-1] == column.max()
+        if len(np.unique(column)) > n_bins + 1:  # else the distinct values are the edges
+            assert len(edges) - 1 <= n_bins
+            inner = np.digitize(column, edges[1:-1], right=True)  # bin of each row
+            assert np.bincount(inner).min() >= min_leaf
+    again = PiecewiseLinearEncoding.from_dict(encoder.to_dict())
+    assert again.bins == "tree" and again.min_samples_leaf == min_leaf
+    np.testing.assert_array_equal(again.transform(X), encoder.transform(X))
+
+
+def test_tree_bins_need_the_target_and_old_files_read_as_quantile() -> None:
+    X = np.arange(40.0).reshape(-1, 1)
+    with pytest.raises(ValueError, match=r"fit\(X, y\)"):
+        PiecewiseLinearEncoding(4, bins="tree").fit(X)
+    with pytest.raises(ValueError, match="bins must be"):
+        PiecewiseLinearEncoding(4, bins="kmeans")
+    state = PiecewiseLinearEncoding(4).fit(X).to_dict()
+    del state["bins"], state["min_samples_leaf"]  # a model file written before tree bins
+    assert PiecewiseLinearEncoding.from_dict(state).bins == "quantile"
+
+
 def test_ple_bin_too_narrow_for_float32_is_a_step_not_nan() -> None:
     encoder = PiecewiseLinearEncoding(n_bins=4).fit(np.array([[0.0], [1e-50], [1.0]]))
     X = np.array([[0.0], [0.5], [-1.0]], dtype=np.float32)  # the first bin is 0 wide in float32

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.preprocessing import MinMaxScaler
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from nnscratch.data import TARGET, VALUE_RANGES, CleaningReport, clean
 from nnscratch.errors import DataError
@@ -31,8 +32,8 @@ from nnscratch.features import DEFAULT_FEATURES
 class PiecewiseLinearEncoding:
     """Piecewise-linear encoding of numerical features (Gorishniy et al., 2022).
 
-    For a feature with bin edges ``b_0 < b_1 < … < b_T`` (quantiles of the
-    training rows), a value ``x`` becomes ``T`` numbers::
+    For a feature with bin edges ``b_0 < b_1 < … < b_T``, a value ``x``
+    becomes ``T`` numbers::
 
         e_t(x) = clip((x - b_{t-1}) / (b_t - b_{t-1}), 0, 1),   t = 1..T
 
@@ -42,29 +43,72 @@ class PiecewiseLinearEncoding:
     ``n_bins + 1`` distinct training values uses those values as edges (a
     thermometer code). ``include_input`` appends the value itself.
 
+    ``bins`` says where the edges go: ``"quantile"`` puts them at quantiles of
+    the training rows (``fit(X)``); ``"tree"`` (the paper's target-aware
+    variant) at the split points of a decision tree with at most ``n_bins``
+    leaves of at least ``min_samples_leaf`` rows, grown on that one feature
+    to predict the target (``fit(X, y)``: a regression tree for numbers, a
+    classification tree for labels), so the bins are narrow where the target
+    changes and wide where it does not.
+
     Shapes: ``(n_samples, n_features)`` → ``(n_samples, n_features_out_)``.
     Fitted on the training split only, like every fitted part of the data
     stage, and saved with the model as JSON (:meth:`to_dict`).
     """
 
-    def __init__(self, n_bins: int = 16, include_input: bool = True) -> None:
+    def __init__(
+        self,
+        n_bins: int = 16,
+        include_input: bool = True,
+        *,
+        bins: str = "quantile",
+        min_samples_leaf: int = 256,
+    ) -> None:
         if n_bins < 1:
             raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+        if bins not in ("quantile", "tree"):
+            raise ValueError(f"bins must be 'quantile' or 'tree', got {bins!r}")
+        if min_samples_leaf < 1:
+            raise ValueError(f"min_samples_leaf must be >= 1, got {min_samples_leaf}")
         self.n_bins = n_bins
         self.include_input = include_input
+        self.bins = bins
+        self.min_samples_leaf = min_samples_leaf
         self.edges_: list[np.ndarray] = []
 
-    def fit(self, X: np.ndarray) -> PiecewiseLinearEncoding:
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> PiecewiseLinearEncoding:
+        """Edges for each column of ``X`` ``(n_samples, n_features)``; ``y`` ``(n_samples,)``
+        is the target, needed with ``bins="tree"``."""
         X = np.asarray(X, dtype=np.float64)
+        if self.bins == "tree":
+            if y is None:
+                raise ValueError("bins='tree' places the edges by the target: fit(X, y)")
+            y = np.asarray(y).ravel()
+            if len(y) != len(X):
+                raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
         self.edges_ = []
         for column in X.T:
             distinct = np.unique(column)
             if len(distinct) <= self.n_bins + 1:
                 edges = distinct
+            elif self.bins == "tree":
+                edges = self._tree_edges(column, y)
             else:
                 edges = np.unique(np.quantile(column, np.linspace(0, 1, self.n_bins + 1)))
             self.edges_.append(edges)
         return self
+
+    def _tree_edges(self, column: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The column's range cut at the split points of a target-predicting tree."""
+        is_label = not np.issubdtype(y.dtype, np.number) or y.dtype == bool
+        tree_class = DecisionTreeClassifier if is_label else DecisionTreeRegressor
+        tree = tree_class(
+            max_leaf_nodes=max(self.n_bins, 2),
+            min_samples_leaf=self.min_samples_leaf,
+            random_state=0,
+        ).fit(column[:, None], y)
+        splits = tree.tree_.threshold[tree.tree_.feature >= 0]
+        return np.unique(np.concatenate([[column.min(), column.max()], splits]))
 
     @property
     def n_features_out_(self) -> int:
@@ -97,19 +141,26 @@ class PiecewiseLinearEncoding:
             out[:, start:] = X
         return out
 
-    def fit_transform(self, X: np.ndarray) -> np.ndarray:
-        return self.fit(X).transform(X)
+    def fit_transform(self, X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+        return self.fit(X, y).transform(X)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "n_bins": self.n_bins,
             "include_input": self.include_input,
+            "bins": self.bins,
+            "min_samples_leaf": self.min_samples_leaf,
             "edges": [e.tolist() for e in self.edges_],
         }
 
     @classmethod
     def from_dict(cls, state: dict[str, object]) -> PiecewiseLinearEncoding:
-        encoder = cls(int(state["n_bins"]), bool(state["include_input"]))  # type: ignore[call-overload]
+        encoder = cls(
+            int(state["n_bins"]),  # type: ignore[call-overload]
+            bool(state["include_input"]),
+            bins=str(state.get("bins", "quantile")),  # files before target-aware bins
+            min_samples_leaf=int(state.get("min_samples_leaf", 256)),  # type: ignore[call-overload]
+        )
         encoder.edges_ = [np.asarray(e, dtype=np.float64) for e in state["edges"]]  # type: ignore[union-attr]
         if any(e.ndim != 1 or np.any(np.diff(e) <= 0) for e in encoder.edges_):
             raise ValueError("encoding state: edges must be increasing lists")
