@@ -126,6 +126,19 @@ def test_tree_bins_properties(X: np.ndarray, n_bins: int, min_leaf: int, labels:
     np.testing.assert_array_equal(again.transform(X), encoder.transform(X))
 
 
+def test_tree_bins_of_large_data_come_from_a_seeded_subsample(monkeypatch) -> None:
+    monkeypatch.setattr(PiecewiseLinearEncoding, "TREE_ROWS", 200)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(5000, 2))
+    y = np.where(X[:, 0] > 0.5, 3.0, 0.0) + rng.normal(size=5000)
+    first = PiecewiseLinearEncoding(4, bins="tree", min_samples_leaf=20).fit(X, y)
+    second = PiecewiseLinearEncoding(4, bins="tree", min_samples_leaf=20).fit(X, y)
+    for a, b, column in zip(first.edges_, second.edges_, X.T, strict=True):
+        np.testing.assert_array_equal(a, b)  # the same subsample every time
+        assert a[0] == column.min() and a[-1] == column.max()  # the range of every row
+    assert np.min(np.abs(first.edges_[0] - 0.5)) < 0.2  # the step, seen in 200 rows
+
+
 def test_tree_bins_need_the_target_and_old_files_read_as_quantile() -> None:
     X = np.arange(40.0).reshape(-1, 1)
     with pytest.raises(ValueError, match=r"fit\(X, y\)"):
