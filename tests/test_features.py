@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +138,20 @@ def test_tree_bins_of_large_data_come_from_a_seeded_subsample(monkeypatch) -> No
         np.testing.assert_array_equal(a, b)  # the same subsample every time
         assert a[0] == column.min() and a[-1] == column.max()  # the range of every row
     assert np.min(np.abs(first.edges_[0] - 0.5)) < 0.2  # the step, seen in 200 rows
+
+
+def test_a_recipe_places_tree_bins_by_the_training_target_only() -> None:
+    frame = tracks_from_frame(make_tracks(1500, seed=5), features=RECIPE_FEATURES)
+    data = prepare(frame, RECIPE_FEATURES, seed=0)
+    recipe = replace(DEFAULT_RECIPE, encoding="ple", bins="tree", bin_min_samples=50)
+    edges = [e.copy() for e in recipe.preprocessing(data).encoder.edges_]
+    assert recipe.preprocessing(data).encoder.bins == "tree"
+    other = replace(data, y_val=data.y_val[::-1].copy(), y_test=np.zeros_like(data.y_test))
+    for a, b in zip(edges, recipe.preprocessing(other).encoder.edges_, strict=True):
+        np.testing.assert_array_equal(a, b)  # validation and test targets play no part
+    shuffled = replace(data, y_train=np.random.default_rng(0).permutation(data.y_train))
+    moved = recipe.preprocessing(shuffled).encoder.edges_
+    assert any(len(a) != len(b) or np.any(a != b) for a, b in zip(edges, moved, strict=True))
 
 
 def test_tree_bins_need_the_target_and_old_files_read_as_quantile() -> None:

@@ -55,6 +55,10 @@ class Recipe:
     first_rows: int | None = None
     encoding: str = "minmax"
     n_bins: int = 16
+    #: where the piecewise-linear bins' edges go: "quantile", or "tree" (target-aware)
+    bins: str = "quantile"
+    #: the fewest training rows in a target-aware bin
+    bin_min_samples: int = 256
     n_members: int = 1
     #: TabM's k: members sharing each weight matrix in every network (1: plain networks)
     k: int = 1
@@ -143,7 +147,10 @@ class Recipe:
         pre = data.preprocessing
         if self.encoding == "ple":  # the numeric columns; one-hot blocks pass through
             numeric = data.X_train[:, : len(data.feature_names)]
-            pre.encoder = PiecewiseLinearEncoding(self.n_bins).fit(numeric)
+            encoder = PiecewiseLinearEncoding(
+                self.n_bins, bins=self.bins, min_samples_leaf=self.bin_min_samples
+            )
+            pre.encoder = encoder.fit(numeric, data.y_train if self.bins == "tree" else None)
         return pre
 
     def build_for(self, data: PreparedData, seed: int, verbose: bool = False) -> Any:
