@@ -52,11 +52,14 @@ def test_trials_are_the_same_for_a_seed_and_a_prefix_of_longer_searches() -> Non
     space = SPACES["table"]
     assert sample_trials(space, 6, seed=4) == sample_trials(space, 6, seed=4)
     assert sample_trials(space, 6, seed=4) != sample_trials(space, 6, seed=5)
-    trials = sample_trials(space, 6, seed=4)
-    assert {tuple(sorted(t)) for t in trials} == {tuple(sorted(space))}
+    trials = sample_trials(space, 40, seed=4)
+    names = {tuple(sorted(part)) for part in space}
+    assert len(names) == 1 and {tuple(sorted(t)) for t in trials} == names  # same columns
     for t in trials:
         assert 3e-4 <= t["learning_rate"] <= 3e-3
         assert t["learning_rate"] == float(f"{t['learning_rate']:.3g}")
+        assert t["k"] == 1 or t["dropout"] == 0.0  # TabM networks take no dropout
+    assert {t["k"] > 1 for t in trials} == {True, False}  # both kinds are drawn
 
 
 @pytest.mark.parametrize("labels", [None, np.repeat([0, 1, 2], 20)])
@@ -101,7 +104,7 @@ def test_search_ranks_trials_and_a_failed_trial_is_kept(table_search: TableSearc
     assert table["rank"].tolist() == [1, 2, 3]
     assert table["mean_rmse"].is_monotonic_increasing
     np.testing.assert_allclose(table["mean_rmse"], table[["fold_0", "fold_1"]].mean(axis=1))
-    assert set(SPACES["table"]) <= set(table.columns)
+    assert set(SPACES["table"][0]) <= set(table.columns)
     assert result.best_params == dict(result.trials.sort_values("rank").iloc[0]["params"])
 
 

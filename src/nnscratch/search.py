@@ -63,18 +63,24 @@ CONNECT_TIMEOUT_S = 10.0
 #: Fraction of each fold's training rows held out for early stopping.
 EARLY_STOPPING_FRACTION = 0.1
 
+_TABLE_COMMON: dict[str, Any] = {
+    "hidden": [(64, 32, 16), (64, 64), (128, 64), (128, 64, 32), (256, 128), (256, 128, 64)],
+    "learning_rate": loguniform(3e-4, 3e-3),
+    "weight_decay": [0.0, 1e-5, 1e-4, 1e-3],
+    "batch_size": [128, 256, 512],
+    "n_bins": [8, 16, 32],
+    "bins": ["quantile", "tree"],
+}
+
 #: What ``tune`` searches, per kind of data. Lists are sampled uniformly;
-#: ``loguniform`` draws are rounded to 3 significant digits.
-SPACES: dict[str, dict[str, Any]] = {
-    "table": {
-        "hidden": [(64, 32, 16), (64, 64), (128, 64), (128, 64, 32), (256, 128), (256, 128, 64)],
-        "learning_rate": loguniform(3e-4, 3e-3),
-        "weight_decay": [0.0, 1e-5, 1e-4, 1e-3],
-        "dropout": [0.0, 0.05, 0.1, 0.2],
-        "batch_size": [128, 256, 512],
-        "n_members": [1, 3, 5],
-        "n_bins": [8, 16, 32],
-    },
+#: ``loguniform`` draws are rounded to 3 significant digits. A list of spaces
+#: is drawn from one at a time (scikit-learn's ``ParameterSampler``): tables
+#: try plain networks (with dropout) and TabM networks (``k > 1``, no dropout).
+SPACES: dict[str, dict[str, Any] | list[dict[str, Any]]] = {
+    "table": [
+        {**_TABLE_COMMON, "k": [1], "dropout": [0.0, 0.05, 0.1, 0.2], "n_members": [1, 3, 5]},
+        {**_TABLE_COMMON, "k": [8, 16, 32], "dropout": [0.0], "n_members": [1, 2]},
+    ],
     "images": {
         "hidden": [(128,), (256, 128), (512, 256), (512, 256, 128)],
         "learning_rate": loguniform(3e-4, 3e-3),
@@ -86,7 +92,9 @@ SPACES: dict[str, dict[str, Any]] = {
 }
 
 
-def sample_trials(space: dict[str, Any], n_trials: int, seed: int) -> list[dict[str, Any]]:
+def sample_trials(
+    space: dict[str, Any] | list[dict[str, Any]], n_trials: int, seed: int
+) -> list[dict[str, Any]]:
     """``n_trials`` parameter sets from ``space``, the same for the same seed."""
     trials = []
     for params in ParameterSampler(space, n_trials, random_state=seed):
@@ -453,7 +461,7 @@ def add_parser(sub: Any, formatter: Any, examples: Callable[[str], str]) -> None
         "tune",
         help="search hyperparameters by cross-validation (locally, or on a Dask cluster)",
         description="Draw --trials configurations of the default recipe (widths and depth, "
-        "learning rate, weight decay, dropout, batch size, ensemble size, encoding bins), "
+        "learning rate, weight decay, dropout, batch size, ensemble size, TabM k, encoding bins), "
         "score each by --cv-fold cross-validation on the training split, refit the best on "
         "the whole training split and score it once on the test split. Writes trials.csv, "
         "search.png, best.json (for `nnscratch train --recipe`), model.npz and metrics.json.",
