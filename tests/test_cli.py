@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
+from nnscratch.recipe import DEFAULT_RECIPE
 from nnscratch.synthetic import make_tracks
 
 SCRIPT = Path(sys.executable).with_name("nnscratch")
@@ -68,6 +69,18 @@ def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def test_preset_fast_is_five_plain_networks(tmp_path: Path) -> None:
+    out = tmp_path / "fast"
+    result = run("train", "--preset", "fast", "--epochs", "2", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "an ensemble of 5" in result.stdout and "TabM" not in result.stdout
+    assert re.search(r"W1 \(64, \d+\) b1 \(64, 1\)", result.stdout)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["recipe"]["preset"] == "fast" and metrics["recipe"]["k"] == 1
+    [name] = [k for k in metrics["results"] if k.startswith("nnscratch MLP")]
+    assert name.endswith("-64-32-16-1 ×5")
+
+
 def test_help_everywhere() -> None:
     for command in ([], ["train"], ["evaluate"], ["predict"], ["download"], ["tune"], ["serve"]):
         result = run(*command, "--help")
@@ -93,9 +106,12 @@ def test_train_on_the_builtin_sample(synthetic_run: Path) -> None:
     stdout = (synthetic_run / "stdout.txt").read_text()
     assert "built-in synthetic sample (not real Spotify data)" in stdout
     assert "rows read 5,000" in stdout
-    assert "piecewise-linear encoded" in stdout and "an ensemble of 5" in stdout
+    r = DEFAULT_RECIPE
+    assert "piecewise-linear encoded" in stdout and f"an ensemble of {r.n_members}" in stdout
     assert re.search(r"X_train \(\d+, \d+\)", stdout)
-    assert re.search(r"W1 \(64, \d+\)", stdout)
+    width = r.hidden[0]
+    assert re.search(rf"W1 \({width}, (\d+)\) R1 \(\1, {r.k}\) S1 \({width}, {r.k}\)", stdout)
+    assert f"TabM: {r.k} members share each W" in stdout
     for name in (
         "nnscratch MLP",
         "training mean",
@@ -108,7 +124,8 @@ def test_train_on_the_builtin_sample(synthetic_run: Path) -> None:
     assert {"data", "recipe", "results", "training", "timing", "nnscratch_version"} <= set(metrics)
     assert metrics["data"]["synthetic"] is True
     [name] = [k for k in metrics["results"] if k.startswith("nnscratch MLP")]
-    assert name.endswith("-64-32-16-1 ×5")
+    hidden = "-".join(map(str, r.hidden))
+    assert name.endswith(f"-{hidden}-1 k={r.k} ×{r.n_members}")
     model_scores = metrics["results"][name]
     assert set(model_scores) == {"validation", "test"}
     assert {"rmse", "mae", "r2"} <= set(model_scores["test"])

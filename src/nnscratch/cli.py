@@ -98,18 +98,39 @@ def describe_network(
     """The layer sizes and every array's shape, in the network's layout."""
     sizes = [n_features, *recipe.hidden, n_outputs]
     output = output or recipe.output_activation
-    shapes = "  ".join(
-        f"W{l} ({sizes[l]}, {sizes[l - 1]}) b{l} ({sizes[l]}, 1)" for l in range(1, len(sizes))
-    )
-    return "\n".join(
-        [
-            "network: " + " → ".join(map(str, sizes)) + f", hidden {recipe.activation}, output "
-            f"{output}, {recipe.init} init, {recipe.dtype}",
-            f"  X_train ({n_features}, {n_train})  Y_train ({n_outputs}, {n_train})"
-            "   (network layout: features × samples)",
-            f"  {shapes}",
-        ]
-    )
+    k = recipe.k
+    if k == 1:
+        shapes = "  ".join(
+            f"W{l} ({sizes[l]}, {sizes[l - 1]}) b{l} ({sizes[l]}, 1)" for l in range(1, len(sizes))
+        )
+    else:
+        shapes = "  ".join(
+            f"W{l} ({sizes[l]}, {sizes[l - 1]}) R{l} ({sizes[l - 1]}, {k}) "
+            f"S{l} ({sizes[l]}, {k}) B{l} ({sizes[l]}, {k})"
+            for l in range(1, len(sizes))
+        )
+    lines = [
+        "network: " + " → ".join(map(str, sizes)) + f", hidden {recipe.activation}, output "
+        f"{output}, {recipe.init} init, {recipe.dtype}",
+        f"  X_train ({n_features}, {n_train})  Y_train ({n_outputs}, {n_train})"
+        "   (network layout: features × samples)",
+        f"  {shapes}",
+    ]
+    if k > 1:
+        lines.insert(
+            1,
+            f"  TabM: {k} members share each W and own scalings R, S and biases B; "
+            f"a layer's activations are one (features, {k}, batch) block",
+        )
+    return "\n".join(lines)
+
+
+def results_name(model: Any) -> str:
+    """The results table's name for a fitted table model: shape, TabM's k, ensemble size."""
+    name = "nnscratch MLP " + "-".join(map(str, model.layer_sizes))
+    if model.estimator.k > 1:
+        name += f" k={model.estimator.k}"
+    return name + (f" ×{model.n_members}" if model.n_members > 1 else "")
 
 
 # --------------------------------------------------------------------------- train
@@ -223,7 +244,8 @@ def describe_inputs(recipe: Recipe, data: PreparedData, pre: Preprocessing) -> N
         one_hot = len(data.column_names) - len(data.feature_names)
         say(
             f"inputs: {len(data.feature_names)} features, each piecewise-linear encoded in up "
-            f"to {recipe.n_bins} bins plus its scaled value"
+            f"to {recipe.n_bins} {'target-aware ' if recipe.bins == 'tree' else ''}bins "
+            "plus its scaled value"
             + (f", and {one_hot} one-hot columns" if one_hot else "")
             + f" → {pre.n_inputs} network inputs"
         )
@@ -285,8 +307,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model, fit_seconds = fit_reporting(args, recipe, data)
     history = model.history
 
-    shape = "-".join(map(str, model.layer_sizes))
-    name = f"nnscratch MLP {shape}" + (f" ×{model.n_members}" if model.n_members > 1 else "")
+    name = results_name(model)
     results = {name: split_metrics(data, model.predict_scaled)}
     seed_cols = None
     if list(features) != list(DEFAULT_FEATURES) and set(DEFAULT_FEATURES) <= set(features):
@@ -338,8 +359,7 @@ def cmd_train_classification(args: argparse.Namespace, recipe: Recipe) -> int:
     splits = {"validation": (data.X_val, data.y_val), "test": (data.X_test, data.y_test)}
     splits = {s: (X, y) for s, (X, y) in splits.items() if len(y)}
     probabilities = {s: model.predict_proba_scaled(X) for s, (X, _) in splits.items()}
-    shape = "-".join(map(str, model.layer_sizes))
-    name = f"nnscratch MLP {shape}" + (f" ×{model.n_members}" if model.n_members > 1 else "")
+    name = results_name(model)
     results = classification_results(
         name, probabilities, splits, classes, (data.X_train, data.y_train), args.seed
     )
