@@ -1,0 +1,202 @@
+"""Large data: the default recipe against the configuration it replaced, on ~600k rows.
+
+The file a user downloads has ~600,000 tracks. This benchmark generates that
+many synthetic rows (``make_tracks(600000, seed=7)``, the schema of
+``tracks.csv``), prepares and encodes them once, and then, in this one
+process and in alternating order, trains
+
+* **before**: five plain 64-32-16 networks one after another (``n_jobs=1``),
+  the default recipe until the TabM layer replaced it, and
+* **default**: :data:`nnscratch.recipe.DEFAULT_RECIPE` as it is now,
+
+each for ``--epochs`` epochs without early stopping (best of ``--repeats``).
+It reports samples per second per ensemble pass (training rows × epochs /
+seconds: every member has seen every row once per pass) and per member
+(× the number of members: plain networks, or TabM's ``k`` per network), and
+the ratio of the two configurations. The machine is shared and noisy: read
+the ratios, not the absolute times.
+
+With ``--end-to-end`` it also writes the rows to a CSV and times
+``nnscratch train --data FILE`` with defaults in a child process (wall
+seconds, the child's peak RSS and the command's own timing lines).
+
+    python benchmarks/large_data.py --end-to-end
+
+Writes ``benchmarks/results/large_data.{md,json}`` (or ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from results_io import write_results  # benchmarks/, beside this script
+
+from nnscratch.data import tracks_from_frame
+from nnscratch.preprocessing import prepare
+from nnscratch.recipe import DEFAULT_RECIPE, FAST_RECIPE, Recipe
+from nnscratch.synthetic import make_tracks
+
+HERE = Path(__file__).resolve().parent
+SETTLE_S = 0.3  # let spinning BLAS threads of the previous run go idle (train_throughput.py)
+
+#: The default recipe before the TabM layer, as it ran then: five plain networks
+#: one after another, on quantile bins (``--preset fast`` with both changed).
+BEFORE = replace(
+    FAST_RECIPE,
+    bins="quantile",
+    n_jobs=1,
+    notes="five plain 64-32-16 networks, one after another",
+)
+
+#: The lines of ``nnscratch train``'s output that say what was trained, and how long it took.
+TIMING_LINES = ("split (seed", "inputs:", "trained ")
+
+CONFIGURATIONS: dict[str, Recipe] = {"before": BEFORE, "default": DEFAULT_RECIPE}
+
+
+def members(recipe: Recipe) -> int:
+    """Networks the recipe trains on every row per pass: plain ones, or TabM members."""
+    return recipe.n_members * recipe.k
+
+
+def timed_fit(recipe: Recipe, X: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> float:
+    estimator = recipe.build(seed).set_params(epochs=epochs, early_stopping=False)
+    time.sleep(SETTLE_S)
+    start = time.perf_counter()
+    estimator.fit(X, y)
+    return time.perf_counter() - start
+
+
+def throughput_section(rows: int, seed: int, epochs: int, repeats: int) -> dict[str, Any]:
+    r = DEFAULT_RECIPE
+    frame = tracks_from_frame(
+        make_tracks(rows, seed=seed),
+        source="synthetic",
+        features=r.features,
+        optional=r.optional,
+        categoricals=r.categoricals,
+    )
+    features, categoricals = frame.attrs["features"], frame.attrs["categoricals"]
+    data = prepare(frame, features, seed=0, categoricals=categoricals)  # as nnscratch train
+    X = DEFAULT_RECIPE.preprocessing(data).encode(data.X_train)
+    y = data.y_train
+    n = len(y)
+    best = dict.fromkeys(CONFIGURATIONS, np.inf)
+    for r in range(repeats):
+        names = list(CONFIGURATIONS) if r % 2 == 0 else list(CONFIGURATIONS)[::-1]
+        for name in names:
+            seconds = timed_fit(CONFIGURATIONS[name], X, y, epochs, seed=r)
+            best[name] = min(best[name], seconds)
+            print(json.dumps({"config": name, "repeat": r, "seconds": seconds}), flush=True)
+    result: dict[str, Any] = {"training_rows": n, "inputs": X.shape[1], "epochs": epochs}
+    for name, recipe in CONFIGURATIONS.items():
+        per_pass = n * epochs / best[name]
+        result[name] = {
+            "recipe": recipe.notes,
+            "members": members(recipe),
+            "seconds": best[name],
+            "seconds_per_pass": best[name] / epochs,
+            "samples_per_s_per_pass": per_pass,
+            "samples_per_s_per_member": per_pass * members(recipe),
+        }
+    result["ratio_per_pass"] = (
+        result["default"]["samples_per_s_per_pass"] / result["before"]["samples_per_s_per_pass"]
+    )
+    result["ratio_per_member"] = (
+        result["default"]["samples_per_s_per_member"]
+        / result["before"]["samples_per_s_per_member"]
+    )
+    return result
+
+
+def end_to_end_section(rows: int, seed: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / f"synthetic_{rows}.csv"
+        make_tracks(rows, seed=seed).to_csv(csv, index=False)
+        command = [sys.executable, "-m", "nnscratch", "train", "--data", str(csv)]
+        command += ["--out", str(Path(tmp) / "run")]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
+        wall = time.perf_counter() - start
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode != 0:
+        raise SystemExit(f"nnscratch train failed ({done.returncode}):\n{done.stderr}")
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    return {
+        "rows": rows,
+        "command": "nnscratch train --data synthetic_600000.csv",
+        "wall_seconds": wall,
+        # ru_maxrss of children is the largest child so far; the CSV writer is this process
+        "peak_rss_mb": max(peak_kb, before) / 1024,
+        "timing_lines": [line for line in lines if line.lstrip().startswith(TIMING_LINES)],
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    t = report["throughput"]
+    lines = [
+        f"Synthetic rows `make_tracks({report['rows']}, seed={report['seed']})`, "
+        f"{t['training_rows']:,} training rows × {t['inputs']} encoded inputs; "
+        f"{t['epochs']} epochs without early stopping, best of {report['repeats']}, alternating, "
+        "one process.",
+        "",
+        "| configuration | members | s per pass | samples/s per pass | samples/s per member |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in CONFIGURATIONS:
+        row = t[name]
+        lines.append(
+            f"| {name}: {row['recipe']} | {row['members']} | {row['seconds_per_pass']:.2f} | "
+            f"{row['samples_per_s_per_pass']:,.0f} | {row['samples_per_s_per_member']:,.0f} |"
+        )
+    lines += [
+        "",
+        f"Default ÷ before: **{t['ratio_per_pass']:.2f}×** per ensemble pass, "
+        f"**{t['ratio_per_member']:.2f}×** per member.",
+    ]
+    e = report.get("end_to_end")
+    if e:
+        lines += [
+            "",
+            f"`{e['command']}` (defaults, a child process): **{e['wall_seconds']:.1f} s** wall, "
+            f"peak RSS **{e['peak_rss_mb']:,.0f} MB**.",
+            "",
+            "```text",
+            *e["timing_lines"],
+            "```",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=600_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--end-to-end", action="store_true")
+    parser.add_argument("--out", default=str(HERE / "results" / "large_data"))
+    args = parser.parse_args()
+    report: dict[str, Any] = {"rows": args.rows, "seed": args.seed, "repeats": args.repeats}
+    report["throughput"] = throughput_section(args.rows, args.seed, args.epochs, args.repeats)
+    if args.end_to_end:
+        report["end_to_end"] = end_to_end_section(args.rows, args.seed)
+    write_results(args.out, report, markdown(report))
+
+
+if __name__ == "__main__":
+    main()
