@@ -81,6 +81,24 @@ def test_preset_fast_is_five_plain_networks(tmp_path: Path) -> None:
     assert name.endswith("-64-32-16-1 ×5")
 
 
+def test_k_and_max_steps_flags(tmp_path: Path) -> None:
+    """``--k 1`` makes plain networks of the default recipe; ``--max-steps`` bounds the epochs."""
+    out = tmp_path / "plain"
+    args = ["train", "--k", "1", "--max-steps", "20", "--epochs", "50", "--out", str(out)]
+    result = run(*args, "--quiet")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["recipe"]["k"] == 1 and metrics["recipe"]["max_steps"] == 20
+    n_train = metrics["data"]["splits"]["train"]
+    steps_per_epoch = -(-n_train // DEFAULT_RECIPE.batch_size)
+    assert len(pd.read_csv(out / "history.csv")) == -(-20 // steps_per_epoch)
+
+
+def test_dropout_with_tabm_networks_is_refused_with_the_fix() -> None:
+    result = run("train", "--dropout", "0.1", "--epochs", "1", "--quiet")
+    assert_clean_failure(result, "--dropout 0.1 needs plain networks", "--k 1", "--preset fast")
+
+
 def test_help_everywhere() -> None:
     for command in ([], ["train"], ["evaluate"], ["predict"], ["download"], ["tune"], ["serve"]):
         result = run(*command, "--help")

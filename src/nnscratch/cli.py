@@ -173,6 +173,7 @@ def recipe_from_args(args: argparse.Namespace, presets: dict[str, Recipe] = PRES
         optimizer=args.optimizer,
         learning_rate=args.lr,
         epochs=args.epochs,
+        max_steps=args.max_steps,
         l2=args.l2,
         max_rows=args.max_rows,
         output_activation=args.output_activation,
@@ -186,6 +187,16 @@ def recipe_from_args(args: argparse.Namespace, presets: dict[str, Recipe] = PRES
         recipe = dataclasses.replace(recipe, batch_size=args.batch_size or None)
     if args.patience is not None:  # 0 means no early stopping
         recipe = dataclasses.replace(recipe, patience=args.patience or None)
+    if args.k is not None:
+        if args.k < 1:
+            raise DataError(f"--k must be a positive integer, got {args.k}")
+        recipe = dataclasses.replace(recipe, k=args.k)
+    if recipe.k > 1 and recipe.dropout:
+        raise DataError(
+            f"--dropout {recipe.dropout} needs plain networks, and this recipe's are TabM "
+            f"networks of k={recipe.k} members (which take no dropout): add --k 1, or "
+            "--preset fast"
+        )
     return recipe
 
 
@@ -864,6 +875,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--schedule", help="constant, step, cosine or plateau")
     train.add_argument("--batch-size", type=parse_batch_size, help="samples per step, or 'full'")
     train.add_argument("--epochs", type=int, help="passes over the training split")
+    train.add_argument(
+        "--k",
+        type=int,
+        help="TabM members sharing each network's weights (1: plain networks; default recipe: 16)",
+    )
+    train.add_argument(
+        "--max-steps",
+        type=int,
+        help="at most this many optimizer steps, in whole epochs (the default recipe: 8000; "
+        "large files then get fewer epochs)",
+    )
     train.add_argument("--l2", type=float, help="L2 strength λ in λ/(2m) Σ‖W‖²")
     train.add_argument("--dropout", type=float, help="dropout rate of every hidden layer")
     train.add_argument(
