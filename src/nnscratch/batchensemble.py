@@ -295,13 +295,14 @@ class BatchEnsembleNetwork:
 
     # ------------------------------------------------------------------ prediction
 
-    def _forward_members(self, X: np.ndarray) -> np.ndarray:
-        """``(n[L], K, m)`` for a batch, in arrays of this call only."""
+    def _forward_members(self, X: np.ndarray, V: np.ndarray | None = None) -> np.ndarray:
+        """``(n[L], K, m)`` for a batch, in arrays of this call only; ``V`` is
+        :meth:`_first_layer_weights`, made here unless a caller with many batches made it."""
         p, L = self.params, len(self.params.W)
+        V = self._first_layer_weights() if V is None else V
         A = X
         for l in range(1, L + 1):
             if l == 1:
-                V = self._first_layer_weights()
                 P = V.reshape(-1, V.shape[2]) @ A
             else:
                 P = p.W[l - 1] @ _flat2(A * p.R[l - 1][:, :, None])
@@ -318,9 +319,10 @@ class BatchEnsembleNetwork:
         """The members' mean output ``(n[L], m)`` for ``X`` ``(n[0], m)``."""
         X = np.asarray(X, dtype=self.dtype)
         out = np.empty((self.layer_sizes[-1], X.shape[1]), dtype=self.dtype)
+        V = self._first_layer_weights()  # once for every batch
         with one_blas_thread():
             for start in range(0, X.shape[1], batch_size):
-                members = self._forward_members(X[:, start : start + batch_size])
+                members = self._forward_members(X[:, start : start + batch_size], V)
                 out[:, start : start + batch_size] = members.mean(axis=1)
         return out
 
@@ -330,10 +332,11 @@ class BatchEnsembleNetwork:
         if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
             raise ValueError(f"expected X of shape (m, {self.layer_sizes[0]}), got {X.shape}")
         out = np.empty((self.layer_sizes[-1], X.shape[0]), dtype=self.dtype)
+        V = self._first_layer_weights()  # once for every batch
         with one_blas_thread():
             for start in range(0, X.shape[0], batch_size):
                 batch = to_network_layout(X[start : start + batch_size], self.dtype)
-                out[:, start : start + batch_size] = self._forward_members(batch).mean(axis=1)
+                out[:, start : start + batch_size] = self._forward_members(batch, V).mean(axis=1)
         return out
 
     def loss(self, X: np.ndarray, Y: np.ndarray, lmbda: float = 0.0) -> float:
