@@ -125,12 +125,13 @@ def describe_network(
     return "\n".join(lines)
 
 
-def results_name(model: Any) -> str:
-    """The results table's name for a fitted table model: shape, TabM's k, ensemble size."""
-    name = "nnscratch MLP " + "-".join(map(str, model.layer_sizes))
-    if model.estimator.k > 1:
-        name += f" k={model.estimator.k}"
-    return name + (f" ×{model.n_members}" if model.n_members > 1 else "")
+def results_name(estimator: Any) -> str:
+    """The results table's name for a fitted estimator: shape, TabM's k, ensemble size."""
+    name = "nnscratch MLP " + "-".join(map(str, estimator.network_.layer_sizes))
+    if estimator.k > 1:
+        name += f" k={estimator.k}"
+    n_members = len(estimator.networks_)
+    return name + (f" ×{n_members}" if n_members > 1 else "")
 
 
 # --------------------------------------------------------------------------- train
@@ -318,7 +319,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model, fit_seconds = fit_reporting(args, recipe, data)
     history = model.history
 
-    name = results_name(model)
+    name = results_name(model.estimator)
     results = {name: split_metrics(data, model.predict_scaled)}
     seed_cols = None
     if list(features) != list(DEFAULT_FEATURES) and set(DEFAULT_FEATURES) <= set(features):
@@ -370,7 +371,7 @@ def cmd_train_classification(args: argparse.Namespace, recipe: Recipe) -> int:
     splits = {"validation": (data.X_val, data.y_val), "test": (data.X_test, data.y_test)}
     splits = {s: (X, y) for s, (X, y) in splits.items() if len(y)}
     probabilities = {s: model.predict_proba_scaled(X) for s, (X, _) in splits.items()}
-    name = results_name(model)
+    name = results_name(model.estimator)
     results = classification_results(
         name, probabilities, splits, classes, (data.X_train, data.y_train), args.seed
     )
@@ -519,7 +520,7 @@ def cmd_train_digits(args: argparse.Namespace, source: str) -> int:
     model = DigitModel(estimator, images.image_shape)
     splits = {"validation": (X_val, y_val), "test": (images.X_test, images.y_test)}
     probabilities = {s: estimator.predict_proba(X) for s, (X, _) in splits.items()}
-    name = "nnscratch MLP " + "-".join(map(str, estimator.network_.layer_sizes))
+    name = results_name(estimator)
     results = classification_results(
         name, probabilities, splits, classes, (X_train, y_train), args.seed
     )
