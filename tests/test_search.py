@@ -247,3 +247,34 @@ def test_a_worker_killed_mid_search_loses_nothing(table_search, cluster, tmp_pat
     assert table.loc[~done, "error"].str.len().gt(0).all()
     table.to_csv(tmp_path / "trials.csv", index=False)
     assert len(pd.read_csv(tmp_path / "trials.csv")) == 4
+
+
+def test_a_search_whose_scattered_data_dies_with_every_worker_sends_it_again(
+    table_search, cluster
+) -> None:
+    # every copy of the scattered data goes, so Dask cancels the tasks that need it;
+    # the search scatters it again once the nannies have restarted the workers
+    client = distributed.Client(cluster.scheduler_address, set_as_default=False)
+    pids = client.run(os.getpid)
+    killed = threading.Event()
+
+    def kill_every_worker(record: dict) -> None:
+        if not killed.is_set():
+            killed.set()
+            for pid in pids.values():
+                os.kill(pid, signal.SIGKILL)
+
+    try:
+        result = run_search(table_search, QUICK, n_trials=3, cv=2, seed=2,
+                            scheduler=cluster.scheduler_address,
+                            on_result=kill_every_worker)  # fmt: skip
+        alive = set(client.run(os.getpid).values())
+    finally:
+        client.close()
+    assert killed.is_set() and not alive & set(pids.values())  # new worker processes
+    table = trials_frame(result)
+    assert list(table["status"]) == ["ok"] * 3, table[["trial", "status", "error"]]
+    local = run_search(table_search, QUICK, n_trials=3, cv=2, seed=2, jobs=2)
+    pd.testing.assert_frame_equal(local.trials[["trial", "mean", "fold_0", "fold_1"]],
+                                  result.trials[["trial", "mean", "fold_0", "fold_1"]])  # fmt: skip
+

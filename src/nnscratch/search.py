@@ -15,7 +15,9 @@ The tasks run through joblib: local worker processes by default, or a Dask
 cluster under joblib's ``"dask"`` backend (``tune --scheduler``). A task is a
 pure function of (data, recipe, fold, seed), so the same seed gives the same
 trials, scores and best configuration wherever the tasks run; a task whose
-worker dies is run again by Dask on another worker. A trial whose fit fails
+worker dies is run again by Dask on another worker, and where the data died
+with it (Dask may keep a single copy) the search scatters it again and sends
+the unfinished tasks anew, up to :data:`RESUBMITS` times. A trial whose fit fails
 (a diverged network, say) is reported as failed, and the search goes on.
 """
 
@@ -59,6 +61,10 @@ from nnscratch.runs import (
 
 #: Seconds ``tune --scheduler`` waits for a Dask scheduler before giving up.
 CONNECT_TIMEOUT_S = 10.0
+
+#: Times a Dask search sends again the tasks whose scattered data was lost with a
+#: worker (Dask keeps one copy of it where no task waits on more), scattering it afresh.
+RESUBMITS = 2
 
 #: Fraction of each fold's training rows held out for early stopping.
 EARLY_STOPPING_FRACTION = 0.1
@@ -279,18 +285,16 @@ class SearchResult:
 
 
 @contextmanager
-def _backend(scheduler: str | None, jobs: int, search: Search) -> Iterator[int]:
-    """joblib's local process backend, or its Dask backend connected to ``scheduler``."""
-    if scheduler is None:
+def _backend(client: Any, jobs: int, search: Search) -> Iterator[int]:
+    """joblib's local process backend, or its Dask backend on ``client`` with
+    ``search`` scattered to every worker (once a worker is there to hold it)."""
+    if client is None:
         with joblib.parallel_config(backend="loky", n_jobs=jobs):
             yield jobs
         return
-    client = connect(scheduler)
-    try:
-        with joblib.parallel_config(backend="dask", client=client, scatter=[search]):
-            yield -1
-    finally:
-        client.close()
+    client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+    with joblib.parallel_config(backend="dask", client=client, scatter=[search]):
+        yield -1
 
 
 def connect(address: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:
@@ -326,9 +330,10 @@ def run_search(
     """Cross-validate ``n_trials`` sampled configurations of ``base``; see the module doc.
 
     ``on_result`` is called with each finished task's record (trial, fold,
-    score, seconds, status, error) as it arrives. A failure of the backend
-    itself (the cluster gone) stops the search; the tasks not finished are
-    then reported as failed.
+    score, seconds, status, error) as it arrives. Tasks cancelled because the
+    data scattered to the workers was lost go again (up to :data:`RESUBMITS`
+    times); any other failure of the backend itself (the cluster gone) stops
+    the search, and the tasks not finished are then reported as failed.
     """
     trials = sample_trials(SPACES[search.kind], n_trials, seed)
     folds = make_folds(search.n_rows, cv, seed, search.labels)
@@ -343,9 +348,55 @@ def run_search(
     )
 
     backend_error = ""
-    with bar, _backend(scheduler, jobs, search) as n_jobs:
-        parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        try:
+    pending = tasks
+    client = None if scheduler is None else connect(scheduler)
+    try:
+        with bar:
+            for _ in range(1 + RESUBMITS):
+                backend_error, data_lost = _run_tasks(
+                    search, base, trials, folds, seed, pending, records,
+                    client=client, jobs=jobs, bar=bar, on_result=on_result,
+                )  # fmt: skip
+                pending = [task for task in tasks if task not in records]
+                if not (pending and data_lost):
+                    break
+    finally:
+        if client is not None:
+            client.close()
+    for t, k in tasks:
+        records.setdefault(
+            (t, k),
+            {"trial": t, "fold": k, "score": math.nan, "seconds": 0.0, "status": "failed",
+             "error": backend_error or "not run"},
+        )  # fmt: skip
+    return _rank(trials, records, cv, search.metric, search.higher_is_better)
+
+
+def _run_tasks(
+    search: Search,
+    base: Recipe,
+    trials: list[dict[str, Any]],
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    seed: int,
+    tasks: list[tuple[int, int]],
+    records: dict[tuple[int, int], dict[str, Any]],
+    *,
+    client: Any,
+    jobs: int,
+    bar: Any,
+    on_result: Callable[[dict[str, Any]], None] | None,
+) -> tuple[str, bool]:
+    """Run ``tasks`` (trial, fold) once through the backend, adding each record to
+    ``records`` as it arrives.
+
+    Returns ``("", False)`` when every task ran, else the backend's error and
+    whether it was the loss of the scattered data (a Dask worker that held the
+    only copy died, so the tasks waiting on it were cancelled): sending those
+    tasks again, with the data scattered afresh, can then finish them.
+    """
+    try:
+        with _backend(client, jobs, search) as n_jobs:
+            parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
             # ``search`` is an argument of every task, not captured: joblib memory-maps its
             # arrays for local processes, and the Dask backend sends it once (scatter)
             fit = joblib.delayed(run_fold)
@@ -358,19 +409,18 @@ def run_search(
                 bar.update(1)
                 if on_result is not None:
                     on_result(record)
-        except (OSError, TimeoutError, RuntimeError) as exc:  # e.g. every worker lost
-            backend_error = f"not run: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
-        except Exception as exc:
-            if type(exc).__name__ not in ("KilledWorker", "CancelledError", "FutureCancelledError"):
-                raise
-            backend_error = f"not run: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
-    for t, k in tasks:
-        records.setdefault(
-            (t, k),
-            {"trial": t, "fold": k, "score": math.nan, "seconds": 0.0, "status": "failed",
-             "error": backend_error or "not run"},
-        )  # fmt: skip
-    return _rank(trials, records, cv, search.metric, search.higher_is_better)
+    except (OSError, TimeoutError, RuntimeError) as exc:  # e.g. every worker lost
+        return _not_run(exc), False
+    except Exception as exc:
+        name = type(exc).__name__
+        if name not in ("KilledWorker", "CancelledError", "FutureCancelledError"):
+            raise
+        return _not_run(exc), name != "KilledWorker"
+    return "", False
+
+
+def _not_run(exc: BaseException) -> str:
+    return f"not run: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 
 
 def _rank(
