@@ -61,6 +61,8 @@ def test_health_model_and_page(popularity_model: Path, digits_model: Path) -> No
     info = api.get("/model").json()
     assert info["task"] == "regression" and info["target"] == "popularity"
     assert info["nnscratch_version"] and info["test_scores"]["rmse"] > 0
+    assert info["k"] == 16 and info["n_members"] == 2  # the default: two TabM networks of k=16
+    assert info["layer_sizes"][1:] == [64, 32, 16, 1]
     numbers = {i["name"]: i for i in info["inputs"] if i["kind"] == "number"}
     assert numbers["danceability"]["min"] >= 0 and numbers["danceability"]["max"] <= 1
     assert {"release_date", "name", "artists"} <= {i["name"] for i in info["inputs"]}
@@ -69,6 +71,7 @@ def test_health_model_and_page(popularity_model: Path, digits_model: Path) -> No
     assert "src=" not in page.text and "https://" not in page.text  # nothing from elsewhere
     digits = client(digits_model).get("/model").json()
     assert digits["image_shape"] == [8, 8] and digits["classes"] == list(range(10))
+    assert digits["k"] == 1
     assert "canvas" in client(digits_model).get("/").text
 
 

@@ -85,6 +85,7 @@ def test_popularity_page_slider_and_csv_upload(browser, models, tmp_path: Path) 
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(url)
         page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+        assert " k=16 ×2, " in page.locator("#subtitle").inner_text()  # as the CLI names it
         shown = page.locator("#prediction")
         before = float(shown.get_attribute("data-value"))
         assert 0 <= before <= 100

@@ -154,6 +154,7 @@ class ServedModel:
             "model_file": self.path.name,
             "nnscratch_version": __version__,
             "layer_sizes": list(estimator.network_.layer_sizes),
+            "k": estimator.k,  # TabM members per network (1: a plain network)
             "n_members": len(estimator.networks_),
             "training": {
                 "epochs": history.n_epochs,
