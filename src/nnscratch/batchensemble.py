@@ -54,7 +54,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from nnscratch.init import INITIALIZERS
+from nnscratch.init import draw_weights
 from nnscratch.network import (
     activations_and_loss,
     blas_threads_for_products,
@@ -173,17 +173,13 @@ class BatchEnsembleNetwork:
         self.hidden, self.output, self.loss_function = activations_and_loss(
             hidden_activation, output_activation, loss
         )
-        try:
-            draw = INITIALIZERS[init]
-        except KeyError:
-            raise ValueError(f"unknown init {init!r}; choose from {sorted(INITIALIZERS)}") from None
         self.k = int(k)
         self.params = EnsembleParameters.zeros(layer_sizes, self.k, dtype)
         self.grads = EnsembleParameters.zeros(layer_sizes, self.k, dtype)
         rng = np.random.default_rng(rng)
         sizes = self.params.layer_sizes
-        for l, (n_in, n_out) in enumerate(pairwise(sizes)):
-            self.params.W[l][...] = draw(n_in, n_out, rng)
+        for W, drawn in zip(self.params.W, draw_weights(sizes, init, rng), strict=True):
+            W[...] = drawn
         self.params.R[0][...] = rng.choice([-1.0, 1.0], size=self.params.R[0].shape)
         for R in self.params.R[1:]:
             R[...] = 1.0

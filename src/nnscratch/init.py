@@ -145,13 +145,20 @@ def initialize(
     >>> [b.shape for b in p.biases]
     [(64, 1), (32, 1), (16, 1), (1, 1)]
     """
+    params = Parameters.zeros(layer_sizes, dtype)
+    for W, drawn in zip(params.weights, draw_weights(params.layer_sizes, method, rng), strict=True):
+        W[...] = drawn
+    return params
+
+
+def draw_weights(
+    layer_sizes: Sequence[int], method: str = "he", rng: np.random.Generator | int | None = 0
+) -> list[np.ndarray]:
+    """``W[l]`` ``(n[l], n[l-1])`` for ``l = 1..L``, drawn in float64 by ``method`` from
+    ``rng`` layer by layer (what :func:`initialize` and the TabM network start from)."""
     try:
         draw = INITIALIZERS[method]
     except KeyError:
         raise ValueError(f"unknown init {method!r}; choose from {sorted(INITIALIZERS)}") from None
     rng = np.random.default_rng(rng)
-    params = Parameters.zeros(layer_sizes, dtype)
-    sizes = params.layer_sizes
-    for W, n_in, n_out in zip(params.weights, sizes[:-1], sizes[1:], strict=True):
-        W[...] = draw(n_in, n_out, rng)
-    return params
+    return [draw(n_in, n_out, rng) for n_in, n_out in pairwise(layer_sizes)]
