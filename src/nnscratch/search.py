@@ -347,16 +347,23 @@ def run_search(
         dynamic_ncols=True,
     )
 
-    backend_error = ""
+    def collect(record: dict[str, Any]) -> None:
+        records[(record["trial"], record["fold"])] = record
+        bar.update(1)
+        if on_result is not None:
+            on_result(record)
+
+    # ``search`` is an argument of every task, not captured: joblib memory-maps its
+    # arrays for local processes, and the Dask backend sends it once (scatter)
+    fit = joblib.delayed(run_fold)
     pending = tasks
     client = None if scheduler is None else connect(scheduler)
     try:
         with bar:
-            for _ in range(1 + RESUBMITS):
-                backend_error, data_lost = _run_tasks(
-                    search, base, trials, folds, seed, pending, records,
-                    client=client, jobs=jobs, bar=bar, on_result=on_result,
-                )  # fmt: skip
+            for _ in range(1 + (RESUBMITS if client is not None else 0)):
+                calls = [fit(search, base, trials[t], folds[k], seed, trial=t, fold_index=k)
+                         for t, k in pending]  # fmt: skip
+                backend_error, data_lost = _run_tasks(calls, client, jobs, search, collect)
                 pending = [task for task in tasks if task not in records]
                 if not (pending and data_lost):
                     break
@@ -373,23 +380,16 @@ def run_search(
 
 
 def _run_tasks(
-    search: Search,
-    base: Recipe,
-    trials: list[dict[str, Any]],
-    folds: list[tuple[np.ndarray, np.ndarray]],
-    seed: int,
-    tasks: list[tuple[int, int]],
-    records: dict[tuple[int, int], dict[str, Any]],
-    *,
+    calls: list[Any],
     client: Any,
     jobs: int,
-    bar: Any,
-    on_result: Callable[[dict[str, Any]], None] | None,
+    search: Search,
+    collect: Callable[[dict[str, Any]], None],
 ) -> tuple[str, bool]:
-    """Run ``tasks`` (trial, fold) once through the backend, adding each record to
-    ``records`` as it arrives.
+    """Run joblib's delayed ``calls`` once through the backend, passing each record
+    to ``collect`` as it arrives.
 
-    Returns ``("", False)`` when every task ran, else the backend's error and
+    Returns ``("", False)`` when every call ran, else the backend's error and
     whether it was the loss of the scattered data (a Dask worker that held the
     only copy died, so the tasks waiting on it were cancelled): sending those
     tasks again, with the data scattered afresh, can then finish them.
@@ -397,18 +397,8 @@ def _run_tasks(
     try:
         with _backend(client, jobs, search) as n_jobs:
             parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-            # ``search`` is an argument of every task, not captured: joblib memory-maps its
-            # arrays for local processes, and the Dask backend sends it once (scatter)
-            fit = joblib.delayed(run_fold)
-            calls = (
-                fit(search, base, trials[t], folds[k], seed, trial=t, fold_index=k)
-                for t, k in tasks
-            )
             for record in parallel(calls):
-                records[(record["trial"], record["fold"])] = record
-                bar.update(1)
-                if on_result is not None:
-                    on_result(record)
+                collect(record)
     except (OSError, TimeoutError, RuntimeError) as exc:  # e.g. every worker lost
         return _not_run(exc), False
     except Exception as exc:
