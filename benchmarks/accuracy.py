@@ -20,6 +20,7 @@ import argparse
 import json
 import time
 from dataclasses import replace
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -60,22 +61,18 @@ def rmse(data, y_scaled_pred) -> float:
 def optional_boosters(seed: int) -> dict[str, Any]:
     """LightGBM and CatBoost regressors with default settings, where installed."""
     out: dict[str, Any] = {}
-    try:
+    if find_spec("lightgbm"):
         import lightgbm
 
         out["LightGBM (27 columns)"] = lambda: lightgbm.LGBMRegressor(
             random_state=seed, verbose=-1
         )
-    except ImportError:
-        pass
-    try:
+    if find_spec("catboost"):
         import catboost
 
         out["CatBoost (27 columns)"] = lambda: catboost.CatBoostRegressor(
             random_seed=seed, verbose=False, thread_count=-1, allow_writing_files=False
         )
-    except ImportError:
-        pass
     return out
 
 
@@ -168,9 +165,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(HERE / "results" / "accuracy"))
     args = parser.parse_args()
     for name in ("lightgbm", "catboost"):
-        try:
-            __import__(name)
-        except ImportError:
+        if not find_spec(name):
             print(f"note: {name} is not installed; skipped (pip install {name})", flush=True)
     frame = load_tracks(args.data, features=RECIPE_FEATURES)
     per_seed = [one_seed(frame, seed) for seed in range(args.seeds)]
