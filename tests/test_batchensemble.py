@@ -79,6 +79,7 @@ def test_gradients_match_finite_differences(loss: str, hidden: str, k: int) -> N
     assert error < 1e-6, error
 
 
+@pytest.mark.portable
 def test_one_member_with_unit_scalings_is_the_plain_network_exactly() -> None:
     """k = 1, r = s = 1: the same outputs and gradients as :class:`Network`, bit for bit.
 

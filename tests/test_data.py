@@ -147,6 +147,7 @@ def test_split_sizes_disjoint_and_complete(tracks: pd.DataFrame) -> None:
     assert data.y_train.shape == (len(data.train_index),)
 
 
+@pytest.mark.portable
 def test_split_is_reproducible_and_seed_dependent(tracks: pd.DataFrame) -> None:
     a, b = prepare(tracks, seed=5), prepare(tracks, seed=5)
     c = prepare(tracks, seed=6)
@@ -319,6 +320,7 @@ def test_truncated_gzip(tmp_path: Path, synthetic_frame: pd.DataFrame) -> None:
 # ----------------------------------------------------------------- synthetic sample
 
 
+@pytest.mark.portable
 def test_synthetic_is_deterministic_and_has_the_schema() -> None:
     a, b, c = make_tracks(300, seed=1), make_tracks(300, seed=1), make_tracks(300, seed=2)
     pd.testing.assert_frame_equal(a, b)

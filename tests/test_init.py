@@ -59,6 +59,7 @@ def test_glorot_and_small_scales() -> None:
     assert W.std() == pytest.approx(0.01, rel=0.02)
 
 
+@pytest.mark.portable
 def test_seeded() -> None:
     a, b = initialize(DEFAULT_SIZES, rng=7), initialize(DEFAULT_SIZES, rng=7)
     c = initialize(DEFAULT_SIZES, rng=8)

@@ -184,6 +184,7 @@ def fitted(seed: int = 0, **kwargs) -> MLPRegressor:
     return MLPRegressor(epochs=10, random_state=seed, **kwargs).fit(X / 10, y / 10)
 
 
+@pytest.mark.portable
 def test_same_random_state_same_bits(tmp_path: Path) -> None:
     a, b, c = fitted(0), fitted(0), fitted(1)
     for wa, wb in zip(a.weights_ + a.biases_, b.weights_ + b.biases_, strict=True):
@@ -357,6 +358,7 @@ def test_ensemble_round_trip(tmp_path: Path) -> None:
         assert {"W1", "m2.W1", "m3.b4"} <= set(archive.files)
 
 
+@pytest.mark.portable
 def test_members_trained_side_by_side_get_the_bits_of_a_sequential_fit() -> None:
     rng = np.random.default_rng(0)
     X = rng.random((600, 70))

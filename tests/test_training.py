@@ -53,6 +53,7 @@ def test_mini_batch_learns_and_records_curves() -> None:
     assert history.val_rmse[-1] == pytest.approx(np.sqrt(2 * history.val_loss[-1]), rel=1e-9)
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("batch_size", [1, 7, 64, None])
 def test_seeded_shuffling_is_reproducible(batch_size: int | None) -> None:
     X, Y = regression_problem(100)
@@ -220,6 +221,7 @@ def test_seed_full_batch_gd_decreases_monotonically_on_real_data(real_tracks_pat
     assert losses[-1] < 0.5 * losses[0]
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("batch_size", [1, 64, None])
 def test_batches_gathered_as_rows_give_the_same_bits(batch_size) -> None:
     """Wide inputs: batches gathered from the user-layout rows equal the column shuffle."""
