@@ -29,11 +29,11 @@ from results_io import write_results  # benchmarks/, beside this script
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression
 
-from nnscratch.data import load_tracks
-from nnscratch.features import DEFAULT_FEATURES, RECIPE_FEATURES
-from nnscratch.metrics import test_rmse
-from nnscratch.preprocessing import prepare
-from nnscratch.recipe import DEFAULT_RECIPE, FAST_RECIPE, Recipe
+from nnscratch.data.features import DEFAULT_FEATURES, RECIPE_FEATURES
+from nnscratch.data.preprocessing import prepare
+from nnscratch.data.tracks import load_tracks
+from nnscratch.models.metrics import test_rmse
+from nnscratch.models.recipes import DEFAULT_RECIPE, FAST_RECIPE, Recipe
 
 HERE = Path(__file__).resolve().parent
 BOOSTERS = ("HistGradientBoosting (27 columns)", "LightGBM (27 columns)", "CatBoost (27 columns)")

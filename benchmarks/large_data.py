@@ -7,7 +7,7 @@ process and in alternating order, trains
 
 * **before**: five plain 64-32-16 networks one after another (``n_jobs=1``),
   the default recipe until the TabM layer replaced it, and
-* **default**: :data:`nnscratch.recipe.DEFAULT_RECIPE` as it is now,
+* **default**: :data:`nnscratch.models.recipes.DEFAULT_RECIPE` as it is now,
 
 each for ``--epochs`` epochs without early stopping (best of ``--repeats``).
 It reports samples per second per ensemble pass (training rows × epochs /
@@ -42,10 +42,10 @@ from typing import Any
 import numpy as np
 from results_io import write_results  # benchmarks/, beside this script
 
-from nnscratch.data import tracks_from_frame
-from nnscratch.preprocessing import prepare
-from nnscratch.recipe import DEFAULT_RECIPE, FAST_RECIPE, Recipe
-from nnscratch.synthetic import make_tracks
+from nnscratch.data.preprocessing import prepare
+from nnscratch.data.synthetic import make_tracks
+from nnscratch.data.tracks import tracks_from_frame
+from nnscratch.models.recipes import DEFAULT_RECIPE, FAST_RECIPE, Recipe
 
 HERE = Path(__file__).resolve().parent
 SETTLE_S = 0.3  # let spinning BLAS threads of the previous run go idle (train_throughput.py)

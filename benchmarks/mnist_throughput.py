@@ -29,7 +29,7 @@ import numpy as np
 from results_io import write_results
 
 from nnscratch import MLPClassifier
-from nnscratch.images import load_mnist
+from nnscratch.data.images import load_mnist
 
 HIDDEN = (64, 32, 16)
 HERE = Path(__file__).resolve().parent

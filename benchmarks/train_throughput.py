@@ -36,11 +36,11 @@ from typing import Any
 import numpy as np
 from results_io import write_results  # benchmarks/, beside this script
 
-from nnscratch.data import load_tracks, tracks_from_frame
-from nnscratch.metrics import test_rmse
-from nnscratch.model import MLPRegressor
-from nnscratch.preprocessing import prepare
-from nnscratch.synthetic import make_tracks
+from nnscratch.data.preprocessing import prepare
+from nnscratch.data.synthetic import make_tracks
+from nnscratch.data.tracks import load_tracks, tracks_from_frame
+from nnscratch.models.metrics import test_rmse
+from nnscratch.models.regressor import MLPRegressor
 
 HIDDEN = (64, 32, 16)
 HERE = Path(__file__).resolve().parent

@@ -16,7 +16,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 import pandas as pd
 import pytest
 
-from nnscratch.synthetic import make_tracks
+from nnscratch.data.synthetic import make_tracks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_TRACKS = REPO_ROOT.parent / "shared" / "data" / "spotify" / "tracks.csv"

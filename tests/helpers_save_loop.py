@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from nnscratch.model import MLPRegressor
+from nnscratch.models.regressor import MLPRegressor
 
 path = sys.argv[1]
 rng = np.random.default_rng(0)

@@ -1,7 +1,7 @@
 """Synthetic files in each public Spotify schema the loader recognises.
 
 Every frame starts from the package's synthetic generator
-(:func:`nnscratch.synthetic.make_tracks`) and is reshaped into another
+(:func:`nnscratch.data.synthetic.make_tracks`) and is reshaped into another
 schema's columns, names and value formats: shapes and value ranges only,
 never rows from a real file. ``python tests/schemas.py DIR`` writes one CSV
 per schema into DIR.
@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nnscratch.data import AUDIO_COLUMNS, DATA_COLUMNS, PLAYLIST_COLUMNS, year_from_release_date
-from nnscratch.synthetic import make_tracks
+from nnscratch.data.schemas import AUDIO_COLUMNS, DATA_COLUMNS, PLAYLIST_COLUMNS
+from nnscratch.data.synthetic import make_tracks
+from nnscratch.data.tracks import year_from_release_date
 
 AUDIO = list(AUDIO_COLUMNS)
 #: Genres with a popularity offset each, so genre carries information; the last

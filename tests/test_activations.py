@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from nnscratch.activations import ACTIVATIONS, get_activation, relu, relu_derivative, sigmoid
+from nnscratch.core.activations import ACTIVATIONS, get_activation, relu, relu_derivative, sigmoid
 
 NAMES = sorted(n for n, a in ACTIVATIONS.items() if a.elementwise)
 finite = st.floats(-30, 30, allow_nan=False, width=64)

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from test_cli import assert_clean_failure, run
 
-from nnscratch.data import load_tracks
+from nnscratch.data.preprocessing import prepare
+from nnscratch.data.tracks import load_tracks
 from nnscratch.errors import DataError
-from nnscratch.preprocessing import prepare
 
 BAD = Path(__file__).resolve().parent / "data" / "bad"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnscratch.batchensemble import BatchEnsembleNetwork
-from nnscratch.network import Network
-from nnscratch.optimizers import Adam
-from nnscratch.training import TrainConfig, train
+from nnscratch.core.batchensemble import BatchEnsembleNetwork
+from nnscratch.core.network import Network
+from nnscratch.core.optimizers import Adam
+from nnscratch.core.training import TrainConfig, train
 
 HEADS = {"mse": "identity", "cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
 
@@ -165,7 +165,7 @@ def test_estimators_with_k_fit_predict_and_round_trip_through_a_file(tmp_path) -
     from sklearn.datasets import load_digits
 
     from nnscratch import MLPClassifier
-    from nnscratch.model import MLPRegressor
+    from nnscratch.models.regressor import MLPRegressor
 
     rng = np.random.default_rng(0)
     X = rng.random((300, 6))

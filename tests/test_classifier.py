@@ -14,7 +14,7 @@ from test_threads import hammer
 
 from nnscratch import MLPClassifier
 from nnscratch.errors import ModelFileError
-from nnscratch.model import MLPRegressor
+from nnscratch.models.regressor import MLPRegressor
 
 
 @parametrize_with_checks(

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from nnscratch.recipe import DEFAULT_RECIPE
-from nnscratch.synthetic import make_tracks
+from nnscratch.data.synthetic import make_tracks
+from nnscratch.models.recipes import DEFAULT_RECIPE
 
 SCRIPT = Path(sys.executable).with_name("nnscratch")
 PLOTS = ("loss_curve.png", "pred_vs_actual.png", "residuals.png")

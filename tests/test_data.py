@@ -11,24 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnscratch.data import (
-    DATA_COLUMNS,
-    TRACKS_COLUMNS,
-    clean,
-    detect_schema,
-    load_tracks,
-    tracks_from_frame,
-    year_from_release_date,
-)
+from nnscratch.core.network import to_network_layout
+from nnscratch.data.cleaning import clean
+from nnscratch.data.encoders import min_max_scaler_from_dict, min_max_scaler_to_dict
+from nnscratch.data.features import DEFAULT_FEATURES
+from nnscratch.data.preprocessing import prepare
+from nnscratch.data.schemas import DATA_COLUMNS, TRACKS_COLUMNS, detect_schema
+from nnscratch.data.synthetic import SYNTHETIC_LABEL, make_tracks
+from nnscratch.data.tracks import load_tracks, tracks_from_frame, year_from_release_date
 from nnscratch.errors import DataError
-from nnscratch.features import DEFAULT_FEATURES
-from nnscratch.network import to_network_layout
-from nnscratch.preprocessing import (
-    min_max_scaler_from_dict,
-    min_max_scaler_to_dict,
-    prepare,
-)
-from nnscratch.synthetic import SYNTHETIC_LABEL, make_tracks
 
 
 def as_data_csv_schema(tracks: pd.DataFrame) -> pd.DataFrame:

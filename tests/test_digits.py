@@ -17,9 +17,9 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from test_cli import assert_clean_failure, check_png, run
 
-from nnscratch.digits import DigitModel
+from nnscratch.data.images import MNIST_FILES, load_images, load_mnist, read_png_folder
 from nnscratch.errors import DataError
-from nnscratch.images import MNIST_FILES, load_images, load_mnist, read_png_folder
+from nnscratch.models.digit_model import DigitModel
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -207,7 +207,7 @@ def test_predict_on_a_folder_of_pngs(digit_run: Path, tmp_path: Path) -> None:
 
 
 def test_seed_preset_is_the_original_classifier(tmp_path: Path) -> None:
-    from nnscratch.recipe import DIGITS_SEED_RECIPE as seed
+    from nnscratch.models.recipes import DIGITS_SEED_RECIPE as seed
 
     assert (seed.hidden, seed.activation, seed.init, seed.optimizer) == ((64, 32, 16), "relu",
                                                                         "he", "gd")  # fmt: skip

@@ -39,7 +39,7 @@ def test_code_blocks_run(page: Path, tmp_path: Path) -> None:
 
 def test_readme_python_blocks_run(tmp_path: Path) -> None:
     """The README's Python examples, run as written on a synthetic tracks.csv."""
-    from nnscratch.synthetic import make_tracks
+    from nnscratch.data.synthetic import make_tracks
 
     make_tracks(1500, seed=4).to_csv(tmp_path / "tracks.csv", index=False)
     blocks = BLOCK.findall((DOCS.parent / "README.md").read_text())

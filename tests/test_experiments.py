@@ -10,7 +10,7 @@ import pytest
 from matplotlib.image import imread
 from test_cli import run
 
-from nnscratch.experiments import EXPERIMENTS, run_experiment
+from nnscratch.app.lab import EXPERIMENTS, run_experiment
 
 EXPECTED_ROWS = {"init": 3, "activation": 4, "lr": 4, "l2": 4, "batch": 4, "optimizer": 3}
 

@@ -13,12 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from nnscratch.data import clean, load_tracks, tracks_from_frame
-from nnscratch.features import DERIVED_FEATURES, RECIPE_FEATURES, add_derived_features
-from nnscratch.popularity import PopularityModel
-from nnscratch.preprocessing import PiecewiseLinearEncoding, prepare
-from nnscratch.recipe import DEFAULT_RECIPE
-from nnscratch.synthetic import make_tracks
+from nnscratch.data.cleaning import clean
+from nnscratch.data.encoders import PiecewiseLinearEncoding
+from nnscratch.data.features import DERIVED_FEATURES, RECIPE_FEATURES, add_derived_features
+from nnscratch.data.preprocessing import prepare
+from nnscratch.data.synthetic import make_tracks
+from nnscratch.data.tracks import load_tracks, tracks_from_frame
+from nnscratch.models.popularity_model import PopularityModel
+from nnscratch.models.recipes import DEFAULT_RECIPE
 
 
 def test_derived_features_by_hand() -> None:

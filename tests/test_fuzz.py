@@ -10,10 +10,11 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnscratch.data import TRACKS_COLUMNS, load_tracks, tracks_from_frame
+from nnscratch.data.features import DEFAULT_FEATURES
+from nnscratch.data.preprocessing import prepare
+from nnscratch.data.schemas import TRACKS_COLUMNS
+from nnscratch.data.tracks import load_tracks, tracks_from_frame
 from nnscratch.errors import DataError
-from nnscratch.features import DEFAULT_FEATURES
-from nnscratch.preprocessing import prepare
 
 HEADER = ",".join(TRACKS_COLUMNS).encode()
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnscratch.activations import relu
-from nnscratch.init import INITIALIZERS, Parameters, initialize
-from nnscratch.network import Network
+from nnscratch.core.activations import relu
+from nnscratch.core.init import INITIALIZERS, Parameters, initialize
+from nnscratch.core.network import Network
 
 DEFAULT_SIZES = [13, 64, 32, 16, 1]
 

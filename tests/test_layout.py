@@ -15,48 +15,38 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "nnscratch"
 
-LAYERS: dict[str, int] = {
-    "errors": 0,
-    "files": 0,
-    "init": 1,
-    "activations": 1,
-    "losses": 1,
-    "network": 1,
-    "batchensemble": 1,
-    "optimizers": 1,
-    "training": 1,
-    "gradcheck": 1,
-    "data": 2,
-    "features": 2,
-    "preprocessing": 2,
-    "synthetic": 2,
-    "images": 2,
-    "persistence": 3,
-    "model": 3,
-    "classifier": 3,
-    "digits": 3,
-    "popularity": 3,
-    "tabular": 3,
-    "metrics": 3,
-    "recipe": 4,
-    "runs": 4,
-    "plots": 4,
-    "experiments": 4,
-    "cli": 4,
-    "search": 4,
-    "serve": 4,
-    "webapp": 4,
-    "__main__": 4,
-}
+#: The layers, bottom up: a module's layer is its folder's (top-level modules are the
+#: foundation, ``__main__`` belongs to the application).
+FOLDERS: dict[str, int] = {"": 0, "core": 1, "data": 2, "models": 3, "tasks": 4, "app": 5}
 #: Which layers each layer may import (besides its own).
-MAY_IMPORT = {0: {0}, 1: {0, 1}, 2: {0, 2}, 3: {0, 1, 2, 3}, 4: {0, 1, 2, 3, 4}}
+MAY_IMPORT = {0: {0}, 1: {0, 1}, 2: {0, 2}, 3: {0, 1, 2, 3}, 4: {0, 1, 2, 3, 4}, 5: set(range(6))}
 #: What the math core may import from outside the standard library.
 CORE_THIRD_PARTY = {"numpy", "threadpoolctl", "tqdm"}
 FORBIDDEN_IN_CORE = {"pandas", "sklearn", "matplotlib", "scipy", "torch", "jax"}
 
 
+def module_name(path: Path) -> str:
+    """``core.network`` for ``src/nnscratch/core/network.py``; a package is its folder."""
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts) or "__init__"
+
+
+def layer_of(module: str) -> int:
+    if module == "__main__":
+        return FOLDERS["app"]
+    folder = module.split(".")[0] if "." in module or module in FOLDERS else ""
+    return FOLDERS[folder]
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
 def imports_of(path: Path) -> tuple[set[str], set[str]]:
     """(nnscratch modules, other top-level packages) imported anywhere in ``path``."""
+    known = modules()
     ours: set[str] = set()
     others: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -65,12 +55,12 @@ def imports_of(path: Path) -> tuple[set[str], set[str]]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module]
-            if node.module == "nnscratch":  # from nnscratch import X: X may be a module
-                names = [f"nnscratch.{a.name}" for a in node.names]
+            if node.module.startswith("nnscratch"):  # from nnscratch.x import y: y may be a module
+                names += [f"{node.module}.{a.name}" for a in node.names]
         for name in names:
             if name == "nnscratch" or name.startswith("nnscratch."):
-                module = name.split(".")[1] if "." in name else "__init__"
-                if (PACKAGE / f"{module}.py").exists():
+                module = name.removeprefix("nnscratch").removeprefix(".") or "__init__"
+                if module in known:
                     ours.add(module)
             else:
                 others.add(name.split(".")[0])
@@ -78,12 +68,14 @@ def imports_of(path: Path) -> tuple[set[str], set[str]]:
 
 
 def graph() -> dict[str, set[str]]:
-    return {p.stem: imports_of(p)[0] - {p.stem} for p in PACKAGE.glob("*.py")}
+    return {name: imports_of(path)[0] - {name} for name, path in modules().items()}
 
 
-def test_every_module_has_a_layer() -> None:
-    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
-    assert modules == set(LAYERS), "add new modules to LAYERS and docs/layout.md"
+def test_every_module_lives_in_a_layer_folder() -> None:
+    folders = {p.parent.relative_to(PACKAGE).parts[:1] for p in PACKAGE.rglob("*.py")}
+    assert {f[0] if f else "" for f in folders} <= set(FOLDERS), "a folder that is no layer"
+    top_level = {m for m in modules() if "." not in m and m not in FOLDERS}
+    assert top_level <= {"__init__", "__main__", "errors", "files", "registry"}, top_level
 
 
 def test_imports_only_point_down() -> None:
@@ -92,11 +84,17 @@ def test_imports_only_point_down() -> None:
         if module == "__init__":
             continue
         for dep in deps - {"__init__"}:
-            if LAYERS[dep] not in MAY_IMPORT[LAYERS[module]]:
+            if layer_of(dep) not in MAY_IMPORT[layer_of(module)]:
                 wrong.append(
-                    f"{module} (layer {LAYERS[module]}) imports {dep} (layer {LAYERS[dep]})"
+                    f"{module} (layer {layer_of(module)}) imports {dep} (layer {layer_of(dep)})"
                 )
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_layer_of_a_module_is_its_folder() -> None:
+    assert layer_of("core.network") == 1 and layer_of("data") == 2
+    assert layer_of("errors") == 0 and layer_of("app.commands.train") == 5
+    assert layer_of("__main__") == 5
 
 
 def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
@@ -133,9 +131,9 @@ def test_the_cycle_finder_finds_cycles() -> None:
     assert find_cycle({"a": {"b"}, "b": set(), "c": {"b"}}) is None
 
 
-@pytest.mark.parametrize("module", sorted(m for m, layer in LAYERS.items() if layer <= 1))
+@pytest.mark.parametrize("module", sorted(m for m in modules() if layer_of(m) <= 1))
 def test_math_core_imports_numpy_only(module: str) -> None:
-    _, others = imports_of(PACKAGE / f"{module}.py")
+    _, others = imports_of(modules()[module])
     third_party = others - set(sys.stdlib_module_names)
     assert not third_party & FORBIDDEN_IN_CORE
     assert third_party <= CORE_THIRD_PARTY, f"{module} imports {third_party - CORE_THIRD_PARTY}"
@@ -148,10 +146,10 @@ import sys
 for name in ("pandas", "sklearn", "matplotlib", "scipy"):
     sys.modules[name] = None  # any import of these now raises ImportError
 import numpy as np
-from nnscratch.network import Network, to_network_layout
-from nnscratch.optimizers import Adam
-from nnscratch.training import TrainConfig, train
-from nnscratch.gradcheck import check_gradients
+from nnscratch.core.network import Network, to_network_layout
+from nnscratch.core.optimizers import Adam
+from nnscratch.core.training import TrainConfig, train
+from nnscratch.core.gradcheck import check_gradients
 rng = np.random.default_rng(0)
 X = rng.random((64, 3)); y = X.sum(axis=1, keepdims=True)
 net = Network([3, 8, 1], rng=0)
@@ -169,7 +167,7 @@ print("ok")
 def test_no_deferred_imports_of_our_own_modules() -> None:
     """Imports inside functions existed only to dodge cycles; none are left."""
     deferred = []
-    for path in PACKAGE.glob("*.py"):
+    for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 for inner in ast.walk(node):

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from nnscratch.losses import l2_penalty, mse_gradient, mse_loss, rmse_from_mse, total_loss
+from nnscratch.core.losses import l2_penalty, mse_gradient, mse_loss, rmse_from_mse, total_loss
 
 
 def test_seed_loss_example() -> None:

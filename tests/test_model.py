@@ -18,11 +18,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from nnscratch.data import load_tracks
+from nnscratch.data.preprocessing import prepare
+from nnscratch.data.tracks import load_tracks
 from nnscratch.errors import ModelFileError
-from nnscratch.model import MLPRegressor
-from nnscratch.persistence import write_npz
-from nnscratch.preprocessing import prepare
+from nnscratch.models.persistence import write_npz
+from nnscratch.models.regressor import MLPRegressor
 
 FLOAT32_BLAS_ROUNDING = (
     "float32 BLAS kernels round differently for different batch widths (about 1e-7 "
@@ -169,7 +169,7 @@ def test_top_level_exports() -> None:
     from nnscratch import PopularityModel, load_tracks, prepare
 
     assert Exported is MLPRegressor
-    assert PopularityModel.__module__ == "nnscratch.popularity"
+    assert PopularityModel.__module__ == "nnscratch.models.popularity_model"
     assert callable(load_tracks) and callable(prepare)
     assert set(nnscratch.__all__) <= set(dir(nnscratch))
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):

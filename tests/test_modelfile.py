@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnscratch.data import clean, tracks_from_frame
+from nnscratch.data.cleaning import clean
+from nnscratch.data.features import RECIPE_FEATURES
+from nnscratch.data.synthetic import make_tracks
+from nnscratch.data.tracks import tracks_from_frame
 from nnscratch.errors import ModelFileError
-from nnscratch.features import RECIPE_FEATURES
-from nnscratch.model import MLPRegressor
-from nnscratch.persistence import ArraySpec, read_model_file, write_model_file
-from nnscratch.popularity import PopularityModel
-from nnscratch.synthetic import make_tracks
+from nnscratch.models.persistence import ArraySpec, read_model_file, write_model_file
+from nnscratch.models.popularity_model import PopularityModel
+from nnscratch.models.regressor import MLPRegressor
 
 HERE = Path(__file__).resolve().parent
 MODELS = HERE / "data" / "models"

@@ -11,15 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nnscratch.activations import ACTIVATIONS
-from nnscratch.gradcheck import (
+from nnscratch.core.activations import ACTIVATIONS
+from nnscratch.core.gradcheck import (
     analytic_gradient,
     check_gradients,
     max_relative_error,
     network_away_from_kinks,
     numerical_gradient,
 )
-from nnscratch.network import ForwardCache, Network, batch_rows
+from nnscratch.core.network import ForwardCache, Network, batch_rows
 
 ACTS = sorted(n for n, a in ACTIVATIONS.items() if a.elementwise)
 

@@ -7,17 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from nnscratch.optimizers import (
-    Adam,
-    AdamW,
-    CosineLR,
-    GradientDescent,
-    Momentum,
-    ReduceLROnPlateau,
-    StepLR,
-    make_optimizer,
-    make_schedule,
-)
+from nnscratch.core.optimizers import Adam, AdamW, GradientDescent, Momentum, make_optimizer
+from nnscratch.core.schedules import CosineLR, ReduceLROnPlateau, StepLR, make_schedule
 
 
 def run(opt, grads_seq, p0):

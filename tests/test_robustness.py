@@ -17,7 +17,7 @@ import pytest
 from test_cli import SCRIPT, assert_clean_failure, run
 
 from nnscratch.errors import ModelFileError
-from nnscratch.model import MLPRegressor
+from nnscratch.models.regressor import MLPRegressor
 
 HERE = Path(__file__).resolve().parent
 
@@ -165,7 +165,7 @@ def test_full_disk_names_the_file_and_replaces_nothing(
     import errno
 
     from nnscratch import files
-    from nnscratch.cli import main
+    from nnscratch.app.cli import main
 
     out = tmp_path / "run"
     args = ["train", "--preset", "seed", "--epochs", "3", "--quiet", "--out", str(out)]
@@ -193,13 +193,13 @@ def test_full_disk_names_the_file_and_replaces_nothing(
 def test_out_of_memory_is_one_line_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from nnscratch import model
-    from nnscratch.cli import main
+    from nnscratch.app.cli import main
+    from nnscratch.models import base
 
     def no_memory(*args: object, **kwargs: object) -> None:
         raise MemoryError
 
-    monkeypatch.setattr(model, "train", no_memory)  # as if the training buffers did not fit
+    monkeypatch.setattr(base, "train", no_memory)  # as if the training buffers did not fit
     out = tmp_path / "run"
     assert main(["train", "--epochs", "2", "--quiet", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -15,10 +15,13 @@ import pytest
 from schemas import SCHEMA_FIXTURES, TARGET_COLUMN, data_csv, playlist, spotify_tracks, write_all
 from test_cli import assert_clean_failure, run, run_predict
 
-from nnscratch.data import SCHEMAS, clean, detect_schema, load_tracks, tracks_from_frame
+from nnscratch.data.cleaning import clean
+from nnscratch.data.encoders import CategoryEncoding
+from nnscratch.data.features import DEFAULT_FEATURES, OPTIONAL_FEATURES, RECIPE_FEATURES
+from nnscratch.data.preprocessing import prepare
+from nnscratch.data.schemas import SCHEMAS, detect_schema
+from nnscratch.data.tracks import load_tracks, tracks_from_frame
 from nnscratch.errors import DataError
-from nnscratch.features import DEFAULT_FEATURES, OPTIONAL_FEATURES, RECIPE_FEATURES
-from nnscratch.preprocessing import CategoryEncoding, prepare
 
 #: What the default recipe leaves out on each schema, as the data report says it.
 LEFT_OUT = {

@@ -16,12 +16,7 @@ import pandas as pd
 import pytest
 from test_cli import assert_clean_failure, check_png, run
 
-from nnscratch.data import tracks_from_frame
-from nnscratch.errors import ClusterError, TrainingDivergedError
-from nnscratch.images import load_digit_sample
-from nnscratch.preprocessing import prepare
-from nnscratch.recipe import DEFAULT_RECIPE, DIGITS_RECIPE, Recipe
-from nnscratch.search import (
+from nnscratch.app.search import (
     SPACES,
     Fold,
     ImageSearch,
@@ -33,7 +28,12 @@ from nnscratch.search import (
     sample_trials,
     trials_frame,
 )
-from nnscratch.synthetic import make_tracks
+from nnscratch.data.images import load_digit_sample
+from nnscratch.data.preprocessing import prepare
+from nnscratch.data.synthetic import make_tracks
+from nnscratch.data.tracks import tracks_from_frame
+from nnscratch.errors import ClusterError, TrainingDivergedError
+from nnscratch.models.recipes import DEFAULT_RECIPE, DIGITS_RECIPE, Recipe
 
 #: A quick base recipe for searches in tests: few epochs, small ensembles.
 QUICK = DEFAULT_RECIPE.with_overrides(epochs=4, patience=2)

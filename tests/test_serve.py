@@ -16,16 +16,16 @@ import pytest
 from serving import ARTIFACTS, request, running_server
 from test_cli import run
 
-from nnscratch.data import read_csv
-from nnscratch.images import png_pixels
-from nnscratch.serve import ServedModel
-from nnscratch.synthetic import make_tracks
+from nnscratch.app.serving import ServedModel
+from nnscratch.data.images import png_pixels
+from nnscratch.data.reading import read_csv
+from nnscratch.data.synthetic import make_tracks
 
 pytest.importorskip("fastapi", reason="nnscratch[serve] not installed (fastapi, uvicorn)")
 pytest.importorskip("httpx", reason="FastAPI's test client needs httpx")
 from fastapi.testclient import TestClient
 
-from nnscratch.serve import create_app
+from nnscratch.app.serving import create_app
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +221,7 @@ def test_malformed_digit_requests(digits_model: Path) -> None:
 def test_serve_without_the_extra_says_what_to_install(monkeypatch, capsys) -> None:
     import sys
 
-    from nnscratch.cli import main
+    from nnscratch.app.cli import main
 
     monkeypatch.setitem(sys.modules, "fastapi", None)  # as if not installed
     assert main(["serve", "--model", "model.npz"]) == 2

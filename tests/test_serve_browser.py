@@ -14,7 +14,7 @@ import pytest
 from serving import ARTIFACTS, running_server
 from test_cli import run
 
-from nnscratch.synthetic import make_tracks
+from nnscratch.data.synthetic import make_tracks
 
 pytest.importorskip("fastapi", reason="nnscratch[serve] not installed (fastapi, uvicorn)")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")

@@ -11,12 +11,12 @@ import pytest
 from test_cli import assert_clean_failure, check_png, run, run_predict
 
 from nnscratch import MLPClassifier
-from nnscratch.data import tracks_from_frame
+from nnscratch.data.preprocessing import prepare
+from nnscratch.data.synthetic import make_tracks
+from nnscratch.data.tracks import tracks_from_frame
 from nnscratch.errors import DataError
-from nnscratch.preprocessing import prepare
-from nnscratch.recipe import DEFAULT_RECIPE
-from nnscratch.synthetic import make_tracks
-from nnscratch.tabular import TabularClassifier
+from nnscratch.models.recipes import DEFAULT_RECIPE
+from nnscratch.models.table_model import TabularClassifier
 
 FEATURES = ["danceability", "energy", "valence", "loudness", "tempo", "year"]
 

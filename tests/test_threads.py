@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from nnscratch.data import clean, tracks_from_frame
-from nnscratch.features import RECIPE_FEATURES
-from nnscratch.model import MLPRegressor
-from nnscratch.network import one_blas_thread
-from nnscratch.preprocessing import prepare
-from nnscratch.recipe import DEFAULT_RECIPE
-from nnscratch.synthetic import make_tracks
+from nnscratch.core.blas import one_blas_thread
+from nnscratch.data.cleaning import clean
+from nnscratch.data.features import RECIPE_FEATURES
+from nnscratch.data.preprocessing import prepare
+from nnscratch.data.synthetic import make_tracks
+from nnscratch.data.tracks import tracks_from_frame
+from nnscratch.models.recipes import DEFAULT_RECIPE
+from nnscratch.models.regressor import MLPRegressor
 
 THREADS = 32
 CALLS = 50

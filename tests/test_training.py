@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from threadpoolctl import ThreadpoolController
 
-from nnscratch.data import load_tracks
+from nnscratch.core.network import Network, to_network_layout
+from nnscratch.core.optimizers import Adam, GradientDescent
+from nnscratch.core.training import TrainConfig, train
+from nnscratch.data.preprocessing import prepare
+from nnscratch.data.tracks import load_tracks
 from nnscratch.errors import TrainingDivergedError
-from nnscratch.network import Network, to_network_layout
-from nnscratch.optimizers import Adam, GradientDescent
-from nnscratch.preprocessing import prepare
-from nnscratch.training import TrainConfig, train
 
 
 def regression_problem(n: int, seed: int = 0, noise: float = 0.1):

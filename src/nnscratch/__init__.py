@@ -3,13 +3,16 @@
 The estimators and the data stage are exported here, as every peer library
 does (``from nnscratch import MLPRegressor``)::
 
-    MLPRegressor      the scikit-learn-compatible estimator   (nnscratch.model)
-    MLPClassifier     its classifier sibling, softmax output    (nnscratch.classifier)
-    PopularityModel   preprocessing + network(s): rows → points (nnscratch.popularity)
-    load_tracks       read a Spotify CSV of any recognised schema (nnscratch.data)
-    prepare           clean, split, scale on the training split (nnscratch.preprocessing)
+    MLPRegressor      the scikit-learn-compatible estimator     (nnscratch.models.regressor)
+    MLPClassifier     its classifier sibling, softmax output     (nnscratch.models.classifier)
+    PopularityModel   preprocessing + network(s): rows → points  (nnscratch.models)
+    load_tracks       read a Spotify CSV of any recognised schema (nnscratch.data.tracks)
+    prepare           clean, split, scale on the training split   (nnscratch.data.preprocessing)
 
-They are imported on first use (PEP 562), so ``import nnscratch.network``
+The package is in layers, one folder each (``docs/layout.md``): ``core`` (the
+math, NumPy only), ``data``, ``models``, ``tasks`` and ``app``.
+
+They are imported on first use (PEP 562), so ``import nnscratch.core.network``
 loads the from-scratch core alone: NumPy, no pandas or scikit-learn.
 """
 
@@ -25,19 +28,19 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 _EXPORTS = {
-    "MLPRegressor": "nnscratch.model",
-    "MLPClassifier": "nnscratch.classifier",
-    "PopularityModel": "nnscratch.popularity",
-    "load_tracks": "nnscratch.data",
-    "prepare": "nnscratch.preprocessing",
+    "MLPRegressor": "nnscratch.models.regressor",
+    "MLPClassifier": "nnscratch.models.classifier",
+    "PopularityModel": "nnscratch.models.popularity_model",
+    "load_tracks": "nnscratch.data.tracks",
+    "prepare": "nnscratch.data.preprocessing",
 }
 
 if TYPE_CHECKING:
-    from nnscratch.classifier import MLPClassifier
-    from nnscratch.data import load_tracks
-    from nnscratch.model import MLPRegressor
-    from nnscratch.popularity import PopularityModel
-    from nnscratch.preprocessing import prepare
+    from nnscratch.data.preprocessing import prepare
+    from nnscratch.data.tracks import load_tracks
+    from nnscratch.models.classifier import MLPClassifier
+    from nnscratch.models.popularity_model import PopularityModel
+    from nnscratch.models.regressor import MLPRegressor
 
 
 def __getattr__(name: str) -> Any:

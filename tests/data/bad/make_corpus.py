@@ -10,7 +10,6 @@ import gzip
 from pathlib import Path
 
 import numpy as np
-
 from nnscratch.synthetic import make_tracks
 
 HERE = Path(__file__).resolve().parent

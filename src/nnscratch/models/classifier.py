@@ -1,11 +1,11 @@
 """The classifier: the same from-scratch network with a softmax (or sigmoid) output.
 
-:class:`MLPClassifier` is :class:`~nnscratch.model.MLPRegressor`'s sibling,
+:class:`MLPClassifier` is :class:`~nnscratch.models.regressor.MLPRegressor`'s sibling,
 as in scikit-learn. Labels of any type become one-hot targets ``Y``
 ``(K, m)`` in the network layout; the output layer is softmax with
 cross-entropy for ``K ≥ 3`` classes, one sigmoid unit with binary
 cross-entropy for two, both from the loss table
-(:data:`nnscratch.losses.LOSSES`), where ``dZ[L] = (A - Y) / m``.
+(:data:`nnscratch.core.losses.LOSSES`), where ``dZ[L] = (A - Y) / m``.
 
 ``predict_proba`` averages the members' probabilities; ``predict`` is the
 most probable class; ``score`` is accuracy. Model files record the classes.
@@ -20,7 +20,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from nnscratch.model import _MLPBase
+from nnscratch.models.base import MLPBase
 
 #: dtypes a class label may have in a model file (JSON holds the values).
 #: ``scoring`` → what the training loop monitors for early stopping.
@@ -40,11 +40,11 @@ def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return out
 
 
-class MLPClassifier(ClassifierMixin, _MLPBase):
+class MLPClassifier(ClassifierMixin, MLPBase):
     """A multi-layer perceptron classifier trained with mini-batch gradient methods.
 
-    Parameters are :class:`~nnscratch.model.MLPRegressor`'s (``k`` and ``n_jobs`` included), less
-    ``output_activation`` (softmax for three or more classes, sigmoid for
+    Parameters are :class:`~nnscratch.models.regressor.MLPRegressor`'s (``k`` and
+    ``n_jobs`` included), less ``output_activation`` (softmax for three or more classes, sigmoid for
     two), plus ``scoring``: what early stopping watches on the validation
     data, ``"loss"`` (the log-loss, lower is better; the default) or
     ``"accuracy"`` (higher is better), as in scikit-learn's

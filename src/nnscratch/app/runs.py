@@ -1,7 +1,7 @@
 """Run directories: where a command's outputs go, and how they get there whole.
 
-Shared by the command line (:mod:`nnscratch.cli`) and the analysis lab
-(:mod:`nnscratch.experiments`):
+Shared by the command line (:mod:`nnscratch.app.cli`) and the analysis lab
+(:mod:`nnscratch.app.lab`):
 
 * :func:`resolve_data` and :func:`load_frame`: ``--data``, else
   ``$NNSCRATCH_DATA``, else the built-in synthetic sample (said out loud);
@@ -30,16 +30,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nnscratch.data import load_tracks, tracks_from_frame
-from nnscratch.digits import DigitModel
+from nnscratch.core.training import History
+from nnscratch.data.features import DEFAULT_FEATURES
+from nnscratch.data.synthetic import SYNTHETIC_LABEL, make_tracks
+from nnscratch.data.tracks import load_tracks, tracks_from_frame
 from nnscratch.errors import OutputError
-from nnscratch.features import DEFAULT_FEATURES
 from nnscratch.files import atomic_write_text
-from nnscratch.persistence import peek_metadata
-from nnscratch.popularity import PopularityModel
-from nnscratch.synthetic import SYNTHETIC_LABEL, make_tracks
-from nnscratch.tabular import TabularClassifier
-from nnscratch.training import History
+from nnscratch.models.digit_model import DigitModel
+from nnscratch.models.persistence import peek_metadata
+from nnscratch.models.popularity_model import PopularityModel
+from nnscratch.models.table_model import TabularClassifier
 
 #: Rows of the built-in synthetic sample used when no data is given.
 SYNTHETIC_ROWS = 5000
@@ -62,7 +62,7 @@ def load_frame(
 ) -> pd.DataFrame:
     """The tracks frame for a run: the file at ``path``, or the synthetic sample.
 
-    ``options`` go to :func:`nnscratch.data.tracks_from_frame` (``target``,
+    ``options`` go to :func:`nnscratch.data.tracks.tracks_from_frame` (``target``,
     ``optional``, ``categoricals``).
     """
     if path is None:

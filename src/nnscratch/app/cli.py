@@ -24,42 +24,8 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix
 
 from nnscratch import __version__
-from nnscratch.classifier import MLPClassifier
-from nnscratch.data import SCHEMAS, TARGET, clean, describe_left_out, load_tracks, to_number
-from nnscratch.digits import DigitModel
-from nnscratch.errors import DataError, NNScratchError
-from nnscratch.experiments import add_parser as add_experiment_parser
-from nnscratch.features import DEFAULT_FEATURES
-from nnscratch.files import atomic_write_bytes, atomic_write_text
-from nnscratch.images import (
-    DigitImages,
-    is_image_source,
-    is_mnist_folder,
-    load_images,
-    read_png_folder,
-)
-from nnscratch.metrics import (
-    baseline_metrics,
-    classification_metrics,
-    classification_results,
-    format_classification_table,
-    format_table,
-    regression_metrics,
-    split_metrics,
-)
-from nnscratch.plots import (
-    accuracy_curve_figure,
-    confusion_matrix_figure,
-    loss_curve_figure,
-    misclassified_figure,
-    pred_vs_actual_figure,
-    residuals_figure,
-    save_figure,
-)
-from nnscratch.popularity import PopularityModel
-from nnscratch.preprocessing import PreparedData, Preprocessing, prepare
-from nnscratch.recipe import DIGITS_PRESETS, PRESETS, Recipe
-from nnscratch.runs import (
+from nnscratch.app.lab import add_parser as add_experiment_parser
+from nnscratch.app.runs import (
     default_run_dir,
     digit_predictions,
     load_frame,
@@ -71,11 +37,47 @@ from nnscratch.runs import (
     write_history_csv,
     write_json,
 )
-from nnscratch.search import add_parser as add_tune_parser
-from nnscratch.serve import add_parser as add_serve_parser
-from nnscratch.synthetic import SYNTHETIC_LABEL
-from nnscratch.tabular import TabularClassifier
-from nnscratch.training import History
+from nnscratch.app.search import add_parser as add_tune_parser
+from nnscratch.app.serving import add_parser as add_serve_parser
+from nnscratch.core.training import History
+from nnscratch.data.cleaning import clean, to_number
+from nnscratch.data.features import DEFAULT_FEATURES
+from nnscratch.data.images import (
+    DigitImages,
+    is_image_source,
+    is_mnist_folder,
+    load_images,
+    read_png_folder,
+)
+from nnscratch.data.preprocessing import PreparedData, Preprocessing, prepare
+from nnscratch.data.schemas import SCHEMAS, TARGET
+from nnscratch.data.synthetic import SYNTHETIC_LABEL
+from nnscratch.data.tracks import describe_left_out, load_tracks
+from nnscratch.errors import DataError, NNScratchError
+from nnscratch.files import atomic_write_bytes, atomic_write_text
+from nnscratch.models.classifier import MLPClassifier
+from nnscratch.models.digit_model import DigitModel
+from nnscratch.models.metrics import (
+    baseline_metrics,
+    classification_metrics,
+    classification_results,
+    format_classification_table,
+    format_table,
+    regression_metrics,
+    split_metrics,
+)
+from nnscratch.models.popularity_model import PopularityModel
+from nnscratch.models.recipes import DIGITS_PRESETS, PRESETS, Recipe
+from nnscratch.models.table_model import TabularClassifier
+from nnscratch.tasks.plots import (
+    accuracy_curve_figure,
+    confusion_matrix_figure,
+    loss_curve_figure,
+    misclassified_figure,
+    pred_vs_actual_figure,
+    residuals_figure,
+    save_figure,
+)
 
 KAGGLE_DATASET = "yamaerenay/spotify-dataset-19212020-600k-tracks"
 

@@ -2,13 +2,13 @@
 
 :class:`TableModel` is what a model of a table's rows is: the fitted feature
 stage and the estimator, in one object and one file.
-:class:`TabularClassifier` is :class:`~nnscratch.popularity.PopularityModel`'s
+:class:`TabularClassifier` is :class:`~nnscratch.models.popularity_model.PopularityModel`'s
 twin for a column of class labels (``nnscratch train --task classification
 --target COLUMN``, e.g. a Spotify file's ``explicit``):
 
-1. the fitted feature stage (:class:`~nnscratch.preprocessing.Preprocessing`,
+1. the fitted feature stage (:class:`~nnscratch.data.preprocessing.Preprocessing`,
    with no target scaler: labels are not scaled);
-2. a fitted :class:`~nnscratch.classifier.MLPClassifier` (one network or an
+2. a fitted :class:`~nnscratch.models.classifier.MLPClassifier` (one network or an
    ensemble) whose ``classes_`` are the labels as they were in the file.
 
 Its file is the classifier's model file with the feature stage added to the
@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nnscratch.classifier import MLPClassifier
+from nnscratch.core.training import History
+from nnscratch.data.preprocessing import Preprocessing
 from nnscratch.errors import ModelFileError
-from nnscratch.persistence import peek_metadata, read_model_file, write_model_file
-from nnscratch.preprocessing import Preprocessing
-from nnscratch.training import History
+from nnscratch.models.classifier import MLPClassifier
+from nnscratch.models.persistence import peek_metadata, read_model_file, write_model_file
 
 
 @dataclass

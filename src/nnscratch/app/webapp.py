@@ -1,7 +1,7 @@
 """The HTTP application of ``nnscratch serve``: routes, body limits, error answers.
 
 What a request means and how it is checked lives in
-:class:`nnscratch.serve.ServedModel`; this module reads bodies (refusing
+:class:`nnscratch.app.serving.ServedModel`; this module reads bodies (refusing
 one over the limit as soon as that is known), picks the reader by content
 type, runs prediction in a worker thread, and turns a
 :class:`~nnscratch.errors.RequestError` into its 4xx answer.
@@ -21,7 +21,7 @@ from nnscratch.errors import RequestError
 
 def build_app(served: Any, page: str, *, max_body_bytes: int, max_rows: int) -> Any:
     """A FastAPI app with ``/``, ``/health``, ``/model`` and ``/predict`` over ``served``
-    (a :class:`nnscratch.serve.ServedModel`), showing ``page`` at ``/``."""
+    (a :class:`nnscratch.app.serving.ServedModel`), showing ``page`` at ``/``."""
     from fastapi import FastAPI, Request
     from fastapi.responses import HTMLResponse, JSONResponse
     from starlette.concurrency import run_in_threadpool

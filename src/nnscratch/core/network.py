@@ -11,7 +11,7 @@ of ``m`` samples and layers ``l = 1..L``::
     Ŷ    = A[L]                                (1, m)
 
 Backpropagation of ``J = J_data + λ/(2m) Σ‖W[l]‖²``, with ``J_data`` from the
-loss table (:mod:`nnscratch.losses`; for MSE ``1/(2m) Σ(ŷ-y)²``)::
+loss table (:mod:`nnscratch.core.losses`; for MSE ``1/(2m) Σ(ŷ-y)²``)::
 
     dZ[L]   = ∂J_data/∂A[L] ⊙ g_out'(Z[L])         MSE: (A[L] - Y) / m ⊙ g_out'(Z[L])
     dW[l]   = dZ[l] · A[l-1]ᵀ + (λ/m) W[l]     (n[l], n[l-1])
@@ -25,7 +25,7 @@ generator, so the expected activation is unchanged and prediction needs no
 rescaling; backward multiplies ``dA[l]`` by the same mask before ``g'``.
 
 Each ``A[l-1]`` is stored with a row of ones beneath it, ``[A[l-1]; 1]``, so
-the bias costs nothing extra in either direction (see :mod:`nnscratch.init`
+the bias costs nothing extra in either direction (see :mod:`nnscratch.core.init`
 for the matching ``[W | b]`` blocks). Every array above lives in a buffer
 allocated once per batch size (:class:`ForwardCache`) or in the flat gradient
 array (:class:`Parameters`); the hot path allocates nothing.
@@ -38,94 +38,18 @@ in :func:`to_network_layout`, and nowhere else.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-import threadpoolctl
-from threadpoolctl import ThreadpoolController
 
-from nnscratch.activations import Activation, get_activation
-from nnscratch.init import Parameters, initialize
-from nnscratch.losses import Loss, get_loss, total_loss
-
-#: A batch whose largest matrix product has fewer multiply-adds than this
-#: runs with BLAS held to one thread. OpenBLAS starts and synchronises its
-#: threads on every product; on small products that costs about what the
-#: second core gives, and much more whenever the other core is busy.
-#: Measured on the default network (largest block 32 × 65), float32 Adam, six
-#: fits each in random order on this 2-core machine, samples/s one thread
-#: against two (best, median): batch 256 2.09 M, 2.06 M against 2.02 M,
-#: 1.73 M; batch 2,048 1.91 M, 1.88 M against 2.46 M, 1.39 M. One thread is
-#: the steady choice below 2²³ multiply-adds (4,033 columns here); above
-#: that, e.g. full-batch gradient descent, BLAS keeps its threads.
-ONE_BLAS_THREAD_BELOW = 2**23
-
-
-@functools.cache
-def _blas_controller() -> ThreadpoolController:
-    """Built once: looking the BLAS libraries up costs milliseconds (``threadpool_limits``
-    does it on every call), limiting them through a kept controller microseconds."""
-    return ThreadpoolController()
-
-
-class _OneBlasThread:
-    """BLAS held to one thread while any caller, in any thread, is inside.
-
-    OpenBLAS's thread count is one setting for the whole process, and
-    threadpoolctl's ``limit`` restores on exit whatever it found on entry: two
-    overlapping ``with`` blocks in two threads would hand BLAS its threads
-    back while the other is still inside. So the holds are counted under a
-    lock: the first sets one thread, the last restores the original.
-    threadpoolctl (3.8) also lets a single "controlling" thread change
-    OpenBLAS and ignores the others; under the lock, each change releases
-    that control before and after, so any thread's hold takes effect and no
-    thread keeps control afterwards.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._holders = 0
-        self._limiter: Any = None
-
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
-        with self._lock:
-            if self._holders == 0:
-                _release_openblas_control()
-                self._limiter = _blas_controller().limit(limits=1, user_api="blas")
-                _release_openblas_control()
-            self._holders += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._holders -= 1
-                if self._holders == 0:
-                    _release_openblas_control()
-                    self._limiter.restore_original_limits()
-                    _release_openblas_control()
-                    self._limiter = None
-
-
-def _release_openblas_control() -> None:
-    """Let any thread set OpenBLAS's limit next (threadpoolctl ≥ 3.8 ties it to one)."""
-    release = getattr(threadpoolctl.OpenBLASController, "clear_controlling_thread", None)
-    if release is not None:
-        release(force=True)
-
-
-_ONE_BLAS_THREAD = _OneBlasThread()
-
-
-def one_blas_thread() -> contextlib.AbstractContextManager[None]:
-    """Hold BLAS to one thread inside the ``with`` block (safe from many threads at once)."""
-    return _ONE_BLAS_THREAD.hold()
+from nnscratch.core.activations import Activation, get_activation
+from nnscratch.core.blas import blas_threads_for_products, one_blas_thread
+from nnscratch.core.init import Parameters, initialize
+from nnscratch.core.losses import Loss, get_loss, total_loss
 
 
 @dataclass
@@ -136,7 +60,7 @@ class ForwardCache:
     ones, for ``l < L``; ``A[l]`` is its first ``n[l]`` rows (a view), and
     ``A[L]`` is the output. Each ``Z[l]`` is computed into ``A[l]``'s buffer
     and the activation applied there in place: no derivative needs ``Z``
-    afterwards (see :mod:`nnscratch.activations`), so it is not kept.
+    afterwards (see :mod:`nnscratch.core.activations`), so it is not kept.
     ``scratch[l]`` holds what layer ``l``'s activation hands from forward to
     backward. Index 0 of ``dZ`` and ``scratch`` is unused.
 
@@ -391,13 +315,6 @@ def activations_and_loss(
     return hidden, output, loss_function
 
 
-def blas_threads_for_products(multiply_adds: int) -> contextlib.AbstractContextManager[object]:
-    """BLAS held to one thread for a batch whose largest product has fewer than
-    :data:`ONE_BLAS_THREAD_BELOW` multiply-adds; its own threads otherwise."""
-    if multiply_adds < ONE_BLAS_THREAD_BELOW:
-        return one_blas_thread()
-    return contextlib.nullcontext()
-
 
 def check_input_layout(X: np.ndarray, n_inputs: int) -> None:
     """``ValueError`` unless ``X`` is ``(n_inputs, m)``: the network layout."""
@@ -413,7 +330,7 @@ class Network:
     ``layer_sizes`` lists every layer's width, input first, e.g. the default
     ``[13, 64, 32, 16, 1]``. Inputs are ``(n[0], m)`` arrays of ``dtype``
     (see :func:`to_network_layout`). ``loss`` is a name from
-    :data:`nnscratch.losses.LOSSES`.
+    :data:`nnscratch.core.losses.LOSSES`.
 
     Training (:meth:`forward`, :meth:`backward`) uses buffers kept on the
     network and belongs to one thread. Prediction (:meth:`predict`,

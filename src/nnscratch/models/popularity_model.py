@@ -3,10 +3,10 @@
 A :class:`PopularityModel` is the three things a trained model needs at
 predict time, together in one object and one file:
 
-1. the fitted feature stage (:class:`~nnscratch.preprocessing.Preprocessing`:
+1. the fitted feature stage (:class:`~nnscratch.data.preprocessing.Preprocessing`:
    which columns, the scalers and encoding fit on the training split, the
    training mean);
-2. the network(s): a fitted :class:`~nnscratch.model.MLPRegressor` (one
+2. the network(s): a fitted :class:`~nnscratch.models.regressor.MLPRegressor` (one
    network or an ensemble);
 3. the way back to target units: un-scale and clip to 0–100, done in
    exactly one place (:meth:`Preprocessing.to_points`).
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nnscratch.model import MLPRegressor
-from nnscratch.tabular import TableModel
+from nnscratch.models.regressor import MLPRegressor
+from nnscratch.models.table_model import TableModel
 
 
 @dataclass

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnscratch.losses import l2_penalty
-from nnscratch.network import Network
+from nnscratch.core.losses import l2_penalty
+from nnscratch.core.network import Network
 
 #: Activations with a kink at z = 0, where a finite difference may straddle it.
 KINKED = frozenset({"relu", "leaky_relu"})

@@ -3,7 +3,7 @@
 Each derived feature is a pure, row-wise function of raw columns: it needs no
 fitting, so computing it on a new CSV at predict time gives exactly what the
 model saw in training. Everything fitted (scalers, the piecewise-linear
-encoding) lives in :mod:`nnscratch.preprocessing`, fit on the training split.
+encoding) lives in :mod:`nnscratch.data.encoders`, fit on the training split.
 
 ================== ============== ==========================================
 name               from           value
@@ -137,7 +137,7 @@ RECIPE_FEATURES: tuple[str, ...] = (
     *DERIVED_FEATURES,
 )
 
-#: The audio features every public Spotify schema has (see ``nnscratch.data.SCHEMAS``):
+#: The audio features every public Spotify schema has (see ``nnscratch.data.schemas.SCHEMAS``):
 #: a file without one of them is refused, not trained on without it.
 AUDIO_FEATURES: tuple[str, ...] = tuple(
     f for f in DEFAULT_FEATURES if f not in ("explicit", "year")

@@ -8,7 +8,7 @@ Layout of a model file (a zip archive NumPy's ``np.load`` also reads)::
 This module knows nothing of networks or estimators: it writes the arrays and
 metadata it is given, and reads them back after checking them against what
 the caller expects (``expect(metadata) -> {name: ArraySpec}``). The
-estimators call it (:meth:`nnscratch.model.MLPRegressor.save`); it never
+estimators call it (:meth:`nnscratch.models.regressor.MLPRegressor.save`); it never
 calls them.
 
 Reading costs memory in proportion to the model the metadata describes, not

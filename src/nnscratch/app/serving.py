@@ -16,8 +16,8 @@ value), and the server goes on serving. JSON rows are checked strictly: one
 bad row refuses the request, naming it. A CSV body is a file, read as
 ``nnscratch predict`` reads one: rows that cannot be scored are skipped and
 listed with the reason. Predictions are the numbers ``nnscratch predict``
-writes (:func:`nnscratch.runs.table_predictions`), so the two agree to the
-bit. Prediction is thread-safe (:mod:`nnscratch.network`) and runs in the
+writes (:func:`nnscratch.app.runs.table_predictions`), so the two agree to the
+bit. Prediction is thread-safe (:mod:`nnscratch.core.network`) and runs in the
 server's worker threads, so requests are served concurrently.
 
 FastAPI and uvicorn are an optional extra: ``pip install 'nnscratch[serve]'``.
@@ -40,22 +40,17 @@ import numpy as np
 import pandas as pd
 
 from nnscratch import __version__
-from nnscratch.data import (
-    VALUE_RANGES,
-    clean,
-    input_columns,
-    read_csv,
-    to_number,
-    tracks_from_frame,
-)
-from nnscratch.digits import DigitModel
+from nnscratch.app.runs import model_kind, say, table_predictions
+from nnscratch.app.webapp import build_app
+from nnscratch.data.cleaning import VALUE_RANGES, clean, to_number
+from nnscratch.data.features import DERIVED_FEATURES
+from nnscratch.data.images import png_pixels
+from nnscratch.data.reading import read_csv
+from nnscratch.data.tracks import input_columns, tracks_from_frame
 from nnscratch.errors import DataError, ModelFileError, NNScratchError, RequestError
-from nnscratch.features import DERIVED_FEATURES
-from nnscratch.images import png_pixels
-from nnscratch.popularity import PopularityModel
-from nnscratch.runs import model_kind, say, table_predictions
-from nnscratch.tabular import TabularClassifier
-from nnscratch.webapp import build_app
+from nnscratch.models.digit_model import DigitModel
+from nnscratch.models.popularity_model import PopularityModel
+from nnscratch.models.table_model import TabularClassifier
 
 #: Default limits: request body size, and rows (or images) per request.
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -416,7 +411,7 @@ def _one_line(exc: BaseException) -> str:
 def page_html(kind: str) -> str:
     """The page for a model's task, from the package's ``web`` folder."""
     name = "digits.html" if kind == "digits" else "table.html"
-    return resources.files("nnscratch.web").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("nnscratch.app.web").joinpath(name).read_text(encoding="utf-8")
 
 
 def create_app(
@@ -426,7 +421,7 @@ def create_app(
     max_rows: int = MAX_ROWS,
 ) -> Any:
     """The FastAPI application serving ``model_path`` (loaded and validated here, once);
-    its routes are in :mod:`nnscratch.webapp`."""
+    its routes are in :mod:`nnscratch.app.webapp`."""
     _require_serve_extra()
     served = ServedModel.load(model_path)
     return build_app(

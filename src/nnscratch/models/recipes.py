@@ -14,14 +14,15 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from nnscratch.classifier import MLPClassifier
-from nnscratch.data import CATEGORICAL_COLUMNS
+from nnscratch.data.encoders import PiecewiseLinearEncoding
+from nnscratch.data.features import DEFAULT_FEATURES, OPTIONAL_FEATURES, RECIPE_FEATURES
+from nnscratch.data.preprocessing import PreparedData, Preprocessing
+from nnscratch.data.schemas import CATEGORICAL_COLUMNS
 from nnscratch.errors import DataError
-from nnscratch.features import DEFAULT_FEATURES, OPTIONAL_FEATURES, RECIPE_FEATURES
-from nnscratch.model import MLPRegressor
-from nnscratch.popularity import PopularityModel
-from nnscratch.preprocessing import PiecewiseLinearEncoding, PreparedData, Preprocessing
-from nnscratch.tabular import TabularClassifier
+from nnscratch.models.classifier import MLPClassifier
+from nnscratch.models.popularity_model import PopularityModel
+from nnscratch.models.regressor import MLPRegressor
+from nnscratch.models.table_model import TabularClassifier
 
 
 @dataclass(frozen=True)

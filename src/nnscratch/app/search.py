@@ -2,7 +2,7 @@
 
 A search draws ``trials`` configurations from :data:`SPACES` with
 scikit-learn's seeded ``ParameterSampler``, applies each to a base
-:class:`~nnscratch.recipe.Recipe`, and scores it by K-fold cross-validation
+:class:`~nnscratch.models.recipes.Recipe`, and scores it by K-fold cross-validation
 on the **training split only**::
 
     for each trial t, fold k:                  one joblib task each
@@ -41,16 +41,7 @@ from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold
 from tqdm.auto import tqdm
 
 from nnscratch import __version__
-from nnscratch.data import TARGET
-from nnscratch.digits import DigitModel
-from nnscratch.errors import ClusterError, DataError
-from nnscratch.files import atomic_write_text
-from nnscratch.images import DigitImages, is_image_source, load_images
-from nnscratch.metrics import test_rmse
-from nnscratch.plots import save_figure, search_figure
-from nnscratch.preprocessing import PreparedData, prepare
-from nnscratch.recipe import DEFAULT_RECIPE, DIGITS_RECIPE, Recipe
-from nnscratch.runs import (
+from nnscratch.app.runs import (
     default_run_dir,
     load_frame,
     resolve_data,
@@ -58,6 +49,15 @@ from nnscratch.runs import (
     staged_directory,
     write_json,
 )
+from nnscratch.data.images import DigitImages, is_image_source, load_images
+from nnscratch.data.preprocessing import PreparedData, prepare
+from nnscratch.data.schemas import TARGET
+from nnscratch.errors import ClusterError, DataError
+from nnscratch.files import atomic_write_text
+from nnscratch.models.digit_model import DigitModel
+from nnscratch.models.metrics import test_rmse
+from nnscratch.models.recipes import DEFAULT_RECIPE, DIGITS_RECIPE, Recipe
+from nnscratch.tasks.plots import save_figure, search_figure
 
 #: Seconds ``tune --scheduler`` waits for a Dask scheduler before giving up.
 CONNECT_TIMEOUT_S = 10.0

@@ -18,7 +18,7 @@ On a tracks CSV (Part 1) every experiment uses the seed's 13 features and a
 13-64-32-16-1 network and scores RMSE in popularity points; on images
 (``--data`` an MNIST folder or ``digits``, Part 3 as the original project
 ran it) a 784-64-32-16-10 softmax network with cross-entropy, scored by
-accuracy. All train through the same :func:`nnscratch.training.train` loop
+accuracy. All train through the same :func:`nnscratch.core.training.train` loop
 as everything else and use only the training and validation data to choose
 anything; the test split is reported, never used to pick.
 """
@@ -36,17 +36,23 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from nnscratch.classifier import one_hot
+from nnscratch.app.runs import (
+    default_run_dir,
+    load_frame,
+    resolve_data,
+    staged_directory,
+    write_json,
+)
+from nnscratch.core.network import Network, to_network_layout
+from nnscratch.core.optimizers import Adam, GradientDescent, Momentum, Optimizer
+from nnscratch.core.training import History, TrainConfig, train
+from nnscratch.data.features import DEFAULT_FEATURES
+from nnscratch.data.images import DigitImages, is_image_source, load_images
+from nnscratch.data.preprocessing import PreparedData, prepare
 from nnscratch.errors import TrainingDivergedError
-from nnscratch.features import DEFAULT_FEATURES
 from nnscratch.files import atomic_write_text
-from nnscratch.images import DigitImages, is_image_source, load_images
-from nnscratch.network import Network, to_network_layout
-from nnscratch.optimizers import Adam, GradientDescent, Momentum, Optimizer
-from nnscratch.plots import save_figure
-from nnscratch.preprocessing import PreparedData, prepare
-from nnscratch.runs import default_run_dir, load_frame, resolve_data, staged_directory, write_json
-from nnscratch.training import History, TrainConfig, train
+from nnscratch.models.classifier import one_hot
+from nnscratch.tasks.plots import save_figure
 
 #: The seed's hidden layers; the input and output widths follow the data.
 HIDDEN = (64, 32, 16)

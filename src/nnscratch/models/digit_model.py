@@ -1,10 +1,10 @@
 """The fitted digits model: images in, digits and their probabilities out.
 
-A :class:`DigitModel` is a fitted :class:`~nnscratch.classifier.MLPClassifier`
+A :class:`DigitModel` is a fitted :class:`~nnscratch.models.classifier.MLPClassifier`
 and the image shape it was trained on (28×28 for MNIST, 8×8 for the bundled
 sample), in one object and one file: the classifier's model file with
 ``"images": {"shape": [rows, cols]}`` added to its metadata. Pixels are
-scaled to [0, 1] by :mod:`nnscratch.images`; nothing else is fitted.
+scaled to [0, 1] by :mod:`nnscratch.data.images`; nothing else is fitted.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nnscratch.classifier import MLPClassifier
 from nnscratch.errors import ModelFileError
-from nnscratch.persistence import read_model_file, write_model_file
+from nnscratch.models.classifier import MLPClassifier
+from nnscratch.models.persistence import read_model_file, write_model_file
 
 
 @dataclass

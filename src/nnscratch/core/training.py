@@ -38,9 +38,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from nnscratch.core.network import Network, to_network_layout
+from nnscratch.core.optimizers import Optimizer
+from nnscratch.core.schedules import Schedule
 from nnscratch.errors import TrainingDivergedError
-from nnscratch.network import Network, to_network_layout
-from nnscratch.optimizers import Optimizer, Schedule
 
 #: Inputs from which shuffled mini-batches are gathered as rows (see :func:`train`).
 #: MNIST's 784 inputs, batch 256: an epoch's column shuffle took 36% of the epoch.
@@ -260,7 +261,7 @@ def train(
     """Train ``net`` in place on ``X`` ``(n[0], N)`` and ``Y`` ``(n[L], N)``.
 
     Arrays are in the network layout and dtype (see
-    :func:`nnscratch.network.to_network_layout`); ``validation`` is an
+    :func:`nnscratch.core.network.to_network_layout`); ``validation`` is an
     ``(X_val, Y_val)`` pair in the same layout. ``rng`` drives the per-epoch
     shuffles; ``history`` continues an earlier one.
 

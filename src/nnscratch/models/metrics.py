@@ -24,7 +24,7 @@ from sklearn.metrics import (
     r2_score,
 )
 
-from nnscratch.preprocessing import PreparedData
+from nnscratch.data.preprocessing import PreparedData
 
 Scores = dict[str, float]
 

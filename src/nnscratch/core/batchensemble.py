@@ -12,7 +12,7 @@ members ``k = 1..K`` and layers ``l = 1..L``::
 
 ``r`` of the first layer starts at random ±1 (so the members differ from the
 first step), every other ``r`` and every ``s`` at 1, ``b`` at 0, ``W`` as in
-:mod:`nnscratch.init`. Training minimises the **mean of the members' losses**
+:mod:`nnscratch.core.init`. Training minimises the **mean of the members' losses**
 ``J = 1/K Σ_k J_k`` (not the loss of the mean prediction); prediction
 averages the members' outputs (probabilities, for a classifier).
 
@@ -39,9 +39,9 @@ so one product gives everything::
 
 — two products for the first layer where the general rule takes three.
 
-The class has the training loop's interface (:func:`nnscratch.training.train`
-trains it as it trains a :class:`~nnscratch.network.Network`), and
-:func:`nnscratch.gradcheck` style checks cover it in ``tests/test_batchensemble.py``.
+The class has the training loop's interface (:func:`nnscratch.core.training.train`
+trains it as it trains a :class:`~nnscratch.core.network.Network`), and
+:func:`nnscratch.core.gradcheck` style checks cover it in ``tests/test_batchensemble.py``.
 Dropout is not offered here.
 """
 
@@ -54,14 +54,9 @@ from itertools import pairwise
 
 import numpy as np
 
-from nnscratch.init import draw_weights
-from nnscratch.network import (
-    activations_and_loss,
-    blas_threads_for_products,
-    check_input_layout,
-    one_blas_thread,
-    to_network_layout,
-)
+from nnscratch.core.blas import blas_threads_for_products, one_blas_thread
+from nnscratch.core.init import draw_weights
+from nnscratch.core.network import activations_and_loss, check_input_layout, to_network_layout
 
 #: Columns per prediction batch.
 PREDICT_BATCH = 2048
@@ -153,7 +148,7 @@ def _members_flat(a: np.ndarray) -> np.ndarray:
 class BatchEnsembleNetwork:
     """``k`` members sharing each weight matrix; see the module docs for the math.
 
-    ``layer_sizes`` as for :class:`~nnscratch.network.Network` (input first).
+    ``layer_sizes`` as for :class:`~nnscratch.core.network.Network` (input first).
     Training buffers belong to one thread; prediction allocates per call and
     may run from many threads at once.
     """

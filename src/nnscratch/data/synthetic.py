@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nnscratch.data import TRACKS_COLUMNS
+from nnscratch.data.schemas import TRACKS_COLUMNS
 
 #: The label every output shows when it ran on this sample.
 SYNTHETIC_LABEL = "built-in synthetic sample (not real Spotify data)"
@@ -73,7 +73,7 @@ def make_tracks(n: int = 5000, seed: int = 0, *, junk_fraction: float = 0.01) ->
 
     Deterministic for ``seed``. About ``junk_fraction`` of the rows get one
     junk value each (a garbage ``release_date``, text in ``tempo``, or a
-    missing ``energy``), which :func:`nnscratch.data.clean` drops.
+    missing ``energy``), which :func:`nnscratch.data.cleaning.clean` drops.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")

@@ -1,0 +1,35 @@
+"""Layer 2, data: reading and cleaning files, and what is fitted on the training split.
+
+    schemas        the public Spotify CSV shapes, recognised by exact column names
+    reading        a CSV file into raw values (separators, compression, refusals)
+    tracks         a tracks file as the package reads it: schema, year, derived features
+    features       the derived columns, pure functions of a row
+    cleaning       coerce to numbers, drop unusable rows, report why
+    encoders       piecewise-linear and one-hot encodings, fitted Min-Max scalers as JSON
+    preprocessing  the seeded split and everything fitted on the training split
+    images         Part 2's data: IDX files (MNIST), PNG folders, the bundled 8×8 digits
+    synthetic      the built-in synthetic sample, generated deterministically
+
+No network code here. The functions a user calls most are importable from this
+package directly (``from nnscratch.data import load_tracks, clean, prepare``).
+"""
+
+from nnscratch.data.cleaning import CleaningReport, clean, to_number
+from nnscratch.data.preprocessing import PreparedData, Preprocessing, prepare
+from nnscratch.data.reading import read_csv
+from nnscratch.data.schemas import SCHEMAS, TARGET
+from nnscratch.data.tracks import load_tracks, tracks_from_frame
+
+__all__ = [
+    "SCHEMAS",
+    "TARGET",
+    "CleaningReport",
+    "PreparedData",
+    "Preprocessing",
+    "clean",
+    "load_tracks",
+    "prepare",
+    "read_csv",
+    "to_number",
+    "tracks_from_frame",
+]

@@ -1,0 +1,112 @@
+"""Stage 1 — reading a CSV file into raw values, refusing what is not one.
+
+A missing, empty, binary, truncated or unparsable file is a
+:class:`~nnscratch.errors.DataError` that names it; ``;``- and tab-separated
+files (as spreadsheets export them) are read with their separator.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import zlib
+from pathlib import Path
+
+import pandas as pd
+
+from nnscratch.errors import DataError
+
+_SNIFF_BYTES = 64 * 1024
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _check_readable(path: Path) -> None:
+    """Refuse paths that cannot hold a CSV, before pandas sees them."""
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a CSV file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty")
+
+
+def _peek_text(path: Path) -> bytes:
+    """The first bytes of the (decompressed) file, to recognise binaries early."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as fh:
+                return fh.read(_SNIFF_BYTES)
+        with path.open("rb") as fh:
+            return fh.read(_SNIFF_BYTES)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read the file ({exc})") from exc
+
+
+def _guess_delimiter(header: str) -> str:
+    """``,`` unless the header line is clearly separated by ``;`` or a tab."""
+    if "," in header:
+        return ","
+    for sep in (";", "\t"):
+        if header.count(sep) >= 2:
+            return sep
+    return ","
+
+
+def _guess_decimal(head: bytes, sep: str) -> str:
+    """``,`` when a ';'-separated file writes its numbers as ``0,5`` (as some locales do)."""
+    if sep != ";":
+        return "."
+    fields = head.decode("utf-8", errors="replace").replace("\n", ";").split(";")
+    commas = sum(bool(re.fullmatch(r"-?\d+,\d+", f.strip())) for f in fields)
+    points = sum(bool(re.fullmatch(r"-?\d+\.\d+", f.strip())) for f in fields)
+    return "," if commas > points else "."
+
+
+def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a CSV (plain or ``.gz``) into a DataFrame of raw values.
+
+    Raises :class:`DataError` naming ``path`` for a missing, empty, binary,
+    truncated or unparsable file, for a header with no rows, and for
+    duplicated column names. A file separated by ``;`` or tabs (as
+    spreadsheets export) is read with that separator; undecodable bytes are
+    replaced rather than fatal (text columns are not used as numbers).
+    """
+    path = Path(path)
+    _check_readable(path)
+    head = _peek_text(path)
+    if not head.strip():
+        raise DataError(f"{path}: file is empty")
+    if b"\x00" in head:
+        raise DataError(f"{path}: looks like a binary file, not a CSV text file")
+    first_line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    sep = _guess_delimiter(first_line)
+    decimal = _guess_decimal(head, sep)
+    header = [c.strip().lstrip("\ufeff") for c in first_line.rstrip("\r").split(sep)]
+    dupes = sorted({c for c in header if c and header.count(c) > 1})
+    if dupes:
+        raise DataError(f"{path}: duplicated column name(s): {', '.join(dupes)}")
+    try:
+        df = pd.read_csv(
+            path,
+            sep=sep,
+            compression="infer",
+            encoding="utf-8-sig",
+            encoding_errors="replace",
+            decimal=decimal,
+            low_memory=False,
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{path}: file is empty") from exc
+    except (pd.errors.ParserError, UnicodeError, ValueError) as exc:
+        raise DataError(f"{path}: not a valid CSV file ({exc})") from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read the file, it may be truncated ({exc})") from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    if len(df) == 0:
+        raise DataError(f"{path}: has a header but no data rows")
+    df.attrs["delimiter"] = sep
+    df.attrs["decimal"] = decimal
+    return df

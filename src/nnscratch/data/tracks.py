@@ -1,0 +1,185 @@
+"""Stage 1 — a tracks file as the package reads it: schema, ``year``, derived features.
+
+    load_tracks(path)            read any schema in SCHEMAS, derive ``year``
+    tracks_from_frame(df)        the same for a frame already read
+
+Values are left raw here; :mod:`nnscratch.data.cleaning` coerces and filters them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Sequence
+
+import numpy as np
+import pandas as pd
+
+from nnscratch.data.features import DEFAULT_FEATURES, DERIVED_FEATURES, add_derived_features
+from nnscratch.data.reading import read_csv
+from nnscratch.data.schemas import TARGET, apply_schema, detect_schema
+from nnscratch.errors import DataError
+
+
+def year_from_release_date(release_date: pd.Series) -> pd.Series:
+    """Release year from ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` strings.
+
+    Formats may be mixed in one column; anything else (garbage, empty,
+    impossible months or days) becomes NaN, never an exception.
+
+    >>> year_from_release_date(pd.Series(["1999", "2001-07", "2010-12-31", "soon"])).tolist()
+    [1999.0, 2001.0, 2010.0, nan]
+    """
+    if pd.api.types.is_numeric_dtype(release_date):
+        years = pd.to_numeric(release_date, errors="coerce").astype("float64")
+        return years.where(np.isfinite(years) & (years == np.floor(years)))
+    parts = (
+        release_date.astype("string")
+        .str.strip()
+        .str.extract(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+    )
+    year = pd.to_numeric(parts[0], errors="coerce").astype("float64")
+    month = pd.to_numeric(parts[1], errors="coerce").astype("float64")
+    day = pd.to_numeric(parts[2], errors="coerce").astype("float64")
+    bad = (month.notna() & ~month.between(1, 12)) | (day.notna() & ~day.between(1, 31))
+    return year.mask(bad)
+
+
+def _sources(feature: str) -> tuple[str, ...]:
+    """The raw columns a feature is computed from (itself, for a raw column)."""
+    if feature in DERIVED_FEATURES:
+        return DERIVED_FEATURES[feature].sources
+    if feature == "year":
+        return ("release_date",)  # where the file has no year column of its own
+    return (feature,)
+
+
+def input_columns(features: Sequence[str]) -> list[str]:
+    """The raw columns a row needs for ``features`` (each once, in order of first use):
+    a raw feature itself, a derived one's sources; ``year`` from ``release_date`` when
+    another feature needs the date anyway."""
+    sources = [s for f in features for s in _sources(f) if f != "year"]
+    if "year" in features:
+        sources.append("release_date" if "release_date" in sources else "year")
+    return list(dict.fromkeys(sources))
+
+
+def _missing_input(feature: str, columns: set[str]) -> str | None:
+    """The first raw column ``feature`` needs that ``columns`` lacks, or None."""
+    if feature in columns:
+        return None
+    for source in _sources(feature):
+        if source not in columns:
+            return source
+    return None
+
+
+def tracks_from_frame(
+    df: pd.DataFrame,
+    *,
+    source: str = "<DataFrame>",
+    features: Sequence[str] = DEFAULT_FEATURES,
+    target: str | None = TARGET,
+    optional: Collection[str] = (),
+    categoricals: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Check and complete a raw tracks frame (already read from ``source``).
+
+    Renames a recognised schema's columns (:data:`SCHEMAS`), adds ``year``
+    from ``release_date`` where the frame has no ``year`` (where both exist
+    ``year`` is kept), and adds the derived features ``features`` asks for.
+
+    Every column ``features`` needs must be there (a missing one is an error
+    listing them all), except for the features in ``optional``: one of those
+    whose input is missing is left out, and ``attrs["left_out"]`` maps each
+    missing input to the features it took with it. ``target`` must be there,
+    or the error lists the columns found. ``categoricals`` are kept where
+    present.
+
+    The result carries ``attrs``: ``source``, ``schema``, ``features`` (those
+    kept, in order), ``left_out`` and ``categoricals`` (those present).
+    """
+    attrs = dict(df.attrs)
+    df = df.copy()
+    df.columns = [str(c).strip() for c in df.columns]
+    schema = detect_schema(df.columns)
+    df = apply_schema(df, source)
+    if target is not None and target not in df.columns and target != TARGET:
+        found = ", ".join(map(str, df.columns))
+        raise DataError(f"{source}: no target column {target!r} (columns found: {found})")
+    if "year" not in df.columns and "release_date" in df.columns:
+        df["year"] = year_from_release_date(df["release_date"])
+    available = set(df.columns)
+    kept: list[str] = []
+    left_out: dict[str, list[str]] = {}
+    required_missing: list[str] = []
+    for feature in features:
+        if feature == target:
+            left_out.setdefault(f"{feature} (it is the target)", []).append(feature)
+            continue
+        missing = _missing_input(feature, available)
+        if missing is None:
+            kept.append(feature)
+        elif feature in optional:
+            left_out.setdefault(missing, []).append(feature)
+        else:
+            name = "year (or release_date)" if feature == "year" else missing
+            if name not in required_missing:
+                required_missing.append(name)
+    found = ""
+    if target is not None and target not in available:
+        required_missing.append(target)
+        names = list(map(str, df.columns))
+        found = f"; columns found: {', '.join(names[:40])}{', …' if len(names) > 40 else ''}"
+        found += " (name the column to predict with --target COLUMN)"
+    if required_missing:
+        raise DataError(
+            f"{source}: missing required column(s): {', '.join(required_missing)}{found}"
+        )
+    df = add_derived_features(df, [f for f in kept if f in DERIVED_FEATURES])
+    present = [c for c in categoricals if c in df.columns and c != target]
+    df.attrs.update(attrs)
+    df.attrs["source"] = source
+    df.attrs["schema"] = schema
+    df.attrs["features"] = kept
+    df.attrs["left_out"] = left_out
+    df.attrs["categoricals"] = present
+    return df
+
+
+def describe_left_out(left_out: dict[str, list[str]]) -> list[str]:
+    """One report line per missing input: ``left out: a, b (c not in this file)``."""
+    lines = []
+    for missing, features in left_out.items():
+        if features == [missing]:
+            lines.append(f"left out: {missing} (not in this file)")
+        elif missing.endswith("(it is the target)"):
+            lines.append(f"left out: {missing}")
+        else:
+            lines.append(f"left out: {', '.join(features)} ({missing} not in this file)")
+    return lines
+
+
+def load_tracks(
+    path: str | os.PathLike[str],
+    *,
+    features: Sequence[str] = DEFAULT_FEATURES,
+    target: str | None = TARGET,
+    optional: Collection[str] = (),
+    categoricals: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Read a Spotify CSV (plain or ``.csv.gz``) of any schema in :data:`SCHEMAS`.
+
+    The schema is detected from the column names. ``target=None`` accepts
+    files without a target column, e.g. tracks to predict. Features in
+    ``optional`` are left out where the file cannot provide them (see
+    :func:`tracks_from_frame`).
+    Values are left raw here; :func:`clean` coerces and filters them.
+    """
+    return tracks_from_frame(
+        read_csv(path),
+        source=str(path),
+        features=features,
+        target=target,
+        optional=optional,
+        categoricals=categoricals,
+    )
