@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from nnscratch.core.optimizers import Adam, AdamW, GradientDescent, Momentum, make_optimizer
-from nnscratch.core.schedules import CosineLR, ReduceLROnPlateau, StepLR, make_schedule
+from nnscratch.core.optimizers import OPTIMIZERS, Adam, AdamW, GradientDescent, Momentum
+from nnscratch.core.schedules import SCHEDULES, CosineLR, ReduceLROnPlateau, StepLR
 
 
 def run(opt, grads_seq, p0):
@@ -72,10 +72,10 @@ def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="momentum"):
         Momentum(0.1, momentum=1.0)
     with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
-        make_optimizer("rmsprop", 0.1)
+        OPTIMIZERS.lookup("rmsprop")(0.1)
     with pytest.raises(ValueError, match="unknown schedule"):
-        make_schedule("warmup", 10)
-    assert make_optimizer("nesterov", 0.1).nesterov
+        SCHEDULES.lookup("warmup")(10)
+    assert OPTIMIZERS.lookup("nesterov")(0.1).nesterov
 
 
 def test_schedules() -> None:

@@ -52,6 +52,7 @@ from nnscratch.data.preprocessing import PreparedData, prepare
 from nnscratch.errors import TrainingDivergedError
 from nnscratch.files import atomic_write_text
 from nnscratch.models.classifier import one_hot
+from nnscratch.registry import Registry
 from nnscratch.tasks.plots import save_figure
 
 #: The seed's hidden layers; the input and output widths follow the data.
@@ -498,14 +499,14 @@ class Experiment:
     max_rows: int | None = None  # keeps the experiment under two minutes on the shared data
 
 
-EXPERIMENTS: dict[str, Experiment] = {
-    "init": Experiment(experiment_init, plot_init),
-    "activation": Experiment(experiment_activation, plot_activation),
-    "lr": Experiment(experiment_lr, plot_loss_only),
-    "l2": Experiment(experiment_l2, plot_l2, max_rows=3000),
-    "batch": Experiment(experiment_batch, plot_batch, max_rows=10_000),
-    "optimizer": Experiment(experiment_optimizer, plot_loss_only),
-}
+#: The lab's experiments by name; ``nnscratch experiment NAME`` lists them by itself.
+EXPERIMENTS: Registry[Experiment] = Registry("experiment")
+EXPERIMENTS.add(Experiment(experiment_init, plot_init), "init")
+EXPERIMENTS.add(Experiment(experiment_activation, plot_activation), "activation")
+EXPERIMENTS.add(Experiment(experiment_lr, plot_loss_only), "lr")
+EXPERIMENTS.add(Experiment(experiment_l2, plot_l2, max_rows=3000), "l2")
+EXPERIMENTS.add(Experiment(experiment_batch, plot_batch, max_rows=10_000), "batch")
+EXPERIMENTS.add(Experiment(experiment_optimizer, plot_loss_only), "optimizer")
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
@@ -536,7 +537,7 @@ def run_experiment(
 ) -> Path:
     """Run experiment ``name``; returns the output directory."""
     started = time.perf_counter()
-    experiment = EXPERIMENTS[name]
+    experiment = EXPERIMENTS.lookup(name)
     rows_cap = max_rows if max_rows is not None else experiment.max_rows
     if is_image_source(data_path):
         images = load_images(str(data_path), seed)

@@ -35,7 +35,7 @@ column of a ``(classes, m)`` block, so it serves only as an output layer
 Subtracting each column's maximum first keeps ``e^z`` from overflowing
 whatever the logits (the same function, since softmax ignores a shift).
 
-Adding an activation is one class with the ``@register`` decorator.
+Adding an activation is one class and one line in :data:`ACTIVATIONS`.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+
+from nnscratch.registry import Registry
 
 LEAKY_SLOPE = 0.01
 
@@ -84,17 +86,6 @@ class Activation:
         return f"<activation {self.name}>"
 
 
-#: Activations by name, in the style of scikit-learn's ``ACTIVATIONS`` table.
-ACTIVATIONS: dict[str, Activation] = {}
-
-
-def register(cls: type[Activation]) -> type[Activation]:
-    """Class decorator: add one instance of ``cls`` to :data:`ACTIVATIONS`."""
-    ACTIVATIONS[cls.name] = cls()
-    return cls
-
-
-@register
 class ReLU(Activation):
     name = "relu"
     derivative_in_scratch = True
@@ -117,7 +108,6 @@ class ReLU(Activation):
         np.maximum(Z, zeros, out=Z)  # no mask needed: max(z, 0), array against array
 
 
-@register
 class Identity(Activation):
     name = "identity"
 
@@ -137,7 +127,6 @@ class Identity(Activation):
         out[...] = 1
 
 
-@register
 class Sigmoid(Activation):
     """Computed as ``(1 + tanh(z/2)) / 2``: the same function, and it never overflows."""
 
@@ -165,7 +154,6 @@ class Sigmoid(Activation):
         out *= A  # σ'(z) = σ(z)(1 - σ(z)) = A(1 - A)
 
 
-@register
 class Tanh(Activation):
     name = "tanh"
 
@@ -187,7 +175,6 @@ class Tanh(Activation):
         np.subtract(1, out, out=out)  # tanh'(z) = 1 - A²
 
 
-@register
 class LeakyReLU(Activation):
     name = "leaky_relu"
     derivative_in_scratch = True
@@ -214,7 +201,6 @@ class LeakyReLU(Activation):
         np.maximum(Z, scratch, out=Z)  # max(z, 0.01 z) is z for z > 0, else 0.01 z
 
 
-@register
 class Softmax(Activation):
     """Column-wise softmax of a ``(classes, m)`` block; an output activation only."""
 
@@ -245,14 +231,10 @@ class Softmax(Activation):
         dA *= A
 
 
-def get_activation(name: str) -> Activation:
-    """Look an activation up by name, with a clear error for unknown names."""
-    try:
-        return ACTIVATIONS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}"
-        ) from None
+#: Activations by name, in the style of scikit-learn's ``ACTIVATIONS`` table.
+ACTIVATIONS: Registry[Activation] = Registry("activation")
+for _activation in (ReLU(), Identity(), Sigmoid(), Tanh(), LeakyReLU(), Softmax()):
+    ACTIVATIONS.add(_activation)
 
 
 # The math as plain functions, for reading and for the lab.

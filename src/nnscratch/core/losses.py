@@ -40,6 +40,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from nnscratch.registry import Registry
+
 
 def mse_loss(Y_hat: np.ndarray, Y: np.ndarray) -> float:
     """``1/(2m) Σ (ŷ - y)²`` over a ``(1, m)`` (or ``(m,)``) batch.
@@ -196,17 +198,9 @@ class BinaryCrossEntropy(Loss):
 
 
 #: Losses by name; each knows its output activation (see :class:`Loss`).
-LOSSES: dict[str, Loss] = {
-    loss.name: loss for loss in (SquaredError(), CrossEntropy(), BinaryCrossEntropy())
-}
-
-
-def get_loss(name: str) -> Loss:
-    """Look a loss up by name, with a clear error for unknown names."""
-    try:
-        return LOSSES[name]
-    except KeyError:
-        raise ValueError(f"unknown loss {name!r}; choose from {sorted(LOSSES)}") from None
+LOSSES: Registry[Loss] = Registry("loss")
+for _loss in (SquaredError(), CrossEntropy(), BinaryCrossEntropy()):
+    LOSSES.add(_loss)
 
 
 def total_loss(
@@ -217,5 +211,5 @@ def total_loss(
     loss: str | Loss = "mse",
 ) -> float:
     """``J = J_data + L2`` for one batch of ``m = Y_hat.shape[-1]`` samples."""
-    loss = get_loss(loss) if isinstance(loss, str) else loss
+    loss = LOSSES.lookup(loss) if isinstance(loss, str) else loss
     return loss.value(Y_hat, Y) + l2_penalty(weights, lmbda, np.asarray(Y_hat).shape[-1])

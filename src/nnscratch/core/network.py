@@ -46,10 +46,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnscratch.core.activations import Activation, get_activation
+from nnscratch.core.activations import ACTIVATIONS, Activation
 from nnscratch.core.blas import blas_threads_for_products, one_blas_thread
 from nnscratch.core.init import Parameters, initialize
-from nnscratch.core.losses import Loss, get_loss, total_loss
+from nnscratch.core.losses import LOSSES, Loss, total_loss
 
 
 @dataclass
@@ -301,9 +301,9 @@ def activations_and_loss(
 ) -> tuple[Activation, Activation, Loss]:
     """The hidden and output activations and the loss, by name, checked to go together."""
     hidden, output, loss_function = (
-        get_activation(hidden_activation),
-        get_activation(output_activation),
-        get_loss(loss),
+        ACTIVATIONS.lookup(hidden_activation),
+        ACTIVATIONS.lookup(output_activation),
+        LOSSES.lookup(loss),
     )
     if not hidden.elementwise:
         raise ValueError(f"{hidden_activation!r} is an output activation, not a hidden one")

@@ -23,10 +23,13 @@ Momentum follows PyTorch's form (``torch.optim.SGD``). Adam's defaults
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from nnscratch.registry import Registry
 
 
 def _flush_subnormals(x: np.ndarray) -> None:
@@ -165,24 +168,11 @@ class AdamW(Adam):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "gd": GradientDescent,
-    "sgd": GradientDescent,
-    "momentum": Momentum,
-    "adam": Adam,
-    "adamw": AdamW,
-}
-
-
-def make_optimizer(name: str, learning_rate: float, **kwargs: float | bool) -> Optimizer:
-    """An optimizer by name: ``gd``/``sgd``, ``momentum``, ``nesterov``, ``adam``, ``adamw``."""
-    if name == "nesterov":
-        return Momentum(learning_rate, nesterov=True, **kwargs)  # type: ignore[arg-type]
-    try:
-        cls = OPTIMIZERS[name]
-    except KeyError:
-        choices = sorted([*OPTIMIZERS, "nesterov"])
-        raise ValueError(f"unknown optimizer {name!r}; choose from {choices}") from None
-    return cls(learning_rate, **kwargs)  # type: ignore[arg-type]
-
-
+#: Optimizers by name; each entry makes one: ``OPTIMIZERS.lookup(name)(learning_rate, **options)``.
+OPTIMIZERS: Registry[Callable[..., Optimizer]] = Registry("optimizer")
+OPTIMIZERS.add(GradientDescent, "gd")
+OPTIMIZERS.add(GradientDescent, "sgd")
+OPTIMIZERS.add(Momentum, "momentum")
+OPTIMIZERS.add(functools.partial(Momentum, nesterov=True), "nesterov")
+OPTIMIZERS.add(Adam, "adam")
+OPTIMIZERS.add(AdamW, "adamw")

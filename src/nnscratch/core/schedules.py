@@ -11,6 +11,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+
+from nnscratch.registry import Registry
 
 
 class Schedule:
@@ -76,15 +79,10 @@ class ReduceLROnPlateau(Schedule):
         return max(base_lr * self._scale, self.min_lr)
 
 
-def make_schedule(name: str, epochs: int) -> Schedule:
-    """A schedule by name: ``constant``, ``step``, ``cosine``, ``plateau``."""
-    schedules = {
-        "constant": ConstantLR,
-        "step": lambda: StepLR(step_size=max(epochs // 3, 1), gamma=0.3),
-        "cosine": lambda: CosineLR(epochs),
-        "plateau": ReduceLROnPlateau,
-    }
-    try:
-        return schedules[name]()
-    except KeyError:
-        raise ValueError(f"unknown schedule {name!r}; choose from {sorted(schedules)}") from None
+#: Schedules by name; each entry makes one for a run of ``epochs`` epochs:
+#: ``SCHEDULES.lookup(name)(epochs)``.
+SCHEDULES: Registry[Callable[[int], Schedule]] = Registry("schedule")
+SCHEDULES.add(lambda epochs: ConstantLR(), "constant")
+SCHEDULES.add(lambda epochs: StepLR(step_size=max(epochs // 3, 1), gamma=0.3), "step")
+SCHEDULES.add(CosineLR, "cosine")
+SCHEDULES.add(lambda epochs: ReduceLROnPlateau(), "plateau")

@@ -36,8 +36,8 @@ from nnscratch.core.activations import ACTIVATIONS
 from nnscratch.core.batchensemble import BatchEnsembleNetwork, EnsembleParameters
 from nnscratch.core.blas import one_blas_thread
 from nnscratch.core.network import Network, to_network_layout
-from nnscratch.core.optimizers import Optimizer, make_optimizer
-from nnscratch.core.schedules import make_schedule
+from nnscratch.core.optimizers import OPTIMIZERS, Optimizer
+from nnscratch.core.schedules import SCHEDULES
 from nnscratch.core.training import (
     Callback,
     History,
@@ -136,7 +136,7 @@ class MLPBase(BaseEstimator):
             extra["momentum"] = self.momentum
         if self.optimizer in ("adam", "adamw") and self.weight_decay:
             extra["weight_decay"] = self.weight_decay
-        return make_optimizer(self.optimizer, self.learning_rate, **extra)
+        return OPTIMIZERS.lookup(self.optimizer)(self.learning_rate, **extra)
 
     def _start(self, n_features: int, n_outputs: int) -> None:
         """Fresh networks, optimizers and random streams for a new fit."""
@@ -305,7 +305,7 @@ class MLPBase(BaseEstimator):
                 lmbda=self.l2,
                 patience=patience,
                 min_delta=self.min_delta,
-                schedule=make_schedule(self.lr_schedule, epochs),
+                schedule=SCHEDULES.lookup(self.lr_schedule)(epochs),
                 progress=bool(self.verbose),
                 progress_label=(
                     f"member {k + 1}/{self.n_members}" if self.n_members > 1 else "training"
