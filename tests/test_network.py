@@ -322,3 +322,31 @@ def test_dropout_masks_come_from_the_seeded_generator_and_keep_the_mean() -> Non
     assert abs(outs[0][:20].mean() - 1.0) < 0.02  # inverted: the mean is unchanged
     predicted = net.predict(X)  # prediction never drops
     np.testing.assert_array_equal(predicted, net.predict(X))
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_networks_name_their_arrays_and_load_them_back(k: int) -> None:
+    """``state_dict`` gives views by the names model files use; ``load_state_dict`` checks
+    names and shapes, and a copied state gives the same outputs to the bit."""
+    from nnscratch.core.batchensemble import BatchEnsembleNetwork
+
+    def make(seed: int) -> Network | BatchEnsembleNetwork:
+        if k == 1:
+            return Network([3, 5, 2], rng=seed)
+        return BatchEnsembleNetwork([3, 5, 2], k, rng=seed)
+
+    source, target = make(0), make(1)
+    names = list(source.state_dict())
+    ensemble = [f"{name}{l}" for l in (1, 2) for name in "WRSB"]
+    assert names == (["W1", "W2", "b1", "b2"] if k == 1 else ensemble)
+    X = np.random.default_rng(2).random((3, 4)).astype(np.float32)
+    assert not np.array_equal(source.predict(X), target.predict(X))
+    target.load_state_dict({n: a.copy() for n, a in source.state_dict().items()})
+    np.testing.assert_array_equal(source.predict(X), target.predict(X))
+    source.state_dict()["W1"][...] = 0  # views: writing to one changes the network
+    assert not source.state_dict()["W1"].any()
+    with pytest.raises(ValueError, match=f"no array '{names[1]}'"):
+        target.load_state_dict({"W1": source.state_dict()["W1"]})
+    wrong = {n: np.zeros((7, 7)) for n in names}
+    with pytest.raises(ValueError, match=r"array 'W1': shape \(7, 7\), expected \(5, 3\)"):
+        target.load_state_dict(wrong)

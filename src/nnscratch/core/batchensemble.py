@@ -55,7 +55,7 @@ from itertools import pairwise
 import numpy as np
 
 from nnscratch.core.blas import blas_threads_for_products, one_blas_thread
-from nnscratch.core.init import draw_weights
+from nnscratch.core.init import draw_weights, load_named
 from nnscratch.core.network import activations_and_loss, check_input_layout, to_network_layout
 
 #: Columns per prediction batch.
@@ -107,6 +107,16 @@ class EnsembleParameters:
         fresh = EnsembleParameters.zeros(state["layer_sizes"], state["k"], flat.dtype)  # type: ignore[arg-type]
         fresh.flat[...] = flat
         self.__dict__.update(fresh.__dict__)
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """The shared ``W[l]``, as :class:`~nnscratch.core.init.Parameters` names them."""
+        return self.W
+
+    @property
+    def biases(self) -> list[np.ndarray]:
+        """The members' biases ``B[l]`` ``(n[l], K)``: one column per member."""
+        return self.B
 
     def named(self) -> dict[str, np.ndarray]:
         """Every array by name: ``W1, R1, S1, B1, W2, …`` (views)."""
@@ -196,6 +206,15 @@ class BatchEnsembleNetwork:
     @property
     def dtype(self) -> np.dtype:
         return self.params.flat.dtype
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every parameter array by name, ``W1, R1, S1, B1, W2, …`` (views: writing to
+        one changes the network), as model files store them."""
+        return self.params.named()
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray]) -> None:
+        """Copy ``arrays`` (one per :meth:`state_dict` name, same shapes) into the network."""
+        load_named(self.state_dict(), arrays)
 
     def cache_for(self, m: int) -> _Buffers:
         """The training buffers for batch size ``m`` (``.A[0]`` is the ``(n[0], m)`` input)."""

@@ -94,6 +94,12 @@ class Parameters:
         out.flat[...] = self.flat
         return out
 
+    def named(self) -> dict[str, np.ndarray]:
+        """Every array by its name, ``W1..WL`` then ``b1..bL`` (views into ``flat``)."""
+        out = {f"W{l}": W for l, W in enumerate(self.weights, start=1)}
+        out.update({f"b{l}": b for l, b in enumerate(self.biases, start=1)})
+        return out
+
     def load_(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> Parameters:
         """Copy given arrays into these parameters in place (shapes must match)."""
         for mine, theirs in zip(self.weights + self.biases, [*weights, *biases], strict=True):
@@ -162,3 +168,15 @@ def draw_weights(
         raise ValueError(f"unknown init {method!r}; choose from {sorted(INITIALIZERS)}") from None
     rng = np.random.default_rng(rng)
     return [draw(n_in, n_out, rng) for n_in, n_out in pairwise(layer_sizes)]
+
+
+def load_named(views: dict[str, np.ndarray], arrays: dict[str, np.ndarray]) -> None:
+    """Copy each of ``arrays`` into the view of the same name; ``ValueError`` naming a
+    missing array or a shape that differs (a network's ``load_state_dict``)."""
+    for name, view in views.items():
+        if name not in arrays:
+            raise ValueError(f"no array {name!r} to load")
+        array = np.asarray(arrays[name])
+        if array.shape != view.shape:
+            raise ValueError(f"array {name!r}: shape {array.shape}, expected {view.shape}")
+        view[...] = array

@@ -48,7 +48,7 @@ import numpy as np
 
 from nnscratch.core.activations import ACTIVATIONS, Activation
 from nnscratch.core.blas import blas_threads_for_products, one_blas_thread
-from nnscratch.core.init import Parameters, initialize
+from nnscratch.core.init import Parameters, initialize, load_named
 from nnscratch.core.losses import LOSSES, Loss, total_loss
 
 
@@ -386,6 +386,15 @@ class Network:
     @property
     def dtype(self) -> np.dtype:
         return self.params.dtype
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every parameter array by name, ``W1..WL`` then ``b1..bL`` (views: writing to
+        one changes the network), as model files store them."""
+        return self.params.named()
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray]) -> None:
+        """Copy ``arrays`` (one per :meth:`state_dict` name, same shapes) into the network."""
+        load_named(self.state_dict(), arrays)
 
     def cache_for(self, m: int) -> ForwardCache:
         """The training buffers for batch size ``m``, allocated on first use."""

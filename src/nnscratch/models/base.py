@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
 from nnscratch.core.activations import ACTIVATIONS
-from nnscratch.core.batchensemble import BatchEnsembleNetwork, EnsembleParameters
+from nnscratch.core.batchensemble import BatchEnsembleNetwork
 from nnscratch.core.blas import one_blas_thread
 from nnscratch.core.network import Network, to_network_layout
 from nnscratch.core.optimizers import OPTIMIZERS, Optimizer
@@ -423,15 +423,13 @@ class MLPBase(BaseEstimator):
     def weights_(self) -> list[np.ndarray]:
         """``W[l]`` for ``l = 1..L``, each ``(n[l], n[l-1])`` (views into the network; with
         ``k > 1`` the shared matrices)."""
-        params = self.network_.params
-        return params.W if isinstance(params, EnsembleParameters) else params.weights
+        return self.network_.params.weights
 
     @property
     def biases_(self) -> list[np.ndarray]:
         """``b[l]`` for ``l = 1..L``, each ``(n[l], 1)`` (views into the network; with
         ``k > 1``, ``(n[l], k)``: one column per member)."""
-        params = self.network_.params
-        return params.B if isinstance(params, EnsembleParameters) else params.biases
+        return self.network_.params.biases
 
     # ------------------------------------------------------------------ files
 
@@ -456,7 +454,8 @@ class MLPBase(BaseEstimator):
         check_is_fitted(self, "networks_")
         arrays: dict[str, np.ndarray] = {}
         for member, net in enumerate(self.networks_):
-            arrays.update(_member_arrays(net, member))
+            prefix = member_prefix(member)
+            arrays.update({prefix + name: array for name, array in net.state_dict().items()})
         hyperparameters = self.get_params(deep=False)
         hyperparameters["dtype"] = as_float_dtype(self.dtype).name
         output, loss = self._head()
@@ -511,7 +510,7 @@ class MLPBase(BaseEstimator):
             raise ValueError(f"invalid k {k!r}")
         specs: dict[str, ArraySpec] = {}
         for member in range(n_members):
-            prefix = f"m{member + 1}." if member else ""
+            prefix = member_prefix(member)
             for l in range(1, L + 1):
                 specs[f"{prefix}W{l}"] = ArraySpec((sizes[l], sizes[l - 1]), dtype)
                 if k == 1:
@@ -548,8 +547,8 @@ class MLPBase(BaseEstimator):
                 streams[member][2],
                 dtype=np.dtype(meta["dtype"]),
             )
-            for name, view in _member_arrays(net, member).items():
-                view[...] = arrays[name]
+            prefix = member_prefix(member)
+            net.load_state_dict({name: arrays[prefix + name] for name in net.state_dict()})
             model.networks_.append(net)
         model.n_features_in_ = int(meta["n_features_in"])
         if meta.get("feature_names"):
@@ -566,14 +565,7 @@ class MLPBase(BaseEstimator):
         return model
 
 
-def _member_arrays(net: Network | BatchEnsembleNetwork, member: int = 0) -> dict[str, np.ndarray]:
-    """A member's arrays by their names in the model file (views into the network):
-    ``W1..WL, b1..bL``, or with ``k > 1`` ``W1, R1, S1, B1, …``; ``m2.`` … for member 2 on."""
-    prefix = f"m{member + 1}." if member else ""
-    params = net.params
-    if isinstance(params, EnsembleParameters):
-        return {prefix + name: array for name, array in params.named().items()}
-    L = len(params.weights)
-    named = {f"W{l}": params.weights[l - 1] for l in range(1, L + 1)}
-    named.update({f"b{l}": params.biases[l - 1] for l in range(1, L + 1)})
-    return {prefix + name: array for name, array in named.items()}
+def member_prefix(member: int) -> str:
+    """How a model file names ensemble member ``member``'s arrays (0-based): no prefix
+    for the first (format-1 files held one network), ``m2.``, ``m3.``, … after it."""
+    return f"m{member + 1}." if member else ""
