@@ -25,6 +25,7 @@ Everything that is not data goes in one keyword-only :class:`TrainConfig`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import signal
 import sys
@@ -244,6 +245,215 @@ def _as_layout(A: np.ndarray, rows: int, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(np.reshape(A, (rows, -1)), dtype=dtype)
 
 
+class _Batches:
+    """The training data and how an epoch walks through it: ``m`` columns a batch,
+    shuffled every epoch (seeded) unless one batch holds everything.
+
+    With the rows given and at least :data:`ROWS_FROM` inputs, a batch is gathered
+    as rows (contiguous, cheap) and transposed into the network's input buffer;
+    otherwise the columns of ``X`` are shuffled into an epoch copy. The permutation,
+    the batches and the bits are the same either way.
+    """
+
+    def __init__(
+        self,
+        net: Network,
+        X: np.ndarray | None,
+        Y: np.ndarray,
+        rows: np.ndarray | None,
+        batch_size: int | None,
+        rng: np.random.Generator,
+    ) -> None:
+        if rows is not None:
+            rows = np.ascontiguousarray(rows, dtype=net.dtype)
+        if X is None:
+            if rows is None:
+                raise ValueError("train needs X, or its rows")
+            n, n_inputs = rows.shape
+        else:
+            X = np.ascontiguousarray(X, dtype=net.dtype)
+            n_inputs, n = X.shape
+        Y = _as_layout(Y, net.layer_sizes[-1], net.dtype)
+        if Y.shape[1] != n:
+            raise ValueError(f"X has {n} samples but Y has {Y.shape[1]}")
+        if n == 0:
+            raise ValueError("no training samples")
+        self.net, self.rng, self.n = net, rng, n
+        self.m = n if batch_size is None else max(1, min(int(batch_size), n))
+        self.shuffle = self.m < n
+        self.by_rows = self.shuffle and rows is not None and n_inputs >= ROWS_FROM
+        if self.by_rows:
+            assert rows is not None
+            if rows.shape != (n, n_inputs):
+                raise ValueError(f"rows has shape {rows.shape}, expected {(n, n_inputs)}")
+            self.row_buffer = np.empty((self.m, n_inputs), dtype=net.dtype)
+        elif X is None:
+            X = to_network_layout(rows, net.dtype)  # the whole array, once
+        self.rows, self.X, self.Y = rows, X, Y
+        self.X_epoch = np.empty_like(X) if self.shuffle and not self.by_rows else X
+        self.Y_epoch = np.empty_like(Y) if self.shuffle else Y
+        self.order = np.arange(n)
+
+    def new_epoch(self) -> None:
+        """Draw this epoch's order; shuffle ``Y`` (and ``X``'s columns) into it."""
+        if not self.shuffle:
+            return
+        self.order = self.rng.permutation(self.n)
+        # mode="wrap" skips bounds checks (the order is a permutation): 2x faster
+        if not self.by_rows:
+            np.take(self.X, self.order, axis=1, out=self.X_epoch, mode="wrap")
+        np.take(self.Y, self.order, axis=1, out=self.Y_epoch, mode="wrap")
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        """``(X_b, Y_b, stop)`` for each batch, ``X_b`` in the network layout."""
+        for start in range(0, self.n, self.m):
+            stop = min(start + self.m, self.n)
+            if self.by_rows:  # gather the batch's rows, transpose them into the input buffer
+                batch = self.row_buffer[: stop - start]
+                np.take(self.rows, self.order[start:stop], axis=0, out=batch, mode="wrap")
+                inputs = self.net.cache_for(stop - start).A[0]
+                to_network_layout(batch, out=inputs)
+                yield inputs, self.Y_epoch[:, start:stop], stop
+            else:
+                yield self.X_epoch[:, start:stop], self.Y_epoch[:, start:stop], stop
+
+
+def _validation_arrays(
+    net: Network, validation: tuple[np.ndarray, np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(X_val, Y_val)`` contiguous in the network's dtype, or None for no (or empty) data."""
+    if validation is None or np.size(validation[1]) == 0:
+        return None
+    X_val = np.ascontiguousarray(validation[0], dtype=net.dtype)
+    return X_val, _as_layout(validation[1], net.layer_sizes[-1], net.dtype)
+
+
+def _monitored(net: Network, config: TrainConfig, has_val: bool) -> str:
+    """What early stopping watches: ``config.monitor``, or the training loss without
+    validation data; refused where the loss does not log it."""
+    monitor = config.monitor if has_val else "train_loss"
+    if has_val and monitor not in net.loss_function.logged:
+        raise ValueError(
+            f"cannot monitor {monitor!r}: the {net.loss_function.name} loss logs "
+            f"{', '.join(net.loss_function.logged)}"
+        )
+    return monitor
+
+
+def _run_epoch(
+    net: Network,
+    batches: _Batches,
+    optimizer: Optimizer,
+    lmbda: float,
+    on_diverged: Callable[[], TrainingDivergedError],
+    interrupt: StopFlag,
+) -> tuple[float, bool]:
+    """One pass: forward, backward, step per batch. Returns ``Σ_b m_b J_b`` and whether
+    an interrupt stopped it before its last batch."""
+    params, grads = [net.params.flat], [net.grads.flat]
+    objective_sum = 0.0  # Σ_b m_b J_b
+    done = 0  # samples seen this epoch
+    for inputs, Y_batch, end in batches:
+        done = end
+        net.forward(inputs)
+        objective = net.backward(Y_batch, lmbda)  # m_b J_b
+        objective_sum += objective
+        if not math.isfinite(objective):
+            raise on_diverged()
+        optimizer.step(params, grads)
+        if interrupt.requested:
+            break
+    return objective_sum, interrupt.requested and done < batches.n
+
+
+def _epoch_logs(
+    net: Network,
+    objective_sum: float,
+    n: int,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    rmse_scale: float,
+) -> dict[str, float]:
+    """The epoch's training loss, and the loss table's validation figures."""
+    logs = {"train_loss": objective_sum / n}
+    if validation is not None:
+        X_val, Y_val = validation
+        logs.update(net.loss_function.validation_logs(net.predict(X_val), Y_val, rmse_scale))
+    return logs
+
+
+def _show(bar: Any, logs: dict[str, float]) -> None:
+    """The epoch's figures beside the progress bar; one step on."""
+    postfix = {"loss": f"{logs['train_loss']:.4g}"}
+    for key in ("val_rmse", "val_accuracy"):
+        if key in logs:
+            postfix[key] = f"{logs[key]:.4g}"
+    bar.set_postfix(postfix, refresh=False)
+    bar.update(1)
+
+
+@dataclass
+class _Loop:
+    """One call of :func:`train`: what every epoch reads and writes."""
+
+    net: Network
+    batches: _Batches
+    optimizer: Optimizer
+    config: TrainConfig
+    validation: tuple[np.ndarray, np.ndarray] | None
+    history: History
+    monitor: str
+    checkpoints: _Checkpoints
+    callbacks: Sequence[Callback]
+
+    def run(self, stop: StopFlag | None) -> None:
+        """Every epoch, until the last, early stopping, a callback or an interrupt."""
+        config = self.config
+        # The bar is advanced by hand, not iterated over: a generator left by `break` is
+        # finalised later, and a second Ctrl-C raised inside that finalisation would be
+        # printed as "Exception ignored" and lost.
+        bar = tqdm(total=config.epochs, desc=config.progress_label, unit="epoch",
+                   disable=not config.progress, dynamic_ncols=True, leave=True)  # fmt: skip
+        base_lr, start = self.optimizer.learning_rate, self.history.n_epochs
+        # Overflow is expected when training diverges; it is caught and reported.
+        with (
+            stop_on_interrupt(config.handle_interrupts, stop) as interrupt,
+            np.errstate(over="ignore", invalid="ignore"),
+            contextlib.closing(bar),
+            self.net.blas_threads_for(self.batches.m),  # small batches: one BLAS thread
+        ):
+            for epoch in range(start, start + config.epochs):
+                if self.epoch(epoch, epoch - start, base_lr, interrupt, bar):
+                    break
+
+    def epoch(self, epoch: int, k: int, base_lr: float, interrupt: StopFlag, bar: Any) -> bool:
+        """Epoch ``epoch`` (the ``k``-th of this call); True when training should stop."""
+        tick = time.perf_counter()
+        net, optimizer, history, val = self.net, self.optimizer, self.history, self.validation
+        if self.config.schedule is not None:
+            previous = history.val_loss[-1] if val is not None and history.val_loss else None
+            optimizer.learning_rate = self.config.schedule.rate(k, base_lr, previous)
+        diverged = functools.partial(self.checkpoints.diverged, epoch, optimizer.learning_rate)
+        self.batches.new_epoch()
+        objective_sum, cut_short = _run_epoch(
+            net, self.batches, optimizer, self.config.lmbda, diverged, interrupt
+        )
+        if cut_short:
+            history.interrupted = True
+            return True
+        if not self.checkpoints.epoch_done():
+            raise diverged()
+        logs = _epoch_logs(net, objective_sum, self.batches.n, val, self.config.rmse_scale)
+        history.record(logs, optimizer.learning_rate, time.perf_counter() - tick)
+        _show(bar, logs)
+        if _epoch_ends_training(logs[self.monitor], epoch, self.checkpoints, history, diverged):
+            return True
+        if any(cb(epoch, logs) for cb in self.callbacks):
+            return True
+        if interrupt.requested:
+            history.interrupted = True
+        return interrupt.requested
+
+
 def train(
     net: Network,
     X: np.ndarray | None,
@@ -267,11 +477,8 @@ def train(
 
     ``rows`` is the same data in the user layout ``(N, n[0])``, C-contiguous, in
     the network's dtype (the estimators pass the array they were given; ``X``
-    may then be ``None``, and is made from ``rows`` only if needed). With
-    at least :data:`ROWS_FROM` inputs, mini-batches are then gathered as rows
-    (contiguous, cheap) and transposed into the input buffer, instead of
-    shuffling the columns of ``X`` (a random gather in every one of its
-    ``n[0]`` rows); the permutation, the batches and the bits are the same.
+    may then be ``None``, and is made from ``rows`` only if needed); see
+    :class:`_Batches` for how batches are then gathered.
 
     A non-finite loss raises :class:`TrainingDivergedError` after restoring
     the best (else the last finished epoch's) weights. With
@@ -279,137 +486,35 @@ def train(
     (``history.interrupted``) with the best weights so far in ``net``; a
     ``stop`` flag set from elsewhere does the same.
     """
-    if rows is not None:
-        rows = np.ascontiguousarray(rows, dtype=net.dtype)
-    if X is None:
-        if rows is None:
-            raise ValueError("train needs X, or its rows")
-        n, n_inputs = rows.shape
-    else:
-        X = np.ascontiguousarray(X, dtype=net.dtype)
-        n_inputs, n = X.shape
-    Y = _as_layout(Y, net.layer_sizes[-1], net.dtype)
-    if Y.shape[1] != n:
-        raise ValueError(f"X has {n} samples but Y has {Y.shape[1]}")
-    if n == 0:
-        raise ValueError("no training samples")
-    X_val = Y_val = None
-    if validation is not None and np.size(validation[1]) > 0:
-        X_val = np.ascontiguousarray(validation[0], dtype=net.dtype)
-        Y_val = _as_layout(validation[1], net.layer_sizes[-1], net.dtype)
-    has_val = Y_val is not None
-    rng = np.random.default_rng(rng)
-    batch_size = config.batch_size
-    m = n if batch_size is None else max(1, min(int(batch_size), n))
-    shuffle = m < n
-    by_rows = shuffle and rows is not None and n_inputs >= ROWS_FROM
-    if by_rows:
-        if rows.shape != (n, n_inputs):
-            raise ValueError(f"rows has shape {rows.shape}, expected {(n, n_inputs)}")
-        row_buffer = np.empty((m, n_inputs), dtype=net.dtype)
-    elif X is None:
-        X = to_network_layout(rows, net.dtype)  # the whole array, once
-    X_epoch = np.empty_like(X) if shuffle and not by_rows else X
-    Y_epoch = np.empty_like(Y) if shuffle else Y
-    params, grads = [net.params.flat], [net.grads.flat]
-    base_lr = optimizer.learning_rate
+    batches = _Batches(net, X, Y, rows, config.batch_size, np.random.default_rng(rng))
+    val = _validation_arrays(net, validation)
     history = history if history is not None else History()
-    start_epoch = history.n_epochs
-    monitor = config.monitor if has_val else "train_loss"
-    if has_val and monitor not in net.loss_function.logged:
-        raise ValueError(
-            f"cannot monitor {monitor!r}: the {net.loss_function.name} loss logs "
-            f"{', '.join(net.loss_function.logged)}"
-        )
+    monitor = _monitored(net, config, val is not None)
     checkpoints = _Checkpoints(
-        net.params.flat,
-        config.patience,
-        config.min_delta,
+        net.params.flat, config.patience, config.min_delta,
         higher_is_better=MONITORS.get(monitor, False),
-    )
-
-    # The bar is advanced by hand, not iterated over: a generator left by `break` is
-    # finalised later, and a second Ctrl-C raised inside that finalisation would be
-    # printed as "Exception ignored" and lost.
-    bar = tqdm(
-        total=config.epochs,
-        desc=config.progress_label,
-        unit="epoch",
-        disable=not config.progress,
-        dynamic_ncols=True,
-        leave=True,
-    )
-    # Overflow is expected when training diverges; it is caught below and reported.
-    with (
-        stop_on_interrupt(config.handle_interrupts, stop) as interrupt,
-        np.errstate(over="ignore", invalid="ignore"),
-        contextlib.closing(bar),
-        net.blas_threads_for(m),  # small batches: one BLAS thread is faster
-    ):
-        for epoch in range(start_epoch, start_epoch + config.epochs):
-            tick = time.perf_counter()
-            if config.schedule is not None:
-                previous = history.val_loss[-1] if has_val and history.val_loss else None
-                optimizer.learning_rate = config.schedule.rate(
-                    epoch - start_epoch, base_lr, previous
-                )
-            if shuffle:
-                order = rng.permutation(n)
-                # mode="wrap" skips bounds checks (the order is a permutation): 2x faster
-                if not by_rows:
-                    np.take(X, order, axis=1, out=X_epoch, mode="wrap")
-                np.take(Y, order, axis=1, out=Y_epoch, mode="wrap")
-            objective_sum = 0.0  # Σ_b m_b J_b
-            for start in range(0, n, m):
-                stop = min(start + m, n)
-                if by_rows:  # gather the batch's rows, transpose them into the input buffer
-                    batch = row_buffer[: stop - start]
-                    np.take(rows, order[start:stop], axis=0, out=batch, mode="wrap")
-                    inputs = net.cache_for(stop - start).A[0]
-                    to_network_layout(batch, out=inputs)
-                    net.forward(inputs)
-                else:
-                    net.forward(X_epoch[:, start:stop])
-                objective = net.backward(Y_epoch[:, start:stop], config.lmbda)  # m_b J_b
-                objective_sum += objective
-                if not math.isfinite(objective):
-                    raise checkpoints.diverged(epoch, optimizer.learning_rate)
-                optimizer.step(params, grads)
-                if interrupt.requested:
-                    break
-            if interrupt.requested and stop < n:
-                history.interrupted = True
-                break
-            if not checkpoints.epoch_done():
-                raise checkpoints.diverged(epoch, optimizer.learning_rate)
-
-            logs = {"train_loss": objective_sum / n}
-            if has_val:
-                logs.update(
-                    net.loss_function.validation_logs(net.predict(X_val), Y_val, config.rmse_scale)
-                )
-            history.record(logs, optimizer.learning_rate, time.perf_counter() - tick)
-            postfix = {"loss": f"{logs['train_loss']:.4g}"}
-            for key in ("val_rmse", "val_accuracy"):
-                if key in logs:
-                    postfix[key] = f"{logs[key]:.4g}"
-            bar.set_postfix(postfix, refresh=False)
-            bar.update(1)
-
-            if not math.isfinite(logs[monitor]):
-                raise checkpoints.diverged(epoch, optimizer.learning_rate)
-            improved, stop_now = checkpoints.observe(logs[monitor])
-            if improved:
-                history.best_epoch = epoch
-            if stop_now:
-                history.stopped_early = True
-                break
-            if any(cb(epoch, logs) for cb in callbacks):
-                break
-            if interrupt.requested:
-                history.interrupted = True
-                break
-    restore = (has_val and config.patience is not None) or history.interrupted
+    )  # fmt: skip
+    loop = _Loop(net, batches, optimizer, config, val, history, monitor, checkpoints, callbacks)
+    loop.run(stop)
+    restore = (val is not None and config.patience is not None) or history.interrupted
     if restore and history.best_epoch is not None:
         checkpoints.restore_best()  # the best validation (or, interrupted, training) weights
     return history
+
+
+def _epoch_ends_training(
+    value: float,
+    epoch: int,
+    checkpoints: _Checkpoints,
+    history: History,
+    diverged: Callable[[], TrainingDivergedError],
+) -> bool:
+    """Record the monitored ``value``: the best epoch so far, or early stopping."""
+    if not math.isfinite(value):
+        raise diverged()
+    improved, stop_now = checkpoints.observe(value)
+    if improved:
+        history.best_epoch = epoch
+    if stop_now:
+        history.stopped_early = True
+    return stop_now

@@ -148,24 +148,13 @@ def clean(
     for col in columns:
         values = to_number(out[col])
         if len(values) and values.isna().all():
-            derived = col == "year" and "release_date" in df and df[col].isna().all()
-            raw = df["release_date"] if derived else df[col]
-            example = next((v for v in raw if not _is_blank(v)), None)
-            what = f"e.g. {str(example)[:40]!r}" if example is not None else "all empty"
-            origin = " (from release_date)" if derived else ""
-            raise DataError(f"{source}: column {col!r}{origin} has no usable numbers ({what})")
+            raise _no_numbers(df, col, source)
         out[col] = values
         numbers = values.to_numpy()
         absent = np.isnan(numbers)
         if absent.any():
             missing[col] = int(absent.sum())
-        low, high = VALUE_RANGES.get(col, (None, None))
-        outside = np.zeros(len(out), dtype=bool)
-        with np.errstate(invalid="ignore"):
-            if low is not None:
-                outside |= numbers < low
-            if high is not None:
-                outside |= numbers > high
+        outside = outside_range(col, numbers)
         if outside.any():
             out_of_range[col] = int(outside.sum())
         keep &= ~absent & ~outside
@@ -177,3 +166,25 @@ def clean(
             f"{source}: no usable rows left after cleaning {len(df):,} row(s) ({report.reasons()})"
         )
     return kept, report
+
+
+def outside_range(column: str, numbers: np.ndarray) -> np.ndarray:
+    """Where ``numbers`` of ``column`` lie outside :data:`VALUE_RANGES` (NaN is not)."""
+    low, high = VALUE_RANGES.get(column, (None, None))
+    outside = np.zeros(len(numbers), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if low is not None:
+            outside |= numbers < low
+        if high is not None:
+            outside |= numbers > high
+    return outside
+
+
+def _no_numbers(df: pd.DataFrame, column: str, source: str) -> DataError:
+    """The error for a column without one usable number, with an example of its values."""
+    derived = column == "year" and "release_date" in df and df[column].isna().all()
+    raw = df["release_date"] if derived else df[column]
+    example = next((v for v in raw if not _is_blank(v)), None)
+    what = f"e.g. {str(example)[:40]!r}" if example is not None else "all empty"
+    origin = " (from release_date)" if derived else ""
+    return DataError(f"{source}: column {column!r}{origin} has no usable numbers ({what})")

@@ -306,8 +306,7 @@ def prepare(
         rows = np.sort(rng.choice(len(cleaned), size=max_rows, replace=False))
         cleaned = cleaned.iloc[rows].reset_index(drop=True)
     train, val, test = split_indices(len(cleaned), test_size, val_size, rng, report.source)
-    X_all = cleaned[features].to_numpy(dtype=np.float64)
-    x_scaler = MinMaxScaler().fit(X_all[train])
+    x_scaler = MinMaxScaler().fit(cleaned[features].to_numpy(dtype=np.float64)[train])
     if labels:
         y_all = cleaned[target].to_numpy()
         _check_classes(y_all, train, {"validation": val, "test": test}, target, report.source)
@@ -315,38 +314,31 @@ def prepare(
     else:
         y_all = cleaned[[target]].to_numpy(dtype=np.float64)
         y_scaler = MinMaxScaler().fit(y_all[train])
-
     categories = [
         CategoryEncoding(c).fit(cleaned[c].iloc[train]) for c in categoricals if c in cleaned
     ]
     fitted = Preprocessing(features, target, x_scaler, y_scaler, categories=categories)
+    splits = [_scaled(fitted, cleaned, y_all, rows, dtype) for rows in (train, val, test)]
+    (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = splits
+    return PreparedData(X_tr, y_tr, X_va, y_va, X_te, y_te, features, target, x_scaler,
+                        y_scaler, report, train, val, test, categories)  # fmt: skip
 
-    def scaled(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        X = fitted.scale(cleaned.iloc[rows], dtype)  # the same transform predict applies
-        if y_scaler is None:
-            return X, y_all[rows]
-        if len(rows) == 0:
-            return X, np.empty(0, dtype=dtype)
-        return X, y_scaler.transform(y_all[rows]).ravel().astype(dtype)
 
-    (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = scaled(train), scaled(val), scaled(test)
-    return PreparedData(
-        X_tr,
-        y_tr,
-        X_va,
-        y_va,
-        X_te,
-        y_te,
-        features,
-        target,
-        x_scaler,
-        y_scaler,
-        report,
-        train,
-        val,
-        test,
-        categories,
-    )
+def _scaled(
+    fitted: Preprocessing,
+    cleaned: pd.DataFrame,
+    y_all: np.ndarray,
+    rows: np.ndarray,
+    dtype: np.dtype | type,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One split's scaled features (the transform predict applies) and its targets: scaled
+    numbers, or labels as they are."""
+    X = fitted.scale(cleaned.iloc[rows], dtype)
+    if fitted.y_scaler is None:
+        return X, y_all[rows]
+    if len(rows) == 0:
+        return X, np.empty(0, dtype=dtype)
+    return X, fitted.y_scaler.transform(y_all[rows]).ravel().astype(dtype)
 
 
 def _check_classes(

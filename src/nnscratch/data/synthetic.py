@@ -79,18 +79,7 @@ def make_tracks(n: int = 5000, seed: int = 0, *, junk_fraction: float = 0.01) ->
         raise ValueError(f"n must be at least 1, got {n}")
     rng = np.random.default_rng(seed)
     year = rng.integers(1925, 2022, size=n)
-    f = {
-        "acousticness": rng.beta(0.8, 1.2, n),
-        "danceability": rng.beta(5, 4, n),
-        "energy": rng.beta(2.5, 2, n),
-        "instrumentalness": np.where(rng.random(n) < 0.75, rng.random(n) * 0.01, rng.random(n)),
-        "liveness": rng.beta(1.5, 6, n),
-        "loudness": np.clip(rng.normal(-10, 5, n), -60, 1.5),
-        "speechiness": rng.beta(1.1, 12, n),
-        "valence": rng.beta(2.2, 2.2, n),
-        "tempo": np.clip(rng.normal(118, 30, n), 40, 240),
-        "explicit": (rng.random(n) < 0.08).astype(int),
-    }
+    f = _audio_features(rng, n)
     popularity = _popularity(rng, year, f)
     names = _names(rng, n)
     artist_ids = pd.Series(rng.integers(0, max(n // 4, 1), size=n)).astype(str)
@@ -120,7 +109,31 @@ def make_tracks(n: int = 5000, seed: int = 0, *, junk_fraction: float = 0.01) ->
         },
         columns=list(TRACKS_COLUMNS),
     )
-    junk = np.flatnonzero(rng.random(n) < junk_fraction)
+    _add_junk(df, rng, junk_fraction)
+    df.attrs["source"] = SYNTHETIC_LABEL
+    return df
+
+
+def _audio_features(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """The audio features (and ``explicit``), drawn in this order from ``rng``."""
+    return {
+        "acousticness": rng.beta(0.8, 1.2, n),
+        "danceability": rng.beta(5, 4, n),
+        "energy": rng.beta(2.5, 2, n),
+        "instrumentalness": np.where(rng.random(n) < 0.75, rng.random(n) * 0.01, rng.random(n)),
+        "liveness": rng.beta(1.5, 6, n),
+        "loudness": np.clip(rng.normal(-10, 5, n), -60, 1.5),
+        "speechiness": rng.beta(1.1, 12, n),
+        "valence": rng.beta(2.2, 2.2, n),
+        "tempo": np.clip(rng.normal(118, 30, n), 40, 240),
+        "explicit": (rng.random(n) < 0.08).astype(int),
+    }
+
+
+def _add_junk(df: pd.DataFrame, rng: np.random.Generator, fraction: float) -> None:
+    """One junk value in about ``fraction`` of the rows: a garbage ``release_date``, text
+    in ``tempo``, or a missing ``energy``."""
+    junk = np.flatnonzero(rng.random(len(df)) < fraction)
     kinds = rng.integers(0, 3, size=len(junk))
     df.loc[junk[kinds == 0], "release_date"] = "unknown"
     tempo = df["tempo"].to_numpy(dtype=object)
@@ -129,6 +142,3 @@ def make_tracks(n: int = 5000, seed: int = 0, *, junk_fraction: float = 0.01) ->
     energy = df["energy"].to_numpy(dtype=object)
     energy[junk[kinds == 2]] = np.nan
     df["energy"] = energy
-    df.attrs["source"] = SYNTHETIC_LABEL
-    df.attrs["schema"] = "tracks"
-    return df

@@ -419,6 +419,16 @@ class MLPBase(BaseEstimator):
             self._optimizers = [self._optimizers[k] for k in kept]
             self._shuffle_rngs = [self._shuffle_rngs[k] for k in kept]
 
+    def display_name(self) -> str:
+        """How results tables name the fitted model: its layer sizes, TabM's ``k`` and the
+        ensemble size, e.g. ``nnscratch MLP 313-64-32-16-1 k=16 ×2``."""
+        check_is_fitted(self, "networks_")
+        name = "nnscratch MLP " + "-".join(map(str, self.network_.layer_sizes))
+        if self.k > 1:
+            name += f" k={self.k}"
+        n_members = len(self.networks_)
+        return name + (f" ×{n_members}" if n_members > 1 else "")
+
     @property
     def weights_(self) -> list[np.ndarray]:
         """``W[l]`` for ``l = 1..L``, each ``(n[l], n[l-1])`` (views into the network; with

@@ -11,9 +11,9 @@ predict time, together in one object and one file:
 3. the way back to target units: un-scale and clip to 0–100, done in
    exactly one place (:meth:`Preprocessing.to_points`).
 
-Its file is the estimator's model file with the feature stage added to the
-metadata under ``"preprocessing"``, so ``MLPRegressor.load`` reads the
-network part of it too.
+It models any numeric column of a table the same way (``--target``); its
+file is the estimator's model file with the feature stage added to the
+metadata (:class:`~nnscratch.models.table_model.TableModel`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from nnscratch.data.cleaning import to_number
+from nnscratch.models.metrics import REGRESSION_METRICS, Results, regression_metrics
 from nnscratch.models.regressor import MLPRegressor
 from nnscratch.models.table_model import TableModel
 
@@ -33,6 +35,7 @@ class PopularityModel(TableModel):
     """A fitted feature stage and the network(s) trained on its output."""
 
     estimator: MLPRegressor
+    task = "regression"
 
     def predict_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
         """Scaled outputs ``(n_samples,)`` for scaled features ``(n_samples, n_features)``."""
@@ -44,6 +47,49 @@ class PopularityModel(TableModel):
         for start, X in self.inputs_in_chunks(cleaned):
             out[start : start + len(X)] = self.preprocessing.to_points(self.estimator.predict(X))
         return out
+
+    def _prediction_columns(
+        self, cleaned: pd.DataFrame, points: np.ndarray | None = None
+    ) -> pd.DataFrame:
+        """``predicted_<target>`` in the target's units, 2 decimals (``points``: already
+        predicted)."""
+        points = self.predict_points(cleaned) if points is None else points
+        return pd.DataFrame({f"predicted_{self.target}": np.round(points, 2)})
+
+    def _predict_rows(self, cleaned: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+        """The predictions, and RMSE, MAE and R² on the rows where the file holds the
+        target too."""
+        points = self.predict_points(cleaned)
+        frame = self.predictions(cleaned, points=points)
+        pre = self.preprocessing
+        if pre.target not in cleaned.columns:
+            return frame, []
+        actual = to_number(cleaned[pre.target])
+        known = actual.between(*pre.target_bounds).to_numpy()
+        if not known.any():
+            return frame, []
+        scores = regression_metrics(actual.to_numpy()[known], points[known])
+        return frame, [
+            f"{pre.target} present for {known.sum():,} scored rows: RMSE {scores['rmse']:.2f}, "
+            f"MAE {scores['mae']:.2f}, R² {scores['r2']:.3f}"
+        ]
+
+    def _evaluation(
+        self, cleaned: pd.DataFrame, model_file: str, source: str
+    ) -> tuple[Results, list[str]]:
+        pre = self.preprocessing
+        y_true = cleaned[pre.target].to_numpy(dtype=np.float64)
+        y_pred = self.predict_points(cleaned)
+        mean = pre.target_mean if pre.target_mean is not None else 0.0
+        rows = {
+            f"model ({model_file})": {"test": regression_metrics(y_true, y_pred)},
+            "training mean": {"test": regression_metrics(y_true, np.full(len(y_true), mean))},
+        }
+        title = (
+            f"{pre.target} points on {source} ({len(y_true):,} rows; "
+            "'test' = every usable row of this file)"
+        )
+        return Results(title, REGRESSION_METRICS, rows), []
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PopularityModel:

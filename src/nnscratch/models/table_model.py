@@ -1,47 +1,74 @@
-"""The fitted table classifier: raw rows in, class labels and probabilities out.
+"""A model of a table's rows: the fitted feature stage and the estimator, in one file.
 
-:class:`TableModel` is what a model of a table's rows is: the fitted feature
-stage and the estimator, in one object and one file.
-:class:`TabularClassifier` is :class:`~nnscratch.models.popularity_model.PopularityModel`'s
-twin for a column of class labels (``nnscratch train --task classification
---target COLUMN``, e.g. a Spotify file's ``explicit``):
+:class:`TableModel` is what the popularity model
+(:mod:`nnscratch.models.popularity_model`) and the table classifier
+(:mod:`nnscratch.models.table_classifier`) share:
 
-1. the fitted feature stage (:class:`~nnscratch.data.preprocessing.Preprocessing`,
-   with no target scaler: labels are not scaled);
-2. a fitted :class:`~nnscratch.models.classifier.MLPClassifier` (one network or an
-   ensemble) whose ``classes_`` are the labels as they were in the file.
+1. the fitted feature stage (:class:`~nnscratch.data.preprocessing.Preprocessing`:
+   which columns, the scalers and encodings fit on the training split);
+2. the fitted estimator (one network or an ensemble);
+3. what a saved model does for the command line and the server: read a file's
+   rows, predict them as a frame, evaluate on a file, describe itself, answer
+   a request (the ``FittedModel`` protocol of :mod:`nnscratch.tasks.base`).
 
-Its file is the classifier's model file with the feature stage added to the
-metadata under ``"preprocessing"``, so ``MLPClassifier.load`` reads the
-network part of it too.
+Its file is the estimator's model file with the feature stage added to the
+metadata under ``"preprocessing"`` (and the task under ``"task"``), so the
+estimator's own ``load`` reads the network part of it too.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from nnscratch import __version__
 from nnscratch.core.training import History
+from nnscratch.data.cleaning import CleaningReport, clean
 from nnscratch.data.preprocessing import Preprocessing
-from nnscratch.errors import ModelFileError
-from nnscratch.models.classifier import MLPClassifier
-from nnscratch.models.persistence import peek_metadata, read_model_file, write_model_file
+from nnscratch.data.features import DERIVED_FEATURES
+from nnscratch.data.tracks import input_columns, read_tracks
+from nnscratch.errors import ModelFileError, RequestError
+from nnscratch.models.metrics import Results
+from nnscratch.models.persistence import read_model_file, write_model_file
+from nnscratch.models.requests import ROW, json_values, rows_from_csv, rows_from_json
+
+#: Columns whose values are whole numbers (a slider steps by 1).
+_WHOLE = {"key", "mode", "explicit", "time_signature", "year", "duration_ms"}
+#: What a text input starts with on the served page.
+_TEXT_DEFAULTS = {"release_date": "2015-06-01", "name": "Untitled", "artists": "['Unknown']"}
+
+
+@dataclass
+class Predictions:
+    """What ``nnscratch predict`` writes and says: ``frame`` (one row per input scored),
+    how many inputs were ``read``, the ``report`` said before and the ``notes`` after."""
+
+    frame: pd.DataFrame
+    read: int
+    unit: str = "rows"
+    report: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
 class TableModel:
-    """A fitted feature stage and the estimator trained on its output: what the
-    popularity model and the table classifier share (properties, the file)."""
+    """A fitted feature stage and the estimator trained on its output."""
 
     preprocessing: Preprocessing
     estimator: Any  # an MLPRegressor or MLPClassifier
 
+    #: The task that trains this kind of model (written into its file).
+    task: ClassVar[str] = ""
+    #: The page ``nnscratch serve`` shows for it (in ``nnscratch/app/web``).
+    page: ClassVar[str] = "table.html"
+    #: Whether the target holds class labels (kept as they are) or numbers.
+    labels: ClassVar[bool] = False
     #: Rows encoded at a time: an encoded chunk is ``PREDICT_CHUNK × n_inputs`` floats,
     #: however long the file.
     PREDICT_CHUNK = 65_536
@@ -76,11 +103,14 @@ class TableModel:
             chunk = cleaned.iloc[start : start + self.PREDICT_CHUNK]
             yield start, self.preprocessing.transform(chunk, dtype=dtype)
 
+    # ------------------------------------------------------------------ files
+
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the model to ``path`` (``.npz`` + JSON, no pickle, atomic): the
         estimator's model file with the feature stage under ``"preprocessing"``."""
         arrays, metadata = self.estimator.to_arrays()
         metadata["preprocessing"] = self.preprocessing.to_dict()
+        metadata["task"] = self.task
         return write_model_file(path, arrays, metadata)
 
     @staticmethod
@@ -108,39 +138,143 @@ class TableModel:
             )
         return pre, estimator
 
+    # ------------------------------------------------------------------ predict, evaluate
 
-@dataclass
-class TabularClassifier(TableModel):
-    """A fitted feature stage and the classifier trained on its output."""
+    def read_rows(
+        self, source: str, *, with_target: bool
+    ) -> tuple[pd.DataFrame, CleaningReport, list[str]]:
+        """The usable rows of a file (its features; the target too if asked), the cleaning
+        report, and a note where the file was not plain comma-separated."""
+        pre = self.preprocessing
+        target = pre.target if with_target else None
+        tracks = read_tracks(source, features=pre.features + pre.categorical_columns, target=target)
+        cleaned, report = clean(tracks.frame, pre.features, target, labels=self.labels)
+        return cleaned, report, tracks.format_note()
 
-    estimator: MLPClassifier
-
-    @property
-    def classes_(self) -> np.ndarray:
-        return self.estimator.classes_
-
-    def predict_proba_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
-        """Probabilities ``(n, n_classes)`` for scaled features ``(n, n_columns)``."""
-        return self.estimator.predict_proba(self.preprocessing.encode(X_scaled))
-
-    def predict_proba(self, cleaned: pd.DataFrame) -> np.ndarray:
-        """Class probabilities ``(n_rows, n_classes)`` (columns in ``classes_`` order)
-        for every row of a cleaned frame."""
-        out = np.empty((len(cleaned), len(self.classes_)))
-        for start, X in self.inputs_in_chunks(cleaned):
-            out[start : start + len(X)] = self.estimator.predict_proba(X)
+    def predictions(self, cleaned: pd.DataFrame, **computed: Any) -> pd.DataFrame:
+        """One row per row of ``cleaned``: ``id`` (when present), then
+        ``predicted_<target>`` and what the kind of model adds (``computed`` passes on
+        predictions already made)."""
+        out = self._prediction_columns(cleaned, **computed)
+        if "id" in cleaned.columns:
+            out.insert(0, "id", cleaned["id"].astype("string").to_numpy())
         return out
 
-    def predict(self, cleaned: pd.DataFrame) -> np.ndarray:
-        """The most probable class of every row, ``(n_rows,)``, of ``classes_``'s type."""
-        return self.classes_[np.argmax(self.predict_proba(cleaned), axis=1)]
+    def _prediction_columns(self, cleaned: pd.DataFrame, **computed: Any) -> pd.DataFrame:
+        raise NotImplementedError
 
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> TabularClassifier:
-        """Read a model written by :meth:`save`, validating it."""
-        if peek_metadata(path).get("estimator") != "MLPClassifier":
-            raise ModelFileError(
-                f"{path}: not a table classifier (one written by `nnscratch train --task "
-                "classification`)"
+    def predict_file(self, source: str) -> Predictions:
+        """``nnscratch predict`` on a file: every usable row, skipped rows said."""
+        cleaned, report, note = self.read_rows(source, with_target=False)
+        notes = []
+        if report.rows_dropped:
+            notes.append(
+                f"skipped {report.rows_dropped:,} row(s) that cannot be scored: {report.reasons()}"
             )
-        return cls(*cls.read(path, MLPClassifier, "a table classifier"))
+        frame, scored = self._predict_rows(cleaned)
+        return Predictions(frame, report.rows_read, "rows", note, notes + scored)
+
+    def _predict_rows(self, cleaned: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+        """:meth:`predictions`, and lines about them beyond their count."""
+        return self.predictions(cleaned), []
+
+    def evaluate(self, source: str, model_file: str) -> tuple[Results, list[str]]:
+        """The model (saved as ``model_file``) scored on every usable row of a file with
+        its target, and the report lines to say before the table."""
+        cleaned, report, note = self.read_rows(source, with_target=True)
+        results, lines = self._evaluation(cleaned, model_file, source)
+        return results, [*note, str(report), *lines]
+
+    def _evaluation(
+        self, cleaned: pd.DataFrame, model_file: str, source: str
+    ) -> tuple[Results, list[str]]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ serving
+
+    def describe(self) -> dict[str, Any]:
+        """What ``GET /model`` says of the model: task, shape, training, what a row needs."""
+        history = self.history
+        return {
+            "task": self.task,
+            "nnscratch_version": __version__,
+            "layer_sizes": list(self.layer_sizes),
+            "k": self.estimator.k,  # TabM members per network (1: a plain network)
+            "n_members": self.n_members,
+            "training": {
+                "epochs": history.n_epochs,
+                "best_epoch": history.best_epoch,
+                "best_validation_loss": min(history.val_loss) if history.val_loss else None,
+            },
+            "target": self.target,
+            "features": self.features,
+            "inputs": self.inputs(),
+        }
+
+    def inputs(self) -> list[dict[str, Any]]:
+        """What a row needs: one entry per raw column; for a number its training range
+        and a typical value (about the training median where the model has the
+        piecewise-linear encoding's quantile edges, else the middle of the range)."""
+        pre = self.preprocessing
+        out: list[dict[str, Any]] = []
+        for column in input_columns(pre.features):
+            if column in pre.features and column not in DERIVED_FEATURES:
+                out.append(self._number_input(column))
+            else:
+                out.append(
+                    {"name": column, "kind": "text", "default": _TEXT_DEFAULTS.get(column, "")}
+                )
+        for category in pre.categories:
+            out.append(
+                {
+                    "name": category.column,
+                    "kind": "category",
+                    "levels": [str(level) for level in category.levels_],
+                    "default": str(category.levels_[0]) if len(category.levels_) else "",
+                }
+            )
+        return out
+
+    def _number_input(self, column: str) -> dict[str, Any]:
+        pre = self.preprocessing
+        i = pre.features.index(column)
+        low, high = float(pre.x_scaler.data_min_[i]), float(pre.x_scaler.data_max_[i])
+        whole = column in _WHOLE
+        middle = (low + high) / 2
+        if pre.encoder is not None:  # the middle quantile edge: about the median
+            edges = pre.encoder.edges_[i]
+            middle = low + float(edges[(len(edges) - 1) // 2]) * (high - low)
+        return {
+            "name": column,
+            "kind": "number",
+            "min": low,
+            "max": high,
+            "step": 1 if whole else (high - low) / 100 or 1,
+            "default": round(middle) if whole else middle,
+        }
+
+    def answer_json(self, payload: Any, max_rows: int) -> dict[str, Any]:
+        """The answer to ``{"rows": [...]}``: every row scored, or a 4xx naming the first
+        row that cannot be."""
+        return self._answer(rows_from_json(self.preprocessing, payload, max_rows), [])
+
+    def answer_body(self, media: str, body: bytes, max_rows: int) -> dict[str, Any]:
+        """The answer to a CSV body (read as a file: unusable rows skipped and listed)."""
+        if media != "text/csv":
+            raise RequestError(415, "a table model takes JSON rows or a CSV body, not an image")
+        cleaned, skipped = rows_from_csv(self.preprocessing, body, max_rows)
+        return self._answer(cleaned, skipped)
+
+    def _answer(self, cleaned: pd.DataFrame, skipped: list[dict[str, Any]]) -> dict[str, Any]:
+        table = self.predictions(cleaned)
+        answer: dict[str, Any] = {"rows": cleaned[ROW].tolist()}
+        answer["predictions"] = json_values(table[f"predicted_{self.target}"].to_numpy())
+        answer.update(self._answer_extra(table))
+        if "id" in table:
+            answer["ids"] = table["id"].astype(str).tolist()
+        if skipped:
+            answer["skipped"] = skipped
+        return answer
+
+    def _answer_extra(self, table: pd.DataFrame) -> dict[str, Any]:
+        return {}

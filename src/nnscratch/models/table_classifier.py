@@ -1,0 +1,116 @@
+"""The fitted table classifier: raw rows in, class labels and probabilities out.
+
+:class:`TabularClassifier` is :class:`~nnscratch.models.popularity_model.PopularityModel`'s
+twin for a column of class labels (``nnscratch train --task classification
+--target COLUMN``, e.g. a Spotify file's ``explicit``):
+
+1. the fitted feature stage (:class:`~nnscratch.data.preprocessing.Preprocessing`,
+   with no target scaler: labels are not scaled);
+2. a fitted :class:`~nnscratch.models.classifier.MLPClassifier` (one network or an
+   ensemble) whose ``classes_`` are the labels as they were in the file.
+
+Its file is the classifier's model file with the feature stage added to the
+metadata (:class:`~nnscratch.models.table_model.TableModel`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nnscratch.errors import ModelFileError
+from nnscratch.models.classifier import MLPClassifier
+from nnscratch.models.metrics import (
+    CLASSIFICATION_METRICS,
+    Results,
+    classification_metrics,
+    most_probable,
+)
+from nnscratch.models.persistence import peek_metadata
+from nnscratch.models.requests import json_values
+from nnscratch.models.table_model import TableModel
+
+
+@dataclass
+class TabularClassifier(TableModel):
+    """A fitted feature stage and the classifier trained on its output."""
+
+    estimator: MLPClassifier
+    task = "classification"
+    labels = True
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.estimator.classes_
+
+    def predict_proba_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
+        """Probabilities ``(n, n_classes)`` for scaled features ``(n, n_columns)``."""
+        return self.estimator.predict_proba(self.preprocessing.encode(X_scaled))
+
+    def predict_proba(self, cleaned: pd.DataFrame) -> np.ndarray:
+        """Class probabilities ``(n_rows, n_classes)`` (columns in ``classes_`` order)
+        for every row of a cleaned frame."""
+        out = np.empty((len(cleaned), len(self.classes_)))
+        for start, X in self.inputs_in_chunks(cleaned):
+            out[start : start + len(X)] = self.estimator.predict_proba(X)
+        return out
+
+    def predict(self, cleaned: pd.DataFrame) -> np.ndarray:
+        """The most probable class of every row, ``(n_rows,)``, of ``classes_``'s type."""
+        return most_probable(self.predict_proba(cleaned), self.classes_)
+
+    def _prediction_columns(self, cleaned: pd.DataFrame, **computed: Any) -> pd.DataFrame:
+        """``predicted_<target>`` (the label), then ``p_<class>`` per class (6 decimals)."""
+        proba = self.predict_proba(cleaned)
+        out = pd.DataFrame({f"predicted_{self.target}": most_probable(proba, self.classes_)})
+        for k, c in enumerate(self.classes_):
+            out[f"p_{c}"] = np.round(proba[:, k], 6)
+        return out
+
+    def _evaluation(
+        self, cleaned: pd.DataFrame, model_file: str, source: str
+    ) -> tuple[Results, list[str]]:
+        y = cleaned[self.target].to_numpy()
+        known = np.isin(y, self.classes_)
+        proba = self.predict_proba(cleaned[known])
+        rows = {
+            f"model ({model_file})": {
+                "test": classification_metrics(y[known], proba, self.classes_)
+            }
+        }
+        title = (
+            f"{self.target} on {source} ({int(known.sum()):,} rows; 'test' = every "
+            "usable row of this file)"
+        )
+        lines = []
+        if not known.all():
+            unknown = sorted(map(str, pd.unique(y[~known])))[:5]
+            lines.append(
+                f"skipped {int((~known).sum()):,} row(s) whose label is not a class of the "
+                "model: " + ", ".join(unknown)
+            )
+        return Results(title, CLASSIFICATION_METRICS, rows), lines
+
+    def describe(self) -> dict[str, Any]:
+        return super().describe() | {"classes": json_values(self.classes_)}
+
+    def _answer_extra(self, table: pd.DataFrame) -> dict[str, Any]:
+        columns = [f"p_{c}" for c in self.classes_]
+        return {
+            "classes": json_values(self.classes_),
+            "probabilities": table[columns].to_numpy().tolist(),
+        }
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TabularClassifier:
+        """Read a model written by :meth:`save`, validating it."""
+        if peek_metadata(path).get("estimator") != "MLPClassifier":
+            raise ModelFileError(
+                f"{path}: not a table classifier (one written by `nnscratch train --task "
+                "classification`)"
+            )
+        return cls(*cls.read(path, MLPClassifier, "a table classifier"))
