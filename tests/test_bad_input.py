@@ -16,7 +16,7 @@ import pytest
 from test_cli import assert_clean_failure, run
 
 from nnscratch.data.preprocessing import prepare
-from nnscratch.data.tracks import load_tracks
+from nnscratch.data.tracks import load_tracks, read_tracks
 from nnscratch.errors import DataError
 
 BAD = Path(__file__).resolve().parent / "data" / "bad"
@@ -98,14 +98,18 @@ def test_latin1_names_are_kept_with_replacement_characters() -> None:
 
 
 def test_separators_are_detected() -> None:
-    semicolon = load_tracks(BAD / "semicolon.csv")
-    assert semicolon.attrs["delimiter"] == ";" and semicolon.attrs["decimal"] == ","
+    read = read_tracks(BAD / "semicolon.csv")
+    assert read.delimiter == ";" and read.decimal == ","
+    assert read.format_note() == [f"note: {BAD / 'semicolon.csv'} read as semicolon-separated "
+                                  "with decimal commas"]  # fmt: skip
+    semicolon = read.frame
     comma = load_tracks(BAD / "bom_crlf.csv")
+    assert read_tracks(BAD / "bom_crlf.csv").format_note() == []
     pd.testing.assert_frame_equal(
         semicolon[["energy", "loudness", "tempo"]].astype(float),
         comma[["energy", "loudness", "tempo"]].astype(float),
     )
-    assert load_tracks(BAD / "tab.csv").attrs["delimiter"] == "\t"
+    assert read_tracks(BAD / "tab.csv").delimiter == "\t"
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,12 @@ from nnscratch.data.features import DEFAULT_FEATURES
 from nnscratch.data.preprocessing import prepare
 from nnscratch.data.schemas import DATA_COLUMNS, TRACKS_COLUMNS, detect_schema
 from nnscratch.data.synthetic import SYNTHETIC_LABEL, make_tracks
-from nnscratch.data.tracks import load_tracks, tracks_from_frame, year_from_release_date
+from nnscratch.data.tracks import (
+    load_tracks,
+    read_tracks,
+    tracks_from_frame,
+    year_from_release_date,
+)
 from nnscratch.errors import DataError
 
 
@@ -33,9 +38,11 @@ def as_data_csv_schema(tracks: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_tracks_schema_derives_year(synthetic_csv: Path) -> None:
-    df = load_tracks(synthetic_csv)
-    assert df.attrs["schema"] == "tracks"
-    assert df.attrs["source"] == str(synthetic_csv)
+    read = read_tracks(synthetic_csv)
+    df = read.frame
+    assert read.schema == "tracks" and read.source == str(synthetic_csv)
+    assert df.attrs["source"] == str(synthetic_csv)  # what clean() names in its messages
+    assert load_tracks(synthetic_csv).equals(df)
     raw = pd.read_csv(synthetic_csv)
     expected = pd.to_numeric(raw["release_date"].str[:4], errors="coerce")
     good = raw["release_date"] != "unknown"
@@ -46,9 +53,9 @@ def test_tracks_schema_derives_year(synthetic_csv: Path) -> None:
 def test_data_csv_schema_keeps_its_year(tmp_path: Path, synthetic_frame: pd.DataFrame) -> None:
     path = tmp_path / "data.csv"
     as_data_csv_schema(synthetic_frame).to_csv(path, index=False)
-    df = load_tracks(path)
-    assert df.attrs["schema"] == "data"
-    assert (df["year"] == 1999).all()
+    read = read_tracks(path)
+    assert read.schema == "data" and read.schema_title == "Kaggle 170k data.csv (1921-2020)"
+    assert (read.frame["year"] == 1999).all()
 
 
 def test_gzip_input(tmp_path: Path, synthetic_frame: pd.DataFrame) -> None:
@@ -339,8 +346,9 @@ def test_synthetic_target_is_learnable() -> None:
 
 
 def test_real_tracks_counts(real_tracks_path: Path) -> None:
-    df = load_tracks(real_tracks_path)
-    assert df.attrs["schema"] == "tracks"
+    read = read_tracks(real_tracks_path)
+    df = read.frame
+    assert read.schema == "tracks"
     assert len(df) == 29_599
     assert df["year"].min() == 1922 and df["year"].max() == 2021
     data = prepare(df)

@@ -20,7 +20,7 @@ from nnscratch.data.encoders import CategoryEncoding
 from nnscratch.data.features import DEFAULT_FEATURES, OPTIONAL_FEATURES, RECIPE_FEATURES
 from nnscratch.data.preprocessing import prepare
 from nnscratch.data.schemas import SCHEMAS, detect_schema
-from nnscratch.data.tracks import load_tracks, tracks_from_frame
+from nnscratch.data.tracks import TracksFile, load_tracks, tracks_from_frame
 from nnscratch.errors import DataError
 
 #: What the default recipe leaves out on each schema, as the data report says it.
@@ -173,9 +173,10 @@ def test_ambiguous_alias_is_refused() -> None:
 
 def test_spotify_tracks_explicit_text_is_read_as_numbers() -> None:
     """``True``/``False`` text: coercing it naively to numbers would drop every row."""
-    frame = tracks_from_frame(spotify_tracks(200, seed=3), optional=OPTIONAL_FEATURES,
-                              features=RECIPE_FEATURES)  # fmt: skip
-    cleaned, report = clean(frame, frame.attrs["features"])
+    read = TracksFile.from_frame(spotify_tracks(200, seed=3), optional=OPTIONAL_FEATURES,
+                                 features=RECIPE_FEATURES)  # fmt: skip
+    frame = read.frame
+    cleaned, report = clean(frame, read.features)
     assert report.rows_kept > 190
     assert set(cleaned["explicit"].unique()) <= {0.0, 1.0} and cleaned["explicit"].sum() > 0
     assert cleaned["n_artists"].max() == 2  # "A;Guest B"

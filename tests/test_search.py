@@ -17,10 +17,7 @@ import pytest
 from test_cli import assert_clean_failure, check_png, run
 
 from nnscratch.app.search import (
-    SPACES,
-    Fold,
-    ImageSearch,
-    TableSearch,
+    Search,
     connect,
     make_folds,
     run_fold,
@@ -28,28 +25,28 @@ from nnscratch.app.search import (
     sample_trials,
     trials_frame,
 )
-from nnscratch.data.images import load_digit_sample
-from nnscratch.data.preprocessing import prepare
 from nnscratch.data.synthetic import make_tracks
-from nnscratch.data.tracks import tracks_from_frame
 from nnscratch.errors import ClusterError, TrainingDivergedError
 from nnscratch.models.recipes import DEFAULT_RECIPE, DIGITS_RECIPE, Recipe
+from nnscratch.tasks.base import Fold
+from nnscratch.tasks.digits import Digits
+from nnscratch.tasks.regression import TableRegression
+from nnscratch.tasks.table import TABLE_SPACE
 
 #: A quick base recipe for searches in tests: few epochs, small ensembles.
 QUICK = DEFAULT_RECIPE.with_overrides(epochs=4, patience=2)
 
 
 @pytest.fixture(scope="module")
-def table_search() -> TableSearch:
-    frame = tracks_from_frame(make_tracks(700, seed=3), features=QUICK.features,
-                              optional=QUICK.optional, categoricals=QUICK.categoricals)  # fmt: skip
-    data = prepare(frame, frame.attrs["features"], "popularity", seed=0,
-                   categoricals=frame.attrs["categoricals"])  # fmt: skip
-    return TableSearch(data)
+def table_search(tmp_path_factory: pytest.TempPathFactory) -> Search:
+    path = tmp_path_factory.mktemp("search") / "tracks.csv"
+    make_tracks(700, seed=3).to_csv(path, index=False)
+    task = TableRegression()
+    return Search(task, task.load(str(path), QUICK, seed=0))
 
 
 def test_trials_are_the_same_for_a_seed_and_a_prefix_of_longer_searches() -> None:
-    space = SPACES["table"]
+    space = TABLE_SPACE
     assert sample_trials(space, 6, seed=4) == sample_trials(space, 6, seed=4)
     assert sample_trials(space, 6, seed=4) != sample_trials(space, 6, seed=5)
     trials = sample_trials(space, 40, seed=4)
@@ -80,23 +77,22 @@ def test_folds_partition_the_rows(labels) -> None:
         make_folds(60, 1, seed=0)
 
 
-class _Diverging:
-    """A search whose fits diverge: the failure is recorded, not raised."""
+class _Diverging(TableRegression):
+    """A task whose fits diverge: the failure is recorded, not raised."""
 
-    kind = "table"
-
-    def fold_score(self, recipe: Recipe, fold: Fold, seed: int) -> float:
+    def fold_score(self, data: object, recipe: Recipe, fold: Fold, seed: int) -> float:
         raise TrainingDivergedError("training diverged at epoch 3")
 
 
 def test_a_failing_fit_is_recorded_as_failed() -> None:
     fold = Fold(np.arange(3), np.arange(3, 4), np.arange(4, 6))
-    record = run_fold(_Diverging(), QUICK, {"learning_rate": 1.0}, fold, seed=0)  # type: ignore[arg-type]
+    search = Search(_Diverging(), None)
+    record = run_fold(search, QUICK, {"learning_rate": 1.0}, fold, seed=0)
     assert record["status"] == "failed" and math.isnan(record["score"])
     assert "TrainingDivergedError: training diverged at epoch 3" in record["error"]
 
 
-def test_search_ranks_trials_and_a_failed_trial_is_kept(table_search: TableSearch) -> None:
+def test_search_ranks_trials_and_a_failed_trial_is_kept(table_search: Search) -> None:
     base = QUICK.with_overrides(learning_rate=1e-3)
     result = run_search(table_search, base, n_trials=3, cv=2, seed=0, jobs=1)
     table = trials_frame(result)
@@ -104,20 +100,20 @@ def test_search_ranks_trials_and_a_failed_trial_is_kept(table_search: TableSearc
     assert table["rank"].tolist() == [1, 2, 3]
     assert table["mean_rmse"].is_monotonic_increasing
     np.testing.assert_allclose(table["mean_rmse"], table[["fold_0", "fold_1"]].mean(axis=1))
-    assert set(SPACES["table"][0]) <= set(table.columns)
+    assert set(TABLE_SPACE[0]) <= set(table.columns)
     assert result.best_params == dict(result.trials.sort_values("rank").iloc[0]["params"])
 
 
 def test_image_search_scores_accuracy() -> None:
-    digits = load_digit_sample(seed=0)
-    search = ImageSearch(digits)
+    task = Digits()
     base = DIGITS_RECIPE.with_overrides(epochs=3, n_members=1)
+    search = Search(task, task.load("digits", base, seed=0))
     result = run_search(search, base, n_trials=2, cv=2, seed=0, jobs=1)
-    assert result.metric == "accuracy" and result.higher_is_better
+    assert result.metric.key == "accuracy" and result.metric.higher_is_better
     ok = result.trials[result.trials["status"] == "ok"]
     assert len(ok) == 2 and ((ok["mean"] > 0) & (ok["mean"] <= 1)).all()
     assert ok.sort_values("rank")["mean"].iloc[0] > 0.8
-    model, score = search.final(base.with_overrides(**result.best_params), seed=0)
+    model, score = task.final(search.data, base.with_overrides(**result.best_params), seed=0)
     assert 0.5 < score <= 1 and model.image_shape == (8, 8)
 
 

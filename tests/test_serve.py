@@ -247,7 +247,7 @@ def test_load_on_a_real_server(popularity_model: Path) -> None:
     for _ in range(200):  # 1 to 5 rows each; the answer computed in-process, sequentially
         chosen = [records[i] for i in rng.choice(len(records), size=rng.integers(1, 6))]
         distinct.append(json.dumps({"rows": chosen}).encode())
-        answers.append(served.predict_json({"rows": chosen}, 100)["predictions"])
+        answers.append(served.model.answer_json({"rows": chosen}, 100)["predictions"])
     picks = rng.integers(0, len(distinct), size=n_clients * per_client)
     bodies = [distinct[i] for i in picks]
     expected = [answers[i] for i in picks]

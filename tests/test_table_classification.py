@@ -16,7 +16,7 @@ from nnscratch.data.synthetic import make_tracks
 from nnscratch.data.tracks import tracks_from_frame
 from nnscratch.errors import DataError
 from nnscratch.models.recipes import DEFAULT_RECIPE
-from nnscratch.models.table_model import TabularClassifier
+from nnscratch.models.table_classifier import TabularClassifier
 
 FEATURES = ["danceability", "energy", "valence", "loudness", "tempo", "year"]
 

@@ -25,7 +25,6 @@ anything; the test split is reported, never used to pick.
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from collections.abc import Callable
@@ -36,24 +35,16 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from nnscratch.app.runs import (
-    default_run_dir,
-    load_frame,
-    resolve_data,
-    staged_directory,
-    write_json,
-)
-from nnscratch.core.network import Network, to_network_layout
+from nnscratch.app.runs import default_run_dir, staged_directory, write_json
+from nnscratch.core.network import Network
 from nnscratch.core.optimizers import Adam, GradientDescent, Momentum, Optimizer
 from nnscratch.core.training import History, TrainConfig, train
-from nnscratch.data.features import DEFAULT_FEATURES
-from nnscratch.data.images import DigitImages, is_image_source, load_images
-from nnscratch.data.preprocessing import PreparedData, prepare
 from nnscratch.errors import TrainingDivergedError
 from nnscratch.files import atomic_write_text
-from nnscratch.models.classifier import one_hot
 from nnscratch.registry import Registry
+from nnscratch.tasks.base import NetworkSplits, Task
 from nnscratch.tasks.plots import save_figure
+from nnscratch.tasks.registry import task_for_data
 
 #: The seed's hidden layers; the input and output widths follow the data.
 HIDDEN = (64, 32, 16)
@@ -76,28 +67,9 @@ class Lab:
     epochs: int | None  # overrides each experiment's own epoch count (for quick runs)
 
     @classmethod
-    def from_tracks(cls, data: PreparedData, seed: int, epochs: int | None) -> Lab:
-        splits = {"train": "train", "val": "val", "test": "test"}
-        X = {k: to_network_layout(getattr(data, f"X_{v}")) for k, v in splits.items()}
-        Y = {k: getattr(data, f"y_{v}")[None, :].astype(np.float32) for k, v in splits.items()}
-        return cls(X, Y, False, data.target_range, seed, epochs)
-
-    @classmethod
-    def from_images(cls, images: DigitImages, seed: int, epochs: int | None) -> Lab:
-        n = len(images.y_train)
-        n_val = min(5000, max(1, n // 10))
-        order = np.random.default_rng(seed).permutation(n)
-        rows = {"train": np.sort(order[n_val:]), "val": np.sort(order[:n_val])}
-        classes = np.unique(images.y_train)
-        X = {k: to_network_layout(images.X_train[r]) for k, r in rows.items()}
-        labels = {k: images.y_train[r] for k, r in rows.items()}
-        X["test"], labels["test"] = to_network_layout(images.X_test), images.y_test
-        Y = {
-            k: np.ascontiguousarray(one_hot(np.searchsorted(classes, y), len(classes)).T)
-            .astype(np.float32)
-            for k, y in labels.items()
-        }
-        return cls(X, Y, True, 1.0, seed, epochs)
+    def from_splits(cls, splits: NetworkSplits, seed: int, epochs: int | None) -> Lab:
+        """The lab on a task's data (:meth:`nnscratch.tasks.base.Task.lab_splits`)."""
+        return cls(splits.X, splits.Y, splits.classification, splits.rmse_scale, seed, epochs)
 
     @property
     def sizes(self) -> list[int]:
@@ -528,6 +500,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 def run_experiment(
     name: str,
+    task: Task | None = None,
     *,
     data_path: str | None,
     seed: int = 0,
@@ -535,22 +508,15 @@ def run_experiment(
     max_rows: int | None = None,
     epochs: int | None = None,
 ) -> Path:
-    """Run experiment ``name``; returns the output directory."""
+    """Run experiment ``name`` on ``task``'s data (default: the task the data calls for);
+    returns the output directory."""
     started = time.perf_counter()
+    task = task if task is not None else task_for_data(data_path)
     experiment = EXPERIMENTS.lookup(name)
     rows_cap = max_rows if max_rows is not None else experiment.max_rows
-    if is_image_source(data_path):
-        images = load_images(str(data_path), seed)
-        if rows_cap is not None and rows_cap < len(images.y_train):
-            keep = np.sort(np.random.default_rng(seed).permutation(len(images.y_train))[:rows_cap])
-            images.X_train, images.y_train = images.X_train[keep], images.y_train[keep]
-        lab = Lab.from_images(images, seed, epochs)
-        source = images.source + (f", {rows_cap:,}-image sample" if rows_cap else "")
-    else:
-        frame = load_frame(data_path, DEFAULT_FEATURES, seed)
-        data = prepare(frame, DEFAULT_FEATURES, seed=seed, max_rows=rows_cap)
-        lab = Lab.from_tracks(data, seed, epochs)
-        source = data.report.source + (f", {rows_cap:,}-row sample" if rows_cap else "")
+    splits = task.lab_splits(data_path, seed, rows_cap)
+    lab = Lab.from_splits(splits, seed, epochs)
+    source = splits.source
     result = experiment.run(lab)
     out = out or default_run_dir(f"experiment-{name}-")
     payload = {
@@ -577,41 +543,3 @@ def run_experiment(
         f"({time.perf_counter() - started:.0f} s)"
     )
     return out
-
-
-def add_parser(sub: Any, formatter: Any, examples: Callable[[str], str]) -> None:
-    """Add ``nnscratch experiment`` to the command line's subcommands."""
-    parser = sub.add_parser(
-        "experiment",
-        help="the analysis lab: check a design claim on real data",
-        description=__doc__,
-        formatter_class=formatter,
-        epilog=examples("""
-            nnscratch experiment init --data ../shared/data/spotify/tracks.csv
-            nnscratch experiment lr --data tracks.csv --out runs/lr
-            nnscratch experiment batch                     # built-in synthetic sample
-        """),
-    )
-    parser.add_argument("name", choices=sorted(EXPERIMENTS), help="which experiment")
-    parser.add_argument(
-        "--data",
-        help="a tracks CSV, or images (an MNIST folder, 'digits'); default: $NNSCRATCH_DATA, "
-        "else the synthetic tracks",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
-    parser.add_argument("--out", help="output directory (default: runs/experiment-NAME-<time>)")
-    parser.add_argument("--max-rows", type=int, help="use a seeded random subset of this many rows")
-    parser.add_argument("--epochs", type=int, help="override every run's epoch count (quick look)")
-    parser.set_defaults(func=_command)
-
-
-def _command(args: argparse.Namespace) -> int:
-    run_experiment(
-        args.name,
-        data_path=resolve_data(args.data),
-        seed=args.seed,
-        out=Path(args.out) if args.out else None,
-        max_rows=args.max_rows,
-        epochs=args.epochs,
-    )
-    return 0

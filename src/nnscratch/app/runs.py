@@ -1,16 +1,12 @@
 """Run directories: where a command's outputs go, and how they get there whole.
 
-Shared by the command line (:mod:`nnscratch.app.cli`) and the analysis lab
-(:mod:`nnscratch.app.lab`):
-
-* :func:`resolve_data` and :func:`load_frame`: ``--data``, else
-  ``$NNSCRATCH_DATA``, else the built-in synthetic sample (said out loud);
+* :func:`resolve_data`: ``--data``, else ``$NNSCRATCH_DATA``, else ``None`` (the
+  task's built-in sample);
 * :func:`staged_directory`: outputs are written to a hidden staging folder
   and moved into the run directory only when all of them succeeded;
-* :func:`default_run_dir`, :func:`write_json`, :func:`write_history_csv`;
-* :func:`model_kind`, :func:`table_predictions`, :func:`digit_predictions`:
-  which model a file holds, and the predictions ``nnscratch predict`` writes
-  (the web API answers with the same numbers).
+* :func:`run_record`: what ``metrics.json`` says about a training run, made here
+  and nowhere else; :func:`write_run`: a trained model's whole run directory;
+* :func:`default_run_dir`, :func:`write_json`, :func:`write_history_csv`.
 """
 
 from __future__ import annotations
@@ -22,57 +18,26 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
+from matplotlib.figure import Figure
 
+from nnscratch import __version__
 from nnscratch.core.training import History
-from nnscratch.data.features import DEFAULT_FEATURES
-from nnscratch.data.synthetic import SYNTHETIC_LABEL, make_tracks
-from nnscratch.data.tracks import load_tracks, tracks_from_frame
 from nnscratch.errors import OutputError
 from nnscratch.files import atomic_write_text
-from nnscratch.models.digit_model import DigitModel
-from nnscratch.models.persistence import peek_metadata
-from nnscratch.models.popularity_model import PopularityModel
-from nnscratch.models.table_model import TabularClassifier
-
-#: Rows of the built-in synthetic sample used when no data is given.
-SYNTHETIC_ROWS = 5000
-
-
-def say(message: str = "") -> None:
-    print(message, flush=True)
+from nnscratch.models.metrics import Results
+from nnscratch.tasks.base import FittedModel, Task, TaskData
+from nnscratch.tasks.plots import save_figure
 
 
 def resolve_data(arg: str | None) -> str | None:
     """``--data``, else ``$NNSCRATCH_DATA``, else ``None`` (the synthetic sample)."""
     return arg or os.environ.get("NNSCRATCH_DATA") or None
-
-
-def load_frame(
-    path: str | None,
-    features: Sequence[str] = DEFAULT_FEATURES,
-    seed: int = 0,
-    **options: Any,
-) -> pd.DataFrame:
-    """The tracks frame for a run: the file at ``path``, or the synthetic sample.
-
-    ``options`` go to :func:`nnscratch.data.tracks.tracks_from_frame` (``target``,
-    ``optional``, ``categoricals``).
-    """
-    if path is None:
-        say(
-            f"note: no --data given and NNSCRATCH_DATA is not set: using the {SYNTHETIC_LABEL}, "
-            f"{SYNTHETIC_ROWS:,} generated tracks"
-        )
-        frame = make_tracks(SYNTHETIC_ROWS, seed=seed)
-        return tracks_from_frame(frame, source=SYNTHETIC_LABEL, features=features, **options)
-    return load_tracks(path, features=features, **options)
 
 
 @contextlib.contextmanager
@@ -141,42 +106,49 @@ def write_history_csv(path: Path, history: History) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
-def model_kind(path: str | os.PathLike[str]) -> str:
-    """``"digits"``, ``"classification"`` (a table classifier) or ``"regression"`` (a
-    popularity model), from the model file's metadata (read without its arrays)."""
-    meta = peek_metadata(path)
-    if "images" in meta:
-        return "digits"
-    return "classification" if meta.get("estimator") == "MLPClassifier" else "regression"
+def run_record(
+    task: Task,
+    data: TaskData,
+    recipe: dict[str, Any],
+    results: Results,
+    history: History,
+    timing: dict[str, float],
+) -> dict[str, Any]:
+    """``metrics.json`` of a training run: version, task, data, recipe, results, how
+    training ended and how long it took (``timing``: ``fit_seconds``, ``started``)."""
+    return {
+        "nnscratch_version": __version__,
+        "task": task.name,
+        **data.record(),
+        "recipe": recipe,
+        "results": results.rows,
+        "training": {
+            "epochs_run": history.n_epochs,
+            "best_epoch": history.best_epoch,
+            "stopped_early": history.stopped_early,
+            "interrupted": history.interrupted,
+        },
+        "timing": {
+            "fit_seconds": timing["fit_seconds"],
+            "total_seconds": time.perf_counter() - timing["started"],
+            "finished": datetime.now().isoformat(timespec="seconds"),
+        },
+    }
 
 
-def table_predictions(
-    model: PopularityModel | TabularClassifier,
-    cleaned: pd.DataFrame,
-    points: np.ndarray | None = None,
-) -> pd.DataFrame:
-    """One row per row of ``cleaned``: ``id`` (when present), then the prediction —
-    ``predicted_<target>`` in points (2 decimals) for a popularity model; the label and
-    ``p_<class>`` probabilities (6 decimals) for a classifier. ``points`` reuses
-    predictions already made."""
-    if isinstance(model, TabularClassifier):
-        proba = model.predict_proba(cleaned)
-        out = pd.DataFrame({f"predicted_{model.target}": model.classes_[np.argmax(proba, axis=1)]})
-        for k, c in enumerate(model.classes_):
-            out[f"p_{c}"] = np.round(proba[:, k], 6)
-    else:
-        points = model.predict_points(cleaned) if points is None else points
-        out = pd.DataFrame({f"predicted_{model.target}": np.round(points, 2)})
-    if "id" in cleaned.columns:
-        out.insert(0, "id", cleaned["id"].astype("string").to_numpy())
-    return out
-
-
-def digit_predictions(model: DigitModel, X: np.ndarray, first: pd.DataFrame) -> pd.DataFrame:
-    """``first``'s columns (an index or file names), the label, ``p<class>`` (6 decimals)."""
-    proba = model.predict_proba(X)
-    classes = model.estimator.classes_
-    out = first.assign(label=classes[np.argmax(proba, axis=1)])
-    for k, c in enumerate(classes):
-        out[f"p{c}"] = np.round(proba[:, k], 6)
-    return out
+def write_run(
+    out: Path,
+    model: FittedModel,
+    record: dict[str, Any],
+    figures: dict[str, Figure],
+    model_name: str = "model.npz",
+) -> list[str]:
+    """The run directory: the model, ``metrics.json``, ``history.csv`` and the figures,
+    staged and moved into ``out`` together; the names written, in order."""
+    with staged_directory(out) as stage:
+        model.save(stage / model_name)
+        write_json(stage / "metrics.json", record)
+        write_history_csv(stage / "history.csv", model.history)
+        for name, figure in figures.items():
+            save_figure(figure, stage / name)
+    return [model_name, "metrics.json", "history.csv", *figures]

@@ -1,7 +1,7 @@
 """Hyperparameter search (``nnscratch tune``): cross-validated trials on joblib.
 
-A search draws ``trials`` configurations from :data:`SPACES` with
-scikit-learn's seeded ``ParameterSampler``, applies each to a base
+A search draws ``trials`` configurations from its task's ``search_space``
+(:mod:`nnscratch.tasks`) with scikit-learn's seeded ``ParameterSampler``, applies each to a base
 :class:`~nnscratch.models.recipes.Recipe`, and scores it by K-fold cross-validation
 on the **training split only**::
 
@@ -23,41 +23,23 @@ the unfinished tasks anew, up to :data:`RESUBMITS` times. A trial whose fit fail
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
 import pandas as pd
-from scipy.stats import loguniform
 from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold
 from tqdm.auto import tqdm
 
-from nnscratch import __version__
-from nnscratch.app.runs import (
-    default_run_dir,
-    load_frame,
-    resolve_data,
-    say,
-    staged_directory,
-    write_json,
-)
-from nnscratch.data.images import DigitImages, is_image_source, load_images
-from nnscratch.data.preprocessing import PreparedData, prepare
-from nnscratch.data.schemas import TARGET
-from nnscratch.errors import ClusterError, DataError
-from nnscratch.files import atomic_write_text
-from nnscratch.models.digit_model import DigitModel
-from nnscratch.models.metrics import test_rmse
-from nnscratch.models.recipes import DEFAULT_RECIPE, DIGITS_RECIPE, Recipe
-from nnscratch.tasks.plots import save_figure, search_figure
+from nnscratch.errors import ClusterError
+from nnscratch.models.metrics import Metric
+from nnscratch.models.recipes import Recipe
+from nnscratch.tasks.base import Fold, Task
 
 #: Seconds ``tune --scheduler`` waits for a Dask scheduler before giving up.
 CONNECT_TIMEOUT_S = 10.0
@@ -68,35 +50,6 @@ RESUBMITS = 2
 
 #: Fraction of each fold's training rows held out for early stopping.
 EARLY_STOPPING_FRACTION = 0.1
-
-_TABLE_COMMON: dict[str, Any] = {
-    "hidden": [(64, 32, 16), (64, 64), (128, 64), (128, 64, 32), (256, 128), (256, 128, 64)],
-    "learning_rate": loguniform(3e-4, 3e-3),
-    "weight_decay": [0.0, 1e-5, 1e-4, 1e-3],
-    "batch_size": [128, 256, 512],
-    "n_bins": [8, 16, 32],
-    "bins": ["quantile", "tree"],
-}
-
-#: What ``tune`` searches, per kind of data. Lists are sampled uniformly;
-#: ``loguniform`` draws are rounded to 3 significant digits. A list of spaces
-#: is drawn from one at a time (scikit-learn's ``ParameterSampler``): tables
-#: try plain networks (with dropout) and TabM networks (``k > 1``, no dropout).
-SPACES: dict[str, dict[str, Any] | list[dict[str, Any]]] = {
-    "table": [
-        {**_TABLE_COMMON, "k": [1], "dropout": [0.0, 0.05, 0.1, 0.2], "n_members": [1, 3, 5]},
-        {**_TABLE_COMMON, "k": [8, 16, 32], "dropout": [0.0], "n_members": [1, 2]},
-    ],
-    "images": {
-        "hidden": [(128,), (256, 128), (512, 256), (512, 256, 128)],
-        "learning_rate": loguniform(3e-4, 3e-3),
-        "weight_decay": [0.0, 1e-5, 1e-4],
-        "dropout": [0.0, 0.1, 0.2, 0.3],
-        "batch_size": [64, 128, 256],
-        "n_members": [1, 2],
-    },
-}
-
 
 def sample_trials(
     space: dict[str, Any] | list[dict[str, Any]], n_trials: int, seed: int
@@ -111,15 +64,6 @@ def sample_trials(
             }
         )
     return trials
-
-
-@dataclass(frozen=True)
-class Fold:
-    """Row positions (into the training split) of one cross-validation fold."""
-
-    train: np.ndarray
-    early_stopping: np.ndarray
-    held_out: np.ndarray
 
 
 def make_folds(n: int, k: int, seed: int, labels: np.ndarray | None = None) -> list[Fold]:
@@ -143,99 +87,21 @@ def make_folds(n: int, k: int, seed: int, labels: np.ndarray | None = None) -> l
     return folds
 
 
-class TableSearch:
-    """Cross-validation on a prepared table: RMSE in target units, or accuracy."""
+@dataclass
+class Search:
+    """A task and its loaded data: what every (trial, fold) fit needs. It travels to the
+    workers as one argument (Dask scatters it once; loky memory-maps its arrays)."""
 
-    def __init__(self, data: PreparedData) -> None:
-        self.data = data
-        self.source = data.report.source
-        self.kind = "table"
-        self.task = data.task
-        self.metric = "rmse" if data.task == "regression" else "accuracy"
-        self.higher_is_better = data.task == "classification"
+    task: Task
+    data: Any
 
     @property
-    def labels(self) -> np.ndarray | None:
-        return self.data.y_train if self.task == "classification" else None
+    def source(self) -> str:
+        return str(self.data.source)
 
     @property
-    def n_rows(self) -> int:
-        return len(self.data.y_train)
-
-    def fold_data(self, fold: Fold) -> PreparedData:
-        """The fold as prepared data: train, early stopping (as validation), held out (as test)."""
-        d = self.data
-        return replace(
-            d,
-            X_train=d.X_train[fold.train],
-            y_train=d.y_train[fold.train],
-            X_val=d.X_train[fold.early_stopping],
-            y_val=d.y_train[fold.early_stopping],
-            X_test=d.X_train[fold.held_out],
-            y_test=d.y_train[fold.held_out],
-            train_index=d.train_index[fold.train],
-            val_index=d.train_index[fold.early_stopping],
-            test_index=d.train_index[fold.held_out],
-        )
-
-    def _score(self, recipe: Recipe, data: PreparedData, seed: int) -> tuple[Any, float]:
-        model = recipe.fit(data, seed)
-        if self.task == "regression":
-            return model, test_rmse(data, model.predict_scaled(data.X_test))
-        proba = model.predict_proba_scaled(data.X_test)
-        return model, float(np.mean(model.classes_[np.argmax(proba, axis=1)] == data.y_test))
-
-    def fold_score(self, recipe: Recipe, fold: Fold, seed: int) -> float:
-        return self._score(recipe, self.fold_data(fold), seed)[1]
-
-    def final(self, recipe: Recipe, seed: int) -> tuple[Any, float]:
-        """``recipe`` fit on the whole training split (early stopping on the validation
-        split, as ``nnscratch train``), and its test score."""
-        return self._score(recipe, self.data, seed)
-
-
-class ImageSearch:
-    """Cross-validation of a digit classifier on the training images: accuracy."""
-
-    #: held out for early stopping in the final fit, as ``nnscratch train`` does
-    VALIDATION = 5000
-
-    def __init__(self, images: DigitImages) -> None:
-        self.images = images
-        self.source = images.source
-        self.kind = "images"
-        self.task = "classification"
-        self.metric = "accuracy"
-        self.higher_is_better = True
-
-    @property
-    def labels(self) -> np.ndarray:
-        return self.images.y_train
-
-    @property
-    def n_rows(self) -> int:
-        return len(self.images.y_train)
-
-    def _fit(self, recipe: Recipe, train: np.ndarray, stop: np.ndarray, seed: int) -> Any:
-        X, y = self.images.X_train, self.images.y_train
-        estimator = recipe.build_classifier(seed)
-        return estimator.fit(X[train], y[train], eval_set=(X[stop], y[stop]))
-
-    def fold_score(self, recipe: Recipe, fold: Fold, seed: int) -> float:
-        estimator = self._fit(recipe, fold.train, fold.early_stopping, seed)
-        X, y = self.images.X_train, self.images.y_train
-        return float(estimator.score(X[fold.held_out], y[fold.held_out]))
-
-    def final(self, recipe: Recipe, seed: int) -> tuple[DigitModel, float]:
-        n = self.n_rows
-        n_val = min(self.VALIDATION, max(1, n // 10))
-        order = np.random.default_rng(seed).permutation(n)
-        estimator = self._fit(recipe, np.sort(order[n_val:]), np.sort(order[:n_val]), seed)
-        score = float(estimator.score(self.images.X_test, self.images.y_test))
-        return DigitModel(estimator, self.images.image_shape), score
-
-
-Search = TableSearch | ImageSearch
+    def metric(self) -> Metric:
+        return self.task.metric
 
 
 def run_fold(
@@ -254,7 +120,7 @@ def run_fold(
     try:
         # one member at a time: the search already runs a fit per core
         recipe = replace(base.with_overrides(**params), n_jobs=1)
-        score = search.fold_score(recipe, fold, seed)
+        score = search.task.fold_score(search.data, recipe, fold, seed)
         status, error = ("ok", "") if math.isfinite(score) else ("failed", "score is not finite")
     except (ArithmeticError, ValueError, MemoryError) as exc:  # e.g. a diverged network
         score, status, error = math.nan, "failed", f"{type(exc).__name__}: {exc}"
@@ -273,8 +139,7 @@ class SearchResult:
     """Every trial's parameters and fold scores, ranked."""
 
     trials: pd.DataFrame  # one row per trial: rank, mean, std, fit_seconds, status, parameters
-    metric: str
-    higher_is_better: bool
+    metric: Metric
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -335,17 +200,13 @@ def run_search(
     times); any other failure of the backend itself (the cluster gone) stops
     the search, and the tasks not finished are then reported as failed.
     """
-    trials = sample_trials(SPACES[search.kind], n_trials, seed)
-    folds = make_folds(search.n_rows, cv, seed, search.labels)
+    trials = sample_trials(search.task.search_space, n_trials, seed)
+    n_rows, labels = search.task.search_rows(search.data)
+    folds = make_folds(n_rows, cv, seed, labels)
     tasks = [(t, k) for t in range(len(trials)) for k in range(cv)]
     records: dict[tuple[int, int], dict[str, Any]] = {}
-    bar = tqdm(
-        total=len(tasks),
-        desc=f"{len(trials)} trials × {cv} folds",
-        unit="fit",
-        disable=not progress,
-        dynamic_ncols=True,
-    )
+    bar = tqdm(total=len(tasks), desc=f"{len(trials)} trials × {cv} folds", unit="fit",
+               disable=not progress, dynamic_ncols=True)  # fmt: skip
 
     def collect(record: dict[str, Any]) -> None:
         records[(record["trial"], record["fold"])] = record
@@ -370,13 +231,14 @@ def run_search(
     finally:
         if client is not None:
             client.close()
-    for t, k in tasks:
-        records.setdefault(
-            (t, k),
-            {"trial": t, "fold": k, "score": math.nan, "seconds": 0.0, "status": "failed",
-             "error": backend_error or "not run"},
-        )  # fmt: skip
-    return _rank(trials, records, cv, search.metric, search.higher_is_better)
+    for t, k in tasks:  # what the backend never ran, as failed
+        records.setdefault((t, k), _failed(t, k, backend_error or "not run"))
+    return _rank(trials, records, cv, search.metric)
+
+
+def _failed(trial: int, fold: int, error: str) -> dict[str, Any]:
+    return {"trial": trial, "fold": fold, "score": math.nan, "seconds": 0.0,
+            "status": "failed", "error": error}  # fmt: skip
 
 
 def _run_tasks(
@@ -417,8 +279,7 @@ def _rank(
     trials: list[dict[str, Any]],
     records: dict[tuple[int, int], dict[str, Any]],
     cv: int,
-    metric: str,
-    higher_is_better: bool,
+    metric: Metric,
 ) -> SearchResult:
     rows = []
     for t, params in enumerate(trials):
@@ -439,21 +300,22 @@ def _rank(
             }
         )
     table = pd.DataFrame(rows)
-    key = -table["mean"] if higher_is_better else table["mean"]
+    key = -table["mean"] if metric.higher_is_better else table["mean"]
     order = key.rank(method="first", na_option="keep")
     table.insert(0, "rank", order.astype("Int64"))
-    return SearchResult(table, metric, higher_is_better)
+    return SearchResult(table, metric)
 
 
 def trials_frame(result: SearchResult) -> pd.DataFrame:
     """``trials.csv``: one row per trial, best first, a column per searched parameter."""
     table = result.trials.copy()
-    params = pd.DataFrame([_plain(p) for p in table.pop("params")], index=table.index)
+    params = pd.DataFrame([plain_params(p) for p in table.pop("params")], index=table.index)
     out = pd.concat([table, params], axis=1).sort_values(["rank", "trial"], na_position="last")
-    return out.rename(columns={"mean": f"mean_{result.metric}", "std": f"std_{result.metric}"})
+    key = result.metric.key
+    return out.rename(columns={"mean": f"mean_{key}", "std": f"std_{key}"})
 
 
-def _plain(params: dict[str, Any]) -> dict[str, Any]:
+def plain_params(params: dict[str, Any]) -> dict[str, Any]:
     """Parameter values as CSV/JSON shows them (a layer tuple as ``64-32-16``)."""
     return {k: "-".join(map(str, v)) if isinstance(v, tuple) else v for k, v in params.items()}
 
@@ -461,14 +323,14 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
 def format_trials(result: SearchResult, top: int = 10) -> str:
     """A plain-text table of the best ``top`` trials (failed ones last)."""
     table = trials_frame(result).head(top)
-    metric = result.metric
+    metric = result.metric.key
     mean, std = f"mean_{metric}", f"std_{metric}"
     params = [
         c
         for c in table.columns
         if c not in (*_FIXED_COLUMNS, mean, std) and not c.startswith("fold_")
     ]
-    scale, unit = (100.0, "%") if metric == "accuracy" else (1.0, "")
+    scale, unit = (100.0, "%") if result.metric.percent else (1.0, "")
     cells = []
     for _, row in table.iterrows():
         ok = row["status"] == "ok"
@@ -490,198 +352,3 @@ def format_trials(result: SearchResult, top: int = 10) -> str:
 
 
 _FIXED_COLUMNS = ("rank", "trial", "fit_seconds", "status", "error")
-
-
-# --------------------------------------------------------------------------- nnscratch tune
-
-
-def add_parser(sub: Any, formatter: Any, examples: Callable[[str], str]) -> None:
-    """Add ``nnscratch tune`` to the command line's subcommands."""
-    parser = sub.add_parser(
-        "tune",
-        help="search hyperparameters by cross-validation (locally, or on a Dask cluster)",
-        description="Draw --trials configurations of the default recipe (widths and depth, "
-        "learning rate, weight decay, dropout, batch size, ensemble size, TabM k, encoding bins), "
-        "score each by --cv-fold cross-validation on the training split, refit the best on "
-        "the whole training split and score it once on the test split. Writes trials.csv, "
-        "search.png, best.json (for `nnscratch train --recipe`), model.npz and metrics.json.",
-        formatter_class=formatter,
-        epilog=examples("""
-            nnscratch tune --data ../shared/data/spotify/tracks.csv --trials 20
-            nnscratch tune --data digits --trials 8 --cv 3
-            nnscratch tune --data tracks.csv --scheduler tcp://10.0.0.5:8786
-            nnscratch train --data tracks.csv --recipe runs/tune-X/best.json
-        """),
-    )
-    parser.add_argument(
-        "--data",
-        help="a tracks CSV, or images (an MNIST folder, 'digits', an .npz); default: "
-        "$NNSCRATCH_DATA, else the synthetic tracks",
-    )
-    parser.add_argument("--trials", type=int, default=20, help="configurations to try")
-    parser.add_argument("--cv", type=int, default=3, help="cross-validation folds")
-    parser.add_argument(
-        "--jobs", type=int, default=-1, help="local worker processes (-1: one per core)"
-    )
-    parser.add_argument(
-        "--scheduler",
-        help="a Dask scheduler, e.g. tcp://HOST:8786 (default: $DASK_SCHEDULER_ADDRESS, else "
-        "local processes); needs pip install 'nnscratch[cluster]'",
-    )
-    parser.add_argument("--recipe", help="a JSON recipe to search around (default: the default)")
-    parser.add_argument("--target", help="the column to predict (tables)")
-    parser.add_argument(
-        "--task",
-        choices=["regression", "classification"],
-        default="regression",
-        help="what the --target column holds (tables; images are always classified)",
-    )
-    parser.add_argument("--max-rows", type=int, help="use a seeded random subset of this many rows")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the trials, folds and fits")
-    parser.add_argument("--out", help="output directory (default: runs/tune-<time>)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=_command)
-
-
-def _load(args: argparse.Namespace, source: str | None) -> tuple[Search, Recipe]:
-    """The search for ``--data`` (a table, or images) and the recipe it varies."""
-    if is_image_source(source):
-        assert source is not None
-        base = Recipe.from_json(args.recipe) if args.recipe else DIGITS_RECIPE
-        images = load_images(source, args.seed)
-        say(
-            f"data: {images.source}: {len(images.y_train):,} training and "
-            f"{len(images.y_test):,} test images"
-        )
-        return ImageSearch(images), base
-    base = Recipe.from_json(args.recipe) if args.recipe else DEFAULT_RECIPE
-    base = base.with_overrides(max_rows=args.max_rows)
-    if args.task == "classification" and not args.target:
-        raise DataError("--task classification needs --target COLUMN (the column of labels)")
-    target = args.target or TARGET
-    frame = load_frame(
-        source,
-        base.features,
-        args.seed,
-        target=target,
-        optional=base.optional,
-        categoricals=base.categoricals,
-    )
-    data = prepare(
-        frame,
-        frame.attrs["features"],
-        target,
-        seed=args.seed,
-        max_rows=base.max_rows,
-        dtype=np.dtype(base.dtype),
-        categoricals=frame.attrs["categoricals"],
-        task=args.task,
-    )
-    say(str(data.report))
-    sizes = data.split_sizes()
-    say(
-        f"  split (seed {args.seed}): train {sizes['train']:,} (searched by cross-validation), "
-        f"validation {sizes['validation']:,} and test {sizes['test']:,} (the final fit only)"
-    )
-    return TableSearch(data), base
-
-
-def _command(args: argparse.Namespace) -> int:
-    if args.trials < 1:
-        raise DataError(f"--trials must be at least 1, got {args.trials}")
-    if args.cv < 2:
-        raise DataError(f"--cv must be at least 2, got {args.cv}")
-    scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
-    client_check = connect(scheduler) if scheduler else None  # fail fast, before reading data
-    if client_check is not None:
-        client_check.close()
-    source = resolve_data(args.data)
-    search, base = _load(args, source)
-    out = Path(args.out) if args.out else default_run_dir("tune-")
-    where = (
-        f"the Dask cluster at {scheduler}"
-        if scheduler
-        else (f"{os.cpu_count() if args.jobs == -1 else args.jobs} local worker process(es)")
-    )
-    say(
-        f"search: {args.trials} trials × {args.cv}-fold cross-validation on the "
-        f"{search.n_rows:,} training rows, on {where}; seed {args.seed}"
-    )
-    started = time.perf_counter()
-    result = run_search(
-        search,
-        base,
-        n_trials=args.trials,
-        cv=args.cv,
-        seed=args.seed,
-        jobs=args.jobs,
-        scheduler=scheduler,
-        progress=not args.quiet,
-    )
-    search_seconds = time.perf_counter() - started
-    say()
-    say(format_trials(result))
-    failed = int((result.trials["status"] != "ok").sum())
-    if failed:
-        say(f"{failed} trial(s) failed; their errors are in trials.csv")
-    ok = result.trials["status"] == "ok"
-    best_recipe = final_model = None
-    test_score = math.nan
-    if ok.any():
-        best_recipe = replace(
-            base.with_overrides(**result.best_params), notes=f"tuned: best of {args.trials} trials"
-        )
-        say(
-            f"refitting the best configuration on the whole training split ({search.n_rows:,} rows)"
-        )
-        final_model, test_score = search.final(best_recipe, args.seed)
-    with staged_directory(out) as stage:
-        frame = trials_frame(result)
-        atomic_write_text(stage / "trials.csv", frame.to_csv(index=False))
-        scores = result.trials["mean"].to_numpy()
-        best_index = (
-            int(np.nanargmin(-scores if result.higher_is_better else scores)) if ok.any() else 0
-        )
-        save_figure(
-            search_figure(list(result.trials["params"]), scores, result.metric, best_index),
-            stage / "search.png",
-        )
-        if best_recipe is not None and final_model is not None:
-            write_json(stage / "best.json", best_recipe.to_dict())
-            final_model.save(stage / "model.npz")
-        write_json(
-            stage / "metrics.json",
-            {
-                "nnscratch_version": __version__,
-                "search": {
-                    "data": search.source,
-                    "task": search.task,
-                    "trials": args.trials,
-                    "cv": args.cv,
-                    "seed": args.seed,
-                    "scheduler": scheduler,
-                    "metric": result.metric,
-                    "seconds": search_seconds,
-                    "failed_trials": failed,
-                },
-                "best": None
-                if best_recipe is None
-                else {
-                    "params": _plain(result.best_params),
-                    "cv_mean": float(result.trials.sort_values("rank").iloc[0]["mean"]),
-                    f"test_{result.metric}": test_score,
-                },
-            },
-        )
-    say()
-    if best_recipe is None:
-        say(f"every trial failed: nothing to refit; trials.csv in {out}/")
-        return 2
-    shown = f"{test_score * 100:.2f}%" if result.metric == "accuracy" else f"{test_score:.3f}"
-    say(f"best configuration: test {result.metric} {shown} (the test split's only use)")
-    say(f"outputs in {out}/: trials.csv, search.png, best.json, model.npz, metrics.json")
-    say(
-        f"reproduce it: nnscratch train --data {args.data or '<same data>'} "
-        f"--recipe {out}/best.json --seed {args.seed}"
-    )
-    return 0

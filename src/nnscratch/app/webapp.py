@@ -1,8 +1,8 @@
 """The HTTP application of ``nnscratch serve``: routes, body limits, error answers.
 
-What a request means and how it is checked lives in
-:class:`nnscratch.app.serving.ServedModel`; this module reads bodies (refusing
-one over the limit as soon as that is known), picks the reader by content
+What a request means and how it is checked is the served fitted model's
+business (:class:`nnscratch.app.serving.ServedModel`); this module reads bodies
+(refusing one over the limit as soon as that is known), picks the reader by content
 type, runs prediction in a worker thread, and turns a
 :class:`~nnscratch.errors.RequestError` into its 4xx answer.
 
@@ -19,15 +19,17 @@ from nnscratch import __version__
 from nnscratch.errors import RequestError
 
 
-def build_app(served: Any, page: str, *, max_body_bytes: int, max_rows: int) -> Any:
+def build_app(served: Any, *, max_body_bytes: int, max_rows: int) -> Any:
     """A FastAPI app with ``/``, ``/health``, ``/model`` and ``/predict`` over ``served``
-    (a :class:`nnscratch.app.serving.ServedModel`), showing ``page`` at ``/``."""
+    (a :class:`nnscratch.app.serving.ServedModel`), showing its task's page at ``/``."""
     from fastapi import FastAPI, Request
     from fastapi.responses import HTMLResponse, JSONResponse
     from starlette.concurrency import run_in_threadpool
 
     limits = {"max_body_bytes": max_body_bytes, "max_rows": max_rows}
     description = served.describe(limits)
+    page = served.page()
+    model = served.model
     app = FastAPI(title="nnscratch", version=__version__)
 
     @app.exception_handler(RequestError)
@@ -54,11 +56,11 @@ def build_app(served: Any, page: str, *, max_body_bytes: int, max_rows: int) -> 
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media in ("application/json", ""):
             payload = parse_json(body)
-            return await run_in_threadpool(served.predict_json, payload, max_rows)
+            return await run_in_threadpool(model.answer_json, payload, max_rows)
         if media in ("text/csv", "application/csv", "text/plain"):
-            return await run_in_threadpool(served.predict_csv, body, max_rows)
+            return await run_in_threadpool(model.answer_body, "text/csv", body, max_rows)
         if media == "image/png":
-            return await run_in_threadpool(served.predict_png, body)
+            return await run_in_threadpool(model.answer_body, media, body, max_rows)
         raise RequestError(
             415,
             f"unsupported content type {media!r}: send application/json, text/csv "

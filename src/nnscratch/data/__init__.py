@@ -18,7 +18,7 @@ from nnscratch.data.cleaning import CleaningReport, clean, to_number
 from nnscratch.data.preprocessing import PreparedData, Preprocessing, prepare
 from nnscratch.data.reading import read_csv
 from nnscratch.data.schemas import SCHEMAS, TARGET
-from nnscratch.data.tracks import load_tracks, tracks_from_frame
+from nnscratch.data.tracks import TracksFile, load_tracks, read_tracks, tracks_from_frame
 
 __all__ = [
     "SCHEMAS",
@@ -26,10 +26,12 @@ __all__ = [
     "CleaningReport",
     "PreparedData",
     "Preprocessing",
+    "TracksFile",
     "clean",
     "load_tracks",
     "prepare",
     "read_csv",
+    "read_tracks",
     "to_number",
     "tracks_from_frame",
 ]

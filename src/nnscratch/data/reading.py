@@ -66,7 +66,12 @@ def _guess_decimal(head: bytes, sep: str) -> str:
 
 
 def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a CSV (plain or ``.gz``) into a DataFrame of raw values.
+    """Read a CSV (plain or ``.gz``) into a DataFrame of raw values (see :func:`read_delimited`)."""
+    return read_delimited(path)[0]
+
+
+def read_delimited(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, str, str]:
+    """A CSV (plain or ``.gz``) as ``(frame of raw values, separator, decimal mark)``.
 
     Raises :class:`DataError` naming ``path`` for a missing, empty, binary,
     truncated or unparsable file, for a header with no rows, and for
@@ -107,6 +112,4 @@ def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     df.columns = [str(c).strip() for c in df.columns]
     if len(df) == 0:
         raise DataError(f"{path}: has a header but no data rows")
-    df.attrs["delimiter"] = sep
-    df.attrs["decimal"] = decimal
-    return df
+    return df, sep, decimal

@@ -1,7 +1,8 @@
 """Stage 1 — a tracks file as the package reads it: schema, ``year``, derived features.
 
-    load_tracks(path)            read any schema in SCHEMAS, derive ``year``
-    tracks_from_frame(df)        the same for a frame already read
+    read_tracks(path)            read any schema in SCHEMAS, derive ``year``: a TracksFile
+    TracksFile.from_frame(df)    the same for a frame already read
+    load_tracks(path)            just the rows, as a DataFrame
 
 Values are left raw here; :mod:`nnscratch.data.cleaning` coerces and filters them.
 """
@@ -10,13 +11,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from nnscratch.data.features import DEFAULT_FEATURES, DERIVED_FEATURES, add_derived_features
-from nnscratch.data.reading import read_csv
-from nnscratch.data.schemas import TARGET, apply_schema, detect_schema
+from nnscratch.data.reading import read_delimited
+from nnscratch.data.schemas import SCHEMAS, TARGET, apply_schema, detect_schema
 from nnscratch.errors import DataError
 
 
@@ -73,41 +76,107 @@ def _missing_input(feature: str, columns: set[str]) -> str | None:
     return None
 
 
-def tracks_from_frame(
-    df: pd.DataFrame,
-    *,
-    source: str = "<DataFrame>",
-    features: Sequence[str] = DEFAULT_FEATURES,
-    target: str | None = TARGET,
-    optional: Collection[str] = (),
-    categoricals: Sequence[str] = (),
-) -> pd.DataFrame:
-    """Check and complete a raw tracks frame (already read from ``source``).
+@dataclass
+class TracksFile:
+    """A tracks file as the package reads it: its rows, and what the loader learned.
 
-    Renames a recognised schema's columns (:data:`SCHEMAS`), adds ``year``
-    from ``release_date`` where the frame has no ``year`` (where both exist
-    ``year`` is kept), and adds the derived features ``features`` asks for.
-
-    Every column ``features`` needs must be there (a missing one is an error
-    listing them all), except for the features in ``optional``: one of those
-    whose input is missing is left out, and ``attrs["left_out"]`` maps each
-    missing input to the features it took with it. ``target`` must be there,
-    or the error lists the columns found. ``categoricals`` are kept where
-    present.
-
-    The result carries ``attrs``: ``source``, ``schema``, ``features`` (those
-    kept, in order), ``left_out`` and ``categoricals`` (those present).
+    ``frame`` holds the rows with the package's column names (a recognised
+    schema renamed), ``year`` and the derived features added; values are
+    still raw (:func:`~nnscratch.data.cleaning.clean` coerces them).
+    ``features`` are those of the requested ones the file can give, in order;
+    ``left_out`` maps each missing input to the features it took with it;
+    ``categoricals`` are the requested categorical columns present.
     """
-    attrs = dict(df.attrs)
-    df = df.copy()
-    df.columns = [str(c).strip() for c in df.columns]
-    schema = detect_schema(df.columns)
-    df = apply_schema(df, source)
-    if target is not None and target not in df.columns and target != TARGET:
-        found = ", ".join(map(str, df.columns))
-        raise DataError(f"{source}: no target column {target!r} (columns found: {found})")
-    if "year" not in df.columns and "release_date" in df.columns:
-        df["year"] = year_from_release_date(df["release_date"])
+
+    frame: pd.DataFrame
+    source: str
+    schema: str = "custom"
+    features: list[str] = field(default_factory=list)
+    left_out: dict[str, list[str]] = field(default_factory=dict)
+    categoricals: list[str] = field(default_factory=list)
+    delimiter: str = ","
+    decimal: str = "."
+
+    @classmethod
+    def from_frame(
+        cls,
+        df: pd.DataFrame,
+        *,
+        source: str = "<DataFrame>",
+        features: Sequence[str] = DEFAULT_FEATURES,
+        target: str | None = TARGET,
+        optional: Collection[str] = (),
+        categoricals: Sequence[str] = (),
+    ) -> TracksFile:
+        """Check and complete a raw tracks frame (already read from ``source``).
+
+        Renames a recognised schema's columns (:data:`SCHEMAS`), adds ``year``
+        from ``release_date`` where the frame has no ``year`` (where both exist
+        ``year`` is kept), and adds the derived features ``features`` asks for.
+
+        Every column ``features`` needs must be there (a missing one is an error
+        listing them all), except for the features in ``optional``: one of those
+        whose input is missing is left out (:attr:`left_out`). ``target`` must be
+        there, or the error lists the columns found. ``categoricals`` are kept
+        where present.
+        """
+        df = df.copy()
+        df.columns = [str(c).strip() for c in df.columns]
+        schema = detect_schema(df.columns)
+        df = apply_schema(df, source)
+        if target is not None and target not in df.columns and target != TARGET:
+            found = ", ".join(map(str, df.columns))
+            raise DataError(f"{source}: no target column {target!r} (columns found: {found})")
+        if "year" not in df.columns and "release_date" in df.columns:
+            df["year"] = year_from_release_date(df["release_date"])
+        kept, left_out = _features_present(df, source, features, target, optional)
+        df = add_derived_features(df, [f for f in kept if f in DERIVED_FEATURES])
+        df.attrs = {"source": source}  # what clean() names in its messages
+        present = [c for c in categoricals if c in df.columns and c != target]
+        return cls(df, source, schema, kept, left_out, present)
+
+    @property
+    def schema_title(self) -> str | None:
+        """The recognised schema's title, or None for a custom file."""
+        return next((s.title for s in SCHEMAS if s.name == self.schema), None)
+
+    def format_note(self) -> list[str]:
+        """``note: FILE read as semicolon-separated`` where the file is not plain
+        comma-separated (one line, or none)."""
+        if self.delimiter == ",":
+            return []
+        name = {";": "semicolon", "\t": "tab"}.get(self.delimiter, repr(self.delimiter))
+        comma = " with decimal commas" if self.decimal == "," else ""
+        return [f"note: {self.source} read as {name}-separated{comma}"]
+
+    def notes(self) -> list[str]:
+        """What the data report says about the file beside the cleaning report: its
+        schema and each input left out."""
+        lines = []
+        if self.schema_title:
+            lines.append(f"  schema: {self.schema_title}")
+        lines += [f"  {line}" for line in describe_left_out(self.left_out)]
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        """For ``metrics.json``: the features used, left out, categorical, the schema."""
+        return {
+            "used": list(self.features),
+            "categorical": list(self.categoricals),
+            "left_out": self.left_out,
+            "schema": self.schema,
+        }
+
+
+def _features_present(
+    df: pd.DataFrame,
+    source: str,
+    features: Sequence[str],
+    target: str | None,
+    optional: Collection[str],
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The features the frame can give, and the inputs missing for the optional rest;
+    :class:`DataError` listing every required column (and a missing target) otherwise."""
     available = set(df.columns)
     kept: list[str] = []
     left_out: dict[str, list[str]] = {}
@@ -135,15 +204,7 @@ def tracks_from_frame(
         raise DataError(
             f"{source}: missing required column(s): {', '.join(required_missing)}{found}"
         )
-    df = add_derived_features(df, [f for f in kept if f in DERIVED_FEATURES])
-    present = [c for c in categoricals if c in df.columns and c != target]
-    df.attrs.update(attrs)
-    df.attrs["source"] = source
-    df.attrs["schema"] = schema
-    df.attrs["features"] = kept
-    df.attrs["left_out"] = left_out
-    df.attrs["categoricals"] = present
-    return df
+    return kept, left_out
 
 
 def describe_left_out(left_out: dict[str, list[str]]) -> list[str]:
@@ -159,6 +220,35 @@ def describe_left_out(left_out: dict[str, list[str]]) -> list[str]:
     return lines
 
 
+def read_tracks(
+    path: str | os.PathLike[str],
+    *,
+    features: Sequence[str] = DEFAULT_FEATURES,
+    target: str | None = TARGET,
+    optional: Collection[str] = (),
+    categoricals: Sequence[str] = (),
+) -> TracksFile:
+    """Read a Spotify CSV (plain or ``.csv.gz``) of any schema in :data:`SCHEMAS`.
+
+    The schema is detected from the column names. ``target=None`` accepts
+    files without a target column, e.g. tracks to predict. Features in
+    ``optional`` are left out where the file cannot provide them (see
+    :meth:`TracksFile.from_frame`). Values are left raw here;
+    :func:`~nnscratch.data.cleaning.clean` coerces and filters them.
+    """
+    frame, delimiter, decimal = read_delimited(path)
+    tracks = TracksFile.from_frame(
+        frame,
+        source=str(path),
+        features=features,
+        target=target,
+        optional=optional,
+        categoricals=categoricals,
+    )
+    tracks.delimiter, tracks.decimal = delimiter, decimal
+    return tracks
+
+
 def load_tracks(
     path: str | os.PathLike[str],
     *,
@@ -167,19 +257,27 @@ def load_tracks(
     optional: Collection[str] = (),
     categoricals: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Read a Spotify CSV (plain or ``.csv.gz``) of any schema in :data:`SCHEMAS`.
+    """The rows of :func:`read_tracks` as a DataFrame (``attrs["source"]`` names the file)."""
+    return read_tracks(
+        path, features=features, target=target, optional=optional, categoricals=categoricals
+    ).frame
 
-    The schema is detected from the column names. ``target=None`` accepts
-    files without a target column, e.g. tracks to predict. Features in
-    ``optional`` are left out where the file cannot provide them (see
-    :func:`tracks_from_frame`).
-    Values are left raw here; :func:`clean` coerces and filters them.
-    """
-    return tracks_from_frame(
-        read_csv(path),
-        source=str(path),
+
+def tracks_from_frame(
+    df: pd.DataFrame,
+    *,
+    source: str = "<DataFrame>",
+    features: Sequence[str] = DEFAULT_FEATURES,
+    target: str | None = TARGET,
+    optional: Collection[str] = (),
+    categoricals: Sequence[str] = (),
+) -> pd.DataFrame:
+    """The rows of :meth:`TracksFile.from_frame` as a DataFrame."""
+    return TracksFile.from_frame(
+        df,
+        source=source,
         features=features,
         target=target,
         optional=optional,
         categoricals=categoricals,
-    )
+    ).frame

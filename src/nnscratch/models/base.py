@@ -23,11 +23,12 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
@@ -68,6 +69,18 @@ def _generator(random_state: Any) -> np.random.Generator:
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
     return np.random.default_rng(random_state)
+
+
+@dataclass
+class Predictions:
+    """What ``nnscratch predict`` writes and says: ``frame`` (one row per input scored),
+    how many inputs were ``read``, the ``report`` said before and the ``notes`` after."""
+
+    frame: pd.DataFrame
+    read: int
+    unit: str = "rows"
+    report: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class MLPBase(BaseEstimator):
@@ -298,24 +311,7 @@ class MLPBase(BaseEstimator):
                 to_network_layout(validation[0], dtype),
                 to_network_layout(validation[1], dtype),
             )
-        configs = [
-            TrainConfig(
-                epochs=epochs,
-                batch_size=self.batch_size,
-                lmbda=self.l2,
-                patience=patience,
-                min_delta=self.min_delta,
-                schedule=SCHEDULES.lookup(self.lr_schedule)(epochs),
-                progress=bool(self.verbose),
-                progress_label=(
-                    f"member {k + 1}/{self.n_members}" if self.n_members > 1 else "training"
-                ),
-                rmse_scale=rmse_scale,
-                handle_interrupts=handle_interrupts,
-                monitor=self._monitor(),
-            )
-            for k in range(len(self.networks_))
-        ]
+        configs = self._train_configs(epochs, patience, rmse_scale, handle_interrupts)
 
         def fit_member(
             k: int,
@@ -348,6 +344,29 @@ class MLPBase(BaseEstimator):
                 self._fit_members_side_by_side(fit_member, configs, jobs, handle_interrupts)
         finally:
             self._sync_fitted_attributes()
+
+    def _train_configs(
+        self, epochs: int, patience: int | None, rmse_scale: float, handle_interrupts: bool
+    ) -> list[TrainConfig]:
+        """Each member's :class:`TrainConfig` (its own schedule and progress label)."""
+        return [
+            TrainConfig(
+                epochs=epochs,
+                batch_size=self.batch_size,
+                lmbda=self.l2,
+                patience=patience,
+                min_delta=self.min_delta,
+                schedule=SCHEDULES.lookup(self.lr_schedule)(epochs),
+                progress=bool(self.verbose),
+                progress_label=(
+                    f"member {k + 1}/{self.n_members}" if self.n_members > 1 else "training"
+                ),
+                rmse_scale=rmse_scale,
+                handle_interrupts=handle_interrupts,
+                monitor=self._monitor(),
+            )
+            for k in range(len(self.networks_))
+        ]
 
     def _member_jobs(self) -> int:
         """Members trained at once: ``n_jobs`` (scikit-learn's convention: ``None`` is 1,
@@ -418,6 +437,21 @@ class MLPBase(BaseEstimator):
             self.histories_ = [self.histories_[k] for k in kept]
             self._optimizers = [self._optimizers[k] for k in kept]
             self._shuffle_rngs = [self._shuffle_rngs[k] for k in kept]
+
+    def describe(self) -> dict[str, Any]:
+        """The fitted networks' shape and how training ended (``GET /model``)."""
+        check_is_fitted(self, "networks_")
+        history = self.history_
+        return {
+            "layer_sizes": list(self.network_.layer_sizes),
+            "k": self.k,  # TabM members per network (1: a plain network)
+            "n_members": len(self.networks_),
+            "training": {
+                "epochs": history.n_epochs,
+                "best_epoch": history.best_epoch,
+                "best_validation_loss": min(history.val_loss) if history.val_loss else None,
+            },
+        }
 
     def display_name(self) -> str:
         """How results tables name the fitted model: its layer sizes, TabM's ``k`` and the

@@ -40,6 +40,11 @@ def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return out
 
 
+def most_probable(proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """The class of each row's highest probability, ``(n,)`` (the first one on ties)."""
+    return np.asarray(classes)[np.argmax(proba, axis=1)]
+
+
 class MLPClassifier(ClassifierMixin, MLPBase):
     """A multi-layer perceptron classifier trained with mini-batch gradient methods.
 
@@ -180,5 +185,4 @@ class MLPClassifier(ClassifierMixin, MLPBase):
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row, ``(n_samples,)``, of ``classes_``'s type."""
-        best = np.argmax(self.predict_proba(X), axis=1)
-        return self.classes_[best]
+        return most_probable(self.predict_proba(X), self.classes_)

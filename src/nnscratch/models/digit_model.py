@@ -12,12 +12,25 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 
-from nnscratch.errors import ModelFileError
+from nnscratch import __version__
+from nnscratch.core.training import History
+from nnscratch.data.images import is_mnist_folder, load_images, png_pixels, read_png_folder
+from nnscratch.errors import DataError, ModelFileError, RequestError
+from nnscratch.models.base import Predictions
 from nnscratch.models.classifier import MLPClassifier
+from nnscratch.models.metrics import (
+    CLASSIFICATION_METRICS,
+    Results,
+    classification_metrics,
+    most_probable,
+)
 from nnscratch.models.persistence import read_model_file, write_model_file
+from nnscratch.models.requests import json_values, pixels_from_json
 
 
 @dataclass
@@ -27,9 +40,25 @@ class DigitModel:
     estimator: MLPClassifier
     image_shape: tuple[int, int]
 
+    task: ClassVar[str] = "digits"
+    page: ClassVar[str] = "digits.html"
+
     @property
     def n_pixels(self) -> int:
         return self.image_shape[0] * self.image_shape[1]
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.estimator.classes_
+
+    @property
+    def history(self) -> History:
+        """The first member's training history."""
+        return self.estimator.history_
+
+    @property
+    def n_members(self) -> int:
+        return len(self.estimator.networks_)
 
     def _rows(self, images: np.ndarray) -> np.ndarray:
         images = np.asarray(images)
@@ -48,9 +77,77 @@ class DigitModel:
     def predict(self, images: np.ndarray) -> np.ndarray:
         return self.estimator.predict(self._rows(images))
 
+    # ------------------------------------------------------------------ predict, evaluate
+
+    def predictions(self, X: np.ndarray, first: pd.DataFrame) -> pd.DataFrame:
+        """``first``'s columns (an index or file names), the label, ``p<class>`` (6 decimals)."""
+        proba = self.predict_proba(X)
+        out = first.assign(label=most_probable(proba, self.classes_))
+        for k, c in enumerate(self.classes_):
+            out[f"p{c}"] = np.round(proba[:, k], 6)
+        return out
+
+    def predict_file(self, source: str) -> Predictions:
+        """One row per image: MNIST's test images in file order, or a folder's PNGs by name."""
+        folder = Path(source)
+        if folder.is_dir() and not is_mnist_folder(folder):
+            names, X, notes = read_png_folder(folder, self.image_shape)
+            frame = self.predictions(X, pd.DataFrame({"file": names}))
+            return Predictions(frame, len(X), "images", [f"note: {n}" for n in notes])
+        images = load_images(source)
+        index = pd.DataFrame({"index": np.arange(len(images.X_test))})
+        frame = self.predictions(images.X_test, index)
+        return Predictions(frame, len(frame), "images")
+
+    def evaluate(self, source: str, model_file: str) -> tuple[Results, list[str]]:
+        """The model scored on the test images of an image source."""
+        images = load_images(source)
+        scores = classification_metrics(
+            images.y_test, self.predict_proba(images.X_test), self.classes_
+        )
+        rows = {f"model ({model_file})": {"test": scores}}
+        return Results(f"the test images of {images.source}", CLASSIFICATION_METRICS, rows), []
+
+    # ------------------------------------------------------------------ serving
+
+    def describe(self) -> dict[str, Any]:
+        """What ``GET /model`` says of the model: task, shape, training, the images it reads."""
+        return {
+            "task": self.task,
+            "nnscratch_version": __version__,
+            **self.estimator.describe(),
+            "image_shape": list(self.image_shape),
+            "classes": json_values(self.classes_),
+        }
+
+    def answer_json(self, payload: Any, max_rows: int) -> dict[str, Any]:
+        """The answer to ``{"pixels": [...]}`` or ``{"images": [[...], …]}``."""
+        return self._answer(pixels_from_json(payload, self.image_shape, max_rows))
+
+    def answer_body(self, media: str, body: bytes, max_rows: int) -> dict[str, Any]:
+        """The answer to a PNG body (any size, resized; dark-on-light inverted)."""
+        if media != "image/png":
+            raise RequestError(415, "a digits model takes JSON pixels or a PNG image, not CSV")
+        try:
+            pixels, inverted = png_pixels(body, self.image_shape, name="the request body")
+        except DataError as exc:
+            raise RequestError(422, str(exc)) from None
+        return self._answer(pixels.reshape(1, -1)) | {"inverted": inverted}
+
+    def _answer(self, X: np.ndarray) -> dict[str, Any]:
+        proba = np.round(self.predict_proba(X), 6)
+        return {
+            "predictions": json_values(most_probable(proba, self.classes_)),
+            "classes": json_values(self.classes_),
+            "probabilities": proba.tolist(),
+        }
+
+    # ------------------------------------------------------------------ files
+
     def save(self, path: str | os.PathLike[str]) -> Path:
         arrays, metadata = self.estimator.to_arrays()
         metadata["images"] = {"shape": list(self.image_shape)}
+        metadata["task"] = self.task
         return write_model_file(path, arrays, metadata)
 
     @classmethod

@@ -23,6 +23,7 @@ from sklearn.metrics import (
 )
 
 from nnscratch.data.preprocessing import PreparedData
+from nnscratch.models.classifier import most_probable
 
 Scores = dict[str, float]
 
@@ -123,11 +124,6 @@ def test_rmse(data: PreparedData, y_scaled_pred: np.ndarray) -> float:
     pre = data.preprocessing
     truth = pre.inverse_transform_y(data.y_test)
     return regression_metrics(truth, pre.to_points(y_scaled_pred))["rmse"]
-
-
-def most_probable(proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """The class of each row's highest probability, ``(n,)`` (first one on ties)."""
-    return np.asarray(classes)[np.argmax(proba, axis=1)]
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> Scores:

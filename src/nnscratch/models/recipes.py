@@ -22,7 +22,7 @@ from nnscratch.errors import DataError
 from nnscratch.models.classifier import MLPClassifier
 from nnscratch.models.popularity_model import PopularityModel
 from nnscratch.models.regressor import MLPRegressor
-from nnscratch.models.table_model import TabularClassifier
+from nnscratch.models.table_classifier import TabularClassifier
 
 
 @dataclass(frozen=True)

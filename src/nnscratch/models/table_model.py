@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,10 +30,11 @@ import pandas as pd
 from nnscratch import __version__
 from nnscratch.core.training import History
 from nnscratch.data.cleaning import CleaningReport, clean
-from nnscratch.data.preprocessing import Preprocessing
 from nnscratch.data.features import DERIVED_FEATURES
+from nnscratch.data.preprocessing import Preprocessing
 from nnscratch.data.tracks import input_columns, read_tracks
 from nnscratch.errors import ModelFileError, RequestError
+from nnscratch.models.base import Predictions
 from nnscratch.models.metrics import Results
 from nnscratch.models.persistence import read_model_file, write_model_file
 from nnscratch.models.requests import ROW, json_values, rows_from_csv, rows_from_json
@@ -42,18 +43,6 @@ from nnscratch.models.requests import ROW, json_values, rows_from_csv, rows_from
 _WHOLE = {"key", "mode", "explicit", "time_signature", "year", "duration_ms"}
 #: What a text input starts with on the served page.
 _TEXT_DEFAULTS = {"release_date": "2015-06-01", "name": "Untitled", "artists": "['Unknown']"}
-
-
-@dataclass
-class Predictions:
-    """What ``nnscratch predict`` writes and says: ``frame`` (one row per input scored),
-    how many inputs were ``read``, the ``report`` said before and the ``notes`` after."""
-
-    frame: pd.DataFrame
-    read: int
-    unit: str = "rows"
-    report: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -194,18 +183,10 @@ class TableModel:
 
     def describe(self) -> dict[str, Any]:
         """What ``GET /model`` says of the model: task, shape, training, what a row needs."""
-        history = self.history
         return {
             "task": self.task,
             "nnscratch_version": __version__,
-            "layer_sizes": list(self.layer_sizes),
-            "k": self.estimator.k,  # TabM members per network (1: a plain network)
-            "n_members": self.n_members,
-            "training": {
-                "epochs": history.n_epochs,
-                "best_epoch": history.best_epoch,
-                "best_validation_loss": min(history.val_loss) if history.val_loss else None,
-            },
+            **self.estimator.describe(),
             "target": self.target,
             "features": self.features,
             "inputs": self.inputs(),

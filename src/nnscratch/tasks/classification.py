@@ -1,0 +1,119 @@
+"""Task: class labels in a table (``--task classification --target COLUMN``, e.g.
+``explicit``), scored by accuracy, macro-F1 and log-loss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import confusion_matrix
+
+from nnscratch.core.training import History
+from nnscratch.data.preprocessing import PreparedData
+from nnscratch.errors import DataError
+from nnscratch.models.metrics import (
+    ACCURACY,
+    CLASSIFICATION_METRICS,
+    Results,
+    most_probable,
+    scores_by_split,
+)
+from nnscratch.models.table_classifier import TabularClassifier
+from nnscratch.tasks.base import one_hot_columns
+from nnscratch.tasks.baselines import classification_baselines
+from nnscratch.tasks.plots import accuracy_curve_figure, confusion_matrix_figure
+from nnscratch.tasks.table import TableData, TableTask
+
+
+class TableClassification(TableTask):
+    """Classify a table's rows by a column of labels (numbers, booleans or text)."""
+
+    name = "classification"
+    summary = "class labels in a table (--target COLUMN)"
+    metric = ACCURACY
+    model_type = TabularClassifier
+    prepare_as = "classification"
+
+    def __init__(self, target: str | None = None) -> None:
+        if not target:
+            raise DataError("--task classification needs --target COLUMN (the column of labels)")
+        super().__init__(target)
+
+    @classmethod
+    def accepts(cls, source: str | None, requested: str | None) -> bool:
+        return requested == cls.name
+
+    @classmethod
+    def owns_model(cls, metadata: dict[str, Any]) -> bool:
+        """Files before the ``"task"`` entry: a classifier with no image shape."""
+        if "task" in metadata:
+            return metadata["task"] == cls.name
+        return "images" not in metadata and metadata.get("estimator") == "MLPClassifier"
+
+    @property
+    def target_column(self) -> str:
+        return str(self.target)
+
+    def target_lines(self, data: PreparedData) -> list[str]:
+        counts = pd.Series(data.y_train).value_counts()
+        return [
+            f"  target {data.target!r}: {len(counts)} classes in the training split ("
+            + ", ".join(f"{c}: {n:,}" for c, n in list(counts.items())[:10])
+            + (", …" if len(counts) > 10 else "")
+            + ")"
+        ]
+
+    def output_layer(self, data: PreparedData) -> tuple[int, str | None]:
+        n_classes = len(pd.unique(data.y_train))
+        return (n_classes, "softmax") if n_classes > 2 else (1, "sigmoid")
+
+    def results(self, model: TabularClassifier, data: TableData, seed: int) -> Results:
+        """The network, the majority class and LogisticRegression."""
+        d = data.prepared
+        splits = _splits(d)
+        proba = {s: model.predict_proba_scaled(X) for s, (X, _) in splits.items()}
+        classes = np.unique(d.y_train)
+        rows = {model.estimator.display_name(): scores_by_split(splits, proba, classes)}
+        rows |= classification_baselines((d.X_train, d.y_train), splits, classes, seed)
+        return Results(f"{d.target} on {data.source}", CLASSIFICATION_METRICS, rows)
+
+    def figures(self, model: TabularClassifier, data: TableData) -> dict[str, Figure]:
+        d = data.prepared
+        proba = model.predict_proba_scaled(d.X_test) if len(d.y_test) else None
+        return classification_figures(model.history, d.y_test, proba, np.unique(d.y_train))
+
+    def test_score(self, model: TabularClassifier, data: TableData) -> float:
+        """Accuracy on the test split."""
+        d = data.prepared
+        predicted = most_probable(model.predict_proba_scaled(d.X_test), model.classes_)
+        return float(np.mean(predicted == d.y_test))
+
+    def lab_targets(self, y: np.ndarray, data: PreparedData) -> np.ndarray:
+        return one_hot_columns(y, np.unique(data.y_train))
+
+
+def _splits(d: PreparedData) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The validation and test splits that have rows, as ``(X, y)``."""
+    splits = {"validation": (d.X_val, d.y_val), "test": (d.X_test, d.y_test)}
+    return {s: (X, y) for s, (X, y) in splits.items() if len(y)}
+
+
+def classification_figures(
+    history: History, y_test: np.ndarray, test_proba: np.ndarray | None, classes: np.ndarray
+) -> dict[str, Figure]:
+    """``curves.png`` (loss and accuracy per epoch) and the test split's confusion matrix."""
+    h = history
+    figures = {
+        "curves.png": accuracy_curve_figure(h.train_loss, h.val_loss, h.val_accuracy, h.best_epoch)
+    }
+    if test_proba is None:
+        return figures
+    predicted = most_probable(test_proba, classes)
+    matrix = confusion_matrix(y_test, predicted, labels=classes)
+    accuracy = float(np.mean(predicted == y_test)) * 100
+    figures["confusion_matrix.png"] = confusion_matrix_figure(
+        matrix, [str(c) for c in classes], f"test split, accuracy {accuracy:.2f}%"
+    )
+    return figures

@@ -1,0 +1,228 @@
+"""Task: images of handwritten digits (Part 2) — MNIST's IDX files, scikit-learn's
+bundled 8×8 digits, or an ``.npz`` of ``X`` and ``y`` — classified with softmax and
+cross-entropy, scored by accuracy, macro-F1 and log-loss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from scipy.stats import loguniform
+
+from nnscratch.core.network import to_network_layout
+from nnscratch.data.images import DigitImages, is_image_source, load_images
+from nnscratch.errors import DataError
+from nnscratch.models.digit_model import DigitModel
+from nnscratch.models.metrics import (
+    ACCURACY,
+    CLASSIFICATION_METRICS,
+    Results,
+    most_probable,
+    scores_by_split,
+)
+from nnscratch.models.recipes import DIGITS_PRESETS, Recipe
+from nnscratch.tasks.base import Fold, NetworkSplits, Say, Task, one_hot_columns, quiet
+from nnscratch.tasks.baselines import classification_baselines
+from nnscratch.tasks.classification import classification_figures
+from nnscratch.tasks.plots import misclassified_figure
+
+#: Training images held out for validation (early stopping, curves): MNIST's usual 5,000.
+VALIDATION_IMAGES = 5000
+BUNDLED = "scikit-learn's bundled 8×8 digits"
+
+#: What ``tune`` searches on images.
+DIGITS_SPACE: dict[str, Any] = {
+    "hidden": [(128,), (256, 128), (512, 256), (512, 256, 128)],
+    "learning_rate": loguniform(3e-4, 3e-3),
+    "weight_decay": [0.0, 1e-5, 1e-4],
+    "dropout": [0.0, 0.1, 0.2, 0.3],
+    "batch_size": [64, 128, 256],
+    "n_members": [1, 2],
+}
+
+
+def holdout_split(
+    n: int, seed: int, first_rows: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation positions among ``n`` training images: a seeded
+    :data:`VALIDATION_IMAGES` (at most a tenth) held out. With ``first_rows`` (the
+    seed's classifier) training is the first that many images, validation drawn from
+    the rest where there are enough."""
+    n_val = min(VALIDATION_IMAGES, max(1, n // 10))
+    rng = np.random.default_rng(seed)
+    if first_rows is not None and first_rows + n_val <= n:
+        return np.arange(first_rows), np.sort(first_rows + rng.permutation(n - first_rows)[:n_val])
+    order = rng.permutation(n)
+    train = np.sort(order[n_val:])
+    return (train if first_rows is None else train[:first_rows]), np.sort(order[:n_val])
+
+
+@dataclass
+class DigitData:
+    """The images, which training images train and which validate, the report."""
+
+    images: DigitImages
+    train: np.ndarray
+    val: np.ndarray
+    seed: int
+
+    @property
+    def source(self) -> str:
+        return self.images.source
+
+    @property
+    def X_train(self) -> np.ndarray:
+        return self.images.X_train[self.train]
+
+    @property
+    def y_train(self) -> np.ndarray:
+        return self.images.y_train[self.train]
+
+    def splits(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``(X, y)`` of the validation and test splits."""
+        images = self.images
+        return {
+            "validation": (images.X_train[self.val], images.y_train[self.val]),
+            "test": (images.X_test, images.y_test),
+        }
+
+    def report(self) -> list[str]:
+        images, seed = self.images, self.seed
+        rows, cols = images.image_shape
+        where = (
+            (" (from the training images)", " (the official test images)")
+            if images.source != BUNDLED
+            else ("", "")
+        )
+        return [
+            f"data: {images.source}",
+            f"  {len(images.y_train):,} training and {len(images.y_test):,} test images of "
+            f"{rows}×{cols} pixels, scaled to [0, 1]; classes "
+            f"{', '.join(map(str, np.unique(images.y_train)))}",
+            f"  split (seed {seed}): train {len(self.train):,}, validation {len(self.val):,}"
+            f"{where[0]}, test {len(images.y_test):,}{where[1]}",
+        ]
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "data": {
+                "source": self.images.source,
+                "image_shape": list(self.images.image_shape),
+                "splits": {
+                    "train": len(self.train),
+                    "validation": len(self.val),
+                    "test": len(self.images.y_test),
+                },
+                "seed": self.seed,
+            }
+        }
+
+
+class Digits(Task):
+    """Classify images of digits."""
+
+    name = "digits"
+    summary = "images of digits (an MNIST folder, 'digits', or an .npz)"
+    presets = DIGITS_PRESETS
+    search_space = DIGITS_SPACE
+    metric = ACCURACY
+    model_type = DigitModel
+
+    def __init__(self, target: str | None = None) -> None:
+        if target:
+            raise DataError("images have no columns; drop --target")
+        super().__init__(None)
+
+    @classmethod
+    def accepts(cls, source: str | None, requested: str | None) -> bool:
+        return is_image_source(source) and requested in (None, cls.name, "classification")
+
+    @classmethod
+    def owns_model(cls, metadata: dict[str, Any]) -> bool:
+        return metadata.get("task") == cls.name or "images" in metadata
+
+    def load(self, source: str | None, recipe: Recipe, seed: int) -> DigitData:
+        images = load_images(str(source), seed)
+        train, val = holdout_split(len(images.y_train), seed, recipe.first_rows)
+        return DigitData(images, train, val, seed)
+
+    def fit(
+        self, data: DigitData, recipe: Recipe, seed: int, *, say: Say = quiet, **fit_kwargs: Any
+    ) -> DigitModel:
+        verbose = bool(fit_kwargs.pop("verbose", False))
+        estimator = recipe.build_classifier(seed, verbose=verbose)
+        rows, cols = data.images.image_shape
+        n_classes = len(np.unique(data.images.y_train))
+        sizes = [rows * cols, *recipe.hidden, n_classes if n_classes > 2 else 1]
+        say(
+            "network: " + " → ".join(map(str, sizes)) + f", hidden {recipe.activation}, output "
+            f"{'softmax' if n_classes > 2 else 'sigmoid'}, {recipe.init} init, {recipe.dtype}"
+            + (f", dropout {recipe.dropout:g}" if recipe.dropout else "")
+        )
+        if recipe.n_members > 1:
+            say(f"  an ensemble of {recipe.n_members} such networks, probabilities averaged")
+        validation = data.splits()["validation"]
+        estimator.fit(data.X_train, data.y_train, eval_set=validation, **fit_kwargs)
+        return DigitModel(estimator, data.images.image_shape)
+
+    def results(self, model: DigitModel, data: DigitData, seed: int) -> Results:
+        """The network, the majority class and LogisticRegression."""
+        splits = data.splits()
+        proba = {s: model.predict_proba(X) for s, (X, _) in splits.items()}
+        classes = np.unique(data.images.y_train)
+        rows = {model.estimator.display_name(): scores_by_split(splits, proba, classes)}
+        rows |= classification_baselines((data.X_train, data.y_train), splits, classes, seed)
+        return Results(f"results on {data.source}", CLASSIFICATION_METRICS, rows)
+
+    def figures(self, model: DigitModel, data: DigitData) -> dict[str, Figure]:
+        """The curves and confusion matrix, and the first misclassified test images."""
+        images, classes = data.images, np.unique(data.images.y_train)
+        proba = model.predict_proba(images.X_test)
+        figures = classification_figures(model.history, images.y_test, proba, classes)
+        predicted = most_probable(proba, classes)
+        wrong = np.flatnonzero(predicted != images.y_test)[:36]
+        figures["misclassified.png"] = misclassified_figure(
+            images.X_test[wrong].reshape(len(wrong), *images.image_shape),
+            images.y_test[wrong],
+            predicted[wrong],
+            f"misclassified test images (true → predicted), first {len(wrong)} of "
+            f"{int((predicted != images.y_test).sum())}",
+        )
+        return figures
+
+    def search_rows(self, data: DigitData) -> tuple[int, np.ndarray | None]:
+        return len(data.train), data.y_train
+
+    def fold_score(self, data: DigitData, recipe: Recipe, fold: Fold, seed: int) -> float:
+        X, y = data.X_train, data.y_train
+        estimator = recipe.build_classifier(seed)
+        estimator.fit(
+            X[fold.train], y[fold.train], eval_set=(X[fold.early_stopping], y[fold.early_stopping])
+        )
+        return float(estimator.score(X[fold.held_out], y[fold.held_out]))
+
+    def test_score(self, model: DigitModel, data: DigitData) -> float:
+        """Accuracy on the test images."""
+        return float(model.estimator.score(data.images.X_test, data.images.y_test))
+
+    def lab_splits(self, source: str | None, seed: int, max_rows: int | None) -> NetworkSplits:
+        """The training images (a seeded ``max_rows`` of them) less a validation hold-out,
+        and the test images; one-hot targets."""
+        images = load_images(str(source), seed)
+        name = images.source
+        if max_rows is not None and max_rows < len(images.y_train):
+            keep = np.sort(np.random.default_rng(seed).permutation(len(images.y_train))[:max_rows])
+            images.X_train, images.y_train = images.X_train[keep], images.y_train[keep]
+            name += f", {max_rows:,}-image sample"
+        train, val = holdout_split(len(images.y_train), seed)
+        classes = np.unique(images.y_train)
+        parts = {
+            "train": (images.X_train[train], images.y_train[train]),
+            "val": (images.X_train[val], images.y_train[val]),
+            "test": (images.X_test, images.y_test),
+        }
+        X = {k: to_network_layout(Xk) for k, (Xk, _) in parts.items()}
+        Y = {k: one_hot_columns(y, classes) for k, (_, y) in parts.items()}
+        return NetworkSplits(X, Y, True, 1.0, name)

@@ -1,0 +1,47 @@
+"""Which task handles some data, and which a model file: the registry of tasks.
+
+Tasks are asked in the order they were added; the first whose ``accepts``
+says yes handles the data. Images come first (a folder of digits is never a
+table); a table is classified when asked (``--task classification``), else
+its number is predicted. A new kind of work is one module and one line here.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from nnscratch.errors import DataError, ModelFileError
+from nnscratch.models.persistence import peek_metadata
+from nnscratch.registry import Registry
+from nnscratch.tasks.base import Task
+from nnscratch.tasks.classification import TableClassification
+from nnscratch.tasks.digits import Digits
+from nnscratch.tasks.regression import TableRegression
+
+TASKS: Registry[type[Task]] = Registry("task")
+TASKS.add(Digits)
+TASKS.add(TableClassification)
+TASKS.add(TableRegression)
+
+
+def task_for_data(
+    source: str | None, requested: str | None = None, target: str | None = None
+) -> Task:
+    """The task for ``source`` (None: the built-in sample) when the user asked for
+    ``requested`` (a ``--task`` name, or None), with its ``--target``."""
+    if requested is not None:
+        TASKS.lookup(requested)  # an unknown name lists the choices
+    for task in TASKS.values():
+        if task.accepts(source, requested):
+            return task(target)
+    raise DataError(f"{source}: no task handles this data as {requested!r}")
+
+
+def load_model(path: str | os.PathLike[str]) -> Any:
+    """The fitted model in ``path``, as the task that trained it reads it."""
+    metadata = peek_metadata(path)
+    for task in TASKS.values():
+        if task.owns_model(metadata):
+            return task.model_type.load(path)
+    raise ModelFileError(f"{path}: a {metadata.get('task')!r} model; no task reads it")

@@ -1,0 +1,79 @@
+"""Task: a number in a table — a track's ``popularity`` by default, or any numeric
+``--target`` column — scored by RMSE, MAE and R² in the target's own units."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from nnscratch.data.features import DEFAULT_FEATURES
+from nnscratch.data.schemas import TARGET
+from nnscratch.errors import DataError
+from nnscratch.models.metrics import REGRESSION_METRICS, RMSE, Results, split_metrics, test_rmse
+from nnscratch.models.popularity_model import PopularityModel
+from nnscratch.models.recipes import Recipe
+from nnscratch.tasks.baselines import regression_baselines
+from nnscratch.tasks.plots import loss_curve_figure, pred_vs_actual_figure, residuals_figure
+from nnscratch.tasks.table import TableData, TableTask
+
+
+class TableRegression(TableTask):
+    """Predict a table's numeric column (popularity, 0–100, unless ``--target``)."""
+
+    name = "regression"
+    summary = "a number in a table (popularity, or --target COLUMN)"
+    metric = RMSE
+    model_type = PopularityModel
+    prepare_as = "regression"
+
+    @classmethod
+    def accepts(cls, source: str | None, requested: str | None) -> bool:
+        return requested in (None, cls.name)
+
+    @classmethod
+    def owns_model(cls, metadata: dict[str, Any]) -> bool:
+        """Files before the ``"task"`` entry: any table model that is not a classifier."""
+        if "task" in metadata:
+            return metadata["task"] == cls.name
+        return "images" not in metadata and metadata.get("estimator") != "MLPClassifier"
+
+    @property
+    def target_column(self) -> str:
+        return self.target or TARGET
+
+    def check(self, recipe: Recipe) -> None:
+        if recipe.scoring != "loss":
+            raise DataError(
+                "--scoring accuracy needs a classification task (--task classification)"
+            )
+
+    def results(self, model: PopularityModel, data: TableData, seed: int) -> Results:
+        """The network, the training mean, LinearRegression and gradient boosting (on all
+        the features, and on the seed's 13 where the model has more)."""
+        prepared = data.prepared
+        features = list(prepared.feature_names)
+        rows = {model.estimator.display_name(): split_metrics(prepared, model.predict_scaled)}
+        seed_columns = None
+        if features != list(DEFAULT_FEATURES) and set(DEFAULT_FEATURES) <= set(features):
+            seed_columns = [features.index(f) for f in DEFAULT_FEATURES]
+        rows |= regression_baselines(prepared, seed=seed, seed_feature_columns=seed_columns)
+        title = f"results in {prepared.target} points ({data.source})"
+        return Results(title, REGRESSION_METRICS, rows)
+
+    def figures(self, model: PopularityModel, data: TableData) -> dict[str, Figure]:
+        h, pre, prepared = model.history, model.preprocessing, data.prepared
+        y_true = pre.inverse_transform_y(prepared.y_test)
+        y_pred = pre.to_points(model.predict_scaled(prepared.X_test))
+        source = data.source
+        return {
+            "loss_curve.png": loss_curve_figure(h.train_loss, h.val_loss, h.best_epoch),
+            "pred_vs_actual.png": pred_vs_actual_figure(
+                y_true, y_pred, f"Test split: predicted vs actual\n{source}"
+            ),
+            "residuals.png": residuals_figure(y_true, y_pred, f"Test split residuals — {source}"),
+        }
+
+    def test_score(self, model: PopularityModel, data: TableData) -> float:
+        """Test RMSE in the target's units."""
+        return test_rmse(data.prepared, model.predict_scaled(data.prepared.X_test))

@@ -1,0 +1,251 @@
+"""What the two table tasks share: loading a tracks file into splits, the network's
+description, fitting a recipe, cross-validation folds and the lab's arrays.
+
+The table tasks (:mod:`~nnscratch.tasks.regression`,
+:mod:`~nnscratch.tasks.classification`) differ only in the target: a number,
+scaled to [0, 1] on the training split, or class labels kept as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy.stats import loguniform
+
+from nnscratch.core.network import to_network_layout
+from nnscratch.data.features import DEFAULT_FEATURES
+from nnscratch.data.preprocessing import PreparedData, Preprocessing, prepare
+from nnscratch.data.synthetic import SYNTHETIC_LABEL, make_tracks
+from nnscratch.data.tracks import TracksFile, read_tracks
+from nnscratch.errors import DataError
+from nnscratch.models.recipes import PRESETS, Recipe
+from nnscratch.tasks.base import Fold, NetworkSplits, Say, Task, quiet
+
+#: Rows of the built-in synthetic sample used when no data is given.
+SYNTHETIC_ROWS = 5000
+
+_TABLE_COMMON: dict[str, Any] = {
+    "hidden": [(64, 32, 16), (64, 64), (128, 64), (128, 64, 32), (256, 128), (256, 128, 64)],
+    "learning_rate": loguniform(3e-4, 3e-3),
+    "weight_decay": [0.0, 1e-5, 1e-4, 1e-3],
+    "batch_size": [128, 256, 512],
+    "n_bins": [8, 16, 32],
+    "bins": ["quantile", "tree"],
+}
+
+#: What ``tune`` searches on a table: plain networks (with dropout) or TabM networks
+#: (``k > 1``, no dropout), one space at a time (scikit-learn's ``ParameterSampler``).
+TABLE_SPACE = [
+    {**_TABLE_COMMON, "k": [1], "dropout": [0.0, 0.05, 0.1, 0.2], "n_members": [1, 3, 5]},
+    {**_TABLE_COMMON, "k": [8, 16, 32], "dropout": [0.0], "n_members": [1, 2]},
+]
+
+
+@dataclass
+class TableData:
+    """A tracks file's prepared splits, what the loader learned about the file (its
+    rows dropped once read), and the data report's lines."""
+
+    prepared: PreparedData
+    tracks: TracksFile
+    seed: int
+    lines: list[str]
+
+    @property
+    def source(self) -> str:
+        return self.prepared.report.source
+
+    def report(self) -> list[str]:
+        return list(self.lines)
+
+    def record(self) -> dict[str, Any]:
+        d = self.prepared
+        return {
+            "data": {
+                **d.report.to_dict(),
+                "splits": d.split_sizes(),
+                "seed": self.seed,
+                "synthetic": d.report.source == SYNTHETIC_LABEL,
+            },
+            "features": self.tracks.to_dict(),
+        }
+
+    def with_splits(self, fold: Fold) -> TableData:
+        """A fold of the training split as data: its training rows, early-stopping rows
+        (as validation) and held-out rows (as test)."""
+        d = self.prepared
+        prepared = replace(
+            d,
+            X_train=d.X_train[fold.train],
+            y_train=d.y_train[fold.train],
+            X_val=d.X_train[fold.early_stopping],
+            y_val=d.y_train[fold.early_stopping],
+            X_test=d.X_train[fold.held_out],
+            y_test=d.y_train[fold.held_out],
+            train_index=d.train_index[fold.train],
+            val_index=d.train_index[fold.early_stopping],
+            test_index=d.train_index[fold.held_out],
+        )
+        return replace(self, prepared=prepared)
+
+
+class TableTask(Task):
+    """A column of a tracks table to predict from the others."""
+
+    presets = PRESETS
+    search_space = TABLE_SPACE
+    #: what :func:`~nnscratch.data.preprocessing.prepare` makes of the target
+    prepare_as: ClassVar[str]
+
+    @property
+    def target_column(self) -> str:
+        raise NotImplementedError
+
+    def read(self, source: str | None, features: Any, seed: int, **options: Any) -> TracksFile:
+        """The tracks file at ``source``, or the built-in synthetic sample."""
+        if source is None:
+            frame = make_tracks(SYNTHETIC_ROWS, seed=seed)
+            return TracksFile.from_frame(
+                frame, source=SYNTHETIC_LABEL, features=features, target=self.target_column,
+                **options,
+            )  # fmt: skip
+        return read_tracks(source, features=features, target=self.target_column, **options)
+
+    def load(self, source: str | None, recipe: Recipe, seed: int) -> TableData:
+        lines = []
+        if source is None:
+            lines.append(
+                f"note: no --data given and NNSCRATCH_DATA is not set: using the "
+                f"{SYNTHETIC_LABEL}, {SYNTHETIC_ROWS:,} generated tracks"
+            )
+        options = {"optional": recipe.optional, "categoricals": recipe.categoricals}
+        tracks = self.read(source, recipe.features, seed, **options)
+        if not tracks.features:
+            raise DataError(f"{tracks.source}: none of the recipe's features is in this file")
+        data = prepare(
+            tracks.frame,
+            tracks.features,
+            self.target_column,
+            seed=seed,
+            max_rows=recipe.max_rows,
+            dtype=np.dtype(recipe.dtype),
+            categoricals=tracks.categoricals,
+            task=self.prepare_as,
+        )
+        lines += [*tracks.format_note(), str(data.report), *tracks.notes()]
+        lines += [
+            f"  {c.column}: {len(c.levels_)} level(s) one-hot encoded, rarer or unseen ones "
+            "as 'other'"
+            for c in data.categories
+        ]
+        sizes = data.split_sizes()
+        lines.append(
+            f"  split (seed {seed}): train {sizes['train']:,}, validation "
+            f"{sizes['validation']:,}, test {sizes['test']:,}; Min-Max scaling fit on train only"
+        )
+        if sizes["train"] < 2:
+            raise DataError(
+                f"{data.report.source}: only {sizes['train']} training row(s); need at least 2"
+            )
+        kept = replace(tracks, frame=tracks.frame.iloc[:0])  # the rows live on in `data`
+        return TableData(data, kept, seed, lines + self.target_lines(data))
+
+    def target_lines(self, data: PreparedData) -> list[str]:
+        """What the data report says about the target (nothing, for a number)."""
+        return []
+
+    def output_layer(self, data: PreparedData) -> tuple[int, str | None]:
+        """The network's output width and activation (None: the recipe's)."""
+        return 1, None
+
+    def fit(
+        self, data: TableData, recipe: Recipe, seed: int, *, say: Say = quiet, **fit_kwargs: Any
+    ) -> Any:
+        verbose = bool(fit_kwargs.pop("verbose", False))
+        estimator = recipe.build_for(data.prepared, seed, verbose=verbose)
+        pre = recipe.preprocessing(data.prepared)
+        for line in self.describe_inputs(recipe, data.prepared, pre):
+            say(line)
+        return recipe.fit(data.prepared, estimator=estimator, preprocessing=pre, **fit_kwargs)
+
+    def describe_inputs(
+        self, recipe: Recipe, data: PreparedData, pre: Preprocessing
+    ) -> list[str]:
+        """How the features become the network's inputs, and the network."""
+        lines = []
+        if pre.encoder is not None:
+            one_hot = len(data.column_names) - len(data.feature_names)
+            lines.append(
+                f"inputs: {len(data.feature_names)} features, each piecewise-linear encoded "
+                f"in up to {recipe.n_bins} {'target-aware ' if recipe.bins == 'tree' else ''}"
+                "bins plus its scaled value"
+                + (f", and {one_hot} one-hot columns" if one_hot else "")
+                + f" → {pre.n_inputs} network inputs"
+            )
+        n_outputs, output = self.output_layer(data)
+        lines += describe_network(recipe, pre.n_inputs, len(data.y_train), n_outputs, output)
+        if recipe.n_members > 1:
+            lines.append(f"  an ensemble of {recipe.n_members} such networks, predictions averaged")
+        return lines
+
+    def search_rows(self, data: TableData) -> tuple[int, np.ndarray | None]:
+        labels = data.prepared.y_train if self.prepare_as == "classification" else None
+        return len(data.prepared.y_train), labels
+
+    def fold_score(self, data: TableData, recipe: Recipe, fold: Fold, seed: int) -> float:
+        fold_data = data.with_splits(fold)
+        return self.test_score(self.fit(fold_data, recipe, seed), fold_data)
+
+    def lab_splits(self, source: str | None, seed: int, max_rows: int | None) -> NetworkSplits:
+        """The seed's 13 features, Min-Max scaled, in the network's layout."""
+        tracks = self.read(source, DEFAULT_FEATURES, seed)
+        d = prepare(
+            tracks.frame, DEFAULT_FEATURES, self.target_column, seed=seed, max_rows=max_rows,
+            task=self.prepare_as,
+        )  # fmt: skip
+        splits = {"train": (d.X_train, d.y_train), "val": (d.X_val, d.y_val),
+                  "test": (d.X_test, d.y_test)}  # fmt: skip
+        X = {name: to_network_layout(X) for name, (X, _) in splits.items()}
+        Y = {name: self.lab_targets(y, d) for name, (_, y) in splits.items()}
+        scale = d.target_range if self.prepare_as == "regression" else 1.0
+        name = d.report.source + (f", {max_rows:,}-row sample" if max_rows else "")
+        return NetworkSplits(X, Y, self.prepare_as == "classification", scale, name)
+
+    def lab_targets(self, y: np.ndarray, data: PreparedData) -> np.ndarray:
+        """``y`` as the lab's network outputs ``(n_outputs, m)``, float32."""
+        return y[None, :].astype(np.float32)
+
+
+def describe_network(
+    recipe: Recipe, n_features: int, n_train: int, n_outputs: int = 1, output: str | None = None
+) -> list[str]:
+    """The layer sizes and every array's shape, in the network's layout."""
+    sizes = [n_features, *recipe.hidden, n_outputs]
+    output = output or recipe.output_activation
+    k = recipe.k
+    if k == 1:
+        shapes = "  ".join(
+            f"W{l} ({sizes[l]}, {sizes[l - 1]}) b{l} ({sizes[l]}, 1)" for l in range(1, len(sizes))
+        )
+    else:
+        shapes = "  ".join(
+            f"W{l} ({sizes[l]}, {sizes[l - 1]}) R{l} ({sizes[l - 1]}, {k}) "
+            f"S{l} ({sizes[l]}, {k}) B{l} ({sizes[l]}, {k})"
+            for l in range(1, len(sizes))
+        )
+    lines = [
+        "network: " + " → ".join(map(str, sizes)) + f", hidden {recipe.activation}, output "
+        f"{output}, {recipe.init} init, {recipe.dtype}",
+        f"  X_train ({n_features}, {n_train})  Y_train ({n_outputs}, {n_train})"
+        "   (network layout: features × samples)",
+        f"  {shapes}",
+    ]
+    if k > 1:
+        lines.insert(
+            1,
+            f"  TabM: {k} members share each W and own scalings R, S and biases B; "
+            f"a layer's activations are one (features, {k}, batch) block",
+        )
+    return lines
