@@ -83,6 +83,21 @@ class Predictions:
     notes: list[str] = field(default_factory=list)
 
 
+class WrapsEstimator:
+    """What a fitted model that wraps a fitted estimator says of its training."""
+
+    estimator: Any
+
+    @property
+    def history(self) -> History:
+        """The first member's training history."""
+        return self.estimator.history_
+
+    @property
+    def n_members(self) -> int:
+        return len(self.estimator.networks_)
+
+
 class MLPBase(BaseEstimator):
     """What the regressor and the classifier share: networks, training, files.
 

@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 
 from nnscratch import __version__
-from nnscratch.core.training import History
 from nnscratch.data.images import is_mnist_folder, load_images, png_pixels, read_png_folder
 from nnscratch.errors import DataError, ModelFileError, RequestError
-from nnscratch.models.base import Predictions
+from nnscratch.models.base import Predictions, WrapsEstimator
 from nnscratch.models.classifier import MLPClassifier
 from nnscratch.models.metrics import (
     CLASSIFICATION_METRICS,
@@ -34,7 +33,7 @@ from nnscratch.models.requests import json_values, pixels_from_json
 
 
 @dataclass
-class DigitModel:
+class DigitModel(WrapsEstimator):
     """A digit classifier and the ``(rows, cols)`` of the images it reads."""
 
     estimator: MLPClassifier
@@ -50,15 +49,6 @@ class DigitModel:
     @property
     def classes_(self) -> np.ndarray:
         return self.estimator.classes_
-
-    @property
-    def history(self) -> History:
-        """The first member's training history."""
-        return self.estimator.history_
-
-    @property
-    def n_members(self) -> int:
-        return len(self.estimator.networks_)
 
     def _rows(self, images: np.ndarray) -> np.ndarray:
         images = np.asarray(images)

@@ -28,13 +28,12 @@ import numpy as np
 import pandas as pd
 
 from nnscratch import __version__
-from nnscratch.core.training import History
 from nnscratch.data.cleaning import CleaningReport, clean
 from nnscratch.data.features import DERIVED_FEATURES
 from nnscratch.data.preprocessing import Preprocessing
 from nnscratch.data.tracks import input_columns, read_tracks
 from nnscratch.errors import ModelFileError, RequestError
-from nnscratch.models.base import Predictions
+from nnscratch.models.base import Predictions, WrapsEstimator
 from nnscratch.models.metrics import Results
 from nnscratch.models.persistence import read_model_file, write_model_file
 from nnscratch.models.requests import ROW, json_values, rows_from_csv, rows_from_json
@@ -46,7 +45,7 @@ _TEXT_DEFAULTS = {"release_date": "2015-06-01", "name": "Untitled", "artists": "
 
 
 @dataclass
-class TableModel:
+class TableModel(WrapsEstimator):
     """A fitted feature stage and the estimator trained on its output."""
 
     preprocessing: Preprocessing
@@ -70,15 +69,6 @@ class TableModel:
     @property
     def target(self) -> str:
         return self.preprocessing.target
-
-    @property
-    def history(self) -> History:
-        """The first member's training history."""
-        return self.estimator.history_
-
-    @property
-    def n_members(self) -> int:
-        return len(self.estimator.networks_)
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:

@@ -136,6 +136,8 @@ class Task(ABC):
     metric: ClassVar[Metric]
     #: the fitted model it trains, and loads from a file
     model_type: ClassVar[Any]
+    #: asked only after every other task declined the data (the catch-all for tables)
+    fallback: ClassVar[bool] = False
 
     def __init__(self, target: str | None = None) -> None:
         self.target = target

@@ -1,9 +1,10 @@
 """Which task handles some data, and which a model file: the registry of tasks.
 
-Tasks are asked in the order they were added; the first whose ``accepts``
-says yes handles the data. Images come first (a folder of digits is never a
-table); a table is classified when asked (``--task classification``), else
-its number is predicted. A new kind of work is one module and one line here.
+Tasks are asked in the order they were added, a ``fallback`` task after all
+the others; the first whose ``accepts`` says yes handles the data. Images come
+first (a folder of digits is never a table); a table is classified when asked
+(``--task classification``), else its number is predicted (the fallback). A new
+kind of work is one module and one line here.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def task_for_data(
     ``requested`` (a ``--task`` name, or None), with its ``--target``."""
     if requested is not None:
         TASKS.lookup(requested)  # an unknown name lists the choices
-    for task in TASKS.values():
+    for task in sorted(TASKS.values(), key=lambda task: task.fallback):  # a stable sort
         if task.accepts(source, requested):
             return task(target)
     raise DataError(f"{source}: no task handles this data as {requested!r}")

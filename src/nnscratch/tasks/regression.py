@@ -26,6 +26,7 @@ class TableRegression(TableTask):
     metric = RMSE
     model_type = PopularityModel
     prepare_as = "regression"
+    fallback = True  # any table no other task claims
 
     @classmethod
     def accepts(cls, source: str | None, requested: str | None) -> bool:

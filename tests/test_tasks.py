@@ -1,0 +1,234 @@
+"""The Task interface: the registry picks the task for data and model files, every
+fitted model keeps the FittedModel protocol, and a fourth task needs no command changes."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from nnscratch.app.cli import main
+from nnscratch.errors import DataError, RequestError
+from nnscratch.models.base import Predictions
+from nnscratch.models.classifier import MLPClassifier
+from nnscratch.models.digit_model import DigitModel
+from nnscratch.models.metrics import ACCURACY, CLASSIFICATION_METRICS, Results, scores_by_split
+from nnscratch.models.persistence import read_model_file, write_model_file
+from nnscratch.models.popularity_model import PopularityModel
+from nnscratch.models.recipes import Recipe
+from nnscratch.models.table_classifier import TabularClassifier
+from nnscratch.tasks.base import FittedModel, Fold, NetworkSplits, Say, Task, quiet
+from nnscratch.tasks.classification import TableClassification
+from nnscratch.tasks.digits import Digits
+from nnscratch.tasks.registry import TASKS, load_model, task_for_data
+from nnscratch.tasks.regression import TableRegression
+
+MODELS = Path(__file__).resolve().parent / "data" / "models"
+
+
+def test_the_registry_picks_the_task_from_the_data() -> None:
+    assert type(task_for_data(None)) is TableRegression
+    assert type(task_for_data("tracks.csv", "regression", "energy")) is TableRegression
+    assert type(task_for_data("tracks.csv", "classification", "mode")) is TableClassification
+    assert type(task_for_data("digits")) is Digits
+    assert type(task_for_data("digits", "classification")) is Digits
+    with pytest.raises(DataError, match="needs --target COLUMN"):
+        task_for_data("tracks.csv", "classification")
+    with pytest.raises(DataError, match="images have no columns"):
+        task_for_data("digits", None, "label")
+    with pytest.raises(ValueError, match="unknown task 'clustering'; choose from"):
+        task_for_data("tracks.csv", "clustering")
+
+
+def test_the_registry_reads_model_files_from_before_the_task_entry() -> None:
+    model = load_model(MODELS / "format1-popularity.npz")  # no "task" in its metadata
+    assert isinstance(model, PopularityModel) and model.task == "regression"
+
+
+@pytest.mark.parametrize("model_type", [PopularityModel, TabularClassifier, DigitModel])
+def test_every_fitted_model_keeps_the_protocol(model_type: type) -> None:
+    members = ("predict_file", "evaluate", "describe", "answer_json", "answer_body", "save")
+    assert all(callable(getattr(model_type, m, None)) for m in members)
+    assert model_type.task in TASKS and model_type.page.endswith(".html")
+    assert TASKS[model_type.task].model_type is model_type
+
+
+# --------------------------------------------------------------------------- a fourth task
+
+#: The toy task's data: a ``.bits`` file, one row of 0s and 1s a line; its class is the
+#: parity of the row's ones.
+WIDTH = 6
+
+
+def bits_file(path: Path, n: int, seed: int) -> Path:
+    rows = np.random.default_rng(seed).integers(0, 2, size=(n, WIDTH))
+    path.write_text("".join("".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+def read_bits(source: str) -> tuple[np.ndarray, np.ndarray]:
+    lines = [line.strip() for line in Path(source).read_text().splitlines() if line.strip()]
+    X = np.array([[int(c) for c in line] for line in lines], dtype=np.float64)
+    return X, (X.sum(axis=1) % 2).astype(int)
+
+
+@dataclass
+class ParityModel:
+    """The toy task's FittedModel: a classifier of bit rows."""
+
+    estimator: MLPClassifier
+    task = "parity"
+    page = "table.html"
+
+    @property
+    def history(self) -> Any:
+        return self.estimator.history_
+
+    @property
+    def n_members(self) -> int:
+        return len(self.estimator.networks_)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        arrays, metadata = self.estimator.to_arrays()
+        return write_model_file(path, arrays, metadata | {"task": self.task})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ParityModel:
+        arrays, meta = read_model_file(path, MLPClassifier.expected_arrays)
+        return cls(MLPClassifier.from_arrays(arrays, meta))
+
+    def predict_file(self, source: str) -> Predictions:
+        X, _ = read_bits(source)
+        frame = pd.DataFrame({"predicted_parity": self.estimator.predict(X)})
+        return Predictions(frame, len(X), "rows")
+
+    def evaluate(self, source: str, model_file: str) -> tuple[Results, list[str]]:
+        X, y = read_bits(source)
+        scores = scores_by_split({"test": (X, y)}, {"test": self.estimator.predict_proba(X)},
+                                 self.estimator.classes_)  # fmt: skip
+        rows = {f"model ({model_file})": scores}
+        return Results(f"parity on {source}", CLASSIFICATION_METRICS, rows), []
+
+    def describe(self) -> dict[str, Any]:
+        return {"task": self.task, **self.estimator.describe()}
+
+    def answer_json(self, payload: Any, max_rows: int) -> dict[str, Any]:
+        raise RequestError(415, "the toy task takes no requests")
+
+    def answer_body(self, media: str, body: bytes, max_rows: int) -> dict[str, Any]:
+        raise RequestError(415, "the toy task takes no requests")
+
+
+@dataclass
+class BitsData:
+    source: str
+    X: np.ndarray
+    y: np.ndarray
+    train: np.ndarray
+    test: np.ndarray
+
+    def report(self) -> list[str]:
+        return [f"data: {self.source}: {len(self.y)} rows of {WIDTH} bits"]
+
+    def record(self) -> dict[str, Any]:
+        return {"data": {"source": self.source, "rows": len(self.y)}}
+
+
+class Parity(Task):
+    """The parity of a row of bits: a fourth kind of work, in one class."""
+
+    name = "parity"
+    summary = "the parity of rows of bits (a .bits file)"
+    presets: ClassVar[dict[str, Recipe]] = {
+        "default": Recipe(hidden=(32,), epochs=60, learning_rate=1e-2, patience=None)
+    }
+    search_space: ClassVar[dict[str, Any]] = {"learning_rate": [1e-2, 3e-3]}
+    metric = ACCURACY
+    model_type = ParityModel
+
+    @classmethod
+    def accepts(cls, source: str | None, requested: str | None) -> bool:
+        return requested == cls.name or str(source).endswith(".bits")
+
+    def load(self, source: str | None, recipe: Recipe, seed: int) -> BitsData:
+        X, y = read_bits(str(source))
+        order = np.random.default_rng(seed).permutation(len(y))
+        return BitsData(str(source), X, y, np.sort(order[16:]), np.sort(order[:16]))
+
+    def fit(
+        self, data: BitsData, recipe: Recipe, seed: int, *, say: Say = quiet, **fit_kwargs: Any
+    ) -> ParityModel:
+        say(f"network: {WIDTH} → 32 → 1, sigmoid output")
+        estimator = recipe.build_classifier(seed, verbose=bool(fit_kwargs.pop("verbose", 0)))
+        fit_kwargs.pop("handle_interrupts", None)
+        return ParityModel(estimator.fit(data.X[data.train], data.y[data.train]))
+
+    def results(self, model: ParityModel, data: BitsData, seed: int) -> Results:
+        splits = {"test": (data.X[data.test], data.y[data.test])}
+        proba = {"test": model.estimator.predict_proba(splits["test"][0])}
+        rows = {"MLP": scores_by_split(splits, proba, model.estimator.classes_)}
+        return Results("parity", CLASSIFICATION_METRICS, rows)
+
+    def figures(self, model: ParityModel, data: BitsData) -> dict[str, Figure]:
+        return {}
+
+    def search_rows(self, data: BitsData) -> tuple[int, np.ndarray | None]:
+        return len(data.train), None
+
+    def fold_score(self, data: BitsData, recipe: Recipe, fold: Fold, seed: int) -> float:
+        raise NotImplementedError
+
+    def test_score(self, model: ParityModel, data: BitsData) -> float:
+        return float(model.estimator.score(data.X[data.test], data.y[data.test]))
+
+    def lab_splits(self, source: str | None, seed: int, max_rows: int | None) -> NetworkSplits:
+        raise NotImplementedError
+
+
+@pytest.fixture
+def parity_registered() -> Iterator[None]:
+    TASKS.add(Parity)
+    try:
+        yield
+    finally:
+        TASKS.remove("parity")
+
+
+def test_a_fourth_task_trains_evaluates_and_predicts_through_the_command_line(
+    parity_registered: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Registered in one line; ``train``, ``evaluate`` and ``predict`` run it unchanged."""
+    data = bits_file(tmp_path / "train.bits", 200, seed=1)
+    new = bits_file(tmp_path / "new.bits", 30, seed=2)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(out), "--quiet"]) == 0
+    said = capsys.readouterr().out
+    assert "data: " in said and "rows of 6 bits" in said and "network: 6 → 32 → 1" in said
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["task"] == "parity" and metrics["data"]["rows"] == 200
+    assert metrics["results"]["MLP"]["test"]["accuracy"] >= 0.5
+    assert sorted(p.name for p in out.iterdir()) == ["history.csv", "metrics.json", "model.npz"]
+
+    assert main(["evaluate", "--model", str(out / "model.npz"), "--data", str(new)]) == 0
+    assert "model (model.npz)" in capsys.readouterr().out
+    predictions = tmp_path / "pred.csv"
+    args = ["predict", "--model", str(out / "model.npz"), "--data", str(new)]
+    assert main([*args, "--out", str(predictions)]) == 0
+    assert "predicted 30 of 30 rows" in capsys.readouterr().out
+    frame = pd.read_csv(predictions)
+    assert len(frame) == 30 and set(frame["predicted_parity"]) <= {0, 1}
+    assert isinstance(load_model(out / "model.npz"), FittedModel)
+    # and --task names it, like the built-in tasks
+    out2 = tmp_path / "run2"
+    copy = tmp_path / "rows.txt"
+    copy.write_text(data.read_text())
+    assert main(["train", "--data", str(copy), "--task", "parity", "--out", str(out2),
+                 "--quiet"]) == 0  # fmt: skip
