@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -14,6 +16,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
+from nnscratch.app.cli import main
 from nnscratch.data.synthetic import make_tracks
 from nnscratch.models.recipes import DEFAULT_RECIPE
 
@@ -21,15 +24,48 @@ SCRIPT = Path(sys.executable).with_name("nnscratch")
 PLOTS = ("loss_curve.png", "pred_vs_actual.png", "residuals.png")
 
 
-def run(
+def run_script(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
+    """The real console script in a subprocess (``NNSCRATCH_DATA`` unset unless ``env`` sets it)."""
     full_env = {k: v for k, v in os.environ.items() if k != "NNSCRATCH_DATA"}
     full_env.update(env or {})
     command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nnscratch"]
     return subprocess.run(
         [*command, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
     )
+
+
+#: Environment variables a command reads while it runs; any other (PYTHONPATH, BLAS
+#: threads, hash seeds) takes effect only in a new process.
+READ_AT_RUN_TIME = {"NNSCRATCH_DATA", "NNSCRATCH_DEBUG", "DASK_SCHEDULER_ADDRESS"}
+
+
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``nnscratch ARGS`` through :func:`nnscratch.app.cli.main` in this process, with its
+    stdout, stderr and exit code captured as a subprocess's would be (the console script
+    itself: :func:`run_script`, used where the environment must be a new process's)."""
+    if env and set(env) - READ_AT_RUN_TIME:
+        return run_script(*args, cwd=cwd, env=env, timeout=timeout)
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.pop("NNSCRATCH_DATA", None)
+    os.environ.update(env or {})
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exit_:  # argparse: --help, or a usage error
+                code = exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 2
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(["nnscratch", *args], code, out.getvalue(), err.getvalue())
 
 
 def run_predict(model: Path, data: Path, out: Path) -> subprocess.CompletedProcess[str]:
@@ -63,7 +99,7 @@ def check_png(path: Path) -> None:
 @pytest.fixture(scope="module")
 def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cli") / "run"
-    result = run("train", "--epochs", "8", "--seed", "3", "--out", str(out))
+    result = run_script("train", "--epochs", "8", "--seed", "3", "--out", str(out))
     assert result.returncode == 0, result.stderr
     (out / "stdout.txt").write_text(result.stdout)
     return out
@@ -100,6 +136,7 @@ def test_dropout_with_tabm_networks_is_refused_with_the_fix() -> None:
 
 
 def test_help_everywhere() -> None:
+    assert "usage: nnscratch" in run_script("--help").stdout  # the console script's own
     for command in ([], ["train"], ["evaluate"], ["predict"], ["download"], ["tune"], ["serve"]):
         result = run(*command, "--help")
         assert result.returncode == 0
