@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from test_model import float32_rounding_failures
+from test_model import FULL_BATCH, float32_rounding_failures
 from test_threads import hammer
 
 from nnscratch import MLPClassifier
@@ -18,7 +18,11 @@ from nnscratch.models.regressor import MLPRegressor
 
 
 @parametrize_with_checks(
-    [MLPClassifier(epochs=30, dtype="float64"), MLPClassifier(epochs=30, dtype="float32")],
+    [
+        MLPClassifier(epochs=30, dtype="float64"),
+        MLPClassifier(epochs=30, dtype="float32"),
+        MLPClassifier(epochs=300, learning_rate=1e-2, **FULL_BATCH),
+    ],
     expected_failed_checks=float32_rounding_failures,
 )
 def test_scikit_learn_estimator_checks(estimator, check) -> None:

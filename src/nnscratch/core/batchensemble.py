@@ -259,9 +259,13 @@ class BatchEnsembleNetwork:
             g.apply_inplace(_flat2(Z), _flat2(buffers.scratch[l]))
         return buffers.A[L]
 
-    def backward(self, Y: np.ndarray, lmbda: float = 0.0) -> float:
+    def backward(
+        self, Y: np.ndarray, lmbda: float = 0.0, weights: np.ndarray | None = None
+    ) -> float:
         """Gradients of ``J = 1/K Σ_k J_k (+ λ/(2m) Σ‖W‖²)`` into ``self.grads``; returns
-        ``m·J``. ``Y`` is ``(n[L], m)``, the same targets for every member."""
+        ``m·J``. ``Y`` is ``(n[L], m)``, the same targets for every member. With sample
+        ``weights`` ``(m,)`` each member's loss is weighted as in
+        :func:`nnscratch.core.network.backward` (``m`` becomes ``Σ w``)."""
         buffers = self._last
         if buffers is None:
             raise RuntimeError("backward() needs a forward() first")
@@ -269,7 +273,13 @@ class BatchEnsembleNetwork:
         buffers.Y[...] = np.asarray(Y).reshape(self.layer_sizes[-1], 1, m)
         dZ = buffers.dZ[L]
         # (A - Y) / (K·m): the output delta of the mean of the K members' losses
-        total = self.loss_function.output_delta(_flat2(buffers.A[L]), _flat2(buffers.Y), _flat2(dZ))
+        A_L, Y_L = _flat2(buffers.A[L]), _flat2(buffers.Y)
+        if weights is None:
+            total = self.loss_function.output_delta(A_L, Y_L, _flat2(dZ))
+        else:  # columns are member-major: the same weights for every member
+            tiled = np.tile(np.asarray(weights, dtype=dZ.dtype), self.k)
+            total = self.loss_function.weighted_output_delta(A_L, Y_L, _flat2(dZ), tiled)
+            m = float(np.sum(weights, dtype=np.float64))
         if not self.loss_function.gives_dZ:
             self.output.backward_inplace(
                 _flat2(buffers.A[L]), _flat2(dZ), _flat2(buffers.scratch[L])

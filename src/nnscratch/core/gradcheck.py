@@ -27,8 +27,21 @@ KINKED = frozenset({"relu", "leaky_relu"})
 Masks = list[np.ndarray | None] | None
 
 
-def objective(net: Network, X: np.ndarray, Y: np.ndarray, lmbda: float, masks: Masks) -> float:
-    """``J`` on ``(X, Y)``; with dropout ``masks``, of the masked (training) forward pass."""
+def objective(
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    lmbda: float,
+    masks: Masks,
+    weights: np.ndarray | None = None,
+) -> float:
+    """``J`` on ``(X, Y)``; with dropout ``masks``, of the masked (training) forward pass;
+    with sample ``weights``, ``(Σ_i w_i ℓ_i + λ/2 Σ‖W‖²) / Σ_i w_i``."""
+    if weights is not None:
+        Y_hat = net.predict(X) if masks is None else net.forward(X, dropout_masks=masks)
+        data = float(np.dot(weights, net.loss_function.per_sample(Y_hat, Y)))
+        squared = sum(float(np.vdot(W, W)) for W in net.params.weights)
+        return (data + 0.5 * lmbda * squared) / float(np.sum(weights))
     if masks is None:
         return net.loss(X, Y, lmbda)
     Y_hat = net.forward(X, dropout_masks=masks)
@@ -36,7 +49,13 @@ def objective(net: Network, X: np.ndarray, Y: np.ndarray, lmbda: float, masks: M
 
 
 def numerical_gradient(
-    net: Network, X: np.ndarray, Y: np.ndarray, lmbda: float, h: float = 1e-5, masks: Masks = None
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    lmbda: float,
+    h: float = 1e-5,
+    masks: Masks = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Central-difference gradient of ``J`` over ``net.params.flat`` (a new flat array)."""
     flat = net.params.flat
@@ -44,20 +63,25 @@ def numerical_gradient(
     for i in range(flat.size):
         saved = flat[i]
         flat[i] = saved + h
-        plus = objective(net, X, Y, lmbda, masks)
+        plus = objective(net, X, Y, lmbda, masks, weights)
         flat[i] = saved - h
-        minus = objective(net, X, Y, lmbda, masks)
+        minus = objective(net, X, Y, lmbda, masks, weights)
         flat[i] = saved
         grad[i] = (plus - minus) / (2 * h)
     return grad
 
 
 def analytic_gradient(
-    net: Network, X: np.ndarray, Y: np.ndarray, lmbda: float, masks: Masks = None
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    lmbda: float,
+    masks: Masks = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Backpropagation's gradient over ``net.params.flat`` (a new flat array)."""
     net.forward(X, dropout_masks=masks)
-    net.backward(Y, lmbda)
+    net.backward(Y, lmbda, weights)
     return net.grads.flat.copy()
 
 
@@ -74,14 +98,17 @@ def check_gradients(
     lmbda: float = 0.0,
     h: float = 1e-5,
     masks: Masks = None,
+    weights: np.ndarray | None = None,
 ) -> float:
     """Max relative error between backprop and finite differences for ``net`` on ``(X, Y)``.
 
     With dropout, pass fixed ``masks`` (one per hidden layer, values 0 or
-    ``1/(1-p)``): both sides then see the same masked network.
+    ``1/(1-p)``): both sides then see the same masked network. ``weights``
+    ``(m,)`` checks the sample-weighted objective.
     """
     return max_relative_error(
-        analytic_gradient(net, X, Y, lmbda, masks), numerical_gradient(net, X, Y, lmbda, h, masks)
+        analytic_gradient(net, X, Y, lmbda, masks, weights),
+        numerical_gradient(net, X, Y, lmbda, h, masks, weights),
     )
 
 

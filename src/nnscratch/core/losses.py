@@ -105,6 +105,22 @@ class Loss:
         return ``Σ_i ℓ_i``, the batch's summed loss, as a float."""
         raise NotImplementedError
 
+    def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """``ℓ_i`` of every column, ``(m,)`` float64."""
+        raise NotImplementedError
+
+    def weighted_output_delta(
+        self, A: np.ndarray, Y: np.ndarray, out: np.ndarray, weights: np.ndarray
+    ) -> float:
+        """:meth:`output_delta` of the weighted loss ``J = Σ_i w_i ℓ_i / Σ_i w_i``
+        (scikit-learn's, so weight 2 is the row twice): ``out`` gets
+        ``w_i (A - Y)_i / Σ w`` (every loss of the table has ``A - Y`` as its delta);
+        returns ``Σ_i w_i ℓ_i``. ``weights`` is ``(m,)``."""
+        total = float(np.dot(np.asarray(weights, dtype=np.float64), self.per_sample(A, Y)))
+        np.subtract(A, Y, out=out)
+        out *= (weights * (1.0 / float(np.sum(weights, dtype=np.float64)))).astype(out.dtype)
+        return total
+
     def validation_logs(self, Y_hat: np.ndarray, Y: np.ndarray, scale: float) -> dict[str, float]:
         """What the training loop logs on validation data: ``val_loss`` and friends."""
         return {"val_loss": self.value(Y_hat, Y)}
@@ -119,6 +135,10 @@ class SquaredError(Loss):
 
     def value(self, Y_hat: np.ndarray, Y: np.ndarray) -> float:
         return mse_loss(Y_hat, Y)
+
+    def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        residual = np.asarray(A, dtype=np.float64) - Y
+        return 0.5 * np.einsum("km,km->m", residual, residual)
 
     def output_delta(self, A: np.ndarray, Y: np.ndarray, out: np.ndarray) -> float:
         np.subtract(A, Y, out=out)  # ŷ - y
@@ -158,6 +178,9 @@ class CrossEntropy(Loss):
         p_true = np.sum(np.asarray(Y_hat, dtype=np.float64) * Y, axis=0)
         return float(-np.mean(_log_clipped(p_true)))
 
+    def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        return -_log_clipped(np.einsum("km,km->m", A, Y))
+
     def output_delta(self, A: np.ndarray, Y: np.ndarray, out: np.ndarray) -> float:
         total = -float(np.sum(_log_clipped(np.einsum("km,km->m", A, Y))))
         np.subtract(A, Y, out=out)
@@ -185,6 +208,11 @@ class BinaryCrossEntropy(Loss):
 
     def value(self, Y_hat: np.ndarray, Y: np.ndarray) -> float:
         return self._sum(Y_hat, Y) / np.asarray(Y_hat).shape[-1]
+
+    def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        a = np.asarray(A, dtype=np.float64)
+        y = np.asarray(Y, dtype=np.float64)
+        return -np.sum(y * _log_clipped(a) + (1.0 - y) * _log_clipped(1.0 - a), axis=0)
 
     def output_delta(self, A: np.ndarray, Y: np.ndarray, out: np.ndarray) -> float:
         total = self._sum(A, Y)

@@ -225,18 +225,25 @@ def backward(
     output: Activation,
     loss: Loss,
     lmbda: float = 0.0,
+    weights: np.ndarray | None = None,
 ) -> float:
     """Fill ``grads`` with ``∂J/∂W[l]`` and ``∂J/∂b[l]`` for the last forward pass.
 
     ``Y`` has the shape of ``Ŷ``, ``(n[L], m)``. Returns ``m·J``, i.e.
     ``Σ_i ℓ_i + λ/2 Σ‖W[l]‖²`` (for MSE ``½ Σ(ŷ - y)² + λ/2 Σ‖W[l]‖²``),
     from what the gradients need anyway, so callers keep running loss sums
-    for free.
+    for free. With sample ``weights`` ``(m,)`` the objective is scikit-learn's
+    ``J = (Σ_i w_i ℓ_i + λ/2 Σ‖W‖²) / Σ_i w_i`` (so ``m`` becomes ``Σ w``), and the
+    return value ``Σ_i w_i ℓ_i + λ/2 Σ‖W[l]‖²``.
     """
     L = len(params.blocks)
-    m = cache.m
     dZ = cache.dZ[L]
-    total = loss.output_delta(cache.A[L], Y, dZ)  # dA[L] = ∂J_data/∂A[L]
+    if weights is None:
+        m = cache.m
+        total = loss.output_delta(cache.A[L], Y, dZ)  # dA[L] = ∂J_data/∂A[L]
+    else:
+        m = float(np.sum(weights, dtype=np.float64))
+        total = loss.weighted_output_delta(cache.A[L], Y, dZ, weights)
     if not loss.gives_dZ:
         output.backward_inplace(cache.A[L], dZ, cache.scratch[L])  # ⊙ g_out'(Z[L]) → dZ[L]
     for l in range(L, 0, -1):
@@ -430,9 +437,11 @@ class Network:
             dropout = Dropout(dropout.rates, dropout.rng, dropout_masks)
         return forward(self.params, X, self.hidden, self.output, self._last, dropout)
 
-    def backward(self, Y: np.ndarray, lmbda: float = 0.0) -> float:
+    def backward(
+        self, Y: np.ndarray, lmbda: float = 0.0, weights: np.ndarray | None = None
+    ) -> float:
         """Gradients of the last forward pass into ``self.grads``; returns
-        ``m·J = Σ_i ℓ_i + λ/2 Σ‖W‖²``."""
+        ``m·J = Σ_i ℓ_i + λ/2 Σ‖W‖²`` (weighted: see :func:`backward`)."""
         if self._last is None:
             raise RuntimeError("backward() needs a forward() first")
         return backward(
@@ -444,6 +453,7 @@ class Network:
             output=self.output,
             loss=self.loss_function,
             lmbda=lmbda,
+            weights=weights,
         )
 
     def predict(

@@ -263,6 +263,7 @@ class _Batches:
         rows: np.ndarray | None,
         batch_size: int | None,
         rng: np.random.Generator,
+        weights: np.ndarray | None = None,
     ) -> None:
         if rows is not None:
             rows = np.ascontiguousarray(rows, dtype=net.dtype)
@@ -293,6 +294,14 @@ class _Batches:
         self.X_epoch = np.empty_like(X) if self.shuffle and not self.by_rows else X
         self.Y_epoch = np.empty_like(Y) if self.shuffle else Y
         self.order = np.arange(n)
+        self.weights = self.weights_epoch = None
+        self.total_weight = float(n)
+        if weights is not None:
+            w = np.ascontiguousarray(weights, dtype=net.dtype).reshape(-1)
+            if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+                raise ValueError(f"sample weights must be {n} finite values >= 0, not all 0")
+            self.weights, self.total_weight = w, float(np.sum(w, dtype=np.float64))
+            self.weights_epoch = np.empty_like(w) if self.shuffle else w
 
     def new_epoch(self) -> None:
         """Draw this epoch's order; shuffle ``Y`` (and ``X``'s columns) into it."""
@@ -303,19 +312,23 @@ class _Batches:
         if not self.by_rows:
             np.take(self.X, self.order, axis=1, out=self.X_epoch, mode="wrap")
         np.take(self.Y, self.order, axis=1, out=self.Y_epoch, mode="wrap")
+        if self.weights is not None:
+            np.take(self.weights, self.order, out=self.weights_epoch, mode="wrap")
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
-        """``(X_b, Y_b, stop)`` for each batch, ``X_b`` in the network layout."""
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None, int]]:
+        """``(X_b, Y_b, w_b, stop)`` for each batch, ``X_b`` in the network layout, ``w_b``
+        the batch's sample weights (None without)."""
         for start in range(0, self.n, self.m):
             stop = min(start + self.m, self.n)
+            w = None if self.weights_epoch is None else self.weights_epoch[start:stop]
             if self.by_rows:  # gather the batch's rows, transpose them into the input buffer
                 batch = self.row_buffer[: stop - start]
                 np.take(self.rows, self.order[start:stop], axis=0, out=batch, mode="wrap")
                 inputs = self.net.cache_for(stop - start).A[0]
                 to_network_layout(batch, out=inputs)
-                yield inputs, self.Y_epoch[:, start:stop], stop
+                yield inputs, self.Y_epoch[:, start:stop], w, stop
             else:
-                yield self.X_epoch[:, start:stop], self.Y_epoch[:, start:stop], stop
+                yield self.X_epoch[:, start:stop], self.Y_epoch[:, start:stop], w, stop
 
 
 def _validation_arrays(
@@ -353,10 +366,10 @@ def _run_epoch(
     params, grads = [net.params.flat], [net.grads.flat]
     objective_sum = 0.0  # Σ_b m_b J_b
     done = 0  # samples seen this epoch
-    for inputs, Y_batch, end in batches:
+    for inputs, Y_batch, weights, end in batches:
         done = end
         net.forward(inputs)
-        objective = net.backward(Y_batch, lmbda)  # m_b J_b
+        objective = net.backward(Y_batch, lmbda, weights)  # m_b J_b (m_b: the batch's weight)
         objective_sum += objective
         if not math.isfinite(objective):
             raise on_diverged()
@@ -369,7 +382,7 @@ def _run_epoch(
 def _epoch_logs(
     net: Network,
     objective_sum: float,
-    n: int,
+    n: float,
     validation: tuple[np.ndarray, np.ndarray] | None,
     rmse_scale: float,
 ) -> dict[str, float]:
@@ -442,7 +455,8 @@ class _Loop:
             return True
         if not self.checkpoints.epoch_done():
             raise diverged()
-        logs = _epoch_logs(net, objective_sum, self.batches.n, val, self.config.rmse_scale)
+        logs = _epoch_logs(net, objective_sum, self.batches.total_weight, val,
+                           self.config.rmse_scale)  # fmt: skip
         history.record(logs, optimizer.learning_rate, time.perf_counter() - tick)
         _show(bar, logs)
         if _epoch_ends_training(logs[self.monitor], epoch, self.checkpoints, history, diverged):
@@ -467,6 +481,7 @@ def train(
     history: History | None = None,
     rows: np.ndarray | None = None,
     stop: StopFlag | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> History:
     """Train ``net`` in place on ``X`` ``(n[0], N)`` and ``Y`` ``(n[L], N)``.
 
@@ -478,7 +493,9 @@ def train(
     ``rows`` is the same data in the user layout ``(N, n[0])``, C-contiguous, in
     the network's dtype (the estimators pass the array they were given; ``X``
     may then be ``None``, and is made from ``rows`` only if needed); see
-    :class:`_Batches` for how batches are then gathered.
+    :class:`_Batches` for how batches are then gathered. ``sample_weight`` ``(N,)``
+    weighs each sample's loss (scikit-learn's ``J = Σ w ℓ / Σ w`` per batch; the
+    epoch's training loss is weighted the same way; validation is not).
 
     A non-finite loss raises :class:`TrainingDivergedError` after restoring
     the best (else the last finished epoch's) weights. With
@@ -486,7 +503,9 @@ def train(
     (``history.interrupted``) with the best weights so far in ``net``; a
     ``stop`` flag set from elsewhere does the same.
     """
-    batches = _Batches(net, X, Y, rows, config.batch_size, np.random.default_rng(rng))
+    batches = _Batches(
+        net, X, Y, rows, config.batch_size, np.random.default_rng(rng), sample_weight
+    )
     val = _validation_arrays(net, validation)
     history = history if history is not None else History()
     monitor = _monitored(net, config, val is not None)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
 from nnscratch.core.activations import ACTIVATIONS
@@ -231,6 +231,7 @@ class MLPBase(BaseEstimator):
         self,
         X: Any,
         y: Any,
+        sample_weight: Any = None,
         *,
         eval_set: tuple[Any, Any] | None = None,
         rmse_scale: float = 1.0,
@@ -243,9 +244,13 @@ class MLPBase(BaseEstimator):
         and, with ``early_stopping``, for stopping (instead of holding out
         ``validation_fraction``).
         ``rmse_scale`` multiplies the reported validation RMSE, e.g. by the
-        target scaler's range to show it in original units.
+        target scaler's range to show it in original units. ``sample_weight``
+        ``(n_samples,)`` weighs each sample's loss as scikit-learn's MLPs do
+        (``J = (Σ w ℓ + λ/2 ‖W‖²) / Σ w``: weight 2 is the row twice); the
+        validation loss is not weighted.
         """
         X, y = self._validate_targets(X, y, reset=True)
+        weights = self._sample_weights(X, y, sample_weight)
         Y = self._encode(y)
         self._start(X.shape[1], Y.shape[1])
         validation = None
@@ -262,9 +267,11 @@ class MLPBase(BaseEstimator):
             order = self._split_rng.permutation(len(X))
             val, tr = order[:n_val], order[n_val:]
             X, Y, validation = X[tr], Y[tr], (X[val], Y[val])
+            weights = None if weights is None else weights[tr]
         self._run(
             X,
             Y,
+            sample_weight=weights,
             validation=validation,
             epochs=self.planned_epochs(len(X)),
             patience=self.patience if self.early_stopping else None,
@@ -273,6 +280,16 @@ class MLPBase(BaseEstimator):
             handle_interrupts=handle_interrupts,
         )
         return self
+
+    def _sample_weights(
+        self, X: np.ndarray, y: np.ndarray, sample_weight: Any
+    ) -> np.ndarray | None:
+        """The checked sample weights (None where every weight is 1: the unweighted fit,
+        to the bit)."""
+        if sample_weight is None:
+            return None
+        weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        return None if np.all(weights == 1.0) else weights
 
     def planned_epochs(self, n_samples: int) -> int:
         """Epochs ``fit`` plans for ``n_samples`` training rows: ``epochs``, or fewer where
@@ -310,6 +327,7 @@ class MLPBase(BaseEstimator):
         Y: np.ndarray,
         *,
         epochs: int,
+        sample_weight: np.ndarray | None = None,
         validation: tuple[np.ndarray, np.ndarray] | None = None,
         patience: int | None = None,
         rmse_scale: float = 1.0,
@@ -346,6 +364,7 @@ class MLPBase(BaseEstimator):
                 history=self.histories_[k],
                 rows=rows,
                 stop=stop,
+                sample_weight=sample_weight,
             )
 
         try:

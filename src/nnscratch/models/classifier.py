@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from nnscratch.models.base import MLPBase
 
@@ -56,6 +57,11 @@ class MLPClassifier(ClassifierMixin, MLPBase):
     ``HistGradientBoostingClassifier``. Either way the best epoch's weights
     are restored.
 
+    ``class_weight`` weighs each class's samples as scikit-learn spells it: ``None``
+    (every sample 1), ``"balanced"`` (``n_samples / (n_classes · count(class))``, so
+    every class weighs the same in the loss) or a dict ``{class: weight}``; it
+    multiplies any ``sample_weight`` given to :meth:`fit`.
+
     Fitted attributes: ``classes_`` (sorted, any label type), ``n_outputs_``
     (``K`` for ``K ≥ 3`` classes, 1 for two) and the regressor's.
     """
@@ -80,6 +86,7 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         patience: int = 10,
         min_delta: float = 0.0,
         scoring: str = "loss",
+        class_weight: dict[Any, float] | str | None = None,
         n_members: int = 1,
         k: int = 1,
         n_jobs: int | None = None,
@@ -105,6 +112,7 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         self.patience = patience
         self.min_delta = min_delta
         self.scoring = scoring
+        self.class_weight = class_weight
         self.n_members = n_members
         self.k = k
         self.n_jobs = n_jobs
@@ -123,6 +131,17 @@ class MLPClassifier(ClassifierMixin, MLPBase):
 
     def _monitor(self) -> str:
         return _MONITORS[self.scoring]
+
+    def _sample_weights(
+        self, X: np.ndarray, y: np.ndarray, sample_weight: Any
+    ) -> np.ndarray | None:
+        """``sample_weight`` times the weight of each sample's class (``class_weight``)."""
+        if self.class_weight is None:
+            return super()._sample_weights(X, y, sample_weight)
+        by_class = compute_sample_weight(self.class_weight, y)
+        if sample_weight is not None:
+            by_class = by_class * _check_sample_weight(sample_weight, X, dtype=np.float64)
+        return super()._sample_weights(X, y, by_class)
 
     def _validate_targets(self, X: Any, y: Any, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=reset)
@@ -181,7 +200,10 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         return np.hstack([1.0 - p, p]) if len(self.classes_) == 2 else p
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        return np.log(np.maximum(self.predict_proba(X), np.finfo(np.float64).tiny))
+        """``log`` of :meth:`predict_proba` (``-inf`` where a probability is 0, as
+        scikit-learn's classifiers give it)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row, ``(n_samples,)``, of ``classes_``'s type."""
