@@ -177,7 +177,7 @@ class Parity(Task):
         rows = {"MLP": scores_by_split(splits, proba, model.estimator.classes_)}
         return Results("parity", CLASSIFICATION_METRICS, rows)
 
-    def figures(self, model: ParityModel, data: BitsData) -> dict[str, Figure]:
+    def figures(self, model: ParityModel, data: BitsData, results: Results) -> dict[str, Figure]:
         return {}
 
     def search_rows(self, data: BitsData) -> tuple[int, np.ndarray | None]:

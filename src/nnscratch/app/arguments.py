@@ -27,7 +27,15 @@ def add_data_arguments(parser: argparse.ArgumentParser, what: str = "a tracks CS
     )
     parser.add_argument(
         "--target",
-        help="the column to predict (default: popularity, or its alias in a known schema)",
+        help="the column to predict, by the file's own name or the package's (default: "
+        "popularity, or the file's name for it in a known schema)",
+    )
+    parser.add_argument(
+        "--keep-input",
+        action="append",
+        metavar="COLUMN",
+        help="an input the leakage guard would leave out because alone it predicts the target "
+        "almost perfectly; keep it anyway (repeat for more)",
     )
     kinds = "; ".join(f"{task.name}: {task.summary}" for task in TASKS.values())
     parser.add_argument(
@@ -41,7 +49,7 @@ def add_data_arguments(parser: argparse.ArgumentParser, what: str = "a tracks CS
 def task_from_args(args: argparse.Namespace) -> tuple[Task, str | None]:
     """The task for ``--data`` / ``--task`` / ``--target``, and the data's source."""
     source = resolve_data(args.data)
-    return task_for_data(source, args.task, args.target), source
+    return task_for_data(source, args.task, args.target, tuple(args.keep_input or ())), source
 
 
 def parse_int_list(text: str) -> tuple[int, ...]:
@@ -128,6 +136,12 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["loss", "accuracy"],
         help="what early stopping watches on the validation split (accuracy: classifiers only)",
     )
+    parser.add_argument(
+        "--class-weight",
+        choices=["balanced", "none"],
+        help="classifiers: 'balanced' weighs each class's rows so that every class counts the "
+        "same in the loss (for rare classes); 'none' weighs every row 1",
+    )
     parser.add_argument("--max-rows", type=int, help="use a seeded random subset of this many rows")
     parser.add_argument("--dtype", choices=["float32", "float64"], help="training precision")
 
@@ -154,6 +168,9 @@ def recipe_from_args(args: argparse.Namespace, task: Task) -> Recipe:
         recipe = dataclasses.replace(recipe, batch_size=args.batch_size or None)
     if args.patience is not None:  # 0 means no early stopping
         recipe = dataclasses.replace(recipe, patience=args.patience or None)
+    if args.class_weight is not None:
+        weight = None if args.class_weight == "none" else args.class_weight
+        recipe = dataclasses.replace(recipe, class_weight=weight)
     if args.k is not None:
         if args.k < 1:
             raise DataError(f"--k must be a positive integer, got {args.k}")

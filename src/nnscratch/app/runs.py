@@ -122,6 +122,7 @@ def run_record(
         **data.record(),
         "recipe": recipe,
         "results": results.rows,
+        **results.extra,
         "training": {
             "epochs_run": history.n_epochs,
             "best_epoch": history.best_epoch,

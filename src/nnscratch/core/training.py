@@ -332,13 +332,18 @@ class _Batches:
 
 
 def _validation_arrays(
-    net: Network, validation: tuple[np.ndarray, np.ndarray] | None
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(X_val, Y_val)`` contiguous in the network's dtype, or None for no (or empty) data."""
+    net: Network, validation: tuple[np.ndarray, ...] | None
+) -> tuple[np.ndarray, ...] | None:
+    """``(X_val, Y_val)`` contiguous in the network's dtype (and the weights, where given),
+    or None for no (or empty) data."""
     if validation is None or np.size(validation[1]) == 0:
         return None
     X_val = np.ascontiguousarray(validation[0], dtype=net.dtype)
-    return X_val, _as_layout(validation[1], net.layer_sizes[-1], net.dtype)
+    arrays = (X_val, _as_layout(validation[1], net.layer_sizes[-1], net.dtype))
+    weights = validation[2] if len(validation) > 2 else None
+    if weights is not None and np.sum(weights) > 0:  # rows of no weight at all: unweighted
+        arrays += (np.asarray(weights, dtype=np.float64).reshape(-1),)
+    return arrays
 
 
 def _monitored(net: Network, config: TrainConfig, has_val: bool) -> str:
@@ -383,14 +388,20 @@ def _epoch_logs(
     net: Network,
     objective_sum: float,
     n: float,
-    validation: tuple[np.ndarray, np.ndarray] | None,
+    validation: tuple[np.ndarray, ...] | None,
     rmse_scale: float,
 ) -> dict[str, float]:
-    """The epoch's training loss, and the loss table's validation figures."""
+    """The epoch's training loss, and the loss table's validation figures (the loss
+    weighted as training weighs it, where the validation rows have weights)."""
     logs = {"train_loss": objective_sum / n}
     if validation is not None:
-        X_val, Y_val = validation
-        logs.update(net.loss_function.validation_logs(net.predict(X_val), Y_val, rmse_scale))
+        X_val, Y_val = validation[0], validation[1]
+        Y_hat = net.predict(X_val)
+        logs.update(net.loss_function.validation_logs(Y_hat, Y_val, rmse_scale))
+        if len(validation) > 2:
+            weights = validation[2]
+            per_sample = net.loss_function.per_sample(Y_hat, Y_val)
+            logs["val_loss"] = float(np.dot(weights, per_sample) / np.sum(weights))
     return logs
 
 
@@ -412,7 +423,7 @@ class _Loop:
     batches: _Batches
     optimizer: Optimizer
     config: TrainConfig
-    validation: tuple[np.ndarray, np.ndarray] | None
+    validation: tuple[np.ndarray, ...] | None
     history: History
     monitor: str
     checkpoints: _Checkpoints
@@ -475,7 +486,7 @@ def train(
     optimizer: Optimizer,
     *,
     config: TrainConfig,
-    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    validation: tuple[np.ndarray, ...] | None = None,
     rng: np.random.Generator | int | None = 0,
     callbacks: Sequence[Callback] = (),
     history: History | None = None,
@@ -487,7 +498,8 @@ def train(
 
     Arrays are in the network layout and dtype (see
     :func:`nnscratch.core.network.to_network_layout`); ``validation`` is an
-    ``(X_val, Y_val)`` pair in the same layout. ``rng`` drives the per-epoch
+    ``(X_val, Y_val)`` pair in the same layout (or ``(X_val, Y_val, w_val)``, whose
+    validation loss is then weighted). ``rng`` drives the per-epoch
     shuffles; ``history`` continues an earlier one.
 
     ``rows`` is the same data in the user layout ``(N, n[0])``, C-contiguous, in

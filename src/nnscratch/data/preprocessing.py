@@ -53,6 +53,14 @@ class Preprocessing:
     encoder: PiecewiseLinearEncoding | None = None
     target_mean: float | None = None
     categories: list[CategoryEncoding] = field(default_factory=list)
+    #: the target as the user named it (the file's own column name); ``target`` is the
+    #: package's name for it, what a cleaned frame calls the column
+    target_name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How outputs name the target: as the user did (``predicted_<label>``)."""
+        return self.target_name or self.target
 
     @property
     def categorical_columns(self) -> list[str]:
@@ -128,6 +136,7 @@ class Preprocessing:
             "encoding": None if self.encoder is None else self.encoder.to_dict(),
             "target_mean": self.target_mean,
             "categories": [c.to_dict() for c in self.categories],
+            "target_name": self.label,
         }
 
     @classmethod
@@ -144,6 +153,7 @@ class Preprocessing:
             mean = state.get("target_mean")
             target_mean = None if mean is None else float(mean)
             categories = [CategoryEncoding.from_dict(c) for c in state.get("categories") or []]
+            target_name = str(state.get("target_name") or target)  # files before it: the same
         except (KeyError, TypeError) as exc:
             raise ValueError(f"preprocessing state is incomplete ({exc})") from exc
         if encoder is not None and len(encoder.edges_) != len(features):
@@ -153,7 +163,9 @@ class Preprocessing:
                 f"preprocessing state: {len(features)} features but the scaler has "
                 f"{x_scaler.n_features_in_}"
             )
-        return cls(features, target, x_scaler, y_scaler, encoder, target_mean, categories)
+        return cls(
+            features, target, x_scaler, y_scaler, encoder, target_mean, categories, target_name
+        )
 
 
 @dataclass
@@ -183,6 +195,10 @@ class PreparedData:
     val_index: np.ndarray
     test_index: np.ndarray
     categories: list[CategoryEncoding] = field(default_factory=list)
+    #: the target as the user named it (see :class:`Preprocessing`)
+    target_name: str | None = None
+    #: categorical columns left out as identifiers (one distinct value per row)
+    identifiers: list[str] = field(default_factory=list)
 
     @property
     def column_names(self) -> list[str]:
@@ -207,6 +223,7 @@ class PreparedData:
             self.x_scaler,
             self.y_scaler,
             categories=list(self.categories),
+            target_name=self.target_name,
         )
         if self.y_scaler is not None:
             pre.target_mean = float(np.mean(pre.inverse_transform_y(self.y_train)))
@@ -279,6 +296,7 @@ def prepare(
     max_rows: int | None = None,
     categoricals: Sequence[str] = (),
     task: str = "regression",
+    target_name: str | None = None,
 ) -> PreparedData:
     """Clean, split and scale a tracks frame for training.
 
@@ -288,7 +306,9 @@ def prepare(
     4. Min-Max scalers for X and y are fit on the **training split only** and
        applied to all three (validation and test may fall outside [0, 1]).
     5. Each column in ``categoricals`` gets a :class:`CategoryEncoding`,
-       fit on the training split; its one-hot block follows the features.
+       fit on the training split; its one-hot block follows the features. A
+       column whose training values are (almost) all distinct is an
+       identifier, not a category: it is left out (``identifiers``).
 
     With ``task="classification"`` the target holds class labels: they are
     kept as they are (no y scaler), and every class of the validation and
@@ -298,8 +318,7 @@ def prepare(
     """
     if task not in ("regression", "classification"):
         raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
-    labels = task == "classification"
-    features = list(features)
+    labels, features = task == "classification", list(features)
     cleaned, report = clean(df, features, target, labels=labels)
     rng = np.random.default_rng(seed)
     if max_rows is not None and len(cleaned) > max_rows:
@@ -314,14 +333,27 @@ def prepare(
     else:
         y_all = cleaned[[target]].to_numpy(dtype=np.float64)
         y_scaler = MinMaxScaler().fit(y_all[train])
+    present = [c for c in categoricals if c in cleaned]
+    identifiers = [c for c in present if is_identifier(cleaned[c].iloc[train])]
     categories = [
-        CategoryEncoding(c).fit(cleaned[c].iloc[train]) for c in categoricals if c in cleaned
+        CategoryEncoding(c).fit(cleaned[c].iloc[train]) for c in present if c not in identifiers
     ]
     fitted = Preprocessing(features, target, x_scaler, y_scaler, categories=categories)
     splits = [_scaled(fitted, cleaned, y_all, rows, dtype) for rows in (train, val, test)]
     (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = splits
     return PreparedData(X_tr, y_tr, X_va, y_va, X_te, y_te, features, target, x_scaler,
-                        y_scaler, report, train, val, test, categories)  # fmt: skip
+                        y_scaler, report, train, val, test, categories, target_name,
+                        identifiers)  # fmt: skip
+
+
+#: A categorical column whose training values are at least this share distinct is an
+#: identifier (ids, names used as ids): one-hot levels would each be seen once.
+IDENTIFIER_SHARE = 0.95
+
+
+def is_identifier(values: pd.Series) -> bool:
+    """(Almost) one distinct value per row, on at least 20 rows."""
+    return len(values) >= 20 and values.nunique(dropna=True) >= IDENTIFIER_SHARE * len(values)
 
 
 def _scaled(

@@ -113,6 +113,11 @@ class Schema:
     (never the target, so a file of tracks to predict is recognised too).
     Its columns are then renamed to the package's names (those of the 600k
     ``tracks.csv``) by ``renames`` and the columns in ``drops`` are removed.
+
+    ``families`` are sets of columns (package names) that describe the same
+    thing: when the target is one of a family, the others would give it away
+    and are never inputs (the playlist export's genre is its subgenre's first
+    word, and its playlist's name says it too).
     """
 
     name: str
@@ -120,6 +125,18 @@ class Schema:
     identified_by: frozenset[str]
     renames: dict[str, str] = field(default_factory=dict)
     drops: tuple[str, ...] = ()
+    families: tuple[frozenset[str], ...] = ()
+
+    def package_name(self, column: str) -> str:
+        """The package's name for one of the file's columns (the same where not renamed)."""
+        return self.renames.get(column, column)
+
+    def family_of(self, column: str) -> frozenset[str]:
+        """The other columns that describe the same thing as ``column`` (package names)."""
+        for family in self.families:
+            if column in family:
+                return family - {column}
+        return frozenset()
 
 
 #: The alias table, checked in this order; no fuzzy matching.
@@ -132,6 +149,7 @@ SCHEMAS: tuple[Schema, ...] = (
         frozenset({"track_id", "track_name", "album_name", "track_genre"}),
         renames={"track_id": "id", "track_name": "name", "track_genre": "genre"},
         drops=("Unnamed: 0",),
+        families=(frozenset({"genre"}),),
     ),
     Schema(
         "playlist",
@@ -146,17 +164,23 @@ SCHEMAS: tuple[Schema, ...] = (
             "playlist_genre": "genre",
             "playlist_subgenre": "subgenre",
         },
+        families=(frozenset({"genre", "subgenre", "playlist_name", "playlist_id"}),),
     ),
 )
+
+#: A file that matches no schema.
+CUSTOM = Schema("custom", "a custom CSV", frozenset())
 
 
 def detect_schema(columns: Sequence[str]) -> str:
     """The name of the first :data:`SCHEMAS` entry the columns match, or ``"custom"``."""
+    return schema_of(columns).name
+
+
+def schema_of(columns: Sequence[str]) -> Schema:
+    """The first :data:`SCHEMAS` entry the columns match, or :data:`CUSTOM`."""
     cols = set(columns)
-    for schema in SCHEMAS:
-        if schema.identified_by <= cols:
-            return schema.name
-    return "custom"
+    return next((schema for schema in SCHEMAS if schema.identified_by <= cols), CUSTOM)
 
 
 def apply_schema(df: pd.DataFrame, source: str) -> pd.DataFrame:

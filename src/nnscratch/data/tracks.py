@@ -19,7 +19,7 @@ import pandas as pd
 
 from nnscratch.data.features import DEFAULT_FEATURES, DERIVED_FEATURES, add_derived_features
 from nnscratch.data.reading import read_delimited
-from nnscratch.data.schemas import SCHEMAS, TARGET, apply_schema, detect_schema
+from nnscratch.data.schemas import SCHEMAS, TARGET, apply_schema, schema_of
 from nnscratch.errors import DataError
 
 
@@ -91,6 +91,9 @@ class TracksFile:
     frame: pd.DataFrame
     source: str
     schema: str = "custom"
+    #: the target column, by the package's name (the file's own may differ), and as given
+    target: str | None = None
+    target_name: str | None = None
     features: list[str] = field(default_factory=list)
     left_out: dict[str, list[str]] = field(default_factory=dict)
     categoricals: list[str] = field(default_factory=list)
@@ -116,24 +119,35 @@ class TracksFile:
 
         Every column ``features`` needs must be there (a missing one is an error
         listing them all), except for the features in ``optional``: one of those
-        whose input is missing is left out (:attr:`left_out`). ``target`` must be
-        there, or the error lists the columns found. ``categoricals`` are kept
-        where present.
+        whose input is missing is left out (:attr:`left_out`). ``target`` (the
+        file's own column name, or the package's name for it) must be there, or
+        the error lists the columns found. No input may give the target away: a
+        feature computed from it, and the columns the schema declares to describe
+        the same thing (its family), are left out and said so. ``categoricals``
+        are kept where present.
         """
         df = df.copy()
         df.columns = [str(c).strip() for c in df.columns]
-        schema = detect_schema(df.columns)
+        schema = schema_of(df.columns)
         df = apply_schema(df, source)
+        target_name = target
+        target = None if target is None else schema.package_name(target)
         if target is not None and target not in df.columns and target != TARGET:
             found = ", ".join(map(str, df.columns))
-            raise DataError(f"{source}: no target column {target!r} (columns found: {found})")
+            raise DataError(
+                f"{source}: no target column {target_name!r} (columns found: {found})"
+            )
         if "year" not in df.columns and "release_date" in df.columns:
             df["year"] = year_from_release_date(df["release_date"])
+        family = [c for c in df.columns if target is not None and c in schema.family_of(target)]
+        features = [f for f in features if f not in family]
         kept, left_out = _features_present(df, source, features, target, optional)
+        if family:
+            left_out[f"{', '.join(family)} (they describe the target {target_name})"] = family
         df = add_derived_features(df, [f for f in kept if f in DERIVED_FEATURES])
         df.attrs = {"source": source}  # what clean() names in its messages
-        present = [c for c in categoricals if c in df.columns and c != target]
-        return cls(df, source, schema, kept, left_out, present)
+        present = [c for c in categoricals if c in df.columns and c != target and c not in family]
+        return cls(df, source, schema.name, target, target_name, kept, left_out, present)
 
     @property
     def schema_title(self) -> str | None:
@@ -185,6 +199,9 @@ def _features_present(
         if feature == target:
             left_out.setdefault(f"{feature} (it is the target)", []).append(feature)
             continue
+        if target is not None and target in _sources(feature):
+            left_out.setdefault(f"{feature} (computed from the target)", []).append(feature)
+            continue
         missing = _missing_input(feature, available)
         if missing is None:
             kept.append(feature)
@@ -213,7 +230,7 @@ def describe_left_out(left_out: dict[str, list[str]]) -> list[str]:
     for missing, features in left_out.items():
         if features == [missing]:
             lines.append(f"left out: {missing} (not in this file)")
-        elif missing.endswith("(it is the target)"):
+        elif missing.endswith(")"):  # a reason given: the target, a family
             lines.append(f"left out: {missing}")
         else:
             lines.append(f"left out: {', '.join(features)} ({missing} not in this file)")

@@ -256,7 +256,8 @@ class MLPBase(BaseEstimator):
         validation = None
         if eval_set is not None:
             X_val = validate_data(self, eval_set[0], reset=False, dtype=[np.float64, np.float32])
-            validation = (X_val, self._encode(np.asarray(eval_set[1])))
+            y_val = np.asarray(eval_set[1])
+            validation = (X_val, self._encode(y_val), self._validation_weights(y, y_val))
         elif self.early_stopping:
             n_val = max(1, round(len(X) * self.validation_fraction))
             if len(X) - n_val < 1:
@@ -266,7 +267,8 @@ class MLPBase(BaseEstimator):
                 )
             order = self._split_rng.permutation(len(X))
             val, tr = order[:n_val], order[n_val:]
-            X, Y, validation = X[tr], Y[tr], (X[val], Y[val])
+            held_out = None if weights is None else weights[val]
+            X, Y, validation = X[tr], Y[tr], (X[val], Y[val], held_out)
             weights = None if weights is None else weights[tr]
         self._run(
             X,
@@ -290,6 +292,11 @@ class MLPBase(BaseEstimator):
             return None
         weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         return None if np.all(weights == 1.0) else weights
+
+    def _validation_weights(self, y: np.ndarray, y_val: np.ndarray) -> np.ndarray | None:
+        """Weights of an ``eval_set``'s rows (its loss is then weighted as training's):
+        none here; a classifier's class weights (see ``class_weight``)."""
+        return None
 
     def planned_epochs(self, n_samples: int) -> int:
         """Epochs ``fit`` plans for ``n_samples`` training rows: ``epochs``, or fewer where
@@ -328,7 +335,7 @@ class MLPBase(BaseEstimator):
         *,
         epochs: int,
         sample_weight: np.ndarray | None = None,
-        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        validation: tuple[np.ndarray, ...] | None = None,
         patience: int | None = None,
         rmse_scale: float = 1.0,
         callbacks: tuple[Callback, ...] = (),
@@ -343,6 +350,7 @@ class MLPBase(BaseEstimator):
             validation_net = (
                 to_network_layout(validation[0], dtype),
                 to_network_layout(validation[1], dtype),
+                *([validation[2]] if len(validation) > 2 and validation[2] is not None else []),
             )
         configs = self._train_configs(epochs, patience, rmse_scale, handle_interrupts)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
@@ -184,6 +184,14 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         self.classes_ = np.asarray(meta["classes"], dtype=kind)
 
     # ------------------------------------------------------------------ public API
+
+    def _validation_weights(self, y: np.ndarray, y_val: np.ndarray) -> np.ndarray | None:
+        """The class weights the training labels ``y`` give, on the validation labels."""
+        if self.class_weight is None:
+            return None
+        by_class = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        position = np.clip(np.searchsorted(self.classes_, y_val), 0, len(self.classes_) - 1)
+        return by_class[position]
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
         """One more epoch on ``(X, y)``; the first call needs every class in ``classes``."""

@@ -9,7 +9,7 @@ baselines), a column group per split, one column per :class:`Metric`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,10 @@ class Results:
     title: str
     metrics: tuple[Metric, ...]
     rows: dict[str, dict[str, Scores]]
+    #: lines said under the table (what the model uses)
+    notes: list[str] = field(default_factory=list)
+    #: more for ``metrics.json``, by key (``"importance"``)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def table(self) -> str:
         """Plain text: the title, a column group per split, one row per model."""
@@ -133,7 +137,9 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.nd
     proba = proba / proba.sum(axis=1, keepdims=True)  # float32 rows sum to 1 within 1e-7
     return {
         "accuracy": float(accuracy_score(y_true, predicted)),
-        "macro_f1": float(f1_score(y_true, predicted, average="macro", labels=classes)),
+        "macro_f1": float(
+            f1_score(y_true, predicted, average="macro", labels=classes, zero_division=0)
+        ),
         "log_loss": float(log_loss(y_true, proba, labels=classes)),
         "n": len(y_true),
     }

@@ -54,7 +54,7 @@ class PopularityModel(TableModel):
         """``predicted_<target>`` in the target's units, 2 decimals (``points``: already
         predicted)."""
         points = self.predict_points(cleaned) if points is None else points
-        return pd.DataFrame({f"predicted_{self.target}": np.round(points, 2)})
+        return pd.DataFrame({f"predicted_{self.target_name}": np.round(points, 2)})
 
     def _predict_rows(self, cleaned: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         """The predictions, and RMSE, MAE and R² on the rows where the file holds the
@@ -70,7 +70,7 @@ class PopularityModel(TableModel):
             return frame, []
         scores = regression_metrics(actual.to_numpy()[known], points[known])
         return frame, [
-            f"{pre.target} present for {known.sum():,} scored rows: RMSE {scores['rmse']:.2f}, "
+            f"{pre.label} present for {known.sum():,} scored rows: RMSE {scores['rmse']:.2f}, "
             f"MAE {scores['mae']:.2f}, R² {scores['r2']:.3f}"
         ]
 
@@ -86,7 +86,7 @@ class PopularityModel(TableModel):
             "training mean": {"test": regression_metrics(y_true, np.full(len(y_true), mean))},
         }
         title = (
-            f"{pre.target} points on {source} ({len(y_true):,} rows; "
+            f"{pre.label} points on {source} ({len(y_true):,} rows; "
             "'test' = every usable row of this file)"
         )
         return Results(title, REGRESSION_METRICS, rows), []

@@ -51,6 +51,8 @@ class Recipe:
     patience: int | None = 20
     #: what early stopping watches on the validation split: "loss", or "accuracy" (classifiers)
     scoring: str = "loss"
+    #: classifiers: weigh each class's rows, None or "balanced" (MLPClassifier's class_weight)
+    class_weight: str | dict[str, float] | None = None
     max_rows: int | None = None
     #: train on the first this many training rows (the seed's digits classifier)
     first_rows: int | None = None
@@ -139,7 +141,7 @@ class Recipe:
         """An unfitted classifier for this recipe (the output layer follows the classes)."""
         params = self.build(seed, verbose).get_params()
         del params["output_activation"]
-        return MLPClassifier(**params, scoring=self.scoring)
+        return MLPClassifier(**params, scoring=self.scoring, class_weight=self.class_weight)
 
     def preprocessing(self, data: PreparedData) -> Preprocessing:
         """The fitted feature stage: ``data``'s scalers, plus the encoder if the recipe has one."""

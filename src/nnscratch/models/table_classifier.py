@@ -66,7 +66,7 @@ class TabularClassifier(TableModel):
     def _prediction_columns(self, cleaned: pd.DataFrame, **computed: Any) -> pd.DataFrame:
         """``predicted_<target>`` (the label), then ``p_<class>`` per class (6 decimals)."""
         proba = self.predict_proba(cleaned)
-        out = pd.DataFrame({f"predicted_{self.target}": most_probable(proba, self.classes_)})
+        out = pd.DataFrame({f"predicted_{self.target_name}": most_probable(proba, self.classes_)})
         for k, c in enumerate(self.classes_):
             out[f"p_{c}"] = np.round(proba[:, k], 6)
         return out
@@ -83,7 +83,7 @@ class TabularClassifier(TableModel):
             }
         }
         title = (
-            f"{self.target} on {source} ({int(known.sum()):,} rows; 'test' = every "
+            f"{self.target_name} on {source} ({int(known.sum()):,} rows; 'test' = every "
             "usable row of this file)"
         )
         lines = []

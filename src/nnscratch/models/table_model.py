@@ -68,7 +68,13 @@ class TableModel(WrapsEstimator):
 
     @property
     def target(self) -> str:
+        """The target column, by the package's name (what a cleaned frame calls it)."""
         return self.preprocessing.target
+
+    @property
+    def target_name(self) -> str:
+        """The target as the user named it: outputs are ``predicted_<target_name>``."""
+        return self.preprocessing.label
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -132,7 +138,7 @@ class TableModel(WrapsEstimator):
 
     def predictions(self, cleaned: pd.DataFrame, **computed: Any) -> pd.DataFrame:
         """One row per row of ``cleaned``: ``id`` (when present), then
-        ``predicted_<target>`` and what the kind of model adds (``computed`` passes on
+        ``predicted_<target_name>`` and what the kind of model adds (``computed`` passes on
         predictions already made)."""
         out = self._prediction_columns(cleaned, **computed)
         if "id" in cleaned.columns:
@@ -177,7 +183,7 @@ class TableModel(WrapsEstimator):
             "task": self.task,
             "nnscratch_version": __version__,
             **self.estimator.describe(),
-            "target": self.target,
+            "target": self.target_name,
             "features": self.features,
             "inputs": self.inputs(),
         }
@@ -239,7 +245,7 @@ class TableModel(WrapsEstimator):
     def _answer(self, cleaned: pd.DataFrame, skipped: list[dict[str, Any]]) -> dict[str, Any]:
         table = self.predictions(cleaned)
         answer: dict[str, Any] = {"rows": cleaned[ROW].tolist()}
-        answer["predictions"] = json_values(table[f"predicted_{self.target}"].to_numpy())
+        answer["predictions"] = json_values(table[f"predicted_{self.target_name}"].to_numpy())
         answer.update(self._answer_extra(table))
         if "id" in table:
             answer["ids"] = table["id"].astype(str).tolist()

@@ -5,7 +5,7 @@ A :class:`Task` is a kind of work: a table's numeric column
 (:mod:`~nnscratch.tasks.classification`), images of digits
 (:mod:`~nnscratch.tasks.digits`). It gives every command what it needs::
 
-    train      load → fit → results (with baselines) → figures
+    train      load → fit → results (with baselines, what the model uses) → figures
     evaluate   the FittedModel of a file: evaluate(source)
     predict    the FittedModel of a file: predict_file(source)
     tune       load → fold_score per trial and fold → final
@@ -139,8 +139,10 @@ class Task(ABC):
     #: asked only after every other task declined the data (the catch-all for tables)
     fallback: ClassVar[bool] = False
 
-    def __init__(self, target: str | None = None) -> None:
+    def __init__(self, target: str | None = None, keep_inputs: tuple[str, ...] = ()) -> None:
         self.target = target
+        #: inputs the leakage guard must keep (``--keep-input``)
+        self.keep_inputs = tuple(keep_inputs)
 
     @classmethod
     @abstractmethod
@@ -173,8 +175,8 @@ class Task(ABC):
         """The model and its baselines on the validation and test splits."""
 
     @abstractmethod
-    def figures(self, model: Any, data: Any) -> dict[str, Figure]:
-        """The run's figures by file name."""
+    def figures(self, model: Any, data: Any, results: Results) -> dict[str, Figure]:
+        """The run's figures by file name (``results``: what :meth:`results` gave)."""
 
     @abstractmethod
     def search_rows(self, data: Any) -> tuple[int, np.ndarray | None]:

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import confusion_matrix
 
 from nnscratch.core.training import History
@@ -17,12 +19,13 @@ from nnscratch.models.metrics import (
     ACCURACY,
     CLASSIFICATION_METRICS,
     Results,
+    classification_metrics,
     most_probable,
     scores_by_split,
 )
 from nnscratch.models.table_classifier import TabularClassifier
 from nnscratch.tasks.base import one_hot_columns
-from nnscratch.tasks.baselines import classification_baselines
+from nnscratch.tasks.baselines import categorical_codes, classification_baselines
 from nnscratch.tasks.plots import accuracy_curve_figure, confusion_matrix_figure
 from nnscratch.tasks.table import TableData, TableTask
 
@@ -36,10 +39,10 @@ class TableClassification(TableTask):
     model_type = TabularClassifier
     prepare_as = "classification"
 
-    def __init__(self, target: str | None = None) -> None:
+    def __init__(self, target: str | None = None, keep_inputs: tuple[str, ...] = ()) -> None:
         if not target:
             raise DataError("--task classification needs --target COLUMN (the column of labels)")
-        super().__init__(target)
+        super().__init__(target, keep_inputs)
 
     @classmethod
     def accepts(cls, source: str | None, requested: str | None) -> bool:
@@ -59,7 +62,8 @@ class TableClassification(TableTask):
     def target_lines(self, data: PreparedData) -> list[str]:
         counts = pd.Series(data.y_train).value_counts()
         return [
-            f"  target {data.target!r}: {len(counts)} classes in the training split ("
+            f"  target {data.target_name or data.target!r}: {len(counts)} classes in the "
+            "training split ("
             + ", ".join(f"{c}: {n:,}" for c, n in list(counts.items())[:10])
             + (", …" if len(counts) > 10 else "")
             + ")"
@@ -77,12 +81,31 @@ class TableClassification(TableTask):
         classes = np.unique(d.y_train)
         rows = {model.estimator.display_name(): scores_by_split(splits, proba, classes)}
         rows |= classification_baselines((d.X_train, d.y_train), splits, classes, seed)
-        return Results(f"{d.target} on {data.source}", CLASSIFICATION_METRICS, rows)
+        rows |= gradient_boosting_classifier(d, splits, classes, seed)
+        label = d.target_name or d.target
+        results = Results(f"{label} on {data.source}", CLASSIFICATION_METRICS, rows)
+        return self.with_importance(results, model, data)
 
-    def figures(self, model: TabularClassifier, data: TableData) -> dict[str, Figure]:
+    def importance_score(
+        self, model: TabularClassifier, data: PreparedData
+    ) -> tuple[Callable[[np.ndarray], float], str, bool]:
+        """Log-loss on the validation split (it moves even where accuracy does not)."""
+        classes = model.classes_
+
+        def loss(X: np.ndarray) -> float:
+            return classification_metrics(data.y_val, model.predict_proba_scaled(X), classes)[
+                "log_loss"
+            ]
+
+        return loss, "log-loss", False
+
+    def figures(
+        self, model: TabularClassifier, data: TableData, results: Results
+    ) -> dict[str, Figure]:
         d = data.prepared
         proba = model.predict_proba_scaled(d.X_test) if len(d.y_test) else None
-        return classification_figures(model.history, d.y_test, proba, np.unique(d.y_train))
+        figures = classification_figures(model.history, d.y_test, proba, np.unique(d.y_train))
+        return figures | self.importance_figures(results, data)
 
     def test_score(self, model: TabularClassifier, data: TableData) -> float:
         """Accuracy on the test split."""
@@ -92,6 +115,23 @@ class TableClassification(TableTask):
 
     def lab_targets(self, y: np.ndarray, data: PreparedData) -> np.ndarray:
         return one_hot_columns(y, np.unique(data.y_train))
+
+
+def gradient_boosting_classifier(
+    d: PreparedData,
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    classes: np.ndarray,
+    seed: int,
+) -> dict[str, dict[str, Any]]:
+    """``HistGradientBoostingClassifier`` (defaults) on the same columns and training rows,
+    categorical columns given natively (their level codes)."""
+    as_codes = categorical_codes(d)
+    hgb = HistGradientBoostingClassifier(
+        random_state=seed,
+        categorical_features=[False] * len(d.feature_names) + [True] * len(d.categories),
+    ).fit(as_codes(d.X_train), d.y_train)
+    proba = {s: hgb.predict_proba(as_codes(X)) for s, (X, _) in splits.items()}
+    return {"HistGradientBoosting": scores_by_split(splits, proba, classes)}
 
 
 def _splits(d: PreparedData) -> dict[str, tuple[np.ndarray, np.ndarray]]:

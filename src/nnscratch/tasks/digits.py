@@ -130,10 +130,10 @@ class Digits(Task):
     metric = ACCURACY
     model_type = DigitModel
 
-    def __init__(self, target: str | None = None) -> None:
+    def __init__(self, target: str | None = None, keep_inputs: tuple[str, ...] = ()) -> None:
         if target:
             raise DataError("images have no columns; drop --target")
-        super().__init__(None)
+        super().__init__(None, keep_inputs)
 
     @classmethod
     def accepts(cls, source: str | None, requested: str | None) -> bool:
@@ -176,7 +176,7 @@ class Digits(Task):
         rows |= classification_baselines((data.X_train, data.y_train), splits, classes, seed)
         return Results(f"results on {data.source}", CLASSIFICATION_METRICS, rows)
 
-    def figures(self, model: DigitModel, data: DigitData) -> dict[str, Figure]:
+    def figures(self, model: DigitModel, data: DigitData, results: Results) -> dict[str, Figure]:
         """The curves and confusion matrix, and the first misclassified test images."""
         images, classes = data.images, np.unique(data.images.y_train)
         proba = model.predict_proba(images.X_test)

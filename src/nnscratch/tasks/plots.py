@@ -197,3 +197,22 @@ def search_figure(
     fig.suptitle(f"{len(trials)} trials, mean cross-validated {metric} (★ best)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def importance_figure(
+    names: Sequence[str], means: Sequence[float], stds: Sequence[float], unit: str, title: str
+) -> Figure:
+    """Permutation importance: one bar per input (most important at the top), its spread
+    over the shuffles as an error bar; at most the top 25."""
+    names, means, stds = list(names)[:25], np.asarray(means)[:25], np.asarray(stds)[:25]
+    fig, ax = plt.subplots(figsize=(7.5, 0.3 * len(names) + 1.6))
+    positions = np.arange(len(names))[::-1]
+    colors = ["tab:blue" if m >= 0 else "tab:gray" for m in means]
+    ax.barh(positions, means, xerr=stds, color=colors, capsize=2)
+    ax.set_yticks(positions, names, fontsize=8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel(f"validation {unit} lost when the input is shuffled")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig

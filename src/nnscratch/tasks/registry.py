@@ -27,15 +27,19 @@ TASKS.add(TableRegression)
 
 
 def task_for_data(
-    source: str | None, requested: str | None = None, target: str | None = None
+    source: str | None,
+    requested: str | None = None,
+    target: str | None = None,
+    keep_inputs: tuple[str, ...] = (),
 ) -> Task:
     """The task for ``source`` (None: the built-in sample) when the user asked for
-    ``requested`` (a ``--task`` name, or None), with its ``--target``."""
+    ``requested`` (a ``--task`` name, or None), with its ``--target`` and the inputs the
+    leakage guard must keep (``--keep-input``)."""
     if requested is not None:
         TASKS.lookup(requested)  # an unknown name lists the choices
     for task in sorted(TASKS.values(), key=lambda task: task.fallback):  # a stable sort
         if task.accepts(source, requested):
-            return task(target)
+            return task(target, keep_inputs)
     raise DataError(f"{source}: no task handles this data as {requested!r}")
 
 

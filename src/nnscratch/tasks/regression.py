@@ -3,14 +3,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from nnscratch.data.features import DEFAULT_FEATURES
+from nnscratch.data.preprocessing import PreparedData
 from nnscratch.data.schemas import TARGET
 from nnscratch.errors import DataError
-from nnscratch.models.metrics import REGRESSION_METRICS, RMSE, Results, split_metrics, test_rmse
+from nnscratch.models.metrics import (
+    REGRESSION_METRICS,
+    RMSE,
+    Results,
+    regression_metrics,
+    split_metrics,
+    test_rmse,
+)
 from nnscratch.models.popularity_model import PopularityModel
 from nnscratch.models.recipes import Recipe
 from nnscratch.tasks.baselines import regression_baselines
@@ -48,6 +58,8 @@ class TableRegression(TableTask):
             raise DataError(
                 "--scoring accuracy needs a classification task (--task classification)"
             )
+        if recipe.class_weight is not None:
+            raise DataError("--class-weight needs a classification task (--task classification)")
 
     def results(self, model: PopularityModel, data: TableData, seed: int) -> Results:
         """The network, the training mean, LinearRegression and gradient boosting (on all
@@ -59,10 +71,24 @@ class TableRegression(TableTask):
         if features != list(DEFAULT_FEATURES) and set(DEFAULT_FEATURES) <= set(features):
             seed_columns = [features.index(f) for f in DEFAULT_FEATURES]
         rows |= regression_baselines(prepared, seed=seed, seed_feature_columns=seed_columns)
-        title = f"results in {prepared.target} points ({data.source})"
-        return Results(title, REGRESSION_METRICS, rows)
+        title = f"results in {prepared.target_name or prepared.target} points ({data.source})"
+        return self.with_importance(Results(title, REGRESSION_METRICS, rows), model, data)
 
-    def figures(self, model: PopularityModel, data: TableData) -> dict[str, Figure]:
+    def importance_score(
+        self, model: PopularityModel, data: PreparedData
+    ) -> tuple[Callable[[np.ndarray], float], str, bool]:
+        """RMSE in the target's units on the validation split."""
+        pre = model.preprocessing
+        truth = pre.inverse_transform_y(data.y_val)
+
+        def rmse(X: np.ndarray) -> float:
+            return regression_metrics(truth, pre.to_points(model.predict_scaled(X)))["rmse"]
+
+        return rmse, "RMSE", False
+
+    def figures(
+        self, model: PopularityModel, data: TableData, results: Results
+    ) -> dict[str, Figure]:
         h, pre, prepared = model.history, model.preprocessing, data.prepared
         y_true = pre.inverse_transform_y(prepared.y_test)
         y_pred = pre.to_points(model.predict_scaled(prepared.X_test))
@@ -73,7 +99,7 @@ class TableRegression(TableTask):
                 y_true, y_pred, f"Test split: predicted vs actual\n{source}"
             ),
             "residuals.png": residuals_figure(y_true, y_pred, f"Test split residuals — {source}"),
-        }
+        } | self.importance_figures(results, data)
 
     def test_score(self, model: PopularityModel, data: TableData) -> float:
         """Test RMSE in the target's units."""

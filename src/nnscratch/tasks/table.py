@@ -8,20 +8,26 @@ scaled to [0, 1] on the training split, or class labels kept as they are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
+from matplotlib.figure import Figure
 from scipy.stats import loguniform
 
 from nnscratch.core.network import to_network_layout
 from nnscratch.data.features import DEFAULT_FEATURES
+from nnscratch.data.leakage import find_leaks
 from nnscratch.data.preprocessing import PreparedData, Preprocessing, prepare
 from nnscratch.data.synthetic import SYNTHETIC_LABEL, make_tracks
 from nnscratch.data.tracks import TracksFile, read_tracks
 from nnscratch.errors import DataError
+from nnscratch.models.metrics import Results
 from nnscratch.models.recipes import PRESETS, Recipe
 from nnscratch.tasks.base import Fold, NetworkSplits, Say, Task, quiet
+from nnscratch.tasks.importance import input_groups, permutation_importance, summary, to_record
+from nnscratch.tasks.plots import importance_figure
 
 #: Rows of the built-in synthetic sample used when no data is given.
 SYNTHETIC_ROWS = 5000
@@ -52,6 +58,8 @@ class TableData:
     tracks: TracksFile
     seed: int
     lines: list[str]
+    #: what the guards left out: leaking inputs, identifiers (for ``metrics.json``)
+    guards: dict[str, Any] = field(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -69,7 +77,7 @@ class TableData:
                 "seed": self.seed,
                 "synthetic": d.report.source == SYNTHETIC_LABEL,
             },
-            "features": self.tracks.to_dict(),
+            "features": self.tracks.to_dict() | self.guards,
         }
 
     def with_splits(self, fold: Fold) -> TableData:
@@ -124,17 +132,22 @@ class TableTask(Task):
         tracks = self.read(source, recipe.features, seed, **options)
         if not tracks.features:
             raise DataError(f"{tracks.source}: none of the recipe's features is in this file")
-        data = prepare(
-            tracks.frame,
-            tracks.features,
-            self.target_column,
-            seed=seed,
-            max_rows=recipe.max_rows,
-            dtype=np.dtype(recipe.dtype),
-            categoricals=tracks.categoricals,
-            task=self.prepare_as,
-        )
+        data = self.prepare(tracks, recipe, seed)
+        leaks = find_leaks(data, self.keep_inputs, seed)
+        if leaks:  # prepared again without them: the scalers see only the inputs kept
+            leaked = {leak.column for leak in leaks}
+            tracks = replace(
+                tracks,
+                features=[f for f in tracks.features if f not in leaked],
+                categoricals=[c for c in tracks.categoricals if c not in leaked],
+            )
+            data = self.prepare(tracks, recipe, seed)
         lines += [*tracks.format_note(), str(data.report), *tracks.notes()]
+        lines += [f"  {leak.line(tracks.target_name or '')}" for leak in leaks]
+        lines += [
+            f"  left out: {c} (an identifier: one distinct value per row, not a category)"
+            for c in data.identifiers
+        ]
         lines += [
             f"  {c.column}: {len(c.levels_)} level(s) one-hot encoded, rarer or unseen ones "
             "as 'other'"
@@ -150,7 +163,22 @@ class TableTask(Task):
                 f"{data.report.source}: only {sizes['train']} training row(s); need at least 2"
             )
         kept = replace(tracks, frame=tracks.frame.iloc[:0])  # the rows live on in `data`
-        return TableData(data, kept, seed, lines + self.target_lines(data))
+        record = {"leaks": [vars(leak) for leak in leaks], "identifiers": data.identifiers}
+        return TableData(data, kept, seed, lines + self.target_lines(data), record)
+
+    def prepare(self, tracks: TracksFile, recipe: Recipe, seed: int) -> PreparedData:
+        """Clean, split and scale what the file gives (see :func:`prepare`)."""
+        return prepare(
+            tracks.frame,
+            tracks.features,
+            str(tracks.target),
+            seed=seed,
+            max_rows=recipe.max_rows,
+            dtype=np.dtype(recipe.dtype),
+            categoricals=tracks.categoricals,
+            task=self.prepare_as,
+            target_name=tracks.target_name,
+        )
 
     def target_lines(self, data: PreparedData) -> list[str]:
         """What the data report says about the target (nothing, for a number)."""
@@ -190,6 +218,44 @@ class TableTask(Task):
             lines.append(f"  an ensemble of {recipe.n_members} such networks, predictions averaged")
         return lines
 
+    def importance_score(
+        self, model: Any, data: PreparedData
+    ) -> tuple[Callable[[np.ndarray], float], str, bool]:
+        """The validation score permutation importance watches: ``score(X_val)``, its
+        unit, and whether higher is better."""
+        raise NotImplementedError
+
+    def with_importance(self, results: Results, model: Any, data: TableData) -> Results:
+        """``results`` with what the model uses: the top inputs under the table, all of
+        them in ``metrics.json`` (see :mod:`nnscratch.tasks.importance`)."""
+        prepared = data.prepared
+        if len(prepared.y_val) < 2:
+            return results
+        score, unit, higher = self.importance_score(model, prepared)
+        importances = permutation_importance(
+            score, prepared.X_val, input_groups(prepared), higher_is_better=higher, seed=data.seed
+        )
+        results.notes += summary(importances, unit)
+        results.extra["importance"] = to_record(importances, unit)
+        return results
+
+    def importance_figures(self, results: Results, data: TableData) -> dict[str, Figure]:
+        """``importance.png`` where the results have the importances."""
+        record = results.extra.get("importance")
+        if record is None:
+            return {}
+        inputs = record["inputs"]
+        title = "What the model uses: permutation importance on the validation split\n"
+        title += data.source
+        figure = importance_figure(
+            [i["input"] for i in inputs],
+            [i["mean"] for i in inputs],
+            [i["std"] for i in inputs],
+            record["score"],
+            title,
+        )
+        return {"importance.png": figure}
+
     def search_rows(self, data: TableData) -> tuple[int, np.ndarray | None]:
         labels = data.prepared.y_train if self.prepare_as == "classification" else None
         return len(data.prepared.y_train), labels
@@ -202,7 +268,7 @@ class TableTask(Task):
         """The seed's 13 features, Min-Max scaled, in the network's layout."""
         tracks = self.read(source, DEFAULT_FEATURES, seed)
         d = prepare(
-            tracks.frame, DEFAULT_FEATURES, self.target_column, seed=seed, max_rows=max_rows,
+            tracks.frame, tracks.features, str(tracks.target), seed=seed, max_rows=max_rows,
             task=self.prepare_as,
         )  # fmt: skip
         splits = {"train": (d.X_train, d.y_train), "val": (d.X_val, d.y_val),

@@ -70,12 +70,14 @@ def run(args: argparse.Namespace) -> int:
     results = task.results(model, data, args.seed)
     say()
     say(results.table())
+    for line in results.notes:
+        say(line)
 
     model_name = "checkpoint.npz" if history.interrupted else "model.npz"
     recipe_record = {"preset": args.preset, "file": args.recipe, **recipe.to_dict()}
     timing = {"fit_seconds": fit_seconds, "started": started}
     record = run_record(task, data, recipe_record, results, history, timing)
-    written = write_run(out, model, record, task.figures(model, data), model_name)
+    written = write_run(out, model, record, task.figures(model, data, results), model_name)
     say()
     if history.interrupted:
         say(f"interrupted: the best weights so far are saved as {out / model_name}")
