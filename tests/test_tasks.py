@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from nnscratch.app.cli import main
 from nnscratch.errors import DataError, RequestError
-from nnscratch.models.base import Predictions
+from nnscratch.models.base import Predictions, Request
 from nnscratch.models.classifier import MLPClassifier
 from nnscratch.models.digit_model import DigitModel
 from nnscratch.models.metrics import ACCURACY, CLASSIFICATION_METRICS, Results, scores_by_split
@@ -55,7 +55,8 @@ def test_the_registry_reads_model_files_from_before_the_task_entry() -> None:
 
 @pytest.mark.parametrize("model_type", [PopularityModel, TabularClassifier, DigitModel])
 def test_every_fitted_model_keeps_the_protocol(model_type: type) -> None:
-    members = ("predict_file", "evaluate", "describe", "answer_json", "answer_body", "save")
+    members = ("predict_file", "evaluate", "describe", "json_request", "body_request",
+               "network_outputs", "answer_json", "answer_body", "save")  # fmt: skip
     assert all(callable(getattr(model_type, m, None)) for m in members)
     assert model_type.task in TASKS and model_type.page.endswith(".html")
     assert TASKS[model_type.task].model_type is model_type
@@ -120,11 +121,35 @@ class ParityModel:
     def describe(self) -> dict[str, Any]:
         return {"task": self.task, **self.estimator.describe()}
 
+    def json_request(self, payload: Any, max_rows: int) -> Request:
+        """``{"bits": ["011010", …]}``."""
+        rows = payload.get("bits") if isinstance(payload, dict) else None
+        if not isinstance(rows, list) or not all(isinstance(r, str) for r in rows):
+            raise RequestError(422, 'send {"bits": ["011010", …]}')
+        X = np.array([[float(c == "1") for c in r] for r in rows])
+        return Request(X, lambda outputs: {"predictions": [int(p >= 0.5) for p in outputs[:, 0]]})
+
+    def body_request(self, media: str, body: bytes, max_rows: int) -> Request:
+        raise RequestError(415, "the toy task takes JSON only")
+
+    def network_outputs(self, X: np.ndarray) -> np.ndarray:
+        return self.estimator.predict_outputs(X)
+
+    def tensor_inputs(self) -> list[dict[str, Any]]:
+        return [{"name": "bits", "datatype": "BYTES", "shape": [-1]}]
+
+    def tensor_outputs(self) -> list[dict[str, Any]]:
+        return [{"name": "predictions", "datatype": "INT64", "shape": [-1]}]
+
+    def tensor_request(self, tensors: dict[str, np.ndarray], max_rows: int) -> Request:
+        return self.json_request({"bits": tensors["bits"].tolist()}, max_rows)
+
     def answer_json(self, payload: Any, max_rows: int) -> dict[str, Any]:
-        raise RequestError(415, "the toy task takes no requests")
+        request = self.json_request(payload, max_rows)
+        return request.answer(self.network_outputs(request.X))
 
     def answer_body(self, media: str, body: bytes, max_rows: int) -> dict[str, Any]:
-        raise RequestError(415, "the toy task takes no requests")
+        raise RequestError(415, "the toy task takes JSON only")
 
 
 @dataclass

@@ -193,10 +193,11 @@ class BatchEnsembleNetwork:
         self._buffers: dict[int, _Buffers] = {}
         self._last: _Buffers | None = None
         self._V = np.empty((sizes[1], self.k, sizes[0]), dtype)  # training's first-layer weights
+        self._kept_V: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # prediction's
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
-        state["_buffers"], state["_last"] = {}, None
+        state["_buffers"], state["_last"], state["_kept_V"] = {}, None, None
         return state
 
     @property
@@ -231,9 +232,25 @@ class BatchEnsembleNetwork:
         return blas_threads_for_products(m * self.k * max(W.size for W in self.params.W))
 
     def _first_layer_weights(self, out: np.ndarray | None = None) -> np.ndarray:
-        """The members' first-layer weights ``V[j,k,i] = W[j,i]·r_k[i]``, ``(n[1], K, n[0])``."""
+        """The members' first-layer weights ``V[j,k,i] = W[j,i]·r_k[i]``, ``(n[1], K, n[0])``,
+        C-contiguous (``V.reshape(n[1]·K, n[0])`` is then a view, not a copy)."""
         W, R = self.params.W[0], self.params.R[0]
+        if out is None:
+            out = np.empty((W.shape[0], self.k, W.shape[1]), dtype=W.dtype)
         return np.multiply(W[:, None, :], R.T[None, :, :], out=out)
+
+    def _prediction_weights(self) -> np.ndarray:
+        """:meth:`_first_layer_weights` for prediction, kept between calls while ``W[1]`` and
+        ``R[1]`` stay as they were (comparing them costs a tenth of forming ``V`` again;
+        training, or any write to the parameters, makes the next call form it anew)."""
+        kept = self._kept_V
+        W, R = self.params.W[0], self.params.R[0]
+        if kept is not None and np.array_equal(kept[0], W) and np.array_equal(kept[1], R):
+            return kept[2]
+        V = self._first_layer_weights()
+        V.flags.writeable = False  # shared by calls from many threads: read only
+        self._kept_V = (W.copy(), R.copy(), V)  # one assignment: a thread sees old or new
+        return V
 
     # ------------------------------------------------------------------ training
 
@@ -339,7 +356,7 @@ class BatchEnsembleNetwork:
         """The members' mean output ``(n[L], m)`` for ``X`` ``(n[0], m)``."""
         X = np.asarray(X, dtype=self.dtype)
         out = np.empty((self.layer_sizes[-1], X.shape[1]), dtype=self.dtype)
-        V = self._first_layer_weights()  # once for every batch
+        V = self._prediction_weights()  # once for every batch
         with one_blas_thread():
             for start in range(0, X.shape[1], batch_size):
                 members = self._forward_members(X[:, start : start + batch_size], V)
@@ -352,7 +369,7 @@ class BatchEnsembleNetwork:
         if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
             raise ValueError(f"expected X of shape (m, {self.layer_sizes[0]}), got {X.shape}")
         out = np.empty((self.layer_sizes[-1], X.shape[0]), dtype=self.dtype)
-        V = self._first_layer_weights()  # once for every batch
+        V = self._prediction_weights()  # once for every batch
         with one_blas_thread():
             for start in range(0, X.shape[0], batch_size):
                 batch = to_network_layout(X[start : start + batch_size], self.dtype)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from nnscratch.data.features import DEFAULT_FEATURES
+from nnscratch.data.numbers import to_numbers
 from nnscratch.data.schemas import TARGET
 from nnscratch.errors import DataError
 
@@ -93,17 +94,9 @@ class CleaningReport:
 
 
 def to_number(column: pd.Series) -> pd.Series:
-    """``pd.to_numeric(errors="coerce")``, also reading ``True``/``False`` as 1/0."""
-    if pd.api.types.is_bool_dtype(column):
-        return column.astype("float64")
-    if pd.api.types.is_numeric_dtype(column):  # already numbers: only inf → NaN, in NumPy
-        values = column.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
-        values[~np.isfinite(values)] = np.nan
-        return pd.Series(values, index=column.index, name=column.name)
-    lowered = column.astype("string").str.strip().str.lower()
-    column = lowered.replace({"true": "1", "false": "0"})
-    values = pd.to_numeric(column, errors="coerce").astype("float64")
-    return values.where(np.isfinite(values))
+    """``pd.to_numeric(errors="coerce")``, also reading ``True``/``False`` as 1/0
+    (:func:`nnscratch.data.numbers.to_numbers` on a Series)."""
+    return pd.Series(to_numbers(column.to_numpy()), index=column.index, name=column.name)
 
 
 def _is_blank(value: object) -> bool:
@@ -166,6 +159,15 @@ def clean(
             f"{source}: no usable rows left after cleaning {len(df):,} row(s) ({report.reasons()})"
         )
     return kept, report
+
+
+def range_bounds(columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and highest valid value of each column (:data:`VALUE_RANGES`;
+    ``-inf`` and ``inf`` where open): for checking a matrix of them at once."""
+    bounds = [VALUE_RANGES.get(c, (None, None)) for c in columns]
+    low = np.array([-np.inf if b[0] is None else b[0] for b in bounds], dtype=np.float64)
+    high = np.array([np.inf if b[1] is None else b[1] for b in bounds], dtype=np.float64)
+    return low, high
 
 
 def outside_range(column: str, numbers: np.ndarray) -> np.ndarray:

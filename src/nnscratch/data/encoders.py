@@ -10,12 +10,14 @@ Arrays are in the user layout ``(n_samples, n_features)``.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from nnscratch.data.numbers import is_missing
 
 
 class PiecewiseLinearEncoding:
@@ -117,26 +119,43 @@ class PiecewiseLinearEncoding:
         if X.ndim != 2 or X.shape[1] != len(self.edges_):
             raise ValueError(f"expected X with {len(self.edges_)} columns, got shape {X.shape}")
         dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        column, low, width = self._bins(dtype)
         out = np.empty((len(X), self.n_features_out_), dtype=dtype)
-        start = 0
-        for j, edges in enumerate(self.edges_):
-            if len(edges) < 2:
-                continue
-            low, width = edges[:-1], np.diff(edges)
-            stop = start + len(width)
-            block = out[:, start:stop]
-            np.subtract(X[:, j : j + 1], low.astype(dtype), out=block)
-            # A bin narrower than the dtype's smallest normal number (edges distinct in
-            # float64, all but equal in float32) would give 0/0; at the smallest normal
-            # width the quotient is 0 at the lower edge and overflows to ±inf, which the
-            # clip maps to 1 or 0, beyond it: the step the bin has become.
-            with np.errstate(over="ignore"):
-                block /= np.maximum(width.astype(dtype), np.finfo(dtype).tiny)
-            np.clip(block, 0, 1, out=block)
-            start = stop
+        bins = out[:, : len(column)]
+        np.take(X, column, axis=1, out=bins)  # each bin's feature value
+        bins -= low
+        # A bin narrower than the dtype's smallest normal number (edges distinct in
+        # float64, all but equal in float32) would give 0/0; at the smallest normal
+        # width the quotient is 0 at the lower edge and overflows to ±inf, which the
+        # clip maps to 1 or 0, beyond it: the step the bin has become.
+        with np.errstate(over="ignore"):
+            bins /= width
+        np.clip(bins, 0, 1, out=bins)
         if self.include_input:
-            out[:, start:] = X
+            out[:, len(column) :] = X
         return out
+
+    def _bins(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every bin of every feature at once: its feature's column, its lower edge and its
+        width (at least the dtype's smallest normal number), in ``dtype``; kept per dtype
+        until the edges change."""
+        key = (np.dtype(dtype).str, id(self.edges_), len(self.edges_))
+        kept = getattr(self, "_kept_bins", None)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        column, low, width = [], [], []
+        for j, edges in enumerate(self.edges_):
+            if len(edges) >= 2:
+                column += [j] * (len(edges) - 1)
+                low.append(edges[:-1].astype(dtype))
+                width.append(np.maximum(np.diff(edges).astype(dtype), np.finfo(dtype).tiny))
+        arrays = (
+            np.asarray(column, dtype=np.intp),
+            np.concatenate(low) if low else np.empty(0, dtype),
+            np.concatenate(width) if width else np.empty(0, dtype),
+        )
+        self._kept_bins = (key, arrays)
+        return arrays
 
     def fit_transform(self, X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
         return self.fit(X, y).transform(X)
@@ -184,24 +203,26 @@ class CategoryEncoding:
         self.max_levels = max_levels
         self.levels_: list[str] = []
 
-    def fit(self, values: pd.Series) -> CategoryEncoding:
-        counts = self._as_text(values).value_counts(dropna=True)
-        counts = counts[counts >= self.min_count]
-        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    def fit(self, values: Any) -> CategoryEncoding:
+        counts = Counter(v for v in self._as_text(values) if v is not None)
+        kept = [(level, n) for level, n in counts.items() if n >= self.min_count]
+        ordered = sorted(kept, key=lambda item: (-item[1], item[0]))
         self.levels_ = [str(level) for level, _ in ordered[: self.max_levels]]
         return self
 
     @staticmethod
-    def _as_text(values: pd.Series) -> pd.Series:
-        return pd.Series(values).astype("string").str.strip().str.lower()
+    def _as_text(values: Any) -> list[str | None]:
+        """Each value stripped and lower-cased; None where it is missing."""
+        return [None if is_missing(v) else str(v).strip().lower() for v in np.asarray(values)]
 
-    def codes(self, values: pd.Series) -> np.ndarray:
+    def codes(self, values: Any) -> np.ndarray:
         """Level index of each value; ``len(levels_)`` for other (rare, unseen, missing)."""
         index = {level: i for i, level in enumerate(self.levels_)}
-        text = self._as_text(values)
-        return text.map(index).fillna(len(self.levels_)).to_numpy(dtype=np.int64)
+        other = len(self.levels_)
+        texts = self._as_text(values)
+        return np.fromiter((index.get(t, other) for t in texts), dtype=np.int64, count=len(texts))
 
-    def transform(self, values: pd.Series, dtype: np.dtype | type = np.float64) -> np.ndarray:
+    def transform(self, values: Any, dtype: np.dtype | type = np.float64) -> np.ndarray:
         codes = self.codes(values)
         out = np.zeros((len(codes), len(self.levels_) + 1), dtype=dtype)
         out[np.arange(len(codes)), codes] = 1

@@ -25,11 +25,14 @@ name_chapter       name           1 if it is an audiobook part (chapter, Kapitel
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from nnscratch.data.numbers import is_missing, to_numbers
 
 #: The seed's 13 input features (raw columns; ``year`` comes from ``release_date``
 #: where a file has no ``year``).
@@ -50,76 +53,99 @@ DEFAULT_FEATURES: tuple[str, ...] = (
 )
 
 
+#: A table's columns by name, one array each (object arrays for raw text): what derived
+#: features are computed from, for a file's frame and a request's rows alike.
+Columns = Mapping[str, np.ndarray]
+
+
 @dataclass(frozen=True)
 class DerivedFeature:
-    """A feature computed row by row from raw ``sources`` columns."""
+    """A feature computed row by row from raw ``sources`` columns: ``compute(columns)``
+    returns one float64 per row."""
 
     sources: tuple[str, ...]
-    compute: Callable[[pd.DataFrame], pd.Series]
+    compute: Callable[[Columns], np.ndarray]
 
 
-def _text(df: pd.DataFrame, column: str) -> pd.Series:
-    return df[column].astype("string").fillna("")
+def text(values: np.ndarray) -> list[str]:
+    """Each value as text; missing (None, NaN, pandas' NA) as ``""``."""
+    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    if all(type(v) is str for v in items):  # a request's rows, a file without gaps
+        return items
+    return ["" if is_missing(v) else str(v) for v in items]
 
 
-def _date_parts(df: pd.DataFrame) -> pd.DataFrame:
-    return (
-        _text(df, "release_date")
-        .str.strip()
-        .str.extract(r"^\d{4}(?:-(?P<month>\d{1,2})(?:-(?P<day>\d{1,2}))?)?$")
+def _per_row(values: list[str], function: Callable[[str], float]) -> np.ndarray:
+    return np.fromiter((function(v) for v in values), dtype=np.float64, count=len(values))
+
+
+_DATE = re.compile(r"^\d{4}(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+
+
+def _date_parts(columns: Columns) -> list[tuple[str | None, str | None]]:
+    """``(month, day)`` text of each ``YYYY[-MM[-DD]]`` date (None where absent or no date)."""
+    parts = []
+    for value in text(columns["release_date"]):
+        match = _DATE.match(value.strip())
+        parts.append((match.group(1), match.group(2)) if match else (None, None))
+    return parts
+
+
+def _release_precision(columns: Columns) -> np.ndarray:
+    return np.array(
+        [(month is not None) + (day is not None) for month, day in _date_parts(columns)],
+        dtype=np.float64,
     )
 
 
-def _release_precision(df: pd.DataFrame) -> pd.Series:
-    parts = _date_parts(df)
-    return parts["month"].notna().astype("float64") + parts["day"].notna().astype("float64")
+def _release_month(columns: Columns) -> np.ndarray:
+    months = [int(month) if month is not None else 0 for month, _ in _date_parts(columns)]
+    return np.array([m if 1 <= m <= 12 else 0 for m in months], dtype=np.float64)
 
 
-def _release_month(df: pd.DataFrame) -> pd.Series:
-    month = pd.to_numeric(_date_parts(df)["month"], errors="coerce").astype("float64")
-    return month.where(month.between(1, 12), 0.0).fillna(0.0)
-
-
-def _n_artists(df: pd.DataFrame) -> pd.Series:
+def _artists(value: str) -> float:
     # "['A', 'B']" → 2 (quotes around names come in pairs); "A;B" → 2; "A" → 1.
-    text = _text(df, "artists")
-    quotes = text.str.count("'") + text.str.count('"')
-    separated = text.str.count(";") + 1
-    return (quotes // 2).where(quotes >= 2, separated).clip(lower=1).astype("float64")
+    quotes = value.count("'") + value.count('"')
+    return float(max(quotes // 2 if quotes >= 2 else value.count(";") + 1, 1))
 
 
-def _name_flag(pattern: str) -> Callable[[pd.DataFrame], pd.Series]:
-    def flag(df: pd.DataFrame) -> pd.Series:
-        return _text(df, "name").str.contains(pattern, case=False, regex=True).astype("float64")
+def _name_flag(pattern: str) -> Callable[[Columns], np.ndarray]:
+    expression = re.compile(pattern, re.IGNORECASE)
+
+    def flag(columns: Columns) -> np.ndarray:
+        return _per_row(text(columns["name"]), lambda v: 1.0 if expression.search(v) else 0.0)
 
     return flag
 
 
-def _non_ascii_share(df: pd.DataFrame) -> pd.Series:
-    name = _text(df, "name")
-    length = name.str.len().astype("float64")
-    non_ascii = name.str.count(r"[^\x00-\x7f]").astype("float64")
-    return (non_ascii / length.where(length > 0, 1.0)).astype("float64")
+_DIGIT = re.compile(r"\d")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _non_ascii_share(value: str) -> float:
+    return len(_NON_ASCII.findall(value)) / (len(value) or 1)
+
+
+def _log_duration(columns: Columns) -> np.ndarray:
+    with np.errstate(invalid="ignore"):  # a negative duration: NaN, as it should be
+        return np.log1p(to_numbers(columns["duration_ms"]) / 1000.0)
+
+
+def _from_name(function: Callable[[str], float]) -> Callable[[Columns], np.ndarray]:
+    return lambda columns: _per_row(text(columns["name"]), function)
 
 
 DERIVED_FEATURES: dict[str, DerivedFeature] = {
-    "log_duration": DerivedFeature(
-        ("duration_ms",),
-        lambda df: np.log1p(pd.to_numeric(df["duration_ms"], errors="coerce") / 1000.0),
-    ),
+    "log_duration": DerivedFeature(("duration_ms",), _log_duration),
     "release_precision": DerivedFeature(("release_date",), _release_precision),
     "release_month": DerivedFeature(("release_date",), _release_month),
-    "n_artists": DerivedFeature(("artists",), _n_artists),
-    "name_length": DerivedFeature(
-        ("name",), lambda df: _text(df, "name").str.len().astype("float64")
+    "n_artists": DerivedFeature(
+        ("artists",), lambda columns: _per_row(text(columns["artists"]), _artists)
     ),
-    "name_words": DerivedFeature(
-        ("name",), lambda df: _text(df, "name").str.split().str.len().fillna(0).astype("float64")
-    ),
-    "name_non_ascii": DerivedFeature(("name",), _non_ascii_share),
-    "name_digits": DerivedFeature(
-        ("name",), lambda df: _text(df, "name").str.count(r"\d").astype("float64")
-    ),
+    "name_length": DerivedFeature(("name",), _from_name(len)),
+    "name_words": DerivedFeature(("name",), _from_name(lambda v: len(v.split()))),
+    "name_non_ascii": DerivedFeature(("name",), _from_name(_non_ascii_share)),
+    "name_digits": DerivedFeature(("name",), _from_name(lambda v: len(_DIGIT.findall(v)))),
     "name_remaster": DerivedFeature(("name",), _name_flag(r"remaster")),
     "name_live": DerivedFeature(("name",), _name_flag(r"\blive\b|en vivo|\bin concert\b")),
     "name_feat": DerivedFeature(("name",), _name_flag(r"\bfeat\.?\b|\bft\.|\(with ")),
@@ -148,14 +174,23 @@ AUDIO_FEATURES: tuple[str, ...] = tuple(
 OPTIONAL_FEATURES: tuple[str, ...] = tuple(f for f in RECIPE_FEATURES if f not in AUDIO_FEATURES)
 
 
-def add_derived_features(df: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    """Return ``df`` with the derived feature columns ``names`` added (or replaced)."""
+def derived_columns(columns: Columns, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The derived features ``names`` of ``columns``, float64 arrays by name."""
     unknown = [n for n in names if n not in DERIVED_FEATURES]
     if unknown:
         raise KeyError(f"unknown derived feature(s): {', '.join(unknown)}")
+    return {name: DERIVED_FEATURES[name].compute(columns) for name in names}
+
+
+def add_derived_features(df: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """Return ``df`` with the derived feature columns ``names`` added (or replaced)."""
     if not names:
         return df
+    sources = {s for name in names for s in DERIVED_FEATURES[name].sources} if all(
+        name in DERIVED_FEATURES for name in names
+    ) else set()
+    derived = derived_columns({c: df[c].to_numpy() for c in sources}, names)
     out = df.copy()
-    for name in names:
-        out[name] = DERIVED_FEATURES[name].compute(df).astype("float64").to_numpy()
+    for name, values in derived.items():
+        out[name] = values
     return out

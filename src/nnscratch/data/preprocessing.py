@@ -27,7 +27,7 @@ from nnscratch.data.encoders import (
     min_max_scaler_from_dict,
     min_max_scaler_to_dict,
 )
-from nnscratch.data.features import DEFAULT_FEATURES
+from nnscratch.data.features import DEFAULT_FEATURES, Columns
 from nnscratch.data.schemas import TARGET
 from nnscratch.errors import DataError
 
@@ -70,13 +70,23 @@ class Preprocessing:
         """Scaled features from a cleaned frame: the Min-Max scaled numeric columns,
         then each categorical column's one-hot block, ``(n_samples, n_columns)``."""
         X = cleaned[self.features].to_numpy(dtype=np.float64)
+        categorical = {c.column: cleaned[c.column].to_numpy() for c in self.categories}
+        return self.scale_arrays(X, categorical, dtype)
+
+    def scale_arrays(
+        self, X: np.ndarray, categorical: Columns, dtype: np.dtype | type = np.float64
+    ) -> np.ndarray:
+        """:meth:`scale` on arrays: the numeric features ``X`` ``(n, len(features))``
+        (float64, cleaned) and each categorical column's raw values by name. A file's
+        rows and a request's rows meet this one function."""
         if len(X) == 0:
             width = len(self.features) + sum(len(c.levels_) + 1 for c in self.categories)
             return np.empty((0, width), dtype=dtype)
-        scaled = self.x_scaler.transform(X).astype(dtype, copy=False)
+        scaler = self.x_scaler  # MinMaxScaler.transform's arithmetic, without its checks
+        scaled = (X * scaler.scale_ + scaler.min_).astype(dtype, copy=False)
         if not self.categories:
             return scaled
-        blocks = [c.transform(cleaned[c.column], dtype) for c in self.categories]
+        blocks = [c.transform(categorical[c.column], dtype) for c in self.categories]
         return np.hstack([scaled, *blocks])
 
     def encode(self, X_scaled: np.ndarray) -> np.ndarray:
@@ -100,9 +110,8 @@ class Preprocessing:
     def inverse_transform_y(self, y_scaled: np.ndarray) -> np.ndarray:
         """Scaled targets (any shape) → original units (popularity points), float64."""
         y = np.asarray(y_scaled, dtype=np.float64)
-        if y.size == 0:
-            return y.copy()
-        return self._regression_target().inverse_transform(y.reshape(-1, 1)).reshape(y.shape)
+        scaler = self._regression_target()  # MinMaxScaler.inverse_transform's arithmetic
+        return (y - scaler.min_[0]) / scaler.scale_[0]
 
     @property
     def target_bounds(self) -> tuple[float, float]:

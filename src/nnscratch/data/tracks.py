@@ -9,7 +9,9 @@ Values are left raw here; :mod:`nnscratch.data.cleaning` coerces and filters the
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nnscratch.data.features import DEFAULT_FEATURES, DERIVED_FEATURES, add_derived_features
+from nnscratch.data.features import DEFAULT_FEATURES, DERIVED_FEATURES, add_derived_features, text
+from nnscratch.data.numbers import to_numbers
 from nnscratch.data.reading import read_delimited
 from nnscratch.data.schemas import SCHEMAS, TARGET, apply_schema, schema_of
 from nnscratch.errors import DataError
@@ -32,19 +35,34 @@ def year_from_release_date(release_date: pd.Series) -> pd.Series:
     >>> year_from_release_date(pd.Series(["1999", "2001-07", "2010-12-31", "soon"])).tolist()
     [1999.0, 2001.0, 2010.0, nan]
     """
-    if pd.api.types.is_numeric_dtype(release_date):
-        years = pd.to_numeric(release_date, errors="coerce").astype("float64")
-        return years.where(np.isfinite(years) & (years == np.floor(years)))
-    parts = (
-        release_date.astype("string")
-        .str.strip()
-        .str.extract(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
-    )
-    year = pd.to_numeric(parts[0], errors="coerce").astype("float64")
-    month = pd.to_numeric(parts[1], errors="coerce").astype("float64")
-    day = pd.to_numeric(parts[2], errors="coerce").astype("float64")
-    bad = (month.notna() & ~month.between(1, 12)) | (day.notna() & ~day.between(1, 31))
-    return year.mask(bad)
+    years = years_from_dates(release_date.to_numpy())
+    return pd.Series(years, index=release_date.index, name=release_date.name)
+
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+
+
+def years_from_dates(values: np.ndarray) -> np.ndarray:
+    """:func:`year_from_release_date` on an array (a file's column or a request's rows):
+    whole numbers are years; text is ``YYYY[-MM[-DD]]`` with a possible month and day."""
+    array = np.asarray(values)
+    if array.dtype.kind in "iufb":
+        years = to_numbers(array)
+        with np.errstate(invalid="ignore"):
+            return np.where(np.isfinite(years) & (years == np.floor(years)), years, np.nan)
+    return np.fromiter((_year(v) for v in text(array)), dtype=np.float64, count=array.size)
+
+
+def _year(value: str) -> float:
+    match = _DATE.match(value.strip())
+    if match is None:
+        return math.nan
+    month, day = match.group(2), match.group(3)
+    if (month is not None and not 1 <= int(month) <= 12) or (
+        day is not None and not 1 <= int(day) <= 31
+    ):
+        return math.nan
+    return float(match.group(1))
 
 
 def _sources(feature: str) -> tuple[str, ...]:

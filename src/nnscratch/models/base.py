@@ -71,6 +71,22 @@ def _generator(random_state: Any) -> np.random.Generator:
     return np.random.default_rng(random_state)
 
 
+#: Rows a fitted model's networks see at a time when it predicts for people (``nnscratch
+#: predict``, ``evaluate``, ``serve``): exactly this many, the last block padded with
+#: zeros, so a row's answer does not depend on the rows beside it (MLPBase.predict_outputs).
+PREDICT_BLOCK = 64
+
+
+@dataclass
+class Request:
+    """A checked request: the network's inputs ``X`` ``(n, n_inputs)`` and how the network's
+    outputs for them ``(n, n_outputs)`` become the answer (a server may batch many
+    requests' ``X`` into one network call and hand each its own outputs)."""
+
+    X: np.ndarray
+    answer: Callable[[np.ndarray], dict[str, Any]]
+
+
 @dataclass
 class Predictions:
     """What ``nnscratch predict`` writes and says: ``frame`` (one row per input scored),
@@ -84,9 +100,24 @@ class Predictions:
 
 
 class WrapsEstimator:
-    """What a fitted model that wraps a fitted estimator says of its training."""
+    """What a fitted model that wraps a fitted estimator says of its training, and its
+    network outputs for people (in :data:`PREDICT_BLOCK` rows)."""
 
     estimator: Any
+
+    def network_outputs(self, X: np.ndarray) -> np.ndarray:
+        """The members' mean output ``(n, n_outputs)`` float64 for network inputs ``X``."""
+        return self.estimator.predict_outputs(X, PREDICT_BLOCK, check_input=False)
+
+    def answer_json(self, payload: Any, max_rows: int) -> dict[str, Any]:
+        """The answer to a JSON body (see ``json_request``), computed now."""
+        request = self.json_request(payload, max_rows)  # type: ignore[attr-defined]
+        return request.answer(self.network_outputs(request.X))
+
+    def answer_body(self, media: str, body: bytes, max_rows: int) -> dict[str, Any]:
+        """The answer to another body (see ``body_request``), computed now."""
+        request = self.body_request(media, body, max_rows)  # type: ignore[attr-defined]
+        return request.answer(self.network_outputs(request.X))
 
     @property
     def history(self) -> History:
@@ -317,16 +348,33 @@ class MLPBase(BaseEstimator):
         self._run(X, Y, epochs=1)
         return self
 
-    def _predict_outputs(self, X: Any) -> np.ndarray:
-        """The members' mean output, ``(n_samples, n_outputs)`` float64."""
+    def predict_outputs(
+        self, X: Any, block_width: int | None = None, check_input: bool = True
+    ) -> np.ndarray:
+        """The members' mean output, ``(n_samples, n_outputs)`` float64.
+
+        With ``block_width`` the rows go through the networks in blocks of exactly that
+        many (the last one padded with zeros), so every row meets the same BLAS kernels
+        whatever rows share its call: a row's output is then the same to the bit alone,
+        in a batch of others, or in a file (see ``docs/serve.md``). ``check_input=False``
+        skips the checks of ``X`` (as scikit-learn's trees spell it): for a caller that
+        made ``X`` itself, a 2-D float array of ``n_features_in_`` finite columns."""
         check_is_fitted(self, "networks_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        out = self.networks_[0].predict_samples(X)  # batches transposed into the network layout
+        if check_input:
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        n = len(X)
+        batch = {}
+        if block_width is not None:
+            padding = -n % block_width
+            if padding:
+                X = np.vstack([X, np.zeros((padding, X.shape[1]), dtype=X.dtype)])
+            batch = {"batch_size": block_width}
+        out = self.networks_[0].predict_samples(X, **batch)  # transposed batch by batch
         y = out.T.astype(np.float64)
         for net in self.networks_[1:]:  # an ensemble averages its members
-            y += net.predict_samples(X).T
+            y += net.predict_samples(X, **batch).T
         y /= len(self.networks_)
-        return y
+        return y[:n]
 
     def _run(
         self,

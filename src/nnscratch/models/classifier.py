@@ -202,10 +202,15 @@ class MLPClassifier(ClassifierMixin, MLPBase):
             self._classes_given = True
         return self._partial_fit(X, y)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities ``(n_samples, n_classes)``, columns in ``classes_`` order."""
-        p = self._predict_outputs(X)
-        return np.hstack([1.0 - p, p]) if len(self.classes_) == 2 else p
+    def predict_proba(self, X: Any, *, block_width: int | None = None) -> np.ndarray:
+        """Class probabilities ``(n_samples, n_classes)``, columns in ``classes_`` order
+        (``block_width``: as :meth:`MLPRegressor.predict`'s)."""
+        return self.proba_from_outputs(self.predict_outputs(X, block_width))
+
+    def proba_from_outputs(self, outputs: np.ndarray) -> np.ndarray:
+        """Class probabilities from the networks' mean outputs ``(n, n_outputs)``: the
+        softmax's as they are, one sigmoid unit's as ``(1 - p, p)``."""
+        return np.hstack([1.0 - outputs, outputs]) if len(self.classes_) == 2 else outputs
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """``log`` of :meth:`predict_proba` (``-inf`` where a probability is 0, as

@@ -20,7 +20,7 @@ import pandas as pd
 from nnscratch import __version__
 from nnscratch.data.images import is_mnist_folder, load_images, png_pixels, read_png_folder
 from nnscratch.errors import DataError, ModelFileError, RequestError
-from nnscratch.models.base import Predictions, WrapsEstimator
+from nnscratch.models.base import Predictions, Request, WrapsEstimator
 from nnscratch.models.classifier import MLPClassifier
 from nnscratch.models.metrics import (
     CLASSIFICATION_METRICS,
@@ -30,6 +30,7 @@ from nnscratch.models.metrics import (
 )
 from nnscratch.models.persistence import read_model_file, write_model_file
 from nnscratch.models.requests import json_values, pixels_from_json
+from nnscratch.models.table_classifier import class_tensor_outputs
 
 
 @dataclass
@@ -62,10 +63,10 @@ class DigitModel(WrapsEstimator):
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         """``(n, rows, cols)`` or ``(n, rows·cols)`` pixels in [0, 1] → ``(n, classes)``."""
-        return self.estimator.predict_proba(self._rows(images))
+        return self.estimator.proba_from_outputs(self.network_outputs(self._rows(images)))
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        return self.estimator.predict(self._rows(images))
+        return most_probable(self.predict_proba(images), self.classes_)
 
     # ------------------------------------------------------------------ predict, evaluate
 
@@ -110,22 +111,42 @@ class DigitModel(WrapsEstimator):
             "classes": json_values(self.classes_),
         }
 
-    def answer_json(self, payload: Any, max_rows: int) -> dict[str, Any]:
-        """The answer to ``{"pixels": [...]}`` or ``{"images": [[...], …]}``."""
-        return self._answer(pixels_from_json(payload, self.image_shape, max_rows))
+    def json_request(self, payload: Any, max_rows: int) -> Request:
+        """``{"pixels": [...]}`` or ``{"images": [[...], …]}``, checked."""
+        X = pixels_from_json(payload, self.image_shape, max_rows)
+        return Request(X.astype(self.estimator.network_.dtype), self._answer)
 
-    def answer_body(self, media: str, body: bytes, max_rows: int) -> dict[str, Any]:
-        """The answer to a PNG body (any size, resized; dark-on-light inverted)."""
+    def body_request(self, media: str, body: bytes, max_rows: int) -> Request:
+        """A PNG body (any size, resized; dark-on-light inverted)."""
         if media != "image/png":
             raise RequestError(415, "a digits model takes JSON pixels or a PNG image, not CSV")
         try:
             pixels, inverted = png_pixels(body, self.image_shape, name="the request body")
         except DataError as exc:
             raise RequestError(422, str(exc)) from None
-        return self._answer(pixels.reshape(1, -1)) | {"inverted": inverted}
+        X = pixels.reshape(1, -1).astype(self.estimator.network_.dtype)
+        return Request(X, lambda outputs: self._answer(outputs) | {"inverted": inverted})
 
-    def _answer(self, X: np.ndarray) -> dict[str, Any]:
-        proba = np.round(self.predict_proba(X), 6)
+    def tensor_inputs(self) -> list[dict[str, Any]]:
+        """The Open Inference Protocol's input: the pixels, one row of ``rows·cols`` an image."""
+        return [{"name": "pixels", "datatype": "FP32", "shape": [-1, self.n_pixels]}]
+
+    def tensor_outputs(self) -> list[dict[str, Any]]:
+        return class_tensor_outputs(self.classes_)
+
+    def tensor_request(self, tensors: dict[str, np.ndarray], max_rows: int) -> Request:
+        """A ``pixels`` tensor ``(n, rows·cols)`` or ``(n, rows, cols)``, values in [0, 1]."""
+        if "pixels" not in tensors:
+            raise RequestError(400, f"the input is 'pixels', got {', '.join(tensors)}")
+        pixels = tensors["pixels"]
+        if pixels.ndim not in (2, 3):
+            shape = list(pixels.shape)
+            raise RequestError(400, f"pixels must be (images, {self.n_pixels}), got {shape}")
+        images = pixels.reshape(len(pixels), -1).tolist()
+        return self.json_request({"images": images}, max_rows)
+
+    def _answer(self, outputs: np.ndarray) -> dict[str, Any]:
+        proba = np.round(self.estimator.proba_from_outputs(outputs), 6)
         return {
             "predictions": json_values(most_probable(proba, self.classes_)),
             "classes": json_values(self.classes_),

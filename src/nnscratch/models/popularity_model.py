@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,8 +46,18 @@ class PopularityModel(TableModel):
         """Predicted target (popularity 0–100, float64) for every row of a cleaned frame."""
         out = np.empty(len(cleaned))
         for start, X in self.inputs_in_chunks(cleaned):
-            out[start : start + len(X)] = self.preprocessing.to_points(self.estimator.predict(X))
+            outputs = self.network_outputs(X)[:, 0]
+            out[start : start + len(X)] = self.preprocessing.to_points(outputs)
         return out
+
+    def tensor_outputs(self) -> list[dict[str, Any]]:
+        """The Open Inference Protocol's outputs: the predictions, in the target's units."""
+        return [{"name": "predictions", "datatype": "FP64", "shape": [-1]}]
+
+    def _answer_values(self, outputs: np.ndarray) -> dict[str, Any]:
+        """Points, 2 decimals, as ``nnscratch predict`` writes them."""
+        points = np.round(self.preprocessing.to_points(outputs[:, 0]), 2)
+        return {"predictions": points.tolist()}
 
     def _prediction_columns(
         self, cleaned: pd.DataFrame, points: np.ndarray | None = None

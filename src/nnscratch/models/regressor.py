@@ -163,10 +163,12 @@ class MLPRegressor(RegressorMixin, MLPBase):
         """One more epoch on ``(X, y)``, keeping the weights and optimizer state."""
         return self._partial_fit(X, y)
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, *, block_width: int | None = None) -> np.ndarray:
         """Predictions for ``X`` ``(n_samples, n_features)``.
 
         Shape ``(n_samples,)`` for a 1-D training target, else ``(n_samples, n_outputs)``.
+        ``block_width``: rows go through the networks in blocks of exactly that many, so
+        that a row's prediction does not depend on the rows beside it, to the bit.
         """
-        y = self._predict_outputs(X)
+        y = self.predict_outputs(X, block_width)
         return y.ravel() if self._y_ndim == 1 else y

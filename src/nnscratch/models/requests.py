@@ -4,37 +4,190 @@ A table model takes rows in JSON or a CSV body; a digits model pixels in JSON
 (or a PNG, read by :func:`~nnscratch.data.images.png_pixels`). Every problem is
 a :class:`~nnscratch.errors.RequestError`: a 4xx naming the row, column or value.
 
-JSON rows are checked strictly: one unusable row refuses the request with a
-422 that names it, the column and the value. A CSV body is a file, read as
-``nnscratch predict`` reads one: rows that cannot be scored are skipped and
-listed with the reason. Either way the rows that remain are cleaned exactly
-as a file's rows are (:func:`~nnscratch.data.cleaning.clean`).
+JSON rows never touch pandas: they become one array per column and go through
+the same functions as a file's columns — the schema's names, ``year`` from the
+release date, the derived features, the reading of numbers, the value ranges,
+the scaling and encoding (:meth:`~nnscratch.data.preprocessing.Preprocessing.scale_arrays`)
+— so a row gets the numbers it would get in a file. They are checked strictly:
+one unusable row refuses the request with a 422 that names it, the column and
+the value. A CSV body is a file, read as ``nnscratch predict`` reads one (with
+pandas): rows that cannot be scored are skipped and listed with the reason.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from nnscratch.data.cleaning import VALUE_RANGES, clean, to_number
-from nnscratch.data.features import DERIVED_FEATURES
+from nnscratch.data.cleaning import VALUE_RANGES, clean, outside_range, range_bounds
+from nnscratch.data.features import DERIVED_FEATURES, Columns, derived_columns
+from nnscratch.data.numbers import is_missing, to_numbers
 from nnscratch.data.preprocessing import Preprocessing
 from nnscratch.data.reading import read_csv
-from nnscratch.data.tracks import TracksFile, input_columns
+from nnscratch.data.schemas import schema_of
+from nnscratch.data.tracks import TracksFile, input_columns, years_from_dates
 from nnscratch.errors import DataError, RequestError
 
 #: The column that keeps each request row's position through cleaning.
 ROW = "__row__"
+#: The most columns a CSV body may have (a header of 50,000 names is refused at once).
+MAX_CSV_COLUMNS = 1000
 
 
-def rows_from_json(pre: Preprocessing, payload: Any, max_rows: int) -> pd.DataFrame:
-    """The cleaned rows of ``{"rows": [{column: value, …}, …]}``; the first unusable
-    row refuses the request (422), naming it."""
+@dataclass
+class TableRows:
+    """A request's usable rows: the scaled features (``X_scaled``, the network's inputs
+    before the encoding), their positions in the request, their ids where given."""
+
+    X_scaled: np.ndarray
+    positions: list[int]
+    ids: list[str] | None
+    skipped: list[dict[str, Any]]
+
+
+def rows_from_json(pre: Preprocessing, payload: Any, max_rows: int) -> TableRows:
+    """The rows of ``{"rows": [{column: value, …}, …]}``, every one usable, or a 4xx
+    naming the first that is not."""
+    rows = _rows(payload, max_rows)
+    names = _names(rows)
+    renamed = _renaming(tuple(names))
+    _refuse_missing(rows, names, renamed, input_columns(pre.features))
+    original = {new: old for old, new in renamed.items()}
+    plain = _plain_numbers(pre, rows, original)
+    read, sources = _columns_read(tuple(pre.features), tuple(c.column for c in pre.categories))
+    raw = {
+        new: _column(rows, old)
+        for new, old in original.items()
+        if new in read and (new not in plain or new in sources)
+    }
+    columns = _completed(pre, raw)
+    X = np.column_stack([plain[f] if f in plain else columns[f] for f in pre.features])
+    X = to_numbers(X.ravel()).reshape(X.shape) if X.dtype != np.float64 else X
+    X[~np.isfinite(X)] = np.nan
+    r = _first_unusable(pre, X)
+    if r is not None:  # the message shows the row's own values
+        columns = {f: _column(rows, original[f]) for f in plain} | columns
+        numbers = {f: X[:, j] for j, f in enumerate(pre.features)}
+        problem = row_problem(pre, columns, numbers, r, set(original))
+        raise RequestError(422, f"row {r}: {problem or 'cannot be scored'}")
+    categorical = {c.column: columns.get(c.column, _nones(len(rows))) for c in pre.categories}
+    ids = [str(v) for v in columns["id"]] if "id" in columns else None
+    return TableRows(pre.scale_arrays(X, categorical), list(range(len(rows))), ids, [])
+
+
+def _names(rows: list[Any]) -> list[str]:
+    """Every column name the rows give, in order of first appearance (422 for a row that
+    is not an object)."""
+    first = rows[0]
+    if isinstance(first, dict) and all(type(r) is dict and r.keys() == first.keys() for r in rows):
+        return [str(k).strip() for k in first]  # the usual request: every row alike
+    for r, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise RequestError(422, f"row {r} must be an object of column: value")
+    return list(dict.fromkeys(str(k).strip() for row in rows for k in row))
+
+
+@functools.lru_cache(maxsize=64)
+def _renaming(names: tuple[str, ...]) -> dict[str, str]:
+    """Each name renamed from a recognised schema's to the package's (422 where a row
+    has both names of one column)."""
+    schema = schema_of(names)
+    renamed = {name: schema.package_name(name) for name in names}
+    clashes = sorted(new for old, new in renamed.items() if old != new and new in names)
+    if clashes:
+        raise RequestError(
+            422, f"the rows look like a {schema.title} file but also have column(s) "
+            f"{', '.join(clashes)}; ambiguous, rename one of them",
+        )  # fmt: skip
+    return renamed
+
+
+def _refuse_missing(
+    rows: list[dict[str, Any]], names: list[str], renamed: dict[str, str], required: list[str]
+) -> None:
+    """A 422 naming the first row without a column the model reads."""
+    present = {renamed[n] for n in names}
+    if all(c in present for c in required) and all(len(row) == len(names) for row in rows):
+        return  # every row gives every name (the keys were compared in _names)
+    for r, row in enumerate(rows):
+        given = {renamed[str(k).strip()] for k in row}
+        missing = [c for c in required if c not in given]
+        if missing:
+            raise RequestError(422, f"row {r}: missing {', '.join(map(repr, missing))}")
+
+
+@functools.lru_cache(maxsize=16)
+def _columns_read(
+    features: tuple[str, ...], categories: tuple[str, ...]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The request columns a model reads (its inputs, ``id``; the others are ignored),
+    and those among them that other features are computed from."""
+    sources = {s for f in features if f in DERIVED_FEATURES for s in DERIVED_FEATURES[f].sources}
+    read = {*input_columns(features), *features, *categories, "year", "id"}
+    return frozenset(read), frozenset({*sources, "release_date"})
+
+
+def _column(rows: list[dict[str, Any]], name: str) -> np.ndarray:
+    values = np.empty(len(rows), dtype=object)
+    values[:] = [row.get(name) for row in rows]
+    return values
+
+
+def _plain_numbers(
+    pre: Preprocessing, rows: list[dict[str, Any]], original: dict[str, str]
+) -> dict[str, np.ndarray]:
+    """The raw features by name as float64 columns, read at once where every row gives
+    a plain JSON number for every one of them (the usual request); else none."""
+    wanted = [f for f in pre.features if f not in DERIVED_FEATURES and f in original]
+    keys = [original[f] for f in wanted]
+    values = [row.get(key) for row in rows for key in keys]
+    if not all(type(v) is float or type(v) is int for v in values):
+        return {}  # text, booleans, nulls: each column through to_numbers
+    try:
+        matrix = np.array(values, dtype=np.float64).reshape(len(rows), len(keys))
+    except OverflowError:  # an integer beyond float64
+        return {}
+    return {f: matrix[:, j] for j, f in enumerate(wanted)}
+
+
+def rows_from_features(
+    pre: Preprocessing, X: np.ndarray, categorical: dict[str, np.ndarray], max_rows: int
+) -> TableRows:
+    """Rows given as the model's features ``X`` ``(n, len(features))`` (numbers, in the
+    model's order) and each categorical column's values: checked as a file's rows are."""
+    if X.ndim != 2 or X.shape[1] != len(pre.features):
+        raise RequestError(
+            400, f"features must be (rows, {len(pre.features)}): {', '.join(pre.features)}; "
+            f"got shape {list(X.shape)}",
+        )  # fmt: skip
+    if len(X) > max_rows:
+        raise RequestError(413, f"{len(X):,} rows; the limit is {max_rows:,} per request")
+    numbers = {f: to_numbers(X[:, j]) for j, f in enumerate(pre.features)}
+    matrix = np.column_stack([numbers[f] for f in pre.features])
+    r = _first_unusable(pre, matrix)
+    if r is not None:
+        problem = row_problem(pre, numbers, numbers, r, set(pre.features))
+        raise RequestError(422, f"row {r}: {problem or 'cannot be scored'}")
+    categories = {c.column: categorical.get(c.column, _nones(len(X))) for c in pre.categories}
+    return TableRows(pre.scale_arrays(matrix, categories), list(range(len(X))), None, [])
+
+
+def _first_unusable(pre: Preprocessing, X: np.ndarray) -> int | None:
+    """The first row of ``X`` (the features as numbers) with a missing, non-numeric or
+    out-of-range value, or None."""
+    low, high = range_bounds(pre.features)
+    with np.errstate(invalid="ignore"):
+        unusable = (np.isnan(X) | (low > X) | (high < X)).any(axis=1)
+    return int(np.argmax(unusable)) if unusable.any() else None
+
+
+def _rows(payload: Any, max_rows: int) -> list[Any]:
     if not isinstance(payload, dict):
         raise RequestError(422, f"the body must be a JSON object, got {type(payload).__name__}")
     rows = payload.get("rows")
@@ -44,29 +197,60 @@ def rows_from_json(pre: Preprocessing, payload: Any, max_rows: int) -> pd.DataFr
         raise RequestError(422, '"rows" must be a non-empty list of objects')
     if len(rows) > max_rows:
         raise RequestError(413, f"{len(rows):,} rows; the limit is {max_rows:,} per request")
-    required = input_columns(pre.features)
-    for r, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise RequestError(422, f"row {r} must be an object of column: value")
-        missing = [c for c in required if c not in row]
-        if missing:
-            raise RequestError(422, f"row {r}: missing {', '.join(map(repr, missing))}")
-    frame = pd.DataFrame(rows)
-    tracks = _tracks(pre, frame)
-    cleaned = _cleaned(pre, tracks)
-    if len(cleaned) < len(tracks):
-        kept = set(cleaned[ROW].tolist())
-        r = next(r for r in range(len(tracks)) if r not in kept)
-        problem = row_problem(pre, tracks, r, set(frame.columns))
-        raise RequestError(422, f"row {r}: {problem or 'cannot be scored'}")
-    return cleaned
+    return rows
 
 
-def rows_from_csv(
-    pre: Preprocessing, body: bytes, max_rows: int
-) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """The cleaned rows of a CSV body, and ``{"row", "reason"}`` for each row skipped;
+def _nones(n: int) -> np.ndarray:
+    return np.full(n, None, dtype=object)
+
+
+def _completed(pre: Preprocessing, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``columns`` with ``year`` from ``release_date`` where needed, and every derived
+    feature the model reads: what :class:`~nnscratch.data.tracks.TracksFile` adds to a file."""
+    out = dict(columns)
+    if "year" in pre.features and "year" not in out and "release_date" in out:
+        out["year"] = years_from_dates(out["release_date"])
+    out.update(derived_columns(out, [f for f in pre.features if f in DERIVED_FEATURES]))
+    return out
+
+
+def row_problem(
+    pre: Preprocessing,
+    columns: Columns,
+    numbers: dict[str, np.ndarray],
+    r: int,
+    given: set[str],
+) -> str:
+    """What makes row ``r`` unusable ("" if nothing): the column, its value and why.
+    ``numbers`` are the features read as numbers; ``given`` the request's own columns
+    (a derived feature names its source)."""
+    for column in pre.features:
+        value, number = _plain(columns[column][r]), float(numbers[column][r])
+        origin = _origin(column) if column not in given else None
+        if origin is not None and origin in columns:
+            source = _plain(columns[origin][r])
+            if math.isnan(number):
+                return f"{origin!r} = {source!r} gives no {column!r}"
+            shown = f"{origin!r} = {source!r} gives {column!r} = {number:g}, which"
+        else:
+            shown = f"{column!r} = {value!r}"
+            if isinstance(value, float) and math.isinf(value):
+                return f"{shown} is not finite"
+            if math.isnan(number):
+                blank = _is_blank(value) and not isinstance(value, float)
+                return f"{shown} {'is empty' if blank else 'is not a number'}"
+        if outside_range(column, np.array([number]))[0]:
+            low, high = VALUE_RANGES.get(column, (None, None))
+            lo = "-∞" if low is None else f"{low:g}"
+            hi = "∞" if high is None else f"{high:g}"
+            return f"{shown} is outside the valid range ({lo} to {hi})"
+    return ""
+
+
+def rows_from_csv(pre: Preprocessing, body: bytes, max_rows: int) -> TableRows:
+    """The usable rows of a CSV body, and ``{"row", "reason"}`` for each row skipped;
     422 when no row can be scored."""
+    _check_header(body)
     with tempfile.TemporaryDirectory(prefix="nnscratch-serve-") as folder:
         path = Path(folder) / "body.csv"
         path.write_bytes(body)
@@ -76,12 +260,23 @@ def rows_from_csv(
             raise RequestError(422, str(exc).replace(str(path), "the CSV body")) from None
     if len(frame) > max_rows:
         raise RequestError(413, f"{len(frame):,} rows; the limit is {max_rows:,} per request")
-    tracks = _tracks(pre, frame)
-    cleaned = _cleaned(pre, tracks)
+    frame[ROW] = np.arange(len(frame))
+    try:
+        tracks = TracksFile.from_frame(
+            frame, source="request", features=pre.features, target=None,
+            categoricals=pre.categorical_columns,
+        ).frame  # fmt: skip
+    except DataError as exc:
+        raise RequestError(422, str(exc).removeprefix("request: ")) from None
+    try:
+        cleaned = clean(tracks, pre.features, None)[0]
+    except DataError:  # no usable row at all
+        cleaned = tracks.iloc[:0]
     kept = set(cleaned[ROW].tolist())
-    given = set(frame.columns)
+    columns = {c: tracks[c].to_numpy() for c in tracks.columns}
+    numbers = {f: to_numbers(columns[f]) for f in pre.features}
     skipped = [
-        {"row": r, "reason": row_problem(pre, tracks, r, given)}
+        {"row": r, "reason": row_problem(pre, columns, numbers, r, set(frame.columns))}
         for r in range(len(tracks))
         if r not in kept
     ]
@@ -90,57 +285,19 @@ def rows_from_csv(
         raise RequestError(
             422, f"no row of the CSV can be scored (row {first['row']}: {first['reason']})"
         )
-    return cleaned, skipped
+    ids = cleaned["id"].astype("string").tolist() if "id" in cleaned else None
+    return TableRows(pre.scale(cleaned), cleaned[ROW].tolist(), ids, skipped)
 
 
-def _tracks(pre: Preprocessing, frame: pd.DataFrame) -> pd.DataFrame:
-    """The request's rows completed as a file's are (schema, year, derived features)."""
-    frame = frame.copy()
-    frame[ROW] = np.arange(len(frame))
-    try:
-        return TracksFile.from_frame(
-            frame,
-            source="request",
-            features=pre.features,
-            target=None,
-            categoricals=pre.categorical_columns,
-        ).frame
-    except DataError as exc:
-        raise RequestError(422, str(exc).removeprefix("request: ")) from None
-
-
-def _cleaned(pre: Preprocessing, tracks: pd.DataFrame) -> pd.DataFrame:
-    try:
-        return clean(tracks, pre.features, None)[0]
-    except DataError:  # no usable row at all
-        return tracks.iloc[:0]
-
-
-def row_problem(pre: Preprocessing, tracks: pd.DataFrame, r: int, given: set[str]) -> str:
-    """What makes row ``r`` unusable ("" if nothing): the column, its value and why.
-    ``given`` are the request's own columns (a derived feature names its source)."""
-    for column in pre.features:
-        value = _plain(tracks[column].iloc[r])
-        number = to_number(pd.Series([value])).iloc[0]
-        origin = _origin(column) if column not in given else None
-        if origin is not None and origin in tracks:
-            source = _plain(tracks[origin].iloc[r])
-            if pd.isna(number):
-                return f"{origin!r} = {source!r} gives no {column!r}"
-            shown = f"{origin!r} = {source!r} gives {column!r} = {number:g}, which"
-        else:
-            shown = f"{column!r} = {value!r}"
-            if isinstance(value, float) and math.isinf(value):
-                return f"{shown} is not finite"
-            if pd.isna(number):
-                blank = _is_blank(value) and not isinstance(value, float)
-                return f"{shown} {'is empty' if blank else 'is not a number'}"
-        low, high = VALUE_RANGES.get(column, (None, None))
-        if (low is not None and number < low) or (high is not None and number > high):
-            lo = "-∞" if low is None else f"{low:g}"
-            hi = "∞" if high is None else f"{high:g}"
-            return f"{shown} is outside the valid range ({lo} to {hi})"
-    return ""
+def _check_header(body: bytes) -> None:
+    """A CSV body's header, counted before pandas reads it: at most
+    :data:`MAX_CSV_COLUMNS` names (``,``, ``;`` or tab separated)."""
+    header = body.split(b"\n", 1)[0]
+    count = 1 + max(header.count(b","), header.count(b";"), header.count(b"\t"))
+    if count > MAX_CSV_COLUMNS:
+        raise RequestError(
+            422, f"the CSV body has {count:,} columns; the limit is {MAX_CSV_COLUMNS:,}"
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -156,11 +313,7 @@ def _origin(column: str) -> str | None:
 
 
 def _is_blank(value: object) -> bool:
-    return (
-        value is None
-        or (isinstance(value, float) and math.isnan(value))
-        or (isinstance(value, str) and not value.strip())
-    )
+    return is_missing(value) or (isinstance(value, str) and not value.strip())
 
 
 def json_values(values: np.ndarray) -> list[Any]:
@@ -193,6 +346,13 @@ def pixels_from_json(payload: Any, image_shape: tuple[int, int], max_rows: int) 
     return X
 
 
+def _shown(value: float) -> str:
+    """``value`` for a message; an integer too long to print whole by its size instead."""
+    if isinstance(value, int) and abs(value) >= 10**20:
+        return f"an integer of about {int(abs(value).bit_length() * math.log10(2)) + 1:,} digits"
+    return repr(value)
+
+
 def _pixel_values(image: Any, image_shape: tuple[int, int], where: str) -> np.ndarray:
     rows, cols = image_shape
     n = rows * cols
@@ -202,11 +362,19 @@ def _pixel_values(image: Any, image_shape: tuple[int, int], where: str) -> np.nd
         raise RequestError(
             422, f"{where} has {len(image)} values; the model reads {rows}×{cols} = {n}"
         )
+    if set(map(type, image)) <= {int, float}:  # the usual body: plain JSON numbers
+        try:
+            values = np.asarray(image, dtype=np.float64)
+        except OverflowError:  # an integer beyond float64; the loop below names it
+            values = None
+        if values is not None and ((values >= 0) & (values <= 1)).all():
+            return values  # NaN and ±inf fail the range test and take the loop below
     for i, v in enumerate(image):
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise RequestError(422, f"{where}[{i}] is {v!r}, not a number")
-        if not math.isfinite(v):
+        if isinstance(v, float) and not math.isfinite(v):
             raise RequestError(422, f"{where}[{i}] is {v}, not a finite number")
         if not 0 <= v <= 1:
-            raise RequestError(422, f"{where}[{i}] is {v}, outside [0, 1]")
+            raise RequestError(422, f"{where}[{i}] is {_shown(v)}, outside [0, 1]")
     return np.asarray(image, dtype=np.float64)
+

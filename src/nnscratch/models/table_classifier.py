@@ -35,6 +35,15 @@ from nnscratch.models.requests import json_values
 from nnscratch.models.table_model import TableModel
 
 
+def class_tensor_outputs(classes: np.ndarray) -> list[dict[str, Any]]:
+    """Labels (of the classes' type) and probabilities ``(rows, classes)`` as tensors."""
+    label = {"b": "BOOL", "i": "INT64", "u": "INT64", "f": "FP64"}.get(classes.dtype.kind, "BYTES")
+    return [
+        {"name": "predictions", "datatype": label, "shape": [-1]},
+        {"name": "probabilities", "datatype": "FP64", "shape": [-1, len(classes)]},
+    ]
+
+
 @dataclass
 class TabularClassifier(TableModel):
     """A fitted feature stage and the classifier trained on its output."""
@@ -56,7 +65,7 @@ class TabularClassifier(TableModel):
         for every row of a cleaned frame."""
         out = np.empty((len(cleaned), len(self.classes_)))
         for start, X in self.inputs_in_chunks(cleaned):
-            out[start : start + len(X)] = self.estimator.predict_proba(X)
+            out[start : start + len(X)] = self.estimator.proba_from_outputs(self.network_outputs(X))
         return out
 
     def predict(self, cleaned: pd.DataFrame) -> np.ndarray:
@@ -98,11 +107,18 @@ class TabularClassifier(TableModel):
     def describe(self) -> dict[str, Any]:
         return super().describe() | {"classes": json_values(self.classes_)}
 
-    def _answer_extra(self, table: pd.DataFrame) -> dict[str, Any]:
-        columns = [f"p_{c}" for c in self.classes_]
+    def tensor_outputs(self) -> list[dict[str, Any]]:
+        """The Open Inference Protocol's outputs: the labels and the probabilities."""
+        return class_tensor_outputs(self.classes_)
+
+    def _answer_values(self, outputs: np.ndarray) -> dict[str, Any]:
+        """The labels, the classes, each row's probabilities (6 decimals), as ``nnscratch
+        predict`` writes them."""
+        proba = self.estimator.proba_from_outputs(outputs)
         return {
+            "predictions": json_values(most_probable(proba, self.classes_)),
             "classes": json_values(self.classes_),
-            "probabilities": table[columns].to_numpy().tolist(),
+            "probabilities": np.round(proba, 6).tolist(),
         }
 
     @classmethod

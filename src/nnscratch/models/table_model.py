@@ -33,10 +33,15 @@ from nnscratch.data.features import DERIVED_FEATURES
 from nnscratch.data.preprocessing import Preprocessing
 from nnscratch.data.tracks import input_columns, read_tracks
 from nnscratch.errors import ModelFileError, RequestError
-from nnscratch.models.base import Predictions, WrapsEstimator
+from nnscratch.models.base import Predictions, Request, WrapsEstimator
 from nnscratch.models.metrics import Results
 from nnscratch.models.persistence import read_model_file, write_model_file
-from nnscratch.models.requests import ROW, json_values, rows_from_csv, rows_from_json
+from nnscratch.models.requests import (
+    TableRows,
+    rows_from_csv,
+    rows_from_features,
+    rows_from_json,
+)
 
 #: Columns whose values are whole numbers (a slider steps by 1).
 _WHOLE = {"key", "mode", "explicit", "time_signature", "year", "duration_ms"}
@@ -230,28 +235,54 @@ class TableModel(WrapsEstimator):
             "default": round(middle) if whole else middle,
         }
 
-    def answer_json(self, payload: Any, max_rows: int) -> dict[str, Any]:
-        """The answer to ``{"rows": [...]}``: every row scored, or a 4xx naming the first
-        row that cannot be."""
-        return self._answer(rows_from_json(self.preprocessing, payload, max_rows), [])
+    def json_request(self, payload: Any, max_rows: int) -> Request:
+        """``{"rows": [...]}`` checked: every row usable, or a 4xx naming the first that
+        is not (no pandas on the way: see :mod:`nnscratch.models.requests`)."""
+        return self._request(rows_from_json(self.preprocessing, payload, max_rows))
 
-    def answer_body(self, media: str, body: bytes, max_rows: int) -> dict[str, Any]:
-        """The answer to a CSV body (read as a file: unusable rows skipped and listed)."""
+    def body_request(self, media: str, body: bytes, max_rows: int) -> Request:
+        """A CSV body, read as a file: unusable rows skipped and listed."""
         if media != "text/csv":
             raise RequestError(415, "a table model takes JSON rows or a CSV body, not an image")
-        cleaned, skipped = rows_from_csv(self.preprocessing, body, max_rows)
-        return self._answer(cleaned, skipped)
+        return self._request(rows_from_csv(self.preprocessing, body, max_rows))
 
-    def _answer(self, cleaned: pd.DataFrame, skipped: list[dict[str, Any]]) -> dict[str, Any]:
-        table = self.predictions(cleaned)
-        answer: dict[str, Any] = {"rows": cleaned[ROW].tolist()}
-        answer["predictions"] = json_values(table[f"predicted_{self.target_name}"].to_numpy())
-        answer.update(self._answer_extra(table))
-        if "id" in table:
-            answer["ids"] = table["id"].astype(str).tolist()
-        if skipped:
-            answer["skipped"] = skipped
+    def tensor_inputs(self) -> list[dict[str, Any]]:
+        """The Open Inference Protocol's inputs: each raw column, numbers as FP64, text and
+        categories as BYTES (or all the features as one ``features`` tensor instead)."""
+        return [
+            {"name": item["name"], "datatype": "FP64" if item["kind"] == "number" else "BYTES",
+             "shape": [-1]}
+            for item in self.inputs()
+        ]  # fmt: skip
+
+    def tensor_request(self, tensors: dict[str, np.ndarray], max_rows: int) -> Request:
+        """Named input tensors: ``features`` ``(n, len(features))`` (with a BYTES tensor per
+        categorical column), or one ``(n,)`` tensor per raw column, read as JSON rows."""
+        if "features" in tensors:
+            X = np.asarray(tensors["features"], dtype=np.float64)
+            categorical = {name: t for name, t in tensors.items() if name != "features"}
+            return self._request(rows_from_features(self.preprocessing, X, categorical, max_rows))
+        shapes = {name: t.shape for name, t in tensors.items()}
+        if any(len(shape) != 1 for shape in shapes.values()) or len(set(shapes.values())) > 1:
+            raise RequestError(400, f"each column's tensor must be (rows,), all alike: {shapes}")
+        lists = {name: t.tolist() for name, t in tensors.items()}
+        n = next(iter(shapes.values()))[0]
+        rows = [{name: values[i] for name, values in lists.items()} for i in range(n)]
+        return self.json_request({"rows": rows}, max_rows)
+
+    def _request(self, rows: TableRows) -> Request:
+        dtype = self.estimator.network_.dtype
+        X = self.preprocessing.encode(rows.X_scaled.astype(dtype, copy=False))
+        return Request(X, lambda outputs: self._answer(rows, outputs))
+
+    def _answer(self, rows: TableRows, outputs: np.ndarray) -> dict[str, Any]:
+        answer: dict[str, Any] = {"rows": rows.positions, **self._answer_values(outputs)}
+        if rows.ids is not None:
+            answer["ids"] = rows.ids
+        if rows.skipped:
+            answer["skipped"] = rows.skipped
         return answer
 
-    def _answer_extra(self, table: pd.DataFrame) -> dict[str, Any]:
-        return {}
+    def _answer_values(self, outputs: np.ndarray) -> dict[str, Any]:
+        """The predictions (and what the kind of model adds) from the network outputs."""
+        raise NotImplementedError

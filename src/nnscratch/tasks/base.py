@@ -30,7 +30,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from nnscratch.core.training import History
-from nnscratch.models.base import Predictions
+from nnscratch.models.base import Predictions, Request
 from nnscratch.models.metrics import Metric, Results
 from nnscratch.models.recipes import Recipe
 
@@ -49,8 +49,12 @@ class FittedModel(Protocol):
 
     ``predict_file`` and ``evaluate`` read a file (or folder) as ``nnscratch
     predict`` and ``evaluate`` do; ``describe`` is ``GET /model``; a request's
-    JSON body goes to ``answer_json``, any other body (a CSV, a PNG) to
-    ``answer_body`` with its media type; ``page`` names the served page.
+    JSON body goes to ``json_request``, any other body (a CSV, a PNG) to
+    ``body_request`` with its media type: each gives the network's inputs and
+    how the network's outputs (``network_outputs``, which a server may batch
+    over many requests) become the answer; ``answer_json`` and ``answer_body``
+    do both at once. ``tensor_*`` are the same for the Open Inference Protocol
+    (KServe V2). ``page`` names the served page.
     """
 
     task: ClassVar[str]
@@ -69,6 +73,18 @@ class FittedModel(Protocol):
     def evaluate(self, source: str, model_file: str) -> tuple[Results, list[str]]: ...
 
     def describe(self) -> dict[str, Any]: ...
+
+    def json_request(self, payload: Any, max_rows: int) -> Request: ...
+
+    def body_request(self, media: str, body: bytes, max_rows: int) -> Request: ...
+
+    def network_outputs(self, X: np.ndarray) -> np.ndarray: ...
+
+    def tensor_inputs(self) -> list[dict[str, Any]]: ...
+
+    def tensor_outputs(self) -> list[dict[str, Any]]: ...
+
+    def tensor_request(self, tensors: dict[str, np.ndarray], max_rows: int) -> Request: ...
 
     def answer_json(self, payload: Any, max_rows: int) -> dict[str, Any]: ...
 
