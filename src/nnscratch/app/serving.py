@@ -8,15 +8,19 @@
     GET  /model     task, inputs (with ranges), classes, training metrics, version
     POST /predict   tables: {"rows": [{column: value, ...}, ...]} or a CSV body
                     digits: {"pixels": [...]} or {"images": [[...], ...]}, or a PNG body
+    GET  /metrics   Prometheus's text format (:mod:`nnscratch.app.monitoring`)
+    /v2/...         the Open Inference Protocol (:mod:`nnscratch.app.inference_protocol`)
 
 The model file is read and validated once, at start, by the task that trained
 it (:func:`nnscratch.tasks.registry.load_model`). Every request is checked
 before anything is computed; a malformed one gets a 4xx answer ``{"detail":
 "..."}`` that names what is wrong (the row, the column, the value), and the
 server goes on serving. What a request means is the fitted model's business
-(its ``answer_json`` and ``answer_body``), so answers carry the numbers
-``nnscratch predict`` writes, to the bit. Prediction is thread-safe
-(:mod:`nnscratch.core.network`) and runs in the server's worker threads.
+(its ``json_request``, ``body_request`` and ``tensor_request``); the network
+inputs of concurrent requests run as one call (:mod:`nnscratch.app.batching`),
+and every row's answer is the number ``nnscratch predict`` writes for it, to
+the bit, whatever it was batched with. ``--workers N`` runs N processes, each
+with the model loaded once.
 
 FastAPI and uvicorn are an optional extra: ``pip install 'nnscratch[serve]'``.
 """
@@ -30,6 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from nnscratch.app.batching import MAX_BATCH_ROWS, MAX_WAIT_MS
 from nnscratch.app.webapp import build_app
 from nnscratch.errors import NNScratchError
 from nnscratch.tasks.base import FittedModel
@@ -47,10 +52,14 @@ class ServedModel:
     path: Path
     model: FittedModel
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: the model's name in the Open Inference Protocol's routes, and its version
+    name: str = "model"
+    version: str = "1"
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> ServedModel:
-        """Read and validate ``path`` (a file written by ``nnscratch train``)."""
+    def load(cls, path: str | os.PathLike[str], name: str | None = None) -> ServedModel:
+        """Read and validate ``path`` (a file written by ``nnscratch train``); ``name``
+        defaults to the file's stem, or its folder's name for ``model.npz``."""
         path = Path(path)
         model = load_model(path)
         metrics_file = path.with_name("metrics.json")
@@ -60,7 +69,8 @@ class ServedModel:
                 metadata = json.loads(metrics_file.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 metadata = {}
-        return cls(path, model, metadata)
+        default = path.parent.name if path.stem in ("model", "checkpoint") else path.stem
+        return cls(path, model, metadata, name or default or "model")
 
     def describe(self, limits: dict[str, int]) -> dict[str, Any]:
         """The answer to ``GET /model``: the model's own description, its file, the
@@ -87,12 +97,27 @@ def create_app(
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_rows: int = MAX_ROWS,
+    max_batch_rows: int = MAX_BATCH_ROWS,
+    max_wait_ms: float = MAX_WAIT_MS,
+    name: str | None = None,
 ) -> Any:
     """The FastAPI application serving ``model_path`` (loaded and validated here, once);
     its routes are in :mod:`nnscratch.app.webapp`."""
     require_serve_extra()
-    served = ServedModel.load(model_path)
-    return build_app(served, max_body_bytes=max_body_bytes, max_rows=max_rows)
+    served = ServedModel.load(model_path, name)
+    batching = {"max_rows": max_batch_rows, "max_wait_s": max_wait_ms / 1000}
+    return build_app(served, max_body_bytes=max_body_bytes, max_rows=max_rows, batching=batching)
+
+
+#: How ``nnscratch serve --workers N`` hands its settings to each worker process.
+SETTINGS_VARIABLE = "NNSCRATCH_SERVE_SETTINGS"
+
+
+def app_from_environment() -> Any:
+    """The app for one of ``--workers N`` processes (uvicorn's factory): the settings
+    ``nnscratch serve`` put in :data:`SETTINGS_VARIABLE` as JSON."""
+    settings = json.loads(os.environ[SETTINGS_VARIABLE])
+    return create_app(settings.pop("model_path"), **settings)
 
 
 def require_serve_extra() -> None:

@@ -1,10 +1,13 @@
-"""The HTTP application of ``nnscratch serve``: routes, body limits, error answers.
+"""The HTTP application of ``nnscratch serve``: routes, body limits, batching, answers.
 
 What a request means and how it is checked is the served fitted model's
-business (:class:`nnscratch.app.serving.ServedModel`); this module reads bodies
-(refusing one over the limit as soon as that is known), picks the reader by content
-type, runs prediction in a worker thread, and turns a
-:class:`~nnscratch.errors.RequestError` into its 4xx answer.
+business (:class:`nnscratch.app.serving.ServedModel`): it turns a body into the
+network's inputs and the network's outputs into the answer. This module reads
+bodies within their limits, parses JSON within its own (depth, digits), hands
+the network inputs of concurrent requests to one
+:class:`~nnscratch.app.batching.MicroBatcher`, and turns a
+:class:`~nnscratch.errors.RequestError` into its 4xx answer. Every malformed
+body is a 4xx that names the problem; a 5xx is a bug.
 
 FastAPI is an optional extra, imported when an app is built, not when this
 module is: the command line imports it on every start. (No ``from __future__
@@ -12,29 +15,46 @@ import annotations`` here: FastAPI reads the routes' annotations, which must
 be the classes themselves.)
 """
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from nnscratch import __version__
+from nnscratch.app.batching import MicroBatcher
+from nnscratch.app.inference_protocol import output_tensors, read_tensors
+from nnscratch.app.monitoring import CountRequests, ServerMetrics
 from nnscratch.errors import RequestError
 
+#: A body over the limit is read (and dropped) up to this many bytes before the 413, so
+#: that a client sending it in one go gets the answer instead of a reset connection.
+DRAIN_BYTES = 256 * 1024 * 1024
 
-def build_app(served: Any, *, max_body_bytes: int, max_rows: int) -> Any:
-    """A FastAPI app with ``/``, ``/health``, ``/model`` and ``/predict`` over ``served``
-    (a :class:`nnscratch.app.serving.ServedModel`), showing its task's page at ``/``."""
+
+def build_app(served: Any, *, max_body_bytes: int, max_rows: int, batching: dict) -> Any:
+    """A FastAPI app over ``served`` (a :class:`nnscratch.app.serving.ServedModel`):
+    ``/``, ``/health``, ``/model``, ``/predict``, ``/metrics`` and the Open Inference
+    Protocol's routes. ``batching`` gives the batcher's ``max_rows`` and ``max_wait_s``."""
     from fastapi import FastAPI, Request
-    from fastapi.responses import HTMLResponse, JSONResponse
-    from starlette.concurrency import run_in_threadpool
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
 
     limits = {"max_body_bytes": max_body_bytes, "max_rows": max_rows}
     description = served.describe(limits)
-    page = served.page()
-    model = served.model
-    app = FastAPI(title="nnscratch", version=__version__)
+    page, model = served.page(), served.model
+    metrics = ServerMetrics(served.name, served.version, model.task, __version__)
+    batcher = MicroBatcher(model.network_outputs, on_batch=metrics.batch, **batching)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        yield
+        batcher.close()
+
+    app = FastAPI(title="nnscratch", version=__version__, lifespan=lifespan)
 
     @app.exception_handler(RequestError)
     async def request_error(request: Request, exc: RequestError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        key = "error" if request.url.path.startswith("/v2/") else "detail"  # V2's own form
+        return JSONResponse({key: exc.message}, status_code=exc.status)
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> str:
@@ -45,54 +65,124 @@ def build_app(served: Any, *, max_body_bytes: int, max_rows: int) -> Any:
         return {"status": "ok"}
 
     @app.get("/model")
-    async def model_info() -> dict[str, Any]:
-        return description
+    async def model_info() -> JSONResponse:
+        return JSONResponse(description)
 
-    @app.post("/predict")
-    async def predict(request: Request) -> dict[str, Any]:
-        body = await read_body(request, max_body_bytes)
-        if not body:
-            raise RequestError(400, "the request body is empty")
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    @app.get("/metrics")
+    async def scrape() -> Response:
+        body, media_type = metrics.exposition()
+        return Response(body, media_type=media_type)
+
+    async def answer(request: Request, make: Any) -> Any:
+        """The answer to ``request``: its body read and made into the network's inputs
+        by ``make(body)`` (the batcher may wait for it meanwhile), then batched."""
+        with batcher.arrival():
+            made = make(await read_body(request, max_body_bytes))
+        return made.answer(await batcher.outputs(made.X))
+
+    def predict_request(media: str, body: bytes) -> Any:
+        """A ``/predict`` body as the model's request, by its media type."""
         if media in ("application/json", ""):
-            payload = parse_json(body)
-            return await run_in_threadpool(model.answer_json, payload, max_rows)
+            return model.json_request(parse_json(body), max_rows)
         if media in ("text/csv", "application/csv", "text/plain"):
-            return await run_in_threadpool(model.answer_body, "text/csv", body, max_rows)
+            return model.body_request("text/csv", body, max_rows)
         if media == "image/png":
-            return await run_in_threadpool(model.answer_body, media, body, max_rows)
+            return model.body_request(media, body, max_rows)
         raise RequestError(
             415,
             f"unsupported content type {media!r}: send application/json, text/csv "
             "(tables) or image/png (digits)",
         )
 
+    @app.post("/predict")
+    async def predict(request: Request) -> JSONResponse:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        return JSONResponse(await answer(request, lambda body: predict_request(media, body)))
+
+    add_inference_protocol(app, served, answer, max_rows)
+    app.add_middleware(CountRequests, metrics=metrics)
     return app
 
 
+def add_inference_protocol(app: Any, served: Any, answer: Any, max_rows: int) -> None:
+    """The Open Inference Protocol's routes (:mod:`nnscratch.app.inference_protocol`)."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
+    model, name, version = served.model, served.name, served.version
+    metadata = {"name": name, "versions": [version], "platform": "nnscratch",
+                "inputs": model.tensor_inputs(), "outputs": model.tensor_outputs()}  # fmt: skip
+
+    def known(model_name: str) -> None:
+        if model_name != name:
+            raise RequestError(404, f"no model {model_name!r}; this server serves {name!r}")
+
+    @app.get("/v2/health/live")
+    async def live() -> dict[str, bool]:
+        return {"live": True}
+
+    @app.get("/v2/health/ready")
+    async def ready() -> dict[str, bool]:
+        return {"ready": True}
+
+    @app.get("/v2")
+    async def server_metadata() -> dict[str, Any]:
+        return {"name": "nnscratch", "version": __version__, "extensions": []}
+
+    @app.get("/v2/models/{model_name}")
+    async def model_metadata(model_name: str) -> JSONResponse:
+        known(model_name)
+        return JSONResponse(metadata)
+
+    @app.post("/v2/models/{model_name}/infer")
+    async def infer(model_name: str, request: Request) -> JSONResponse:
+        known(model_name)
+        request_id = None
+
+        def make(body: bytes) -> Any:
+            nonlocal request_id
+            tensors, request_id = read_tensors(parse_json(body), max_rows * 10_000)
+            return model.tensor_request(tensors, max_rows)
+
+        result = await answer(request, make)
+        response: dict[str, Any] = {"model_name": name, "model_version": version}
+        if request_id is not None:
+            response["id"] = request_id
+        response["outputs"] = output_tensors(result)
+        return JSONResponse(response)
+
+
 async def read_body(request: Any, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
+    """The body, or a 413 once it is known to exceed ``limit`` bytes (after reading and
+    dropping up to :data:`DRAIN_BYTES` of it, so that the client is there to read it)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise RequestError(
-            413,
-            f"the request body is {int(declared):,} bytes; the limit is {limit:,} "
-            "(nnscratch serve --max-body)",
-        )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise RequestError(
-                413, f"the request body exceeds the limit of {limit:,} bytes (--max-body)"
-            )
+            if size > DRAIN_BYTES:
+                break
+            continue  # dropped
         chunks.append(chunk)
-    return b"".join(chunks)
+    if size > limit:
+        if declared.isdigit():
+            said = f"the request body is {int(declared):,} bytes; the limit is {limit:,}"
+        else:  # streamed without a length: how long it would have been is not known
+            said = f"the request body exceeds the limit of {limit:,} bytes"
+        raise RequestError(413, f"{said} (nnscratch serve --max-body)")
+    body = b"".join(chunks)
+    if not body:
+        raise RequestError(400, "the request body is empty")
+    return body
 
 
 def parse_json(body: bytes) -> Any:
+    """The parsed body, or a 400 that says why not: not JSON, nested deeper than Python
+    parses, or a number longer than it converts."""
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise RequestError(400, "the body is not valid JSON (nested too deeply)") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, a 5,000-digit number
         detail = " ".join(str(exc).split())[:200]
         raise RequestError(400, f"the body is not valid JSON ({detail})") from None

@@ -1,0 +1,327 @@
+"""``nnscratch serve`` under load: micro-batching to the bit, /metrics, the Open Inference
+Protocol, workers, and no 5xx on any body."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from serving import request, running_server
+from test_cli import run
+
+from nnscratch.data.synthetic import make_tracks
+
+pytest.importorskip("fastapi", reason="nnscratch[serve] not installed (fastapi, uvicorn)")
+pytest.importorskip("prometheus_client", reason="nnscratch[serve] not installed")
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nnscratch.app.serving import create_app
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A popularity model (the default recipe, briefly) and a digits model."""
+    folder = tmp_path_factory.mktemp("production")
+    out = {}
+    for name, args in (("popularity", ["--epochs", "3"]),
+                       ("digits", ["--data", "digits", "--epochs", "3"])):  # fmt: skip
+        result = run("train", *args, "--out", str(folder / name), "--quiet")
+        assert result.returncode == 0, result.stderr
+        out[name] = folder / name / "model.npz"
+    return out
+
+
+@pytest.fixture(scope="module")
+def rows(models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    """120 usable rows as JSON gives them, in a CSV the command line scores too."""
+    frame = make_tracks(120, seed=21, junk_fraction=0.0)
+    path = tmp_path_factory.mktemp("rows") / "rows.csv"
+    frame.to_csv(path, index=False)
+    return json.loads(pd.read_csv(path).to_json(orient="records"))
+
+
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url + "/metrics", timeout=30) as answer:
+        return answer.read().decode()
+
+
+def counter(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of a Prometheus text exposition."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = rf"^{re.escape(name)}(?:\{{{re.escape(wanted)}\}})? (\S+)$"
+    found = re.search(pattern, text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def post_json(url: str, path: str, payload: object) -> dict:
+    status, answer = request(url, "POST", path, json.dumps(payload).encode())
+    assert status == 200, answer
+    return answer
+
+
+def test_a_rows_answer_is_the_same_bits_alone_in_a_batch_and_in_a_file(
+    models: dict[str, Path], rows: list[dict], tmp_path: Path
+) -> None:
+    """32 clients at once send single rows and mixed groups; each row's prediction equals
+    the same row sent alone, and ``nnscratch predict`` on a file, to the last bit."""
+    csv = tmp_path / "rows.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    out = tmp_path / "pred.csv"
+    assert run("predict", "--model", str(models["popularity"]), "--data", str(csv),
+               "--out", str(out)).returncode == 0  # fmt: skip
+    from_file = pd.read_csv(out)["predicted_popularity"].tolist()
+    rng = np.random.default_rng(3)
+    groups = [rng.choice(len(rows), size=rng.integers(1, 8)).tolist() for _ in range(400)]
+    with running_server(models["popularity"], "--max-wait-ms", "5") as url:
+        alone = [post_json(url, "/predict", {"rows": [r]})["predictions"][0] for r in rows]
+        answers: dict[int, list[float]] = {}
+
+        def client(c: int) -> None:
+            connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=60)
+            for g in range(c, len(groups), 32):
+                body = json.dumps({"rows": [rows[i] for i in groups[g]]})
+                connection.request("POST", "/predict", body=body,
+                                   headers={"content-type": "application/json"})  # fmt: skip
+                answers[g] = json.loads(connection.getresponse().read())["predictions"]
+            connection.close()
+
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(32)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        metrics = scrape(url)
+    assert alone == from_file  # one row alone = the same row in a 120-row file
+    for g, indices in enumerate(groups):
+        assert answers[g] == [alone[i] for i in indices], g
+    batched = counter(metrics, "nnscratch_batch_requests_count")
+    assert batched < len(rows) + len(groups)  # some network calls served several requests
+    assert counter(metrics, "nnscratch_rows_predicted_total") == len(rows) + sum(
+        len(g) for g in groups
+    )
+
+
+def test_metrics_count_every_request_by_route_and_status(
+    models: dict[str, Path], rows: list[dict]
+) -> None:
+    with running_server(models["popularity"]) as url:
+        before = scrape(url)  # the start waited on /health
+        for r in rows[:25]:
+            post_json(url, "/predict", {"rows": [r]})
+        for _ in range(3):
+            request(url, "POST", "/predict", b'{"rows": 1}')
+        request(url, "GET", "/health")
+        text = scrape(url)
+    assert counter(text, "nnscratch_requests_total", route="/predict", status="200") == 25
+    assert counter(text, "nnscratch_requests_total", route="/predict", status="422") == 3
+    health = {"route": "/health", "status": "200"}
+    assert counter(text, "nnscratch_requests_total", **health) == counter(
+        before, "nnscratch_requests_total", **health
+    ) + 1
+    assert counter(text, "nnscratch_requests_total", route="/metrics", status="200") == 1
+    assert counter(text, "nnscratch_request_seconds_count", route="/predict") == 28
+    assert counter(text, "nnscratch_rows_predicted_total") == 25
+    info = re.search(r'^nnscratch_model_info\{(.*)\} 1\.0$', text, re.MULTILINE)
+    assert info and 'task="regression"' in info.group(1) and 'model="popularity"' in info.group(1)
+
+
+def test_two_workers_serve_and_metrics_add_them_up(
+    models: dict[str, Path], rows: list[dict]
+) -> None:
+    with running_server(models["popularity"], "--workers", "2") as url:
+        expected = [post_json(url, "/predict", {"rows": [r]})["predictions"] for r in rows[:4]]
+        for _ in range(5):  # many connections: both workers answer some
+            for r, want in zip(rows[:4], expected, strict=True):
+                assert post_json(url, "/predict", {"rows": [r]})["predictions"] == want
+        text = scrape(url)
+    assert counter(text, "nnscratch_requests_total", route="/predict", status="200") == 24
+
+
+# --------------------------------------------------------------------------- the V2 protocol
+
+
+def test_open_inference_protocol_metadata_and_health(models: dict[str, Path]) -> None:
+    api = TestClient(create_app(models["popularity"]))
+    assert api.get("/v2/health/live").json() == {"live": True}
+    assert api.get("/v2/health/ready").json() == {"ready": True}
+    assert api.get("/v2").json()["name"] == "nnscratch"
+    meta = api.get("/v2/models/popularity").json()
+    assert meta["name"] == "popularity" and meta["versions"] == ["1"]
+    inputs = {i["name"]: i for i in meta["inputs"]}
+    assert inputs["danceability"] == {"name": "danceability", "datatype": "FP64", "shape": [-1]}
+    assert inputs["release_date"]["datatype"] == "BYTES"
+    assert meta["outputs"] == [{"name": "predictions", "datatype": "FP64", "shape": [-1]}]
+    missing = api.get("/v2/models/other")
+    assert missing.status_code == 404 and "serves 'popularity'" in missing.json()["error"]
+
+
+def test_open_inference_protocol_infer_gives_the_numbers_of_predict(
+    models: dict[str, Path], rows: list[dict]
+) -> None:
+    api = TestClient(create_app(models["popularity"]))
+    chosen = rows[:6]
+    predicted = api.post("/predict", json={"rows": chosen}).json()["predictions"]
+    meta = api.get("/v2/models/popularity").json()
+    inputs = []
+    for spec in meta["inputs"]:
+        data = [r[spec["name"]] for r in chosen]
+        if spec["datatype"] == "BYTES":
+            data = [str(v) for v in data]
+        inputs.append({"name": spec["name"], "shape": [len(chosen)],
+                       "datatype": spec["datatype"], "data": data})  # fmt: skip
+    answer = api.post("/v2/models/popularity/infer", json={"id": "42", "inputs": inputs})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["id"] == "42" and body["model_name"] == "popularity"
+    [output] = body["outputs"]
+    assert output == {"name": "predictions", "shape": [6], "datatype": "FP64", "data": predicted}
+
+
+def test_open_inference_protocol_takes_the_features_as_one_tensor(
+    models: dict[str, Path], rows: list[dict]
+) -> None:
+    """The model's numeric inputs as one ``features`` tensor ``[rows, inputs]`` (FP32) and
+    each categorical column as a BYTES tensor: the numbers of ``/predict``."""
+    from nnscratch.data.features import DERIVED_FEATURES, add_derived_features
+    from nnscratch.data.tracks import year_from_release_date
+
+    api = TestClient(create_app(models["popularity"]))
+    chosen = rows[:5]
+    predicted = api.post("/predict", json={"rows": chosen}).json()["predictions"]
+    features = api.get("/model").json()["features"]
+    frame = add_derived_features(pd.DataFrame(chosen), [f for f in features
+                                                        if f in DERIVED_FEATURES])
+    if "year" not in frame:  # a file gives the year by its release date
+        frame["year"] = year_from_release_date(frame["release_date"])
+    X = frame[features].astype(float).to_numpy()
+    categorical = [i["name"] for i in api.get("/v2/models/popularity").json()["inputs"]
+                   if i["datatype"] == "BYTES" and i["name"] in frame
+                   and i["name"] not in ("release_date", "name", "artists")]
+    inputs = [{"name": "features", "shape": list(X.shape), "datatype": "FP32",
+               "data": X.tolist()}]
+    inputs += [{"name": c, "shape": [len(chosen)], "datatype": "BYTES",
+                "data": [str(v) for v in frame[c]]} for c in categorical]  # fmt: skip
+    answer = api.post("/v2/models/popularity/infer", json={"inputs": inputs})
+    assert answer.status_code == 200, answer.text
+    # FP32 rounds the features (a relative 6e-8), which may move a 2-decimal answer by 0.01
+    assert answer.json()["outputs"][0]["data"] == pytest.approx(predicted, abs=0.011)
+    wrong = [{"name": "features", "shape": [5, 2], "datatype": "FP32", "data": [0.0] * 10}]
+    refused = api.post("/v2/models/popularity/infer", json={"inputs": wrong})
+    assert refused.status_code == 400 and f"features must be (rows, {len(features)})" in (
+        refused.json()["error"]
+    )
+
+
+def test_open_inference_protocol_on_digits_with_the_specs_request_forms(
+    models: dict[str, Path],
+) -> None:
+    """The protocol's own forms: data flat (row-major) or nested, an ``id`` echoed, a
+    ``parameters`` field ignored; errors as ``{"error": ...}``."""
+    api = TestClient(create_app(models["digits"]))
+    from sklearn.datasets import load_digits
+
+    images = (load_digits().images[:3] / 16).astype(float)
+    flat = {"name": "pixels", "shape": [3, 64], "datatype": "FP32",
+            "data": images.ravel().tolist(), "parameters": {"content_type": "np"}}  # fmt: skip
+    nested = dict(flat, shape=[3, 8, 8], data=images.tolist())
+    by_predict = api.post("/predict", json={"images": images.reshape(3, -1).tolist()}).json()
+    for tensor in (flat, nested):
+        answer = api.post("/v2/models/digits/infer", json={"id": "a", "inputs": [tensor]})
+        assert answer.status_code == 200, answer.text
+        outputs = {o["name"]: o for o in answer.json()["outputs"]}
+        assert outputs["predictions"]["data"] == by_predict["predictions"]
+        assert outputs["predictions"]["datatype"] == "INT64"
+        assert outputs["probabilities"]["shape"] == [3, 10]
+        assert np.reshape(outputs["probabilities"]["data"], (3, 10)).tolist() == by_predict[
+            "probabilities"
+        ]
+    for bad, fragment in (
+        ({"inputs": [dict(flat, shape=[3, 60])]}, "needs 180 values, data has 192"),
+        ({"inputs": [dict(flat, datatype="FP128")]}, "datatype 'FP128'"),
+        ({"inputs": [dict(flat, name="input0")]}, "the input is 'pixels'"),
+        ({"input": []}, "an inference request is"),
+    ):
+        answer = api.post("/v2/models/digits/infer", json=bad)
+        assert 400 <= answer.status_code < 500 and fragment in answer.json()["error"], bad
+
+
+# --------------------------------------------------------------------------- hostile bodies
+
+
+def test_the_four_bodies_that_once_got_a_5xx(models: dict[str, Path]) -> None:
+    api = TestClient(create_app(models["popularity"]))
+    nested = api.post("/predict", content=b"[" * 200_000,
+                      headers={"content-type": "application/json"})  # fmt: skip
+    assert nested.status_code == 400 and "nested too deeply" in nested.json()["detail"]
+    digits = api.post("/predict", content=b'{"rows": [{"tempo": ' + b"9" * 5000 + b"}]}",
+                      headers={"content-type": "application/json"})  # fmt: skip
+    assert digits.status_code == 400 and "not valid JSON" in digits.json()["detail"]
+    header = ",".join(f"c{i}" for i in range(50_000)) + "\n" + ",".join("1" * 50_000) + "\n"
+    started = time.perf_counter()
+    wide = api.post("/predict", content=header.encode(), headers={"content-type": "text/csv"})
+    assert time.perf_counter() - started < 1.0
+    assert wide.status_code == 422 and "50,000 columns; the limit is 1,000" in wide.json()["detail"]
+    assert api.get("/health").status_code == 200
+
+
+def test_an_upload_over_the_limit_in_one_go_gets_its_413_every_time(
+    models: dict[str, Path],
+) -> None:
+    """40 MB sent at once (Python's urllib), 20 times: each gets the 413, never a reset."""
+    body = b"x" * 40_000_000
+    with running_server(models["popularity"]) as url:
+        for _ in range(20):
+            try:
+                urllib.request.urlopen(urllib.request.Request(
+                    url + "/predict", data=body, headers={"content-type": "text/csv"}), timeout=60)
+                raise AssertionError("a 40 MB body was accepted")
+            except urllib.error.HTTPError as error:  # the answer, read: not a reset
+                assert error.code == 413
+                assert "the limit is 4,194,304" in json.loads(error.read())["detail"]
+        assert request(url, "GET", "/health")[0] == 200
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10),
+                                                                      children, max_size=5),
+    max_leaves=30,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fuzz_client(models: dict[str, Path]) -> TestClient:
+    return TestClient(create_app(models["popularity"]), raise_server_exceptions=False)
+
+
+FUZZ = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture]}
+
+
+@settings(max_examples=150, **FUZZ)
+@given(payload=JSON | st.fixed_dictionaries({"rows": st.lists(JSON, max_size=4)}))
+def test_arbitrary_json_never_gets_a_5xx(fuzz_client: TestClient, payload: object) -> None:
+    answer = fuzz_client.post("/predict", content=json.dumps(payload).encode(),
+                              headers={"content-type": "application/json"})  # fmt: skip
+    assert answer.status_code < 500, (payload, answer.text)
+    v2 = fuzz_client.post("/v2/models/popularity/infer", content=json.dumps(payload).encode())
+    assert v2.status_code < 500, (payload, v2.text)
+
+
+@settings(max_examples=100, **FUZZ)
+@given(body=st.binary(max_size=300), kind=st.sampled_from(
+    ["application/json", "text/csv", "image/png", "text/plain", "application/octet-stream"]))
+def test_arbitrary_bytes_never_get_a_5xx(fuzz_client: TestClient, body: bytes, kind: str) -> None:
+    answer = fuzz_client.post("/predict", content=body, headers={"content-type": kind})
+    assert answer.status_code < 500, (body, answer.text)
+    assert fuzz_client.get("/health").status_code == 200
