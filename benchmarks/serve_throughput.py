@@ -1,0 +1,349 @@
+"""Serving under load: ``nnscratch serve`` against FastAPI + scikit-learn and FastAPI's floor.
+
+The same client load goes to each server in turn, one run each, on this
+machine: ``--clients`` keep-alive connections (16) send ``--requests`` (1,600)
+POSTs of 1–5 rows — tracks of the shared Spotify sample as JSON rows for a
+popularity model, MNIST test images as pixels for a digits model — as fast as
+the answers come. The client is an asyncio loop in a process of its own. For
+each server: requests per second, p50 and p99 latency, errors (anything but a
+200) and wrong answers: every ``nnscratch serve`` answer is compared with
+what ``nnscratch predict`` writes for the same rows, to the last digit.
+
+Servers:
+
+* ``nnscratch serve`` with the default batching (``--max-wait-ms 2``), with
+  batching off (``--max-wait-ms 0 --max-batch-rows 1``), and with ``--workers 2``;
+* FastAPI + a scikit-learn pipeline (pydantic rows → DataFrame →
+  HistGradientBoosting on the seed's 13 features; for digits, pixels →
+  LogisticRegression), ``benchmarks/serve_apps.py``, on the same uvicorn;
+* FastAPI answering a constant after reading the body: the framework's floor.
+
+Each server's resident memory (its processes together) is read after the load.
+
+    python benchmarks/serve_throughput.py --data ../shared/data/spotify/tracks.csv \\
+        --mnist ../shared/data/mnist
+
+Trains a default model of each kind first unless ``--popularity-model`` and
+``--digits-model`` name them. Writes ``benchmarks/results/serve_throughput.{md,json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from results_io import write_results  # benchmarks/, beside this script
+
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def nnscratch(*args: str, timeout: float = 1800) -> None:
+    result = subprocess.run([sys.executable, "-m", "nnscratch", *args], capture_output=True,
+                            text=True, timeout=timeout)  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr)
+
+
+def train(kind: str, data: str, out: Path, train_args: list[str]) -> str:
+    """A model of ``kind`` trained on ``data`` (into ``out``); its file."""
+    print(f"training a {kind.split(' (')[0]} {' '.join(train_args)} on {data} …", flush=True)
+    nnscratch("train", "--data", data, "--out", str(out), "--quiet", *train_args)
+    return str(out / "model.npz")
+
+
+# --------------------------------------------------------------------------- the load
+
+
+def table_load(data: str, model: Path, n: int, seed: int, folder: Path) -> dict[str, Any]:
+    """Request bodies of 1–5 tracks each (JSON rows), and what ``nnscratch predict``
+    writes for every row: the answers each body must get."""
+    rows = pd.read_csv(data).sample(400, random_state=seed).reset_index(drop=True)
+    csv = folder / "rows.csv"
+    rows.to_csv(csv, index=False)
+    nnscratch("predict", "--model", str(model), "--data", str(csv), "--out", str(folder / "p.csv"))
+    by_id = pd.read_csv(folder / "p.csv").set_index("id")["predicted_popularity"]
+    records = json.loads(rows.to_json(orient="records"))
+    rng = np.random.default_rng(seed)
+    bodies, expected = [], []
+    for _ in range(n):
+        chosen = rng.choice(len(records), size=rng.integers(1, 6))
+        bodies.append(json.dumps({"rows": [records[i] for i in chosen]}).encode())
+        expected.append({"predictions": [float(by_id[records[i]["id"]]) for i in chosen]})
+    return {"bodies": bodies, "expected": expected}
+
+
+def digits_load(mnist: str, model: Path, n: int, seed: int, folder: Path) -> dict[str, Any]:
+    """Bodies of 1–5 MNIST test images each (pixels), and ``nnscratch predict``'s labels
+    and probabilities for every image."""
+    from nnscratch.data.images import load_images
+
+    images = load_images(mnist)
+    nnscratch("predict", "--model", str(model), "--data", mnist, "--out", str(folder / "d.csv"))
+    predicted = pd.read_csv(folder / "d.csv")
+    columns = [f"p{c}" for c in range(10)]
+    rng = np.random.default_rng(seed)
+    bodies, expected = [], []
+    for _ in range(n):
+        chosen = rng.integers(0, 400, size=rng.integers(1, 6))
+        pixels = images.X_test[chosen].astype(np.float64).tolist()
+        bodies.append(json.dumps({"images": pixels}).encode())
+        expected.append({
+            "predictions": predicted["label"].to_numpy()[chosen].tolist(),
+            "probabilities": predicted[columns].to_numpy()[chosen].tolist(),
+        })  # fmt: skip
+    return {"bodies": bodies, "expected": expected}
+
+
+async def _client_loop(
+    port: int, bodies: list[bytes], expected: list[dict] | None, clients: int
+) -> dict[str, Any]:
+    latencies = np.zeros(len(bodies))
+    errors = wrong = 0
+    next_index = iter(range(len(bodies)))
+
+    async def one_client() -> None:
+        nonlocal errors, wrong
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for k in next_index:
+            body = bodies[k]
+            head = (
+                "POST /predict HTTP/1.1\r\nHost: localhost\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            started = time.perf_counter()
+            writer.write(head + body)
+            status_and_headers = await reader.readuntil(b"\r\n\r\n")
+            length = int(status_and_headers.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            answer = await reader.readexactly(length)
+            latencies[k] = time.perf_counter() - started
+            if not status_and_headers.startswith(b"HTTP/1.1 200"):
+                errors += 1
+            elif expected is not None:
+                got = json.loads(answer)
+                if any(got[key] != value for key, value in expected[k].items()):
+                    wrong += 1
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one_client() for _ in range(clients)))
+    seconds = time.perf_counter() - started
+    return {
+        "requests": len(bodies),
+        "seconds": seconds,
+        "requests_per_second": len(bodies) / seconds,
+        "p50_ms": float(np.percentile(latencies, 50) * 1000),
+        "p99_ms": float(np.percentile(latencies, 99) * 1000),
+        "errors": errors,
+        "wrong": wrong if expected is not None else None,
+    }
+
+
+def _client_process(port: int, load: dict, check: bool, clients: int, results: Any) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    expected = load["expected"] if check else None
+    results.put(asyncio.run(_client_loop(port, load["bodies"], expected, clients)))
+
+
+def run_load(port: int, load: dict, check: bool, clients: int) -> dict[str, Any]:
+    """The load from a client process of its own; its figures."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    process = context.Process(target=_client_process, args=(port, load, check, clients, results))
+    process.start()
+    figures = results.get(timeout=600)
+    process.join()
+    return figures
+
+
+# --------------------------------------------------------------------------- the servers
+
+
+def start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen:
+    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{command}: {process.stderr.read()}")  # type: ignore[union-attr]
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{command} did not start")
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its children, theirs, and so on."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def resident_mb(pid: int) -> float:
+    """The resident memory of ``pid`` and its children, MB."""
+    total = 0
+    for current in process_tree(pid):
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(next(line.split()[1] for line in status.splitlines()
+                              if line.startswith("VmRSS")))  # fmt: skip
+        except (OSError, StopIteration):
+            continue
+    return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) ``pid`` and its children have used so far."""
+    ticks = 0
+    for current in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def measure(name: str, command: list[str], env: dict, load: dict, check: bool,
+            clients: int) -> dict[str, Any]:  # fmt: skip
+    port = free_port()
+    process = start([*command, "--port", str(port)], port, env)
+    try:
+        warm = {"bodies": load["bodies"][:200], "expected": load["expected"][:200]}
+        run_load(port, warm, check, clients)
+        time.sleep(0.5)
+        cpu = cpu_seconds(process.pid)
+        figures = run_load(port, load, check, clients)
+        figures["server_cpu_ms"] = 1000 * (cpu_seconds(process.pid) - cpu) / len(load["bodies"])
+        figures["resident_mb"] = resident_mb(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    figures["server"] = name
+    print(f"  {name}: {figures['requests_per_second']:,.0f} requests/s, p50 "
+          f"{figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, errors "
+          f"{figures['errors']}, wrong {figures['wrong']}, server CPU "
+          f"{figures['server_cpu_ms']:.2f} ms a request", flush=True)  # fmt: skip
+    return figures
+
+
+def servers(model: Path, small: Path | None) -> list[tuple[str, list[str], Path | None]]:
+    """Each server to measure: its name, its command, and the model its answers are
+    checked against (None: not checked)."""
+    serve = [sys.executable, "-m", "nnscratch", "serve", "--model", str(model)]
+    uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(HERE),
+               "--log-level", "warning"]  # fmt: skip
+    rows = [
+        ("nnscratch serve (defaults: 1 worker, batching 2 ms)", serve, model),
+        ("nnscratch serve, batching off",
+         [*serve, "--max-wait-ms", "0", "--max-batch-rows", "1"], model),
+        ("nnscratch serve --workers 2", [*serve, "--workers", "2"], model),
+    ]
+    if small is not None:  # the server's own cost, with little arithmetic in the network
+        rows.append(("nnscratch serve --workers 2, a `--preset fast` model",
+                     [sys.executable, "-m", "nnscratch", "serve", "--model", str(small),
+                      "--workers", "2"], small))  # fmt: skip
+    return [
+        *rows,
+        ("FastAPI + scikit-learn", [*uvicorn, "serve_apps:sklearn_app"], None),
+        ("FastAPI constant (the floor)", [*uvicorn, "serve_apps:constant_app"], None),
+    ]
+
+
+def table(kind: str, results: list[dict[str, Any]]) -> str:
+    sklearn = next(r for r in results if r["server"].startswith("FastAPI + scikit"))
+    floor = next(r for r in results if r["server"].startswith("FastAPI constant"))
+    lines = [f"**{kind}**", "",
+             "| server | requests/s | × scikit-learn | % of floor | p50 ms | p99 ms | errors | "
+             "wrong | server CPU ms / request | resident MB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in results:
+        wrong = "—" if r["wrong"] is None else str(r["wrong"])
+        lines.append(
+            f"| {r['server']} | {r['requests_per_second']:,.0f} | "
+            f"{r['requests_per_second'] / sklearn['requests_per_second']:.1f}× | "
+            f"{100 * r['requests_per_second'] / floor['requests_per_second']:.0f}% | "
+            f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {wrong} | "
+            f"{r['server_cpu_ms']:.2f} | {r['resident_mb']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(HERE.parents[1] / "shared/data/spotify/tracks.csv"))
+    parser.add_argument("--mnist", default=str(HERE.parents[1] / "shared/data/mnist"))
+    parser.add_argument("--popularity-model", help="a model.npz (default: train one)")
+    parser.add_argument("--digits-model", help="a model.npz (default: train one on --mnist)")
+    parser.add_argument("--fast-model", help="a --preset fast popularity model.npz (default: "
+                        "train one)")  # fmt: skip
+    parser.add_argument("--requests", type=int, default=1600)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=["popularity", "digits"], help="one kind of model")
+    parser.add_argument("--out", default=str(HERE / "results" / "serve_throughput"))
+    args = parser.parse_args()
+    report: dict[str, Any] = {"requests": args.requests, "clients": args.clients}
+    tables = []
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        kinds = (("popularity model (JSON rows of tracks)", args.popularity_model, args.data,
+                  table_load, []),
+                 ("digits model (MNIST pixels)", args.digits_model, args.mnist, digits_load,
+                  ["--epochs", "5"]))  # fmt: skip
+        for kind, model, data, make_load, train_args in kinds:
+            if args.only and not kind.startswith(args.only):
+                continue
+            model = model or train(kind, data, work / kind[:6], train_args)
+            small = None
+            if make_load is table_load:  # the same kind of model, at a fraction of the cost
+                small = args.fast_model or train(kind, data, work / "fast", ["--preset", "fast"])
+            loads = {Path(m): make_load(data, Path(m), args.requests, args.seed, work)
+                     for m in (model, small) if m is not None}  # fmt: skip
+            env = {"SERVE_BENCH_DATA": data,
+                   "SERVE_BENCH_KIND": "digits" if "digits" in kind else "table"}  # fmt: skip
+            print(kind, flush=True)
+            results = []
+            for name, command, checked in servers(Path(model), small and Path(small)):
+                load = loads[checked or Path(model)]
+                results.append(measure(name, command, env, load, checked is not None, args.clients))
+            report[kind] = results
+            tables.append(table(kind, results))
+    header = (f"{args.requests:,} requests of 1–5 rows, {args.clients} keep-alive clients in a "
+              "process of their own, this machine; one run each, after a warm-up.\n\n")  # fmt: skip
+    write_results(args.out, report, header + "\n".join(tables))
+
+
+if __name__ == "__main__":
+    main()
