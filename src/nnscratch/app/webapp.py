@@ -36,11 +36,10 @@ def build_app(served: Any, *, max_body_bytes: int, max_rows: int, batching: dict
     ``/``, ``/health``, ``/model``, ``/predict``, ``/metrics`` and the Open Inference
     Protocol's routes. ``batching`` gives the batcher's ``max_rows`` and ``max_wait_s``."""
     from fastapi import FastAPI, Request
-    from fastapi.responses import HTMLResponse, JSONResponse, Response
+    from fastapi.responses import JSONResponse
 
     limits = {"max_body_bytes": max_body_bytes, "max_rows": max_rows}
-    description = served.describe(limits)
-    page, model = served.page(), served.model
+    model = served.model
     metrics = ServerMetrics(served.name, served.version, model.task, __version__)
     batcher = MicroBatcher(model.network_outputs, on_batch=metrics.batch, **batching)
 
@@ -56,22 +55,7 @@ def build_app(served: Any, *, max_body_bytes: int, max_rows: int, batching: dict
         key = "error" if request.url.path.startswith("/v2/") else "detail"  # V2's own form
         return JSONResponse({key: exc.message}, status_code=exc.status)
 
-    @app.get("/", response_class=HTMLResponse)
-    async def index() -> str:
-        return page
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/model")
-    async def model_info() -> JSONResponse:
-        return JSONResponse(description)
-
-    @app.get("/metrics")
-    async def scrape() -> Response:
-        body, media_type = metrics.exposition()
-        return Response(body, media_type=media_type)
+    add_reading_routes(app, served.page(), served.describe(limits), metrics)
 
     async def answer(request: Request, make: Any) -> Any:
         """The answer to ``request``: its body read and made into the network's inputs
@@ -102,6 +86,28 @@ def build_app(served: Any, *, max_body_bytes: int, max_rows: int, batching: dict
     add_inference_protocol(app, served, answer, max_rows)
     app.add_middleware(CountRequests, metrics=metrics)
     return app
+
+
+def add_reading_routes(app: Any, page: str, description: dict, metrics: Any) -> None:
+    """``GET /`` (the page), ``/health``, ``/model`` (``description``) and ``/metrics``."""
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> str:
+        return page
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/model")
+    async def model_info() -> JSONResponse:
+        return JSONResponse(description)
+
+    @app.get("/metrics")
+    async def scrape() -> Response:
+        body, media_type = metrics.exposition()
+        return Response(body, media_type=media_type)
 
 
 def add_inference_protocol(app: Any, served: Any, answer: Any, max_rows: int) -> None:
