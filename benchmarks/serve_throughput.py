@@ -13,6 +13,8 @@ Servers:
 
 * ``nnscratch serve`` with the default batching (``--max-wait-ms 2``), with
   batching off (``--max-wait-ms 0 --max-batch-rows 1``), and with ``--workers 2``;
+  and ``--workers 2`` serving a ``--preset fast`` popularity model, which separates
+  the server's own cost per request from the default model's arithmetic;
 * FastAPI + a scikit-learn pipeline (pydantic rows → DataFrame →
   HistGradientBoosting on the seed's 13 features; for digits, pixels →
   LogisticRegression), ``benchmarks/serve_apps.py``, on the same uvicorn;
