@@ -137,12 +137,12 @@ class PiecewiseLinearEncoding:
 
     def _bins(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every bin of every feature at once: its feature's column, its lower edge and its
-        width (at least the dtype's smallest normal number), in ``dtype``; kept per dtype
-        until the edges change."""
-        key = (np.dtype(dtype).str, id(self.edges_), len(self.edges_))
+        width (at least the dtype's smallest normal number), in ``dtype``; kept until
+        ``edges_`` is another list (a fit, a load) or the dtype changes. The kept tuple
+        holds the list itself, so its identity cannot be reused by a new one."""
         kept = getattr(self, "_kept_bins", None)
-        if kept is not None and kept[0] == key:
-            return kept[1]
+        if kept is not None and kept[0] is self.edges_ and kept[1] == np.dtype(dtype):
+            return kept[2]
         column, low, width = [], [], []
         for j, edges in enumerate(self.edges_):
             if len(edges) >= 2:
@@ -154,7 +154,7 @@ class PiecewiseLinearEncoding:
             np.concatenate(low) if low else np.empty(0, dtype),
             np.concatenate(width) if width else np.empty(0, dtype),
         )
-        self._kept_bins = (key, arrays)
+        self._kept_bins = (self.edges_, np.dtype(dtype), arrays)
         return arrays
 
     def fit_transform(self, X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
