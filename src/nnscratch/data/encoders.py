@@ -11,6 +11,7 @@ Arrays are in the user layout ``(n_samples, n_features)``.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -204,23 +205,41 @@ class CategoryEncoding:
         self.levels_: list[str] = []
 
     def fit(self, values: Any) -> CategoryEncoding:
-        counts = Counter(v for v in self._as_text(values) if v is not None)
+        items, text = self._distinct_text(values)
+        counts: Counter[str] = Counter()
+        for value, n in Counter(items).items():
+            if text(value) is not None:
+                counts[text(value)] += n
         kept = [(level, n) for level, n in counts.items() if n >= self.min_count]
         ordered = sorted(kept, key=lambda item: (-item[1], item[0]))
         self.levels_ = [str(level) for level, _ in ordered[: self.max_levels]]
         return self
 
     @staticmethod
-    def _as_text(values: Any) -> list[str | None]:
-        """Each value stripped and lower-cased; None where it is missing."""
-        return [None if is_missing(v) else str(v).strip().lower() for v in np.asarray(values)]
+    def _distinct_text(values: Any) -> tuple[list[Any], Callable[[Any], str | None]]:
+        """The values as a list, and each value's text (stripped, lower-cased; None where
+        missing), worked out once per distinct value: a column has few."""
+        items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+        def as_text(v: Any) -> str | None:
+            return None if is_missing(v) else str(v).strip().lower()
+
+        try:
+            known = {v: as_text(v) for v in dict.fromkeys(items)}
+        except TypeError:  # an unhashable value (a list sent in JSON): one by one
+            return items, as_text
+        return items, known.__getitem__
 
     def codes(self, values: Any) -> np.ndarray:
         """Level index of each value; ``len(levels_)`` for other (rare, unseen, missing)."""
         index = {level: i for i, level in enumerate(self.levels_)}
         other = len(self.levels_)
-        texts = self._as_text(values)
-        return np.fromiter((index.get(t, other) for t in texts), dtype=np.int64, count=len(texts))
+        items, text = self._distinct_text(values)
+        try:
+            code = {v: index.get(text(v), other) for v in dict.fromkeys(items)}
+        except TypeError:
+            return np.fromiter((index.get(text(v), other) for v in items), np.int64, len(items))
+        return np.fromiter(map(code.__getitem__, items), dtype=np.int64, count=len(items))
 
     def transform(self, values: Any, dtype: np.dtype | type = np.float64) -> np.ndarray:
         codes = self.codes(values)
