@@ -151,6 +151,12 @@ class ParityModel:
     def answer_body(self, media: str, body: bytes, max_rows: int) -> dict[str, Any]:
         raise RequestError(415, "the toy task takes JSON only")
 
+    def to_onnx(self) -> Any:
+        return self.estimator.to_onnx()
+
+    def onnx_inputs(self) -> list[dict[str, Any]]:
+        return [{"name": "X", "dtype": "float32", "shape": ["rows", 6]}]
+
 
 @dataclass
 class BitsData:

@@ -120,7 +120,7 @@ class PiecewiseLinearEncoding:
         if X.ndim != 2 or X.shape[1] != len(self.edges_):
             raise ValueError(f"expected X with {len(self.edges_)} columns, got shape {X.shape}")
         dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-        column, low, width = self._bins(dtype)
+        column, low, width = self.bin_table(dtype)
         out = np.empty((len(X), self.n_features_out_), dtype=dtype)
         bins = out[:, : len(column)]
         np.take(X, column, axis=1, out=bins)  # each bin's feature value
@@ -136,11 +136,12 @@ class PiecewiseLinearEncoding:
             out[:, len(column) :] = X
         return out
 
-    def _bins(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every bin of every feature at once: its feature's column, its lower edge and its
-        width (at least the dtype's smallest normal number), in ``dtype``; kept until
-        ``edges_`` is another list (a fit, a load) or the dtype changes. The kept tuple
-        holds the list itself, so its identity cannot be reused by a new one."""
+    def bin_table(self, dtype: np.dtype | type) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every bin of every feature at once (what :meth:`transform` and the ONNX graph
+        compute with): its feature's column, its lower edge and its width (at least the
+        dtype's smallest normal number), in ``dtype``; kept until ``edges_`` is another
+        list (a fit, a load) or the dtype changes. The kept tuple holds the list itself,
+        so its identity cannot be reused by a new one."""
         kept = getattr(self, "_kept_bins", None)
         if kept is not None and kept[0] is self.edges_ and kept[1] == np.dtype(dtype):
             return kept[2]

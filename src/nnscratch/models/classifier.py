@@ -19,9 +19,10 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from nnscratch.models.base import MLPBase
+from nnscratch.models.onnx_export import estimator_graph
 
 #: dtypes a class label may have in a model file (JSON holds the values).
 #: ``scoring`` → what the training loop monitors for early stopping.
@@ -221,3 +222,10 @@ class MLPClassifier(ClassifierMixin, MLPBase):
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row, ``(n_samples,)``, of ``classes_``'s type."""
         return most_probable(self.predict_proba(X), self.classes_)
+
+    def to_onnx(self) -> Any:
+        """The fitted networks as an ONNX ``ModelProto``: input ``X`` ``(rows,
+        n_features_in_)``, outputs ``label`` and ``probabilities``; needs the ``onnx``
+        extra (see :mod:`nnscratch.models.onnx_export`)."""
+        check_is_fitted(self, "networks_")
+        return estimator_graph(self, classes=self.classes_)

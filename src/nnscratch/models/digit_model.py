@@ -28,6 +28,7 @@ from nnscratch.models.metrics import (
     classification_metrics,
     most_probable,
 )
+from nnscratch.models.onnx_export import digits_graph, digits_input_spec
 from nnscratch.models.persistence import read_model_file, write_model_file
 from nnscratch.models.requests import json_values, pixels_from_json
 from nnscratch.models.table_classifier import class_tensor_outputs
@@ -152,6 +153,17 @@ class DigitModel(WrapsEstimator):
             "classes": json_values(self.classes_),
             "probabilities": proba.tolist(),
         }
+
+    # ------------------------------------------------------------------ export
+
+    def to_onnx(self) -> Any:
+        """The classifier as an ONNX ``ModelProto``: ``pixels`` in, ``label`` and
+        ``probabilities`` out (needs the ``onnx`` extra)."""
+        return digits_graph(self)
+
+    def onnx_inputs(self) -> list[dict[str, Any]]:
+        """What the ONNX graph takes: the ``pixels`` of each image, in [0, 1]."""
+        return digits_input_spec(self)
 
     # ------------------------------------------------------------------ files
 

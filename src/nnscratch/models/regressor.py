@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.exceptions import DataConversionWarning
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nnscratch.models.base import MLPBase
+from nnscratch.models.onnx_export import estimator_graph
 
 
 class MLPRegressor(RegressorMixin, MLPBase):
@@ -172,3 +173,10 @@ class MLPRegressor(RegressorMixin, MLPBase):
         """
         y = self.predict_outputs(X, block_width)
         return y.ravel() if self._y_ndim == 1 else y
+
+    def to_onnx(self) -> Any:
+        """The fitted networks as an ONNX ``ModelProto``: input ``X`` ``(rows,
+        n_features_in_)``, output ``predictions`` (shaped as :meth:`predict`'s); needs the
+        ``onnx`` extra (see :mod:`nnscratch.models.onnx_export`)."""
+        check_is_fitted(self, "networks_")
+        return estimator_graph(self)

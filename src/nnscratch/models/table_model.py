@@ -35,6 +35,7 @@ from nnscratch.data.tracks import input_columns, read_tracks
 from nnscratch.errors import ModelFileError, RequestError
 from nnscratch.models.base import Predictions, Request, WrapsEstimator
 from nnscratch.models.metrics import Results
+from nnscratch.models.onnx_export import table_graph, table_input_spec
 from nnscratch.models.persistence import read_model_file, write_model_file
 from nnscratch.models.requests import (
     TableRows,
@@ -286,3 +287,24 @@ class TableModel(WrapsEstimator):
     def _answer_values(self, outputs: np.ndarray) -> dict[str, Any]:
         """The predictions (and what the kind of model adds) from the network outputs."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ export
+
+    def to_onnx(self) -> Any:
+        """The whole model, scaling and encodings included, as an ONNX ``ModelProto``
+        (needs the ``onnx`` extra; see :mod:`nnscratch.models.onnx_export`)."""
+        return table_graph(self)
+
+    def onnx_inputs(self) -> list[dict[str, Any]]:
+        """What the ONNX graph takes, in order: the ``features`` columns (which derived
+        from text, and from what) and each categorical column's level codes."""
+        return table_input_spec(self)
+
+    def onnx_feeds(self, cleaned: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The ONNX graph's inputs for the rows of a cleaned frame (:meth:`read_rows`):
+        ``features`` ``(n, len(features))`` float64 and each categorical column's codes."""
+        pre = self.preprocessing
+        feeds = {"features": cleaned[pre.features].to_numpy(dtype=np.float64)}
+        for category in pre.categories:
+            feeds[category.column] = category.codes(cleaned[category.column].to_numpy())
+        return feeds

@@ -54,7 +54,8 @@ class FittedModel(Protocol):
     how the network's outputs (``network_outputs``, which a server may batch
     over many requests) become the answer; ``answer_json`` and ``answer_body``
     do both at once. ``tensor_*`` are the same for the Open Inference Protocol
-    (KServe V2). ``page`` names the served page.
+    (KServe V2). ``page`` names the served page. ``to_onnx`` is the whole model as one
+    ONNX graph, and ``onnx_inputs`` what that graph takes (``nnscratch export``).
     """
 
     task: ClassVar[str]
@@ -89,6 +90,10 @@ class FittedModel(Protocol):
     def answer_json(self, payload: Any, max_rows: int) -> dict[str, Any]: ...
 
     def answer_body(self, media: str, body: bytes, max_rows: int) -> dict[str, Any]: ...
+
+    def to_onnx(self) -> Any: ...
+
+    def onnx_inputs(self) -> list[dict[str, Any]]: ...
 
 
 class TaskData(Protocol):

@@ -3,6 +3,15 @@
 :data:`COMMANDS` lists them in the order ``--help`` shows them.
 """
 
-from nnscratch.app.commands import download, evaluate, experiment, predict, serve, train, tune
+from nnscratch.app.commands import (
+    download,
+    evaluate,
+    experiment,
+    export,
+    predict,
+    serve,
+    train,
+    tune,
+)
 
-COMMANDS = (train, evaluate, predict, download, experiment, tune, serve)
+COMMANDS = (train, evaluate, predict, export, download, experiment, tune, serve)

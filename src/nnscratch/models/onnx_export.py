@@ -1,0 +1,320 @@
+"""Fitted models as ONNX graphs: the same arithmetic, runnable without this package.
+
+Every graph goes from a model's numeric inputs to the answer a user sees, in
+the user layout ``(rows, columns)`` with a dynamic number of rows:
+
+    table model      features (rows, F) float64      the cleaned numbers, in the order of
+                     <column> (rows,) int64           ``features``; one level code per
+                                                      categorical column
+    digits model     pixels (rows, R·C) float32       in [0, 1]
+    estimator        X (rows, n_features_in_)         the network's inputs
+
+and, node by node, what :mod:`nnscratch.data.preprocessing` and the networks do:
+
+1. Min-Max scaling ``x·scale + min`` in float64, cast to the network's dtype
+   (as ``Preprocessing.scale_arrays``);
+2. the piecewise-linear encoding: ``Gather`` each bin's feature, ``Sub`` its lower
+   edge, ``Div`` by its width, ``Clip`` to [0, 1], then the scaled values
+   (``PiecewiseLinearEncoding.transform``; the edges are constants);
+3. one-hot blocks from level codes: ``Equal`` against ``0..L-1``, and the
+   ``other`` column ``1 − Σ`` (so any code outside ``0..L-1`` is other). A code
+   comes in, not the text: the text's normalisation (strip, lower-case, missing)
+   is the package's, like the features derived from text, and one number a row
+   is all another runtime has to compute from the levels listed in the metadata;
+4. each network: ``Gemm`` + activation per layer; a TabM/BatchEnsemble network
+   as one product for all ``K`` members per layer, activations ``(rows, n, K)``,
+   the first layer's member scalings folded into ``V[j,k,i] = W[j,i]·r_k[i]``,
+   then ``S``, ``B`` and the mean over members; several networks: ``Mean``;
+5. the head: target un-scaling ``(y − min)/scale`` in float64 and the clip to
+   the target's range (``predictions``), or the probabilities (a sigmoid unit's
+   as ``(1 − p, p)``) and the ``ArgMax`` label (``label``, ``probabilities``).
+
+Dropout is absent (inference), as in ``predict``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nnscratch import __version__
+from nnscratch.core.activations import LEAKY_SLOPE
+from nnscratch.data.features import DERIVED_FEATURES
+from nnscratch.models.onnx_graph import ExportError, GraphBuilder
+
+#: The name of the dynamic batch dimension.
+ROWS = "rows"
+
+
+# ---------------------------------------------------------------------- networks
+
+
+def activation(g: GraphBuilder, Z: str, name: str, axis: int = 1) -> str:
+    """The node(s) of one of the package's activations (``axis``: softmax's class axis)."""
+    if name == "identity":
+        return Z
+    if name == "leaky_relu":
+        return g.node("LeakyRelu", [Z], alpha=LEAKY_SLOPE)
+    if name == "softmax":
+        return g.node("Softmax", [Z], axis=axis)
+    ops = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+    if name not in ops:
+        raise ExportError(f"the activation {name!r} has no ONNX export")
+    return g.node(ops[name], [Z])
+
+
+def plain_network(g: GraphBuilder, net: Any, X: str, prefix: str) -> str:
+    """``A[l] = g(A[l-1]·W[l]ᵀ + b[l]ᵀ)``, one ``Gemm`` a layer: ``(rows, n[L])``."""
+    arrays = net.state_dict()
+    L = len(net.layer_sizes) - 1
+    A = X
+    for l in range(1, L + 1):
+        W = g.const(f"{prefix}W{l}", arrays[f"W{l}"])
+        b = g.const(f"{prefix}b{l}", arrays[f"b{l}"].ravel())
+        Z = g.node("Gemm", [A, W, b], transB=1)
+        A = activation(g, Z, (net.output if l == L else net.hidden).name)
+    return A
+
+
+def batch_ensemble_network(g: GraphBuilder, net: Any, X: str, prefix: str) -> str:
+    """The ``K`` members of a TabM network at once (activations ``(rows, n[l], K)``) and
+    their mean, ``(rows, n[L])``; see :mod:`nnscratch.core.batchensemble` for the math."""
+    arrays, K, sizes = net.state_dict(), net.k, net.layer_sizes
+    L = len(sizes) - 1
+    A: str = X
+    for l in range(1, L + 1):
+        if l == 1:
+            P = g.node("Gemm", [X, _first_layer_weights(g, arrays, prefix)], transB=1)
+            P = g.node("Reshape", [P, g.const("members_shape", [-1, sizes[1], K], np.int64)])
+        else:
+            U = g.node("Mul", [A, g.const(f"{prefix}R{l}", arrays[f"R{l}"])])
+            P = g.node("MatMul", [g.const(f"{prefix}W{l}", arrays[f"W{l}"]), U])
+        Z = g.node("Mul", [P, g.const(f"{prefix}S{l}", arrays[f"S{l}"])])
+        Z = g.node("Add", [Z, g.const(f"{prefix}B{l}", arrays[f"B{l}"])])
+        A = activation(g, Z, (net.output if l == L else net.hidden).name, axis=1)
+    return g.node("ReduceMean", [A], axes=[2], keepdims=0)
+
+
+def _first_layer_weights(g: GraphBuilder, arrays: dict[str, np.ndarray], prefix: str) -> str:
+    """``V[j,k,i] = W[j,i]·r_k[i]`` as ``(n[1]·K, n[0])``, computed in the graph from ``W1``
+    and ``R1`` (so the file holds ``W1`` and ``R1``, not ``K`` times ``W1``); its inputs are
+    all constants, so a runtime folds it once when it loads the graph."""
+    W, R = arrays["W1"], arrays["R1"]
+    V = g.node("Mul", [g.const(f"{prefix}W1", W[:, None, :]), g.const(f"{prefix}R1", R.T[None])])
+    return g.node("Reshape", [V, g.const("weights_shape", [-1, W.shape[1]], np.int64)])
+
+
+def estimator_outputs(g: GraphBuilder, estimator: Any, X: str) -> str:
+    """The mean of a fitted estimator's networks' outputs for ``X`` ``(rows, n[0])``:
+    ``(rows, n_outputs)``, as ``predict_outputs``."""
+    outputs = []
+    for member, net in enumerate(estimator.networks_):
+        prefix = f"m{member + 1}." if len(estimator.networks_) > 1 else ""
+        build = batch_ensemble_network if getattr(net, "k", 1) > 1 else plain_network
+        outputs.append(build(g, net, X, prefix))
+    return outputs[0] if len(outputs) == 1 else g.node("Mean", outputs)
+
+
+# ---------------------------------------------------------------------- preprocessing
+
+
+def table_inputs(g: GraphBuilder, pre: Any, dtype: np.dtype) -> tuple[list[Any], str]:
+    """The graph inputs of a table model and the network's inputs computed from them."""
+    inputs = [g.value_info("features", np.float64, [ROWS, len(pre.features)])]
+    scaler = pre.x_scaler
+    scaled = g.node("Mul", ["features", g.const("x_scale", scaler.scale_)])
+    scaled = g.node("Add", [scaled, g.const("x_min", scaler.min_)])
+    scaled = g.node("Cast", [scaled], to=_element(g, dtype))
+    blocks = [scaled if pre.encoder is None else _piecewise_linear(g, pre.encoder, scaled, dtype)]
+    for category in pre.categories:
+        inputs.append(g.value_info(category.column, np.int64, [ROWS]))
+        blocks.append(_one_hot(g, category.column, len(category.levels_), dtype))
+    X = blocks[0] if len(blocks) == 1 else g.node("Concat", blocks, axis=1)
+    return inputs, X
+
+
+def _piecewise_linear(g: GraphBuilder, encoder: Any, scaled: str, dtype: np.dtype) -> str:
+    column, low, width = encoder.bin_table(dtype)
+    bins = g.node("Gather", [scaled, g.const("bin_feature", column, np.int64)], axis=1)
+    bins = g.node("Sub", [bins, g.const("bin_low", low)])
+    bins = g.node("Div", [bins, g.const("bin_width", width)])
+    bins = g.node("Clip", [bins, g.const("zero", 0, dtype), g.const("one", 1, dtype)])
+    return g.node("Concat", [bins, scaled], axis=1) if encoder.include_input else bins
+
+
+def _one_hot(g: GraphBuilder, column: str, n_levels: int, dtype: np.dtype) -> str:
+    codes = g.node("Unsqueeze", [column, g.const("axis_1", [1], np.int64)])
+    hits = g.node("Equal", [codes, g.const(f"{column}_levels", np.arange(n_levels))])
+    one_hot = g.node("Cast", [hits], to=_element(g, dtype))
+    seen = g.node("ReduceSum", [one_hot, g.const("axis_1", [1], np.int64)], keepdims=1)
+    other = g.node("Sub", [g.const("one", 1, dtype), seen])
+    return g.node("Concat", [one_hot, other], axis=1)
+
+
+def _element(g: GraphBuilder, dtype: Any) -> int:
+    return int(g.onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
+
+
+# ---------------------------------------------------------------------- heads
+
+
+def regression_head(g: GraphBuilder, outputs: str, pre: Any) -> str:
+    """Network outputs ``(rows, 1)`` → target units ``(rows,)`` float64, clipped to the
+    target's range: ``predictions``."""
+    y = g.node("Cast", [outputs], to=_element(g, np.float64))
+    scaler = pre.y_scaler
+    y = g.node("Sub", [y, g.const("y_min", scaler.min_)])
+    y = g.node("Div", [y, g.const("y_scale", scaler.scale_)])
+    low, high = pre.target_bounds
+    if np.isfinite(low) or np.isfinite(high):
+        bound = {True: lambda name, v: g.const(name, v, np.float64), False: lambda *_: ""}
+        y = g.node(
+            "Clip", [y, bound[bool(np.isfinite(low))]("y_low", low),
+                     bound[bool(np.isfinite(high))]("y_high", high)],
+        )  # fmt: skip
+    return g.node("Squeeze", [y, g.const("axis_1", [1], np.int64)], "predictions")
+
+
+def classification_head(
+    g: GraphBuilder, outputs: str, classes: np.ndarray, dtype: np.dtype
+) -> list[str]:
+    """Network outputs (``dtype``) → ``label`` ``(rows,)`` (of the classes' type) and
+    ``probabilities`` ``(rows, classes)``; a sigmoid unit's ``p`` as ``(1 − p, p)``; ties go
+    to the first class, as ``most_probable``."""
+    if len(classes) == 2:
+        complement = g.node("Sub", [g.const("one", 1, dtype), outputs])
+        proba = g.node("Concat", [complement, outputs], "probabilities", axis=1)
+    else:
+        proba = g.node("Identity", [outputs], "probabilities")
+    index = g.node("ArgMax", [proba], axis=1, keepdims=0)
+    label = g.node("Gather", [g.const("classes", classes), index], "label", axis=0)
+    return [label, proba]
+
+
+# ---------------------------------------------------------------------- models
+
+
+def _network_dtype(estimator: Any) -> np.dtype:
+    return np.dtype(estimator.network_.dtype)
+
+
+def estimator_graph(estimator: Any, *, classes: np.ndarray | None = None) -> Any:
+    """An ``MLPRegressor`` (``predictions``) or ``MLPClassifier`` (``label``,
+    ``probabilities``) on its inputs ``X`` ``(rows, n_features_in_)``."""
+    g = GraphBuilder()
+    dtype = _network_dtype(estimator)
+    n_out = int(estimator.n_outputs_)
+    inputs = [g.value_info("X", dtype, [ROWS, int(estimator.n_features_in_)])]
+    outputs = estimator_outputs(g, estimator, "X")
+    meta = {"nnscratch_version": __version__, "estimator": type(estimator).__name__}
+    if classes is None:
+        one_d = getattr(estimator, "_y_ndim", 1) == 1
+        if one_d:
+            g.node("Squeeze", [outputs, g.const("axis_1", [1], np.int64)], "predictions")
+        else:
+            g.node("Identity", [outputs], "predictions")
+        shape = [ROWS] if one_d else [ROWS, n_out]
+        result = [g.value_info("predictions", dtype, shape)]
+    else:
+        classification_head(g, outputs, classes, dtype)
+        result = _class_outputs(g, classes, dtype)
+        meta["classes"] = classes.tolist()
+    return g.model(type(estimator).__name__, inputs, result, meta)
+
+
+def _class_outputs(g: GraphBuilder, classes: np.ndarray, dtype: np.dtype) -> list[Any]:
+    label_dtype = object if classes.dtype.kind in "OU" else classes.dtype
+    return [
+        g.value_info("label", label_dtype, [ROWS]),
+        g.value_info("probabilities", dtype, [ROWS, len(classes)]),
+    ]
+
+
+def table_graph(model: Any) -> Any:
+    """A popularity model or table classifier: ``features`` and the level codes in, the
+    target's ``predictions`` (or ``label`` and ``probabilities``) out."""
+    g = GraphBuilder()
+    pre, estimator = model.preprocessing, model.estimator
+    dtype = _network_dtype(estimator)
+    inputs, X = table_inputs(g, pre, dtype)
+    outputs = estimator_outputs(g, estimator, X)
+    meta: dict[str, Any] = {
+        "nnscratch_version": __version__,
+        "task": model.task,
+        "target": model.target_name,
+        "inputs": table_input_spec(model),
+    }
+    if model.labels:
+        classification_head(g, outputs, model.classes_, dtype)
+        result = _class_outputs(g, model.classes_, dtype)
+        meta["classes"] = model.classes_.tolist()
+    else:
+        regression_head(g, outputs, pre)
+        result = [g.value_info("predictions", np.float64, [ROWS])]
+    meta["outputs"] = [r.name for r in result]
+    return g.model(f"nnscratch {model.task}", inputs, result, meta)
+
+
+def digits_graph(model: Any) -> Any:
+    """A digits model: ``pixels`` ``(rows, R·C)`` in [0, 1] in, ``label`` and
+    ``probabilities`` out."""
+    g = GraphBuilder()
+    estimator = model.estimator
+    dtype = _network_dtype(estimator)
+    inputs = [g.value_info("pixels", dtype, [ROWS, model.n_pixels])]
+    outputs = estimator_outputs(g, estimator, "pixels")
+    classification_head(g, outputs, model.classes_, dtype)
+    meta = {
+        "nnscratch_version": __version__,
+        "task": model.task,
+        "image_shape": list(model.image_shape),
+        "classes": model.classes_.tolist(),
+        "inputs": digits_input_spec(model),
+        "outputs": ["label", "probabilities"],
+    }
+    return g.model("nnscratch digits", inputs, _class_outputs(g, model.classes_, dtype), meta)
+
+
+# ---------------------------------------------------------------------- what to feed
+
+
+def table_input_spec(model: Any) -> list[dict[str, Any]]:
+    """What another runtime feeds a table model's graph, in order (``--print-inputs``)."""
+    pre = model.preprocessing
+    derived = {n: list(DERIVED_FEATURES[n].sources) for n in pre.features if n in DERIVED_FEATURES}
+    spec: list[dict[str, Any]] = [
+        {
+            "name": "features",
+            "dtype": "float64",
+            "shape": [ROWS, len(pre.features)],
+            "columns": list(pre.features),
+            "derived": derived,
+            "values": "each column's number as a cleaned file holds it; 'derived' columns are "
+            "computed from the text columns named (docs/export.md)",
+        }
+    ]
+    for category in pre.categories:
+        spec.append(
+            {
+                "name": category.column,
+                "dtype": "int64",
+                "shape": [ROWS],
+                "levels": list(category.levels_),
+                "code": "the index in levels of the value stripped and lower-cased; any "
+                "other code (rare, unseen or missing values) is 'other'",
+            }
+        )
+    return spec
+
+
+def digits_input_spec(model: Any) -> list[dict[str, Any]]:
+    rows, cols = model.image_shape
+    return [
+        {
+            "name": "pixels",
+            "dtype": np.dtype(_network_dtype(model.estimator)).name,
+            "shape": [ROWS, rows * cols],
+            "values": f"{rows}×{cols} pixels row by row, white on black, scaled to [0, 1]",
+        }
+    ]
