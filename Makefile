@@ -24,9 +24,10 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -q -n auto --dist worksteal $(ARGS)
 
-# the optional extras whose tests skip without them: Dask, the web server, its browser tests
+# the optional extras whose tests skip without them: Dask, the web server, its browser tests,
+# ONNX export
 extras: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[cluster,serve,web-tests]'
+	$(BIN)/python -m pip install --quiet -e '.[cluster,serve,web-tests,onnx]'
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
