@@ -284,3 +284,17 @@ def test_onnx_runtime_alone_reproduces_predict_on_the_shared_sample(
     assert len(alone) == len(written) == len(data.prepared.test_index)
     assert np.abs(np.round(alone, 2) - written).max() <= 0.01 + 1e-9
     assert_close(alone, model.predict_points(cleaned))
+
+
+def test_a_tuned_threshold_decides_the_label_in_the_graph_too(table: Any) -> None:
+    X, y, X_test = table
+    labels = np.where(y > np.quantile(y, 0.85), "rare", "common")
+    model = MLPClassifier(hidden_layer_sizes=(16,), epochs=3, random_state=0,
+                          class_weight="balanced", threshold="tuned").fit(X, labels)  # fmt: skip
+    assert model.threshold_ is not None
+    label, proba = session(model.to_onnx()).run(None, {"X": X_test})
+    assert_close(proba, model.predict_proba(X_test))
+    assert label.tolist() == model.predict(X_test).tolist()
+    assert json.loads({p.key: p.value for p in model.to_onnx().metadata_props}["threshold"]) == (
+        model.threshold_
+    )

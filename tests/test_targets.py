@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from schemas import playlist, spotify_tracks, tracks, write_all
-from test_cli import assert_clean_failure, check_png, run
+from test_cli import assert_clean_failure, check_png, run, run_predict
 
 from nnscratch.data.leakage import find_leaks
 from nnscratch.data.preprocessing import prepare
 from nnscratch.data.synthetic import make_tracks
 from nnscratch.data.tracks import TracksFile
+from nnscratch.models.table_classifier import TabularClassifier
 
 #: A quick recipe: the default's inputs, one plain network, a few epochs.
 QUICK = ("--k", "1", "--epochs", "3", "--quiet")
@@ -203,6 +204,27 @@ def test_classification_baselines_include_gradient_boosting_and_class_weights_ap
     assert meta["hyperparameters"]["class_weight"] == "balanced"
     result = run("train", "--data", str(data), "--class-weight", "balanced", *QUICK)
     assert_clean_failure(result, "--class-weight needs a classification task")
+    result = run("train", "--data", str(data), "--threshold", "tuned", *QUICK)
+    assert_clean_failure(result, "--threshold needs a classification task")
+    result = run("train", "--data", str(data), *args, "--threshold", "1.2", *QUICK)
+    assert_clean_failure(result, "--threshold must be 'tuned' or a number in (0, 1), got '1.2'")
+
+
+def test_a_tuned_threshold_is_trained_reported_and_used_by_predict(tmp_path: Path) -> None:
+    data = tmp_path / "tracks.csv"
+    make_tracks(1200, seed=4).to_csv(data, index=False)
+    out = tmp_path / "explicit"
+    args = ("--task", "classification", "--target", "explicit", "--class-weight", "balanced")
+    stdout, metrics = train(data, out, *args, "--threshold", "tuned")
+    model = TabularClassifier.load(out / "model.npz")
+    assert metrics["recipe"]["threshold"] == "tuned" and model.threshold is not None
+    assert f"(threshold {model.threshold:.2f})" in stdout
+    predictions = tmp_path / "pred.csv"
+    assert run_predict(out / "model.npz", data, predictions).returncode == 0
+    frame = pd.read_csv(predictions)
+    expected = np.where(frame["p_1"] >= model.threshold, 1, 0)
+    close = np.abs(frame["p_1"] - model.threshold) < 1e-6  # the CSV rounds to 6 decimals
+    assert (frame["predicted_explicit"].to_numpy()[~close] == expected[~close]).all()
 
 
 def test_an_unknown_target_is_named_as_typed(files: dict[str, Path]) -> None:

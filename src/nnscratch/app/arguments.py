@@ -142,8 +142,27 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         help="classifiers: 'balanced' weighs each class's rows so that every class counts the "
         "same in the loss (for rare classes); 'none' weighs every row 1",
     )
+    parser.add_argument(
+        "--threshold",
+        help="two-class classifiers: 'tuned' picks the cut on the second class's probability "
+        "that maximises macro-F1 on the validation split (use with --class-weight balanced); "
+        "a number in (0, 1) sets it; default: the most probable class",
+    )
     parser.add_argument("--max-rows", type=int, help="use a seeded random subset of this many rows")
     parser.add_argument("--dtype", choices=["float32", "float64"], help="training precision")
+
+
+def parse_threshold(text: str) -> float | str:
+    """``--threshold``: ``"tuned"``, or a number in (0, 1)."""
+    if text == "tuned":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise DataError(f"--threshold must be 'tuned' or a number in (0, 1), got {text!r}")
+    return value
 
 
 def recipe_from_args(args: argparse.Namespace, task: Task) -> Recipe:
@@ -171,6 +190,8 @@ def recipe_from_args(args: argparse.Namespace, task: Task) -> Recipe:
     if args.class_weight is not None:
         weight = None if args.class_weight == "none" else args.class_weight
         recipe = dataclasses.replace(recipe, class_weight=weight)
+    if args.threshold is not None:
+        recipe = dataclasses.replace(recipe, threshold=parse_threshold(args.threshold))
     if args.k is not None:
         if args.k < 1:
             raise DataError(f"--k must be a positive integer, got {args.k}")

@@ -312,7 +312,13 @@ class MLPBase(BaseEstimator):
             callbacks=callbacks,
             handle_interrupts=handle_interrupts,
         )
+        self._after_fit(validation)
         return self
+
+    def _after_fit(self, validation: tuple[np.ndarray, np.ndarray, Any] | None) -> None:
+        """What a subclass fits on the validation data ``(X, Y, weights)`` once the networks
+        are trained (``None``: there was none)."""
+        return None
 
     def _sample_weights(
         self, X: np.ndarray, y: np.ndarray, sample_weight: Any

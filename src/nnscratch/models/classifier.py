@@ -42,9 +42,32 @@ def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return out
 
 
-def most_probable(proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """The class of each row's highest probability, ``(n,)`` (the first one on ties)."""
+def most_probable(
+    proba: np.ndarray, classes: np.ndarray, threshold: float | None = None
+) -> np.ndarray:
+    """The class of each row's highest probability, ``(n,)`` (the first one on ties); with
+    a ``threshold`` (two classes), the second class where its probability is ``≥ threshold``."""
+    if threshold is not None:
+        return np.asarray(classes)[(np.asarray(proba)[:, 1] >= threshold).astype(np.intp)]
     return np.asarray(classes)[np.argmax(proba, axis=1)]
+
+
+def f1_threshold(p: np.ndarray, positive: np.ndarray) -> float:
+    """The threshold on the second class's probability ``p`` ``(n,)`` that maximises the
+    macro-F1 of ``p ≥ threshold`` against ``positive`` ``(n,)`` (bool): every distinct
+    ``p`` is a candidate; the threshold is halfway to the next lower one."""
+    order = np.argsort(-p, kind="stable")
+    p, positive = p[order], positive[order].astype(np.float64)
+    last = np.r_[p[1:] != p[:-1], True]  # the last row of each run of equal p
+    tp, fp = np.cumsum(positive)[last], np.cumsum(1 - positive)[last]
+    fn, tn = positive.sum() - tp, (1 - positive).sum() - fp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1_pos = np.nan_to_num(2 * tp / (2 * tp + fp + fn))
+        f1_neg = np.nan_to_num(2 * tn / (2 * tn + fn + fp))
+    best = int(np.argmax(f1_pos + f1_neg))
+    values = p[last]
+    below = values[best + 1] if best + 1 < len(values) else values[best]
+    return float((values[best] + below) / 2)
 
 
 class MLPClassifier(ClassifierMixin, MLPBase):
@@ -63,8 +86,16 @@ class MLPClassifier(ClassifierMixin, MLPBase):
     every class weighs the same in the loss) or a dict ``{class: weight}``; it
     multiplies any ``sample_weight`` given to :meth:`fit`.
 
+    ``threshold`` (two classes only) decides the label from the second class's probability
+    ``p``: ``None`` (the most probable class: ``p > 0.5``), a number (``p ≥ threshold``),
+    or ``"tuned"``: the threshold that maximises macro-F1 on the validation data, as
+    scikit-learn's ``TunedThresholdClassifierCV`` does on its folds. With
+    ``class_weight="balanced"`` the probabilities are those of a balanced world, so the
+    plain rule over-predicts the rare class; tuning puts the cut where it pays.
+
     Fitted attributes: ``classes_`` (sorted, any label type), ``n_outputs_``
-    (``K`` for ``K ≥ 3`` classes, 1 for two) and the regressor's.
+    (``K`` for ``K ≥ 3`` classes, 1 for two), ``threshold_`` (the threshold used, or
+    ``None`` for the most probable class) and the regressor's.
     """
 
     def __init__(
@@ -88,6 +119,7 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         min_delta: float = 0.0,
         scoring: str = "loss",
         class_weight: dict[Any, float] | str | None = None,
+        threshold: float | str | None = None,
         n_members: int = 1,
         k: int = 1,
         n_jobs: int | None = None,
@@ -114,6 +146,7 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         self.min_delta = min_delta
         self.scoring = scoring
         self.class_weight = class_weight
+        self.threshold = threshold
         self.n_members = n_members
         self.k = k
         self.n_jobs = n_jobs
@@ -129,7 +162,27 @@ class MLPClassifier(ClassifierMixin, MLPBase):
             raise ValueError(
                 f"scoring must be {' or '.join(map(repr, _MONITORS))}, got {self.scoring!r}"
             )
+        t = self.threshold
+        if not (t is None or t == "tuned" or (isinstance(t, float | int) and 0 < t < 1)):
+            raise ValueError(f"threshold must be None, 'tuned' or in (0, 1), got {t!r}")
 
+    def _after_fit(self, validation: tuple[np.ndarray, np.ndarray, Any] | None) -> None:
+        """``threshold_``: ``threshold`` as given, or tuned on the validation data."""
+        self.threshold_ = None
+        if self.threshold is None:
+            return
+        if len(self.classes_) != 2:
+            raise ValueError(
+                f"threshold applies to two classes; the target has {len(self.classes_)}"
+            )
+        if self.threshold != "tuned":
+            self.threshold_ = float(self.threshold)
+            return
+        if validation is None:
+            raise ValueError("threshold='tuned' needs validation data: eval_set or early_stopping")
+        X_val, Y_val, _ = validation
+        p = self.predict_outputs(X_val)[:, 0]
+        self.threshold_ = f1_threshold(p, Y_val[:, 0] == 1)
     def _monitor(self) -> str:
         return _MONITORS[self.scoring]
 
@@ -176,13 +229,16 @@ class MLPClassifier(ClassifierMixin, MLPBase):
     def _extra_metadata(self) -> dict[str, Any]:
         kind = _LABEL_KINDS.get(self.classes_.dtype.kind, "str")
         values = self.classes_.astype(kind).tolist() if kind != "str" else self.classes_.astype(str)
-        return {"classes": list(values), "classes_dtype": kind}
+        threshold = getattr(self, "threshold_", None)
+        return {"classes": list(values), "classes_dtype": kind, "threshold": threshold}
 
     def _restore_extra(self, meta: dict[str, Any]) -> None:
         kind = meta.get("classes_dtype", "str")
         if kind not in set(_LABEL_KINDS.values()):
             raise ValueError(f"unknown label type {kind!r}")
         self.classes_ = np.asarray(meta["classes"], dtype=kind)
+        threshold = meta.get("threshold")  # files before thresholds: the most probable class
+        self.threshold_ = None if threshold is None else float(threshold)
 
     # ------------------------------------------------------------------ public API
 
@@ -220,8 +276,19 @@ class MLPClassifier(ClassifierMixin, MLPBase):
             return np.log(self.predict_proba(X))
 
     def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of each row, ``(n_samples,)``, of ``classes_``'s type."""
-        return most_probable(self.predict_proba(X), self.classes_)
+        """The most probable class of each row (or the class ``threshold_`` picks),
+        ``(n_samples,)``, of ``classes_``'s type."""
+        return most_probable(self.predict_proba(X), self.classes_, self.decision_threshold)
+
+    def display_name(self) -> str:
+        """The base name, and the decision threshold where there is one."""
+        t = self.decision_threshold
+        return super().display_name() + ("" if t is None else f" (threshold {t:.2f})")
+
+    @property
+    def decision_threshold(self) -> float | None:
+        """``threshold_`` (``None`` before a fit that set one: the most probable class)."""
+        return getattr(self, "threshold_", None)
 
     def to_onnx(self) -> Any:
         """The fitted networks as an ONNX ``ModelProto``: input ``X`` ``(rows,

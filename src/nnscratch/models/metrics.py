@@ -130,9 +130,12 @@ def test_rmse(data: PreparedData, y_scaled_pred: np.ndarray) -> float:
     return regression_metrics(truth, pre.to_points(y_scaled_pred))["rmse"]
 
 
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> Scores:
-    """Accuracy, macro-F1 and log-loss of class probabilities ``(n, K)`` (columns: ``classes``)."""
-    predicted = most_probable(proba, classes)
+def classification_metrics(
+    y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray, threshold: float | None = None
+) -> Scores:
+    """Accuracy, macro-F1 and log-loss of class probabilities ``(n, K)`` (columns:
+    ``classes``); the labels are the most probable classes, or ``threshold``'s (two classes)."""
+    predicted = most_probable(proba, classes, threshold)
     proba = np.asarray(proba, dtype=np.float64)
     proba = proba / proba.sum(axis=1, keepdims=True)  # float32 rows sum to 1 within 1e-7
     return {
@@ -149,9 +152,10 @@ def scores_by_split(
     splits: Mapping[str, tuple[Any, np.ndarray]],
     probabilities: Mapping[str, np.ndarray],
     classes: np.ndarray,
+    threshold: float | None = None,
 ) -> dict[str, Scores]:
     """Classification metrics of ``probabilities[split]`` against each split's labels."""
     return {
-        split: classification_metrics(y, probabilities[split], classes)
+        split: classification_metrics(y, probabilities[split], classes, threshold)
         for split, (_, y) in splits.items()
     }

@@ -177,17 +177,23 @@ def regression_head(g: GraphBuilder, outputs: str, pre: Any) -> str:
 
 
 def classification_head(
-    g: GraphBuilder, outputs: str, classes: np.ndarray, dtype: np.dtype
+    g: GraphBuilder, outputs: str, classes: np.ndarray, dtype: np.dtype, threshold: float | None
 ) -> list[str]:
     """Network outputs (``dtype``) → ``label`` ``(rows,)`` (of the classes' type) and
-    ``probabilities`` ``(rows, classes)``; a sigmoid unit's ``p`` as ``(1 − p, p)``; ties go
-    to the first class, as ``most_probable``."""
+    ``probabilities`` ``(rows, classes)``; a sigmoid unit's ``p`` as ``(1 − p, p)``. The label
+    is the most probable class (ties to the first, as ``most_probable``), or with a
+    ``threshold`` the second class where ``p ≥ threshold``."""
     if len(classes) == 2:
         complement = g.node("Sub", [g.const("one", 1, dtype), outputs])
         proba = g.node("Concat", [complement, outputs], "probabilities", axis=1)
     else:
         proba = g.node("Identity", [outputs], "probabilities")
-    index = g.node("ArgMax", [proba], axis=1, keepdims=0)
+    if threshold is not None:
+        cut = g.node("GreaterOrEqual", [outputs, g.const("threshold", [threshold], dtype)])
+        index = g.node("Squeeze", [g.node("Cast", [cut], to=_element(g, np.int64)),
+                                   g.const("axis_1", [1], np.int64)])  # fmt: skip
+    else:
+        index = g.node("ArgMax", [proba], axis=1, keepdims=0)
     label = g.node("Gather", [g.const("classes", classes), index], "label", axis=0)
     return [label, proba]
 
@@ -217,9 +223,10 @@ def estimator_graph(estimator: Any, *, classes: np.ndarray | None = None) -> Any
         shape = [ROWS] if one_d else [ROWS, n_out]
         result = [g.value_info("predictions", dtype, shape)]
     else:
-        classification_head(g, outputs, classes, dtype)
+        classification_head(g, outputs, classes, dtype, estimator.decision_threshold)
         result = _class_outputs(g, classes, dtype)
         meta["classes"] = classes.tolist()
+        meta["threshold"] = estimator.decision_threshold
     return g.model(type(estimator).__name__, inputs, result, meta)
 
 
@@ -246,9 +253,10 @@ def table_graph(model: Any) -> Any:
         "inputs": table_input_spec(model),
     }
     if model.labels:
-        classification_head(g, outputs, model.classes_, dtype)
+        classification_head(g, outputs, model.classes_, dtype, model.threshold)
         result = _class_outputs(g, model.classes_, dtype)
         meta["classes"] = model.classes_.tolist()
+        meta["threshold"] = model.threshold
     else:
         regression_head(g, outputs, pre)
         result = [g.value_info("predictions", np.float64, [ROWS])]
@@ -264,7 +272,7 @@ def digits_graph(model: Any) -> Any:
     dtype = _network_dtype(estimator)
     inputs = [g.value_info("pixels", dtype, [ROWS, model.n_pixels])]
     outputs = estimator_outputs(g, estimator, "pixels")
-    classification_head(g, outputs, model.classes_, dtype)
+    classification_head(g, outputs, model.classes_, dtype, None)
     meta = {
         "nnscratch_version": __version__,
         "task": model.task,

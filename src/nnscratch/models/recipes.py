@@ -53,6 +53,9 @@ class Recipe:
     scoring: str = "loss"
     #: classifiers: weigh each class's rows, None or "balanced" (MLPClassifier's class_weight)
     class_weight: str | dict[str, float] | None = None
+    #: two-class classifiers: None (the most probable class), a number, or "tuned" (the
+    #: threshold that maximises macro-F1 on the validation split; MLPClassifier's threshold)
+    threshold: float | str | None = None
     max_rows: int | None = None
     #: train on the first this many training rows (the seed's digits classifier)
     first_rows: int | None = None
@@ -141,7 +144,9 @@ class Recipe:
         """An unfitted classifier for this recipe (the output layer follows the classes)."""
         params = self.build(seed, verbose).get_params()
         del params["output_activation"]
-        return MLPClassifier(**params, scoring=self.scoring, class_weight=self.class_weight)
+        return MLPClassifier(
+            **params, scoring=self.scoring, class_weight=self.class_weight, threshold=self.threshold
+        )
 
     def preprocessing(self, data: PreparedData) -> Preprocessing:
         """The fitted feature stage: ``data``'s scalers, plus the encoder if the recipe has one."""

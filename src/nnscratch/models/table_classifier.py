@@ -56,6 +56,11 @@ class TabularClassifier(TableModel):
     def classes_(self) -> np.ndarray:
         return self.estimator.classes_
 
+    @property
+    def threshold(self) -> float | None:
+        """The estimator's decision threshold (``None``: the most probable class)."""
+        return self.estimator.decision_threshold
+
     def predict_proba_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
         """Probabilities ``(n, n_classes)`` for scaled features ``(n, n_columns)``."""
         return self.estimator.predict_proba(self.preprocessing.encode(X_scaled))
@@ -70,12 +75,13 @@ class TabularClassifier(TableModel):
 
     def predict(self, cleaned: pd.DataFrame) -> np.ndarray:
         """The most probable class of every row, ``(n_rows,)``, of ``classes_``'s type."""
-        return most_probable(self.predict_proba(cleaned), self.classes_)
+        return most_probable(self.predict_proba(cleaned), self.classes_, self.threshold)
 
     def _prediction_columns(self, cleaned: pd.DataFrame, **computed: Any) -> pd.DataFrame:
         """``predicted_<target>`` (the label), then ``p_<class>`` per class (6 decimals)."""
         proba = self.predict_proba(cleaned)
-        out = pd.DataFrame({f"predicted_{self.target_name}": most_probable(proba, self.classes_)})
+        labels = most_probable(proba, self.classes_, self.threshold)
+        out = pd.DataFrame({f"predicted_{self.target_name}": labels})
         for k, c in enumerate(self.classes_):
             out[f"p_{c}"] = np.round(proba[:, k], 6)
         return out
@@ -88,7 +94,7 @@ class TabularClassifier(TableModel):
         proba = self.predict_proba(cleaned[known])
         rows = {
             f"model ({model_file})": {
-                "test": classification_metrics(y[known], proba, self.classes_)
+                "test": classification_metrics(y[known], proba, self.classes_, self.threshold)
             }
         }
         title = (
@@ -116,7 +122,7 @@ class TabularClassifier(TableModel):
         predict`` writes them."""
         proba = self.estimator.proba_from_outputs(outputs)
         return {
-            "predictions": json_values(most_probable(proba, self.classes_)),
+            "predictions": json_values(most_probable(proba, self.classes_, self.threshold)),
             "classes": json_values(self.classes_),
             "probabilities": np.round(proba, 6).tolist(),
         }

@@ -79,7 +79,9 @@ class TableClassification(TableTask):
         splits = _splits(d)
         proba = {s: model.predict_proba_scaled(X) for s, (X, _) in splits.items()}
         classes = np.unique(d.y_train)
-        rows = {model.estimator.display_name(): scores_by_split(splits, proba, classes)}
+        rows = {
+            model.estimator.display_name(): scores_by_split(splits, proba, classes, model.threshold)
+        }
         rows |= classification_baselines((d.X_train, d.y_train), splits, classes, seed)
         rows |= gradient_boosting_classifier(d, splits, classes, seed)
         label = d.target_name or d.target
@@ -104,13 +106,16 @@ class TableClassification(TableTask):
     ) -> dict[str, Figure]:
         d = data.prepared
         proba = model.predict_proba_scaled(d.X_test) if len(d.y_test) else None
-        figures = classification_figures(model.history, d.y_test, proba, np.unique(d.y_train))
+        figures = classification_figures(
+            model.history, d.y_test, proba, np.unique(d.y_train), model.threshold
+        )
         return figures | self.importance_figures(results, data)
 
     def test_score(self, model: TabularClassifier, data: TableData) -> float:
         """Accuracy on the test split."""
         d = data.prepared
-        predicted = most_probable(model.predict_proba_scaled(d.X_test), model.classes_)
+        proba = model.predict_proba_scaled(d.X_test)
+        predicted = most_probable(proba, model.classes_, model.threshold)
         return float(np.mean(predicted == d.y_test))
 
     def lab_targets(self, y: np.ndarray, data: PreparedData) -> np.ndarray:
@@ -141,7 +146,11 @@ def _splits(d: PreparedData) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def classification_figures(
-    history: History, y_test: np.ndarray, test_proba: np.ndarray | None, classes: np.ndarray
+    history: History,
+    y_test: np.ndarray,
+    test_proba: np.ndarray | None,
+    classes: np.ndarray,
+    threshold: float | None = None,
 ) -> dict[str, Figure]:
     """``curves.png`` (loss and accuracy per epoch) and the test split's confusion matrix."""
     h = history
@@ -150,7 +159,7 @@ def classification_figures(
     }
     if test_proba is None:
         return figures
-    predicted = most_probable(test_proba, classes)
+    predicted = most_probable(test_proba, classes, threshold)
     matrix = confusion_matrix(y_test, predicted, labels=classes)
     accuracy = float(np.mean(predicted == y_test)) * 100
     figures["confusion_matrix.png"] = confusion_matrix_figure(

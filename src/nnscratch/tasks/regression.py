@@ -60,6 +60,8 @@ class TableRegression(TableTask):
             )
         if recipe.class_weight is not None:
             raise DataError("--class-weight needs a classification task (--task classification)")
+        if recipe.threshold is not None:
+            raise DataError("--threshold needs a classification task (--task classification)")
 
     def results(self, model: PopularityModel, data: TableData, seed: int) -> Results:
         """The network, the training mean, LinearRegression and gradient boosting (on all
