@@ -140,7 +140,8 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         "--class-weight",
         choices=["balanced", "none"],
         help="classifiers: 'balanced' weighs each class's rows so that every class counts the "
-        "same in the loss (for rare classes); 'none' weighs every row 1",
+        "same in the loss (for rare classes; with two classes, add --threshold tuned); 'none' "
+        "weighs every row 1",
     )
     parser.add_argument(
         "--threshold",
