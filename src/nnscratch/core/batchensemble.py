@@ -48,7 +48,9 @@ Dropout is not offered here.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -355,25 +357,41 @@ class BatchEnsembleNetwork:
     def predict(self, X: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
         """The members' mean output ``(n[L], m)`` for ``X`` ``(n[0], m)``."""
         X = np.asarray(X, dtype=self.dtype)
-        out = np.empty((self.layer_sizes[-1], X.shape[1]), dtype=self.dtype)
-        V = self._prediction_weights()  # once for every batch
-        with one_blas_thread():
-            for start in range(0, X.shape[1], batch_size):
-                members = self._forward_members(X[:, start : start + batch_size], V)
-                out[:, start : start + batch_size] = members.mean(axis=1)
-        return out
+        return self._predict_batches(X.shape[1], lambda a, b: X[:, a:b], batch_size)
 
     def predict_samples(self, X: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
         """As :meth:`predict`, for ``X`` in the user layout ``(m, n[0])``."""
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
             raise ValueError(f"expected X of shape (m, {self.layer_sizes[0]}), got {X.shape}")
-        out = np.empty((self.layer_sizes[-1], X.shape[0]), dtype=self.dtype)
+        return self._predict_batches(
+            X.shape[0], lambda a, b: to_network_layout(X[a:b], self.dtype), batch_size
+        )
+
+    def _predict_batches(
+        self, m: int, batch: Callable[[int, int], np.ndarray], batch_size: int
+    ) -> np.ndarray:
+        """The members' mean output for ``m`` samples, ``batch(start, stop)`` giving a batch's
+        ``(n[0], size)`` input. Two batches or more are shared out over threads (the CPU
+        count, at most 4), as :meth:`Network.predict` does: every batch is computed the same
+        way whichever thread takes it, BLAS on one thread, so the bits do not depend on
+        the number of threads."""
+        out = np.empty((self.layer_sizes[-1], m), dtype=self.dtype)
         V = self._prediction_weights()  # once for every batch
+        starts = list(range(0, m, batch_size))
+
+        def run(share: list[int]) -> None:
+            for start in share:
+                stop = min(start + batch_size, m)
+                out[:, start:stop] = self._forward_members(batch(start, stop), V).mean(axis=1)
+
+        threads = min(os.cpu_count() or 1, 4, len(starts))
         with one_blas_thread():
-            for start in range(0, X.shape[0], batch_size):
-                batch = to_network_layout(X[start : start + batch_size], self.dtype)
-                out[:, start : start + batch_size] = self._forward_members(batch, V).mean(axis=1)
+            if threads < 2:
+                run(starts)
+                return out
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(run, [starts[k::threads] for k in range(threads)]))
         return out
 
     def loss(self, X: np.ndarray, Y: np.ndarray, lmbda: float = 0.0) -> float:
