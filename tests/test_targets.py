@@ -19,6 +19,7 @@ from nnscratch.data.preprocessing import prepare
 from nnscratch.data.synthetic import make_tracks
 from nnscratch.data.tracks import TracksFile
 from nnscratch.models.table_classifier import TabularClassifier
+from nnscratch.tasks.importance import Scorer, permutation_importance
 
 #: A quick recipe: the default's inputs, one plain network, a few epochs.
 QUICK = ("--k", "1", "--epochs", "3", "--quiet")
@@ -231,3 +232,34 @@ def test_an_unknown_target_is_named_as_typed(files: dict[str, Path]) -> None:
     result = run("train", "--data", str(files["playlist"]), "--target", "playlist_mood", *QUICK)
     assert_clean_failure(result, "no target column 'playlist_mood'")
     assert playlist  # the fixture module's playlist schema is the one under test
+
+
+def test_permutation_importance_scores_a_seeded_subsample_of_large_splits() -> None:
+    """Only column 0 carries the target: it alone loses score when shuffled; with more rows
+    than ``max_rows`` the score sees exactly the subsample's rows, the same each time; a
+    group's repeats are predicted as one stack."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(900, 3))
+    truth = 3 * X[:, 0]
+    predicted: list[int] = []
+    scored: list[int] = []
+
+    def predict(X_rows: np.ndarray) -> np.ndarray:
+        predicted.append(len(X_rows))
+        return 3 * X_rows[:, 0]
+
+    def rmse(outputs: np.ndarray, rows: np.ndarray) -> float:
+        scored.append(len(rows))
+        return float(np.sqrt(np.mean((outputs - truth[rows]) ** 2)))
+
+    scorer = Scorer(predict, rmse, "RMSE", higher_is_better=False)
+    groups = {"a": [0], "b": [1], "c": [2]}
+    full = permutation_importance(scorer, X, groups, max_rows=1000)
+    assert predicted == [900] + [5 * 900] * 3 and set(scored) == {900}
+    assert full[0].input == "a" and full[0].mean > 3 and all(i.mean == 0 for i in full[1:])
+    predicted.clear()
+    scored.clear()
+    sub = permutation_importance(scorer, X, groups, max_rows=300)
+    assert predicted == [300] + [5 * 300] * 3 and set(scored) == {300}
+    assert sub[0].input == "a" and sub[0].mean > 3
+    assert permutation_importance(scorer, X, groups, max_rows=300) == sub

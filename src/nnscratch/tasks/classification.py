@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from nnscratch.models.metrics import (
 from nnscratch.models.table_classifier import TabularClassifier
 from nnscratch.tasks.base import one_hot_columns
 from nnscratch.tasks.baselines import categorical_codes, classification_baselines
+from nnscratch.tasks.importance import Scorer
 from nnscratch.tasks.plots import accuracy_curve_figure, confusion_matrix_figure
 from nnscratch.tasks.table import TableData, TableTask
 
@@ -88,18 +88,14 @@ class TableClassification(TableTask):
         results = Results(f"{label} on {data.source}", CLASSIFICATION_METRICS, rows)
         return self.with_importance(results, model, data)
 
-    def importance_score(
-        self, model: TabularClassifier, data: PreparedData
-    ) -> tuple[Callable[[np.ndarray], float], str, bool]:
+    def importance_score(self, model: TabularClassifier, data: PreparedData) -> Scorer:
         """Log-loss on the validation split (it moves even where accuracy does not)."""
         classes = model.classes_
 
-        def loss(X: np.ndarray) -> float:
-            return classification_metrics(data.y_val, model.predict_proba_scaled(X), classes)[
-                "log_loss"
-            ]
+        def loss(proba: np.ndarray, rows: np.ndarray) -> float:
+            return classification_metrics(data.y_val[rows], proba, classes)["log_loss"]
 
-        return loss, "log-loss", False
+        return Scorer(model.predict_proba_scaled, loss, "log-loss", higher_is_better=False)
 
     def figures(
         self, model: TabularClassifier, data: TableData, results: Results

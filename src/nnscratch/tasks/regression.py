@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from nnscratch.models.metrics import (
 from nnscratch.models.popularity_model import PopularityModel
 from nnscratch.models.recipes import Recipe
 from nnscratch.tasks.baselines import regression_baselines
+from nnscratch.tasks.importance import Scorer
 from nnscratch.tasks.plots import loss_curve_figure, pred_vs_actual_figure, residuals_figure
 from nnscratch.tasks.table import TableData, TableTask
 
@@ -76,17 +76,18 @@ class TableRegression(TableTask):
         title = f"results in {prepared.target_name or prepared.target} points ({data.source})"
         return self.with_importance(Results(title, REGRESSION_METRICS, rows), model, data)
 
-    def importance_score(
-        self, model: PopularityModel, data: PreparedData
-    ) -> tuple[Callable[[np.ndarray], float], str, bool]:
+    def importance_score(self, model: PopularityModel, data: PreparedData) -> Scorer:
         """RMSE in the target's units on the validation split."""
         pre = model.preprocessing
         truth = pre.inverse_transform_y(data.y_val)
 
-        def rmse(X: np.ndarray) -> float:
-            return regression_metrics(truth, pre.to_points(model.predict_scaled(X)))["rmse"]
+        def rmse(points: np.ndarray, rows: np.ndarray) -> float:
+            return regression_metrics(truth[rows], points)["rmse"]
 
-        return rmse, "RMSE", False
+        def predict(X: np.ndarray) -> np.ndarray:
+            return pre.to_points(model.predict_scaled(X))
+
+        return Scorer(predict, rmse, "RMSE", higher_is_better=False)
 
     def figures(
         self, model: PopularityModel, data: TableData, results: Results

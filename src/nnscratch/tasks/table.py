@@ -8,7 +8,6 @@ scaled to [0, 1] on the training split, or class labels kept as they are.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -26,7 +25,13 @@ from nnscratch.errors import DataError
 from nnscratch.models.metrics import Results
 from nnscratch.models.recipes import PRESETS, Recipe
 from nnscratch.tasks.base import Fold, NetworkSplits, Say, Task, quiet
-from nnscratch.tasks.importance import input_groups, permutation_importance, summary, to_record
+from nnscratch.tasks.importance import (
+    Scorer,
+    input_groups,
+    permutation_importance,
+    summary,
+    to_record,
+)
 from nnscratch.tasks.plots import importance_figure
 
 #: Rows of the built-in synthetic sample used when no data is given.
@@ -218,11 +223,8 @@ class TableTask(Task):
             lines.append(f"  an ensemble of {recipe.n_members} such networks, predictions averaged")
         return lines
 
-    def importance_score(
-        self, model: Any, data: PreparedData
-    ) -> tuple[Callable[[np.ndarray], float], str, bool]:
-        """The validation score permutation importance watches: ``score(X_val)``, its
-        unit, and whether higher is better."""
+    def importance_score(self, model: Any, data: PreparedData) -> Scorer:
+        """The validation score permutation importance watches."""
         raise NotImplementedError
 
     def with_importance(self, results: Results, model: Any, data: TableData) -> Results:
@@ -231,12 +233,12 @@ class TableTask(Task):
         prepared = data.prepared
         if len(prepared.y_val) < 2:
             return results
-        score, unit, higher = self.importance_score(model, prepared)
+        scorer = self.importance_score(model, prepared)
         importances = permutation_importance(
-            score, prepared.X_val, input_groups(prepared), higher_is_better=higher, seed=data.seed
+            scorer, prepared.X_val, input_groups(prepared), seed=data.seed
         )
-        results.notes += summary(importances, unit)
-        results.extra["importance"] = to_record(importances, unit)
+        results.notes += summary(importances, scorer.unit)
+        results.extra["importance"] = to_record(importances, scorer.unit)
         return results
 
     def importance_figures(self, results: Results, data: TableData) -> dict[str, Figure]:
