@@ -18,9 +18,14 @@ the ratios, not the absolute times.
 
 With ``--end-to-end`` it also writes the rows to a CSV and times
 ``nnscratch train --data FILE`` with defaults in a child process (wall
-seconds, the child's peak RSS and the command's own timing lines).
+seconds, the child's peak RSS, the command's own timing lines and the
+network's test RMSE). ``--compare-with DIR`` times the same command from an
+earlier checkout of the project too (its ``src/`` first on ``PYTHONPATH``), in
+the same run, first, on the same file: before and after a change.
 
     python benchmarks/large_data.py --end-to-end
+    git worktree add /tmp/before <commit>
+    python benchmarks/large_data.py --end-to-end --compare-with /tmp/before --epochs 1
 
 Writes ``benchmarks/results/large_data.{md,json}`` (or ``--out``).
 """
@@ -30,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -44,7 +48,7 @@ from results_io import write_results  # benchmarks/, beside this script
 
 from nnscratch.data.preprocessing import prepare
 from nnscratch.data.synthetic import make_tracks
-from nnscratch.data.tracks import tracks_from_frame
+from nnscratch.data.tracks import TracksFile
 from nnscratch.models.recipes import DEFAULT_RECIPE, FAST_RECIPE, Recipe
 
 HERE = Path(__file__).resolve().parent
@@ -59,8 +63,9 @@ BEFORE = replace(
     notes="five plain 64-32-16 networks, one after another",
 )
 
-#: The lines of ``nnscratch train``'s output that say what was trained, and how long it took.
-TIMING_LINES = ("split (seed", "inputs:", "trained ")
+#: The lines of ``nnscratch train``'s output that say what was trained, how long it took,
+#: and how well the network did.
+TIMING_LINES = ("split (seed", "inputs:", "trained ", "nnscratch MLP")
 
 CONFIGURATIONS: dict[str, Recipe] = {"before": BEFORE, "default": DEFAULT_RECIPE}
 
@@ -80,15 +85,16 @@ def timed_fit(recipe: Recipe, X: np.ndarray, y: np.ndarray, epochs: int, seed: i
 
 def throughput_section(rows: int, seed: int, epochs: int, repeats: int) -> dict[str, Any]:
     r = DEFAULT_RECIPE
-    frame = tracks_from_frame(
+    tracks = TracksFile.from_frame(
         make_tracks(rows, seed=seed),
         source="synthetic",
         features=r.features,
         optional=r.optional,
         categoricals=r.categoricals,
     )
-    features, categoricals = frame.attrs["features"], frame.attrs["categoricals"]
-    data = prepare(frame, features, seed=0, categoricals=categoricals)  # as nnscratch train
+    data = prepare(  # as nnscratch train
+        tracks.frame, tracks.features, seed=0, categoricals=tracks.categoricals
+    )
     X = DEFAULT_RECIPE.preprocessing(data).encode(data.X_train)
     y = data.y_train
     n = len(y)
@@ -120,26 +126,41 @@ def throughput_section(rows: int, seed: int, epochs: int, repeats: int) -> dict[
     return result
 
 
-def end_to_end_section(rows: int, seed: int) -> dict[str, Any]:
+def end_to_end_section(rows: int, seed: int, before: str | None = None) -> dict[str, Any]:
+    """The whole command on a CSV of ``rows`` rows; from the checkout ``before`` too."""
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / f"synthetic_{rows}.csv"
         make_tracks(rows, seed=seed).to_csv(csv, index=False)
-        command = [sys.executable, "-m", "nnscratch", "train", "--data", str(csv)]
-        command += ["--out", str(Path(tmp) / "run")]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        result = {}
+        if before is not None:
+            result["before"] = timed_train(csv, Path(tmp) / "before", before)
+            result["before"]["checkout"] = before
+        result |= timed_train(csv, Path(tmp) / "run", None)
+    result |= {"rows": rows, "command": f"nnscratch train --data synthetic_{rows}.csv"}
+    return result
+
+
+def timed_train(csv: Path, out: Path, checkout: str | None) -> dict[str, Any]:
+    """``nnscratch train`` with defaults in a child process: wall seconds, peak RSS (the
+    child's own, from ``wait4``), its timing lines and the network's test RMSE."""
+    env = os.environ.copy()
+    if checkout is not None:
+        env["PYTHONPATH"] = str(Path(checkout) / "src")
+    command = [sys.executable, "-m", "nnscratch", "train", "--data", str(csv), "--out", str(out)]
+    logs = out.parent / f"{out.name}.stdout", out.parent / f"{out.name}.stderr"
+    with logs[0].open("w") as stdout, logs[1].open("w") as stderr:
         start = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
+        child = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
         wall = time.perf_counter() - start
-        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if done.returncode != 0:
-        raise SystemExit(f"nnscratch train failed ({done.returncode}):\n{done.stderr}")
-    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"nnscratch train failed:\n{logs[1].read_text()}")
+    lines = [line for line in logs[0].read_text().splitlines() if line.strip()]
+    network = next((line for line in lines if line.startswith("nnscratch MLP")), "")
     return {
-        "rows": rows,
-        "command": "nnscratch train --data synthetic_600000.csv",
         "wall_seconds": wall,
-        # ru_maxrss of children is the largest child so far; the CSV writer is this process
-        "peak_rss_mb": max(peak_kb, before) / 1024,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "test_rmse": float(network.split()[-3]) if network else None,
         "timing_lines": [line for line in lines if line.lstrip().startswith(TIMING_LINES)],
     }
 
@@ -168,15 +189,35 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     e = report.get("end_to_end")
     if e:
-        lines += [
-            "",
-            f"`{e['command']}` (defaults, a child process): **{e['wall_seconds']:.1f} s** wall, "
-            f"peak RSS **{e['peak_rss_mb']:,.0f} MB**.",
-            "",
-            "```text",
-            *e["timing_lines"],
-            "```",
-        ]
+        b = e.get("before")
+        if b:
+            lines += [
+                "",
+                f"`{e['command']}` (defaults, a child process each, the same file):",
+                "",
+                "| code | wall s | peak RSS MB | network's test RMSE |",
+                "|---|---:|---:|---:|",
+                f"| before (`{b['checkout']}`) | {b['wall_seconds']:.1f} | "
+                f"{b['peak_rss_mb']:,.0f} | {b['test_rmse']} |",
+                f"| now | {e['wall_seconds']:.1f} | {e['peak_rss_mb']:,.0f} | {e['test_rmse']} |",
+                "",
+                f"Now ÷ before: **{e['wall_seconds'] / b['wall_seconds']:.2f}×** the wall time.",
+                "",
+                "Before:",
+                "",
+                "```text",
+                *b["timing_lines"],
+                "```",
+                "",
+                "Now:",
+            ]
+        else:
+            lines += [
+                "",
+                f"`{e['command']}` (defaults, a child process): **{e['wall_seconds']:.1f} s** "
+                f"wall, peak RSS **{e['peak_rss_mb']:,.0f} MB**.",
+            ]
+        lines += ["", "```text", *e["timing_lines"], "```"]
     return "\n".join(lines) + "\n"
 
 
@@ -189,12 +230,17 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--end-to-end", action="store_true")
+    parser.add_argument(
+        "--compare-with",
+        metavar="DIR",
+        help="with --end-to-end: an earlier checkout whose `nnscratch train` is timed too",
+    )
     parser.add_argument("--out", default=str(HERE / "results" / "large_data"))
     args = parser.parse_args()
     report: dict[str, Any] = {"rows": args.rows, "seed": args.seed, "repeats": args.repeats}
     report["throughput"] = throughput_section(args.rows, args.seed, args.epochs, args.repeats)
     if args.end_to_end:
-        report["end_to_end"] = end_to_end_section(args.rows, args.seed)
+        report["end_to_end"] = end_to_end_section(args.rows, args.seed, args.compare_with)
     write_results(args.out, report, markdown(report))
 
 
