@@ -168,6 +168,18 @@ def test_the_popularity_model_with_encodings_and_categories(tmp_path: Path) -> N
     assert len(products) == model.n_members * (len(model.layer_sizes) - 1)
 
 
+def test_a_target_open_above_is_clipped_below_only(tmp_path: Path) -> None:
+    """``tempo`` is at least 0 with no upper bound: the graph clips one side."""
+    train = tmp_path / "train.csv"
+    make_tracks(1200, seed=5).to_csv(train, index=False)
+    model = fit_table_model(train, None, "tempo")
+    assert model.preprocessing.target_bounds == (0.0, np.inf)
+    (predictions,), cleaned = ort_answers(model, train)
+    assert_close(predictions, model.predict_points(cleaned))
+    clips = [n for n in model.to_onnx().graph.node if n.op_type == "Clip"]
+    assert [list(n.input[1:]) for n in clips][-1] == ["y_low", ""]
+
+
 def test_the_table_classifier(tmp_path: Path) -> None:
     train = tmp_path / "train.csv"
     frame = tracks_with_genre(1500, seed=1).drop(columns="genre")

@@ -167,12 +167,10 @@ def regression_head(g: GraphBuilder, outputs: str, pre: Any) -> str:
     y = g.node("Sub", [y, g.const("y_min", scaler.min_)])
     y = g.node("Div", [y, g.const("y_scale", scaler.scale_)])
     low, high = pre.target_bounds
-    if np.isfinite(low) or np.isfinite(high):
-        bound = {True: lambda name, v: g.const(name, v, np.float64), False: lambda *_: ""}
-        y = g.node(
-            "Clip", [y, bound[bool(np.isfinite(low))]("y_low", low),
-                     bound[bool(np.isfinite(high))]("y_high", high)],
-        )  # fmt: skip
+    if np.isfinite(low) or np.isfinite(high):  # "": Clip's optional bound left out
+        low_name = g.const("y_low", low, np.float64) if np.isfinite(low) else ""
+        high_name = g.const("y_high", high, np.float64) if np.isfinite(high) else ""
+        y = g.node("Clip", [y, low_name, high_name])
     return g.node("Squeeze", [y, g.const("axis_1", [1], np.int64)], "predictions")
 
 
