@@ -52,6 +52,69 @@ def best_seconds(work: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
+def one_thread_session(proto: Any) -> Any:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(
+        proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+
+def bulk_rates(model: Any, session: Any, cleaned: Any, repeats: int) -> tuple[dict, float]:
+    """Rows per second on every row of ``cleaned``, and the largest relative difference."""
+    feeds = model.onnx_feeds(cleaned)
+
+    def ort_bulk() -> np.ndarray:
+        parts = []
+        for start in range(0, len(cleaned), BLOCK):
+            block = {name: a[start : start + BLOCK] for name, a in feeds.items()}
+            parts.append(session.run(["predictions"], block)[0])
+        return np.concatenate(parts)
+
+    ours, theirs = model.predict_points(cleaned), ort_bulk()
+    difference = float(np.max(np.abs(theirs - ours) / np.maximum(np.abs(ours), 1.0)))
+    rows = len(cleaned)
+    return {
+        "nnscratch": rows / best_seconds(lambda: model.predict_points(cleaned), repeats),
+        "onnxruntime": rows / best_seconds(ort_bulk, repeats),
+    }, difference
+
+
+def single_rates(model: Any, session: Any, cleaned: Any, frame: Any, n: int, repeats: int) -> dict:
+    """Rows per second one row at a time: a cleaned frame's row, a JSON row, ORT's inputs."""
+    feeds = model.onnx_feeds(cleaned.iloc[:n])
+    singles = [cleaned.iloc[[i]] for i in range(n)]
+    single_feeds = [{name: a[i : i + 1] for name, a in feeds.items()} for i in range(n)]
+    requests = []  # the first rows a request may send as they are (the file has bad ones)
+    for row in frame.dropna().to_dict("records"):
+        if len(requests) == n:
+            break
+        try:
+            model.json_request({"rows": [row]}, 1)
+            requests.append({"rows": [row]})
+        except RequestError:
+            continue
+
+    def ours_single() -> None:
+        for row in singles:
+            model.predict_points(row)
+
+    def ours_json() -> None:  # what `nnscratch serve` runs for a row sent as JSON
+        for request in requests:
+            model.answer_json(request, 1)
+
+    def ort_single() -> None:
+        for row in single_feeds:
+            session.run(["predictions"], row)
+
+    return {
+        "nnscratch": n / best_seconds(ours_single, repeats),
+        "nnscratch_json": n / best_seconds(ours_json, repeats),
+        "onnxruntime": n / best_seconds(ort_single, repeats),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -65,68 +128,14 @@ def main() -> None:
 
     model = load_model(args.model)
     proto = model.to_onnx()
-    with tempfile.TemporaryDirectory() as tmp:
-        onnx_file = Path(tmp) / "model.onnx"
-        onnx_file.write_bytes(proto.SerializeToString())
-        onnx_bytes = onnx_file.stat().st_size
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(
-        proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
-
+    session = one_thread_session(proto)
     frame = make_tracks(args.rows, seed=11)
     with tempfile.TemporaryDirectory() as tmp:  # read as `nnscratch predict` reads a file
         csv = Path(tmp) / "tracks.csv"
         frame.to_csv(csv, index=False)
         cleaned, _, _ = model.read_rows(str(csv), with_target=False)
-    feeds = model.onnx_feeds(cleaned)
-
-    def ort_bulk() -> np.ndarray:
-        parts = []
-        for start in range(0, len(cleaned), BLOCK):
-            block = {name: a[start : start + BLOCK] for name, a in feeds.items()}
-            parts.append(session.run(["predictions"], block)[0])
-        return np.concatenate(parts)
-
-    ours, theirs = model.predict_points(cleaned), ort_bulk()
-    difference = float(np.max(np.abs(theirs - ours) / np.maximum(np.abs(ours), 1.0)))
-    bulk = {
-        "nnscratch": args.rows / best_seconds(lambda: model.predict_points(cleaned), args.repeats),
-        "onnxruntime": args.rows / best_seconds(ort_bulk, args.repeats),
-    }
-
-    singles = [cleaned.iloc[[i]] for i in range(args.single)]
-    single_feeds = [{n: a[i : i + 1] for n, a in feeds.items()} for i in range(args.single)]
-
-    def ours_single() -> None:
-        for row in singles:
-            model.predict_points(row)
-
-    def ort_single() -> None:
-        for row in single_feeds:
-            session.run(["predictions"], row)
-
-    requests = []  # the first rows a request may send as they are (the file has bad ones)
-    for row in frame.dropna().to_dict("records"):
-        if len(requests) == args.single:
-            break
-        try:
-            model.json_request({"rows": [row]}, 1)
-            requests.append({"rows": [row]})
-        except RequestError:
-            continue
-
-    def ours_json() -> None:  # what `nnscratch serve` runs for a row sent as JSON
-        for request in requests:
-            model.answer_json(request, 1)
-
-    single = {
-        "nnscratch": args.single / best_seconds(ours_single, args.repeats),
-        "nnscratch_json": args.single / best_seconds(ours_json, args.repeats),
-        "onnxruntime": args.single / best_seconds(ort_single, args.repeats),
-    }
+    bulk, difference = bulk_rates(model, session, cleaned, args.repeats)
+    single = single_rates(model, session, cleaned, frame, args.single, args.repeats)
     blas = sorted({f"{i['internal_api']} {i.get('architecture')}" for i in threadpool_info()
                    if i["internal_api"] == "openblas"})  # fmt: skip
     report: dict[str, Any] = {
@@ -135,7 +144,7 @@ def main() -> None:
         "networks": model.n_members,
         "k": int(getattr(model.estimator, "k", 1)),
         "onnx_nodes": len(proto.graph.node),
-        "onnx_bytes": onnx_bytes,
+        "onnx_bytes": len(proto.SerializeToString()),
         "npz_bytes": os.path.getsize(args.model),
         "rows": args.rows,
         "single_rows": args.single,

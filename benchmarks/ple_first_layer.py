@@ -57,6 +57,23 @@ def per_call_ms(work: Callable[[], object], repeats: int, calls: int = 200) -> f
     return best * 1e3
 
 
+def bin_codes(X: np.ndarray, column: np.ndarray) -> list[tuple[Any, ...]]:
+    """The structure of encoded inputs ``X`` ``(n0, m)``: per feature (its bins' ``start``,
+    ``stop`` rows), each sample's count of full bins, the bin it is inside and the fraction
+    of that bin (0 where every bin is full)."""
+    m = X.shape[1]
+    starts = np.r_[0, np.flatnonzero(np.diff(column)) + 1]
+    stops = np.r_[starts[1:], len(column)]
+    codes = []
+    for start, stop in zip(starts, stops, strict=True):
+        e = X[start:stop]  # (T, m): ones, then the fraction, then zeros
+        full = (e >= 1).sum(axis=0)  # bins wholly below the value
+        inside = np.minimum(full, stop - start - 1)
+        frac = np.where(full < stop - start, e[inside, np.arange(m)], 0).astype(np.float32)
+        codes.append((start, stop, full, inside, frac))
+    return codes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -84,17 +101,8 @@ def main() -> None:
         np.multiply(W[:, None, :], R.T[None], out=V)
         return np.matmul(V.reshape(-1, n0), X, out=P)
 
-    # The structure: each feature's bins, each sample's bin index and fraction in it.
     column = encoder.bin_table(np.float32)[0]
-    starts = np.r_[0, np.flatnonzero(np.diff(column)) + 1]
-    stops = np.r_[starts[1:], len(column)]
-    codes = []
-    for start, stop in zip(starts, stops, strict=True):
-        e = X[start:stop]  # (T, m): ones, then the fraction, then zeros
-        full = (e >= 1).sum(axis=0)  # bins wholly below the value
-        inside = np.minimum(full, stop - start - 1)
-        frac = np.where(full < stop - start, e[inside, np.arange(m)], 0).astype(np.float32)
-        codes.append((start, stop, full, inside, frac))
+    codes = bin_codes(X, column)
     values = X[len(column) :]  # the scaled values the encoding appends
 
     def gather_forward() -> np.ndarray:
