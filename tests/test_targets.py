@@ -220,6 +220,7 @@ def test_a_tuned_threshold_is_trained_reported_and_used_by_predict(tmp_path: Pat
     model = TabularClassifier.load(out / "model.npz")
     assert metrics["recipe"]["threshold"] == "tuned" and model.threshold is not None
     assert f"(threshold {model.threshold:.2f})" in stdout
+    assert model.describe()["threshold"] == model.threshold  # GET /model says it
     predictions = tmp_path / "pred.csv"
     assert run_predict(out / "model.npz", data, predictions).returncode == 0
     frame = pd.read_csv(predictions)

@@ -111,7 +111,12 @@ class TabularClassifier(TableModel):
         return Results(title, CLASSIFICATION_METRICS, rows), lines
 
     def describe(self) -> dict[str, Any]:
-        return super().describe() | {"classes": json_values(self.classes_)}
+        """The table model's description, the classes, and the decision threshold (``None``:
+        the most probable class)."""
+        return super().describe() | {
+            "classes": json_values(self.classes_),
+            "threshold": self.threshold,
+        }
 
     def tensor_outputs(self) -> list[dict[str, Any]]:
         """The Open Inference Protocol's outputs: the labels and the probabilities."""
