@@ -372,10 +372,11 @@ class BatchEnsembleNetwork:
         self, m: int, batch: Callable[[int, int], np.ndarray], batch_size: int
     ) -> np.ndarray:
         """The members' mean output for ``m`` samples, ``batch(start, stop)`` giving a batch's
-        ``(n[0], size)`` input. Two batches or more are shared out over threads (the CPU
-        count, at most 4), as :meth:`Network.predict` does: every batch is computed the same
-        way whichever thread takes it, BLAS on one thread, so the bits do not depend on
-        the number of threads."""
+        ``(n[0], size)`` input. Large inputs (at least 4 batches a thread) are shared out over
+        threads (the CPU count, at most 4), by :meth:`Network.predict`'s rule: every batch is
+        computed the same way whichever thread takes it, BLAS on one thread, so the bits do
+        not depend on the number of threads. A validation split of a few batches, predicted
+        every epoch while members train side by side, stays on its member's thread."""
         out = np.empty((self.layer_sizes[-1], m), dtype=self.dtype)
         V = self._prediction_weights()  # once for every batch
         starts = list(range(0, m, batch_size))
@@ -385,9 +386,9 @@ class BatchEnsembleNetwork:
                 stop = min(start + batch_size, m)
                 out[:, start:stop] = self._forward_members(batch(start, stop), V).mean(axis=1)
 
-        threads = min(os.cpu_count() or 1, 4, len(starts))
+        threads = min(os.cpu_count() or 1, 4)
         with one_blas_thread():
-            if threads < 2:
+            if threads == 1 or len(starts) < 4 * threads:
                 run(starts)
                 return out
             with ThreadPoolExecutor(threads) as pool:
