@@ -49,6 +49,7 @@ class GraphBuilder:
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self._names: set[str] = set()
+        self._constants: dict[str, list[tuple[np.ndarray, str]]] = {}
 
     def _fresh(self, stem: str) -> str:
         name, n = stem, 1
@@ -59,14 +60,19 @@ class GraphBuilder:
         return name
 
     def const(self, name: str, value: Any, dtype: Any = None) -> str:
-        """A constant tensor (an initializer) named ``name`` (made unique); its name."""
+        """A constant tensor (an initializer) named ``name`` (made unique); its name. The same
+        name and value asked for again (a shape, an axis, the number 1) is the same tensor."""
         array = np.asarray(value, dtype=dtype)
+        for kept, kept_name in self._constants.get(name, []):
+            if kept.dtype == array.dtype and np.array_equal(kept, array):
+                return kept_name
         if array.dtype.kind in "OU":  # text: ONNX's STRING tensors hold bytes
             array = np.asarray([str(v).encode() for v in array.ravel()], dtype=object).reshape(
                 array.shape
             )
         tensor = self.onnx.numpy_helper.from_array(array, self._fresh(name))
         self.initializers.append(tensor)
+        self._constants.setdefault(name, []).append((np.asarray(value, dtype=dtype), tensor.name))
         return tensor.name
 
     def node(self, op: str, inputs: Sequence[str], name: str | None = None, **attrs: Any) -> str:
