@@ -201,3 +201,20 @@ def test_a_threshold_needs_two_classes() -> None:
     X, y = np.tile(np.eye(3), (4, 1)), np.tile([0, 1, 2], 4)
     with pytest.raises(ValueError, match="threshold applies to two classes; the target has 3"):
         MLPClassifier(threshold=0.3, epochs=1, early_stopping=False).fit(X, y)
+
+
+def test_a_set_threshold_holds_for_partial_fit_too() -> None:
+    """A number given as ``threshold`` decides the labels of a model trained by
+    ``partial_fit`` only; ``"tuned"`` has nothing to tune on there and keeps the most
+    probable class."""
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(200, 3)), (rng.random(200) < 0.3).astype(int)
+    fixed = MLPClassifier(hidden_layer_sizes=(8,), threshold=0.9, random_state=0)
+    fixed.partial_fit(X, y, classes=[0, 1])
+    proba = fixed.predict_proba(X)
+    assert fixed.decision_threshold == 0.9
+    assert (fixed.predict(X) == (proba[:, 1] >= 0.9)).all()
+    tuned = MLPClassifier(hidden_layer_sizes=(8,), threshold="tuned", random_state=0)
+    tuned.partial_fit(X, y, classes=[0, 1])
+    assert tuned.decision_threshold is None
+    assert (tuned.predict(X) == np.argmax(tuned.predict_proba(X), axis=1)).all()

@@ -166,15 +166,12 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         if not (t is None or t == "tuned" or (isinstance(t, float | int) and 0 < t < 1)):
             raise ValueError(f"threshold must be None, 'tuned' or in (0, 1), got {t!r}")
 
+
     def _after_fit(self, validation: tuple[np.ndarray, np.ndarray, Any] | None) -> None:
         """``threshold_``: ``threshold`` as given, or tuned on the validation data."""
         self.threshold_ = None
         if self.threshold is None:
             return
-        if len(self.classes_) != 2:
-            raise ValueError(
-                f"threshold applies to two classes; the target has {len(self.classes_)}"
-            )
         if self.threshold != "tuned":
             self.threshold_ = float(self.threshold)
             return
@@ -206,6 +203,10 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         if len(self.classes_) < 2:
             raise ValueError(
                 f"MLPClassifier needs at least 2 classes; got 1 class: {self.classes_.tolist()}"
+            )
+        if self.threshold is not None and len(self.classes_) != 2:  # before any training
+            raise ValueError(
+                f"threshold applies to two classes; the target has {len(self.classes_)}"
             )
         return X, y
 
@@ -278,7 +279,11 @@ class MLPClassifier(ClassifierMixin, MLPBase):
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row (or the class ``threshold_`` picks),
         ``(n_samples,)``, of ``classes_``'s type."""
-        return most_probable(self.predict_proba(X), self.classes_, self.decision_threshold)
+        return self.labels_from_proba(self.predict_proba(X))
+
+    def labels_from_proba(self, proba: np.ndarray) -> np.ndarray:
+        """The labels :meth:`predict` gives for class probabilities ``(n, n_classes)``."""
+        return most_probable(proba, self.classes_, self.decision_threshold)
 
     def display_name(self) -> str:
         """The base name, and the decision threshold where there is one."""
@@ -287,8 +292,12 @@ class MLPClassifier(ClassifierMixin, MLPBase):
 
     @property
     def decision_threshold(self) -> float | None:
-        """``threshold_`` (``None`` before a fit that set one: the most probable class)."""
-        return getattr(self, "threshold_", None)
+        """The threshold labels are decided by: ``threshold_`` after :meth:`fit`; a number
+        given as ``threshold`` also for a model trained by ``partial_fit`` only (which has no
+        validation data to tune on); otherwise ``None``, the most probable class."""
+        if hasattr(self, "threshold_"):
+            return self.threshold_
+        return None if self.threshold in (None, "tuned") else float(self.threshold)
 
     def to_onnx(self) -> Any:
         """The fitted networks as an ONNX ``ModelProto``: input ``X`` ``(rows,

@@ -28,7 +28,6 @@ from nnscratch.models.metrics import (
     CLASSIFICATION_METRICS,
     Results,
     classification_metrics,
-    most_probable,
 )
 from nnscratch.models.persistence import peek_metadata
 from nnscratch.models.requests import json_values
@@ -75,12 +74,12 @@ class TabularClassifier(TableModel):
 
     def predict(self, cleaned: pd.DataFrame) -> np.ndarray:
         """The most probable class of every row, ``(n_rows,)``, of ``classes_``'s type."""
-        return most_probable(self.predict_proba(cleaned), self.classes_, self.threshold)
+        return self.estimator.labels_from_proba(self.predict_proba(cleaned))
 
     def _prediction_columns(self, cleaned: pd.DataFrame, **computed: Any) -> pd.DataFrame:
         """``predicted_<target>`` (the label), then ``p_<class>`` per class (6 decimals)."""
         proba = self.predict_proba(cleaned)
-        labels = most_probable(proba, self.classes_, self.threshold)
+        labels = self.estimator.labels_from_proba(proba)
         out = pd.DataFrame({f"predicted_{self.target_name}": labels})
         for k, c in enumerate(self.classes_):
             out[f"p_{c}"] = np.round(proba[:, k], 6)
@@ -127,7 +126,7 @@ class TabularClassifier(TableModel):
         predict`` writes them."""
         proba = self.estimator.proba_from_outputs(outputs)
         return {
-            "predictions": json_values(most_probable(proba, self.classes_, self.threshold)),
+            "predictions": json_values(self.estimator.labels_from_proba(proba)),
             "classes": json_values(self.classes_),
             "probabilities": np.round(proba, 6).tolist(),
         }

@@ -110,8 +110,7 @@ class TableClassification(TableTask):
     def test_score(self, model: TabularClassifier, data: TableData) -> float:
         """Accuracy on the test split."""
         d = data.prepared
-        proba = model.predict_proba_scaled(d.X_test)
-        predicted = most_probable(proba, model.classes_, model.threshold)
+        predicted = model.estimator.labels_from_proba(model.predict_proba_scaled(d.X_test))
         return float(np.mean(predicted == d.y_test))
 
     def lab_targets(self, y: np.ndarray, data: PreparedData) -> np.ndarray:
