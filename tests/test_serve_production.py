@@ -3,6 +3,7 @@ Protocol, workers, and no 5xx on any body."""
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import re
@@ -11,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +21,8 @@ from serving import request, running_server
 from test_cli import run
 
 from nnscratch.data.synthetic import make_tracks
+from nnscratch.errors import RequestError
+from nnscratch.tasks.registry import load_model
 
 pytest.importorskip("fastapi", reason="nnscratch[serve] not installed (fastapi, uvicorn)")
 pytest.importorskip("prometheus_client", reason="nnscratch[serve] not installed")
@@ -74,7 +78,8 @@ def test_a_rows_answer_is_the_same_bits_alone_in_a_batch_and_in_a_file(
     models: dict[str, Path], rows: list[dict], tmp_path: Path
 ) -> None:
     """32 clients at once send single rows and mixed groups; each row's prediction equals
-    the same row sent alone, and ``nnscratch predict`` on a file, to the last bit."""
+    the same row sent alone, and ``nnscratch predict`` on a file, to the last bit. Every
+    tenth body has an unusable row: it gets its own 422, the bodies beside it their answers."""
     csv = tmp_path / "rows.csv"
     pd.DataFrame(rows).to_csv(csv, index=False)
     out = tmp_path / "pred.csv"
@@ -90,10 +95,14 @@ def test_a_rows_answer_is_the_same_bits_alone_in_a_batch_and_in_a_file(
         def client(c: int) -> None:
             connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=60)
             for g in range(c, len(groups), 32):
-                body = json.dumps({"rows": [rows[i] for i in groups[g]]})
-                connection.request("POST", "/predict", body=body,
+                chosen = [rows[i] for i in groups[g]]
+                if g % 10 == 9:
+                    chosen[-1] = chosen[-1] | {"tempo": "fast"}
+                connection.request("POST", "/predict", body=json.dumps({"rows": chosen}),
                                    headers={"content-type": "application/json"})  # fmt: skip
-                answers[g] = json.loads(connection.getresponse().read())["predictions"]
+                response = connection.getresponse()
+                answer = json.loads(response.read())
+                answers[g] = answer["predictions"] if response.status == 200 else answer
             connection.close()
 
         threads = [threading.Thread(target=client, args=(c,)) for c in range(32)]
@@ -104,12 +113,73 @@ def test_a_rows_answer_is_the_same_bits_alone_in_a_batch_and_in_a_file(
         metrics = scrape(url)
     assert alone == from_file  # one row alone = the same row in a 120-row file
     for g, indices in enumerate(groups):
-        assert answers[g] == [alone[i] for i in indices], g
+        if g % 10 == 9:
+            bad = len(indices) - 1
+            assert answers[g] == {"detail": f"row {bad}: 'tempo' = 'fast' is not a number"}
+        else:
+            assert answers[g] == [alone[i] for i in indices], g
+    answered = [g for g in range(len(groups)) if g % 10 != 9]
     batched = counter(metrics, "nnscratch_batch_requests_count")
-    assert batched < len(rows) + len(groups)  # some network calls served several requests
+    assert batched < len(rows) + len(answered)  # some network calls served several requests
+    assert counter(metrics, "nnscratch_batch_requests_sum") == len(rows) + len(answered)
     assert counter(metrics, "nnscratch_rows_predicted_total") == len(rows) + sum(
-        len(g) for g in groups
+        len(groups[g]) for g in answered
     )
+
+
+@functools.cache
+def loaded(path: Path) -> Any:
+    return load_model(path)
+
+
+def spoiled(row: dict, how: str) -> object:
+    """``row`` as a body may send it: unchanged, or with one kind of problem."""
+    changed = dict(row)
+    if how == "text number":
+        changed["energy"] = str(row["energy"])  # read as the number it spells
+    elif how == "not a number":
+        changed["tempo"] = "fast"
+    elif how == "out of range":
+        changed["danceability"] = 7.5
+    elif how == "missing":
+        del changed["loudness"]
+    elif how == "extra column":
+        changed["comment"] = "ignored"
+    elif how == "not an object":
+        return [row["energy"]]
+    return changed
+
+
+SPOILS = ["none", "none", "none", "text number", "not a number", "out of range", "missing",
+          "extra column", "not an object"]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(bodies=st.lists(
+    st.lists(st.tuples(st.integers(0, 119), st.sampled_from(SPOILS)), min_size=1, max_size=5),
+    min_size=1, max_size=12))  # fmt: skip
+def test_bodies_read_together_get_what_each_gets_alone(
+    models: dict[str, Path], rows: list[dict], bodies: list[list[tuple[int, str]]]
+) -> None:
+    """The server reads a batch's JSON bodies together (``json_requests``): each body's
+    network inputs are the bits it gets alone, and a body with a problem gets its own
+    error (status and message) while the others are answered."""
+    model = loaded(models["popularity"])
+    payloads = [{"rows": [spoiled(rows[i], how) for i, how in body]} for body in bodies]
+    together = model.json_requests(payloads, 5)
+    assert len(together) == len(payloads)
+    for payload, result in zip(payloads, together, strict=True):
+        try:
+            alone = model.json_request(payload, 5)
+        except RequestError as exc:
+            assert isinstance(result, RequestError), payload
+            assert (result.status, result.message) == (exc.status, exc.message)
+            continue
+        assert not isinstance(result, RequestError), (payload, result)
+        assert result.X.dtype == alone.X.dtype and np.array_equal(result.X, alone.X)
+        outputs = model.network_outputs(alone.X)
+        assert result.answer(outputs) == alone.answer(outputs)
 
 
 def test_metrics_count_every_request_by_route_and_status(

@@ -55,8 +55,8 @@ def test_the_registry_reads_model_files_from_before_the_task_entry() -> None:
 
 @pytest.mark.parametrize("model_type", [PopularityModel, TabularClassifier, DigitModel])
 def test_every_fitted_model_keeps_the_protocol(model_type: type) -> None:
-    members = ("predict_file", "evaluate", "describe", "json_request", "body_request",
-               "network_outputs", "answer_json", "answer_body", "save")  # fmt: skip
+    members = ("predict_file", "evaluate", "describe", "json_request", "json_requests",
+               "body_request", "network_outputs", "answer_json", "answer_body", "save")  # fmt: skip
     assert all(callable(getattr(model_type, m, None)) for m in members)
     assert model_type.task in TASKS and model_type.page.endswith(".html")
     assert TASKS[model_type.task].model_type is model_type
@@ -128,6 +128,15 @@ class ParityModel:
             raise RequestError(422, 'send {"bits": ["011010", …]}')
         X = np.array([[float(c == "1") for c in r] for r in rows])
         return Request(X, lambda outputs: {"predictions": [int(p >= 0.5) for p in outputs[:, 0]]})
+
+    def json_requests(self, payloads: list[Any], max_rows: int) -> list[Request | RequestError]:
+        results: list[Request | RequestError] = []
+        for payload in payloads:  # each body's request, or the error it gets alone
+            try:
+                results.append(self.json_request(payload, max_rows))
+            except RequestError as exc:
+                results.append(exc)
+        return results
 
     def body_request(self, media: str, body: bytes, max_rows: int) -> Request:
         raise RequestError(415, "the toy task takes JSON only")

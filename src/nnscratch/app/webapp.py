@@ -4,7 +4,7 @@ What a request means and how it is checked is the served fitted model's
 business (:class:`nnscratch.app.serving.ServedModel`): it turns a body into the
 network's inputs and the network's outputs into the answer. This module reads
 bodies within their limits, parses JSON within its own (depth, digits), hands
-the network inputs of concurrent requests to one
+the parsed bodies of concurrent requests to one
 :class:`~nnscratch.app.batching.MicroBatcher`, and turns a
 :class:`~nnscratch.errors.RequestError` into its 4xx answer. Every malformed
 body is a 4xx that names the problem; a 5xx is a bug.
@@ -18,6 +18,7 @@ be the classes themselves.)
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from nnscratch import __version__
@@ -41,7 +42,16 @@ def build_app(served: Any, *, max_body_bytes: int, max_rows: int, batching: dict
     limits = {"max_body_bytes": max_body_bytes, "max_rows": max_rows}
     model = served.model
     metrics = ServerMetrics(served.name, served.version, model.task, __version__)
-    batcher = MicroBatcher(model.network_outputs, on_batch=metrics.batch, **batching)
+
+    def prepare(jobs: list[Any]) -> list[Any]:
+        """A batch's jobs as requests: the JSON rows of ``/predict`` read together by the
+        model (each body's own request or error); the others were made as they came."""
+        bodies = [job.payload for job in jobs if isinstance(job, JsonRows)]
+        read = iter(model.json_requests(bodies, max_rows) if bodies else ())
+        return [next(read) if isinstance(job, JsonRows) else job for job in jobs]
+
+    batcher = MicroBatcher(model.network_outputs, prepare=prepare, on_batch=metrics.batch,
+                           **batching)  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -58,16 +68,17 @@ def build_app(served: Any, *, max_body_bytes: int, max_rows: int, batching: dict
     add_reading_routes(app, served.page(), served.describe(limits), metrics)
 
     async def answer(request: Request, make: Any) -> Any:
-        """The answer to ``request``: its body read and made into the network's inputs
-        by ``make(body)`` (the batcher may wait for it meanwhile), then batched."""
+        """The answer to ``request``: its body read and made into a job by ``make(body)``
+        (the batcher may wait for it meanwhile), then answered in a batch."""
         with batcher.arrival():
-            made = make(await read_body(request, max_body_bytes))
-        return made.answer(await batcher.outputs(made.X))
+            job = make(await read_body(request, max_body_bytes))
+        return await batcher.answer(job, job.rows if isinstance(job, JsonRows) else len(job.X))
 
     def predict_request(media: str, body: bytes) -> Any:
-        """A ``/predict`` body as the model's request, by its media type."""
+        """A ``/predict`` body as a job, by its media type: JSON rows to be read with the
+        batch's others, or the model's request for a CSV or PNG body."""
         if media in ("application/json", ""):
-            return model.json_request(parse_json(body), max_rows)
+            return JsonRows(parse_json(body))
         if media in ("text/csv", "application/csv", "text/plain"):
             return model.body_request("text/csv", body, max_rows)
         if media == "image/png":
@@ -156,6 +167,19 @@ def add_inference_protocol(app: Any, served: Any, answer: Any, max_rows: int) ->
             response["id"] = request_id
         response["outputs"] = output_tensors(result)
         return JSONResponse(response)
+
+
+@dataclass
+class JsonRows:
+    """A ``/predict`` JSON body, parsed: read by the model with its batch's others."""
+
+    payload: Any
+
+    @property
+    def rows(self) -> int:
+        """How many rows it says it holds (for the batch's row cap; checked later)."""
+        rows = self.payload.get("rows") if isinstance(self.payload, dict) else None
+        return len(rows) if isinstance(rows, list) else 1
 
 
 async def read_body(request: Any, limit: int) -> bytes:

@@ -47,7 +47,7 @@ from nnscratch.core.training import (
     stop_on_interrupt,
     train,
 )
-from nnscratch.errors import ModelFileError
+from nnscratch.errors import ModelFileError, RequestError
 from nnscratch.models.persistence import ArraySpec, read_model_file, write_model_file
 
 _DTYPES = ("float32", "float64")
@@ -108,6 +108,18 @@ class WrapsEstimator:
     def network_outputs(self, X: np.ndarray) -> np.ndarray:
         """The members' mean output ``(n, n_outputs)`` float64 for network inputs ``X``."""
         return self.estimator.predict_outputs(X, PREDICT_BLOCK, check_input=False)
+
+    def json_requests(self, payloads: list[Any], max_rows: int) -> list[Request | RequestError]:
+        """``json_request`` for each of many JSON bodies (a server's waiting requests): its
+        request, or the error it would raise. A model may read them together, faster;
+        each result is the one the body gets alone."""
+        results: list[Request | RequestError] = []
+        for payload in payloads:
+            try:
+                results.append(self.json_request(payload, max_rows))  # type: ignore[attr-defined]
+            except RequestError as exc:
+                results.append(exc)
+        return results
 
     def answer_json(self, payload: Any, max_rows: int) -> dict[str, Any]:
         """The answer to a JSON body (see ``json_request``), computed now."""

@@ -18,6 +18,7 @@ estimator's own ``load`` reads the network part of it too.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from nnscratch.models.requests import (
     rows_from_csv,
     rows_from_features,
     rows_from_json,
+    rows_from_json_many,
 )
 
 #: Columns whose values are whole numbers (a slider steps by 1).
@@ -241,6 +243,25 @@ class TableModel(WrapsEstimator):
         is not (no pandas on the way: see :mod:`nnscratch.models.requests`)."""
         return self._request(rows_from_json(self.preprocessing, payload, max_rows))
 
+    def json_requests(self, payloads: list[Any], max_rows: int) -> list[Request | RequestError]:
+        """Many JSON bodies read together (:func:`~nnscratch.models.requests.rows_from_json_many`)
+        and encoded in one pass; each body's request or error is the one it gets alone."""
+        read = rows_from_json_many(self.preprocessing, payloads, max_rows)
+        usable = [rows for rows in read if isinstance(rows, TableRows)]
+        if not usable:
+            return read  # type: ignore[return-value]
+        X = self._encoded(np.concatenate([rows.X_scaled for rows in usable]))
+        results: list[Request | RequestError] = []
+        start = 0
+        for rows in read:
+            if isinstance(rows, RequestError):
+                results.append(rows)
+                continue
+            stop = start + len(rows.X_scaled)
+            results.append(Request(X[start:stop], functools.partial(self._answer, rows)))
+            start = stop
+        return results
+
     def body_request(self, media: str, body: bytes, max_rows: int) -> Request:
         """A CSV body, read as a file: unusable rows skipped and listed."""
         if media != "text/csv":
@@ -272,9 +293,12 @@ class TableModel(WrapsEstimator):
         return self.json_request({"rows": rows}, max_rows)
 
     def _request(self, rows: TableRows) -> Request:
+        return Request(self._encoded(rows.X_scaled), functools.partial(self._answer, rows))
+
+    def _encoded(self, X_scaled: np.ndarray) -> np.ndarray:
+        """The network's inputs from scaled rows, in the network's dtype."""
         dtype = self.estimator.network_.dtype
-        X = self.preprocessing.encode(rows.X_scaled.astype(dtype, copy=False))
-        return Request(X, lambda outputs: self._answer(rows, outputs))
+        return self.preprocessing.encode(X_scaled.astype(dtype, copy=False))
 
     def _answer(self, rows: TableRows, outputs: np.ndarray) -> dict[str, Any]:
         answer: dict[str, Any] = {"rows": rows.positions, **self._answer_values(outputs)}

@@ -30,6 +30,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from nnscratch.core.training import History
+from nnscratch.errors import RequestError
 from nnscratch.models.base import Predictions, Request
 from nnscratch.models.metrics import Metric, Results
 from nnscratch.models.recipes import Recipe
@@ -49,7 +50,8 @@ class FittedModel(Protocol):
 
     ``predict_file`` and ``evaluate`` read a file (or folder) as ``nnscratch
     predict`` and ``evaluate`` do; ``describe`` is ``GET /model``; a request's
-    JSON body goes to ``json_request``, any other body (a CSV, a PNG) to
+    JSON body goes to ``json_request`` (many waiting bodies at once to ``json_requests``,
+    each with the result it gets alone), any other body (a CSV, a PNG) to
     ``body_request`` with its media type: each gives the network's inputs and
     how the network's outputs (``network_outputs``, which a server may batch
     over many requests) become the answer; ``answer_json`` and ``answer_body``
@@ -76,6 +78,8 @@ class FittedModel(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
     def json_request(self, payload: Any, max_rows: int) -> Request: ...
+
+    def json_requests(self, payloads: list[Any], max_rows: int) -> list[Request | RequestError]: ...
 
     def body_request(self, media: str, body: bytes, max_rows: int) -> Request: ...
 
