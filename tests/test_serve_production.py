@@ -3,6 +3,7 @@ Protocol, workers, and no 5xx on any body."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import http.client
 import json
@@ -180,6 +181,38 @@ def test_bodies_read_together_get_what_each_gets_alone(
         assert result.X.dtype == alone.X.dtype and np.array_equal(result.X, alone.X)
         outputs = model.network_outputs(alone.X)
         assert result.answer(outputs) == alone.answer(outputs)
+
+
+def test_small_batches_run_on_the_event_loop_and_large_ones_in_the_worker_thread() -> None:
+    """A batch of a few rows costs less than handing it to a thread; a large one would
+    hold the event loop up, so it goes to the worker thread. Each request gets its rows."""
+    from nnscratch.app.batching import INLINE_ROWS, MicroBatcher
+    from nnscratch.models.base import Request
+
+    threads: list[str] = []
+
+    def network(X: np.ndarray) -> np.ndarray:
+        threads.append(threading.current_thread().name)
+        return X * 2
+
+    def job(n: int, first: float) -> Request:
+        X = first + np.arange(n, dtype=float)[:, None]
+        return Request(X, lambda outputs: {"predictions": outputs[:, 0].tolist()})
+
+    async def main() -> list[dict]:
+        batcher = MicroBatcher(network)
+        try:
+            small = await asyncio.gather(*(batcher.answer(job(2, 10 * i), 2) for i in range(3)))
+            large = await batcher.answer(job(INLINE_ROWS + 1, 0.0), INLINE_ROWS + 1)
+        finally:
+            batcher.close()
+        return [*small, large]
+
+    answers = asyncio.run(main())
+    assert threads[0] == threading.current_thread().name  # the loop's own thread
+    assert threads[-1].startswith("nnscratch-batch")
+    assert answers[:3] == [{"predictions": [20.0 * i, 20.0 * i + 2]} for i in range(3)]
+    assert answers[3]["predictions"] == [2.0 * r for r in range(INLINE_ROWS + 1)]
 
 
 def test_metrics_count_every_request_by_route_and_status(
