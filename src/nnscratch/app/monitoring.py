@@ -100,17 +100,24 @@ class CountRequests:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500  # what the client gets if the app fails before answering
+        route = route_of(scope["path"])
+        counted = False
+
+        def count(status: int) -> None:
+            nonlocal counted
+            counted = True
+            self.metrics.requests.labels(route, str(status)).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
 
         async def send_counting(message: Message) -> None:
-            nonlocal status
+            # counted before the answer leaves: a client that scrapes /metrics next (from
+            # another worker, in multiprocess mode) already sees this request
             if message["type"] == "http.response.start":
-                status = message["status"]
+                count(message["status"])
             await send(message)
 
         try:
             await self.app(scope, receive, send_counting)
         finally:
-            route = route_of(scope["path"])
-            self.metrics.requests.labels(route, str(status)).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            if not counted:  # the app failed before answering: the client gets a 500
+                count(500)
