@@ -215,6 +215,45 @@ def test_small_batches_run_on_the_event_loop_and_large_ones_in_the_worker_thread
     assert answers[3]["predictions"] == [2.0 * r for r in range(INLINE_ROWS + 1)]
 
 
+def test_a_batch_takes_requests_already_sent_and_waits_no_longer() -> None:
+    """A request already sent when a batch forms reaches the queue a couple of turns of
+    the event loop later: it joins the batch. Nothing else coming, the batch does not
+    wait out ``max_wait_s`` (5 s here)."""
+    from nnscratch.app.batching import SETTLE_TURNS, MicroBatcher
+    from nnscratch.models.base import Request
+
+    calls: list[int] = []
+
+    def network(X: np.ndarray) -> np.ndarray:
+        calls.append(len(X))
+        return X * 2
+
+    def job(value: float) -> Request:
+        return Request(np.array([[value]]), lambda outputs: {"predictions": [outputs[0, 0]]})
+
+    async def after_turns(batcher: MicroBatcher, turns: int, value: float) -> dict:
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        return await batcher.answer(job(value))
+
+    async def main() -> tuple[list[dict], float]:
+        batcher = MicroBatcher(network, max_wait_s=5.0)
+        started = time.perf_counter()
+        try:
+            together = await asyncio.gather(batcher.answer(job(1.0)), after_turns(batcher, 2, 2.0))
+            apart = await asyncio.gather(
+                batcher.answer(job(3.0)), after_turns(batcher, SETTLE_TURNS + 3, 4.0)
+            )
+        finally:
+            batcher.close()
+        return [*together, *apart], time.perf_counter() - started
+
+    answers, seconds = asyncio.run(main())
+    assert calls == [2, 1, 1]
+    assert [a["predictions"] for a in answers] == [[2.0], [4.0], [6.0], [8.0]]
+    assert seconds < 2.5  # every batch closed long before max_wait_s
+
+
 def test_metrics_count_every_request_by_route_and_status(
     models: dict[str, Path], rows: list[dict]
 ) -> None:
