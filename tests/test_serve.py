@@ -73,6 +73,10 @@ def test_health_model_and_page(popularity_model: Path, digits_model: Path) -> No
     assert digits["image_shape"] == [8, 8] and digits["classes"] == list(range(10))
     assert digits["k"] == 1
     assert "canvas" in client(digits_model).get("/").text
+    paths = api.get("/openapi.json").json()["paths"]  # FastAPI's /docs lists every route
+    assert {"/health", "/model", "/predict", "/v2/models/{model_name}/infer"} <= set(paths)
+    assert set(paths["/predict"]) == {"post"}
+    assert api.get("/predict").status_code == 405
 
 
 def test_predictions_equal_the_command_line_to_the_bit(
