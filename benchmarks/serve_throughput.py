@@ -1,13 +1,15 @@
 """Serving under load: ``nnscratch serve`` against FastAPI + scikit-learn and FastAPI's floor.
 
-The same client load goes to each server in turn, one run each, on this
-machine: ``--clients`` keep-alive connections (16) send ``--requests`` (1,600)
-POSTs of 1–5 rows — tracks of the shared Spotify sample as JSON rows for a
-popularity model, MNIST test images as pixels for a digits model — as fast as
-the answers come. The client is an asyncio loop in a process of its own. For
-each server: requests per second, p50 and p99 latency, errors (anything but a
-200) and wrong answers: every ``nnscratch serve`` answer is compared with
-what ``nnscratch predict`` writes for the same rows, to the last digit.
+The same client load goes to each server in turn (``--rounds`` times, 1 by
+default; with more the table gives each server's medians, since the machine's
+load moves every server's figures), on this machine: ``--clients`` keep-alive
+connections (16) send ``--requests`` (1,600) POSTs of 1–5 rows — tracks of
+the shared Spotify sample as JSON rows for a popularity model, MNIST test
+images as pixels for a digits model — as fast as the answers come. The
+client is an asyncio loop in a process of its own. For each server: requests
+per second, p50 and p99 latency, errors (anything but a 200) and wrong
+answers: every ``nnscratch serve`` answer is compared with what ``nnscratch
+predict`` writes for the same rows, to the last digit.
 
 Servers:
 
@@ -237,27 +239,48 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def measure(name: str, command: list[str], env: dict, load: dict, check: bool,
-            clients: int) -> dict[str, Any]:  # fmt: skip
-    port = free_port()
-    process = start([*command, "--port", str(port)], port, env)
+def measure(servers: list[tuple[str, list[str], dict]], env: dict, clients: int,
+            rounds: int) -> list[dict[str, Any]]:  # fmt: skip
+    """Start every server, warm each up, then ``rounds`` times send each its load in
+    turn; every server's figures per round (``rounds``) and their medians."""
+    running = []
     try:
-        warm = {"bodies": load["bodies"][:200], "expected": load["expected"][:200]}
-        run_load(port, warm, check, clients)
-        time.sleep(0.5)
-        cpu = cpu_seconds(process.pid)
-        figures = run_load(port, load, check, clients)
-        figures["server_cpu_ms"] = 1000 * (cpu_seconds(process.pid) - cpu) / len(load["bodies"])
-        figures["resident_mb"] = resident_mb(process.pid)
+        for name, command, load, check in servers:
+            port = free_port()
+            process = start([*command, "--port", str(port)], port, env)
+            running.append((name, process, port, load, check))
+            warm = {"bodies": load["bodies"][:200], "expected": load["expected"][:200]}
+            run_load(port, warm, check, clients)
+        per_round: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in running}
+        for round_number in range(rounds):
+            for name, process, port, load, check in running:
+                time.sleep(0.5)
+                cpu = cpu_seconds(process.pid)
+                figures = run_load(port, load, check, clients)
+                figures["server_cpu_ms"] = (
+                    1000 * (cpu_seconds(process.pid) - cpu) / len(load["bodies"])
+                )
+                per_round[name].append(figures)
+                print(f"  {name} (round {round_number + 1}): "
+                      f"{figures['requests_per_second']:,.0f} requests/s, p50 "
+                      f"{figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, errors "
+                      f"{figures['errors']}, wrong {figures['wrong']}, server CPU "
+                      f"{figures['server_cpu_ms']:.2f} ms a request", flush=True)  # fmt: skip
+        results = []
+        for name, process, *_ in running:
+            figures = per_round[name]
+            medians = ("requests_per_second", "p50_ms", "p99_ms", "server_cpu_ms")
+            summary = {key: float(np.median([f[key] for f in figures])) for key in medians}
+            summary["errors"] = sum(f["errors"] for f in figures)
+            checked = [f["wrong"] for f in figures if f["wrong"] is not None]
+            summary["wrong"] = sum(checked) if checked else None
+            summary["resident_mb"] = resident_mb(process.pid)
+            results.append({"server": name, **summary, "rounds": figures})
+        return results
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-    figures["server"] = name
-    print(f"  {name}: {figures['requests_per_second']:,.0f} requests/s, p50 "
-          f"{figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, errors "
-          f"{figures['errors']}, wrong {figures['wrong']}, server CPU "
-          f"{figures['server_cpu_ms']:.2f} ms a request", flush=True)  # fmt: skip
-    return figures
+        for _, process, *_ in running:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def servers(model: Path, small: Path | None) -> list[tuple[str, list[str], Path | None]]:
@@ -286,16 +309,21 @@ def servers(model: Path, small: Path | None) -> list[tuple[str, list[str], Path 
 def table(kind: str, results: list[dict[str, Any]]) -> str:
     sklearn = next(r for r in results if r["server"].startswith("FastAPI + scikit"))
     floor = next(r for r in results if r["server"].startswith("FastAPI constant"))
+    rounds = len(floor["rounds"])
     lines = [f"**{kind}**", "",
              "| server | requests/s | × scikit-learn | % of floor | p50 ms | p99 ms | errors | "
              "wrong | server CPU ms / request | resident MB |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in results:
         wrong = "—" if r["wrong"] is None else str(r["wrong"])
+        share = f"{100 * r['requests_per_second'] / floor['requests_per_second']:.0f}%"
+        if rounds > 1 and r is not floor:  # each round's share of that round's floor
+            shares = [100 * mine["requests_per_second"] / its["requests_per_second"]
+                      for mine, its in zip(r["rounds"], floor["rounds"], strict=True)]  # fmt: skip
+            share += f" ({min(shares):.0f}–{max(shares):.0f}%)"
         lines.append(
             f"| {r['server']} | {r['requests_per_second']:,.0f} | "
-            f"{r['requests_per_second'] / sklearn['requests_per_second']:.1f}× | "
-            f"{100 * r['requests_per_second'] / floor['requests_per_second']:.0f}% | "
+            f"{r['requests_per_second'] / sklearn['requests_per_second']:.1f}× | {share} | "
             f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {wrong} | "
             f"{r['server_cpu_ms']:.2f} | {r['resident_mb']:.0f} |"
         )
@@ -314,9 +342,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=["popularity", "digits"], help="one kind of model")
+    parser.add_argument("--rounds", type=int, default=1, help="loads per server, alternating "
+                        "between the servers; the table gives medians")  # fmt: skip
     parser.add_argument("--out", default=str(HERE / "results" / "serve_throughput"))
     args = parser.parse_args()
-    report: dict[str, Any] = {"requests": args.requests, "clients": args.clients}
+    report: dict[str, Any] = {"requests": args.requests, "clients": args.clients,
+                              "rounds": args.rounds}  # fmt: skip
     tables = []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -336,14 +367,17 @@ def main() -> None:
             env = {"SERVE_BENCH_DATA": data,
                    "SERVE_BENCH_KIND": "digits" if "digits" in kind else "table"}  # fmt: skip
             print(kind, flush=True)
-            results = []
-            for name, command, checked in servers(Path(model), small and Path(small)):
-                load = loads[checked or Path(model)]
-                results.append(measure(name, command, env, load, checked is not None, args.clients))
+            fast = Path(small) if small else None
+            named = [(name, command, loads[checked or Path(model)], checked is not None)
+                     for name, command, checked in servers(Path(model), fast)]  # fmt: skip
+            results = measure(named, env, args.clients, args.rounds)
             report[kind] = results
             tables.append(table(kind, results))
+    runs = ("one run each, after a warm-up" if args.rounds == 1 else
+            f"{args.rounds} rounds, each server in turn, after a warm-up; medians (and the "
+            "range of each round's share of that round's floor)")  # fmt: skip
     header = (f"{args.requests:,} requests of 1–5 rows, {args.clients} keep-alive clients in a "
-              "process of their own, this machine; one run each, after a warm-up.\n\n")  # fmt: skip
+              f"process of their own, this machine; {runs}.\n\n")  # fmt: skip
     write_results(args.out, report, header + "\n".join(tables))
 
 
