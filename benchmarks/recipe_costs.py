@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from results_io import write_results  # benchmarks/, beside this script
+from accuracy import optional_boosters  # benchmarks/, beside this script
+from results_io import write_results
 
 from nnscratch.data.features import RECIPE_FEATURES
 from nnscratch.data.preprocessing import PreparedData, prepare
@@ -40,7 +41,7 @@ from nnscratch.models.recipes import DEFAULT_RECIPE, Recipe
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_NAME = "default (k = 16 × 2 networks, lr 2e-3, early stopping, ≤ 8,000 steps)"
-CATBOOST = "CatBoost (27 columns)"
+CATBOOST = "CatBoost (27 columns)"  # as benchmarks/accuracy.py names it
 
 
 def cosine(epochs: int, learning_rate: float, **changes: Any) -> Recipe:
@@ -85,13 +86,10 @@ def validation_rmse(data: PreparedData, y_scaled_pred: np.ndarray) -> float:
 def one_seed(frame: Any, seed: int, names: list[str]) -> dict[str, dict[str, float]]:
     data = prepare(frame, RECIPE_FEATURES, seed=seed, test_size=0.2, val_size=0.1)
     results: dict[str, dict[str, float]] = {}
-    if find_spec("catboost"):
-        import catboost
-
+    boosters = optional_boosters(seed)
+    if CATBOOST in boosters:
         start = time.perf_counter()
-        booster = catboost.CatBoostRegressor(
-            random_seed=seed, verbose=False, thread_count=-1, allow_writing_files=False
-        ).fit(data.X_train, data.y_train)
+        booster = boosters[CATBOOST]().fit(data.X_train, data.y_train)
         test = test_rmse(data, booster.predict(data.X_test))
         results[CATBOOST] = {
             "seconds": time.perf_counter() - start,
