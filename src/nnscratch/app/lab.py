@@ -37,8 +37,9 @@ from matplotlib.figure import Figure
 
 from nnscratch.app.runs import default_run_dir, staged_directory, write_json
 from nnscratch.core.network import Network
+from nnscratch.core.observe import StepObserver, StepView
 from nnscratch.core.optimizers import Adam, GradientDescent, Momentum, Optimizer
-from nnscratch.core.training import History, TrainConfig, train
+from nnscratch.core.training import Callback, History, TrainConfig, train
 from nnscratch.errors import TrainingDivergedError
 from nnscratch.files import atomic_write_text
 from nnscratch.registry import Registry
@@ -131,7 +132,7 @@ def fit(
     hidden: str = "relu",
     init: str = "he",
     lmbda: float = 0.0,
-    callbacks: tuple[Callable[[int, dict[str, float]], Any], ...] = (),
+    callbacks: tuple[Callback | StepObserver, ...] = (),
     net: Network | None = None,
 ) -> Run:
     """Train one network from the lab's seed; a divergence is recorded, not raised."""
@@ -169,10 +170,22 @@ def layer_signal(net: Network, lab: Lab) -> tuple[list[float], list[float]]:
     batch = slice(0, min(2048, X.shape[1]))
     net.forward(X[:, batch])
     net.backward(Y[:, batch])
-    cache = net.cache_for(X[:, batch].shape[1])
-    activations = [float(np.sqrt(np.mean(A.astype(np.float64) ** 2))) for A in cache.A[1:]]
-    gradients = [float(np.sqrt(np.mean(dW.astype(np.float64) ** 2))) for dW in net.grads.weights]
+    layers = net.layer_views()  # the public, read-only view of that pass
+    activations = [float(np.sqrt(np.mean(v.A.astype(np.float64) ** 2))) for v in layers]
+    gradients = [float(np.sqrt(np.mean(v.dW.astype(np.float64) ** 2))) for v in layers]
     return activations, gradients
+
+
+class GradientNorms:
+    """A step observer: ``‖dW[l]‖`` of every layer at each ``every``-th step (an epoch's
+    last batch, with ``every`` the steps an epoch takes)."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.norms: list[list[float]] = []
+
+    def on_step(self, view: StepView) -> None:
+        self.norms.append([float(np.linalg.norm(layer.dW)) for layer in view.layers])
 
 
 def experiment_init(lab: Lab) -> dict[str, Any]:
@@ -218,15 +231,11 @@ def experiment_activation(lab: Lab) -> dict[str, Any]:
     runs = []
     for act in ("relu", "sigmoid", "tanh", "leaky_relu"):
         init = "he" if "relu" in act else "glorot"
-        norms: list[list[float]] = []  # per epoch: ‖dW[l]‖ for l = 1..L at its last batch
-        net = lab.network(act, init)
-        record = lambda e, logs, net=net, norms=norms: norms.append(  # noqa: E731
-            [float(np.linalg.norm(dW)) for dW in net.grads.weights]
-        )
-        run = fit(
-            lab, act, GradientDescent(0.1), epochs=lab.epochs_or(40), net=net, callbacks=(record,)
-        )
-        run.extra = {"gradient norm per layer": norms}
+        # per epoch: ‖dW[l]‖ for l = 1..L at its last batch of 256
+        record = GradientNorms(every=math.ceil(lab.X["train"].shape[1] / 256))
+        run = fit(lab, act, GradientDescent(0.1), epochs=lab.epochs_or(40),
+                  net=lab.network(act, init), callbacks=(record,))  # fmt: skip
+        run.extra = {"gradient norm per layer": record.norms}
         runs.append(run)
     rows = [
         {

@@ -48,6 +48,7 @@ Dropout is not offered here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +60,7 @@ import numpy as np
 from nnscratch.core.blas import blas_threads_for_products, one_blas_thread
 from nnscratch.core.init import draw_weights, load_named
 from nnscratch.core.network import activations_and_loss, check_input_layout, to_network_layout
+from nnscratch.core.observe import LayerView
 
 #: Columns per prediction batch.
 PREDICT_BATCH = 2048
@@ -119,6 +121,11 @@ class EnsembleParameters:
     def biases(self) -> list[np.ndarray]:
         """The members' biases ``B[l]`` ``(n[l], K)``: one column per member."""
         return self.B
+
+    def copy(self) -> EnsembleParameters:
+        out = EnsembleParameters.zeros(self.layer_sizes, self.k, self.flat.dtype)
+        out.flat[...] = self.flat
+        return out
 
     def named(self) -> dict[str, np.ndarray]:
         """Every array by name: ``W1, R1, S1, B1, W2, …`` (views)."""
@@ -331,6 +338,36 @@ class BatchEnsembleNetwork:
                 dW += (lmbda / m) * W
             total += 0.5 * lmbda * squared
         return total
+
+    def layer_views(self, before: EnsembleParameters | None = None) -> tuple[LayerView, ...]:
+        """The read-only view of every layer for the last :meth:`forward` and
+        :meth:`backward`, as :meth:`Network.layer_views` gives it: ``A[l]`` and ``Z[l]`` are
+        ``(n[l], K, m)`` (``Z = s ⊙ P + b`` recomputed on demand), ``W[l]`` the shared
+        weights, ``b[l]`` the members' biases ``(n[l], K)``."""
+        buffers = self._last
+        if buffers is None:
+            raise RuntimeError("layer_views() needs a forward() and a backward() first")
+        went = self.params if before is None else before
+
+        def pre_activation(l: int) -> np.ndarray:
+            Z = buffers.P[l] * went.S[l - 1][:, :, None]
+            Z += went.B[l - 1][:, :, None]
+            return Z
+
+        p, g = self.params, self.grads
+        return tuple(
+            LayerView(
+                l,
+                A=buffers.A[l],
+                W=p.W[l - 1],
+                b=p.B[l - 1],
+                dW=g.W[l - 1],
+                db=g.B[l - 1],
+                pre_activation=functools.partial(pre_activation, l),
+                update=None if before is None else p.W[l - 1] - went.W[l - 1],
+            )
+            for l in range(1, len(self.layer_sizes))
+        )
 
     # ------------------------------------------------------------------ prediction
 

@@ -38,6 +38,7 @@ in :func:`to_network_layout`, and nowhere else.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -50,6 +51,7 @@ from nnscratch.core.activations import ACTIVATIONS, Activation
 from nnscratch.core.blas import blas_threads_for_products, one_blas_thread
 from nnscratch.core.init import Parameters, initialize, load_named
 from nnscratch.core.losses import LOSSES, Loss, total_loss
+from nnscratch.core.observe import LayerView
 
 
 @dataclass
@@ -454,6 +456,30 @@ class Network:
             loss=self.loss_function,
             lmbda=lmbda,
             weights=weights,
+        )
+
+    def layer_views(self, before: Parameters | None = None) -> tuple[LayerView, ...]:
+        """The read-only view of every layer for the last :meth:`forward` and
+        :meth:`backward` (see :mod:`nnscratch.core.observe`): ``A[l]``, ``W[l]``, ``b[l]``,
+        their gradients, and ``Z[l] = [W[l] | b[l]] · [A[l-1]; 1]`` recomputed on demand.
+        ``before`` holds the parameters the batch went forward with, where an optimizer
+        has stepped since (then ``update[l] = W[l] − before.W[l]``)."""
+        cache = self._last
+        if cache is None:
+            raise RuntimeError("layer_views() needs a forward() and a backward() first")
+        went = self.params if before is None else before
+        return tuple(
+            LayerView(
+                l,
+                A=cache.A[l],
+                W=self.params.weights[l - 1],
+                b=self.params.biases[l - 1],
+                dW=self.grads.weights[l - 1],
+                db=self.grads.biases[l - 1],
+                pre_activation=functools.partial(np.matmul, went.blocks[l - 1], cache.A1[l - 1]),
+                update=None if before is None else self.params.weights[l - 1] - went.weights[l - 1],
+            )
+            for l in range(1, len(self.layer_sizes))
         )
 
     def predict(

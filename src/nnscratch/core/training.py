@@ -40,6 +40,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from nnscratch.core.network import Network, to_network_layout
+from nnscratch.core.observe import StepObserver, StepView
 from nnscratch.core.optimizers import Optimizer
 from nnscratch.core.schedules import Schedule
 from nnscratch.errors import TrainingDivergedError
@@ -48,7 +49,8 @@ from nnscratch.errors import TrainingDivergedError
 #: MNIST's 784 inputs, batch 256: an epoch's column shuffle took 36% of the epoch.
 ROWS_FROM = 64
 
-#: ``callback(epoch, logs) -> stop?``: called after each epoch; return True to stop.
+#: ``callback(epoch, logs) -> stop?``: called after every finished epoch, the last one
+#: too, before early stopping decides; return True to stop.
 Callback = Callable[[int, dict[str, float]], bool | None]
 
 
@@ -358,6 +360,43 @@ def _monitored(net: Network, config: TrainConfig, has_val: bool) -> str:
     return monitor
 
 
+class _Watch:
+    """The step observers of one :func:`train` call: counts the optimizer's steps and,
+    on a step some observer is due at, keeps the parameters from before it (for ``Z``
+    and the update) and hands every due observer the step's :class:`StepView`."""
+
+    def __init__(self, net: Network, observers: list[StepObserver], member: int | None) -> None:
+        for observer in observers:
+            every = observer.every
+            if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+                raise ValueError(f"{observer!r}: every must be a positive integer, got {every!r}")
+        self.net, self.observers, self.member = net, observers, member
+        self.steps, self.epoch = 0, 0
+        self.before = net.params.copy()  # refilled before each observed step
+
+    def step(
+        self,
+        optimizer: Optimizer,
+        objective: float,
+        Y_batch: np.ndarray,
+        weights: np.ndarray | None,
+    ) -> None:
+        """``optimizer.step``, then the due observers."""
+        net = self.net
+        self.steps += 1
+        due = [o for o in self.observers if self.steps % o.every == 0]
+        if due:
+            self.before.flat[...] = net.params.flat
+        optimizer.step([net.params.flat], [net.grads.flat])
+        if not due:
+            return
+        m = Y_batch.shape[1] if weights is None else float(np.sum(weights, dtype=np.float64))
+        view = StepView(self.steps, self.epoch, self.member, float(objective), float(m),
+                        net.layer_views(self.before))  # fmt: skip
+        for observer in due:
+            observer.on_step(view)
+
+
 def _run_epoch(
     net: Network,
     batches: _Batches,
@@ -365,9 +404,11 @@ def _run_epoch(
     lmbda: float,
     on_diverged: Callable[[], TrainingDivergedError],
     interrupt: StopFlag,
+    watch: _Watch | None = None,
 ) -> tuple[float, bool]:
-    """One pass: forward, backward, step per batch. Returns ``Σ_b m_b J_b`` and whether
-    an interrupt stopped it before its last batch."""
+    """One pass: forward, backward, step per batch (observed by ``watch``, where there are
+    step observers). Returns ``Σ_b m_b J_b`` and whether an interrupt stopped it before
+    its last batch."""
     params, grads = [net.params.flat], [net.grads.flat]
     objective_sum = 0.0  # Σ_b m_b J_b
     done = 0  # samples seen this epoch
@@ -378,7 +419,10 @@ def _run_epoch(
         objective_sum += objective
         if not math.isfinite(objective):
             raise on_diverged()
-        optimizer.step(params, grads)
+        if watch is None:
+            optimizer.step(params, grads)
+        else:
+            watch.step(optimizer, objective, Y_batch, weights)
         if interrupt.requested:
             break
     return objective_sum, interrupt.requested and done < batches.n
@@ -428,6 +472,7 @@ class _Loop:
     monitor: str
     checkpoints: _Checkpoints
     callbacks: Sequence[Callback]
+    watch: _Watch | None = None
 
     def run(self, stop: StopFlag | None) -> None:
         """Every epoch, until the last, early stopping, a callback or an interrupt."""
@@ -458,8 +503,10 @@ class _Loop:
             optimizer.learning_rate = self.config.schedule.rate(k, base_lr, previous)
         diverged = functools.partial(self.checkpoints.diverged, epoch, optimizer.learning_rate)
         self.batches.new_epoch()
+        if self.watch is not None:
+            self.watch.epoch = epoch
         objective_sum, cut_short = _run_epoch(
-            net, self.batches, optimizer, self.config.lmbda, diverged, interrupt
+            net, self.batches, optimizer, self.config.lmbda, diverged, interrupt, self.watch
         )
         if cut_short:
             history.interrupted = True
@@ -470,9 +517,10 @@ class _Loop:
                            self.config.rmse_scale)  # fmt: skip
         history.record(logs, optimizer.learning_rate, time.perf_counter() - tick)
         _show(bar, logs)
+        asked = [bool(callback(epoch, logs)) for callback in self.callbacks]  # every one
         if _epoch_ends_training(logs[self.monitor], epoch, self.checkpoints, history, diverged):
             return True
-        if any(cb(epoch, logs) for cb in self.callbacks):
+        if any(asked):
             return True
         if interrupt.requested:
             history.interrupted = True
@@ -488,11 +536,12 @@ def train(
     config: TrainConfig,
     validation: tuple[np.ndarray, ...] | None = None,
     rng: np.random.Generator | int | None = 0,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[Callback | StepObserver] = (),
     history: History | None = None,
     rows: np.ndarray | None = None,
     stop: StopFlag | None = None,
     sample_weight: np.ndarray | None = None,
+    member: int | None = None,
 ) -> History:
     """Train ``net`` in place on ``X`` ``(n[0], N)`` and ``Y`` ``(n[L], N)``.
 
@@ -514,6 +563,12 @@ def train(
     ``config.handle_interrupts``, Ctrl-C stops after the current batch
     (``history.interrupted``) with the best weights so far in ``net``; a
     ``stop`` flag set from elsewhere does the same.
+
+    ``callbacks`` holds epoch callbacks (:data:`Callback`, called after every finished
+    epoch, all of them, before the stop decision) and step observers
+    (:class:`~nnscratch.core.observe.StepObserver`, called every ``every`` optimizer
+    steps with a read-only view of each layer; ``member`` is the index they are told).
+    An object that is both is called as both.
     """
     batches = _Batches(
         net, X, Y, rows, config.batch_size, np.random.default_rng(rng), sample_weight
@@ -525,12 +580,26 @@ def train(
         net.params.flat, config.patience, config.min_delta,
         higher_is_better=MONITORS.get(monitor, False),
     )  # fmt: skip
-    loop = _Loop(net, batches, optimizer, config, val, history, monitor, checkpoints, callbacks)
+    epoch_callbacks, observers = split_callbacks(callbacks)
+    watch = _Watch(net, observers, member) if observers else None
+    loop = _Loop(net, batches, optimizer, config, val, history, monitor, checkpoints,
+                 epoch_callbacks, watch)  # fmt: skip
     loop.run(stop)
     restore = (val is not None and config.patience is not None) or history.interrupted
     if restore and history.best_epoch is not None:
         checkpoints.restore_best()  # the best validation (or, interrupted, training) weights
     return history
+
+
+def split_callbacks(
+    callbacks: Sequence[Callback | StepObserver],
+) -> tuple[list[Callback], list[StepObserver]]:
+    """``callbacks`` as (epoch callbacks, step observers); an object may be both."""
+    epoch_callbacks = [c for c in callbacks if callable(c)]
+    observers = [c for c in callbacks if isinstance(c, StepObserver)]
+    for neither in (c for c in callbacks if not callable(c) and not isinstance(c, StepObserver)):
+        raise TypeError(f"a callback is a function (epoch, logs) or a step observer: {neither!r}")
+    return epoch_callbacks, observers
 
 
 def _epoch_ends_training(

@@ -444,6 +444,7 @@ class MLPBase(BaseEstimator):
                 rows=rows,
                 stop=stop,
                 sample_weight=sample_weight,
+                member=k if len(self.networks_) > 1 else None,
             )
 
         try:

@@ -1,0 +1,109 @@
+"""What the network does while it learns: a read-only view of each layer, per step.
+
+The training loop (:func:`nnscratch.core.training.train`) calls a
+:class:`StepObserver` every ``observer.every`` optimizer steps, right after the
+step, with a :class:`StepView`: for every layer ``l = 1..L`` of the batch just
+trained on ::
+
+    Z[l]       pre-activations W[l] · A[l-1] + b[l]      (n[l], m)     TabM: (n[l], K, m)
+    A[l]       activations g(Z[l]) (after dropout)        (n[l], m)     TabM: (n[l], K, m)
+    W[l]       weights after the step                     (n[l], n[l-1])   shared by TabM's members
+    dW[l]      ∂J/∂W[l] of this batch                     (n[l], n[l-1])
+    update[l]  the step the optimizer took, W_after − W_before
+
+Every array is a read-only view of the network's own buffers (nothing is
+copied, nothing can be written through it), valid during the call only: copy
+what you keep. ``Z`` is computed when first read, from the weights the batch
+went forward with, so observers that never read it pay nothing for it.
+
+A network gives the view of its last forward/backward pass with
+``net.layer_views(before)``; the lab uses it at step 0, the loop after every
+observed step. With no observer the loop does no extra work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """A view of ``array`` that cannot be written through (``array`` itself is untouched)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+class LayerView:
+    """Layer ``index``'s arrays for the current batch (see the module docs for shapes)."""
+
+    __slots__ = ("A", "W", "_Z", "_pre_activation", "b", "dW", "db", "index", "update")
+
+    def __init__(
+        self,
+        index: int,
+        *,
+        A: np.ndarray,
+        W: np.ndarray,
+        b: np.ndarray,
+        dW: np.ndarray,
+        db: np.ndarray,
+        pre_activation: Callable[[], np.ndarray],
+        update: np.ndarray | None,
+    ) -> None:
+        self.index = index
+        self.A, self.W, self.b = read_only(A), read_only(W), read_only(b)
+        self.dW, self.db = read_only(dW), read_only(db)
+        self.update = None if update is None else read_only(update)
+        self._pre_activation = pre_activation
+        self._Z: np.ndarray | None = None
+
+    @property
+    def Z(self) -> np.ndarray:
+        """The pre-activations of the batch (computed on first read, then kept)."""
+        if self._Z is None:
+            self._Z = read_only(self._pre_activation())
+        return self._Z
+
+    def __repr__(self) -> str:
+        return f"LayerView(l={self.index}, A{self.A.shape}, W{self.W.shape})"
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One observed optimizer step: where it is and every layer's view.
+
+    ``step`` counts this call of ``train``'s optimizer steps from 1; ``epoch`` is the
+    history's epoch index (0-based); ``member`` is the ensemble member's index when an
+    estimator trains several (``None`` for a lone network); ``objective`` is the batch's
+    ``m·J`` as ``backward`` returned it, ``batch_weight`` its ``m`` (or ``Σ w``).
+    """
+
+    step: int
+    epoch: int
+    member: int | None
+    objective: float
+    batch_weight: float
+    layers: tuple[LayerView, ...]
+
+    @property
+    def loss(self) -> float:
+        """The batch's objective ``J``."""
+        return self.objective / self.batch_weight
+
+
+@runtime_checkable
+class StepObserver(Protocol):
+    """Called every ``every`` optimizer steps with a :class:`StepView`.
+
+    Pass one among ``train``'s (or an estimator's ``fit``) ``callbacks``. Members that
+    train side by side call the same observer from their threads: an observer that
+    keeps state guards it with a lock.
+    """
+
+    every: int
+
+    def on_step(self, view: StepView) -> None: ...
