@@ -21,6 +21,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from nnscratch.data.preprocessing import prepare
 from nnscratch.data.tracks import load_tracks
 from nnscratch.errors import ModelFileError
+from nnscratch.models.members import member_jobs
 from nnscratch.models.persistence import write_npz
 from nnscratch.models.regressor import MLPRegressor
 
@@ -382,7 +383,7 @@ def test_members_trained_side_by_side_get_the_bits_of_a_sequential_fit() -> None
     kwargs = dict(n_members=3, epochs=6, batch_size=64, random_state=2)
     sequential = MLPRegressor(**kwargs).fit(X, y)
     side_by_side = MLPRegressor(**kwargs, n_jobs=-1).fit(X, y)
-    assert side_by_side._member_jobs() == min(3, os.cpu_count() or 1)
+    assert member_jobs(side_by_side) == min(3, os.cpu_count() or 1)
     for a, b in zip(sequential.networks_, side_by_side.networks_, strict=True):
         np.testing.assert_array_equal(a.params.flat, b.params.flat)
     for a, b in zip(sequential.histories_, side_by_side.histories_, strict=True):

@@ -194,12 +194,12 @@ def test_out_of_memory_is_one_line_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from nnscratch.app.cli import main
-    from nnscratch.models import base
+    from nnscratch.models import members
 
     def no_memory(*args: object, **kwargs: object) -> None:
         raise MemoryError
 
-    monkeypatch.setattr(base, "train", no_memory)  # as if the training buffers did not fit
+    monkeypatch.setattr(members, "train", no_memory)  # as if the training buffers did not fit
     out = tmp_path / "run"
     assert main(["train", "--epochs", "2", "--quiet", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -187,7 +187,7 @@ def test_small_batches_run_on_the_event_loop_and_large_ones_in_the_worker_thread
     """A batch of a few rows costs less than handing it to a thread; a large one would
     hold the event loop up, so it goes to the worker thread. Each request gets its rows."""
     from nnscratch.app.batching import INLINE_ROWS, MicroBatcher
-    from nnscratch.models.base import Request
+    from nnscratch.models.values import Request
 
     threads: list[str] = []
 
@@ -220,7 +220,7 @@ def test_a_batch_takes_requests_already_sent_and_waits_no_longer() -> None:
     the event loop later: it joins the batch. Nothing else coming, the batch does not
     wait out ``max_wait_s`` (5 s here)."""
     from nnscratch.app.batching import SETTLE_TURNS, MicroBatcher
-    from nnscratch.models.base import Request
+    from nnscratch.models.values import Request
 
     calls: list[int] = []
 

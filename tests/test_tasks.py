@@ -17,7 +17,6 @@ from matplotlib.figure import Figure
 
 from nnscratch.app.cli import main
 from nnscratch.errors import DataError, RequestError
-from nnscratch.models.base import Predictions, Request
 from nnscratch.models.classifier import MLPClassifier
 from nnscratch.models.digit_model import DigitModel
 from nnscratch.models.metrics import ACCURACY, CLASSIFICATION_METRICS, Results, scores_by_split
@@ -25,6 +24,7 @@ from nnscratch.models.persistence import read_model_file, write_model_file
 from nnscratch.models.popularity_model import PopularityModel
 from nnscratch.models.recipes import Recipe
 from nnscratch.models.table_classifier import TabularClassifier
+from nnscratch.models.values import Predictions, Request
 from nnscratch.tasks.base import FittedModel, Fold, NetworkSplits, Say, Task, quiet
 from nnscratch.tasks.classification import TableClassification
 from nnscratch.tasks.digits import Digits

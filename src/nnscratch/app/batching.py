@@ -21,7 +21,7 @@ Nothing waits when nothing else is coming (a lone request pays a few turns of
 the event loop, microseconds), and under load the batches fill by themselves
 while the previous one runs. A row's output does not depend on its batch: the
 fitted model runs its networks on fixed-width blocks
-(:data:`nnscratch.models.base.PREDICT_BLOCK`), so every row meets the same BLAS
+(:data:`nnscratch.models.fitted.PREDICT_BLOCK`), so every row meets the same BLAS
 kernels alone, in a batch, or in a file; and reading rows
 together works row by row.
 """
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from nnscratch.models.base import Request
+from nnscratch.models.values import Request
 
 #: Default batching limits: the longest a request waits for others, the most rows a call.
 MAX_WAIT_MS = 2.0

@@ -89,9 +89,7 @@ class EnsembleParameters:
             raise ValueError(f"layer sizes must be >= 2 positive integers, got {list(sizes)}")
         if k < 1:
             raise ValueError(f"k must be a positive integer, got {k}")
-        shapes = []
-        for n_in, n_out in pairwise(sizes):
-            shapes += [(n_out, n_in), (n_in, k), (n_out, k), (n_out, k)]
+        shapes = list(ensemble_array_shapes(sizes, k).values())  # W1, R1, S1, B1, W2, …
         flat = np.zeros(sum(r * c for r, c in shapes), dtype=dtype)
         mask = np.zeros_like(flat)
         views, start = [], 0
@@ -128,12 +126,19 @@ class EnsembleParameters:
         return out
 
     def named(self) -> dict[str, np.ndarray]:
-        """Every array by name: ``W1, R1, S1, B1, W2, …`` (views)."""
-        out = {}
-        for l in range(len(self.W)):
-            for name, arrays in (("W", self.W), ("R", self.R), ("S", self.S), ("B", self.B)):
-                out[f"{name}{l + 1}"] = arrays[l]
-        return out
+        """Every array by name, as :func:`ensemble_array_shapes` lists them (views)."""
+        views = [a for layer in zip(self.W, self.R, self.S, self.B, strict=True) for a in layer]
+        return dict(zip(ensemble_array_shapes(self.layer_sizes, self.k), views, strict=True))
+
+
+def ensemble_array_shapes(layer_sizes: Sequence[int], k: int) -> dict[str, tuple[int, int]]:
+    """A TabM network's arrays by name, in the order model files list them: for each layer
+    ``W{l}`` ``(n[l], n[l-1])``, ``R{l}`` ``(n[l-1], K)``, ``S{l}`` and ``B{l}`` ``(n[l], K)``."""
+    shapes = {}
+    for l, (n_in, n_out) in enumerate(pairwise(int(n) for n in layer_sizes), start=1):
+        shapes.update({f"W{l}": (n_out, n_in), f"R{l}": (n_in, k),
+                       f"S{l}": (n_out, k), f"B{l}": (n_out, k)})  # fmt: skip
+    return shapes
 
 
 class _Buffers:
@@ -216,6 +221,11 @@ class BatchEnsembleNetwork:
     @property
     def dtype(self) -> np.dtype:
         return self.params.flat.dtype
+
+    @staticmethod
+    def array_shapes(layer_sizes: Sequence[int], k: int) -> dict[str, tuple[int, int]]:
+        """Every array :meth:`state_dict` holds for these sizes, by name, and its shape."""
+        return ensemble_array_shapes(layer_sizes, k)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every parameter array by name, ``W1, R1, S1, B1, W2, …`` (views: writing to

@@ -95,10 +95,9 @@ class Parameters:
         return out
 
     def named(self) -> dict[str, np.ndarray]:
-        """Every array by its name, ``W1..WL`` then ``b1..bL`` (views into ``flat``)."""
-        out = {f"W{l}": W for l, W in enumerate(self.weights, start=1)}
-        out.update({f"b{l}": b for l, b in enumerate(self.biases, start=1)})
-        return out
+        """Every array by its name, as :func:`array_shapes` lists them (views into ``flat``)."""
+        views = [*self.weights, *self.biases]
+        return dict(zip(array_shapes(self.layer_sizes), views, strict=True))
 
     def load_(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> Parameters:
         """Copy given arrays into these parameters in place (shapes must match)."""
@@ -108,6 +107,15 @@ class Parameters:
                 raise ValueError(f"shape mismatch: expected {mine.shape}, got {theirs.shape}")
             mine[...] = theirs
         return self
+
+
+def array_shapes(layer_sizes: Sequence[int]) -> dict[str, tuple[int, int]]:
+    """A plain network's arrays by name, in the order model files list them:
+    ``W1..WL`` ``(n[l], n[l-1])``, then ``b1..bL`` ``(n[l], 1)``."""
+    pairs = list(pairwise(int(n) for n in layer_sizes))
+    shapes = {f"W{l}": (n_out, n_in) for l, (n_in, n_out) in enumerate(pairs, start=1)}
+    shapes.update({f"b{l}": (n_out, 1) for l, (_, n_out) in enumerate(pairs, start=1)})
+    return shapes
 
 
 def _he(n_in: int, n_out: int, rng: np.random.Generator) -> np.ndarray:

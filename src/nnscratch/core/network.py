@@ -49,7 +49,7 @@ import numpy as np
 
 from nnscratch.core.activations import ACTIVATIONS, Activation
 from nnscratch.core.blas import blas_threads_for_products, one_blas_thread
-from nnscratch.core.init import Parameters, initialize, load_named
+from nnscratch.core.init import Parameters, array_shapes, initialize, load_named
 from nnscratch.core.losses import LOSSES, Loss, total_loss
 from nnscratch.core.observe import LayerView
 
@@ -395,6 +395,14 @@ class Network:
     @property
     def dtype(self) -> np.dtype:
         return self.params.dtype
+
+    @staticmethod
+    def array_shapes(layer_sizes: Sequence[int], k: int = 1) -> dict[str, tuple[int, int]]:
+        """Every array :meth:`state_dict` holds for these sizes, by name, and its shape
+        (``k`` is 1: it is there so both network classes answer the same call)."""
+        if k != 1:
+            raise ValueError(f"a plain network has k = 1, got {k}")
+        return array_shapes(layer_sizes)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every parameter array by name, ``W1..WL`` then ``b1..bL`` (views: writing to

@@ -7,12 +7,11 @@ that door is the from-scratch NumPy network of stages 2–6. The regressor
 (:mod:`nnscratch.models.regressor`) and the classifier
 (:mod:`nnscratch.models.classifier`) add what their targets need.
 
-Model files: :meth:`MLPBase.save` hands the networks' named arrays (``W1..WL``,
-``b1..bL``, ``m2.W1``… for ensemble members 2, 3, …) and JSON metadata
-(architecture, dtype, hyperparameters, feature names, training curves) to the
-generic writer in :mod:`nnscratch.models.persistence`; :meth:`MLPBase.load`
-tells the reader which arrays the metadata implies, then rebuilds the
-networks from them.
+The members' training lives in :mod:`nnscratch.models.members`, what a model
+file holds in :mod:`nnscratch.models.model_schema`: :meth:`MLPBase.save` hands
+the networks' named arrays and JSON metadata to the generic writer in
+:mod:`nnscratch.models.persistence`; :meth:`MLPBase.load` tells the reader which
+arrays the metadata implies, then rebuilds the networks from them.
 """
 
 from __future__ import annotations
@@ -20,130 +19,23 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
-from tqdm.auto import tqdm
 
-from nnscratch.core.activations import ACTIVATIONS
 from nnscratch.core.batchensemble import BatchEnsembleNetwork
-from nnscratch.core.blas import one_blas_thread
-from nnscratch.core.network import Network, to_network_layout
+from nnscratch.core.network import Network
+from nnscratch.core.observe import StepObserver
 from nnscratch.core.optimizers import OPTIMIZERS, Optimizer
-from nnscratch.core.schedules import SCHEDULES
-from nnscratch.core.training import (
-    Callback,
-    History,
-    StopFlag,
-    TrainConfig,
-    stop_on_interrupt,
-    train,
-)
-from nnscratch.errors import ModelFileError, RequestError
-from nnscratch.models.persistence import ArraySpec, read_model_file, write_model_file
-
-_DTYPES = ("float32", "float64")
-
-
-def as_float_dtype(dtype: Any) -> np.dtype:
-    """``np.dtype`` for ``"float32"``, ``np.float32`` or ``np.dtype("float32")`` (or float64)."""
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved is None or resolved.name not in _DTYPES:
-        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
-    return resolved
-
-
-def _generator(random_state: Any) -> np.random.Generator:
-    """A Generator from ``random_state``: None, an int, a Generator or a RandomState."""
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
-    return np.random.default_rng(random_state)
-
-
-#: Rows a fitted model's networks see at a time when it predicts for people (``nnscratch
-#: predict``, ``evaluate``, ``serve``): exactly this many, the last block padded with
-#: zeros, so a row's answer does not depend on the rows beside it (MLPBase.predict_outputs).
-#: A server's batches are small (a few requests of a few rows), and every block costs its
-#: full width: the default popularity model took 1.35 ms for 24 rows in blocks of 32
-#: against 2.13 ms in blocks of 64 (1.28 against 2.04 ms for one row), for 12 % more on
-#: 192 rows (6.76 against 6.02 ms); large files share their blocks over threads and ran
-#: at the same rows/s either way (AMD EPYC, OpenBLAS SkylakeX).
-PREDICT_BLOCK = 32
-
-
-@dataclass
-class Request:
-    """A checked request: the network's inputs ``X`` ``(n, n_inputs)`` and how the network's
-    outputs for them ``(n, n_outputs)`` become the answer (a server may batch many
-    requests' ``X`` into one network call and hand each its own outputs)."""
-
-    X: np.ndarray
-    answer: Callable[[np.ndarray], dict[str, Any]]
-
-
-@dataclass
-class Predictions:
-    """What ``nnscratch predict`` writes and says: ``frame`` (one row per input scored),
-    how many inputs were ``read``, the ``report`` said before and the ``notes`` after."""
-
-    frame: pd.DataFrame
-    read: int
-    unit: str = "rows"
-    report: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-class WrapsEstimator:
-    """What a fitted model that wraps a fitted estimator says of its training, and its
-    network outputs for people (in :data:`PREDICT_BLOCK` rows)."""
-
-    estimator: Any
-
-    def network_outputs(self, X: np.ndarray) -> np.ndarray:
-        """The members' mean output ``(n, n_outputs)`` float64 for network inputs ``X``."""
-        return self.estimator.predict_outputs(X, PREDICT_BLOCK, check_input=False)
-
-    def json_requests(self, payloads: list[Any], max_rows: int) -> list[Request | RequestError]:
-        """``json_request`` for each of many JSON bodies (a server's waiting requests): its
-        request, or the error it would raise. A model may read them together, faster;
-        each result is the one the body gets alone."""
-        results: list[Request | RequestError] = []
-        for payload in payloads:
-            try:
-                results.append(self.json_request(payload, max_rows))  # type: ignore[attr-defined]
-            except RequestError as exc:
-                results.append(exc)
-        return results
-
-    def answer_json(self, payload: Any, max_rows: int) -> dict[str, Any]:
-        """The answer to a JSON body (see ``json_request``), computed now."""
-        request = self.json_request(payload, max_rows)  # type: ignore[attr-defined]
-        return request.answer(self.network_outputs(request.X))
-
-    def answer_body(self, media: str, body: bytes, max_rows: int) -> dict[str, Any]:
-        """The answer to another body (see ``body_request``), computed now."""
-        request = self.body_request(media, body, max_rows)  # type: ignore[attr-defined]
-        return request.answer(self.network_outputs(request.X))
-
-    @property
-    def history(self) -> History:
-        """The first member's training history."""
-        return self.estimator.history_
-
-    @property
-    def n_members(self) -> int:
-        return len(self.estimator.networks_)
+from nnscratch.core.training import Callback, History
+from nnscratch.errors import ModelFileError
+from nnscratch.models import model_schema
+from nnscratch.models.members import member_streams, train_members
+from nnscratch.models.model_schema import as_float_dtype
+from nnscratch.models.persistence import read_model_file, write_model_file
 
 
 class MLPBase(BaseEstimator):
@@ -217,17 +109,14 @@ class MLPBase(BaseEstimator):
     def _start(self, n_features: int, n_outputs: int) -> None:
         """Fresh networks, optimizers and random streams for a new fit."""
         self._check_params()
-        rng = _generator(self.random_state)
-        self._split_rng, *member_rngs = rng.spawn(1 + self.n_members)
+        self._split_rng, streams = member_streams(self.random_state, self.n_members)
         self.n_outputs_ = n_outputs
         sizes = [n_features, *self.hidden_layer_sizes, n_outputs]
         output, loss = self._head()
-        self.networks_ = []
-        self._shuffle_rngs = []
-        for member_rng in member_rngs:
-            init_rng, shuffle_rng, dropout_rng = member_rng.spawn(3)
-            self.networks_.append(self._network(sizes, output, loss, init_rng, dropout_rng))
-            self._shuffle_rngs.append(shuffle_rng)
+        self.networks_ = [
+            self._network(sizes, output, loss, stream.init, stream.dropout) for stream in streams
+        ]
+        self._shuffle_rngs = [stream.shuffle for stream in streams]
         self._optimizers = [self._make_optimizer() for _ in self.networks_]
         self.histories_ = [History() for _ in self.networks_]
         self._sync_fitted_attributes()
@@ -283,7 +172,7 @@ class MLPBase(BaseEstimator):
         *,
         eval_set: tuple[Any, Any] | None = None,
         rmse_scale: float = 1.0,
-        callbacks: tuple[Callback, ...] = (),
+        callbacks: tuple[Callback | StepObserver, ...] = (),
         handle_interrupts: bool = False,
     ) -> Any:
         """Train from scratch on ``X`` ``(n_samples, n_features)`` and ``y`` ``(n_samples,)``.
@@ -399,158 +288,10 @@ class MLPBase(BaseEstimator):
         y /= len(self.networks_)
         return y[:n]
 
-    def _run(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        *,
-        epochs: int,
-        sample_weight: np.ndarray | None = None,
-        validation: tuple[np.ndarray, ...] | None = None,
-        patience: int | None = None,
-        rmse_scale: float = 1.0,
-        callbacks: tuple[Callback, ...] = (),
-        handle_interrupts: bool = False,
-    ) -> None:
-        """Train every member for ``epochs`` on ``(X, Y)`` in the user layout."""
-        dtype = self.networks_[0].dtype
-        Y_net = to_network_layout(Y, dtype)
-        rows = np.ascontiguousarray(X, dtype=dtype)  # train transposes batches, or all, as needed
-        validation_net = None
-        if validation is not None:
-            validation_net = (
-                to_network_layout(validation[0], dtype),
-                to_network_layout(validation[1], dtype),
-                *([validation[2]] if len(validation) > 2 and validation[2] is not None else []),
-            )
-        configs = self._train_configs(epochs, patience, rmse_scale, handle_interrupts)
-
-        def fit_member(
-            k: int,
-            config: TrainConfig,
-            stop: StopFlag | None = None,
-            extra_callbacks: tuple[Callback, ...] = (),
-        ) -> History:
-            return train(
-                self.networks_[k],
-                None,
-                Y_net,
-                self._optimizers[k],
-                config=config,
-                validation=validation_net,
-                rng=self._shuffle_rngs[k],
-                callbacks=(*callbacks, *extra_callbacks),
-                history=self.histories_[k],
-                rows=rows,
-                stop=stop,
-                sample_weight=sample_weight,
-                member=k if len(self.networks_) > 1 else None,
-            )
-
-        try:
-            jobs = self._member_jobs()
-            if jobs == 1:
-                for k in range(len(self.networks_)):
-                    if fit_member(k, configs[k]).interrupted:
-                        del self.networks_[k + 1 :], self.histories_[k + 1 :]
-                        break
-            else:
-                self._fit_members_side_by_side(fit_member, configs, jobs, handle_interrupts)
-        finally:
-            self._sync_fitted_attributes()
-
-    def _train_configs(
-        self, epochs: int, patience: int | None, rmse_scale: float, handle_interrupts: bool
-    ) -> list[TrainConfig]:
-        """Each member's :class:`TrainConfig` (its own schedule and progress label)."""
-        return [
-            TrainConfig(
-                epochs=epochs,
-                batch_size=self.batch_size,
-                lmbda=self.l2,
-                patience=patience,
-                min_delta=self.min_delta,
-                schedule=SCHEDULES.lookup(self.lr_schedule)(epochs),
-                progress=bool(self.verbose),
-                progress_label=(
-                    f"member {k + 1}/{self.n_members}" if self.n_members > 1 else "training"
-                ),
-                rmse_scale=rmse_scale,
-                handle_interrupts=handle_interrupts,
-                monitor=self._monitor(),
-            )
-            for k in range(len(self.networks_))
-        ]
-
-    def _member_jobs(self) -> int:
-        """Members trained at once: ``n_jobs`` (scikit-learn's convention: ``None`` is 1,
-        ``-1`` every core), at most one per member."""
-        n_jobs = self.n_jobs
-        if n_jobs is None:
-            return 1
-        cores = os.cpu_count() or 1
-        jobs = cores + 1 + n_jobs if n_jobs < 0 else n_jobs
-        return max(1, min(jobs, len(self.networks_)))
-
-    def _fit_members_side_by_side(
-        self,
-        fit_member: Callable[..., History],
-        configs: list[TrainConfig],
-        jobs: int,
-        handle_interrupts: bool,
-    ) -> None:
-        """Train the members ``jobs`` at a time in threads, each with BLAS on one thread.
-
-        NumPy and BLAS release the GIL, so the threads use that many cores. Each
-        member has its own network, optimizer, random streams and buffers and reads
-        the training arrays only, so it ends with the bits a sequential fit on one
-        BLAS thread gives it (see ``n_jobs``). One progress bar counts all members'
-        epochs; Ctrl-C stops every running member after its batch (members not
-        started are dropped).
-        """
-        total = sum(c.epochs for c in configs)
-        bar = tqdm(
-            total=total,
-            desc=f"{len(configs)} members, {jobs} at a time",
-            unit="epoch",
-            disable=not self.verbose,
-            dynamic_ncols=True,
-        )
-        lock = threading.Lock()
-
-        def count_epoch(epoch: int, logs: dict[str, float]) -> bool:
-            with lock:
-                bar.update(1)
-            return False  # never stops training (early stopping and Ctrl-C do)
-
-        started: list[bool] = [False] * len(configs)
-        with bar, stop_on_interrupt(handle_interrupts) as stop:
-
-            def member(k: int) -> History | None:
-                if stop.requested:
-                    return None  # interrupted before it began: dropped
-                started[k] = True
-                config = replace(configs[k], progress=False, handle_interrupts=False)
-                before = self.histories_[k].n_epochs
-                history = fit_member(k, config, stop, extra_callbacks=(count_epoch,))
-                with lock:  # a member that stopped early: its epochs not run are done too
-                    bar.update(config.epochs - (history.n_epochs - before))
-                return history
-
-            with one_blas_thread(), ThreadPoolExecutor(jobs) as pool:
-                futures = [pool.submit(member, k) for k in range(len(configs))]
-                try:
-                    for future in futures:
-                        future.result()
-                except BaseException:
-                    stop.requested = True  # the others stop after their batch
-                    raise
-        kept = [k for k in range(len(configs)) if started[k]]
-        if len(kept) < len(configs):
-            self.networks_ = [self.networks_[k] for k in kept]
-            self.histories_ = [self.histories_[k] for k in kept]
-            self._optimizers = [self._optimizers[k] for k in kept]
-            self._shuffle_rngs = [self._shuffle_rngs[k] for k in kept]
+    def _run(self, X: np.ndarray, Y: np.ndarray, **how: Any) -> None:
+        """Train every member on ``(X, Y)`` in the user layout (see
+        :func:`nnscratch.models.members.train_members`)."""
+        train_members(self, X, Y, **how)
 
     def describe(self) -> dict[str, Any]:
         """The fitted networks' shape and how training ended (``GET /model``)."""
@@ -608,122 +349,15 @@ class MLPBase(BaseEstimator):
             raise ModelFileError(f"{path}: metadata is incomplete or malformed ({exc})") from exc
 
     def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """The fitted model as named arrays and JSON-ready metadata (see :meth:`save`)."""
-        check_is_fitted(self, "networks_")
-        arrays: dict[str, np.ndarray] = {}
-        for member, net in enumerate(self.networks_):
-            prefix = member_prefix(member)
-            arrays.update({prefix + name: array for name, array in net.state_dict().items()})
-        hyperparameters = self.get_params(deep=False)
-        hyperparameters["dtype"] = as_float_dtype(self.dtype).name
-        output, loss = self._head()
-        metadata = {
-            "estimator": type(self).__name__,
-            "architecture": {
-                "layer_sizes": list(self.network_.layer_sizes),
-                "hidden_activation": self.activation,
-                "output_activation": output,
-                "loss": loss,
-                "init": self.init,
-            },
-            "dtype": self.network_.dtype.name,
-            "hyperparameters": hyperparameters,
-            "n_features_in": int(self.n_features_in_),
-            "feature_names": (
-                [str(f) for f in self.feature_names_in_]
-                if hasattr(self, "feature_names_in_")
-                else None
-            ),
-            "n_outputs": int(self.n_outputs_),
-            "n_members": len(self.networks_),
-            "training": [h.to_dict() for h in self.histories_],
-            **self._extra_metadata(),
-        }
-        return arrays, metadata
+        """The fitted model as named arrays and JSON-ready metadata (see :meth:`save` and
+        :mod:`nnscratch.models.model_schema`)."""
+        return model_schema.to_arrays(self)
 
-    @staticmethod
-    def expected_arrays(meta: dict[str, Any]) -> dict[str, ArraySpec]:
-        """Every array a model file with metadata ``meta`` must hold; ``ValueError`` if
-        the metadata itself is not valid."""
-        arch = meta["architecture"]
-        sizes = [int(n) for n in arch["layer_sizes"]]
-        missing = [k for k in ("hyperparameters", "n_features_in", "n_outputs") if k not in meta]
-        if missing:
-            raise ValueError(f"missing {', '.join(missing)}")
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(f"invalid layer sizes {sizes}")
-        for label in ("hidden", "output"):
-            name = arch[f"{label}_activation"]
-            if name not in ACTIVATIONS:
-                raise ValueError(f"unknown {label} activation {name!r}")
-        if meta["dtype"] not in _DTYPES:
-            raise ValueError(f"unsupported dtype {meta['dtype']!r}")
-        n_members = meta.get("n_members", 1)
-        if not isinstance(n_members, int) or n_members < 1:
-            raise ValueError(f"invalid number of ensemble members {n_members!r}")
-        dtype = np.dtype(meta["dtype"])
-        L = len(sizes) - 1
-        k = meta["hyperparameters"].get("k", 1)
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"invalid k {k!r}")
-        specs: dict[str, ArraySpec] = {}
-        for member in range(n_members):
-            prefix = member_prefix(member)
-            for l in range(1, L + 1):
-                specs[f"{prefix}W{l}"] = ArraySpec((sizes[l], sizes[l - 1]), dtype)
-                if k == 1:
-                    specs[f"{prefix}b{l}"] = ArraySpec((sizes[l], 1), dtype)
-                    continue
-                specs[f"{prefix}R{l}"] = ArraySpec((sizes[l - 1], k), dtype)
-                for name in ("S", "B"):
-                    specs[f"{prefix}{name}{l}"] = ArraySpec((sizes[l], k), dtype)
-        return specs
+    #: Every array a model file with metadata ``meta`` must hold (``ValueError`` if the
+    #: metadata itself is not valid).
+    expected_arrays = staticmethod(model_schema.expected_arrays)
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Any:
         """A fitted estimator from :meth:`to_arrays`' output (already validated)."""
-        hyperparameters = dict(meta["hyperparameters"])
-        if isinstance(hyperparameters.get("hidden_layer_sizes"), list):  # JSON has no tuples
-            hyperparameters["hidden_layer_sizes"] = tuple(hyperparameters["hidden_layer_sizes"])
-        try:
-            model = cls(**hyperparameters)
-        except TypeError as exc:
-            raise ValueError(f"unknown hyperparameter in metadata ({exc})") from exc
-        arch = meta["architecture"]
-        sizes = [int(n) for n in arch["layer_sizes"]]
-        model.networks_ = []
-        n_members = int(meta.get("n_members", 1))
-        rng = _generator(model.random_state)
-        model._split_rng, *member_rngs = rng.spawn(1 + n_members)
-        streams = [r.spawn(3) for r in member_rngs]  # (init, shuffle, dropout) as in _start
-        for member in range(n_members):
-            net = model._network(
-                sizes,
-                arch["output_activation"],
-                arch.get("loss", "mse"),
-                0,
-                streams[member][2],
-                dtype=np.dtype(meta["dtype"]),
-            )
-            prefix = member_prefix(member)
-            net.load_state_dict({name: arrays[prefix + name] for name in net.state_dict()})
-            model.networks_.append(net)
-        model.n_features_in_ = int(meta["n_features_in"])
-        if meta.get("feature_names"):
-            model.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
-        model.n_outputs_ = int(meta["n_outputs"])
-        model._restore_extra(meta)
-        trainings = meta.get("training") or [{}]
-        if isinstance(trainings, dict):
-            trainings = [trainings]
-        model.histories_ = [History.from_dict(t) for t in trainings]
-        model._shuffle_rngs = [stream[1] for stream in streams]
-        model._optimizers = [model._make_optimizer() for _ in model.networks_]
-        model._sync_fitted_attributes()
-        return model
-
-
-def member_prefix(member: int) -> str:
-    """How a model file names ensemble member ``member``'s arrays (0-based): no prefix
-    for the first (format-1 files held one network), ``m2.``, ``m3.``, … after it."""
-    return f"m{member + 1}." if member else ""
+        return model_schema.from_arrays(cls, arrays, meta)

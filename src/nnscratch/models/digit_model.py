@@ -20,8 +20,8 @@ import pandas as pd
 from nnscratch import __version__
 from nnscratch.data.images import is_mnist_folder, load_images, png_pixels, read_png_folder
 from nnscratch.errors import DataError, ModelFileError, RequestError
-from nnscratch.models.base import Predictions, Request, WrapsEstimator
 from nnscratch.models.classifier import MLPClassifier
+from nnscratch.models.fitted import WrapsEstimator
 from nnscratch.models.metrics import (
     CLASSIFICATION_METRICS,
     Results,
@@ -32,6 +32,7 @@ from nnscratch.models.onnx_export import digits_graph, digits_input_spec
 from nnscratch.models.persistence import read_model_file, write_model_file
 from nnscratch.models.requests import json_values, pixels_from_json
 from nnscratch.models.table_classifier import class_tensor_outputs
+from nnscratch.models.values import Predictions, Request
 
 
 @dataclass

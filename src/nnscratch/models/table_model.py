@@ -34,7 +34,7 @@ from nnscratch.data.features import DERIVED_FEATURES
 from nnscratch.data.preprocessing import Preprocessing
 from nnscratch.data.tracks import input_columns, read_tracks
 from nnscratch.errors import ModelFileError, RequestError
-from nnscratch.models.base import Predictions, Request, WrapsEstimator
+from nnscratch.models.fitted import WrapsEstimator
 from nnscratch.models.metrics import Results
 from nnscratch.models.onnx_export import table_graph, table_input_spec
 from nnscratch.models.persistence import read_model_file, write_model_file
@@ -45,6 +45,7 @@ from nnscratch.models.requests import (
     rows_from_json,
     rows_from_json_many,
 )
+from nnscratch.models.values import Predictions, Request
 
 #: Columns whose values are whole numbers (a slider steps by 1).
 _WHOLE = {"key", "mode", "explicit", "time_signature", "year", "duration_ms"}

@@ -31,9 +31,9 @@ from matplotlib.figure import Figure
 
 from nnscratch.core.training import History
 from nnscratch.errors import RequestError
-from nnscratch.models.base import Predictions, Request
 from nnscratch.models.metrics import Metric, Results
 from nnscratch.models.recipes import Recipe
+from nnscratch.models.values import Predictions, Request
 
 #: Where a task says what it does (``nnscratch train`` passes its printer).
 Say = Callable[[str], None]

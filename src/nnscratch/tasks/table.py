@@ -23,6 +23,7 @@ from nnscratch.data.synthetic import SYNTHETIC_LABEL, make_tracks
 from nnscratch.data.tracks import TracksFile, read_tracks
 from nnscratch.errors import DataError
 from nnscratch.models.metrics import Results
+from nnscratch.models.model_schema import network_array_shapes
 from nnscratch.models.recipes import PRESETS, Recipe
 from nnscratch.tasks.base import Fold, NetworkSplits, Say, Task, quiet
 from nnscratch.tasks.importance import (
@@ -293,16 +294,11 @@ def describe_network(
     sizes = [n_features, *recipe.hidden, n_outputs]
     output = output or recipe.output_activation
     k = recipe.k
-    if k == 1:
-        shapes = "  ".join(
-            f"W{l} ({sizes[l]}, {sizes[l - 1]}) b{l} ({sizes[l]}, 1)" for l in range(1, len(sizes))
-        )
-    else:
-        shapes = "  ".join(
-            f"W{l} ({sizes[l]}, {sizes[l - 1]}) R{l} ({sizes[l - 1]}, {k}) "
-            f"S{l} ({sizes[l]}, {k}) B{l} ({sizes[l]}, {k})"
-            for l in range(1, len(sizes))
-        )
+    arrays = network_array_shapes(sizes, k)
+    shapes = "  ".join(  # layer by layer: W1 (64, 13) b1 (64, 1)  W2 …
+        " ".join(f"{name} ({r}, {c})" for name, (r, c) in arrays.items() if name[1:] == str(l))
+        for l in range(1, len(sizes))
+    )
     lines = [
         "network: " + " → ".join(map(str, sizes)) + f", hidden {recipe.activation}, output "
         f"{output}, {recipe.init} init, {recipe.dtype}",
