@@ -35,6 +35,7 @@ import onnxruntime as ort
 from results_io import write_results  # benchmarks/, beside this script
 from threadpoolctl import threadpool_info
 
+from nnscratch.app.answers import answer_json
 from nnscratch.data.synthetic import make_tracks
 from nnscratch.errors import RequestError
 from nnscratch.tasks.registry import load_model
@@ -102,7 +103,7 @@ def single_rates(model: Any, session: Any, cleaned: Any, frame: Any, n: int, rep
 
     def ours_json() -> None:  # what `nnscratch serve` runs for a row sent as JSON
         for request in requests:
-            model.answer_json(request, 1)
+            answer_json(model, request, 1)
 
     def ort_single() -> None:
         for row in single_feeds:

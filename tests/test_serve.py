@@ -16,6 +16,7 @@ import pytest
 from serving import ARTIFACTS, request, running_server
 from test_cli import run
 
+from nnscratch.app.answers import answer_json
 from nnscratch.app.serving import ServedModel
 from nnscratch.data.images import png_pixels
 from nnscratch.data.reading import read_csv
@@ -258,7 +259,7 @@ def test_load_on_a_real_server(popularity_model: Path) -> None:
     for _ in range(200):  # 1 to 5 rows each; the answer computed in-process, sequentially
         chosen = [records[i] for i in rng.choice(len(records), size=rng.integers(1, 6))]
         distinct.append(json.dumps({"rows": chosen}).encode())
-        answers.append(served.model.answer_json({"rows": chosen}, 100)["predictions"])
+        answers.append(answer_json(served.model, {"rows": chosen}, 100)["predictions"])
     picks = rng.integers(0, len(distinct), size=n_clients * per_client)
     bodies = [distinct[i] for i in picks]
     expected = [answers[i] for i in picks]

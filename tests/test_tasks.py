@@ -16,7 +16,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from nnscratch.app.cli import main
-from nnscratch.errors import DataError, RequestError
+from nnscratch.app.serving import ServedModel
+from nnscratch.errors import DataError, NNScratchError
 from nnscratch.models.classifier import MLPClassifier
 from nnscratch.models.digit_model import DigitModel
 from nnscratch.models.metrics import ACCURACY, CLASSIFICATION_METRICS, Results, scores_by_split
@@ -24,8 +25,18 @@ from nnscratch.models.persistence import read_model_file, write_model_file
 from nnscratch.models.popularity_model import PopularityModel
 from nnscratch.models.recipes import Recipe
 from nnscratch.models.table_classifier import TabularClassifier
-from nnscratch.models.values import Predictions, Request
-from nnscratch.tasks.base import FittedModel, Fold, NetworkSplits, Say, Task, quiet
+from nnscratch.models.values import Predictions
+from nnscratch.tasks.base import (
+    Exportable,
+    FittedModel,
+    Fold,
+    NetworkSplits,
+    ReadsJsonTogether,
+    Say,
+    Servable,
+    Task,
+    quiet,
+)
 from nnscratch.tasks.classification import TableClassification
 from nnscratch.tasks.digits import Digits
 from nnscratch.tasks.registry import TASKS, load_model, task_for_data
@@ -53,13 +64,43 @@ def test_the_registry_reads_model_files_from_before_the_task_entry() -> None:
     assert isinstance(model, PopularityModel) and model.task == "regression"
 
 
+def protocol_members(protocol: type) -> set[str]:
+    """Every member a protocol declares: its methods, properties and class variables."""
+    declared = {name for name in vars(protocol) if not name.startswith("_")}
+    return declared | set(getattr(protocol, "__annotations__", {}))
+
+
+def test_the_protocols_stay_small() -> None:
+    assert protocol_members(FittedModel) == {"task", "history", "n_members", "save",
+                                             "predict_file", "evaluate", "describe"}  # fmt: skip
+    assert protocol_members(Servable) == {"page", "json_request", "body_request",
+                                          "tensor_request", "network_outputs", "tensor_inputs",
+                                          "tensor_outputs"}  # fmt: skip
+    assert protocol_members(Exportable) == {"to_onnx", "onnx_inputs"}
+    assert protocol_members(ReadsJsonTogether) == {"json_requests"}
+
+
 @pytest.mark.parametrize("model_type", [PopularityModel, TabularClassifier, DigitModel])
-def test_every_fitted_model_keeps_the_protocol(model_type: type) -> None:
-    members = ("predict_file", "evaluate", "describe", "json_request", "json_requests",
-               "body_request", "network_outputs", "answer_json", "answer_body", "save")  # fmt: skip
-    assert all(callable(getattr(model_type, m, None)) for m in members)
-    assert model_type.task in TASKS and model_type.page.endswith(".html")
-    assert TASKS[model_type.task].model_type is model_type
+@pytest.mark.parametrize("protocol", [FittedModel, Servable, Exportable])
+def test_every_built_in_model_keeps_every_member_of_each_protocol(
+    model_type: type, protocol: type
+) -> None:
+    for member in protocol_members(protocol):
+        value = getattr(model_type, member, None)
+        if member in ("task", "page"):
+            assert isinstance(value, str) and value, member
+        elif member in ("history", "n_members"):
+            assert isinstance(value, property), member
+        else:
+            assert callable(value), member
+    assert model_type.task in TASKS and TASKS[model_type.task].model_type is model_type
+    assert model_type.page.endswith(".html")
+
+
+def test_table_models_read_json_bodies_together_and_digits_one_by_one() -> None:
+    assert callable(getattr(PopularityModel, "json_requests", None))
+    assert callable(getattr(TabularClassifier, "json_requests", None))
+    assert getattr(DigitModel, "json_requests", None) is None  # the serving code loops
 
 
 # --------------------------------------------------------------------------- a fourth task
@@ -83,11 +124,11 @@ def read_bits(source: str) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class ParityModel:
-    """The toy task's FittedModel: a classifier of bit rows."""
+    """The toy task's FittedModel: a classifier of bit rows. It is neither served nor
+    exported, so it implements the seven members every model has and nothing else."""
 
     estimator: MLPClassifier
     task = "parity"
-    page = "table.html"
 
     @property
     def history(self) -> Any:
@@ -120,51 +161,6 @@ class ParityModel:
 
     def describe(self) -> dict[str, Any]:
         return {"task": self.task, **self.estimator.describe()}
-
-    def json_request(self, payload: Any, max_rows: int) -> Request:
-        """``{"bits": ["011010", …]}``."""
-        rows = payload.get("bits") if isinstance(payload, dict) else None
-        if not isinstance(rows, list) or not all(isinstance(r, str) for r in rows):
-            raise RequestError(422, 'send {"bits": ["011010", …]}')
-        X = np.array([[float(c == "1") for c in r] for r in rows])
-        return Request(X, lambda outputs: {"predictions": [int(p >= 0.5) for p in outputs[:, 0]]})
-
-    def json_requests(self, payloads: list[Any], max_rows: int) -> list[Request | RequestError]:
-        results: list[Request | RequestError] = []
-        for payload in payloads:  # each body's request, or the error it gets alone
-            try:
-                results.append(self.json_request(payload, max_rows))
-            except RequestError as exc:
-                results.append(exc)
-        return results
-
-    def body_request(self, media: str, body: bytes, max_rows: int) -> Request:
-        raise RequestError(415, "the toy task takes JSON only")
-
-    def network_outputs(self, X: np.ndarray) -> np.ndarray:
-        return self.estimator.predict_outputs(X)
-
-    def tensor_inputs(self) -> list[dict[str, Any]]:
-        return [{"name": "bits", "datatype": "BYTES", "shape": [-1]}]
-
-    def tensor_outputs(self) -> list[dict[str, Any]]:
-        return [{"name": "predictions", "datatype": "INT64", "shape": [-1]}]
-
-    def tensor_request(self, tensors: dict[str, np.ndarray], max_rows: int) -> Request:
-        return self.json_request({"bits": tensors["bits"].tolist()}, max_rows)
-
-    def answer_json(self, payload: Any, max_rows: int) -> dict[str, Any]:
-        request = self.json_request(payload, max_rows)
-        return request.answer(self.network_outputs(request.X))
-
-    def answer_body(self, media: str, body: bytes, max_rows: int) -> dict[str, Any]:
-        raise RequestError(415, "the toy task takes JSON only")
-
-    def to_onnx(self) -> Any:
-        return self.estimator.to_onnx()
-
-    def onnx_inputs(self) -> list[dict[str, Any]]:
-        return [{"name": "X", "dtype": "float32", "shape": ["rows", 6]}]
 
 
 @dataclass
@@ -265,7 +261,16 @@ def test_a_fourth_task_trains_evaluates_and_predicts_through_the_command_line(
     assert "predicted 30 of 30 rows" in capsys.readouterr().out
     frame = pd.read_csv(predictions)
     assert len(frame) == 30 and set(frame["predicted_parity"]) <= {0, 1}
-    assert isinstance(load_model(out / "model.npz"), FittedModel)
+    model = load_model(out / "model.npz")
+    assert isinstance(model, FittedModel)
+    assert not isinstance(model, Servable) and not isinstance(model, Exportable)
+    # what it does not implement, the commands refuse in one line, writing nothing
+    onnx = tmp_path / "parity.onnx"
+    assert main(["export", "--model", str(out / "model.npz"), "--out", str(onnx)]) == 2
+    assert "a parity model has no ONNX export" in capsys.readouterr().err
+    assert not onnx.exists()
+    with pytest.raises(NNScratchError, match="a parity model cannot be served"):
+        ServedModel.load(out / "model.npz")
     # and --task names it, like the built-in tasks
     out2 = tmp_path / "run2"
     copy = tmp_path / "rows.txt"

@@ -37,7 +37,7 @@ from typing import Any
 from nnscratch.app.batching import MAX_BATCH_ROWS, MAX_WAIT_MS
 from nnscratch.app.webapp import build_app
 from nnscratch.errors import NNScratchError
-from nnscratch.tasks.base import FittedModel
+from nnscratch.tasks.base import Servable
 from nnscratch.tasks.registry import load_model
 
 #: Default limits: request body size, and rows (or images) per request.
@@ -50,7 +50,7 @@ class ServedModel:
     """A model loaded for serving, and the training run's ``metrics.json`` beside it."""
 
     path: Path
-    model: FittedModel
+    model: Servable
     metadata: dict[str, Any] = field(default_factory=dict)
     #: the model's name in the Open Inference Protocol's routes, and its version
     name: str = "model"
@@ -62,6 +62,8 @@ class ServedModel:
         defaults to the file's stem, or its folder's name for ``model.npz``."""
         path = Path(path)
         model = load_model(path)
+        if not isinstance(model, Servable):
+            raise NNScratchError(f"{path}: a {model.task} model cannot be served")
         metrics_file = path.with_name("metrics.json")
         metadata: dict[str, Any] = {}
         if metrics_file.is_file():  # written beside model.npz by `nnscratch train`

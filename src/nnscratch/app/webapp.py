@@ -17,11 +17,12 @@ be the classes themselves.)
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from nnscratch import __version__
+from nnscratch.app.answers import json_requests
 from nnscratch.app.batching import MicroBatcher
 from nnscratch.app.inference_protocol import output_tensors, read_tensors
 from nnscratch.app.monitoring import CountRequests, ServerMetrics
@@ -40,23 +41,13 @@ def build_app(served: Any, *, max_body_bytes: int, max_rows: int, batching: dict
     from fastapi.responses import JSONResponse
 
     limits = {"max_body_bytes": max_body_bytes, "max_rows": max_rows}
-    model = served.model
-    metrics = ServerMetrics(served.name, served.version, model.task, __version__)
-
-    def prepare(jobs: list[Any]) -> list[Any]:
-        """A batch's jobs as requests: the JSON rows of ``/predict`` read together by the
-        model (each body's own request or error); the others were made as they came."""
-        bodies = [job.payload for job in jobs if isinstance(job, JsonRows)]
-        read = iter(model.json_requests(bodies, max_rows) if bodies else ())
-        return [next(read) if isinstance(job, JsonRows) else job for job in jobs]
-
-    batcher = MicroBatcher(model.network_outputs, prepare=prepare, on_batch=metrics.batch,
-                           **batching)  # fmt: skip
+    metrics = ServerMetrics(served.name, served.version, served.model.task, __version__)
+    answers = Answers(served.model, max_body_bytes, max_rows, batching, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         yield
-        batcher.close()
+        answers.close()
 
     app = FastAPI(title="nnscratch", version=__version__, lifespan=lifespan)
 
@@ -67,31 +58,9 @@ def build_app(served: Any, *, max_body_bytes: int, max_rows: int, batching: dict
 
     add_reading_routes(app, served.page(), served.describe(limits), metrics)
 
-    async def answer(request: Request, make: Any) -> Any:
-        """The answer to ``request``: its body read and made into a job by ``make(body)``
-        (the batcher may wait for it meanwhile), then answered in a batch."""
-        with batcher.arrival():
-            job = make(await read_body(request, max_body_bytes))
-        return await batcher.answer(job, job.rows if isinstance(job, JsonRows) else len(job.X))
-
-    def predict_request(media: str, body: bytes) -> Any:
-        """A ``/predict`` body as a job, by its media type: JSON rows to be read with the
-        batch's others, or the model's request for a CSV or PNG body."""
-        if media in ("application/json", ""):
-            return JsonRows(parse_json(body))
-        if media in ("text/csv", "application/csv", "text/plain"):
-            return model.body_request("text/csv", body, max_rows)
-        if media == "image/png":
-            return model.body_request(media, body, max_rows)
-        raise RequestError(
-            415,
-            f"unsupported content type {media!r}: send application/json, text/csv "
-            "(tables) or image/png (digits)",
-        )
-
     async def predict(request: Request) -> JSONResponse:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        return JSONResponse(await answer(request, lambda body: predict_request(media, body)))
+        return JSONResponse(await answers.answer(request, lambda body: answers.job(media, body)))
 
     # Requests take a plain Starlette route: the body is read by hand, so FastAPI's
     # parameter handling (about 30 µs a request, 8 % of the throughput under load) has
@@ -99,9 +68,59 @@ def build_app(served: Any, *, max_body_bytes: int, max_rows: int, batching: dict
     app.router.add_route("/predict", predict, methods=["POST"])
     app.post("/predict", summary="Predict: JSON rows, a CSV body, or a PNG (digits)")(predict)
 
-    add_inference_protocol(app, served, answer, max_rows)
+    add_inference_protocol(app, served, answers)
     app.add_middleware(CountRequests, metrics=metrics)
     return app
+
+
+class Answers:
+    """What a request means and how it is answered: the served model's reading of a body
+    within the server's limits, and one :class:`~nnscratch.app.batching.MicroBatcher`
+    that answers the requests of many clients in batches."""
+
+    def __init__(
+        self, model: Any, max_body_bytes: int, max_rows: int, batching: dict, metrics: Any
+    ) -> None:
+        self.model, self.max_body_bytes, self.max_rows = model, max_body_bytes, max_rows
+        self.batcher = MicroBatcher(model.network_outputs, prepare=self.prepare,
+                                    on_batch=metrics.batch, **batching)  # fmt: skip
+
+    def close(self) -> None:
+        self.batcher.close()
+
+    def prepare(self, jobs: list[Any]) -> list[Any]:
+        """A batch's jobs as requests: the JSON rows of ``/predict`` read together by the
+        model (each body's own request or error); the others were made as they came."""
+        bodies = [job.payload for job in jobs if isinstance(job, JsonRows)]
+        read = iter(json_requests(self.model, bodies, self.max_rows) if bodies else ())
+        return [next(read) if isinstance(job, JsonRows) else job for job in jobs]
+
+    async def answer(self, request: Any, make: Callable[[bytes], Any]) -> Any:
+        """The answer to ``request``: its body read and made into a job by ``make(body)``
+        (the batcher may wait for it meanwhile), then answered in a batch."""
+        with self.batcher.arrival():
+            job = make(await read_body(request, self.max_body_bytes))
+        return await self.batcher.answer(job, job.rows if isinstance(job, JsonRows) else len(job.X))
+
+    def job(self, media: str, body: bytes) -> Any:
+        """A ``/predict`` body as a job, by its media type: JSON rows to be read with the
+        batch's others, or the model's request for a CSV or PNG body."""
+        if media in ("application/json", ""):
+            return JsonRows(parse_json(body))
+        if media in ("text/csv", "application/csv", "text/plain"):
+            return self.model.body_request("text/csv", body, self.max_rows)
+        if media == "image/png":
+            return self.model.body_request(media, body, self.max_rows)
+        raise RequestError(
+            415,
+            f"unsupported content type {media!r}: send application/json, text/csv "
+            "(tables) or image/png (digits)",
+        )
+
+    def tensor_job(self, body: bytes) -> tuple[Any, Any]:
+        """An Open Inference Protocol body as the model's request, and the request's id."""
+        tensors, request_id = read_tensors(parse_json(body), self.max_rows * 10_000)
+        return self.model.tensor_request(tensors, self.max_rows), request_id
 
 
 def add_reading_routes(app: Any, page: str, description: dict, metrics: Any) -> None:
@@ -126,7 +145,7 @@ def add_reading_routes(app: Any, page: str, description: dict, metrics: Any) -> 
         return Response(body, media_type=media_type)
 
 
-def add_inference_protocol(app: Any, served: Any, answer: Any, max_rows: int) -> None:
+def add_inference_protocol(app: Any, served: Any, answers: Answers) -> None:
     """The Open Inference Protocol's routes (:mod:`nnscratch.app.inference_protocol`)."""
     from fastapi import Request
     from fastapi.responses import JSONResponse
@@ -163,10 +182,10 @@ def add_inference_protocol(app: Any, served: Any, answer: Any, max_rows: int) ->
 
         def make(body: bytes) -> Any:
             nonlocal request_id
-            tensors, request_id = read_tensors(parse_json(body), max_rows * 10_000)
-            return model.tensor_request(tensors, max_rows)
+            job, request_id = answers.tensor_job(body)
+            return job
 
-        result = await answer(request, make)
+        result = await answers.answer(request, make)
         response: dict[str, Any] = {"model_name": name, "model_version": version}
         if request_id is not None:
             response["id"] = request_id

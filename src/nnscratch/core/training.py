@@ -564,11 +564,8 @@ def train(
     (``history.interrupted``) with the best weights so far in ``net``; a
     ``stop`` flag set from elsewhere does the same.
 
-    ``callbacks`` holds epoch callbacks (:data:`Callback`, called after every finished
-    epoch, all of them, before the stop decision) and step observers
-    (:class:`~nnscratch.core.observe.StepObserver`, called every ``every`` optimizer
-    steps with a read-only view of each layer; ``member`` is the index they are told).
-    An object that is both is called as both.
+    ``callbacks``: epoch callbacks (:data:`Callback`) and step observers (a
+    :class:`~nnscratch.core.observe.StepObserver`, told ``member``); one may be both.
     """
     batches = _Batches(
         net, X, Y, rows, config.batch_size, np.random.default_rng(rng), sample_weight

@@ -8,8 +8,6 @@ from typing import Any
 import numpy as np
 
 from nnscratch.core.training import History
-from nnscratch.errors import RequestError
-from nnscratch.models.values import Request
 
 #: Rows a fitted model's networks see at a time when it predicts for people (``nnscratch
 #: predict``, ``evaluate``, ``serve``): exactly this many, the last block padded with
@@ -32,28 +30,6 @@ class WrapsEstimator:
     def network_outputs(self, X: np.ndarray) -> np.ndarray:
         """The members' mean output ``(n, n_outputs)`` float64 for network inputs ``X``."""
         return self.estimator.predict_outputs(X, PREDICT_BLOCK, check_input=False)
-
-    def json_requests(self, payloads: list[Any], max_rows: int) -> list[Request | RequestError]:
-        """``json_request`` for each of many JSON bodies (a server's waiting requests): its
-        request, or the error it would raise. A model may read them together, faster;
-        each result is the one the body gets alone."""
-        results: list[Request | RequestError] = []
-        for payload in payloads:
-            try:
-                results.append(self.json_request(payload, max_rows))  # type: ignore[attr-defined]
-            except RequestError as exc:
-                results.append(exc)
-        return results
-
-    def answer_json(self, payload: Any, max_rows: int) -> dict[str, Any]:
-        """The answer to a JSON body (see ``json_request``), computed now."""
-        request = self.json_request(payload, max_rows)  # type: ignore[attr-defined]
-        return request.answer(self.network_outputs(request.X))
-
-    def answer_body(self, media: str, body: bytes, max_rows: int) -> dict[str, Any]:
-        """The answer to another body (see ``body_request``), computed now."""
-        request = self.body_request(media, body, max_rows)  # type: ignore[attr-defined]
-        return request.answer(self.network_outputs(request.X))
 
     @property
     def history(self) -> History:

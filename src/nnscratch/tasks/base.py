@@ -9,7 +9,8 @@ A :class:`Task` is a kind of work: a table's numeric column
     evaluate   the FittedModel of a file: evaluate(source)
     predict    the FittedModel of a file: predict_file(source)
     tune       load → fold_score per trial and fold → final
-    serve      the FittedModel: describe, answer_json, answer_body, its page
+    serve      the FittedModel, if Servable: describe, json_request, body_request, its page
+    export     the FittedModel, if Exportable: to_onnx
     experiment lab_splits: the data in the network's layout
 
 so the application never asks which kind of work it is handling.
@@ -45,23 +46,16 @@ def quiet(line: str) -> None:
 
 @runtime_checkable
 class FittedModel(Protocol):
-    """What a trained model does, whatever its task: one file, predictions, scores,
-    a description and answers to requests.
+    """What every trained model does, whatever its task: one file, predictions, scores
+    and a description.
 
-    ``predict_file`` and ``evaluate`` read a file (or folder) as ``nnscratch
-    predict`` and ``evaluate`` do; ``describe`` is ``GET /model``; a request's
-    JSON body goes to ``json_request`` (many waiting bodies at once to ``json_requests``,
-    each with the result it gets alone), any other body (a CSV, a PNG) to
-    ``body_request`` with its media type: each gives the network's inputs and
-    how the network's outputs (``network_outputs``, which a server may batch
-    over many requests) become the answer; ``answer_json`` and ``answer_body``
-    do both at once. ``tensor_*`` are the same for the Open Inference Protocol
-    (KServe V2). ``page`` names the served page. ``to_onnx`` is the whole model as one
-    ONNX graph, and ``onnx_inputs`` what that graph takes (``nnscratch export``).
+    ``predict_file`` and ``evaluate`` read a file (or folder) as ``nnscratch predict``
+    and ``evaluate`` do; ``describe`` is what ``GET /model`` and the run's records say.
+    What only some models do has a protocol of its own: :class:`Servable` (``nnscratch
+    serve``) and :class:`Exportable` (``nnscratch export``).
     """
 
     task: ClassVar[str]
-    page: ClassVar[str]
 
     @property
     def history(self) -> History: ...
@@ -77,11 +71,27 @@ class FittedModel(Protocol):
 
     def describe(self) -> dict[str, Any]: ...
 
+
+@runtime_checkable
+class Servable(Protocol):
+    """A model ``nnscratch serve`` can answer requests with.
+
+    A request's JSON body goes to ``json_request``, any other body (a CSV, a PNG) to
+    ``body_request`` with its media type, an Open Inference Protocol (KServe V2) request's
+    tensors to ``tensor_request``: each gives the network's inputs and how the network's
+    outputs (``network_outputs``, which a server may batch over many requests) become the
+    answer. ``tensor_inputs`` and ``tensor_outputs`` describe the V2 tensors; ``page``
+    names the served page. The answers computed at once, and the reading of many JSON
+    bodies together, are the serving code's (:mod:`nnscratch.app.answers`), written once.
+    """
+
+    page: ClassVar[str]
+
     def json_request(self, payload: Any, max_rows: int) -> Request: ...
 
-    def json_requests(self, payloads: list[Any], max_rows: int) -> list[Request | RequestError]: ...
-
     def body_request(self, media: str, body: bytes, max_rows: int) -> Request: ...
+
+    def tensor_request(self, tensors: dict[str, np.ndarray], max_rows: int) -> Request: ...
 
     def network_outputs(self, X: np.ndarray) -> np.ndarray: ...
 
@@ -89,11 +99,21 @@ class FittedModel(Protocol):
 
     def tensor_outputs(self) -> list[dict[str, Any]]: ...
 
-    def tensor_request(self, tensors: dict[str, np.ndarray], max_rows: int) -> Request: ...
 
-    def answer_json(self, payload: Any, max_rows: int) -> dict[str, Any]: ...
+@runtime_checkable
+class ReadsJsonTogether(Protocol):
+    """A :class:`Servable` that reads many waiting JSON bodies at once, faster than one by
+    one: each body's request, or the :class:`RequestError` it gets alone."""
 
-    def answer_body(self, media: str, body: bytes, max_rows: int) -> dict[str, Any]: ...
+    def json_requests(
+        self, payloads: list[Any], max_rows: int
+    ) -> list[Request | RequestError]: ...
+
+
+@runtime_checkable
+class Exportable(Protocol):
+    """A model ``nnscratch export`` can write: the whole model as one ONNX graph
+    (``to_onnx``) and what that graph takes (``onnx_inputs``)."""
 
     def to_onnx(self) -> Any: ...
 

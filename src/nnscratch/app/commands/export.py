@@ -8,7 +8,9 @@ import os
 from typing import Any
 
 from nnscratch.app.console import HelpFormatter, examples, say
+from nnscratch.errors import NNScratchError
 from nnscratch.files import atomic_write_bytes
+from nnscratch.tasks.base import Exportable
 from nnscratch.tasks.registry import load_model
 
 
@@ -41,6 +43,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
+    if not isinstance(model, Exportable):
+        raise NNScratchError(f"{args.model}: a {model.task} model has no ONNX export")
     proto = model.to_onnx()
     data = proto.SerializeToString()
     atomic_write_bytes(args.out, data)
