@@ -21,6 +21,7 @@ from nnscratch.app.serving import ServedModel
 from nnscratch.data.images import png_pixels
 from nnscratch.data.reading import read_csv
 from nnscratch.data.synthetic import make_tracks
+from nnscratch.errors import RequestError
 
 pytest.importorskip("fastapi", reason="nnscratch[serve] not installed (fastapi, uvicorn)")
 pytest.importorskip("httpx", reason="FastAPI's test client needs httpx")
@@ -334,3 +335,40 @@ def read_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path.write_text(buffer.getvalue())
     return read_csv(path)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_json_rows_and_a_csv_file_are_one_cleaning(
+    popularity_model: Path, tmp_path: Path, seed: int
+) -> None:
+    """The JSON request path (no pandas) and the file path (``nnscratch predict``) are two
+    implementations of one cleaning: each usable row gets the same network inputs and the
+    same prediction to the bit, and each row the file skips is refused as JSON."""
+    model = ServedModel.load(popularity_model).model
+    path = tmp_path / "rows.csv"
+    make_tracks(300, seed=seed, junk_fraction=0.15).to_csv(path, index=False)
+    cleaned, report, _ = model.read_rows(str(path), with_target=False)
+    assert report.rows_dropped > 10  # the junk the file path skips
+    X_file = np.concatenate([X for _, X in model.inputs_in_chunks(cleaned)])
+    predicted = model.predict_file(str(path)).frame["predicted_popularity"].to_numpy()
+
+    raw = read_csv(path)
+    kept = cleaned["id"].astype(str)
+    usable = raw.set_index("id", drop=False).loc[kept]
+    records = json.loads(json.dumps(usable.to_dict(orient="records"), default=_plain))
+    as_json = model.json_request({"rows": records}, 10_000)
+    np.testing.assert_array_equal(as_json.X, X_file)
+    answered = as_json.answer(model.network_outputs(as_json.X))["predictions"]
+    np.testing.assert_array_equal(np.asarray(answered, dtype=np.float64), predicted)
+    as_body = model.body_request("text/csv", path.read_bytes(), 10_000)
+    np.testing.assert_array_equal(as_body.X, X_file)
+
+    skipped = raw[~raw["id"].isin(kept)]
+    accepted = []
+    for record in json.loads(json.dumps(skipped.to_dict(orient="records"), default=_plain)):
+        try:
+            model.json_request({"rows": [record]}, 10)
+            accepted.append(record["id"])
+        except RequestError as exc:
+            assert exc.status == 422 and "row 0:" in exc.message
+    assert accepted == [] and len(skipped) == report.rows_dropped
