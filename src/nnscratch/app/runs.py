@@ -143,13 +143,18 @@ def write_run(
     record: dict[str, Any],
     figures: dict[str, Figure],
     model_name: str = "model.npz",
+    texts: dict[str, str] | None = None,
 ) -> list[str]:
-    """The run directory: the model, ``metrics.json``, ``history.csv`` and the figures,
-    staged and moved into ``out`` together; the names written, in order."""
+    """The run directory: the model, ``metrics.json``, ``history.csv``, any other
+    ``texts`` by file name, and the figures, staged and moved into ``out`` together; the
+    names written, in order."""
+    texts = texts or {}
     with staged_directory(out) as stage:
         model.save(stage / model_name)
         write_json(stage / "metrics.json", record)
         write_history_csv(stage / "history.csv", model.history)
+        for name, text in texts.items():
+            atomic_write_text(stage / name, text)
         for name, figure in figures.items():
             save_figure(figure, stage / name)
-    return [model_name, "metrics.json", "history.csv", *figures]
+    return [model_name, "metrics.json", "history.csv", *texts, *figures]

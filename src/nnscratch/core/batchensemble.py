@@ -368,6 +368,7 @@ class BatchEnsembleNetwork:
         return tuple(
             LayerView(
                 l,
+                activation=(self.output if l == len(self.layer_sizes) - 1 else self.hidden).name,
                 A=buffers.A[l],
                 W=p.W[l - 1],
                 b=p.B[l - 1],
@@ -400,6 +401,22 @@ class BatchEnsembleNetwork:
             g.predict_inplace(flat, np.empty_like(flat), np.zeros_like(flat))
             A = Z
         return A
+
+    def trace(self, X: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(Z[l], A[l])`` ``(n[l], K, m)`` for ``l = 1..L`` on ``X`` ``(n[0], m)``, in new
+        arrays: every member as it is now (the telemetry's probe batch)."""
+        check_input_layout(X, self.layer_sizes[0])
+        p, L, m = self.params, len(self.params.W), X.shape[1]
+        A = np.broadcast_to(np.asarray(X, dtype=self.dtype)[:, None, :], (X.shape[0], self.k, m))
+        out = []
+        for l in range(1, L + 1):
+            U = A * p.R[l - 1][:, :, None]
+            Z = (p.W[l - 1] @ _flat2(U)).reshape(-1, self.k, m)
+            Z *= p.S[l - 1][:, :, None]
+            Z += p.B[l - 1][:, :, None]
+            A = (self.output if l == L else self.hidden).function(_flat2(Z)).reshape(Z.shape)
+            out.append((Z, A))
+        return out
 
     def predict(self, X: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
         """The members' mean output ``(n[L], m)`` for ``X`` ``(n[0], m)``."""

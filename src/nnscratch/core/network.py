@@ -479,6 +479,7 @@ class Network:
         return tuple(
             LayerView(
                 l,
+                activation=(self.output if l == len(self.layer_sizes) - 1 else self.hidden).name,
                 A=cache.A[l],
                 W=self.params.weights[l - 1],
                 b=self.params.biases[l - 1],
@@ -489,6 +490,17 @@ class Network:
             )
             for l in range(1, len(self.layer_sizes))
         )
+
+    def trace(self, X: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(Z[l], A[l])`` for ``l = 1..L`` on ``X`` ``(n[0], m)``, in new arrays: the
+        network as it is now, without dropout (the telemetry's probe batch)."""
+        A = self._check_input(X)
+        L, out = len(self.params.blocks), []
+        for l in range(1, L + 1):
+            Z = self.params.weights[l - 1] @ A + self.params.biases[l - 1]
+            A = (self.output if l == L else self.hidden).function(Z)
+            out.append((Z, A))
+        return out
 
     def predict(
         self, X: np.ndarray, batch_size: int = 4096, n_threads: int | None = None

@@ -40,12 +40,15 @@ def read_only(array: np.ndarray) -> np.ndarray:
 class LayerView:
     """Layer ``index``'s arrays for the current batch (see the module docs for shapes)."""
 
-    __slots__ = ("A", "W", "_Z", "_pre_activation", "b", "dW", "db", "index", "update")
+    __slots__ = (
+        "A", "W", "_Z", "_pre_activation", "activation", "b", "dW", "db", "index", "update"
+    )  # fmt: skip
 
     def __init__(
         self,
         index: int,
         *,
+        activation: str,
         A: np.ndarray,
         W: np.ndarray,
         b: np.ndarray,
@@ -54,7 +57,7 @@ class LayerView:
         pre_activation: Callable[[], np.ndarray],
         update: np.ndarray | None,
     ) -> None:
-        self.index = index
+        self.index, self.activation = index, activation
         self.A, self.W, self.b = read_only(A), read_only(W), read_only(b)
         self.dW, self.db = read_only(dW), read_only(db)
         self.update = None if update is None else read_only(update)
@@ -80,6 +83,9 @@ class StepView:
     history's epoch index (0-based); ``member`` is the ensemble member's index when an
     estimator trains several (``None`` for a lone network); ``objective`` is the batch's
     ``m·J`` as ``backward`` returned it, ``batch_weight`` its ``m`` (or ``Σ w``).
+    ``inputs`` is the batch ``X`` ``(n[0], m)`` (read-only), and ``trace(X)`` runs any
+    ``X`` in the network layout through the network as it is now (no dropout), giving
+    ``(Z[l], A[l])`` for every layer in new arrays: how a fixed probe batch is measured.
     """
 
     step: int
@@ -88,6 +94,8 @@ class StepView:
     objective: float
     batch_weight: float
     layers: tuple[LayerView, ...]
+    inputs: np.ndarray
+    trace: Callable[[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]
 
     @property
     def loss(self) -> float:

@@ -40,7 +40,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from nnscratch.core.network import Network, to_network_layout
-from nnscratch.core.observe import StepObserver, StepView
+from nnscratch.core.observe import StepObserver, StepView, read_only
 from nnscratch.core.optimizers import Optimizer
 from nnscratch.core.schedules import Schedule
 from nnscratch.errors import TrainingDivergedError
@@ -378,6 +378,7 @@ class _Watch:
         self,
         optimizer: Optimizer,
         objective: float,
+        inputs: np.ndarray,
         Y_batch: np.ndarray,
         weights: np.ndarray | None,
     ) -> None:
@@ -392,7 +393,7 @@ class _Watch:
             return
         m = Y_batch.shape[1] if weights is None else float(np.sum(weights, dtype=np.float64))
         view = StepView(self.steps, self.epoch, self.member, float(objective), float(m),
-                        net.layer_views(self.before))  # fmt: skip
+                        net.layer_views(self.before), read_only(inputs), net.trace)  # fmt: skip
         for observer in due:
             observer.on_step(view)
 
@@ -422,7 +423,7 @@ def _run_epoch(
         if watch is None:
             optimizer.step(params, grads)
         else:
-            watch.step(optimizer, objective, Y_batch, weights)
+            watch.step(optimizer, objective, inputs, Y_batch, weights)
         if interrupt.requested:
             break
     return objective_sum, interrupt.requested and done < batches.n

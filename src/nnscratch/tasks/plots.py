@@ -216,3 +216,42 @@ def importance_figure(
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+#: The panels of :func:`layers_figure`: record key, title, log scale.
+LAYER_PANELS = (
+    ("act_mean", "mean of A[l] (probe batch)", False),
+    ("act_std", "std of A[l] (probe batch)", False),
+    ("dead_fraction", "dead units (A = 0 on the whole probe)", False),
+    ("grad_rms", "RMS of dW[l]", True),
+    ("weight_rms", "RMS of W[l]", False),
+    ("update_ratio_log10", "log10 update : weight (healthy ≈ −3)", False),
+)
+
+
+def layers_figure(
+    records: Sequence[dict], title: str = "What each layer does while it learns"
+) -> Figure:
+    """Per-layer telemetry over training: one panel per quantity, one line per layer
+    (pooled over TabM's members; the first ensemble member's records)."""
+    first = min((r["member"] for r in records if r["member"] is not None), default=None)
+    mine = [r for r in records if r["k"] is None and r["member"] == first]
+    layers = sorted({r["layer"] for r in mine})
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True)
+    for ax, (key, label, log) in zip(axes.ravel(), LAYER_PANELS, strict=True):
+        for l in layers:
+            rows = [r for r in mine if r["layer"] == l and r[key] is not None]
+            ax.plot([r["step"] for r in rows], [r[key] for r in rows], lw=1.4,
+                    label=f"layer {l}" + (" (output)" if l == layers[-1] else ""))  # fmt: skip
+        if key == "update_ratio_log10":
+            ax.axhline(-3, color="grey", ls="--", lw=1)
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("optimizer step")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

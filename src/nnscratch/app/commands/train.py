@@ -9,6 +9,7 @@ the task's figures) in one staged move.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,9 @@ from nnscratch.app.arguments import (
 )
 from nnscratch.app.console import HelpFormatter, examples, say
 from nnscratch.app.runs import default_run_dir, run_record, write_run
+from nnscratch.core.telemetry import DEFAULT_EVERY, Telemetry
 from nnscratch.core.training import History
+from nnscratch.tasks.plots import layers_figure
 
 
 def add_parser(sub: Any) -> None:
@@ -48,6 +51,11 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
     parser.add_argument("--out", help="output directory (default: runs/<timestamp>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--telemetry", nargs="?", type=int, const=DEFAULT_EVERY, metavar="EVERY",
+        help="record every layer's activations, dead units, gradients and update ratio every "
+        f"EVERY optimizer steps (default {DEFAULT_EVERY}): telemetry.jsonl and layers.png",
+    )  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -61,9 +69,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_run_dir()
     say(describe_recipe(args, recipe))
     fit_started = time.perf_counter()
-    model = task.fit(
-        data, recipe, args.seed, say=say, verbose=not args.quiet, handle_interrupts=True
-    )
+    telemetry = None if args.telemetry is None else Telemetry(every=args.telemetry)
+    callbacks = (telemetry,) if telemetry else ()
+    model = task.fit(data, recipe, args.seed, say=say, verbose=not args.quiet,
+                     handle_interrupts=True, callbacks=callbacks)  # fmt: skip
     fit_seconds = time.perf_counter() - fit_started
     history = model.history
     say(trained_line(history, model.n_members, fit_seconds))
@@ -77,7 +86,11 @@ def run(args: argparse.Namespace) -> int:
     recipe_record = {"preset": args.preset, "file": args.recipe, **recipe.to_dict()}
     timing = {"fit_seconds": fit_seconds, "started": started}
     record = run_record(task, data, recipe_record, results, history, timing)
-    written = write_run(out, model, record, task.figures(model, data, results), model_name)
+    figures, texts = task.figures(model, data, results), {}
+    if telemetry is not None:
+        texts["telemetry.jsonl"] = "".join(json.dumps(r) + "\n" for r in telemetry.in_order())
+        figures["layers.png"] = layers_figure(telemetry.records)
+    written = write_run(out, model, record, figures, model_name, texts)
     say()
     if history.interrupted:
         say(f"interrupted: the best weights so far are saved as {out / model_name}")

@@ -1,0 +1,198 @@
+"""Per-layer telemetry: what each layer does while the network learns.
+
+:class:`Telemetry` is a step observer (:mod:`nnscratch.core.observe`). Every
+``every`` optimizer steps it runs a fixed **probe batch** through the network
+as it is now (so the figures are comparable over time) and records, for every
+layer ``l``::
+
+    z_mean, z_std          of Z[l] on the probe
+    act_mean, act_std      of A[l] on the probe
+    dead_fraction          share of units whose A is 0 on every probe sample (dead ReLUs)
+    saturated_fraction     share of a sigmoid's or tanh's Z[l] entries with |Z| > 4
+    hist                   counts of A[l] in the fixed bins HIST_EDGES (outside: the end bins)
+    weight_rms             RMS of W[l]
+    grad_rms               RMS of dW[l] on the training batch
+    update_ratio_log10     log10(RMS(ΔW[l]) / RMS(W[l])), ΔW the optimizer's actual step
+                           (about -3 is healthy; None where there was no step)
+
+A TabM network's members are pooled (``"k": None``); with ``per_member`` each of
+its ``K`` members also gets its own record (``"k": 0..K-1``). ``"member"`` is
+the estimator's ensemble member, where several train. Records are plain
+dicts of JSON values, one per layer per observed step.
+
+The probe is given in the user layout ``(m, n[0])`` (transposed once, at the
+network's entrance), or, by default, the first observed batch's first
+``probe_rows`` samples, kept from then on.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from nnscratch.core.network import to_network_layout
+from nnscratch.core.observe import LayerView, StepView
+
+#: The histogram's fixed bin edges: 32 bins over [-4, 4].
+HIST_EDGES = np.linspace(-4.0, 4.0, 33)
+#: Steps between records by default: on the default recipe (two TabM networks of k = 16,
+#: batch 256) a record costs about one training step, so recording every 100th step cost a
+#: median 2.5 % of the wall time (``benchmarks/telemetry_overhead.py``; 2-core AMD EPYC,
+#: OpenBLAS SkylakeX kernels).
+DEFAULT_EVERY = 100
+#: Activations whose |Z| > SATURATION leaves a gradient under 2 % of its largest.
+SATURATING = ("sigmoid", "tanh")
+SATURATION = 4.0
+
+#: The keys every record has, in order.
+KEYS = ("step", "epoch", "member", "k", "layer", "activation", "loss", "z_mean", "z_std",
+        "act_mean", "act_std", "dead_fraction", "saturated_fraction", "hist", "weight_rms",
+        "grad_rms", "update_ratio_log10")  # fmt: skip
+
+
+def rms(a: np.ndarray | None) -> float:
+    """Root mean square, in float64 (0 for an empty array)."""
+    if a is None or a.size == 0:
+        return 0.0
+    flat = np.asarray(a, dtype=np.float64).ravel()
+    return float(math.sqrt(np.dot(flat, flat) / flat.size))
+
+
+def update_ratio_log10(update: np.ndarray | None, W: np.ndarray) -> float | None:
+    """``log10(RMS(ΔW) / RMS(W))``, or None where it is not a finite number."""
+    step, weights = rms(update), rms(W)
+    if update is None or step == 0 or weights == 0:
+        return None
+    return math.log10(step / weights)
+
+
+def activation_figures(Z: np.ndarray, A: np.ndarray, activation: str) -> dict[str, Any]:
+    """The probe's figures for one layer (or one TabM member of it). ``Z`` and ``A`` are
+    ``(n, m)`` or ``(n, K, m)``: samples last."""
+    Z64, A64 = np.asarray(Z, dtype=np.float64), np.asarray(A, dtype=np.float64)
+    saturated = float(np.mean(np.abs(Z64) > SATURATION)) if activation in SATURATING else 0.0
+    hist, _ = np.histogram(np.clip(A64, HIST_EDGES[0], HIST_EDGES[-1]), bins=HIST_EDGES)
+    return {
+        "z_mean": float(Z64.mean()),
+        "z_std": float(Z64.std()),
+        "act_mean": float(A64.mean()),
+        "act_std": float(A64.std()),
+        "dead_fraction": float(np.mean(np.all(A64 == 0, axis=-1))),
+        "saturated_fraction": saturated,
+        "hist": hist.tolist(),
+    }
+
+
+class Telemetry:
+    """A step observer that records every layer's figures every ``every`` steps (see the
+    module docs). ``records`` holds them; ``on_records(list)``, if given, is called with
+    each step's records as they are made (a live page streams them). Thread-safe: members
+    trained side by side may share one."""
+
+    def __init__(
+        self,
+        every: int = DEFAULT_EVERY,
+        *,
+        probe: np.ndarray | None = None,
+        probe_rows: int = 256,
+        per_member: bool = False,
+        on_records: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}")
+        if probe_rows < 1:
+            raise ValueError(f"probe_rows must be >= 1, got {probe_rows}")
+        self.every, self.probe_rows, self.per_member = every, probe_rows, per_member
+        self.on_records = on_records
+        self.records: list[dict[str, Any]] = []
+        self._user_probe = None if probe is None else np.asarray(probe)
+        self._probes: dict[int | None, np.ndarray] = {}  # per member: the probe, network layout
+        self._lock = threading.Lock()
+
+    def in_order(self) -> list[dict[str, Any]]:
+        """The records by ensemble member, step, layer, then TabM member (pooled first):
+        members trained side by side record in the order their threads reach a step."""
+        with self._lock:
+            records = list(self.records)
+        return sorted(records, key=lambda r: (r["member"] or 0, r["step"], r["layer"],
+                                              -1 if r["k"] is None else r["k"]))  # fmt: skip
+
+    def _probe(self, view: StepView) -> np.ndarray:
+        probe = self._probes.get(view.member)
+        if probe is None:
+            dtype = view.inputs.dtype
+            if self._user_probe is not None:
+                probe = to_network_layout(self._user_probe, dtype)
+            else:
+                probe = np.array(view.inputs[:, : self.probe_rows], dtype=dtype)
+            self._probes[view.member] = probe
+        return probe
+
+    def on_step(self, view: StepView) -> None:
+        traced = view.trace(self._probe(view))
+        made = []
+        for layer, (Z, A) in zip(view.layers, traced, strict=True):
+            made += self._layer_records(view, layer, Z, A)
+        with self._lock:
+            self.records.extend(made)
+        if self.on_records is not None:
+            self.on_records(made)
+
+    def _layer_records(
+        self, view: StepView, layer: LayerView, Z: np.ndarray, A: np.ndarray
+    ) -> list[dict[str, Any]]:
+        """The layer's pooled record, then (TabM, ``per_member``) one per member."""
+        shared = {
+            "weight_rms": rms(layer.W),
+            "grad_rms": rms(layer.dW),
+            "update_ratio_log10": update_ratio_log10(layer.update, layer.W),
+        }
+        place = {"step": view.step, "epoch": view.epoch, "member": view.member}
+        figures = activation_figures(Z, A, layer.activation)
+        out = [{**place, "k": None, "layer": layer.index, "activation": layer.activation,
+                "loss": view.loss, **figures, **shared}]  # fmt: skip
+        if self.per_member and Z.ndim == 3:
+            for k in range(Z.shape[1]):
+                figures = activation_figures(Z[:, k], A[:, k], layer.activation)
+                out.append({**out[0], "k": k, **figures})
+        return [{key: record[key] for key in KEYS} for record in out]
+
+
+def diagnose(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Plain-language warnings for the newest step in ``records`` (pooled records only):
+    ``{"layer", "kind", "message"}`` for a vanished or exploded gradient, dead ReLUs,
+    saturated units, or updates far from the healthy ~1e-3 of the weights."""
+    pooled = [r for r in records if r.get("k") is None]
+    if not pooled:
+        return []
+    newest = [r for r in pooled if r["step"] == pooled[-1]["step"]]
+    warnings = []
+    for r in newest:
+        warnings += _layer_warnings(r)
+    return warnings
+
+
+def _layer_warnings(r: dict[str, Any]) -> list[dict[str, Any]]:
+    l, out = r["layer"], []
+
+    def warn(kind: str, message: str) -> None:
+        out.append({"layer": l, "kind": kind, "message": f"layer {l}: {message}"})
+
+    if r["grad_rms"] < 1e-6:
+        warn("vanishing", f"gradient RMS {r['grad_rms']:.0e} — the signal has vanished")
+    elif r["grad_rms"] > 1e3:
+        warn("exploding", f"gradient RMS {r['grad_rms']:.0e} — the signal has exploded")
+    if r["activation"] == "relu" and r["dead_fraction"] >= 0.5:
+        warn("dead", f"{r['dead_fraction']:.0%} of ReLUs are dead")
+    if r["saturated_fraction"] >= 0.5:
+        warn("saturated", f"{r['saturated_fraction']:.0%} of {r['activation']} units saturated")
+    ratio = r["update_ratio_log10"]
+    if ratio is not None and ratio > -1:
+        warn("large_updates", f"updates are 10^{ratio:.1f} of the weights — too large a rate?")
+    elif ratio is not None and ratio < -5:
+        warn("small_updates", f"updates are 10^{ratio:.1f} of the weights — barely learning")
+    return out

@@ -1,0 +1,175 @@
+"""Per-layer telemetry: its figures against a hand computation, and what it shows about
+initialisation (the Stage 2 argument, measured)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_cli import check_png, run
+from test_observers import SIZES, plain_by_hand, problem, rms
+
+from nnscratch.core.batchensemble import BatchEnsembleNetwork
+from nnscratch.core.network import Network
+from nnscratch.core.optimizers import Adam, GradientDescent
+from nnscratch.core.telemetry import HIST_EDGES, KEYS, Telemetry, diagnose
+from nnscratch.core.training import TrainConfig, train
+from nnscratch.models.classifier import MLPClassifier
+
+
+def replay(step: int, X: np.ndarray, Y: np.ndarray) -> Network:
+    """The test network after ``step`` full-batch GD steps."""
+    net = Network(SIZES, dtype=np.float64, rng=3)
+    if step:
+        train(net, X, Y, GradientDescent(0.05), config=TrainConfig(epochs=step))
+    return net
+
+
+def test_every_figure_equals_a_hand_computation_in_float64() -> None:
+    X, Y = problem(60)
+    probe = np.random.default_rng(9).normal(size=(25, 3))  # user layout (m, n[0])
+    telemetry = Telemetry(every=2, probe=probe)
+    train(replay(0, X, Y), X, Y, GradientDescent(0.05), config=TrainConfig(epochs=4),
+          callbacks=(telemetry,))  # fmt: skip
+    assert [r["step"] for r in telemetry.records] == [2, 2, 2, 4, 4, 4]
+    assert all(tuple(r) == KEYS for r in telemetry.records)
+    for step in (2, 4):
+        now, before = replay(step, X, Y), replay(step - 1, X, Y)
+        W = [w.copy() for w in now.params.weights]
+        b = [v.copy() for v in now.params.biases]
+        Zs, As, _ = plain_by_hand(W, b, probe.T, np.zeros((1, 25)))  # the probe, as it is now
+        _, _, dWs = plain_by_hand([w.copy() for w in before.params.weights],
+                                  [v.copy() for v in before.params.biases], X, Y)  # fmt: skip
+        records = [r for r in telemetry.records if r["step"] == step]
+        for l, r in enumerate(records):
+            assert r["layer"] == l + 1 and r["k"] is None and r["member"] is None
+            assert r["z_mean"] == pytest.approx(Zs[l].mean(), rel=1e-12, abs=1e-15)
+            assert r["z_std"] == pytest.approx(Zs[l].std(), rel=1e-12)
+            assert r["act_mean"] == pytest.approx(As[l].mean(), rel=1e-12, abs=1e-15)
+            assert r["act_std"] == pytest.approx(As[l].std(), rel=1e-12)
+            assert r["dead_fraction"] == np.mean(np.all(As[l] == 0, axis=1))
+            hist, _ = np.histogram(np.clip(As[l], -4, 4), bins=HIST_EDGES)
+            assert r["hist"] == hist.tolist() and sum(r["hist"]) == As[l].size
+            assert r["weight_rms"] == pytest.approx(rms(W[l]), rel=1e-12)
+            assert r["grad_rms"] == pytest.approx(rms(dWs[l]), rel=1e-10)
+            step_rms = rms(W[l] - before.params.weights[l])  # GD: 0.05 · dW
+            assert step_rms == pytest.approx(0.05 * rms(dWs[l]), rel=1e-8)
+            assert r["update_ratio_log10"] == pytest.approx(
+                math.log10(step_rms / rms(W[l])), abs=1e-9
+            )
+            assert r["saturated_fraction"] == 0.0  # ReLU and identity do not saturate
+
+
+def deep_gradients(init: str, hidden: str = "relu", depth: int = 10) -> list[float]:
+    """Every layer's gradient RMS at the first step of a ``depth``-layer net, width 64."""
+    rng = np.random.default_rng(0)
+    X = rng.random((16, 512))
+    Y = X[:3].sum(axis=0, keepdims=True)
+    telemetry = Telemetry(every=1)
+    net = Network([16] + [64] * (depth - 1) + [1], hidden_activation=hidden, init=init,
+                  dtype=np.float64, rng=0)  # fmt: skip
+    train(net, X, Y, GradientDescent(0.01), config=TrainConfig(epochs=1), callbacks=(telemetry,))
+    return [r["grad_rms"] for r in telemetry.records]
+
+
+def test_he_init_keeps_the_gradient_and_the_seeds_small_init_collapses_it() -> None:
+    """10 layers of ReLU at step 0. He: the gradient RMS of the first and the last hidden
+    layer are within 10× of each other (the output layer's own gradient scales with the
+    loss, not with depth). The seed's 0.01·N(0, 1): every layer's gradient is more than
+    1,000× smaller than He's (the signal shrinks ×0.06 a layer on the way forward)."""
+    he, small = deep_gradients("he"), deep_gradients("small")
+    hidden = he[:-1]
+    assert max(hidden[0], hidden[-1]) / min(hidden[0], hidden[-1]) < 10
+    assert max(hidden) / min(hidden) < 10
+    assert all(s * 1_000 < h for s, h in zip(small, he, strict=True))
+    # with sigmoids the collapse is along the depth itself: layer 1 gets 1e-6 of layer 9's
+    sigmoid = deep_gradients("small", "sigmoid")
+    assert sigmoid[0] < 1e-3 * sigmoid[-2]
+    messages = [w["message"] for w in diagnose(
+        [{"step": 1, "k": None, "layer": l + 1, "activation": "sigmoid", "grad_rms": g,
+          "dead_fraction": 0.0, "saturated_fraction": 0.0, "update_ratio_log10": None}
+         for l, g in enumerate(sigmoid)])]  # fmt: skip
+    assert any("layer 1: gradient RMS" in m and "vanished" in m for m in messages)
+
+
+def test_dead_relus_and_saturated_units_are_counted() -> None:
+    X, Y = problem(64)
+    net = Network(SIZES, hidden_activation="relu", dtype=np.float64, rng=0)
+    net.params.biases[0][:3] = -100.0  # three of six units can never fire
+    telemetry = Telemetry(every=1)
+    train(net, X, Y, GradientDescent(1e-9), config=TrainConfig(epochs=1), callbacks=(telemetry,))
+    assert telemetry.records[0]["dead_fraction"] == 0.5
+    assert any(w["kind"] == "dead" for w in diagnose(telemetry.records))
+    net = Network(SIZES, hidden_activation="tanh", init="glorot", dtype=np.float64, rng=0)
+    net.params.weights[0][...] *= 100  # |Z| ≫ 4 nearly everywhere
+    telemetry = Telemetry(every=1)
+    train(net, X, Y, GradientDescent(1e-9), config=TrainConfig(epochs=1), callbacks=(telemetry,))
+    assert telemetry.records[0]["saturated_fraction"] > 0.9
+
+
+def test_tabm_members_are_pooled_and_per_member_on_request() -> None:
+    X, Y = problem(48)
+    k = 4
+    telemetry = Telemetry(every=3, per_member=True, probe_rows=10)
+    net = BatchEnsembleNetwork(SIZES, k, dtype=np.float64, rng=1)
+    train(net, X, Y, Adam(0.01), config=TrainConfig(epochs=2, batch_size=16), rng=0,
+          callbacks=(telemetry,))  # fmt: skip
+    step3 = [r for r in telemetry.records if r["step"] == 3]
+    assert len(step3) == 3 * (1 + k)  # per layer: pooled, then each member
+    layer1 = [r for r in step3 if r["layer"] == 1]
+    assert [r["k"] for r in layer1] == [None, 0, 1, 2, 3]
+    pooled, members = layer1[0], layer1[1:]
+    # the pooled mean is the mean of the members' means (equal sizes); shared W, one rms
+    assert pooled["act_mean"] == pytest.approx(np.mean([r["act_mean"] for r in members]))
+    assert len({r["weight_rms"] for r in layer1}) == 1
+    assert sum(pooled["hist"]) == 6 * k * 10  # n[1] units × K members × 10 probe samples
+
+
+def test_a_classifier_ensemble_takes_telemetry_through_fit() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    telemetry = Telemetry(every=5)
+    model = MLPClassifier(hidden_layer_sizes=(16, 8), epochs=3, batch_size=50, n_members=2,
+                          random_state=0)  # fmt: skip
+    model.fit(X, y, callbacks=(telemetry,))
+    members = {r["member"] for r in telemetry.records}
+    assert members == {0, 1}
+    steps = sorted({r["step"] for r in telemetry.records if r["member"] == 0})
+    assert steps == list(range(5, 3 * 6 + 1, 5))  # 6 batches an epoch (early-stopping split)
+    assert {r["activation"] for r in telemetry.records} == {"relu", "sigmoid"}
+    assert all(r["update_ratio_log10"] is not None for r in telemetry.records)
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="every must be a positive integer"):
+        Telemetry(every=0)
+    with pytest.raises(ValueError, match="probe_rows"):
+        Telemetry(probe_rows=0)
+
+
+def test_train_telemetry_on_the_shared_sample_writes_jsonl_and_the_figure(
+    real_tracks_path: Path, tmp_path: Path
+) -> None:
+    """``nnscratch train --telemetry``: a record for every layer of every member at every
+    20th step, with the documented keys, in order; and layers.png."""
+    out = tmp_path / "run"
+    result = run("train", "--data", str(real_tracks_path), "--epochs", "3", "--telemetry", "20",
+                 "--out", str(out), "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "telemetry.jsonl" in result.stdout and "layers.png" in result.stdout
+    records = [json.loads(line) for line in (out / "telemetry.jsonl").read_text().splitlines()]
+    steps_per_epoch = math.ceil(20719 / 256)
+    steps = list(range(20, 3 * steps_per_epoch + 1, 20))
+    layers = (1, 2, 3, 4)  # the default recipe's 3 hidden layers and its output
+    expected = [(member, step, l) for member in (0, 1) for step in steps for l in layers]
+    assert [(r["member"], r["step"], r["layer"]) for r in records] == expected
+    required = {"step", "epoch", "layer", "act_mean", "act_std", "dead_fraction", "grad_rms",
+                "weight_rms", "update_ratio_log10"}  # fmt: skip
+    assert all(required <= set(r) and r["k"] is None for r in records)
+    assert all(math.isfinite(r["grad_rms"]) and r["grad_rms"] > 0 for r in records)
+    assert -6 < np.median([r["update_ratio_log10"] for r in records]) < -1
+    check_png(out / "layers.png")
