@@ -30,10 +30,20 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_server(model: Path, *extra: str, start_timeout: float = 60) -> Iterator[str]:
     """``nnscratch serve --model model`` in a subprocess on a free loopback port; its URL."""
+    with running_command("serve", "--model", str(model), *extra,
+                         start_timeout=start_timeout) as url:  # fmt: skip
+        yield url
+
+
+@contextlib.contextmanager
+def running_command(*args: str, start_timeout: float = 60, health: str = "/health"
+                    ) -> Iterator[str]:  # fmt: skip
+    """``nnscratch ARGS --port P`` in a subprocess on a free loopback port, once ``health``
+    answers 200; its URL."""
     port = free_port()
     command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nnscratch"]
     process = subprocess.Popen(
-        [*command, "serve", "--model", str(model), "--port", str(port), *extra],
+        [*command, *args, "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -45,7 +55,7 @@ def running_server(model: Path, *extra: str, start_timeout: float = 60) -> Itera
             if process.poll() is not None:
                 raise RuntimeError(f"the server exited: {process.stdout.read()}")  # type: ignore[union-attr]
             try:
-                status, _ = request(url, "GET", "/health", timeout=2)
+                status = raw_status(url, health)
                 if status == 200:
                     break
             except OSError:
@@ -61,6 +71,18 @@ def running_server(model: Path, *extra: str, start_timeout: float = 60) -> Itera
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def raw_status(url: str, path: str) -> int:
+    """The status of ``GET path`` (the body is not read as JSON)."""
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=2)
+    try:
+        connection.request("GET", path)
+        answer = connection.getresponse()
+        answer.read()
+        return answer.status
+    finally:
+        connection.close()
 
 
 def request(
@@ -81,3 +103,27 @@ def request(
         return answer.status, json.loads(answer.read() or b"{}")
     finally:
         connection.close()
+
+
+@contextlib.contextmanager
+def app_in_thread(app: object, start_timeout: float = 30) -> Iterator[str]:
+    """An ASGI ``app`` served by uvicorn on a free loopback port in a thread of this
+    process (so a test can look at the app's own objects); its URL."""
+    import threading
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(),
+                                           log_level="warning", lifespan="off"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

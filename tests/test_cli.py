@@ -146,7 +146,8 @@ def test_help_everywhere() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["train", "evaluate", "predict", "download", "experiment", "tune", "serve"]
+    "command",
+    ["train", "evaluate", "predict", "download", "experiment", "tune", "serve", "playground"],
 )
 def test_help_shows_only_real_defaults(command: str) -> None:
     text = run(command, "--help").stdout

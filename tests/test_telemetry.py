@@ -89,8 +89,9 @@ def test_he_init_keeps_the_gradient_and_the_seeds_small_init_collapses_it() -> N
     sigmoid = deep_gradients("small", "sigmoid")
     assert sigmoid[0] < 1e-3 * sigmoid[-2]
     messages = [w["message"] for w in diagnose(
-        [{"step": 1, "k": None, "layer": l + 1, "activation": "sigmoid", "grad_rms": g,
-          "dead_fraction": 0.0, "saturated_fraction": 0.0, "update_ratio_log10": None}
+        [{"step": 1, "member": None, "k": None, "layer": l + 1, "activation": "sigmoid",
+          "grad_rms": g, "loss": 0.5, "dead_fraction": 0.0, "saturated_fraction": 0.0,
+          "update_ratio_log10": None}
          for l, g in enumerate(sigmoid)])]  # fmt: skip
     assert any("layer 1: gradient RMS" in m and "vanished" in m for m in messages)
 

@@ -8,10 +8,11 @@ from nnscratch.app.commands import (
     evaluate,
     experiment,
     export,
+    playground,
     predict,
     serve,
     train,
     tune,
 )
 
-COMMANDS = (train, evaluate, predict, export, download, experiment, tune, serve)
+COMMANDS = (train, evaluate, predict, export, download, experiment, tune, serve, playground)
