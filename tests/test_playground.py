@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from serving import app_in_thread, raw_status, request, running_command
-from test_cli import run
+from test_cli import SCRIPT, run
 
 from nnscratch.data.toys import TOY_SETS, make_toy
 
@@ -206,3 +209,55 @@ def test_the_command_serves_the_page() -> None:
         assert raw_status(url, "/docs/../pyproject.toml") == 404
         status, opened = request(url, "POST", "/api/sessions", b'{"data": "circles"}')
         assert status == 201 and len(opened["id"]) == 32
+
+
+def test_train_watch_streams_the_run_to_a_read_only_page() -> None:
+    """``nnscratch train --watch PORT``: the page in its read-only form, and the run's events
+    (hello, one epoch event per epoch of the first member with its telemetry, done)."""
+    from serving import free_port
+
+    port = free_port()
+    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nnscratch"]
+    process = subprocess.Popen(
+        [*command, "train", "--epochs", "12", "--telemetry", "10", "--watch", str(port),
+         "--quiet", "--out", str(Path(tempfile.mkdtemp()) / "run")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if raw_status(url, "/health") == 200:
+                    break
+            except OSError:
+                pass
+            assert process.poll() is None, process.stdout.read()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the watch page did not come up"
+            time.sleep(0.1)
+        host = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)
+        host.request("GET", "/")
+        assert 'data-watch="1"' in host.getresponse().read().decode()
+        _, answer = open_watch(url)
+        events = []
+        while not events or events[-1]["type"] != "done":
+            events.append(next_event(answer))
+    finally:
+        output = process.communicate(timeout=120)[0]
+    assert process.returncode == 0, output
+    assert f"watch it at http://127.0.0.1:{port}/" in output
+    assert events[0]["type"] == "hello" and events[0]["watch"] is True
+    epochs = [e for e in events if e["type"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == list(range(1, 13))
+    assert all("train_loss" in e["history"][0] and "val_loss" in e["history"][0] for e in epochs)
+    with_layers = [e for e in epochs if e.get("layers")]
+    assert with_layers and all(len(e["layers"]) == 4 for e in with_layers)
+    assert all(layer["grad_rms"] > 0 for e in with_layers for layer in e["layers"])
+
+
+def open_watch(url: str) -> tuple[http.client.HTTPConnection, object]:
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=60)
+    connection.request("GET", "/api/watch/events")
+    answer = connection.getresponse()
+    assert answer.status == 200
+    return connection, answer

@@ -9,6 +9,7 @@ the task's figures) in one staged move.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from pathlib import Path
@@ -23,6 +24,8 @@ from nnscratch.app.arguments import (
 )
 from nnscratch.app.console import HelpFormatter, examples, say
 from nnscratch.app.runs import default_run_dir, run_record, write_run
+from nnscratch.app.serving import require_serve_extra
+from nnscratch.app.watch import WatchedRun, watching
 from nnscratch.core.telemetry import DEFAULT_EVERY, Telemetry
 from nnscratch.core.training import History
 from nnscratch.tasks.plots import layers_figure
@@ -56,7 +59,35 @@ def add_parser(sub: Any) -> None:
         help="record every layer's activations, dead units, gradients and update ratio every "
         f"EVERY optimizer steps (default {DEFAULT_EVERY}): telemetry.jsonl and layers.png",
     )  # fmt: skip
+    parser.add_argument(
+        "--watch", nargs="?", type=int, const=8000, metavar="PORT",
+        help="watch the run live on a page at http://127.0.0.1:PORT/ (default port 8000): "
+        "losses and every layer's telemetry, as the playground shows them; needs the serve extra",
+    )  # fmt: skip
     parser.set_defaults(func=run)
+
+
+def fit_watched(args: argparse.Namespace, task: Any, data: Any, recipe: Any) -> tuple[Any, Any]:
+    """``task.fit`` with the callbacks ``--telemetry`` and ``--watch`` ask for: the fitted
+    model, and the telemetry (None without either)."""
+    every = args.telemetry or DEFAULT_EVERY
+    if args.watch is None:
+        telemetry = None if args.telemetry is None else Telemetry(every=every)
+        callbacks = (telemetry,) if telemetry else ()
+        fit = functools.partial(task.fit, data, recipe, args.seed, say=say,
+                                verbose=not args.quiet, handle_interrupts=True)  # fmt: skip
+        return fit(callbacks=callbacks), telemetry
+    require_serve_extra()
+    watched = WatchedRun(f"{task.name} on {data.source}", every)
+    with watching(watched, "127.0.0.1", args.watch) as url:
+        say(f"watch it at {url}")
+        try:
+            model = task.fit(data, recipe, args.seed, say=say, verbose=not args.quiet,
+                             handle_interrupts=True,
+                             callbacks=(watched.telemetry, watched.on_epoch))  # fmt: skip
+        finally:
+            watched.done("the run ended")
+    return model, watched.telemetry if args.telemetry is not None else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,10 +100,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_run_dir()
     say(describe_recipe(args, recipe))
     fit_started = time.perf_counter()
-    telemetry = None if args.telemetry is None else Telemetry(every=args.telemetry)
-    callbacks = (telemetry,) if telemetry else ()
-    model = task.fit(data, recipe, args.seed, say=say, verbose=not args.quiet,
-                     handle_interrupts=True, callbacks=callbacks)  # fmt: skip
+    model, telemetry = fit_watched(args, task, data, recipe)
     fit_seconds = time.perf_counter() - fit_started
     history = model.history
     say(trained_line(history, model.n_members, fit_seconds))

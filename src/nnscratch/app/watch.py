@@ -1,0 +1,146 @@
+"""``nnscratch train --watch [PORT]``: a command-line run, streamed live to the playground's
+page in a read-only view (as TensorBoard users watch a long fit).
+
+The run's :class:`~nnscratch.core.telemetry.Telemetry` and an epoch callback feed a
+:class:`WatchedRun`, which keeps every event so that a page opened late sees the run
+from its start; a small server in a thread of its own serves the page and the
+events (``GET /api/watch/events``, server-sent events) while training runs in the
+main thread, and stops a moment after the run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from nnscratch.app.playground import WARNING_DOCS, page, sse
+from nnscratch.core.telemetry import Telemetry, diagnose
+
+#: What the page is told about a watched run's layers, per record.
+LAYER_KEYS = ("layer", "act_mean", "act_std", "dead_fraction", "saturated_fraction", "grad_rms",
+              "update_ratio_log10", "hist")  # fmt: skip
+
+
+class WatchedRun:
+    """Everything a watched run has said, in order: ``hello``, ``epoch`` events (with the
+    newest telemetry of the first member), then ``done``. Safe from many threads."""
+
+    def __init__(self, title: str, every: int) -> None:
+        self.events: list[dict[str, Any]] = [
+            {"type": "hello", "watch": True, "title": title, "classes": None, "points": None,
+             "n_features": 0, "settings": {}}
+        ]  # fmt: skip
+        self._lock = threading.Lock()
+        self._layers: dict[str, Any] = {}
+        self._follow: int | None = None
+        self._pending: dict[int, list[dict[str, Any]]] = {}
+        self._last_epoch = 0
+        self.telemetry = Telemetry(every=every, on_records=self._on_records)
+
+    def _on_records(self, records: list[dict[str, Any]]) -> None:
+        if not records or records[0]["member"] not in (None, 0):
+            return  # members side by side: the page follows the first
+        pooled = [r for r in records if r["k"] is None]
+        with self._lock:
+            if self._follow is None:  # now known: the thread that trains the first member
+                self._follow = threading.get_ident()
+                self._publish(self._pending.pop(self._follow, []))
+                self._pending.clear()
+            self._layers = {
+                "layers": [{k: r[k] for k in LAYER_KEYS} for r in pooled],
+                "warnings": [w | {"doc": WARNING_DOCS[w["kind"]]} for w in diagnose(pooled)],
+            }
+
+    def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        """An epoch callback: publish the epoch (never stops training). The page follows
+        the first ensemble member: the thread its telemetry comes from (epochs wait until
+        that is known), until its epochs end (a member trained after it starts again)."""
+        event = {"type": "epoch", "epoch": epoch + 1, "history": [{"epoch": epoch + 1, **logs}]}
+        ident = threading.get_ident()
+        with self._lock:
+            if self._follow is None:
+                self._pending.setdefault(ident, []).append(event)
+            elif ident == self._follow:
+                self._publish([event | self._layers])
+                self._layers = {}
+
+    def _publish(self, events: list[dict[str, Any]]) -> None:
+        """Append the followed member's epochs (under the lock)."""
+        for event in events:
+            if event["epoch"] <= self._last_epoch:
+                self._follow = -1  # the next member, trained after the first: not followed
+                return
+            self._last_epoch = event["epoch"]
+            self.events.append(event)
+
+    def done(self, reason: str) -> None:
+        with self._lock:
+            if self._pending:  # no telemetry came: follow the first thread that had epochs
+                self._publish(next(iter(self._pending.values())))
+            self.events.append({"type": "done", "reason": reason, "seconds": 0})
+
+    def since(self, index: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return self.events[index:]
+
+
+async def watch_stream(run: WatchedRun) -> AsyncIterator[str]:
+    """Every event of ``run`` so far, then each new one as it comes."""
+    sent = 0
+    while True:
+        new = run.since(sent)
+        for event in new:
+            yield sse(event)
+        sent += len(new)
+        if new and new[-1]["type"] == "done":
+            return
+        await asyncio.sleep(0.05)
+
+
+def watch_app(run: WatchedRun) -> Any:
+    """The page (read-only) and the run's events (Starlette, the ``serve`` extra)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
+    from starlette.routing import Route
+
+    async def index(request: Request) -> HTMLResponse:
+        return HTMLResponse(page().replace("<body>", '<body data-watch="1">', 1))
+
+    async def events(request: Request) -> StreamingResponse:
+        return StreamingResponse(watch_stream(run), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store"})  # fmt: skip
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "events": len(run.since(0))})
+
+    return Starlette(routes=[Route("/", index), Route("/api/watch/events", events),
+                             Route("/health", health)])  # fmt: skip
+
+
+@contextmanager
+def watching(run: WatchedRun, host: str, port: int, linger: float = 2.0) -> Iterator[str]:
+    """Serve ``run`` on ``host:port`` in a thread while the block runs (the training), then
+    ``linger`` seconds more, so that open pages receive the end; the URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(watch_app(run), host=host, port=port,
+                                           log_level="warning", lifespan="off"))  # fmt: skip
+    thread = threading.Thread(target=server.run, name="nnscratch-watch", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        raise OSError(f"could not serve the watch page on {host}:{port}")
+    try:
+        yield f"http://{host}:{port}/"
+    finally:
+        time.sleep(linger)
+        server.should_exit = True
+        thread.join(10)
+
