@@ -198,9 +198,14 @@ def test_settings_defaults_are_what_the_page_starts_with() -> None:
     assert f'["epochs", "epochs", "{defaults.epochs}"]' in text
 
 
-def test_the_command_serves_the_page() -> None:
-    """``nnscratch playground``, as the README runs it: the page, its API, its docs links."""
-    with running_command("playground", "--max-sessions", "2", health="/") as url:
+def test_the_command_serves_the_page(tmp_path: Path) -> None:
+    """``nnscratch playground``, as the README runs it: the page, its API, its docs links,
+    and ``--data`` offered as the data set ``file``."""
+    from nnscratch.data.synthetic import make_tracks
+
+    make_tracks(400, seed=2).to_csv(tmp_path / "tracks.csv", index=False)
+    args = ("playground", "--max-sessions", "2", "--data", str(tmp_path / "tracks.csv"))
+    with running_command(*args, health="/") as url:
         host = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)
         host.request("GET", "/")
         page = host.getresponse().read().decode()
@@ -209,6 +214,11 @@ def test_the_command_serves_the_page() -> None:
         assert raw_status(url, "/docs/../pyproject.toml") == 404
         status, opened = request(url, "POST", "/api/sessions", b'{"data": "circles"}')
         assert status == 201 and len(opened["id"]) == 32
+        _, opened = request(url, "POST", "/api/sessions", b'{"data": "file", "epochs": 2}')
+        _, answer = open_stream(url, opened["id"])
+        assert next_event(answer)["source"] == str(tmp_path / "tracks.csv")
+    result = run("playground", "--data", str(tmp_path / "missing.csv"))
+    assert result.returncode == 2 and "missing.csv: no such file" in result.stderr
 
 
 def test_train_watch_streams_the_run_to_a_read_only_page() -> None:
@@ -261,3 +271,40 @@ def open_watch(url: str) -> tuple[http.client.HTTPConnection, object]:
     answer = connection.getresponse()
     assert answer.status == 200
     return connection, answer
+
+
+def test_the_built_in_sample_trains_as_nnscratch_train_does(tmp_path: Path) -> None:
+    """The tracks data trains through its task; its model, downloaded, is the file
+    ``nnscratch predict`` reads, and its last validation RMSE is the one the page showed."""
+    from nnscratch.data.synthetic import make_tracks
+    from nnscratch.tasks.registry import load_model
+
+    sessions = Sessions(limit=4)
+    body = json.dumps({"data": "sample", "hidden": [16, 8], "batch": 128, "epochs": 4}).encode()
+    with app_in_thread(build_playground(sessions)) as url:
+        status, error = request(url, "POST", "/api/sessions", b'{"data": "file"}')
+        assert status == 422 and "--data" in error["detail"]
+        _, opened = request(url, "POST", "/api/sessions", body)
+        sid = opened["id"]
+        connection, answer = open_stream(url, sid)
+        hello = next_event(answer)
+        assert hello["source"] == "the built-in synthetic sample" and hello["points"] is None
+        request(url, "POST", f"/api/sessions/{sid}/start")
+        history = []
+        while (event := next_event(answer))["type"] != "done":
+            history += event["history"]
+            assert all(layer["grad_rms"] > 0 for layer in event.get("layers", []))
+        assert [h["epoch"] for h in history] == [1, 2, 3, 4], event
+        host = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
+        host.request("GET", f"/api/sessions/{sid}/model")
+        (tmp_path / "model.npz").write_bytes(host.getresponse().read())
+        connection.close()
+    model = load_model(tmp_path / "model.npz")
+    assert model.history.val_rmse[-1] == history[-1]["val_rmse"]
+    make_tracks(300, seed=8).to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "predicted.csv"
+    result = run("predict", "--model", str(tmp_path / "model.npz"), "--data",
+                 str(tmp_path / "new.csv"), "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    expected = model.predict_file(str(tmp_path / "new.csv")).frame
+    pd.testing.assert_frame_equal(pd.read_csv(out), expected, check_dtype=False)

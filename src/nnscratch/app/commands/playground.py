@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from nnscratch.app.console import HelpFormatter, examples, say
@@ -16,7 +17,8 @@ def add_parser(sub: Any) -> None:
         "playground",
         help="a page where you train the network live and watch every layer",
         description="Serve a page that trains the from-scratch network while you watch: "
-        "two moons, circles, spirals, XOR, blobs, a 1-D curve or the 8×8 digits; layers, "
+        "two moons, circles, spirals, XOR, blobs, a 1-D curve, the 8×8 digits, the built-in "
+        "Spotify sample or your own tracks CSV (--data); layers, "
         "activation, initialisation, optimizer, learning rate, batch size, L2, dropout; "
         "Start, Pause, Step; the losses, the decision boundary, the confusion matrix, each "
         "layer's activations, dead units, gradients and update ratio, the weights, and "
@@ -27,8 +29,13 @@ def add_parser(sub: Any) -> None:
         epilog=examples("""
             nnscratch playground                 # then open http://127.0.0.1:8000
             nnscratch playground --port 8080
+            nnscratch playground --data ../shared/data/spotify/tracks.csv   # data set 'file'
         """),
     )
+    parser.add_argument(
+        "--data", help="a tracks CSV (any file nnscratch train reads) offered as the data set "
+        "'file', trained as nnscratch train trains it",
+    )  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument(
@@ -46,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_sessions < 1 or args.max_seconds <= 0:
         raise DataError("--max-sessions must be at least 1 and --max-seconds above 0")
-    app = build_playground(Sessions(args.max_sessions, args.max_seconds))
+    if args.data is not None and not os.path.exists(args.data):
+        raise DataError(f"{args.data}: no such file")
+    app = build_playground(Sessions(args.max_sessions, args.max_seconds, args.data))
     say(f"playground on http://{args.host}:{args.port}/ (Ctrl-C to stop)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
