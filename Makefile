@@ -25,9 +25,9 @@ test: lint
 	$(BIN)/python -m pytest -q -n auto --dist worksteal $(ARGS)
 
 # the optional extras whose tests skip without them: Dask, the web server, its browser tests,
-# ONNX export
+# ONNX export, Parquet
 extras: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[cluster,serve,web-tests,onnx]'
+	$(BIN)/python -m pip install --quiet -e '.[cluster,serve,web-tests,onnx,parquet]'
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

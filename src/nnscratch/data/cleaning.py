@@ -71,6 +71,19 @@ class CleaningReport:
             "out_of_range": dict(self.out_of_range),
         }
 
+    def merge(self, other: CleaningReport, columns: Sequence[str] = ()) -> CleaningReport:
+        """This report and ``other`` (the next chunk of the same file) as one: counts added,
+        the columns in ``columns``' order (then any other), as one pass would list them."""
+        order = {c: i for i, c in enumerate(columns)}
+
+        def added(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+            total = {c: a.get(c, 0) + b.get(c, 0) for c in {**a, **b}}
+            return dict(sorted(total.items(), key=lambda item: order.get(item[0], len(order))))
+
+        return CleaningReport(self.source, self.rows_read + other.rows_read,
+                              self.rows_kept + other.rows_kept, added(self.missing, other.missing),
+                              added(self.out_of_range, other.out_of_range))  # fmt: skip
+
     def reasons(self) -> str:
         """One line: the per-column drop counts."""
         parts = [f"{c} {n:,} missing or not a number" for c, n in self.missing.items()]
@@ -111,6 +124,7 @@ def clean(
     target: str | None = TARGET,
     *,
     labels: bool = False,
+    whole: bool = True,
 ) -> tuple[pd.DataFrame, CleaningReport]:
     """Coerce ``features`` and ``target`` to numbers; drop rows that cannot be used.
 
@@ -119,7 +133,9 @@ def clean(
     is a class label: kept as it is (any type), and only a row whose label
     is absent or blank is dropped. Returns the kept rows (index reset, the
     selected columns as float64, other columns untouched) and a
-    :class:`CleaningReport`. Raises :class:`DataError` when no row is left.
+    :class:`CleaningReport`. Raises :class:`DataError` when no row is left, or a column
+    holds no number at all; with ``whole=False`` (one chunk of a file, whose reports
+    :meth:`CleaningReport.merge` adds up) neither: a chunk may have no usable row.
     """
     source = str(df.attrs.get("source", "<DataFrame>"))
     columns = [*features, *([target] if target else [])]
@@ -133,15 +149,15 @@ def clean(
     if labels and target:
         columns.remove(target)
         blank = out[target].map(_is_blank).to_numpy(dtype=bool)
-        if blank.all():
+        if blank.all() and whole:
             raise DataError(f"{source}: the target column {target!r} has no labels (all empty)")
         if blank.any():
             missing[target] = int(blank.sum())
         keep &= ~blank
     for col in columns:
         values = to_number(out[col])
-        if len(values) and values.isna().all():
-            raise _no_numbers(df, col, source)
+        if len(values) and values.isna().all() and whole:
+            raise no_numbers_error(df, col, source)
         out[col] = values
         numbers = values.to_numpy()
         absent = np.isnan(numbers)
@@ -154,7 +170,7 @@ def clean(
     kept = out.loc[keep].reset_index(drop=True)
     kept.attrs = dict(df.attrs)
     report = CleaningReport(source, len(df), len(kept), missing, out_of_range)
-    if len(kept) == 0:
+    if len(kept) == 0 and whole:
         raise DataError(
             f"{source}: no usable rows left after cleaning {len(df):,} row(s) ({report.reasons()})"
         )
@@ -182,7 +198,7 @@ def outside_range(column: str, numbers: np.ndarray) -> np.ndarray:
     return outside
 
 
-def _no_numbers(df: pd.DataFrame, column: str, source: str) -> DataError:
+def no_numbers_error(df: pd.DataFrame, column: str, source: str) -> DataError:
     """The error for a column without one usable number, with an example of its values."""
     derived = column == "year" and "release_date" in df and df[column].isna().all()
     raw = df["release_date"] if derived else df[column]

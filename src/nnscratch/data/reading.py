@@ -7,11 +7,14 @@ files (as spreadsheets export them) are read with their separator.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import re
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -80,6 +83,37 @@ def read_delimited(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, str, str
     replaced rather than fatal (text columns are not used as numbers).
     """
     path = Path(path)
+    sep, decimal = sniff_delimited(path)
+    with _parse_errors(path):
+        df = pd.read_csv(path, **_csv_options(sep, decimal))
+    df.columns = [str(c).strip() for c in df.columns]
+    if len(df) == 0:
+        raise DataError(f"{path}: has a header but no data rows")
+    return df, sep, decimal
+
+
+def read_delimited_chunks(
+    path: str | os.PathLike[str], chunk_rows: int
+) -> Iterator[tuple[pd.DataFrame, str, str]]:
+    """:func:`read_delimited` ``chunk_rows`` rows at a time: the same checks, the same
+    separator, decimal mark and parser; a fault in the middle is a :class:`DataError` when
+    that chunk is reached."""
+    path = Path(path)
+    sep, decimal = sniff_delimited(path)
+    rows = 0
+    with _parse_errors(path), pd.read_csv(path, chunksize=chunk_rows,
+                                          **_csv_options(sep, decimal)) as reader:  # fmt: skip
+        for df in reader:
+            df.columns = [str(c).strip() for c in df.columns]
+            rows += len(df)
+            yield df, sep, decimal
+    if rows == 0:
+        raise DataError(f"{path}: has a header but no data rows")
+
+
+def sniff_delimited(path: Path) -> tuple[str, str]:
+    """The separator and decimal mark of a CSV, from its first bytes, after the checks
+    that need no parsing (missing, empty, binary, duplicated column names)."""
     _check_readable(path)
     head = _peek_text(path)
     if not head.strip():
@@ -88,28 +122,26 @@ def read_delimited(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, str, str
         raise DataError(f"{path}: looks like a binary file, not a CSV text file")
     first_line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
     sep = _guess_delimiter(first_line)
-    decimal = _guess_decimal(head, sep)
     header = [c.strip().lstrip("\ufeff") for c in first_line.rstrip("\r").split(sep)]
     dupes = sorted({c for c in header if c and header.count(c) > 1})
     if dupes:
         raise DataError(f"{path}: duplicated column name(s): {', '.join(dupes)}")
+    return sep, _guess_decimal(head, sep)
+
+
+def _csv_options(sep: str, decimal: str) -> dict[str, Any]:
+    return {"sep": sep, "compression": "infer", "encoding": "utf-8-sig",
+            "encoding_errors": "replace", "decimal": decimal, "low_memory": False}  # fmt: skip
+
+
+@contextlib.contextmanager
+def _parse_errors(path: Path) -> Iterator[None]:
+    """pandas' and the decompressors' errors while reading ``path``, as DataErrors."""
     try:
-        df = pd.read_csv(
-            path,
-            sep=sep,
-            compression="infer",
-            encoding="utf-8-sig",
-            encoding_errors="replace",
-            decimal=decimal,
-            low_memory=False,
-        )
+        yield
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: file is empty") from exc
     except (pd.errors.ParserError, UnicodeError, ValueError) as exc:
         raise DataError(f"{path}: not a valid CSV file ({exc})") from exc
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: cannot read the file, it may be truncated ({exc})") from exc
-    df.columns = [str(c).strip() for c in df.columns]
-    if len(df) == 0:
-        raise DataError(f"{path}: has a header but no data rows")
-    return df, sep, decimal

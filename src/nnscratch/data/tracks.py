@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from nnscratch.data.features import DEFAULT_FEATURES, DERIVED_FEATURES, add_deri
 from nnscratch.data.numbers import to_numbers
 from nnscratch.data.reading import read_delimited
 from nnscratch.data.schemas import SCHEMAS, TARGET, apply_schema, schema_of
+from nnscratch.data.tables import CHUNK_ROWS, read_table_chunks
 from nnscratch.errors import DataError
 
 
@@ -316,3 +317,24 @@ def tracks_from_frame(
         optional=optional,
         categoricals=categoricals,
     ).frame
+
+
+def read_tracks_chunks(
+    source: str | os.PathLike[str],
+    chunk_rows: int = CHUNK_ROWS,
+    *,
+    features: Sequence[str] = DEFAULT_FEATURES,
+    target: str | None = TARGET,
+    optional: Collection[str] = (),
+    categoricals: Sequence[str] = (),
+) -> Iterator[TracksFile]:
+    """:func:`read_tracks` a chunk at a time, for a source larger than memory: a file, a
+    folder or a glob of CSV or Parquet parts (:mod:`nnscratch.data.tables`). Each chunk is a
+    :class:`TracksFile` of its rows, checked, renamed and completed as a whole file is
+    (every step is row by row, so a row comes out as it does from the whole file)."""
+    for chunk in read_table_chunks(source, chunk_rows):
+        tracks = TracksFile.from_frame(chunk.frame, source=str(source), features=features,
+                                       target=target, optional=optional,
+                                       categoricals=categoricals)  # fmt: skip
+        tracks.delimiter, tracks.decimal = chunk.delimiter, chunk.decimal
+        yield tracks

@@ -32,6 +32,7 @@ from nnscratch import __version__
 from nnscratch.data.cleaning import CleaningReport, clean
 from nnscratch.data.features import DERIVED_FEATURES
 from nnscratch.data.preprocessing import Preprocessing
+from nnscratch.data.tables import CHUNK_ROWS
 from nnscratch.data.tracks import input_columns, read_tracks
 from nnscratch.errors import ModelFileError, RequestError
 from nnscratch.models.fitted import WrapsEstimator
@@ -45,6 +46,7 @@ from nnscratch.models.requests import (
     rows_from_json,
     rows_from_json_many,
 )
+from nnscratch.models.streaming import StreamedPredictions
 from nnscratch.models.values import Predictions, Request
 
 #: Columns whose values are whole numbers (a slider steps by 1).
@@ -167,6 +169,11 @@ class TableModel(WrapsEstimator):
             )
         frame, scored = self._predict_rows(cleaned)
         return Predictions(frame, report.rows_read, "rows", note, notes + scored)
+
+    def predict_chunks(self, source: str, chunk_rows: int = CHUNK_ROWS) -> StreamedPredictions:
+        """:meth:`predict_file` a chunk at a time, for a source larger than memory (a CSV or
+        Parquet file, a folder or a glob of parts): the same rows, to the bit."""
+        return StreamedPredictions(self, source, chunk_rows)
 
     def _predict_rows(self, cleaned: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         """:meth:`predictions`, and lines about them beyond their count."""

@@ -1,12 +1,22 @@
-"""``nnscratch predict``: a saved model's predictions for a file, as a CSV."""
+"""``nnscratch predict``: a saved model's predictions for a file, as a CSV or Parquet.
+
+A table model reads its source a chunk at a time (:mod:`nnscratch.models.streaming`),
+so memory stays flat however large the file; the output is written whole or not at
+all (a fault in the middle of the file leaves no half-written output)."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO, Protocol, runtime_checkable
+
+import pandas as pd
+from tqdm.auto import tqdm
 
 from nnscratch.app.console import HelpFormatter, examples, say
-from nnscratch.files import atomic_write_text
+from nnscratch.data.tables import CHUNK_ROWS
+from nnscratch.errors import DataError
+from nnscratch.files import atomic_write
 from nnscratch.tasks.registry import load_model
 
 
@@ -30,17 +40,88 @@ def add_parser(sub: Any) -> None:
         "one row each: index,label,p0..p9) or a folder of PNG digits (white on black; other "
         "sizes are resized, dark-on-light ones inverted)",
     )
-    parser.add_argument("--out", required=True, help="where to write the predictions CSV")
+    parser.add_argument(
+        "--out", required=True,
+        help="where to write the predictions: CSV, or Parquet for a name ending .parquet",
+    )  # fmt: skip
+    parser.add_argument(
+        "--chunk-rows", type=int, default=CHUNK_ROWS,
+        help="rows read, cleaned and scored at a time: memory stays flat however large the "
+        "file (a table model; CSV or Parquet, a file, a folder or a glob of parts)",
+    )  # fmt: skip
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    predictions = load_model(args.model).predict_file(args.data)
-    for line in predictions.report:
+    if args.chunk_rows < 1:
+        raise DataError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
+    model = load_model(args.model)
+    if isinstance(model, PredictsInChunks):
+        predictions: Any = model.predict_chunks(args.data, args.chunk_rows)
+        written = write_frames(args.out, progress(predictions))
+        report = predictions.format_note
+    else:
+        whole = model.predict_file(args.data)
+        report, predictions = whole.report, whole
+        written = write_frames(args.out, [whole.frame])
+    for line in report:
         say(line)
-    atomic_write_text(args.out, predictions.frame.to_csv(index=False))
-    n, unit = len(predictions.frame), predictions.unit
-    say(f"predicted {n:,} of {predictions.read:,} {unit} → {args.out}")
+    say(f"predicted {written:,} of {predictions.read:,} {predictions.unit} → {args.out}")
     for line in predictions.notes:
         say(line)
     return 0
+
+
+@runtime_checkable
+class PredictsInChunks(Protocol):
+    """A model that predicts a source a chunk at a time (the table models)."""
+
+    def predict_chunks(self, source: str, chunk_rows: int) -> Any: ...
+
+
+def progress(chunks: Any) -> Iterator[pd.DataFrame]:
+    """The chunks, with a progress bar of the rows read (on a terminal only)."""
+    with tqdm(unit=" rows", unit_scale=True, desc="scoring", disable=None, leave=False) as bar:
+        before = 0
+        for frame in chunks:
+            bar.update(chunks.read - before)
+            before = chunks.read
+            yield frame
+
+
+def write_frames(path: str, frames: Iterable[pd.DataFrame]) -> int:
+    """Write ``frames`` as one table, CSV (one header) or Parquet by ``path``'s suffix,
+    atomically: the whole table or, on any error on the way, nothing. The rows written."""
+    parquet = path.lower().endswith((".parquet", ".pq"))
+    rows = 0
+
+    def write(fh: BinaryIO) -> None:
+        nonlocal rows
+        writer = None
+        for frame in frames:
+            if parquet:
+                writer = writer or parquet_writer(fh, frame, path)
+                writer.write_table(pa_table(frame))
+            else:
+                fh.write(frame.to_csv(index=False, header=rows == 0).encode("utf-8"))
+            rows += len(frame)
+        if writer is not None:
+            writer.close()
+
+    atomic_write(path, write)
+    return rows
+
+
+def parquet_writer(fh: BinaryIO, first: pd.DataFrame, path: str) -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError(f"{path}: writing Parquet needs pyarrow: pip install "
+                        "'nnscratch[parquet]'") from None  # fmt: skip
+    return pq.ParquetWriter(fh, pa_table(first).schema)
+
+
+def pa_table(frame: pd.DataFrame) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, preserve_index=False)

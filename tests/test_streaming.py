@@ -1,0 +1,126 @@
+"""``nnscratch predict`` a chunk at a time: the same rows to the bit, CSV and Parquet, parts,
+whole-file errors, and nothing half-written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_cli import run
+
+from nnscratch.data.cleaning import CleaningReport
+from nnscratch.data.synthetic import make_tracks
+from nnscratch.data.tables import table_parts
+from nnscratch.errors import DataError
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("streaming") / "run"
+    result = run("train", "--epochs", "3", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    return out / "model.npz"
+
+
+@pytest.fixture(scope="module")
+def tracks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2,500 rows in the 600k schema, some of them junk (rows predict skips)."""
+    path = tmp_path_factory.mktemp("tracks") / "tracks.csv"
+    make_tracks(2_500, seed=21, junk_fraction=0.08).to_csv(path, index=False)
+    return path
+
+
+def predict(model: Path, data: str | Path, out: Path, *chunk: str) -> tuple[str, Path]:
+    result = run("predict", "--model", str(model), "--data", str(data), "--out", str(out), *chunk)
+    assert result.returncode == 0, result.stderr
+    return result.stdout, out
+
+
+@pytest.mark.parametrize("chunk_rows", ["3", "7", "999", "100000"])
+def test_chunks_give_the_rows_and_the_report_of_the_whole_file(
+    model: Path, tracks: Path, tmp_path: Path, chunk_rows: str
+) -> None:
+    """Byte for byte the same CSV, and the same lines said, whatever the chunk size: the
+    skipped rows and their reasons counted over the whole file, the scores on the target."""
+    whole, whole_out = predict(model, tracks, tmp_path / "whole.csv", "--chunk-rows", "1000000")
+    said, out = predict(model, tracks, tmp_path / "chunks.csv", "--chunk-rows", chunk_rows)
+    assert out.read_bytes() == whole_out.read_bytes()
+    assert said.replace("chunks.csv", "whole.csv") == whole
+    assert "skipped" in said and "RMSE" in said and "of 2,500 rows" in said
+
+
+def test_the_in_memory_path_gives_the_same_rows_and_notes(model: Path, tracks: Path) -> None:
+    """``predict_file`` (the whole file in memory) against ``predict_chunks``: the same
+    frame to the bit, the same rows read, the same notes."""
+    from nnscratch.tasks.registry import load_model
+
+    loaded = load_model(model)
+    whole = loaded.predict_file(str(tracks))
+    streamed = loaded.predict_chunks(str(tracks), 97)
+    frame = pd.concat(list(streamed), ignore_index=True)
+    pd.testing.assert_frame_equal(frame, whole.frame, check_exact=True)
+    assert streamed.read == whole.read == 2_500
+    assert streamed.notes == whole.notes and streamed.format_note == whole.report
+
+
+def test_parquet_in_and_out_and_parts_read_as_one_table(
+    model: Path, tracks: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("pyarrow", reason="Parquet needs pyarrow (the parquet extra)")
+    frame = pd.read_csv(tracks)
+    frame.to_parquet(tmp_path / "tracks.parquet", index=False)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for k, start in enumerate(range(0, len(frame), 700)):
+        frame.iloc[start : start + 700].to_parquet(parts / f"part-{k:03d}.parquet", index=False)
+        frame.iloc[start : start + 700].to_csv(tmp_path / f"csv-part-{k:03d}.csv", index=False)
+    assert [p.name for p in table_parts(parts)][:2] == ["part-000.parquet", "part-001.parquet"]
+    _, reference = predict(model, tracks, tmp_path / "ref.csv")
+    expected = pd.read_csv(reference)
+    for source in (tmp_path / "tracks.parquet", parts, str(tmp_path / "csv-part-*.csv")):
+        _, out = predict(model, source, tmp_path / "out.parquet", "--chunk-rows", "333")
+        back = pd.read_parquet(out)
+        assert list(back.columns) == list(expected.columns)
+        np.testing.assert_array_equal(back.iloc[:, 1].to_numpy(), expected.iloc[:, 1].to_numpy())
+        assert back["id"].tolist() == expected["id"].astype(str).tolist()
+
+
+def test_a_fault_in_the_middle_writes_nothing(model: Path, tracks: Path, tmp_path: Path) -> None:
+    """A malformed chunk half-way: the error names the file, and the output (an earlier
+    one at the same path included) is not touched."""
+    text = tracks.read_text().splitlines()
+    broken = tmp_path / "broken.csv"
+    text[1_800] = text[1_800] + "," * 40 + '"unterminated'
+    broken.write_text("\n".join(text) + "\n")
+    out = tmp_path / "pred.csv"
+    out.write_text("earlier predictions\n")
+    result = run("predict", "--model", str(model), "--data", str(broken), "--out", str(out),
+                 "--chunk-rows", "500")  # fmt: skip
+    assert result.returncode == 2 and str(broken) in result.stderr
+    assert out.read_text() == "earlier predictions\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_whole_file_errors_are_raised_once_the_file_is_read(model: Path, tmp_path: Path) -> None:
+    frame = make_tracks(300, seed=3)
+    frame["danceability"] = "lively"  # no number anywhere in the file
+    frame.to_csv(tmp_path / "no-numbers.csv", index=False)
+    for chunk in ("50", "100000"):
+        result = run("predict", "--model", str(model), "--data", str(tmp_path / "no-numbers.csv"),
+                     "--out", str(tmp_path / "p.csv"), "--chunk-rows", chunk)  # fmt: skip
+        assert result.returncode == 2
+        assert "column 'danceability' has no usable numbers (e.g. 'lively')" in result.stderr
+    assert not (tmp_path / "p.csv").exists()
+    with pytest.raises(DataError, match="no file matches"):
+        table_parts(tmp_path / "nothing-*.csv")
+
+
+def test_cleaning_reports_merge_as_one_pass_counts() -> None:
+    a = CleaningReport("f.csv", 10, 8, {"tempo": 1}, {"energy": 1})
+    b = CleaningReport("f.csv", 5, 3, {"year": 2, "tempo": 1}, {})
+    merged = a.merge(b, ["year", "tempo", "energy"])
+    assert (merged.rows_read, merged.rows_kept, merged.rows_dropped) == (15, 11, 4)
+    assert list(merged.missing.items()) == [("year", 2), ("tempo", 2)]
+    assert merged.out_of_range == {"energy": 1}
