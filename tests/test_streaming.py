@@ -124,3 +124,28 @@ def test_cleaning_reports_merge_as_one_pass_counts() -> None:
     assert (merged.rows_read, merged.rows_kept, merged.rows_dropped) == (15, 11, 4)
     assert list(merged.missing.items()) == [("year", 2), ("tempo", 2)]
     assert merged.out_of_range == {"energy": 1}
+
+
+def test_evaluate_in_chunks_equals_the_whole_file_on_the_shared_sample(
+    real_tracks_path: Path, model: Path
+) -> None:
+    """``evaluate`` a chunk at a time (running sums) against the scores of every usable row
+    at once (scikit-learn's metrics), on the real sample: float64 rounding apart, equal."""
+    from nnscratch.models.metrics import regression_metrics
+    from nnscratch.tasks.registry import load_model
+
+    loaded = load_model(model)
+    cleaned, report, _ = loaded.read_rows(str(real_tracks_path), with_target=True)
+    target = loaded.preprocessing.target
+    whole = regression_metrics(cleaned[target].to_numpy(), loaded.predict_points(cleaned))
+    for chunk_rows in (1_000, 7_777, 10**6):
+        from nnscratch.models.streaming import evaluate_chunks
+
+        ours, _, chunks = evaluate_chunks(loaded, str(real_tracks_path), chunk_rows)
+        scores = ours.scores()
+        assert scores["n"] == whole["n"] == report.rows_kept
+        for key in ("rmse", "mae", "r2"):
+            assert scores[key] == pytest.approx(whole[key], rel=1e-12, abs=1e-12), key
+        assert str(chunks.report) == str(report)
+    result = run("evaluate", "--model", str(model), "--data", str(real_tracks_path))
+    assert result.returncode == 0 and f"{whole['rmse']:8.2f}" in result.stdout

@@ -8,6 +8,7 @@ baselines), a column group per split, one column per :class:`Metric`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,6 +109,37 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Scores:
         "r2": float(r2),
         "n": int(y_true.size),
     }
+
+
+@dataclass
+class RegressionSums:
+    """Running sums from which RMSE, MAE and R² come out without keeping the values
+    (scoring a file a chunk at a time): ``n``, ``Σy``, ``Σy²``, ``Σ(y−ŷ)²``, ``Σ|y−ŷ|``.
+    :meth:`scores` equals :func:`regression_metrics` on all the values within float64
+    rounding (R² as ``1 − SSE / (Σy² − (Σy)²/n)``)."""
+
+    n: int = 0
+    sum_y: float = 0.0
+    sum_y2: float = 0.0
+    sse: float = 0.0
+    sae: float = 0.0
+
+    def add(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+        y = np.asarray(y_true, dtype=np.float64).ravel()
+        error = y - np.asarray(y_pred, dtype=np.float64).ravel()
+        self.n += len(y)
+        self.sum_y += float(y.sum())
+        self.sum_y2 += float(y @ y)
+        self.sse += float(error @ error)
+        self.sae += float(np.abs(error).sum())
+
+    def scores(self) -> Scores:
+        if self.n == 0:
+            return {"rmse": float("nan"), "mae": float("nan"), "r2": float("nan"), "n": 0}
+        spread = self.sum_y2 - self.sum_y * self.sum_y / self.n
+        r2 = 1 - self.sse / spread if self.n > 1 and spread > 0 else float("nan")
+        return {"rmse": math.sqrt(self.sse / self.n), "mae": self.sae / self.n, "r2": r2,
+                "n": self.n}  # fmt: skip
 
 
 def split_metrics(

@@ -28,6 +28,7 @@ import pandas as pd
 from nnscratch.data.cleaning import to_number
 from nnscratch.models.metrics import REGRESSION_METRICS, Results, regression_metrics
 from nnscratch.models.regressor import MLPRegressor
+from nnscratch.models.streaming import evaluate_chunks
 from nnscratch.models.table_model import TableModel
 
 
@@ -85,22 +86,18 @@ class PopularityModel(TableModel):
             f"MAE {scores['mae']:.2f}, R² {scores['r2']:.3f}"
         ]
 
-    def _evaluation(
-        self, cleaned: pd.DataFrame, model_file: str, source: str
-    ) -> tuple[Results, list[str]]:
-        pre = self.preprocessing
-        y_true = cleaned[pre.target].to_numpy(dtype=np.float64)
-        y_pred = self.predict_points(cleaned)
-        mean = pre.target_mean if pre.target_mean is not None else 0.0
-        rows = {
-            f"model ({model_file})": {"test": regression_metrics(y_true, y_pred)},
-            "training mean": {"test": regression_metrics(y_true, np.full(len(y_true), mean))},
-        }
+    def evaluate(self, source: str, model_file: str) -> tuple[Results, list[str]]:
+        """The model (saved as ``model_file``) scored on every usable row of a source with
+        its target, read a chunk at a time (sums, not the rows: memory stays flat), and
+        the report lines to say before the table."""
+        ours, mean, chunks = evaluate_chunks(self, source)
+        rows = {f"model ({model_file})": {"test": ours.scores()},
+                "training mean": {"test": mean.scores()}}  # fmt: skip
         title = (
-            f"{pre.label} points on {source} ({len(y_true):,} rows; "
+            f"{self.preprocessing.label} points on {source} ({ours.n:,} rows; "
             "'test' = every usable row of this file)"
         )
-        return Results(title, REGRESSION_METRICS, rows), []
+        return Results(title, REGRESSION_METRICS, rows), [*chunks.format_note, str(chunks.report)]
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PopularityModel:

@@ -1,0 +1,133 @@
+"""Scoring a catalogue: ``nnscratch predict`` on a file of millions of rows, whole and
+streamed, in one run.
+
+A ``--rows``-row CSV in the 600k ``tracks.csv`` schema (the package's synthetic
+generator, written in blocks of 500,000 rows with seeds 0, 1, …; cached under
+``--cache``) is scored by a model trained here (``--preset fast``, the built-in
+sample, 3 epochs: the arithmetic a row costs is the point, not the model's
+quality), each way in a fresh process, one after another: the whole file in one
+chunk (today's in-memory path), and streamed in chunks of ``--chunk-rows``. The
+table gives wall seconds, rows/s and the process's peak RSS (``wait4``'s
+``ru_maxrss``), and the first ``--prefix`` rows of the streamed output are checked
+against the in-memory path run on those rows alone, byte for byte.
+
+    python benchmarks/batch_scoring.py --rows 5000000
+
+Writes ``benchmarks/results/batch_scoring.{md,json}`` (or ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from results_io import write_results  # benchmarks/, beside this script
+
+from nnscratch.data.synthetic import make_tracks
+
+HERE = Path(__file__).resolve().parent
+BLOCK = 500_000
+
+
+def catalogue(rows: int, cache: Path) -> Path:
+    """The ``rows``-row CSV, generated once into ``cache``."""
+    path = cache / f"catalogue-{rows}.csv"
+    if path.is_file():
+        return path
+    partial = path.with_suffix(".partial")
+    with partial.open("w") as fh:
+        for seed, start in enumerate(range(0, rows, BLOCK)):
+            block = make_tracks(min(BLOCK, rows - start), seed=seed)
+            block["id"] = [f"t{start + i}" for i in range(len(block))]
+            fh.write(block.to_csv(index=False, header=start == 0))
+    partial.replace(path)
+    return path
+
+
+def prefix(path: Path, rows: int) -> Path:
+    """The file's header and first ``rows`` rows, beside it."""
+    out = path.with_name(f"{path.stem}-first-{rows}.csv")
+    if not out.is_file():
+        with path.open() as source, out.open("w") as sink:
+            sink.writelines(itertools.islice(source, rows + 1))
+    return out
+
+
+def nnscratch(*args: str) -> dict[str, Any]:
+    """Run ``nnscratch ARGS`` in a fresh process: wall seconds and peak RSS in MB."""
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "nnscratch", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    output = process.stdout.read().decode() if process.stdout else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"nnscratch {' '.join(args)} failed:\n{output}")
+    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "output": output}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--chunk-rows", type=int, default=100_000)
+    parser.add_argument("--prefix", type=int, default=600_000)
+    parser.add_argument("--cache", default=tempfile.gettempdir())
+    parser.add_argument("--skip-whole", action="store_true", help="no in-memory run")
+    parser.add_argument("--out", default=str(HERE / "results" / "batch_scoring"))
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="batch-scoring-"))
+    data = catalogue(args.rows, Path(args.cache))
+    nnscratch("train", "--preset", "fast", "--epochs", "3", "--quiet", "--out", str(work / "m"))
+    model = str(work / "m" / "model.npz")
+    runs: dict[str, dict[str, Any]] = {}
+    ways = {"streamed": args.chunk_rows} | ({} if args.skip_whole else {"whole": args.rows + 1})
+    for name, chunk in ways.items():
+        runs[name] = nnscratch("predict", "--model", model, "--data", str(data), "--out",
+                               str(work / f"{name}.csv"), "--chunk-rows", str(chunk))  # fmt: skip
+        runs[name]["rows_per_s"] = args.rows / runs[name]["seconds"]
+        print(f"{name}: {runs[name]['seconds']:.1f} s, {runs[name]['peak_rss_mb']:,.0f} MB",
+              flush=True)
+    head = prefix(data, args.prefix)
+    nnscratch("predict", "--model", model, "--data", str(head), "--out", str(work / "head.csv"),
+              "--chunk-rows", str(args.prefix + 1))  # fmt: skip
+    expected = (work / "head.csv").read_bytes()
+    streamed_head = (work / "streamed.csv").read_bytes()[: len(expected)]
+    report = {"rows": args.rows, "file_mb": data.stat().st_size / 1e6,
+              "chunk_rows": args.chunk_rows, "prefix": args.prefix,
+              "prefix_identical": streamed_head == expected,
+              "runs": {k: {key: v for key, v in r.items() if key != "output"}
+                       for k, r in runs.items()}}  # fmt: skip
+    write_results(args.out, report, markdown(report))
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"**Batch scoring**: `nnscratch predict` on {report['rows']:,} rows "
+        f"({report['file_mb']:,.0f} MB of CSV in the 600k tracks.csv schema), a "
+        "`--preset fast` model, each way in a fresh process",
+        "",
+        "| way | seconds | rows/s | peak RSS MB |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, run in report["runs"].items():
+        label = (f"streamed, chunks of {report['chunk_rows']:,}" if name == "streamed"
+                 else "whole file in memory")  # fmt: skip
+        lines.append(f"| {label} | {run['seconds']:.1f} | {run['rows_per_s']:,.0f} | "
+                     f"{run['peak_rss_mb']:,.0f} |")  # fmt: skip
+    same = "identical" if report["prefix_identical"] else "NOT identical"
+    lines += ["", f"The streamed output's first {report['prefix']:,} rows are {same}, byte for "
+              "byte, to the in-memory path run on those rows alone."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
