@@ -7,13 +7,19 @@ all (a fault in the middle of the file leaves no half-written output)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import pandas as pd
 from tqdm.auto import tqdm
 
 from nnscratch.app.console import HelpFormatter, examples, say
+from nnscratch.app.distributed_scoring import DaskPredictions, dask_client
 from nnscratch.data.tables import CHUNK_ROWS
 from nnscratch.errors import DataError
 from nnscratch.files import atomic_write
@@ -42,12 +48,24 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument(
         "--out", required=True,
-        help="where to write the predictions: CSV, or Parquet for a name ending .parquet",
+        help="where to write the predictions: CSV, Parquet for a name ending .parquet, or a "
+        "folder of Parquet parts for a name ending /",
     )  # fmt: skip
     parser.add_argument(
         "--chunk-rows", type=int, default=CHUNK_ROWS,
         help="rows read, cleaned and scored at a time: memory stays flat however large the "
         "file (a table model; CSV or Parquet, a file, a folder or a glob of parts)",
+    )  # fmt: skip
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="score on this Dask cluster (tcp://host:8786; start it with `dask scheduler` "
+        "and `dask worker ADDRESS`): the input in partitions, the model sent once to each "
+        "worker, the same rows as on one machine",
+    )  # fmt: skip
+    where.add_argument(
+        "--local-workers", type=int, metavar="N",
+        help="score on a Dask cluster of N local worker processes",
     )  # fmt: skip
     parser.set_defaults(func=run)
 
@@ -55,9 +73,16 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.chunk_rows < 1:
         raise DataError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
+    if args.local_workers is not None and args.local_workers < 1:
+        raise DataError(f"--local-workers must be at least 1, got {args.local_workers}")
     model = load_model(args.model)
-    if isinstance(model, PredictsInChunks):
-        predictions: Any = model.predict_chunks(args.data, args.chunk_rows)
+    if isinstance(model, PredictsInChunks) and (args.scheduler or args.local_workers):
+        with contextlib.closing(dask_client(args.scheduler, args.local_workers)) as client:
+            predictions: Any = DaskPredictions(client, args.model, args.data)
+            written = write_frames(args.out, progress(predictions))
+        report: list[str] = []
+    elif isinstance(model, PredictsInChunks):
+        predictions = model.predict_chunks(args.data, args.chunk_rows)
         written = write_frames(args.out, progress(predictions))
         report = predictions.format_note
     else:
@@ -90,8 +115,11 @@ def progress(chunks: Any) -> Iterator[pd.DataFrame]:
 
 
 def write_frames(path: str, frames: Iterable[pd.DataFrame]) -> int:
-    """Write ``frames`` as one table, CSV (one header) or Parquet by ``path``'s suffix,
-    atomically: the whole table or, on any error on the way, nothing. The rows written."""
+    """Write ``frames`` as one table, CSV (one header) or Parquet by ``path``'s suffix, or a
+    folder of Parquet parts for a path ending in ``/``, atomically: the whole table or, on
+    any error on the way, nothing. The rows written."""
+    if path.endswith(("/", os.sep)):
+        return write_parts(Path(path), frames)
     parquet = path.lower().endswith((".parquet", ".pq"))
     rows = 0
 
@@ -109,6 +137,32 @@ def write_frames(path: str, frames: Iterable[pd.DataFrame]) -> int:
             writer.close()
 
     atomic_write(path, write)
+    return rows
+
+
+def write_parts(folder: Path, frames: Iterable[pd.DataFrame]) -> int:
+    """``frames`` as ``part-00000.parquet``, ``part-00001.parquet``, … in ``folder``, made
+    beside it and moved into place at the end (an earlier folder is replaced whole)."""
+    parent = folder.parent if str(folder.parent) else Path(".")
+    stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=parent))
+    rows = 0
+    try:
+        for k, frame in enumerate(frames):
+            with (stage / f"part-{k:05d}.parquet").open("wb") as fh:
+                writer = parquet_writer(fh, frame, str(folder))
+                writer.write_table(pa_table(frame))
+                writer.close()
+            rows += len(frame)
+        if folder.exists():
+            old = stage.with_name(stage.name + ".old")
+            folder.rename(old)
+            stage.rename(folder)
+            shutil.rmtree(old)
+        else:
+            stage.rename(folder)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
     return rows
 
 
