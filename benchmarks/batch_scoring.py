@@ -5,8 +5,9 @@ A ``--rows``-row CSV in the 600k ``tracks.csv`` schema (the package's synthetic
 generator, written in blocks of 500,000 rows with seeds 0, 1, …; cached under
 ``--cache``) is scored by a model trained here (``--preset fast``, the built-in
 sample, 3 epochs: the arithmetic a row costs is the point, not the model's
-quality), each way in a fresh process, one after another: the whole file in one
-chunk (today's in-memory path), and streamed in chunks of ``--chunk-rows``. The
+quality), each way in a fresh process, one after another: streamed in chunks of
+``--chunk-rows``, on a local Dask cluster of ``--workers`` processes
+(``--local-workers``), and the whole file in one chunk (the in-memory path). The
 table gives wall seconds, rows/s and the process's peak RSS (``wait4``'s
 ``ru_maxrss``), and the first ``--prefix`` rows of the streamed output are checked
 against the in-memory path run on those rows alone, byte for byte.
@@ -82,6 +83,7 @@ def main() -> None:
     parser.add_argument("--prefix", type=int, default=600_000)
     parser.add_argument("--cache", default=tempfile.gettempdir())
     parser.add_argument("--skip-whole", action="store_true", help="no in-memory run")
+    parser.add_argument("--workers", type=int, default=2, help="local Dask workers")
     parser.add_argument("--out", default=str(HERE / "results" / "batch_scoring"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="batch-scoring-"))
@@ -89,10 +91,13 @@ def main() -> None:
     nnscratch("train", "--preset", "fast", "--epochs", "3", "--quiet", "--out", str(work / "m"))
     model = str(work / "m" / "model.npz")
     runs: dict[str, dict[str, Any]] = {}
-    ways = {"streamed": args.chunk_rows} | ({} if args.skip_whole else {"whole": args.rows + 1})
-    for name, chunk in ways.items():
+    ways = {"streamed": ["--chunk-rows", str(args.chunk_rows)],
+            "dask": ["--local-workers", str(args.workers)]}  # fmt: skip
+    if not args.skip_whole:
+        ways["whole"] = ["--chunk-rows", str(args.rows + 1)]
+    for name, how in ways.items():
         runs[name] = nnscratch("predict", "--model", model, "--data", str(data), "--out",
-                               str(work / f"{name}.csv"), "--chunk-rows", str(chunk))  # fmt: skip
+                               str(work / f"{name}.csv"), *how)  # fmt: skip
         runs[name]["rows_per_s"] = args.rows / runs[name]["seconds"]
         print(f"{name}: {runs[name]['seconds']:.1f} s, {runs[name]['peak_rss_mb']:,.0f} MB",
               flush=True)
@@ -101,9 +106,11 @@ def main() -> None:
               "--chunk-rows", str(args.prefix + 1))  # fmt: skip
     expected = (work / "head.csv").read_bytes()
     streamed_head = (work / "streamed.csv").read_bytes()[: len(expected)]
+    same_as_dask = (work / "streamed.csv").read_bytes() == (work / "dask.csv").read_bytes()
     report = {"rows": args.rows, "file_mb": data.stat().st_size / 1e6,
               "chunk_rows": args.chunk_rows, "prefix": args.prefix,
-              "prefix_identical": streamed_head == expected,
+              "prefix_identical": streamed_head == expected, "dask_identical": same_as_dask,
+              "workers": args.workers,
               "runs": {k: {key: v for key, v in r.items() if key != "output"}
                        for k, r in runs.items()}}  # fmt: skip
     write_results(args.out, report, markdown(report))
@@ -119,13 +126,16 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---:|---:|---:|",
     ]
     for name, run in report["runs"].items():
-        label = (f"streamed, chunks of {report['chunk_rows']:,}" if name == "streamed"
-                 else "whole file in memory")  # fmt: skip
+        label = {"streamed": f"streamed, chunks of {report['chunk_rows']:,}",
+                 "dask": f"local Dask cluster, {report['workers']} workers (client's RSS)",
+                 "whole": "whole file in memory"}[name]  # fmt: skip
         lines.append(f"| {label} | {run['seconds']:.1f} | {run['rows_per_s']:,.0f} | "
                      f"{run['peak_rss_mb']:,.0f} |")  # fmt: skip
     same = "identical" if report["prefix_identical"] else "NOT identical"
+    dask = "identical" if report["dask_identical"] else "NOT identical"
     lines += ["", f"The streamed output's first {report['prefix']:,} rows are {same}, byte for "
-              "byte, to the in-memory path run on those rows alone."]  # fmt: skip
+              "byte, to the in-memory path run on those rows alone; the Dask cluster's output "
+              f"is {dask} to the streamed one."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -34,9 +34,12 @@ def add_parser(sub: Any) -> None:
         "probability per class) for every row that can be scored; report skipped rows. The "
         "CSV may lack the target; where it has it, the RMSE is printed too.",
         formatter_class=HelpFormatter,
-        epilog=examples(
-            "nnscratch predict --model runs/first/model.npz --data new.csv --out pred.csv"
-        ),
+        epilog=examples("""
+            nnscratch predict --model runs/first/model.npz --data new.csv --out pred.csv
+            nnscratch predict --model runs/first/model.npz --data 'parts/*.parquet' --out s.parquet
+            nnscratch predict --model runs/first/model.npz --data big.csv --out scores/ \\
+                --scheduler tcp://HOST:8786
+        """),
     )
     parser.add_argument("--model", required=True, help="model.npz written by `nnscratch train`")
     parser.add_argument(
