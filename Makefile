@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: train test lint bench extras clean
+.PHONY: train test lint bench extras clean notebooks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,14 @@ train: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: lint
-	$(BIN)/python -m pytest -q -n auto --dist worksteal $(ARGS)
+# the notebooks' .ipynb from their jupytext sources (notebooks/*.py)
+notebooks: $(STAMP)
+	$(BIN)/jupytext --to ipynb --quiet notebooks/0*.py
+
+# the suite, and every notebook run with its exercises' answers filled in and checked
+test: lint notebooks
+	NNSCRATCH_SOLUTIONS=1 NNSCRATCH_CHECK_STRICT=1 $(BIN)/python -m pytest -q -n auto \
+		--dist worksteal --nbmake tests notebooks $(ARGS)
 
 # the optional extras whose tests skip without them: Dask, the web server, its browser tests,
 # ONNX export, Parquet

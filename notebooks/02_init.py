@@ -1,0 +1,87 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent,ipynb
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Stage 2 — initialisation: why He keeps the signal alive
+#
+# With `z = Σ_j w_j a_j` and independent zero-mean weights, `Var(z) = n · Var(w) · E[a²]`.
+# ReLU keeps half of a symmetric `z`, so `E[relu(z)²] = Var(z) / 2`. He's
+# `Var(w) = 2 / n` makes the two factors cancel: the signal's size is the same in every
+# layer. The seed's `0.01 · N(0, 1)` multiplies it by `n · 1e-4 / 2` a layer — for
+# `n = 64`, by 0.0032. Docs: [Stage 2](../docs/2-init.md); live: the playground's
+# spirals with `init=small`, then `init=he` ([setups](../docs/playground.md)).
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+from solutions import fill
+
+from nnscratch.app.exercises import check
+from nnscratch.core.init import initialize
+
+rng = np.random.default_rng(0)
+
+
+def signal_through(weights: list[np.ndarray], X: np.ndarray) -> list[float]:
+    """The RMS of each layer's ReLU activations: built here from the formula."""
+    rms, A = [], X
+    for W in weights:
+        A = np.maximum(W @ A, 0)
+        rms.append(float(np.sqrt(np.mean(A**2))))
+    return rms
+
+
+X = rng.standard_normal((256, 1000))
+curves = {}
+for method in ("he", "glorot", "small"):
+    params = initialize([256] * 11, method, rng=0, dtype=np.float64)  # the package's draw
+    curves[method] = signal_through(params.weights, X)
+    print(f"{method:>6}: layer 1 {curves[method][0]:.3g}, layer 10 {curves[method][-1]:.3g}")
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for method, rms in curves.items():
+    ax.semilogy(range(1, 11), rms, marker="o", label=method)
+ax.set_xlabel("layer")
+ax.set_ylabel("RMS of A[l]")
+ax.legend()
+ax.set_title("The signal through 10 ReLU layers of 256 units")
+
+# %% [markdown]
+# He keeps it near 1; Glorot (`2 / (n_in + n_out)`, made for tanh) halves it each
+# layer; the seed's init wipes it out by layer 3.
+assert 0.5 < curves["he"][-1] < 2 and curves["small"][-1] < 1e-20
+
+# %% [markdown]
+# ### Exercise 2.1
+# Write `he_weights(n_in, n_out, rng)`: a `(n_out, n_in)` matrix — a row per unit of the
+# layer — drawn from `N(0, 2 / n_in)` with the generator given.
+
+
+# %%
+def he_weights(n_in: int, n_out: int, rng: np.random.Generator) -> np.ndarray:
+    raise NotImplementedError  # your code here
+
+
+he_weights = fill(he_weights)
+check("2.1", he_weights)
+
+# %% [markdown]
+# ### Exercise 2.2
+# Write `glorot_weights(n_in, n_out, rng)`: the same shape, variance `2 / (n_in + n_out)`.
+
+
+# %%
+def glorot_weights(n_in: int, n_out: int, rng: np.random.Generator) -> np.ndarray:
+    raise NotImplementedError  # your code here
+
+
+glorot_weights = fill(glorot_weights)
+check("2.2", glorot_weights)

@@ -1,0 +1,71 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent,ipynb
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Part 2 — softmax and cross-entropy on digits
+#
+# For `K` classes the output layer is a softmax over each column,
+# `ŷ_k = exp(z_k) / Σ_j exp(z_j)`, and the loss the cross-entropy
+# `−1/m Σ Σ y_k log ŷ_k`. Together their gradient is simply `dZ = (Ŷ − Y) / m`.
+# Docs: [Part 2](../docs/7-classification.md).
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_digits
+from solutions import fill
+
+from nnscratch.app.exercises import check
+from nnscratch.core.activations import ACTIVATIONS
+from nnscratch.models.classifier import MLPClassifier
+
+digits = load_digits()
+X, y = digits.data / 16, digits.target
+Z = np.random.default_rng(0).normal(size=(10, 5))
+e = np.exp(Z - Z.max(axis=0))
+np.testing.assert_allclose(e / e.sum(axis=0), ACTIVATIONS["softmax"].function(Z), rtol=1e-12)
+
+model = MLPClassifier(hidden_layer_sizes=(64,), epochs=30, random_state=0).fit(X[:1400], y[:1400])
+print(f"accuracy on 397 held-out digits: {model.score(X[1400:], y[1400:]):.3f}")
+
+# %%
+proba = model.predict_proba(X[1400:1408])
+fig, axes = plt.subplots(1, 8, figsize=(10, 1.8))
+for ax, image, p in zip(axes, X[1400:1408], proba, strict=True):
+    ax.imshow(image.reshape(8, 8), cmap="gray_r")
+    ax.set_title(f"{p.argmax()} ({p.max():.0%})", fontsize=9)
+    ax.axis("off")
+
+# %% [markdown]
+# ### Exercise 7.1
+# Write `softmax(Z)` for a `(K, m)` block: each column sums to 1, and large logits
+# (800) do not overflow.
+
+
+# %%
+def softmax(Z: np.ndarray) -> np.ndarray:
+    raise NotImplementedError  # your code here
+
+
+softmax = fill(softmax)
+check("7.1", softmax)
+
+# %% [markdown]
+# ### Exercise 7.2
+# Write `softmax_cross_entropy_gradient(Y_hat, Y)` → `dZ` for one-hot `Y` `(K, m)`.
+
+
+# %%
+def softmax_cross_entropy_gradient(Y_hat: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    raise NotImplementedError  # your code here
+
+
+softmax_cross_entropy_gradient = fill(softmax_cross_entropy_gradient)
+check("7.2", softmax_cross_entropy_gradient)
