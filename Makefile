@@ -23,6 +23,7 @@ lint: $(STAMP)
 
 # the notebooks' .ipynb from their jupytext sources (notebooks/*.py)
 notebooks: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[learn]'
 	$(BIN)/jupytext --to ipynb --quiet notebooks/0*.py
 
 # the suite, and every notebook run with its exercises' answers filled in and checked
