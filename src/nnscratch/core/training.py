@@ -49,6 +49,9 @@ from nnscratch.errors import TrainingDivergedError
 #: MNIST's 784 inputs, batch 256: an epoch's column shuffle took 36% of the epoch.
 ROWS_FROM = 64
 
+#: ``transform(rows, rng)``: rewrites a batch's rows ``(m, n[0])`` in place (augmentation).
+BatchTransform = Callable[[np.ndarray, np.random.Generator], object]
+
 #: ``callback(epoch, logs) -> stop?``: called after every finished epoch, the last one
 #: too, before early stopping decides; return True to stop.
 Callback = Callable[[int, dict[str, float]], bool | None]
@@ -266,7 +269,10 @@ class _Batches:
         batch_size: int | None,
         rng: np.random.Generator,
         weights: np.ndarray | None = None,
+        transform: BatchTransform | None = None,
     ) -> None:
+        if transform is not None and rows is None:
+            raise ValueError("a batch transform needs the training rows (rows=...)")
         if rows is not None:
             rows = np.ascontiguousarray(rows, dtype=net.dtype)
         if X is None:
@@ -284,7 +290,12 @@ class _Batches:
         self.net, self.rng, self.n = net, rng, n
         self.m = n if batch_size is None else max(1, min(int(batch_size), n))
         self.shuffle = self.m < n
-        self.by_rows = self.shuffle and rows is not None and n_inputs >= ROWS_FROM
+        self.by_rows = rows is not None and (
+            transform is not None or (self.shuffle and n_inputs >= ROWS_FROM)
+        )
+        # its own stream, spawned from the shuffles' (which spawning leaves as they were)
+        self.transform = transform
+        self.transform_rng = rng.spawn(1)[0] if transform is not None else None
         if self.by_rows:
             assert rows is not None
             if rows.shape != (n, n_inputs):
@@ -326,6 +337,8 @@ class _Batches:
             if self.by_rows:  # gather the batch's rows, transpose them into the input buffer
                 batch = self.row_buffer[: stop - start]
                 np.take(self.rows, self.order[start:stop], axis=0, out=batch, mode="wrap")
+                if self.transform is not None:  # on the batch's copy, before the transpose
+                    self.transform(batch, self.transform_rng)
                 inputs = self.net.cache_for(stop - start).A[0]
                 to_network_layout(batch, out=inputs)
                 yield inputs, self.Y_epoch[:, start:stop], w, stop
@@ -543,6 +556,7 @@ def train(
     stop: StopFlag | None = None,
     sample_weight: np.ndarray | None = None,
     member: int | None = None,
+    batch_transform: BatchTransform | None = None,
 ) -> History:
     """Train ``net`` in place on ``X`` ``(n[0], N)`` and ``Y`` ``(n[L], N)``.
 
@@ -565,12 +579,12 @@ def train(
     (``history.interrupted``) with the best weights so far in ``net``; a
     ``stop`` flag set from elsewhere does the same.
 
-    ``callbacks``: epoch callbacks (:data:`Callback`) and step observers (a
-    :class:`~nnscratch.core.observe.StepObserver`, told ``member``); one may be both.
+    ``batch_transform(rows, rng)`` rewrites each batch's rows before the transpose
+    (augmentation; needs ``rows``). ``callbacks``: epoch callbacks (:data:`Callback`) and
+    step observers (:class:`~nnscratch.core.observe.StepObserver`, told ``member``).
     """
-    batches = _Batches(
-        net, X, Y, rows, config.batch_size, np.random.default_rng(rng), sample_weight
-    )
+    batches = _Batches(net, X, Y, rows, config.batch_size, np.random.default_rng(rng),
+                       sample_weight, batch_transform)  # fmt: skip
     val = _validation_arrays(net, validation)
     history = history if history is not None else History()
     monitor = _monitored(net, config, val is not None)
