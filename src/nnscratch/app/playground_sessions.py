@@ -47,6 +47,9 @@ MIN_EVENT_SECONDS = 0.05
 MIN_EPOCH_SECONDS = 0.02
 #: Weight matrices larger than this many values are not sent (too many to draw).
 MAX_DRAWN_WEIGHTS = 16_384
+#: What the page is told about a layer, from each telemetry record.
+LAYER_KEYS = ("layer", "act_mean", "act_std", "dead_fraction", "saturated_fraction", "grad_rms",
+              "update_ratio_log10", "hist")  # fmt: skip
 #: Where each kind of warning is explained.
 WARNING_DOCS = {
     "vanishing": "2-init.md", "exploding": "2-init.md", "dead": "3-activations.md",
@@ -381,9 +384,7 @@ class LiveView:
         self.telemetry.on_step(view)
         records = self.telemetry.records
         viz: dict[str, Any] = {
-            "layers": [{k: r[k] for k in ("layer", "act_mean", "act_std", "dead_fraction",
-                        "saturated_fraction", "grad_rms", "update_ratio_log10", "hist")}
-                       for r in records],
+            "layers": [{k: r[k] for k in LAYER_KEYS} for r in records],
             "warnings": [w | {"doc": WARNING_DOCS[w["kind"]]} for w in diagnose(records)],
             "weights": [np.round(v.W, 4).tolist() if v.W.size <= MAX_DRAWN_WEIGHTS else None
                         for v in view.layers],

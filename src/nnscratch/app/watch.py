@@ -17,12 +17,9 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from nnscratch.app.playground import WARNING_DOCS, page, sse
+from nnscratch.app.playground import page, sse
+from nnscratch.app.playground_sessions import LAYER_KEYS, WARNING_DOCS
 from nnscratch.core.telemetry import Telemetry, diagnose
-
-#: What the page is told about a watched run's layers, per record.
-LAYER_KEYS = ("layer", "act_mean", "act_std", "dead_fraction", "saturated_fraction", "grad_rms",
-              "update_ratio_log10", "hist")  # fmt: skip
 
 
 class WatchedRun:
