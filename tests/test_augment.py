@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnscratch.data.augment import Affine, Elastic, Shift, augmentation, shift_images
+from nnscratch.data.augment import (
+    Affine,
+    Elastic,
+    Shift,
+    augmentation,
+    gaussian_matrix,
+    sample_bilinear,
+    shift_images,
+    smooth_fields,
+)
 from nnscratch.data.images import load_images
 
 SHAPE = (28, 28)
@@ -41,7 +50,7 @@ def test_a_shift_moves_the_mass_centre_by_the_shift(dx: int, dy: int) -> None:
     assert shifted.sum() == pytest.approx(rows.sum())  # nothing fell off the edge
 
 
-@pytest.mark.parametrize("transform", [Shift(SHAPE, max_px=0), Affine(SHAPE, 0, 0, 0),
+@pytest.mark.parametrize("transform", [Shift(SHAPE, max_px=0), Affine(SHAPE, 0, 0, 0, 0),
                                        Elastic(SHAPE, alpha=0)], ids=["shift", "affine", "elastic"])
 def test_identity_parameters_give_the_batch_back_bit_for_bit(transform) -> None:
     rows = digits().astype(np.float32)
@@ -114,3 +123,38 @@ def test_the_loop_augments_each_batch_copy_not_the_data_nor_validation() -> None
     with pytest.raises(ValueError, match="needs the training rows"):
         train(plain, to_network_layout(rows), Y, Adam(0.01), config=config,
               batch_transform=record_and_zero_first)  # fmt: skip
+
+
+@settings(max_examples=20, deadline=None)
+@given(dx=st.integers(-3, 3), dy=st.integers(-3, 3))
+def test_bilinear_sampling_at_whole_pixel_offsets_is_a_shift(dx: int, dy: int) -> None:
+    rows = digits(3).astype(np.float32)
+    y, x = np.mgrid[0:28, 0:28].astype(np.float32)
+    sampled = sample_bilinear(rows.copy(), np.broadcast_to(y - dy, (3, 28, 28)),
+                              np.broadcast_to(x - dx, (3, 28, 28)), SHAPE)  # fmt: skip
+    shifted = shift_images(rows.copy(), np.full(3, dx), np.full(3, dy), SHAPE)
+    np.testing.assert_array_equal(sampled, shifted)
+
+
+@pytest.mark.parametrize("sigma", [1.0, 3.0, 0.7])
+def test_field_smoothing_is_scipys_gaussian_filter(sigma: float) -> None:
+    """The elastic field's smoothing as two matrix products equals SciPy's separable
+    Gaussian filter with zeros beyond the edges (an independent implementation)."""
+    from scipy.ndimage import gaussian_filter1d
+
+    fields = np.random.default_rng(0).uniform(-1, 1, size=(4, 28, 20))
+    expected = fields
+    for axis in (1, 2):
+        expected = gaussian_filter1d(expected, sigma, axis=axis, mode="constant")
+    np.testing.assert_allclose(smooth_fields(fields, sigma), expected, atol=1e-12)
+    assert gaussian_matrix(28, sigma).shape == (28, 28)
+
+
+def test_an_elastic_field_moves_pixels_by_about_alpha_times_its_smoothed_size() -> None:
+    rows = digits(64)
+    weak = augmentation("elastic", SHAPE)
+    strong = Elastic(SHAPE, alpha=3 * weak.alpha, sigma=weak.sigma)
+    change = [
+        np.abs(t(rows.copy(), np.random.default_rng(2)) - rows).mean() for t in (weak, strong)
+    ]
+    assert 0 < change[0] < change[1]

@@ -7,8 +7,8 @@ one transpose (``train(batch_transform=...)``), never to the training data itsel
 nor to validation data. Three kinds, after Simard et al. (2003):
 
     Shift(max_px)                 each image moved by whole pixels, |dx|, |dy| ≤ max_px
-    Affine(rotate, scale, shear)  a small rotation (degrees), scaling and shear about the
-                                  centre, bilinear sampling
+    Affine(rotate, scale, shear,  a small rotation (degrees), scaling and shear about the
+           translate)             centre and a shift (pixels), bilinear sampling
     Elastic(alpha, sigma)         a random displacement field, smoothed by a Gaussian of
                                   width sigma and scaled by alpha (pixels), bilinear
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 
 def shift_images(rows: np.ndarray, dx: np.ndarray, dy: np.ndarray, shape: tuple[int, int]
@@ -43,23 +42,48 @@ def shift_images(rows: np.ndarray, dx: np.ndarray, dy: np.ndarray, shape: tuple[
 def sample_bilinear(rows: np.ndarray, src_y: np.ndarray, src_x: np.ndarray,
                     shape: tuple[int, int]) -> np.ndarray:  # fmt: skip
     """Rewrite each image with its values at source coordinates ``(m, H, W)``, bilinear,
-    0 outside the image; in place. Integer coordinates give the values exactly."""
+    0 outside the image; in place. Integer coordinates give the values exactly.
+
+    The images are framed by a ring of zeros, so that every corner read is one flat
+    ``take`` (a corner outside the image reads the ring) and no mask is needed."""
     H, W = shape
-    images = rows.reshape(len(rows), H, W)
-    y0, x0 = np.floor(src_y).astype(np.int64), np.floor(src_x).astype(np.int64)
+    m = len(rows)
+    framed = np.zeros((m, H + 2, W + 2), dtype=rows.dtype)
+    framed[:, 1:-1, 1:-1] = rows.reshape(m, H, W)
+    flat = framed.reshape(-1)
+    y0, x0 = np.floor(src_y), np.floor(src_x)
     fy, fx = (src_y - y0).astype(rows.dtype), (src_x - x0).astype(rows.dtype)
-    index = np.arange(len(rows))[:, None, None]
-    out = np.zeros_like(images)
-    for dy, wy in ((0, 1 - fy), (1, fy)):
-        for dx, wx in ((0, 1 - fx), (1, fx)):
-            y, x = y0 + dy, x0 + dx
-            inside = (y >= 0) & (y < H) & (x >= 0) & (x < W)
-            values = images[index, np.clip(y, 0, H - 1), np.clip(x, 0, W - 1)]
-            weight = wy * wx * inside
-            out += np.where(weight != 0, values * weight, 0)
+    base = (np.arange(m) * ((H + 2) * (W + 2)))[:, None, None]
+    top, bottom = (base + (np.clip(y0 + d, -1, H).astype(np.intp) + 1) * (W + 2) for d in (0, 1))
+    left, right = (np.clip(x0 + d, -1, W).astype(np.intp) + 1 for d in (0, 1))
+    upper = flat[top + left] * (1 - fx) + flat[top + right] * fx
+    lower = flat[bottom + left] * (1 - fx) + flat[bottom + right] * fx
+    out = upper * (1 - fy) + lower * fy
     np.clip(out, 0, 1, out=out)
-    images[...] = out
+    rows[...] = out.reshape(m, H * W)
     return rows
+
+
+def gaussian_matrix(n: int, sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """``G`` ``(n, n)``: ``G @ v`` smooths ``v`` with a Gaussian of width ``sigma``,
+    zero beyond the ends (SciPy's ``gaussian_filter1d(v, sigma, mode="constant")``)."""
+    radius = int(truncate * sigma + 0.5)
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    offset = np.arange(n)[None, :] - np.arange(n)[:, None]
+    inside = np.abs(offset) <= radius
+    return np.where(inside, taps[np.clip(offset + radius, 0, 2 * radius)], 0.0)
+
+
+def smooth_fields(fields: np.ndarray, sigma: float) -> np.ndarray:
+    """Each ``(H, W)`` field of ``fields`` ``(k, H, W)`` smoothed by a Gaussian over rows
+    and columns: ``G_H · F · G_Wᵀ``, as two matrix products over the whole stack."""
+    k, H, W = fields.shape
+    g_rows = gaussian_matrix(H, sigma).astype(fields.dtype)
+    g_cols = gaussian_matrix(W, sigma).astype(fields.dtype)
+    across = (fields.reshape(k * H, W) @ g_cols.T).reshape(k, H, W)
+    down = g_rows @ across.transpose(1, 0, 2).reshape(H, k * W)
+    return down.reshape(H, k, W).transpose(1, 0, 2)
 
 
 @dataclass(frozen=True)
@@ -77,28 +101,31 @@ class Shift:
 @dataclass(frozen=True)
 class Affine:
     """Random rotation (± ``rotate`` degrees), scaling (1 ± ``scale``) and shear (± ``shear``)
-    about the image centre, with bilinear sampling."""
+    about the image centre, then a shift of up to ± ``translate`` pixels each way (not
+    whole pixels), with bilinear sampling."""
 
     shape: tuple[int, int]
     rotate: float = 10.0
     scale: float = 0.1
     shear: float = 0.1
+    translate: float = 2.0
 
     def __call__(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         m = len(rows)
-        angle = np.deg2rad(rng.uniform(-self.rotate, self.rotate, m))
-        zoom = 1 + rng.uniform(-self.scale, self.scale, m)
-        shear = rng.uniform(-self.shear, self.shear, m)
-        if not (self.rotate or self.scale or self.shear):
+        draws = rng.uniform(-1, 1, size=(5, m, 1, 1)).astype(np.float32)
+        if not (self.rotate or self.scale or self.shear or self.translate):
             return rows
+        angle = np.deg2rad(self.rotate) * draws[0]
+        zoom = 1 + self.scale * draws[1]
+        shear = self.shear * draws[2]
         H, W = self.shape
         cy, cx = (H - 1) / 2, (W - 1) / 2
-        y, x = np.mgrid[0:H, 0:W].astype(np.float64)
-        y, x = y[None] - cy, x[None] - cx
-        cos, sin = (np.cos(angle) / zoom)[:, None, None], (np.sin(angle) / zoom)[:, None, None]
-        sh = shear[:, None, None]
-        src_x = cos * (x + sh * y) + sin * y + cx  # the inverse map: output → source
-        src_y = -sin * (x + sh * y) + cos * y + cy
+        y, x = np.mgrid[0:H, 0:W].astype(np.float32)
+        y = y[None] - cy - self.translate * draws[3]  # the inverse map: output → source
+        x = x[None] - cx - self.translate * draws[4]
+        cos, sin = np.cos(angle) / zoom, np.sin(angle) / zoom
+        src_x = cos * (x + shear * y) + sin * y + cx
+        src_y = -sin * (x + shear * y) + cos * y + cy
         return sample_bilinear(rows, src_y, src_x, self.shape)
 
 
@@ -113,12 +140,12 @@ class Elastic:
 
     def __call__(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         H, W = self.shape
-        field = rng.uniform(-1, 1, size=(2, len(rows), H, W))
+        m = len(rows)
+        field = rng.random((2 * m, H, W), dtype=np.float32)
         if not self.alpha:
             return rows
-        for axis in (2, 3):  # separable Gaussian smoothing over rows, then columns
-            field = gaussian_filter1d(field, self.sigma, axis=axis, mode="constant")
-        y, x = np.mgrid[0:H, 0:W].astype(np.float64)
+        field = smooth_fields(2 * field - 1, self.sigma).reshape(2, m, H, W)
+        y, x = np.mgrid[0:H, 0:W].astype(np.float32)
         return sample_bilinear(rows, y + self.alpha * field[0], x + self.alpha * field[1],
                                self.shape)  # fmt: skip
 
@@ -136,6 +163,8 @@ def augmentation(name: str, shape: tuple[int, int]) -> Shift | Affine | Elastic 
     size = min(shape) / 28
     if name == "shift":
         return Shift(shape, max_px=max(1, round(2 * size)))
+    if name == "affine":
+        return Affine(shape, translate=2.0 * size)
     if name == "elastic":
         return Elastic(shape, alpha=8.0 * size, sigma=max(1.0, 3.0 * size))
     kind = AUGMENTATIONS[name]
