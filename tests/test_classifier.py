@@ -138,3 +138,30 @@ def test_scoring_is_validated(digits) -> None:
     X_train, _, y_train, _ = digits
     with pytest.raises(ValueError, match="scoring must be 'loss' or 'accuracy', got 'f1'"):
         MLPClassifier(scoring="f1").fit(X_train, y_train)
+
+
+def test_augment_trains_on_distorted_batches_reproducibly(digits) -> None:
+    X_train, X_test, y_train, y_test = digits
+    base = dict(hidden_layer_sizes=(64,), epochs=15, learning_rate=0.01, early_stopping=False,
+                random_state=0)  # fmt: skip
+    plain = MLPClassifier(**base).fit(X_train, y_train)
+    shifted = [MLPClassifier(**base, augment="shift").fit(X_train, y_train) for _ in range(2)]
+    np.testing.assert_array_equal(shifted[0].weights_[0], shifted[1].weights_[0])
+    assert not np.array_equal(plain.weights_[0], shifted[0].weights_[0])
+    assert shifted[0].score(X_test, y_test) > 0.8  # still learns the digits
+    # the distorted batches are harder to fit than the images as they are
+    assert shifted[0].history_.train_loss[-1] > plain.history_.train_loss[-1]
+    loaded = MLPClassifier.from_arrays(*shifted[0].to_arrays())
+    assert loaded.get_params()["augment"] == "shift"
+
+
+def test_augment_names_the_shape_it_needs(digits) -> None:
+    X_train, _, y_train, _ = digits
+    with pytest.raises(ValueError, match="augment must be one of none, shift, affine, elastic"):
+        MLPClassifier(augment="rotate", epochs=1).fit(X_train, y_train)
+    with pytest.raises(ValueError, match="60 features are not a square image"):
+        MLPClassifier(augment="shift", epochs=1).fit(X_train[:, :60], y_train)
+    with pytest.raises(ValueError, match=r"image_shape \(4, 4\) has 16 pixels, but X has 64"):
+        MLPClassifier(augment="affine", image_shape=(4, 4), epochs=1).fit(X_train, y_train)
+    fitted = MLPClassifier(augment="elastic", image_shape=(8, 8), epochs=1, random_state=0)
+    assert fitted.fit(X_train, y_train).n_features_in_ == 64

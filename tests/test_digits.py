@@ -220,3 +220,19 @@ def test_seed_preset_is_the_original_classifier(tmp_path: Path) -> None:
     assert "64 → 64 → 32 → 16 → 10" in result.stdout and "the original project" in result.stdout
     model = DigitModel.load(out / "model.npz")
     assert model.estimator.batch_size is None and model.estimator.optimizer == "gd"
+
+
+def test_augment_flag_trains_on_distorted_digits_and_is_refused_for_tables(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "shifted"
+    result = run("train", "--data", "digits", "--preset", "fast", "--augment", "shift",
+                 "--epochs", "3", "--out", str(out), "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "metrics.json").read_text())["recipe"]["augment"] == "shift"
+    estimator = DigitModel.load(out / "model.npz").estimator
+    assert estimator.augment == "shift" and tuple(estimator.image_shape) == (8, 8)
+    result = run("train", "--augment", "shift", "--epochs", "1", "--out", str(tmp_path / "t"))
+    assert result.returncode != 0
+    assert "--augment shift needs image inputs (digits)" in result.stderr
+    assert not (tmp_path / "t").exists()

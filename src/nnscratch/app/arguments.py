@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 
 from nnscratch.app.runs import resolve_data
+from nnscratch.data.augment import AUGMENTATIONS
 from nnscratch.errors import DataError
 from nnscratch.models.recipes import Recipe
 from nnscratch.tasks.base import Task
@@ -149,6 +150,13 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         "that maximises macro-F1 on the validation split (use with --class-weight balanced); "
         "a number in (0, 1) sets it; default: the most probable class",
     )
+    parser.add_argument(
+        "--augment",
+        choices=list(AUGMENTATIONS),
+        help="digits: distort each training batch afresh every epoch: whole-pixel shifts, "
+        "small affine transforms or elastic distortion (sizes set for 28 × 28, scaled with "
+        "the image); 'none' trains on the images as they are",
+    )
     parser.add_argument("--max-rows", type=int, help="use a seeded random subset of this many rows")
     parser.add_argument("--dtype", choices=["float32", "float64"], help="training precision")
 
@@ -183,6 +191,7 @@ def recipe_from_args(args: argparse.Namespace, task: Task) -> Recipe:
         dtype=args.dtype,
         dropout=args.dropout,
         scoring=args.scoring,
+        augment=args.augment,
     )
     if args.batch_size is not None:  # 0 means full batch
         recipe = dataclasses.replace(recipe, batch_size=args.batch_size or None)

@@ -30,7 +30,7 @@ from nnscratch.core.batchensemble import BatchEnsembleNetwork
 from nnscratch.core.network import Network
 from nnscratch.core.observe import StepObserver
 from nnscratch.core.optimizers import OPTIMIZERS, Optimizer
-from nnscratch.core.training import Callback, History
+from nnscratch.core.training import BatchTransform, Callback, History
 from nnscratch.errors import ModelFileError
 from nnscratch.models import model_schema
 from nnscratch.models.members import member_streams, train_members
@@ -62,6 +62,10 @@ class MLPBase(BaseEstimator):
         return {}
 
     def _restore_extra(self, meta: dict[str, Any]) -> None:
+        return None
+
+    def _batch_transform(self) -> BatchTransform | None:
+        """What rewrites each training batch's rows (augmentation), or ``None``."""
         return None
 
     def _monitor(self) -> str:

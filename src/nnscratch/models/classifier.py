@@ -13,6 +13,7 @@ most probable class; ``score`` is accuracy. Model files record the classes.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,8 @@ from sklearn.utils.class_weight import compute_class_weight, compute_sample_weig
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from nnscratch.core.training import BatchTransform
+from nnscratch.data.augment import AUGMENTATIONS, augmentation
 from nnscratch.models.base import MLPBase
 from nnscratch.models.onnx_export import estimator_graph
 
@@ -126,6 +129,8 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         dtype: str | type | np.dtype = "float32",
         random_state: int | None = None,
         verbose: bool = False,
+        augment: str = "none",
+        image_shape: tuple[int, int] | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -153,6 +158,8 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.augment = augment
+        self.image_shape = image_shape
 
     # ------------------------------------------------------------------ classification
 
@@ -165,6 +172,31 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         t = self.threshold
         if not (t is None or t == "tuned" or (isinstance(t, float | int) and 0 < t < 1)):
             raise ValueError(f"threshold must be None, 'tuned' or in (0, 1), got {t!r}")
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(
+                f"augment must be one of {', '.join(AUGMENTATIONS)}, got {self.augment!r}"
+            )
+
+    def _batch_transform(self) -> BatchTransform | None:
+        """The augmentation of each training batch (``augment``) for images of
+        ``image_shape``, or of a square the size of the features when it is ``None``."""
+        if self.augment == "none":
+            return None
+        shape = self.image_shape
+        if shape is None:
+            side = math.isqrt(self.n_features_in_)
+            if side * side != self.n_features_in_:
+                raise ValueError(
+                    f"augment={self.augment!r} needs image_shape: {self.n_features_in_} "
+                    "features are not a square image"
+                )
+            shape = (side, side)
+        elif int(shape[0]) * int(shape[1]) != self.n_features_in_:
+            raise ValueError(
+                f"image_shape {tuple(shape)} has {int(shape[0]) * int(shape[1])} pixels, "
+                f"but X has {self.n_features_in_} features"
+            )
+        return augmentation(self.augment, (int(shape[0]), int(shape[1])))
 
 
     def _after_fit(self, validation: tuple[np.ndarray, np.ndarray, Any] | None) -> None:

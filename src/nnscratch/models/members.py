@@ -86,6 +86,7 @@ def train_members(
             *([validation[2]] if len(validation) > 2 and validation[2] is not None else []),
         )
     configs = train_configs(est, epochs, patience, rmse_scale, handle_interrupts)
+    batch_transform = est._batch_transform()
 
     def fit_member(
         k: int,
@@ -107,6 +108,7 @@ def train_members(
             stop=stop,
             sample_weight=sample_weight,
             member=k if len(est.networks_) > 1 else None,
+            batch_transform=batch_transform,
         )
 
     try:

@@ -71,6 +71,9 @@ class Recipe:
     #: members trained at once (-1: one per core; see MLPRegressor's n_jobs for the bits)
     n_jobs: int | None = -1
     dtype: str = "float32"
+    #: image inputs: each training batch's augmentation, "none", "shift", "affine" or
+    #: "elastic" (MLPClassifier's augment)
+    augment: str = "none"
     notes: str = field(default="", compare=False)
 
     def with_overrides(self, **overrides: Any) -> Recipe:
@@ -145,7 +148,11 @@ class Recipe:
         params = self.build(seed, verbose).get_params()
         del params["output_activation"]
         return MLPClassifier(
-            **params, scoring=self.scoring, class_weight=self.class_weight, threshold=self.threshold
+            **params,
+            scoring=self.scoring,
+            class_weight=self.class_weight,
+            threshold=self.threshold,
+            augment=self.augment,
         )
 
     def preprocessing(self, data: PreparedData) -> Preprocessing:

@@ -153,6 +153,7 @@ class Digits(Task):
     ) -> DigitModel:
         verbose = bool(fit_kwargs.pop("verbose", False))
         estimator = recipe.build_classifier(seed, verbose=verbose)
+        estimator.set_params(image_shape=data.images.image_shape)
         rows, cols = data.images.image_shape
         n_classes = len(np.unique(data.images.y_train))
         sizes = [rows * cols, *recipe.hidden, n_classes if n_classes > 2 else 1]

@@ -54,6 +54,7 @@ class TableRegression(TableTask):
         return self.target or TARGET
 
     def check(self, recipe: Recipe) -> None:
+        super().check(recipe)
         if recipe.scoring != "loss":
             raise DataError(
                 "--scoring accuracy needs a classification task (--task classification)"

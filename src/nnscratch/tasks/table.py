@@ -117,6 +117,13 @@ class TableTask(Task):
     def target_column(self) -> str:
         raise NotImplementedError
 
+    def check(self, recipe: Recipe) -> None:
+        if recipe.augment != "none":
+            raise DataError(
+                f"--augment {recipe.augment} needs image inputs (digits); a table's rows "
+                "are not images"
+            )
+
     def read(self, source: str | None, features: Any, seed: int, **options: Any) -> TracksFile:
         """The tracks file at ``source``, or the built-in synthetic sample."""
         if source is None:
