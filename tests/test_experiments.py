@@ -10,12 +10,17 @@ import pytest
 from matplotlib.image import imread
 from test_cli import run
 
-from nnscratch.app.lab import EXPERIMENTS, run_experiment
+from nnscratch.app.experiments import EXPERIMENTS, run_experiment
+from nnscratch.errors import DataError
 
-EXPECTED_ROWS = {"init": 3, "activation": 4, "lr": 4, "l2": 4, "batch": 4, "optimizer": 3}
+EXPECTED_ROWS = {
+    "init": 3, "activation": 4, "lr": 4, "l2": 4, "batch": 4, "optimizer": 3, "augment": 4
+}  # fmt: skip
+#: every experiment but those that need images
+TABLE_EXPERIMENTS = sorted(set(EXPERIMENTS) - {"augment"})
 
 
-@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+@pytest.mark.parametrize("name", TABLE_EXPERIMENTS)
 def test_experiment_writes_figure_and_table(name: str, tmp_path: Path, capsys) -> None:
     out = run_experiment(name, data_path=None, seed=0, out=tmp_path / name, max_rows=1500, epochs=2)
     image = imread(out / f"{name}.png")
@@ -64,6 +69,30 @@ def test_every_experiment_runs_on_the_bundled_digits(name: str, tmp_path: Path) 
     assert "accuracy" in columns or name == "lr" or "loss" in columns
     image = imread(out / f"{name}.png")
     assert image.shape[0] > 300 and image.std() > 0.05
+
+
+def test_augment_experiment_needs_images(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="experiment augment needs images"):
+        run_experiment("augment", data_path=None, seed=0, out=tmp_path / "a", epochs=1)
+    assert not (tmp_path / "a").exists()
+
+
+def test_augment_experiment_compares_each_augmentation_and_shows_the_digits(
+    tmp_path: Path,
+) -> None:
+    out = run_experiment("augment", data_path="digits", seed=0, out=tmp_path / "a", epochs=4)
+    results = json.loads((out / "results.json").read_text())
+    rows = {r["augmentation"]: r for r in results["rows"]}
+    assert list(rows) == ["none", "shift", "affine", "elastic"]
+    assert rows["none"]["epoch cost (× none)"] == 1.0
+    assert all(0.5 < r["best val accuracy"] <= 1 for r in rows.values())
+    for curve in results["curves"].values():
+        assert len(curve["val_accuracy"]) == 4
+    # distorted batches are harder to fit: the plain network's training loss is the lowest
+    assert rows["none"]["final train loss"] < min(
+        rows[name]["final train loss"] for name in ("affine", "elastic")
+    )
+    assert "784" not in results["setup"] and "64-512-256-10" in results["setup"]
 
 
 def test_activation_experiment_records_every_layer_gradient(tmp_path: Path) -> None:

@@ -157,6 +157,8 @@ class NetworkSplits:
     classification: bool
     rmse_scale: float
     source: str
+    #: ``(rows, cols)`` when the inputs are images (the augmentation experiment needs it)
+    image_shape: tuple[int, int] | None = None
 
 
 def one_hot_columns(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:

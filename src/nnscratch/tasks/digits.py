@@ -226,4 +226,4 @@ class Digits(Task):
         }
         X = {k: to_network_layout(Xk) for k, (Xk, _) in parts.items()}
         Y = {k: one_hot_columns(y, classes) for k, (_, y) in parts.items()}
-        return NetworkSplits(X, Y, True, 1.0, name)
+        return NetworkSplits(X, Y, True, 1.0, name, images.image_shape)

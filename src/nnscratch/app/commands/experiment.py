@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from nnscratch.app import lab
+from nnscratch.app import experiments
 from nnscratch.app.arguments import add_data_arguments, task_from_args
 from nnscratch.app.console import HelpFormatter, examples
 
@@ -15,15 +15,16 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "experiment",
         help="the analysis lab: check a design claim on real data",
-        description=lab.__doc__,
+        description=experiments.__doc__,
         formatter_class=HelpFormatter,
         epilog=examples("""
             nnscratch experiment init --data ../shared/data/spotify/tracks.csv
             nnscratch experiment lr --data tracks.csv --out runs/lr
             nnscratch experiment batch                     # built-in synthetic sample
+            nnscratch experiment augment --data ../shared/data/mnist
         """),
     )
-    parser.add_argument("name", choices=sorted(lab.EXPERIMENTS), help="which experiment")
+    parser.add_argument("name", choices=sorted(experiments.EXPERIMENTS), help="which experiment")
     add_data_arguments(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
     parser.add_argument("--out", help="output directory (default: runs/experiment-NAME-<time>)")
@@ -34,7 +35,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     task, source = task_from_args(args)
-    lab.run_experiment(
+    experiments.run_experiment(
         args.name,
         task,
         data_path=source,
