@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,11 @@ from sklearn.datasets import load_digits
 from test_cli import assert_clean_failure, check_png, run
 
 from nnscratch.data.images import MNIST_FILES, load_images, load_mnist, read_png_folder
-from nnscratch.errors import DataError
-from nnscratch.models.digit_model import DigitModel
+from nnscratch.errors import DataError, ModelFileError, NNScratchError
+from nnscratch.models.classifier import MLPClassifier
+from nnscratch.models.digit_model import TTA_SHIFTS, DigitModel
+from nnscratch.models.persistence import read_model_file, write_model_file
+from nnscratch.tasks.digits import choose_tta
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -236,3 +240,51 @@ def test_augment_flag_trains_on_distorted_digits_and_is_refused_for_tables(
     assert result.returncode != 0
     assert "--augment shift needs image inputs (digits)" in result.stderr
     assert not (tmp_path / "t").exists()
+
+
+def moved(images: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """An independent shift: pad with zeros, then cut the window back out."""
+    H, W = images.shape[1:]
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1)))
+    return padded[:, 1 - dy : 1 - dy + H, 1 - dx : 1 - dx + W]
+
+
+def test_test_time_augmentation_averages_the_shifted_copies(
+    digit_run: Path, tmp_path: Path
+) -> None:
+    model = replace(DigitModel.load(digit_run / "model.npz"), tta=False)
+    images = load_digits().images[:40] / 16.0
+    plain = model.predict_proba(images)
+    expected = np.mean(
+        [model.predict_proba(moved(images, dx, dy)) for dx, dy in TTA_SHIFTS], axis=0
+    )
+    averaged = replace(model, tta=True)
+    np.testing.assert_allclose(averaged.predict_proba(images), expected, atol=1e-6)
+    assert not np.allclose(averaged.predict_proba(images), plain)
+    again = DigitModel.load(averaged.save(tmp_path / "tta.npz"))
+    assert again.tta is True and again.describe()["test_time_augmentation"] is True
+    np.testing.assert_allclose(again.predict_proba(images), expected, atol=1e-6)
+    with pytest.raises(NNScratchError, match="train it with --tta off to export it"):
+        again.to_onnx()
+
+
+def test_tta_auto_turns_on_only_where_validation_gains(digit_run: Path) -> None:
+    model = replace(DigitModel.load(digit_run / "model.npz"), tta=False)
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16.0, y[:300]
+    right = [(replace(model, tta=t).predict(X) == y).sum() for t in (False, True)]
+    said: list[str] = []
+    assert choose_tta(model, "auto", X, y, said.append) == (right[1] > right[0])
+    assert f"{right[0]:,} → {right[1]:,} of 300 validation images right" in said[0]
+    assert choose_tta(model, "on", X, y) is True and choose_tta(model, "off", X, y) is False
+
+
+def test_a_model_file_with_a_bad_tta_flag_is_refused(digit_run: Path, tmp_path: Path) -> None:
+    arrays, meta = read_model_file(digit_run / "model.npz", MLPClassifier.expected_arrays)
+    meta["images"]["tta"] = "yes"
+    write_model_file(tmp_path / "bad.npz", arrays, meta)
+    with pytest.raises(ModelFileError, match=r"images\.tta must be true or false, got 'yes'"):
+        DigitModel.load(tmp_path / "bad.npz")
+    del meta["images"]["tta"]  # a file written before test-time augmentation
+    write_model_file(tmp_path / "old.npz", arrays, meta)
+    assert DigitModel.load(tmp_path / "old.npz").tta is False

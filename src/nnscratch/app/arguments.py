@@ -157,6 +157,13 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         "small affine transforms or elastic distortion (sizes set for 28 × 28, scaled with "
         "the image); 'none' trains on the images as they are",
     )
+    parser.add_argument(
+        "--tta",
+        choices=["auto", "on", "off"],
+        help="digits: test-time augmentation, every answer averaged over the image and its "
+        "copies moved one pixel each way (five passes); 'auto' turns it on only where it "
+        "classifies more validation images right",
+    )
     parser.add_argument("--max-rows", type=int, help="use a seeded random subset of this many rows")
     parser.add_argument("--dtype", choices=["float32", "float64"], help="training precision")
 
@@ -192,6 +199,7 @@ def recipe_from_args(args: argparse.Namespace, task: Task) -> Recipe:
         dropout=args.dropout,
         scoring=args.scoring,
         augment=args.augment,
+        tta=args.tta,
     )
     if args.batch_size is not None:  # 0 means full batch
         recipe = dataclasses.replace(recipe, batch_size=args.batch_size or None)

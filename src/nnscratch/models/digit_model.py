@@ -3,8 +3,12 @@
 A :class:`DigitModel` is a fitted :class:`~nnscratch.models.classifier.MLPClassifier`
 and the image shape it was trained on (28×28 for MNIST, 8×8 for the bundled
 sample), in one object and one file: the classifier's model file with
-``"images": {"shape": [rows, cols]}`` added to its metadata. Pixels are
+``"images": {"shape": [rows, cols], "tta": false}`` added to its metadata. Pixels are
 scaled to [0, 1] by :mod:`nnscratch.data.images`; nothing else is fitted.
+
+With test-time augmentation (``tta``, chosen when training: ``--tta``) every answer
+averages the probabilities of each image as it is and moved one pixel up, down, left
+and right (:data:`TTA_SHIFTS`): five passes through the networks for one answer.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from nnscratch import __version__
+from nnscratch.data.augment import shifted
 from nnscratch.data.images import is_mnist_folder, load_images, png_pixels, read_png_folder
-from nnscratch.errors import DataError, ModelFileError, RequestError
+from nnscratch.errors import DataError, ModelFileError, NNScratchError, RequestError
 from nnscratch.models.classifier import MLPClassifier
 from nnscratch.models.fitted import WrapsEstimator
 from nnscratch.models.metrics import (
@@ -34,13 +39,18 @@ from nnscratch.models.requests import json_values, pixels_from_json
 from nnscratch.models.table_classifier import class_tensor_outputs
 from nnscratch.models.values import Predictions, Request
 
+#: Test-time augmentation's copies of an image: ``(dx, dy)``, as it is and one pixel each way.
+TTA_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
+
 
 @dataclass
 class DigitModel(WrapsEstimator):
-    """A digit classifier and the ``(rows, cols)`` of the images it reads."""
+    """A digit classifier, the ``(rows, cols)`` of the images it reads, and whether it
+    averages over shifted copies of each image (test-time augmentation)."""
 
     estimator: MLPClassifier
     image_shape: tuple[int, int]
+    tta: bool = False
 
     task: ClassVar[str] = "digits"
     page: ClassVar[str] = "digits.html"
@@ -62,6 +72,18 @@ class DigitModel(WrapsEstimator):
                 f"({self.n_pixels} pixels), got {X.shape[1]} per image"
             )
         return X
+
+    def network_outputs(self, X: np.ndarray) -> np.ndarray:
+        """The members' mean output ``(n, classes)``; with ``tta``, also averaged over
+        each image's :data:`TTA_SHIFTS` copies."""
+        if not self.tta:
+            return super().network_outputs(X)
+        images = np.asarray(X).reshape(len(X), *self.image_shape)
+        total = np.zeros((len(X), self.estimator.n_outputs_))
+        for dx, dy in TTA_SHIFTS:
+            moved = shifted(images, dx, dy) if dx or dy else images
+            total += super().network_outputs(moved.reshape(len(X), -1))
+        return total / len(TTA_SHIFTS)
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         """``(n, rows, cols)`` or ``(n, rows·cols)`` pixels in [0, 1] → ``(n, classes)``."""
@@ -110,6 +132,7 @@ class DigitModel(WrapsEstimator):
             "nnscratch_version": __version__,
             **self.estimator.describe(),
             "image_shape": list(self.image_shape),
+            "test_time_augmentation": self.tta,
             "classes": json_values(self.classes_),
         }
 
@@ -159,7 +182,14 @@ class DigitModel(WrapsEstimator):
 
     def to_onnx(self) -> Any:
         """The classifier as an ONNX ``ModelProto``: ``pixels`` in, ``label`` and
-        ``probabilities`` out (needs the ``onnx`` extra)."""
+        ``probabilities`` out (needs the ``onnx`` extra); not for a model with
+        test-time augmentation, whose answers the graph would not give."""
+        if self.tta:
+            raise NNScratchError(
+                "this digits model averages each answer over shifted copies of the image "
+                "(test-time augmentation), which the ONNX graph does not do; train it with "
+                "--tta off to export it"
+            )
         return digits_graph(self)
 
     def onnx_inputs(self) -> list[dict[str, Any]]:
@@ -170,7 +200,7 @@ class DigitModel(WrapsEstimator):
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         arrays, metadata = self.estimator.to_arrays()
-        metadata["images"] = {"shape": list(self.image_shape)}
+        metadata["images"] = {"shape": list(self.image_shape), "tta": self.tta}
         metadata["task"] = self.task
         return write_model_file(path, arrays, metadata)
 
@@ -184,6 +214,9 @@ class DigitModel(WrapsEstimator):
         try:
             estimator = MLPClassifier.from_arrays(arrays, meta)
             rows, cols = (int(n) for n in meta["images"]["shape"])
+            tta = meta["images"].get("tta", False)  # files before test-time augmentation
+            if not isinstance(tta, bool):
+                raise ValueError(f"images.tta must be true or false, got {tta!r}")
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(f"{path}: metadata is incomplete or malformed ({exc})") from exc
         if rows * cols != estimator.n_features_in_:
@@ -191,4 +224,4 @@ class DigitModel(WrapsEstimator):
                 f"{path}: images of {rows}×{cols} pixels, but the network takes "
                 f"{estimator.n_features_in_} inputs"
             )
-        return cls(estimator, (rows, cols))
+        return cls(estimator, (rows, cols), tta)

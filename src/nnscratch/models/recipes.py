@@ -74,6 +74,9 @@ class Recipe:
     #: image inputs: each training batch's augmentation, "none", "shift", "affine" or
     #: "elastic" (MLPClassifier's augment)
     augment: str = "none"
+    #: digits: average each answer over shifted copies of the image, "on", "off", or
+    #: "auto" (on where it classifies more validation images right)
+    tta: str = "off"
     notes: str = field(default="", compare=False)
 
     def with_overrides(self, **overrides: Any) -> Recipe:

@@ -4,7 +4,7 @@ cross-entropy, scored by accuracy, macro-F1 and log-loss."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -12,9 +12,11 @@ from matplotlib.figure import Figure
 from scipy.stats import loguniform
 
 from nnscratch.core.network import to_network_layout
+from nnscratch.data.augment import AUGMENTATIONS
 from nnscratch.data.images import DigitImages, is_image_source, load_images
 from nnscratch.errors import DataError
-from nnscratch.models.digit_model import DigitModel
+from nnscratch.models.classifier import MLPClassifier
+from nnscratch.models.digit_model import TTA_SHIFTS, DigitModel
 from nnscratch.models.metrics import (
     ACCURACY,
     CLASSIFICATION_METRICS,
@@ -57,6 +59,19 @@ def holdout_split(
     order = rng.permutation(n)
     train = np.sort(order[n_val:])
     return (train if first_rows is None else train[:first_rows]), np.sort(order[:n_val])
+
+
+def choose_tta(model: DigitModel, tta: str, X_val: np.ndarray, y_val: np.ndarray,
+               say: Say = quiet) -> bool:  # fmt: skip
+    """Whether ``model`` averages over shifted copies: ``tta`` "on", "off", or "auto": on
+    only where it classifies more validation images correctly than the images alone."""
+    if tta in ("on", "off") or len(y_val) == 0:
+        return tta == "on"
+    right = [int((replace(model, tta=tta).predict(X_val) == y_val).sum()) for tta in (False, True)]
+    pays = right[1] > right[0]
+    say(f"test-time augmentation ({len(TTA_SHIFTS)} shifted copies): {right[0]:,} → "
+        f"{right[1]:,} of {len(y_val):,} validation images right: {'on' if pays else 'off'}")
+    return pays  # fmt: skip
 
 
 @dataclass
@@ -143,17 +158,31 @@ class Digits(Task):
     def owns_model(cls, metadata: dict[str, Any]) -> bool:
         return metadata.get("task") == cls.name or "images" in metadata
 
+    def check(self, recipe: Recipe) -> None:
+        if recipe.augment not in AUGMENTATIONS:
+            raise DataError(
+                f"augment must be one of {', '.join(AUGMENTATIONS)}, got {recipe.augment!r}"
+            )
+        if recipe.tta not in ("auto", "on", "off"):
+            raise DataError(f"tta must be 'auto', 'on' or 'off', got {recipe.tta!r}")
+
     def load(self, source: str | None, recipe: Recipe, seed: int) -> DigitData:
         images = load_images(str(source), seed)
         train, val = holdout_split(len(images.y_train), seed, recipe.first_rows)
         return DigitData(images, train, val, seed)
 
+    @staticmethod
+    def estimator(data: DigitData, recipe: Recipe, seed: int, verbose: bool = False
+                  ) -> MLPClassifier:  # fmt: skip
+        """The recipe's unfitted classifier for ``data``'s images (augmentation's shape)."""
+        estimator = recipe.build_classifier(seed, verbose=verbose)
+        return estimator.set_params(image_shape=data.images.image_shape)
+
     def fit(
         self, data: DigitData, recipe: Recipe, seed: int, *, say: Say = quiet, **fit_kwargs: Any
     ) -> DigitModel:
         verbose = bool(fit_kwargs.pop("verbose", False))
-        estimator = recipe.build_classifier(seed, verbose=verbose)
-        estimator.set_params(image_shape=data.images.image_shape)
+        estimator = self.estimator(data, recipe, seed, verbose)
         rows, cols = data.images.image_shape
         n_classes = len(np.unique(data.images.y_train))
         sizes = [rows * cols, *recipe.hidden, n_classes if n_classes > 2 else 1]
@@ -164,9 +193,13 @@ class Digits(Task):
         )
         if recipe.n_members > 1:
             say(f"  an ensemble of {recipe.n_members} such networks, probabilities averaged")
+        if recipe.augment != "none":
+            say(f"  each training batch augmented afresh: {recipe.augment}")
         validation = data.splits()["validation"]
         estimator.fit(data.X_train, data.y_train, eval_set=validation, **fit_kwargs)
-        return DigitModel(estimator, data.images.image_shape)
+        model = DigitModel(estimator, data.images.image_shape)
+        model.tta = choose_tta(model, recipe.tta, *validation, say)
+        return model
 
     def results(self, model: DigitModel, data: DigitData, seed: int) -> Results:
         """The network, the majority class and LogisticRegression."""
@@ -198,15 +231,15 @@ class Digits(Task):
 
     def fold_score(self, data: DigitData, recipe: Recipe, fold: Fold, seed: int) -> float:
         X, y = data.X_train, data.y_train
-        estimator = recipe.build_classifier(seed)
+        estimator = self.estimator(data, recipe, seed)
         estimator.fit(
             X[fold.train], y[fold.train], eval_set=(X[fold.early_stopping], y[fold.early_stopping])
         )
         return float(estimator.score(X[fold.held_out], y[fold.held_out]))
 
     def test_score(self, model: DigitModel, data: DigitData) -> float:
-        """Accuracy on the test images."""
-        return float(model.estimator.score(data.images.X_test, data.images.y_test))
+        """Accuracy on the test images (with the model's test-time augmentation, if any)."""
+        return float((model.predict(data.images.X_test) == data.images.y_test).mean())
 
     def lab_splits(self, source: str | None, seed: int, max_rows: int | None) -> NetworkSplits:
         """The training images (a seeded ``max_rows`` of them) less a validation hold-out,

@@ -123,6 +123,8 @@ class TableTask(Task):
                 f"--augment {recipe.augment} needs image inputs (digits); a table's rows "
                 "are not images"
             )
+        if recipe.tta != "off":
+            raise DataError(f"--tta {recipe.tta} needs image inputs (digits)")
 
     def read(self, source: str | None, features: Any, seed: int, **options: Any) -> TracksFile:
         """The tracks file at ``source``, or the built-in synthetic sample."""
