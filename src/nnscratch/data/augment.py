@@ -62,23 +62,34 @@ def sample_bilinear(rows: np.ndarray, src_y: np.ndarray, src_x: np.ndarray,
     """Rewrite each image with its values at source coordinates ``(m, H, W)``, bilinear,
     0 outside the image; in place. Integer coordinates give the values exactly.
 
-    The images are framed by a ring of zeros, so that every corner read is one flat
-    ``take`` (a corner outside the image reads the ring) and no mask is needed."""
+    The images are framed by zeros (one row and column before, two after), and the
+    coordinates clipped to [-1, H] × [-1, W]: every corner read is then one flat ``take``
+    inside the frame, and a point far outside reads the frame's zeros."""
     H, W = shape
     m = len(rows)
-    framed = np.zeros((m, H + 2, W + 2), dtype=rows.dtype)
-    framed[:, 1:-1, 1:-1] = rows.reshape(m, H, W)
+    framed = np.zeros((m, H + 3, W + 3), dtype=rows.dtype)
+    framed[:, 1 : H + 1, 1 : W + 1] = rows.reshape(m, H, W)
+    y = np.clip(src_y, -1, H, dtype=rows.dtype)
+    x = np.clip(src_x, -1, W, dtype=rows.dtype)
+    y0, x0 = np.floor(y), np.floor(x)
+    y -= y0  # the fractions
+    x -= x0
+    corner = (y0.astype(np.intp) + 1) * (W + 3) + (x0.astype(np.intp) + 1)
+    corner += (np.arange(m) * ((H + 3) * (W + 3)))[:, None, None]
     flat = framed.reshape(-1)
-    y0, x0 = np.floor(src_y), np.floor(src_x)
-    fy, fx = (src_y - y0).astype(rows.dtype), (src_x - x0).astype(rows.dtype)
-    base = (np.arange(m) * ((H + 2) * (W + 2)))[:, None, None]
-    top, bottom = (base + (np.clip(y0 + d, -1, H).astype(np.intp) + 1) * (W + 2) for d in (0, 1))
-    left, right = (np.clip(x0 + d, -1, W).astype(np.intp) + 1 for d in (0, 1))
-    upper = flat[top + left] * (1 - fx) + flat[top + right] * fx
-    lower = flat[bottom + left] * (1 - fx) + flat[bottom + right] * fx
-    out = upper * (1 - fy) + lower * fy
-    np.clip(out, 0, 1, out=out)
-    rows[...] = out.reshape(m, H * W)
+    upper, right = flat[corner], flat[corner + 1]
+    right -= upper
+    right *= x
+    upper += right  # the top edge, interpolated across
+    lower, right = flat[corner + (W + 3)], flat[corner + (W + 4)]
+    right -= lower
+    right *= x
+    lower += right
+    lower -= upper
+    lower *= y
+    upper += lower
+    np.clip(upper, 0, 1, out=upper)
+    rows[...] = upper.reshape(m, H * W)
     return rows
 
 
@@ -144,12 +155,16 @@ class Affine:
         shear = self.shear * draws[2]
         H, W = self.shape
         cy, cx = (H - 1) / 2, (W - 1) / 2
-        y, x = np.mgrid[0:H, 0:W].astype(np.float32)
-        y = y[None] - cy - self.translate * draws[3]  # the inverse map: output → source
-        x = x[None] - cx - self.translate * draws[4]
         cos, sin = np.cos(angle) / zoom, np.sin(angle) / zoom
-        src_x = cos * (x + shear * y) + sin * y + cx
-        src_y = -sin * (x + shear * y) + cos * y + cy
+        # the inverse map, output (y, x) → source, about the centre after the shift t:
+        #   src_x = cos·(x' + shear·y') + sin·y' + cx,  src_y = −sin·(x' + shear·y') + cos·y' + cy
+        # with x' = x − cx − t_x, y' = y − cy − t_y; as a·x + b·y + c per image:
+        ax, bx = cos, cos * shear + sin
+        ay, by = -sin, cos - sin * shear
+        oy, ox = cy + self.translate * draws[3], cx + self.translate * draws[4]
+        y, x = np.mgrid[0:H, 0:W].astype(np.float32)
+        src_x = ax * x + (bx * y + (cx - ax * ox - bx * oy))
+        src_y = ay * x + (by * y + (cy - ay * ox - by * oy))
         sample_bilinear(rows, src_y, src_x, self.shape)
 
 
