@@ -117,12 +117,15 @@ def fit(
     callbacks: tuple[Callback | StepObserver, ...] = (),
     net: Network | None = None,
     batch_transform: BatchTransform | None = None,
+    from_rows: bool = False,
 ) -> Run:
     """Train one network from the lab's seed; a divergence is recorded, not raised.
-    ``batch_transform`` rewrites each batch's rows (augmentation, images only)."""
+    ``batch_transform`` rewrites each batch's rows (augmentation, images only), which
+    gathers batches from the rows ``(m, n)`` as the estimators do; ``from_rows`` does so
+    without one (so that runs with and without a transform take comparable times)."""
     net = net or lab.network(hidden, init)
     X, Y = lab.arrays("train")
-    rows = np.ascontiguousarray(X.T) if batch_transform is not None else None
+    rows = np.ascontiguousarray(X.T) if batch_transform is not None or from_rows else None
     X_val, Y_val = lab.arrays("val")
     history = History()
     diverged = None
