@@ -226,20 +226,24 @@ def test_seed_preset_is_the_original_classifier(tmp_path: Path) -> None:
     assert model.estimator.batch_size is None and model.estimator.optimizer == "gd"
 
 
-def test_augment_flag_trains_on_distorted_digits_and_is_refused_for_tables(
+def test_augment_and_tta_flags_train_digits_and_are_refused_for_tables(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "shifted"
     result = run("train", "--data", "digits", "--preset", "fast", "--augment", "shift",
-                 "--epochs", "3", "--out", str(out), "--quiet")  # fmt: skip
+                 "--tta", "on", "--epochs", "3", "--out", str(out), "--quiet")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert json.loads((out / "metrics.json").read_text())["recipe"]["augment"] == "shift"
-    estimator = DigitModel.load(out / "model.npz").estimator
-    assert estimator.augment == "shift" and tuple(estimator.image_shape) == (8, 8)
+    recipe = json.loads((out / "metrics.json").read_text())["recipe"]
+    assert (recipe["augment"], recipe["tta"]) == ("shift", "on")
+    model = DigitModel.load(out / "model.npz")
+    assert model.estimator.augment == "shift" and tuple(model.estimator.image_shape) == (8, 8)
+    assert model.tta is True
     result = run("train", "--augment", "shift", "--epochs", "1", "--out", str(tmp_path / "t"))
     assert result.returncode != 0
     assert "--augment shift needs image inputs (digits)" in result.stderr
     assert not (tmp_path / "t").exists()
+    result = run("train", "--tta", "on", "--epochs", "1", "--out", str(tmp_path / "t"))
+    assert result.returncode != 0 and "--tta on needs image inputs (digits)" in result.stderr
 
 
 def moved(images: np.ndarray, dx: int, dy: int) -> np.ndarray:

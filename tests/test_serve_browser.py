@@ -55,7 +55,7 @@ SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 TRAINING = {
     "popularity": ["--epochs", "5"],
     "digits": ["--data", "digits"],
-    "mnist": ["--data", str(SHARED_MNIST), "--epochs", "1"],
+    "mnist": ["--data", str(SHARED_MNIST), "--preset", "fast", "--epochs", "1"],
 }
 
 
