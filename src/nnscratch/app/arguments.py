@@ -150,6 +150,13 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         "that maximises macro-F1 on the validation split (use with --class-weight balanced); "
         "a number in (0, 1) sets it; default: the most probable class",
     )
+    add_image_arguments(parser)
+    parser.add_argument("--max-rows", type=int, help="use a seeded random subset of this many rows")
+    parser.add_argument("--dtype", choices=["float32", "float64"], help="training precision")
+
+
+def add_image_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--augment`` and ``--tta``: the recipe's fields that only images take."""
     parser.add_argument(
         "--augment",
         choices=list(AUGMENTATIONS),
@@ -164,8 +171,6 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         "copies moved one pixel each way (five passes); 'auto' turns it on only where it "
         "classifies more validation images right",
     )
-    parser.add_argument("--max-rows", type=int, help="use a seeded random subset of this many rows")
-    parser.add_argument("--dtype", choices=["float32", "float64"], help="training precision")
 
 
 def parse_threshold(text: str) -> float | str:

@@ -78,13 +78,7 @@ def train_members(
     dtype = est.networks_[0].dtype
     Y_net = to_network_layout(Y, dtype)
     rows = np.ascontiguousarray(X, dtype=dtype)  # train transposes batches, or all, as needed
-    validation_net = None
-    if validation is not None:
-        validation_net = (
-            to_network_layout(validation[0], dtype),
-            to_network_layout(validation[1], dtype),
-            *([validation[2]] if len(validation) > 2 and validation[2] is not None else []),
-        )
+    validation_net = network_validation(validation, dtype)
     configs = train_configs(est, epochs, patience, rmse_scale, handle_interrupts)
     batch_transform = est._batch_transform()
 
@@ -122,6 +116,17 @@ def train_members(
             fit_side_by_side(est, fit_member, configs, jobs, handle_interrupts)
     finally:
         est._sync_fitted_attributes()
+
+
+def network_validation(
+    validation: tuple[np.ndarray, ...] | None, dtype: np.dtype
+) -> tuple[np.ndarray, ...] | None:
+    """``(X_val, Y_val[, w_val])`` from the user layout into the network's."""
+    if validation is None:
+        return None
+    X_val, Y_val, *weights = validation
+    return (to_network_layout(X_val, dtype), to_network_layout(Y_val, dtype),
+            *[w for w in weights[:1] if w is not None])  # fmt: skip
 
 
 def train_configs(
