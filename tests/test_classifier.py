@@ -163,5 +163,7 @@ def test_augment_names_the_shape_it_needs(digits) -> None:
         MLPClassifier(augment="shift", epochs=1).fit(X_train[:, :60], y_train)
     with pytest.raises(ValueError, match=r"image_shape \(4, 4\) has 16 pixels, but X has 64"):
         MLPClassifier(augment="affine", image_shape=(4, 4), epochs=1).fit(X_train, y_train)
+    with pytest.raises(ValueError, match=r"pixels in \[0, 1\]; X holds values from 0 to 16"):
+        MLPClassifier(augment="shift", epochs=1).fit(X_train * 16, y_train)
     fitted = MLPClassifier(augment="elastic", image_shape=(8, 8), epochs=1, random_state=0)
     assert fitted.fit(X_train, y_train).n_features_in_ == 64

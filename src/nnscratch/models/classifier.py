@@ -96,6 +96,12 @@ class MLPClassifier(ClassifierMixin, MLPBase):
     ``class_weight="balanced"`` the probabilities are those of a balanced world, so the
     plain rule over-predicts the rare class; tuning puts the cut where it pays.
 
+    ``augment`` distorts each training batch afresh every epoch when the rows are images
+    with pixels in [0, 1]: ``"none"`` (the default), ``"shift"``, ``"affine"`` or
+    ``"elastic"`` (:mod:`nnscratch.data.augment`, sizes set for 28 × 28 and scaled with
+    the image). The images are ``image_shape`` ``(rows, cols)``, or squares the size of
+    the features when it is ``None``. Validation data and predictions are never distorted.
+
     Fitted attributes: ``classes_`` (sorted, any label type), ``n_outputs_``
     (``K`` for ``K ≥ 3`` classes, 1 for two), ``threshold_`` (the threshold used, or
     ``None`` for the most probable class) and the regressor's.
@@ -239,6 +245,11 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         if self.threshold is not None and len(self.classes_) != 2:  # before any training
             raise ValueError(
                 f"threshold applies to two classes; the target has {len(self.classes_)}"
+            )
+        if self.augment != "none" and len(X) and (X.min() < 0 or X.max() > 1):
+            raise ValueError(
+                f"augment={self.augment!r} distorts pixels in [0, 1]; X holds values from "
+                f"{X.min():g} to {X.max():g} (divide by the largest pixel value first)"
             )
         return X, y
 
