@@ -14,10 +14,10 @@ from nnscratch.app.experiments import EXPERIMENTS, run_experiment
 from nnscratch.errors import DataError
 
 EXPECTED_ROWS = {
-    "init": 3, "activation": 4, "lr": 4, "l2": 4, "batch": 4, "optimizer": 3, "augment": 4
+    "init": 3, "activation": 4, "lr": 4, "l2": 4, "batch": 4, "optimizer": 3, "augmentation": 4
 }  # fmt: skip
 #: every experiment but those that need images
-TABLE_EXPERIMENTS = sorted(set(EXPERIMENTS) - {"augment"})
+TABLE_EXPERIMENTS = sorted(set(EXPERIMENTS) - {"augmentation"})
 
 
 @pytest.mark.parametrize("name", TABLE_EXPERIMENTS)
@@ -72,8 +72,8 @@ def test_every_experiment_runs_on_the_bundled_digits(name: str, tmp_path: Path) 
 
 
 def test_augment_experiment_needs_images(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="experiment augment needs images"):
-        run_experiment("augment", data_path=None, seed=0, out=tmp_path / "a", epochs=1)
+    with pytest.raises(DataError, match="experiment augmentation needs images"):
+        run_experiment("augmentation", data_path=None, seed=0, out=tmp_path / "a", epochs=1)
     assert not (tmp_path / "a").exists()
 
 
@@ -81,9 +81,10 @@ def test_augment_experiment_compares_each_augmentation_and_shows_the_digits(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "a"
-    result = run("experiment", "augment", "--data", "digits", "--epochs", "4", "--out", str(out))
+    result = run("experiment", "augmentation", "--data", "digits", "--epochs", "4",
+                 "--out", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "elastic" in result.stdout and (out / "augment.png").is_file()
+    assert "elastic" in result.stdout and (out / "augmentation.png").is_file()
     results = json.loads((out / "results.json").read_text())
     rows = {r["augmentation"]: r for r in results["rows"]}
     assert list(rows) == ["none", "shift", "affine", "elastic"]

@@ -4,27 +4,28 @@
 from the same seed and writes ``NAME.png`` (curves overlaid or bars),
 ``results.json`` and ``results.md``:
 
-========== ==================================================================
-init       He vs Glorot vs 0.01·N(0,1): loss curves, per-layer signal at step 0
-activation ReLU vs sigmoid vs tanh vs leaky ReLU: loss, every layer's gradient
-           norm over training (the vanishing-gradient picture)
-lr         learning rates 1, 0.1, 0.01, 0.001: divergence is a result
-l2         λ ∈ {0, 0.01, 0.1, 1}: the train vs test gap
-batch      full batch vs mini-batch 32 / 256 vs per-sample: per epoch, per second
-optimizer  GD vs momentum vs Adam, each at its best learning rate
-augment    images only: the same network with no augmentation, shifts, affine
-           transforms, elastic distortion: validation accuracy per epoch, the
-           cost of an epoch, and a grid of augmented digits
-========== ==================================================================
+============ ================================================================
+init         He vs Glorot vs 0.01·N(0,1): loss curves, per-layer signal at step 0
+activation   ReLU vs sigmoid vs tanh vs leaky ReLU: loss, every layer's gradient
+             norm over training (the vanishing-gradient picture)
+lr           learning rates 1, 0.1, 0.01, 0.001: divergence is a result
+l2           λ ∈ {0, 0.01, 0.1, 1}: the train vs test gap
+batch        full batch vs mini-batch 32 / 256 vs per-sample: per epoch, per second
+optimizer    GD vs momentum vs Adam, each at its best learning rate
+augmentation images only: the same network with no augmentation, shifts, affine
+             transforms, elastic distortion: validation accuracy per epoch, the
+             seconds an epoch takes, and a grid of augmented digits
+============ ================================================================
 
 On a tracks CSV (Part 1) every experiment uses the seed's 13 features and a
 13-64-32-16-1 network and scores RMSE in popularity points; on images
 (``--data`` an MNIST folder or ``digits``, Part 3 as the original project
 ran it) a 784-64-32-16-10 softmax network with cross-entropy, scored by
-accuracy (``augment``: a wider 784-512-256-10 network, which has room to
-learn from distorted digits). All train through the same :func:`nnscratch.core.training.train` loop
-as everything else and use only the training and validation data to choose
-anything; the test split is reported, never used to pick.
+accuracy (``augmentation``: a wider 784-512-256-10 network, which has room
+to learn from distorted digits). All train through the same
+:func:`nnscratch.core.training.train` loop as everything else and use only
+the training and validation data to choose anything; the test split is
+reported, never used to pick.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ EXPERIMENTS.add(Experiment(experiment_l2, plot_l2, max_rows=3000), "l2")
 EXPERIMENTS.add(Experiment(experiment_batch, plot_batch, max_rows=10_000), "batch")
 EXPERIMENTS.add(Experiment(experiment_optimizer, plot_loss_only), "optimizer")
 EXPERIMENTS.add(
-    Experiment(lab_augment.experiment_augmentation, lab_augment.plot_augmentation), "augment"
+    Experiment(lab_augment.experiment_augmentation, lab_augment.plot_augmentation), "augmentation"
 )
 
 

@@ -32,7 +32,7 @@ def experiment_augmentation(lab: Lab) -> dict[str, Any]:
     """No augmentation, shifts, affine, elastic: the same network, seed and budget."""
     if lab.image_shape is None:
         raise DataError(
-            "experiment augment needs images: --data an MNIST folder, or digits "
+            "experiment augmentation needs images: --data an MNIST folder, or digits "
             "(scikit-learn's 8×8 digits, offline)"
         )
     runs = []

@@ -21,7 +21,7 @@ def add_parser(sub: Any) -> None:
             nnscratch experiment init --data ../shared/data/spotify/tracks.csv
             nnscratch experiment lr --data tracks.csv --out runs/lr
             nnscratch experiment batch                     # built-in synthetic sample
-            nnscratch experiment augment --data ../shared/data/mnist
+            nnscratch experiment augmentation --data ../shared/data/mnist
         """),
     )
     parser.add_argument("name", choices=sorted(experiments.EXPERIMENTS), help="which experiment")
