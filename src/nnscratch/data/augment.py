@@ -18,6 +18,7 @@ Identity parameters (0) give back the batch bit for bit.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,15 +94,19 @@ def sample_bilinear(rows: np.ndarray, src_y: np.ndarray, src_x: np.ndarray,
     return rows
 
 
+@functools.lru_cache(maxsize=16)
 def gaussian_matrix(n: int, sigma: float, truncate: float = 4.0) -> np.ndarray:
     """``G`` ``(n, n)``: ``G @ v`` smooths ``v`` with a Gaussian of width ``sigma``,
-    zero beyond the ends (SciPy's ``gaussian_filter1d(v, sigma, mode="constant")``)."""
+    zero beyond the ends (SciPy's ``gaussian_filter1d(v, sigma, mode="constant")``).
+    Made once per size and width (every batch reuses it), read-only."""
     radius = int(truncate * sigma + 0.5)
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     taps /= taps.sum()
     offset = np.arange(n)[None, :] - np.arange(n)[:, None]
     inside = np.abs(offset) <= radius
-    return np.where(inside, taps[np.clip(offset + radius, 0, 2 * radius)], 0.0)
+    matrix = np.where(inside, taps[np.clip(offset + radius, 0, 2 * radius)], 0.0)
+    matrix.setflags(write=False)
+    return matrix
 
 
 def smooth_fields(fields: np.ndarray, sigma: float) -> np.ndarray:
@@ -143,13 +148,15 @@ class Affine:
         draws = rng.uniform(-1, 1, size=(5, len(rows), 1, 1)).astype(np.float32)
         if not (self.rotate or self.scale or self.shear or self.translate):
             return rows
+        grid = np.mgrid[0 : self.shape[0], 0 : self.shape[1]].astype(np.float32)
         for part in chunks(len(rows)):
-            self.warp(rows[part], draws[:, part])
+            self.warp(rows[part], draws[:, part], grid)
         return rows
 
-    def warp(self, rows: np.ndarray, draws: np.ndarray) -> None:
+    def warp(self, rows: np.ndarray, draws: np.ndarray, grid: np.ndarray) -> None:
         """Transform ``rows`` in place by ``draws`` ``(5, m, 1, 1)`` in [-1, 1]: rotation,
-        scale, shear, and the shift down and right, as fractions of their limits."""
+        scale, shear, and the shift down and right, as fractions of their limits; ``grid``
+        is the pixels' ``(y, x)`` ``(2, H, W)``."""
         angle = np.deg2rad(self.rotate) * draws[0]
         zoom = 1 + self.scale * draws[1]
         shear = self.shear * draws[2]
@@ -162,7 +169,7 @@ class Affine:
         ax, bx = cos, cos * shear + sin
         ay, by = -sin, cos - sin * shear
         oy, ox = cy + self.translate * draws[3], cx + self.translate * draws[4]
-        y, x = np.mgrid[0:H, 0:W].astype(np.float32)
+        y, x = grid
         src_x = ax * x + (bx * y + (cx - ax * ox - bx * oy))
         src_y = ay * x + (by * y + (cy - ay * ox - by * oy))
         sample_bilinear(rows, src_y, src_x, self.shape)
