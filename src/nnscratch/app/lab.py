@@ -62,10 +62,13 @@ class Lab:
     def score_name(self) -> str:
         return "accuracy" if self.classification else "RMSE"
 
-    def network(self, hidden: str = "relu", init: str = "he") -> Network:
-        """A fresh network from the lab's seed, with the task's output and loss."""
+    def network(self, hidden: str = "relu", init: str = "he", widths: tuple[int, ...] = HIDDEN,
+                dropout: float = 0.0) -> Network:  # fmt: skip
+        """A fresh network from the lab's seed, with the task's output and loss: hidden
+        layers of ``widths`` (the seed's by default), dropout masks from seed + 1."""
         output, loss = ("softmax", "cross_entropy") if self.classification else ("identity", "mse")
-        return Network(self.sizes, hidden, output, init, loss=loss, rng=self.seed)
+        return Network(self.sizes_with(widths), hidden, output, init, loss=loss, rng=self.seed,
+                       dropout=dropout, dropout_rng=self.seed + 1)  # fmt: skip
 
     def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         return self.X[split], self.Y[split]

@@ -17,7 +17,6 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from nnscratch.app.lab import Lab, Run, fit
-from nnscratch.core.network import Network
 from nnscratch.core.optimizers import Adam
 from nnscratch.data.augment import AUGMENTATIONS, augmentation
 from nnscratch.errors import DataError
@@ -37,8 +36,7 @@ def experiment_augmentation(lab: Lab) -> dict[str, Any]:
         )
     runs = []
     for name in AUGMENTATIONS:
-        net = Network(lab.sizes_with(WIDE), "relu", "softmax", "he", loss="cross_entropy",
-                      dropout=0.2, rng=lab.seed, dropout_rng=lab.seed + 1)  # fmt: skip
+        net = lab.network(widths=WIDE, dropout=0.2)
         transform = augmentation(name, lab.image_shape)
         run = fit(lab, name, Adam(1e-3), epochs=lab.epochs_or(15), batch_size=128, net=net,
                   batch_transform=transform, from_rows=True)  # fmt: skip
