@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine with python3 and make:
 #   make train   train a model on the built-in synthetic sample (or DATA=path.csv)
-#   make test    lint and run the whole test suite
+#   make test    lint (ruff check, ruff format --check) and run the whole test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -20,6 +20,7 @@ train: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check src tests benchmarks notebooks docs/*.py
 
 # the notebooks' .ipynb from their jupytext sources (notebooks/*.py)
 notebooks: $(STAMP)

@@ -64,9 +64,7 @@ def optional_boosters(seed: int) -> dict[str, Any]:
     if find_spec("lightgbm"):
         import lightgbm
 
-        out["LightGBM (27 columns)"] = lambda: lightgbm.LGBMRegressor(
-            random_state=seed, verbose=-1
-        )
+        out["LightGBM (27 columns)"] = lambda: lightgbm.LGBMRegressor(random_state=seed, verbose=-1)
     if find_spec("catboost"):
         import catboost
 

@@ -99,8 +99,10 @@ def main() -> None:
         runs[name] = nnscratch("predict", "--model", model, "--data", str(data), "--out",
                                str(work / f"{name}.csv"), *how)  # fmt: skip
         runs[name]["rows_per_s"] = args.rows / runs[name]["seconds"]
-        print(f"{name}: {runs[name]['seconds']:.1f} s, {runs[name]['peak_rss_mb']:,.0f} MB",
-              flush=True)
+        print(
+            f"{name}: {runs[name]['seconds']:.1f} s, {runs[name]['peak_rss_mb']:,.0f} MB",
+            flush=True,
+        )
     head = prefix(data, args.prefix)
     nnscratch("predict", "--model", model, "--data", str(head), "--out", str(work / "head.csv"),
               "--chunk-rows", str(args.prefix + 1))  # fmt: skip

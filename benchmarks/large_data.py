@@ -120,8 +120,7 @@ def throughput_section(rows: int, seed: int, epochs: int, repeats: int) -> dict[
         result["default"]["samples_per_s_per_pass"] / result["before"]["samples_per_s_per_pass"]
     )
     result["ratio_per_member"] = (
-        result["default"]["samples_per_s_per_member"]
-        / result["before"]["samples_per_s_per_member"]
+        result["default"]["samples_per_s_per_member"] / result["before"]["samples_per_s_per_member"]
     )
     return result
 

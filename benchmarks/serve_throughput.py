@@ -291,8 +291,11 @@ def servers(model: Path, small: Path | None) -> list[tuple[str, list[str], Path 
                "--log-level", "warning"]  # fmt: skip
     rows = [
         ("nnscratch serve (defaults: 1 worker, batching 2 ms)", serve, model),
-        ("nnscratch serve, batching off",
-         [*serve, "--max-wait-ms", "0", "--max-batch-rows", "1"], model),
+        (
+            "nnscratch serve, batching off",
+            [*serve, "--max-wait-ms", "0", "--max-batch-rows", "1"],
+            model,
+        ),
         ("nnscratch serve --workers 2", [*serve, "--workers", "2"], model),
     ]
     if small is not None:  # the server's own cost, with little arithmetic in the network

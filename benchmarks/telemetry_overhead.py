@@ -66,8 +66,13 @@ def main() -> None:
             run["with" if every else "without"] = {"seconds": seconds, "records": records}
             run.setdefault("weights", []).append(weights)
         same = np.array_equal(*run.pop("weights"))
-        rounds.append(run | {"same_weights": same,
-                             "overhead": run["with"]["seconds"] / run["without"]["seconds"] - 1})
+        rounds.append(
+            run
+            | {
+                "same_weights": same,
+                "overhead": run["with"]["seconds"] / run["without"]["seconds"] - 1,
+            }
+        )
         print(f"round {r + 1}: without {run['without']['seconds']:.2f} s, with "
               f"{run['with']['seconds']:.2f} s ({rounds[-1]['overhead']:+.1%}), "
               f"same weights: {same}", flush=True)  # fmt: skip

@@ -39,9 +39,7 @@ def layout(graph: Any, per_band: int = 13) -> dict[str, tuple[float, float]]:
     bands = max(depth.values()) // per_band + 1
     band_rows = [max(stacked[d] for d in stacked if d // per_band == b) for b in range(bands)]
     top = [sum(band_rows[:b]) + 0.8 * b for b in range(bands)]
-    return {
-        name: (d % per_band, top[d // per_band] + slot[name]) for name, d in depth.items()
-    }
+    return {name: (d % per_band, top[d // per_band] + slot[name]) for name, d in depth.items()}
 
 
 def label(node: Any, shapes: dict[str, tuple[int, ...]]) -> str:

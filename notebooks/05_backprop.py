@@ -28,8 +28,15 @@ from nnscratch.core.network import Network
 rng = np.random.default_rng(0)
 X, Y = rng.normal(size=(4, 30)), rng.normal(size=(1, 30))
 net = Network([4, 6, 1], dtype=np.float64, rng=3)
-W1, b1, W2, b2 = (a.copy() for a in (*net.params.weights[:1], *net.params.biases[:1],
-                                     *net.params.weights[1:], *net.params.biases[1:]))
+W1, b1, W2, b2 = (
+    a.copy()
+    for a in (
+        *net.params.weights[:1],
+        *net.params.biases[:1],
+        *net.params.weights[1:],
+        *net.params.biases[1:],
+    )
+)
 Z1 = W1 @ X + b1
 A1 = np.maximum(Z1, 0)
 Y_hat = W2 @ A1 + b2

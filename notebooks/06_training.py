@@ -31,8 +31,11 @@ X = rng.random((4, 1000))
 Y = (np.sin(3 * X[0]) + X[1] * X[2])[None, :]
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
-for name, optimizer in {"GD η=0.1": GradientDescent(0.1), "momentum": Momentum(0.05, 0.9),
-                        "Adam": Adam(0.01)}.items():
+for name, optimizer in {
+    "GD η=0.1": GradientDescent(0.1),
+    "momentum": Momentum(0.05, 0.9),
+    "Adam": Adam(0.01),
+}.items():
     net = Network([4, 32, 16, 1], dtype=np.float64, rng=0)
     history = train(net, X, Y, optimizer, config=TrainConfig(epochs=30, batch_size=32), rng=0)
     ax.semilogy(history.train_loss, label=name)

@@ -50,8 +50,11 @@ def test_a_shift_moves_the_mass_centre_by_the_shift(dx: int, dy: int) -> None:
     assert shifted.sum() == pytest.approx(rows.sum())  # nothing fell off the edge
 
 
-@pytest.mark.parametrize("transform", [Shift(SHAPE, max_px=0), Affine(SHAPE, 0, 0, 0, 0),
-                                       Elastic(SHAPE, alpha=0)], ids=["shift", "affine", "elastic"])
+@pytest.mark.parametrize(
+    "transform",
+    [Shift(SHAPE, max_px=0), Affine(SHAPE, 0, 0, 0, 0), Elastic(SHAPE, alpha=0)],
+    ids=["shift", "affine", "elastic"],
+)
 def test_identity_parameters_give_the_batch_back_bit_for_bit(transform) -> None:
     rows = digits().astype(np.float32)
     out = transform(rows.copy(), np.random.default_rng(1))

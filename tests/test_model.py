@@ -124,8 +124,13 @@ def test_max_steps_plans_whole_epochs(n, batch_size, max_steps, epochs, planned)
 def test_max_steps_limits_a_fit_and_its_schedule() -> None:
     X, y = friedman(400)
     model = MLPRegressor(
-        batch_size=50, max_steps=20, epochs=100, early_stopping=False, lr_schedule="cosine",
-        learning_rate=0.01, random_state=0,
+        batch_size=50,
+        max_steps=20,
+        epochs=100,
+        early_stopping=False,
+        lr_schedule="cosine",
+        learning_rate=0.01,
+        random_state=0,
     ).fit(X / 10, y / 10)
     assert model.n_epochs_ == 3  # 8 steps an epoch
     rates = model.history_.learning_rate

@@ -216,6 +216,7 @@ def test_the_digits_model(digits_model: Path) -> None:
 
 # --------------------------------------------------------------------------- the command
 
+
 def test_export_writes_the_file_and_says_what_it_takes(digits_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "digits.onnx"
     result = run("export", "--model", str(digits_model), "--out", str(out))

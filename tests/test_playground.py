@@ -88,8 +88,9 @@ def test_fuzzed_settings_never_get_a_5xx(body: dict) -> None:
         sessions.close(answer.json()["id"])
 
 
-def test_four_sessions_train_at_once_a_fifth_gets_429_and_a_closed_page_stops_its_training(
-) -> None:
+def test_four_sessions_train_at_once_a_fifth_gets_429_and_a_closed_page_stops_its_training() -> (
+    None
+):
     sessions = Sessions(limit=4, max_seconds=60)
     app = build_playground(sessions)
     body = json.dumps({"data": "spirals", "hidden": [32, 32], "batch": 8, "epochs": 5000}).encode()
@@ -190,7 +191,7 @@ def test_the_downloaded_digits_model_predicts_what_the_page_showed(tmp_path: Pat
 
 
 def test_settings_defaults_are_what_the_page_starts_with() -> None:
-    page = (Path(__file__).resolve().parents[1] / "src/nnscratch/app/web/playground.html")
+    page = Path(__file__).resolve().parents[1] / "src/nnscratch/app/web/playground.html"
     text = page.read_text()
     defaults = Settings()
     assert f'["hidden", "hidden layers", "{",".join(map(str, defaults.hidden))}"]' in text

@@ -143,6 +143,7 @@ def test_balanced_class_weight_is_scikit_learns_and_moves_the_boundary() -> None
 
 # --------------------------------------------------------------------------- thresholds
 
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 20), st.booleans()), min_size=2, max_size=60).filter(

@@ -188,9 +188,7 @@ def test_category_encoding_caps_rare_levels_and_takes_unseen() -> None:
     encoding = CategoryEncoding("genre", min_count=10).fit(train)
     assert encoding.levels_ == ["pop", "rock"]
     out = encoding.transform(pd.Series(["Pop", "polka", "never seen", None, "rock"]))
-    np.testing.assert_array_equal(
-        out, [[1, 0, 0], [0, 0, 1], [0, 0, 1], [0, 0, 1], [0, 1, 0]]
-    )
+    np.testing.assert_array_equal(out, [[1, 0, 0], [0, 0, 1], [0, 0, 1], [0, 0, 1], [0, 1, 0]])
     assert CategoryEncoding.from_dict(encoding.to_dict()).levels_ == encoding.levels_
 
 

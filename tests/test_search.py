@@ -70,9 +70,10 @@ def test_folds_partition_the_rows(labels) -> None:
         assert len(fold.early_stopping) == round(40 * 0.1)
     if labels is not None:  # stratified: each held-out fold has every class equally
         for fold in folds:
-            assert np.bincount(labels[fold.held_out]).tolist() == [7, 7, 6] or len(
-                set(np.bincount(labels[fold.held_out]))
-            ) <= 2
+            assert (
+                np.bincount(labels[fold.held_out]).tolist() == [7, 7, 6]
+                or len(set(np.bincount(labels[fold.held_out]))) <= 2
+            )
     with pytest.raises(ValueError, match="at least 2 folds"):
         make_folds(60, 1, seed=0)
 
@@ -273,4 +274,3 @@ def test_a_search_whose_scattered_data_dies_with_every_worker_sends_it_again(
     local = run_search(table_search, QUICK, n_trials=3, cv=2, seed=2, jobs=2)
     pd.testing.assert_frame_equal(local.trials[["trial", "mean", "fold_0", "fold_1"]],
                                   result.trials[["trial", "mean", "fold_0", "fold_1"]])  # fmt: skip
-

@@ -268,13 +268,14 @@ def test_metrics_count_every_request_by_route_and_status(
     assert counter(text, "nnscratch_requests_total", route="/predict", status="200") == 25
     assert counter(text, "nnscratch_requests_total", route="/predict", status="422") == 3
     health = {"route": "/health", "status": "200"}
-    assert counter(text, "nnscratch_requests_total", **health) == counter(
-        before, "nnscratch_requests_total", **health
-    ) + 1
+    assert (
+        counter(text, "nnscratch_requests_total", **health)
+        == counter(before, "nnscratch_requests_total", **health) + 1
+    )
     assert counter(text, "nnscratch_requests_total", route="/metrics", status="200") == 1
     assert counter(text, "nnscratch_request_seconds_count", route="/predict") == 28
     assert counter(text, "nnscratch_rows_predicted_total") == 25
-    info = re.search(r'^nnscratch_model_info\{(.*)\} 1\.0$', text, re.MULTILINE)
+    info = re.search(r"^nnscratch_model_info\{(.*)\} 1\.0$", text, re.MULTILINE)
     assert info and 'task="regression"' in info.group(1) and 'model="popularity"' in info.group(1)
 
 
@@ -342,16 +343,20 @@ def test_open_inference_protocol_takes_the_features_as_one_tensor(
     chosen = rows[:5]
     predicted = api.post("/predict", json={"rows": chosen}).json()["predictions"]
     features = api.get("/model").json()["features"]
-    frame = add_derived_features(pd.DataFrame(chosen), [f for f in features
-                                                        if f in DERIVED_FEATURES])
+    frame = add_derived_features(
+        pd.DataFrame(chosen), [f for f in features if f in DERIVED_FEATURES]
+    )
     if "year" not in frame:  # a file gives the year by its release date
         frame["year"] = year_from_release_date(frame["release_date"])
     X = frame[features].astype(float).to_numpy()
-    categorical = [i["name"] for i in api.get("/v2/models/popularity").json()["inputs"]
-                   if i["datatype"] == "BYTES" and i["name"] in frame
-                   and i["name"] not in ("release_date", "name", "artists")]
-    inputs = [{"name": "features", "shape": list(X.shape), "datatype": "FP32",
-               "data": X.tolist()}]
+    categorical = [
+        i["name"]
+        for i in api.get("/v2/models/popularity").json()["inputs"]
+        if i["datatype"] == "BYTES"
+        and i["name"] in frame
+        and i["name"] not in ("release_date", "name", "artists")
+    ]
+    inputs = [{"name": "features", "shape": list(X.shape), "datatype": "FP32", "data": X.tolist()}]
     inputs += [{"name": c, "shape": [len(chosen)], "datatype": "BYTES",
                 "data": [str(v) for v in frame[c]]} for c in categorical]  # fmt: skip
     answer = api.post("/v2/models/popularity/infer", json={"inputs": inputs})
@@ -360,8 +365,9 @@ def test_open_inference_protocol_takes_the_features_as_one_tensor(
     assert answer.json()["outputs"][0]["data"] == pytest.approx(predicted, abs=0.011)
     wrong = [{"name": "features", "shape": [5, 2], "datatype": "FP32", "data": [0.0] * 10}]
     refused = api.post("/v2/models/popularity/infer", json={"inputs": wrong})
-    assert refused.status_code == 400 and f"features must be (rows, {len(features)})" in (
-        refused.json()["error"]
+    assert (
+        refused.status_code == 400
+        and f"features must be (rows, {len(features)})" in (refused.json()["error"])
     )
 
 
@@ -385,9 +391,10 @@ def test_open_inference_protocol_on_digits_with_the_specs_request_forms(
         assert outputs["predictions"]["data"] == by_predict["predictions"]
         assert outputs["predictions"]["datatype"] == "INT64"
         assert outputs["probabilities"]["shape"] == [3, 10]
-        assert np.reshape(outputs["probabilities"]["data"], (3, 10)).tolist() == by_predict[
-            "probabilities"
-        ]
+        assert (
+            np.reshape(outputs["probabilities"]["data"], (3, 10)).tolist()
+            == by_predict["probabilities"]
+        )
     for bad, fragment in (
         ({"inputs": [dict(flat, shape=[3, 60])]}, "needs 180 values, data has 192"),
         ({"inputs": [dict(flat, datatype="FP128")]}, "datatype 'FP128'"),
@@ -425,8 +432,12 @@ def test_an_upload_over_the_limit_in_one_go_gets_its_413_every_time(
     with running_server(models["popularity"]) as url:
         for _ in range(20):
             try:
-                urllib.request.urlopen(urllib.request.Request(
-                    url + "/predict", data=body, headers={"content-type": "text/csv"}), timeout=60)
+                urllib.request.urlopen(
+                    urllib.request.Request(
+                        url + "/predict", data=body, headers={"content-type": "text/csv"}
+                    ),
+                    timeout=60,
+                )
                 raise AssertionError("a 40 MB body was accepted")
             except urllib.error.HTTPError as error:  # the answer, read: not a reset
                 assert error.code == 413
@@ -461,8 +472,12 @@ def test_arbitrary_json_never_gets_a_5xx(fuzz_client: TestClient, payload: objec
 
 
 @settings(max_examples=100, **FUZZ)
-@given(body=st.binary(max_size=300), kind=st.sampled_from(
-    ["application/json", "text/csv", "image/png", "text/plain", "application/octet-stream"]))
+@given(
+    body=st.binary(max_size=300),
+    kind=st.sampled_from(
+        ["application/json", "text/csv", "image/png", "text/plain", "application/octet-stream"]
+    ),
+)
 def test_arbitrary_bytes_never_get_a_5xx(fuzz_client: TestClient, body: bytes, kind: str) -> None:
     answer = fuzz_client.post("/predict", content=body, headers={"content-type": kind})
     assert answer.status_code < 500, (body, answer.text)

@@ -252,8 +252,9 @@ def test_the_estimators_work_in_dask_mls_parallel_post_fit() -> None:
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.random((1_200, 4)), columns=list("abcd"))
     y = (X["a"] + X["b"] > 1).astype(int)
-    wrapped = ParallelPostFit(MLPClassifier(hidden_layer_sizes=(8,), epochs=60, learning_rate=0.01,
-                                            random_state=0))
+    wrapped = ParallelPostFit(
+        MLPClassifier(hidden_layer_sizes=(8,), epochs=60, learning_rate=0.01, random_state=0)
+    )
     wrapped.fit(X, y)
     proba = wrapped.predict_proba(dd.from_pandas(X, npartitions=3)).compute()
     np.testing.assert_allclose(proba, wrapped.estimator.predict_proba(X), rtol=0, atol=1e-6)

@@ -99,9 +99,11 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     """``--preset``, ``--recipe`` and every flag that overrides a recipe's field."""
     presets = sorted({name for task in TASKS.values() for name in task.presets})
     parser.add_argument(
-        "--preset", choices=presets, default="default",
+        "--preset",
+        choices=presets,
+        default="default",
         help="starting configuration; flags below override it",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--recipe",
         help="a JSON recipe (e.g. best.json from `nnscratch tune`) instead of --preset; "

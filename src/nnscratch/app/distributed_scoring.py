@@ -42,9 +42,9 @@ def score_partition(raw: pd.DataFrame, model_file: bytes, source: str) -> tuple[
     what a Dask worker runs, as a streamed chunk is scored."""
     model = _model(model_file)
     pre = model.preprocessing
-    tracks = TracksFile.from_frame(raw, source=source,
-                                   features=pre.features + pre.categorical_columns,
-                                   target=None)  # fmt: skip
+    tracks = TracksFile.from_frame(
+        raw, source=source, features=pre.features + pre.categorical_columns, target=None
+    )
     cleaned, report = clean(tracks.frame, pre.features, None, labels=model.labels, whole=False)
     return (model.predictions(cleaned) if len(cleaned) else None), report
 
@@ -70,9 +70,16 @@ def partitions(source: str, block_bytes: int = BLOCK_BYTES) -> list[Any]:
     for part in parts:
         sep, decimal = sniff_delimited(part)
         compressed = part.suffix == ".gz"
-        frame = dd.read_csv(str(part), sep=sep, decimal=decimal, encoding="utf-8-sig",
-                            encoding_errors="replace", dtype=object, keep_default_na=True,
-                            blocksize=None if compressed else block_bytes)  # fmt: skip
+        frame = dd.read_csv(
+            str(part),
+            sep=sep,
+            decimal=decimal,
+            encoding="utf-8-sig",
+            encoding_errors="replace",
+            dtype=object,
+            keep_default_na=True,
+            blocksize=None if compressed else block_bytes,
+        )
         delayed += list(frame.to_delayed())
     return delayed
 
@@ -85,9 +92,15 @@ class DaskPredictions:
 
     unit = "rows"
 
-    def __init__(self, client: Any, model_path: str, source: str, *,
-                 on_part: Callable[[int], None] | None = None,
-                 block_bytes: int = BLOCK_BYTES) -> None:  # fmt: skip
+    def __init__(
+        self,
+        client: Any,
+        model_path: str,
+        source: str,
+        *,
+        on_part: Callable[[int], None] | None = None,
+        block_bytes: int = BLOCK_BYTES,
+    ) -> None:
         self.client, self.model_path, self.source = client, model_path, source
         self.on_part, self.block_bytes = on_part, block_bytes
         self.partitions = 0
@@ -103,8 +116,10 @@ class DaskPredictions:
 
         model_file = Path(self.model_path).read_bytes()
         [shipped] = self.client.scatter([model_file], broadcast=True, hash=False)
-        tasks = [dask.delayed(score_partition)(part, shipped, self.source)
-                 for part in partitions(self.source, self.block_bytes)]  # fmt: skip
+        tasks = [
+            dask.delayed(score_partition)(part, shipped, self.source)
+            for part in partitions(self.source, self.block_bytes)
+        ]
         self.partitions = len(tasks)
         futures = self.client.compute(tasks)
         order = load_model(self.model_path).preprocessing.features
@@ -123,8 +138,7 @@ class DaskPredictions:
         report = self.report
         if report is None or not report.rows_dropped:
             return []
-        return [f"skipped {report.rows_dropped:,} row(s) that cannot be scored: "
-                f"{report.reasons()}"]  # fmt: skip
+        return [f"skipped {report.rows_dropped:,} row(s) that cannot be scored: {report.reasons()}"]
 
 
 def dask_client(scheduler: str | None, local_workers: int | None) -> Any:
@@ -133,11 +147,15 @@ def dask_client(scheduler: str | None, local_workers: int | None) -> Any:
     try:
         import distributed
     except ImportError:
-        raise DataError("scoring on Dask needs dask[distributed]: pip install "
-                        "'nnscratch[cluster]'") from None  # fmt: skip
+        raise DataError(
+            "scoring on Dask needs dask[distributed]: pip install 'nnscratch[cluster]'"
+        ) from None
     if scheduler:
         return distributed.Client(scheduler, set_as_default=False)
-    cluster = distributed.LocalCluster(n_workers=local_workers or os.cpu_count() or 1,
-                                       threads_per_worker=1, processes=True,
-                                       dashboard_address=None)  # fmt: skip
+    cluster = distributed.LocalCluster(
+        n_workers=local_workers or os.cpu_count() or 1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+    )
     return distributed.Client(cluster, set_as_default=False)

@@ -68,8 +68,9 @@ def check(number: str, answer: Callable[..., Any]) -> bool:
 STRICT = "NNSCRATCH_CHECK_STRICT"
 
 
-def compare(name: str, got: Any, expected: np.ndarray, rtol: float = 1e-7,
-            hint: str = "") -> str | None:  # fmt: skip
+def compare(
+    name: str, got: Any, expected: np.ndarray, rtol: float = 1e-7, hint: str = ""
+) -> str | None:
     """The first difference between ``got`` and ``expected``: type, shape (a transpose
     named), values (the largest relative error, and a constant factor where it is one)."""
     if not isinstance(got, np.ndarray):
@@ -131,8 +132,9 @@ def _minmax(answer: Callable[..., tuple[np.ndarray, np.ndarray]]) -> str | None:
 # ------------------------------------------------------------------ stage 2: initialisation
 
 
-def _variance_check(answer: Callable[..., np.ndarray], variance: Callable[[int, int], float],
-                    name: str) -> str | None:  # fmt: skip
+def _variance_check(
+    answer: Callable[..., np.ndarray], variance: Callable[[int, int], float], name: str
+) -> str | None:
     n_in, n_out = 400, 300
     W = answer(n_in, n_out, np.random.default_rng(0))
     if not isinstance(W, np.ndarray) or W.shape != (n_out, n_in):
@@ -144,8 +146,10 @@ def _variance_check(answer: Callable[..., np.ndarray], variance: Callable[[int, 
         return f"the weights' mean is {W.mean():.3g}; expected about 0"
     if not 0.9 < var / want < 1.1:
         if math.isclose(math.sqrt(var), want, rel_tol=0.1):
-            return (f"the weights' std is {math.sqrt(var):.3g}, the variance {name} wants: "
-                    "scale by its square root")  # fmt: skip
+            return (
+                f"the weights' std is {math.sqrt(var):.3g}, the variance {name} wants: "
+                "scale by its square root"
+            )
         return f"variance {var:.3g}; {name} wants {want:.3g}"
     again = answer(n_in, n_out, np.random.default_rng(0))
     if not np.array_equal(W, again):
@@ -203,8 +207,9 @@ def _mse(answer: Callable[..., float]) -> str | None:
     rng = np.random.default_rng(5)
     Y_hat, Y = rng.normal(size=(1, 40)), rng.normal(size=(1, 40))
     got = np.asarray(float(answer(Y_hat, Y)))
-    return compare("J", got, np.asarray(LOSSES["mse"].value(Y_hat, Y)),
-                   hint=" — J = 1/(2m) Σ (ŷ − y)²")  # fmt: skip
+    return compare(
+        "J", got, np.asarray(LOSSES["mse"].value(Y_hat, Y)), hint=" — J = 1/(2m) Σ (ŷ − y)²"
+    )
 
 
 def _layer_backward(answer: Callable[..., tuple[np.ndarray, ...]]) -> str | None:
@@ -217,12 +222,17 @@ def _layer_backward(answer: Callable[..., tuple[np.ndarray, ...]]) -> str | None
     def J(W_: np.ndarray, b_: np.ndarray, A_: np.ndarray) -> float:
         return float(np.sum(G * (W_ @ A_ + b_)))
 
-    numeric = [finite_difference(lambda x, i=i: J(*[x if j == i else v
-                                                    for j, v in enumerate((W, b, A))]),
-                                 (W, b, A)[i]) for i in range(3)]  # fmt: skip
-    for name, got, want, hint in (("dW", dW, numeric[0], " — did you transpose A?"),
-                                  ("db", db, numeric[1], " — keep the (n, 1) column shape"),
-                                  ("dA_prev", dA, numeric[2], " — Wᵀ·dZ")):  # fmt: skip
+    numeric = [
+        finite_difference(
+            lambda x, i=i: J(*[x if j == i else v for j, v in enumerate((W, b, A))]), (W, b, A)[i]
+        )
+        for i in range(3)
+    ]
+    for name, got, want, hint in (
+        ("dW", dW, numeric[0], " — did you transpose A?"),
+        ("db", db, numeric[1], " — keep the (n, 1) column shape"),
+        ("dA_prev", dA, numeric[2], " — Wᵀ·dZ"),
+    ):
         problem = compare(name, got, want, rtol=1e-5, hint=" (against a finite difference)")
         if problem and "did you transpose?" in problem:
             return problem.replace(" — did you transpose?", hint)
@@ -231,8 +241,9 @@ def _layer_backward(answer: Callable[..., tuple[np.ndarray, ...]]) -> str | None
     return None
 
 
-def finite_difference(J: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-6
-                      ) -> np.ndarray:  # fmt: skip
+def finite_difference(
+    J: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-6
+) -> np.ndarray:
     """Central differences of ``J`` at ``x``, entry by entry."""
     grad = np.empty_like(x)
     for i in np.ndindex(x.shape):
@@ -245,8 +256,9 @@ def finite_difference(J: Callable[[np.ndarray], float], x: np.ndarray, h: float 
 # ------------------------------------------------------------------ stage 6: optimizers
 
 
-def _optimizer_steps(make: Callable[[], Any], learner: Callable[..., Any], state: int
-                     ) -> tuple[list[np.ndarray], list[np.ndarray]]:  # fmt: skip
+def _optimizer_steps(
+    make: Callable[[], Any], learner: Callable[..., Any], state: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Three steps of the package's optimizer and of the learner's update, from the same
     weights and gradients: (the package's weights, the learner's) after each step."""
     rng = np.random.default_rng(7)
@@ -264,22 +276,30 @@ def _optimizer_steps(make: Callable[[], Any], learner: Callable[..., Any], state
 
 
 def _momentum(answer: Callable[..., Any]) -> str | None:
-    want, got = _optimizer_steps(lambda: Momentum(0.1, 0.9),
-                                 lambda w, g, v, t: answer(w, g, v, 0.1, 0.9), 1)  # fmt: skip
+    want, got = _optimizer_steps(
+        lambda: Momentum(0.1, 0.9), lambda w, g, v, t: answer(w, g, v, 0.1, 0.9), 1
+    )
     for t, (w, g) in enumerate(zip(want, got, strict=True), start=1):
-        problem = compare(f"w after step {t}", g, w, rtol=1e-9,
-                          hint=" — v ← μ v + g, then w ← w − η v")  # fmt: skip
+        problem = compare(
+            f"w after step {t}", g, w, rtol=1e-9, hint=" — v ← μ v + g, then w ← w − η v"
+        )
         if problem:
             return problem
     return None
 
 
 def _adam(answer: Callable[..., Any]) -> str | None:
-    want, got = _optimizer_steps(lambda: Adam(0.01),
-                                 lambda w, g, m, v, t: answer(w, g, m, v, t, 0.01), 2)  # fmt: skip
+    want, got = _optimizer_steps(
+        lambda: Adam(0.01), lambda w, g, m, v, t: answer(w, g, m, v, t, 0.01), 2
+    )
     for t, (w, g) in enumerate(zip(want, got, strict=True), start=1):
-        problem = compare(f"w after step {t}", g, w, rtol=1e-6,
-                          hint=" — bias-correct both moments: m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ)")
+        problem = compare(
+            f"w after step {t}",
+            g,
+            w,
+            rtol=1e-6,
+            hint=" — bias-correct both moments: m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ)",
+        )
         if problem:
             return problem
     return None
@@ -303,8 +323,7 @@ def _softmax_ce_gradient(answer: Callable[..., np.ndarray]) -> str | None:
     rng = np.random.default_rng(9)
     Y_hat = ACTIVATIONS["softmax"].function(rng.normal(size=(3, 10)))
     Y = np.eye(3)[:, rng.integers(0, 3, 10)]
-    return compare("dZ", answer(Y_hat, Y), (Y_hat - Y) / 10, rtol=1e-9,
-                   hint=" — dZ = (Ŷ − Y) / m")  # fmt: skip
+    return compare("dZ", answer(Y_hat, Y), (Y_hat - Y) / 10, rtol=1e-9, hint=" — dZ = (Ŷ − Y) / m")
 
 
 # ------------------------------------------------------------------ TabM, piecewise-linear
@@ -315,8 +334,12 @@ def _piecewise_linear(answer: Callable[..., np.ndarray]) -> str | None:
     x = np.array([-1.0, 0.0, 0.5, 1.0, 2.0, 5.9, 6.0, 9.0])
     # at most n_bins + 1 distinct training values become the edges themselves
     encoder = PiecewiseLinearEncoding(include_input=False).fit(edges[:, None])
-    return compare("the encoding", answer(x, edges), encoder.transform(x[:, None]),
-                   hint=" — e_t(x) = clip((x − b_{t−1}) / (b_t − b_{t−1}), 0, 1)")  # fmt: skip
+    return compare(
+        "the encoding",
+        answer(x, edges),
+        encoder.transform(x[:, None]),
+        hint=" — e_t(x) = clip((x − b_{t−1}) / (b_t − b_{t−1}), 0, 1)",
+    )
 
 
 def _tabm_first_layer(answer: Callable[..., np.ndarray]) -> str | None:
@@ -327,16 +350,24 @@ def _tabm_first_layer(answer: Callable[..., np.ndarray]) -> str | None:
     X = rng.normal(size=(5, 7))
     p = net.params
     got = answer(p.W[0].copy(), p.R[0].copy(), p.S[0].copy(), p.B[0].copy(), X)
-    return compare("Z[1]", got, net.trace(X)[0][0], rtol=1e-9,
-                   hint=" — Z_k = s_k ⊙ (W · (r_k ⊙ X)) + b_k, shape (n[1], K, m)")  # fmt: skip
+    return compare(
+        "Z[1]",
+        got,
+        net.trace(X)[0][0],
+        rtol=1e-9,
+        hint=" — Z_k = s_k ⊙ (W · (r_k ⊙ X)) + b_k, shape (n[1], K, m)",
+    )
 
 
 for _number, _title, _run in (
     ("1.1", "release_date → year", _year),
     ("1.2", "Min-Max fitted on the training rows only", _minmax),
     ("2.1", "He initialisation", lambda a: _variance_check(a, lambda i, o: 2 / i, "He")),
-    ("2.2", "Glorot initialisation",
-     lambda a: _variance_check(a, lambda i, o: 2 / (i + o), "Glorot")),
+    (
+        "2.2",
+        "Glorot initialisation",
+        lambda a: _variance_check(a, lambda i, o: 2 / (i + o), "Glorot"),
+    ),
     ("3.1", "ReLU's derivative", _derivative("relu")),
     ("3.2", "the sigmoid's derivative", _derivative("sigmoid")),
     ("4.1", "one layer's forward pass", _layer_forward),

@@ -28,19 +28,29 @@ from nnscratch.errors import RequestError
 
 #: The protocol's datatypes this server reads, and the NumPy type each becomes.
 DATATYPES = {
-    "BOOL": np.bool_, "INT8": np.int64, "INT16": np.int64, "INT32": np.int64,
-    "INT64": np.int64, "UINT8": np.int64, "UINT16": np.int64, "UINT32": np.int64,
-    "UINT64": np.int64, "FP16": np.float64, "FP32": np.float64, "FP64": np.float64,
+    "BOOL": np.bool_,
+    "INT8": np.int64,
+    "INT16": np.int64,
+    "INT32": np.int64,
+    "INT64": np.int64,
+    "UINT8": np.int64,
+    "UINT16": np.int64,
+    "UINT32": np.int64,
+    "UINT64": np.int64,
+    "FP16": np.float64,
+    "FP32": np.float64,
+    "FP64": np.float64,
     "BYTES": object,
-}  # fmt: skip
+}
 
 
 def read_tensors(payload: Any, max_tensor_values: int) -> tuple[dict[str, np.ndarray], Any]:
     """The request's input tensors by name (each reshaped to its ``shape``), and its ``id``;
     400 naming the tensor and field at fault."""
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
-        raise RequestError(400, 'an inference request is {"inputs": [{"name", "shape", '
-                                '"datatype", "data"}, …]}')  # fmt: skip
+        raise RequestError(
+            400, 'an inference request is {"inputs": [{"name", "shape", "datatype", "data"}, …]}'
+        )
     tensors = {}
     for k, tensor in enumerate(payload["inputs"]):
         if not isinstance(tensor, dict):
@@ -57,8 +67,9 @@ def read_tensors(payload: Any, max_tensor_values: int) -> tuple[dict[str, np.nda
 def _tensor(name: str, tensor: dict[str, Any], max_values: int) -> np.ndarray:
     datatype, shape, data = tensor.get("datatype"), tensor.get("shape"), tensor.get("data")
     if datatype not in DATATYPES:
-        raise RequestError(400, f"input {name!r}: datatype {datatype!r} is not one of "
-                                f"{', '.join(DATATYPES)}")  # fmt: skip
+        raise RequestError(
+            400, f"input {name!r}: datatype {datatype!r} is not one of {', '.join(DATATYPES)}"
+        )
     if not isinstance(shape, list) or not all(
         isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
     ):
@@ -68,8 +79,9 @@ def _tensor(name: str, tensor: dict[str, Any], max_values: int) -> np.ndarray:
         raise RequestError(413, f"input {name!r}: {count:,} values; the limit is {max_values:,}")
     flat = _flatten(data, name)
     if len(flat) != count:
-        raise RequestError(400, f"input {name!r}: shape {shape} needs {count} values, "
-                                f"data has {len(flat)}")  # fmt: skip
+        raise RequestError(
+            400, f"input {name!r}: shape {shape} needs {count} values, data has {len(flat)}"
+        )
     if DATATYPES[datatype] is object:
         values = np.empty(count, dtype=object)
         values[:] = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in flat]
@@ -104,12 +116,14 @@ def output_tensors(answer: dict[str, Any]) -> list[dict[str, Any]]:
     for name in ("predictions", "probabilities"):
         if name in answer:
             values = np.asarray(answer[name])
-            outputs.append({
-                "name": name,
-                "shape": list(values.shape),
-                "datatype": datatype_of(values),
-                "data": values.ravel().tolist(),
-            })  # fmt: skip
+            outputs.append(
+                {
+                    "name": name,
+                    "shape": list(values.shape),
+                    "datatype": datatype_of(values),
+                    "data": values.ravel().tolist(),
+                }
+            )
     return outputs
 
 

@@ -47,8 +47,15 @@ class Lab:
     @classmethod
     def from_splits(cls, splits: NetworkSplits, seed: int, epochs: int | None) -> Lab:
         """The lab on a task's data (:meth:`nnscratch.tasks.base.Task.lab_splits`)."""
-        return cls(splits.X, splits.Y, splits.classification, splits.rmse_scale, seed, epochs,
-                   splits.image_shape)  # fmt: skip
+        return cls(
+            splits.X,
+            splits.Y,
+            splits.classification,
+            splits.rmse_scale,
+            seed,
+            epochs,
+            splits.image_shape,
+        )
 
     @property
     def sizes(self) -> list[int]:
@@ -62,13 +69,26 @@ class Lab:
     def score_name(self) -> str:
         return "accuracy" if self.classification else "RMSE"
 
-    def network(self, hidden: str = "relu", init: str = "he", widths: tuple[int, ...] = HIDDEN,
-                dropout: float = 0.0) -> Network:  # fmt: skip
+    def network(
+        self,
+        hidden: str = "relu",
+        init: str = "he",
+        widths: tuple[int, ...] = HIDDEN,
+        dropout: float = 0.0,
+    ) -> Network:
         """A fresh network from the lab's seed, with the task's output and loss: hidden
         layers of ``widths`` (the seed's by default), dropout masks from seed + 1."""
         output, loss = ("softmax", "cross_entropy") if self.classification else ("identity", "mse")
-        return Network(self.sizes_with(widths), hidden, output, init, loss=loss, rng=self.seed,
-                       dropout=dropout, dropout_rng=self.seed + 1)  # fmt: skip
+        return Network(
+            self.sizes_with(widths),
+            hidden,
+            output,
+            init,
+            loss=loss,
+            rng=self.seed,
+            dropout=dropout,
+            dropout_rng=self.seed + 1,
+        )
 
     def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         return self.X[split], self.Y[split]
@@ -226,8 +246,14 @@ def experiment_activation(lab: Lab) -> dict[str, Any]:
         init = "he" if "relu" in act else "glorot"
         # per epoch: ‖dW[l]‖ for l = 1..L at its last batch of 256
         record = GradientNorms(every=math.ceil(lab.X["train"].shape[1] / 256))
-        run = fit(lab, act, GradientDescent(0.1), epochs=lab.epochs_or(40),
-                  net=lab.network(act, init), callbacks=(record,))  # fmt: skip
+        run = fit(
+            lab,
+            act,
+            GradientDescent(0.1),
+            epochs=lab.epochs_or(40),
+            net=lab.network(act, init),
+            callbacks=(record,),
+        )
         run.extra = {"gradient norm per layer": record.norms}
         runs.append(run)
     rows = [

@@ -38,8 +38,16 @@ def experiment_augmentation(lab: Lab) -> dict[str, Any]:
     for name in AUGMENTATIONS:
         net = lab.network(widths=WIDE, dropout=0.2)
         transform = augmentation(name, lab.image_shape)
-        run = fit(lab, name, Adam(1e-3), epochs=lab.epochs_or(15), batch_size=128, net=net,
-                  batch_transform=transform, from_rows=True)  # fmt: skip
+        run = fit(
+            lab,
+            name,
+            Adam(1e-3),
+            epochs=lab.epochs_or(15),
+            batch_size=128,
+            net=net,
+            batch_transform=transform,
+            from_rows=True,
+        )
         run.extra = {"test": lab.score(run.net, "test")}
         runs.append(run)
     rows = [
@@ -86,8 +94,12 @@ def plot_augmentation(name: str, result: dict[str, Any], source: str) -> Figure:
         acc.plot(epochs, 100 * np.asarray(run.history.val_accuracy), label=run.label, marker=".")
         loss.plot(epochs, run.history.train_loss, label=run.label)
     acc.set(xlabel="epoch", ylabel="validation accuracy (%)", title=f"{name}: validation accuracy")
-    loss.set(xlabel="epoch", ylabel="training loss (log)", yscale="log",
-             title="training loss on the distorted batches")  # fmt: skip
+    loss.set(
+        xlabel="epoch",
+        ylabel="training loss (log)",
+        yscale="log",
+        title="training loss on the distorted batches",
+    )
     for panel in (acc, loss):
         panel.grid(alpha=0.3)
         panel.legend(fontsize=8)

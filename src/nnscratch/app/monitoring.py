@@ -27,16 +27,27 @@ from typing import Any
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
-                   Awaitable[None]]  # fmt: skip
+ASGIApp = Callable[
+    [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]
+]
 
 #: Latency buckets in seconds: 1 ms to 5 s.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 #: Rows (and requests) per network call.
 SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 #: The routes counted by name; any other path is counted as "other".
-ROUTES = ("/", "/health", "/model", "/predict", "/metrics", "/v2/health/live",
-          "/v2/health/ready", "/v2", "/docs", "/openapi.json")  # fmt: skip
+ROUTES = (
+    "/",
+    "/health",
+    "/model",
+    "/predict",
+    "/metrics",
+    "/v2/health/live",
+    "/v2/health/ready",
+    "/v2",
+    "/docs",
+    "/openapi.json",
+)
 
 
 def route_of(path: str) -> str:
@@ -57,17 +68,33 @@ class ServerMetrics:
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.registry = None if self.multiprocess else CollectorRegistry()
         options = {"registry": self.registry}
-        self.requests = Counter("nnscratch_requests", "Requests answered, by route and status",
-                                ["route", "status"], **options)  # fmt: skip
-        self.latency = Histogram("nnscratch_request_seconds", "Request latency, by route",
-                                 ["route"], buckets=LATENCY_BUCKETS, **options)  # fmt: skip
-        self.batch_rows = Histogram("nnscratch_batch_rows", "Rows per network call",
-                                    buckets=SIZE_BUCKETS, **options)  # fmt: skip
-        self.batch_requests = Histogram("nnscratch_batch_requests", "Requests per network call",
-                                        buckets=SIZE_BUCKETS, **options)  # fmt: skip
+        self.requests = Counter(
+            "nnscratch_requests",
+            "Requests answered, by route and status",
+            ["route", "status"],
+            **options,
+        )
+        self.latency = Histogram(
+            "nnscratch_request_seconds",
+            "Request latency, by route",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            **options,
+        )
+        self.batch_rows = Histogram(
+            "nnscratch_batch_rows", "Rows per network call", buckets=SIZE_BUCKETS, **options
+        )
+        self.batch_requests = Histogram(
+            "nnscratch_batch_requests", "Requests per network call", buckets=SIZE_BUCKETS, **options
+        )
         self.rows = Counter("nnscratch_rows_predicted", "Rows the network answered", **options)
-        info = Gauge("nnscratch_model_info", "The model served", ["model", "version", "task",
-                     "nnscratch_version"], multiprocess_mode="max", **options)  # fmt: skip
+        info = Gauge(
+            "nnscratch_model_info",
+            "The model served",
+            ["model", "version", "task", "nnscratch_version"],
+            multiprocess_mode="max",
+            **options,
+        )
         info.labels(model, version, task, nnscratch_version).set(1)
 
     def batch(self, requests: int, rows: int) -> None:

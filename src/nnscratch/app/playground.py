@@ -43,8 +43,14 @@ from nnscratch.app.playground_sessions import (
 )
 from nnscratch.errors import RequestError
 
-__all__ = ["MAX_SECONDS", "MAX_SESSIONS", "WARNING_DOCS", "Sessions", "Settings",
-           "build_playground"]  # fmt: skip
+__all__ = [
+    "MAX_SECONDS",
+    "MAX_SESSIONS",
+    "WARNING_DOCS",
+    "Sessions",
+    "Settings",
+    "build_playground",
+]
 
 #: How often a stream asks whether its page is still there.
 CHECK_SECONDS = 0.25
@@ -117,8 +123,9 @@ def build_playground(sessions: Sessions | None = None) -> Any:
     async def events(request: Request) -> StreamingResponse:
         session = sessions.get(request.path_params["id"])
         stream = event_stream(sessions, session, request.is_disconnected)
-        return StreamingResponse(stream, media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store"})  # fmt: skip
+        return StreamingResponse(
+            stream, media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        )
 
     async def control(request: Request) -> JSONResponse:
         sessions.get(request.path_params["id"]).control(request.path_params["action"])
@@ -126,8 +133,11 @@ def build_playground(sessions: Sessions | None = None) -> Any:
 
     async def model(request: Request) -> Response:
         body = sessions.get(request.path_params["id"]).model_file()
-        return Response(body, media_type="application/octet-stream",
-                        headers={"Content-Disposition": 'attachment; filename="model.npz"'})
+        return Response(
+            body,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": 'attachment; filename="model.npz"'},
+        )
 
     async def docs(request: Request) -> Response:
         return Response(*docs_page(request.path_params["name"]))
@@ -136,11 +146,16 @@ def build_playground(sessions: Sessions | None = None) -> Any:
         assert isinstance(exc, RequestError)
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
-    app = Starlette(routes=[
-        Route("/", index), Route("/api/sessions", open_session, methods=["POST"]),
-        Route("/api/sessions/{id}/events", events), Route("/api/sessions/{id}/model", model),
-        Route("/api/sessions/{id}/{action}", control, methods=["POST"]),
-        Route("/docs/{name}", docs),
-    ], exception_handlers={RequestError: request_error})  # fmt: skip
+    app = Starlette(
+        routes=[
+            Route("/", index),
+            Route("/api/sessions", open_session, methods=["POST"]),
+            Route("/api/sessions/{id}/events", events),
+            Route("/api/sessions/{id}/model", model),
+            Route("/api/sessions/{id}/{action}", control, methods=["POST"]),
+            Route("/docs/{name}", docs),
+        ],
+        exception_handlers={RequestError: request_error},
+    )
     app.state.sessions = sessions
     return app

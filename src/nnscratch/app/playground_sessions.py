@@ -48,14 +48,25 @@ MIN_EPOCH_SECONDS = 0.02
 #: Weight matrices larger than this many values are not sent (too many to draw).
 MAX_DRAWN_WEIGHTS = 16_384
 #: What the page is told about a layer, from each telemetry record.
-LAYER_KEYS = ("layer", "act_mean", "act_std", "dead_fraction", "saturated_fraction", "grad_rms",
-              "update_ratio_log10", "hist")  # fmt: skip
+LAYER_KEYS = (
+    "layer",
+    "act_mean",
+    "act_std",
+    "dead_fraction",
+    "saturated_fraction",
+    "grad_rms",
+    "update_ratio_log10",
+    "hist",
+)
 #: Where each kind of warning is explained.
 WARNING_DOCS = {
-    "vanishing": "2-init.md", "exploding": "2-init.md", "dead": "3-activations.md",
-    "saturated": "3-activations.md", "large_updates": "optimizers.md",
+    "vanishing": "2-init.md",
+    "exploding": "2-init.md",
+    "dead": "3-activations.md",
+    "saturated": "3-activations.md",
+    "large_updates": "optimizers.md",
     "small_updates": "optimizers.md",
-}  # fmt: skip
+}
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
 #: Tracks data: the built-in sample, and the file ``nnscratch playground --data`` gave.
@@ -121,12 +132,21 @@ def _field(name: str, value: Any) -> Any:
         if not isinstance(value, list) or not 1 <= len(value) <= 8:
             raise RequestError(422, f"hidden: 1 to 8 layer widths, not {value!r}")
         return tuple(_number("hidden", v, 1, 256, whole=True) for v in value)
-    choices = {"data": (*TOY_SETS, *TRACKS), "activation": ACTIVATIONS, "init": INITS,
-               "optimizer": OPTIMIZERS}  # fmt: skip
+    choices = {
+        "data": (*TOY_SETS, *TRACKS),
+        "activation": ACTIVATIONS,
+        "init": INITS,
+        "optimizer": OPTIMIZERS,
+    }
     if name in choices:
         return _choice(name, value, choices[name])
-    ranges = {"noise": (0, 0.5), "lr": (1e-6, 10), "l2": (0, 1), "dropout": (0, 0.9),
-              "target_loss": (0, 10)}  # fmt: skip
+    ranges = {
+        "noise": (0, 0.5),
+        "lr": (1e-6, 10),
+        "l2": (0, 1),
+        "dropout": (0, 0.9),
+        "target_loss": (0, 10),
+    }
     if name in ranges:
         return _number(name, value, *ranges[name])
     whole = {"batch": (0, 1000), "epochs": (1, 5000), "seed": (0, 2**31 - 1)}
@@ -136,12 +156,19 @@ def _field(name: str, value: Any) -> Any:
 def estimator_for(settings: Settings, data: ToyData) -> MLPClassifier | MLPRegressor:
     """The estimator the settings describe (no early stopping: the page decides)."""
     params = dict(
-        hidden_layer_sizes=settings.hidden, activation=settings.activation,
-        init=settings.init, optimizer=settings.optimizer, learning_rate=settings.lr,
-        batch_size=settings.batch or None, epochs=settings.epochs, l2=settings.l2,
-        dropout=settings.dropout, early_stopping=False, random_state=settings.seed,
+        hidden_layer_sizes=settings.hidden,
+        activation=settings.activation,
+        init=settings.init,
+        optimizer=settings.optimizer,
+        learning_rate=settings.lr,
+        batch_size=settings.batch or None,
+        epochs=settings.epochs,
+        l2=settings.l2,
+        dropout=settings.dropout,
+        early_stopping=False,
+        random_state=settings.seed,
         dtype="float64",
-    )  # fmt: skip
+    )
     if data.classification:
         return MLPClassifier(**params)
     return MLPRegressor(**params)
@@ -173,8 +200,9 @@ class ToySource:
     def fit(self, callbacks: tuple[Any, ...]) -> None:
         data = self.data
         assert data is not None
-        self.estimator.fit(data.X_train, data.y_train, eval_set=(data.X_val, data.y_val),
-                           callbacks=callbacks)  # fmt: skip
+        self.estimator.fit(
+            data.X_train, data.y_train, eval_set=(data.X_val, data.y_val), callbacks=callbacks
+        )
 
     def save(self, path: Path, finished: bool) -> None:
         """The estimator's model file; for 8×8 digits the digits model ``nnscratch predict``
@@ -203,12 +231,22 @@ class TracksSource:
     def __init__(self, settings: Settings, path: str | None) -> None:
         self.settings, self.path = settings, path
         self.task = task_for_data(path)
-        self.recipe = self.task.presets["default"].with_overrides(
-            hidden=settings.hidden, activation=settings.activation, init=settings.init,
-            optimizer=settings.optimizer, learning_rate=settings.lr,
-            batch_size=settings.batch or None, l2=settings.l2, dropout=settings.dropout,
-            epochs=settings.epochs, lr_schedule="constant",
-        ).with_overrides(patience=None, max_steps=None, n_members=1, k=1, n_jobs=1)  # fmt: skip
+        self.recipe = (
+            self.task.presets["default"]
+            .with_overrides(
+                hidden=settings.hidden,
+                activation=settings.activation,
+                init=settings.init,
+                optimizer=settings.optimizer,
+                learning_rate=settings.lr,
+                batch_size=settings.batch or None,
+                l2=settings.l2,
+                dropout=settings.dropout,
+                epochs=settings.epochs,
+                lr_schedule="constant",
+            )
+            .with_overrides(patience=None, max_steps=None, n_members=1, k=1, n_jobs=1)
+        )
         self.data: ToyData | None = None  # nothing to draw but the network's own figures
         self.model: Any = None
 
@@ -220,8 +258,9 @@ class TracksSource:
         return math.ceil(n / min(self.settings.batch or n, n))
 
     def fit(self, callbacks: tuple[Any, ...]) -> None:
-        self.model = self.task.fit(self.loaded, self.recipe, self.settings.seed,
-                                   callbacks=callbacks)  # fmt: skip
+        self.model = self.task.fit(
+            self.loaded, self.recipe, self.settings.seed, callbacks=callbacks
+        )
 
     def save(self, path: Path, finished: bool) -> None:
         """The model ``nnscratch train`` would have written: ``predict`` and ``serve`` read it."""
@@ -230,8 +269,12 @@ class TracksSource:
         self.model.save(path)
 
     def hello(self) -> dict[str, Any]:
-        return {"classes": None, "n_features": 0, "points": None,
-                "source": self.path or "the built-in synthetic sample"}  # fmt: skip
+        return {
+            "classes": None,
+            "n_features": 0,
+            "points": None,
+            "source": self.path or "the built-in synthetic sample",
+        }
 
 
 class Session:
@@ -244,15 +287,19 @@ class Session:
     ) -> None:
         self.id = uuid.uuid4().hex
         self.settings, self.max_seconds = settings, max_seconds
-        self.source = (TracksSource(settings, path if settings.data == "file" else None)
-                       if settings.data in TRACKS else ToySource(settings))  # fmt: skip
+        self.source = (
+            TracksSource(settings, path if settings.data == "file" else None)
+            if settings.data in TRACKS
+            else ToySource(settings)
+        )
         self.events: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self.state, self.opened, self.streaming = "ready", time.monotonic(), False
         self._running, self._closed, self._step = threading.Event(), False, False
         self._viz: dict[str, Any] = {}
         self._history: list[dict[str, float]] = []
-        self._thread = threading.Thread(target=self._train, name=f"playground-{self.id[:8]}",
-                                        daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._train, name=f"playground-{self.id[:8]}", daemon=True
+        )
         self._thread.start()
 
     # ------------------------------------------------------------ control (any thread)
@@ -304,16 +351,21 @@ class Session:
             reason = f"stopped: {exc}"
         finally:
             self.state = "done"
-            self.events.put({"type": "done", "reason": reason,
-                             "seconds": round(time.monotonic() - started, 2)})  # fmt: skip
+            self.events.put(
+                {"type": "done", "reason": reason, "seconds": round(time.monotonic() - started, 2)}
+            )
 
     _reason = "reached the epochs asked for"
 
     def due(self, epoch: int) -> bool:
         """Whether epoch ``epoch`` (0-based) is drawn: the last one, one before a pause, or
         one at least :data:`MIN_EVENT_SECONDS` after the last drawn."""
-        return (epoch + 1 >= self.settings.epochs or self._step or not self._running.is_set()
-                or time.monotonic() - self._published >= MIN_EVENT_SECONDS)  # fmt: skip
+        return (
+            epoch + 1 >= self.settings.epochs
+            or self._step
+            or not self._running.is_set()
+            or time.monotonic() - self._published >= MIN_EVENT_SECONDS
+        )
 
     _published = _epoch_started = 0.0
 
@@ -328,8 +380,9 @@ class Session:
         target = self.settings.target_loss
         reached = bool(target) and logs.get("val_loss", math.inf) <= target
         if self._viz or reached or self._closed:
-            self.events.put({"type": "epoch", "epoch": epoch + 1, "history": self._history,
-                             **self._viz})  # fmt: skip
+            self.events.put(
+                {"type": "epoch", "epoch": epoch + 1, "history": self._history, **self._viz}
+            )
             self._history, self._viz, self._published = [], {}, time.monotonic()
         if reached:
             self._reason = f"validation loss reached {target:g}"
@@ -360,8 +413,14 @@ class Session:
     def opening(self) -> dict[str, Any]:
         """The stream's first event: the settings and what to draw."""
         settings = vars(self.settings) | {"hidden": list(self.settings.hidden)}
-        return {"type": "hello", "id": self.id, "settings": settings, "grid": GRID,
-                "extent": EXTENT, **self.source.hello()}  # fmt: skip
+        return {
+            "type": "hello",
+            "id": self.id,
+            "settings": settings,
+            "grid": GRID,
+            "extent": EXTENT,
+            **self.source.hello(),
+        }
 
 
 class LiveView:
@@ -386,9 +445,11 @@ class LiveView:
         viz: dict[str, Any] = {
             "layers": [{k: r[k] for k in LAYER_KEYS} for r in records],
             "warnings": [w | {"doc": WARNING_DOCS[w["kind"]]} for w in diagnose(records)],
-            "weights": [np.round(v.W, 4).tolist() if v.W.size <= MAX_DRAWN_WEIGHTS else None
-                        for v in view.layers],
-        }  # fmt: skip
+            "weights": [
+                np.round(v.W, 4).tolist() if v.W.size <= MAX_DRAWN_WEIGHTS else None
+                for v in view.layers
+            ],
+        }
         if self.data is not None:
             viz |= self.outcome(view, self.data)
         self.session._viz = viz
@@ -397,13 +458,16 @@ class LiveView:
         """The confusion matrix and the boundary, or predicted against actual and the curve."""
         outputs = view.trace(self.X_val)[-1][1]
         if not data.classification:
-            return {"pred_actual": np.round(np.c_[data.y_val, outputs[0]], 3).tolist(),
-                    "curve": np.round(view.trace(self.curve)[-1][1][0], 3).tolist()}  # fmt: skip
+            return {
+                "pred_actual": np.round(np.c_[data.y_val, outputs[0]], 3).tolist(),
+                "curve": np.round(view.trace(self.curve)[-1][1][0], 3).tolist(),
+            }
         out = {"confusion": confusion(data, outputs).tolist()}
         if self.grid is not None:
             grid_out = view.trace(self.grid)[-1][1]
-            out["boundary"] = np.round(grid_out[-1] if len(grid_out) == 1 else
-                                       grid_out.argmax(axis=0), 3).tolist()  # fmt: skip
+            out["boundary"] = np.round(
+                grid_out[-1] if len(grid_out) == 1 else grid_out.argmax(axis=0), 3
+            ).tolist()
         return out
 
 
@@ -434,15 +498,20 @@ class Sessions:
 
     def open(self, settings: Settings) -> Session:
         if settings.data == "file" and self.data_path is None:
-            raise RequestError(422, "data: 'file' is the CSV given to nnscratch playground "
-                               "--data, and none was given")  # fmt: skip
+            raise RequestError(
+                422,
+                "data: 'file' is the CSV given to nnscratch playground --data, and none was given",
+            )
         with self._lock:
             now = time.monotonic()
             for stale in [s for s in self._live.values() if s.unclaimed_since(now) > 30]:
                 self._live.pop(stale.id).close()  # opened, but no page ever listened
             if len(self._live) >= self.limit:
-                raise RequestError(429, f"{self.limit} sessions are training already (the "
-                                   "most at once); close a page or try again later")  # fmt: skip
+                raise RequestError(
+                    429,
+                    f"{self.limit} sessions are training already (the "
+                    "most at once); close a page or try again later",
+                )
             session = Session(settings, self.max_seconds, self.data_path)
             self._live[session.id] = session
         return session
@@ -461,5 +530,3 @@ class Sessions:
 
     def __len__(self) -> int:
         return len(self._live)
-
-

@@ -51,6 +51,7 @@ RESUBMITS = 2
 #: Fraction of each fold's training rows held out for early stopping.
 EARLY_STOPPING_FRACTION = 0.1
 
+
 def sample_trials(
     space: dict[str, Any] | list[dict[str, Any]], n_trials: int, seed: int
 ) -> list[dict[str, Any]]:
@@ -205,8 +206,13 @@ def run_search(
     folds = make_folds(n_rows, cv, seed, labels)
     tasks = [(t, k) for t in range(len(trials)) for k in range(cv)]
     records: dict[tuple[int, int], dict[str, Any]] = {}
-    bar = tqdm(total=len(tasks), desc=f"{len(trials)} trials × {cv} folds", unit="fit",
-               disable=not progress, dynamic_ncols=True)  # fmt: skip
+    bar = tqdm(
+        total=len(tasks),
+        desc=f"{len(trials)} trials × {cv} folds",
+        unit="fit",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
 
     def collect(record: dict[str, Any]) -> None:
         records[(record["trial"], record["fold"])] = record
@@ -222,8 +228,10 @@ def run_search(
     try:
         with bar:
             for _ in range(1 + (RESUBMITS if client is not None else 0)):
-                calls = [fit(search, base, trials[t], folds[k], seed, trial=t, fold_index=k)
-                         for t, k in pending]  # fmt: skip
+                calls = [
+                    fit(search, base, trials[t], folds[k], seed, trial=t, fold_index=k)
+                    for t, k in pending
+                ]
                 backend_error, data_lost = _run_tasks(calls, client, jobs, search, collect)
                 pending = [task for task in tasks if task not in records]
                 if not (pending and data_lost):
@@ -237,8 +245,14 @@ def run_search(
 
 
 def _failed(trial: int, fold: int, error: str) -> dict[str, Any]:
-    return {"trial": trial, "fold": fold, "score": math.nan, "seconds": 0.0,
-            "status": "failed", "error": error}  # fmt: skip
+    return {
+        "trial": trial,
+        "fold": fold,
+        "score": math.nan,
+        "seconds": 0.0,
+        "status": "failed",
+        "error": error,
+    }
 
 
 def _run_tasks(

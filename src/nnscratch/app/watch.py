@@ -28,9 +28,16 @@ class WatchedRun:
 
     def __init__(self, title: str, every: int) -> None:
         self.events: list[dict[str, Any]] = [
-            {"type": "hello", "watch": True, "title": title, "classes": None, "points": None,
-             "n_features": 0, "settings": {}}
-        ]  # fmt: skip
+            {
+                "type": "hello",
+                "watch": True,
+                "title": title,
+                "classes": None,
+                "points": None,
+                "n_features": 0,
+                "settings": {},
+            }
+        ]
         self._lock = threading.Lock()
         self._layers: dict[str, Any] = {}
         self._follow: int | None = None
@@ -109,14 +116,16 @@ def watch_app(run: WatchedRun) -> Any:
         return HTMLResponse(page().replace("<body>", '<body data-watch="1">', 1))
 
     async def events(request: Request) -> StreamingResponse:
-        return StreamingResponse(watch_stream(run), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store"})  # fmt: skip
+        return StreamingResponse(
+            watch_stream(run), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        )
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "events": len(run.since(0))})
 
-    return Starlette(routes=[Route("/", index), Route("/api/watch/events", events),
-                             Route("/health", health)])  # fmt: skip
+    return Starlette(
+        routes=[Route("/", index), Route("/api/watch/events", events), Route("/health", health)]
+    )
 
 
 @contextmanager
@@ -125,8 +134,9 @@ def watching(run: WatchedRun, host: str, port: int, linger: float = 2.0) -> Iter
     ``linger`` seconds more, so that open pages receive the end; the URL."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(watch_app(run), host=host, port=port,
-                                           log_level="warning", lifespan="off"))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(watch_app(run), host=host, port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, name="nnscratch-watch", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -140,4 +150,3 @@ def watching(run: WatchedRun, host: str, port: int, linger: float = 2.0) -> Iter
         time.sleep(linger)
         server.should_exit = True
         thread.join(10)
-

@@ -82,8 +82,9 @@ class Answers:
         self, model: Any, max_body_bytes: int, max_rows: int, batching: dict, metrics: Any
     ) -> None:
         self.model, self.max_body_bytes, self.max_rows = model, max_body_bytes, max_rows
-        self.batcher = MicroBatcher(model.network_outputs, prepare=self.prepare,
-                                    on_batch=metrics.batch, **batching)  # fmt: skip
+        self.batcher = MicroBatcher(
+            model.network_outputs, prepare=self.prepare, on_batch=metrics.batch, **batching
+        )
 
     def close(self) -> None:
         self.batcher.close()
@@ -151,8 +152,13 @@ def add_inference_protocol(app: Any, served: Any, answers: Answers) -> None:
     from fastapi.responses import JSONResponse
 
     model, name, version = served.model, served.name, served.version
-    metadata = {"name": name, "versions": [version], "platform": "nnscratch",
-                "inputs": model.tensor_inputs(), "outputs": model.tensor_outputs()}  # fmt: skip
+    metadata = {
+        "name": name,
+        "versions": [version],
+        "platform": "nnscratch",
+        "inputs": model.tensor_inputs(),
+        "outputs": model.tensor_outputs(),
+    }
 
     def known(model_name: str) -> None:
         if model_name != name:

@@ -136,8 +136,9 @@ def ensemble_array_shapes(layer_sizes: Sequence[int], k: int) -> dict[str, tuple
     ``W{l}`` ``(n[l], n[l-1])``, ``R{l}`` ``(n[l-1], K)``, ``S{l}`` and ``B{l}`` ``(n[l], K)``."""
     shapes = {}
     for l, (n_in, n_out) in enumerate(pairwise(int(n) for n in layer_sizes), start=1):
-        shapes.update({f"W{l}": (n_out, n_in), f"R{l}": (n_in, k),
-                       f"S{l}": (n_out, k), f"B{l}": (n_out, k)})  # fmt: skip
+        shapes.update(
+            {f"W{l}": (n_out, n_in), f"R{l}": (n_in, k), f"S{l}": (n_out, k), f"B{l}": (n_out, k)}
+        )
     return shapes
 
 

@@ -324,7 +324,6 @@ def activations_and_loss(
     return hidden, output, loss_function
 
 
-
 def check_input_layout(X: np.ndarray, n_inputs: int) -> None:
     """``ValueError`` unless ``X`` is ``(n_inputs, m)``: the network layout."""
     if X.ndim != 2 or X.shape[0] != n_inputs:
@@ -370,9 +369,7 @@ class Network:
         rates = (float(dropout),) * n_hidden if np.isscalar(dropout) else tuple(dropout)
         if len(rates) != n_hidden or not all(0 <= p < 1 for p in rates):
             raise ValueError(f"dropout must be {n_hidden} rate(s) in [0, 1), got {dropout!r}")
-        self.dropout = (
-            Dropout(rates, np.random.default_rng(dropout_rng)) if any(rates) else None
-        )
+        self.dropout = Dropout(rates, np.random.default_rng(dropout_rng)) if any(rates) else None
         self.grads = self.params.zeros_like()
         self._caches: dict[int, ForwardCache] = {}
         self._last: ForwardCache | None = None

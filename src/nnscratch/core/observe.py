@@ -41,8 +41,17 @@ class LayerView:
     """Layer ``index``'s arrays for the current batch (see the module docs for shapes)."""
 
     __slots__ = (
-        "A", "W", "_Z", "_pre_activation", "activation", "b", "dW", "db", "index", "update"
-    )  # fmt: skip
+        "A",
+        "W",
+        "_Z",
+        "_pre_activation",
+        "activation",
+        "b",
+        "dW",
+        "db",
+        "index",
+        "update",
+    )
 
     def __init__(
         self,

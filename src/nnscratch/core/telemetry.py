@@ -49,9 +49,25 @@ SATURATING = ("sigmoid", "tanh")
 SATURATION = 4.0
 
 #: The keys every record has, in order.
-KEYS = ("step", "epoch", "member", "k", "layer", "activation", "loss", "z_mean", "z_std",
-        "act_mean", "act_std", "dead_fraction", "saturated_fraction", "hist", "weight_rms",
-        "grad_rms", "update_ratio_log10")  # fmt: skip
+KEYS = (
+    "step",
+    "epoch",
+    "member",
+    "k",
+    "layer",
+    "activation",
+    "loss",
+    "z_mean",
+    "z_std",
+    "act_mean",
+    "act_std",
+    "dead_fraction",
+    "saturated_fraction",
+    "hist",
+    "weight_rms",
+    "grad_rms",
+    "update_ratio_log10",
+)
 
 
 def rms(a: np.ndarray | None) -> float:
@@ -118,8 +134,15 @@ class Telemetry:
         members trained side by side record in the order their threads reach a step."""
         with self._lock:
             records = list(self.records)
-        return sorted(records, key=lambda r: (r["member"] or 0, r["step"], r["layer"],
-                                              -1 if r["k"] is None else r["k"]))  # fmt: skip
+        return sorted(
+            records,
+            key=lambda r: (
+                r["member"] or 0,
+                r["step"],
+                r["layer"],
+                -1 if r["k"] is None else r["k"],
+            ),
+        )
 
     def _probe(self, view: StepView) -> np.ndarray:
         probe = self._probes.get(view.member)
@@ -153,8 +176,17 @@ class Telemetry:
         }
         place = {"step": view.step, "epoch": view.epoch, "member": view.member}
         figures = activation_figures(Z, A, layer.activation)
-        out = [{**place, "k": None, "layer": layer.index, "activation": layer.activation,
-                "loss": view.loss, **figures, **shared}]  # fmt: skip
+        out = [
+            {
+                **place,
+                "k": None,
+                "layer": layer.index,
+                "activation": layer.activation,
+                "loss": view.loss,
+                **figures,
+                **shared,
+            }
+        ]
         if self.per_member and Z.ndim == 3:
             for k in range(Z.shape[1]):
                 figures = activation_figures(Z[:, k], A[:, k], layer.activation)
@@ -172,8 +204,9 @@ def diagnose(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     pooled = [r for r in records if r.get("k") is None]
     if not pooled:
         return []
-    newest = [r for r in pooled if r["step"] == pooled[-1]["step"] and
-              r["member"] == pooled[-1]["member"]]  # fmt: skip
+    newest = [
+        r for r in pooled if r["step"] == pooled[-1]["step"] and r["member"] == pooled[-1]["member"]
+    ]
     largest = max(r["grad_rms"] for r in newest)
     output = max(r["layer"] for r in newest)
     warnings = []

@@ -405,8 +405,16 @@ class _Watch:
         if not due:
             return
         m = Y_batch.shape[1] if weights is None else float(np.sum(weights, dtype=np.float64))
-        view = StepView(self.steps, self.epoch, self.member, float(objective), float(m),
-                        net.layer_views(self.before), read_only(inputs), net.trace)  # fmt: skip
+        view = StepView(
+            self.steps,
+            self.epoch,
+            self.member,
+            float(objective),
+            float(m),
+            net.layer_views(self.before),
+            read_only(inputs),
+            net.trace,
+        )
         for observer in due:
             observer.on_step(view)
 
@@ -494,8 +502,14 @@ class _Loop:
         # The bar is advanced by hand, not iterated over: a generator left by `break` is
         # finalised later, and a second Ctrl-C raised inside that finalisation would be
         # printed as "Exception ignored" and lost.
-        bar = tqdm(total=config.epochs, desc=config.progress_label, unit="epoch",
-                   disable=not config.progress, dynamic_ncols=True, leave=True)  # fmt: skip
+        bar = tqdm(
+            total=config.epochs,
+            desc=config.progress_label,
+            unit="epoch",
+            disable=not config.progress,
+            dynamic_ncols=True,
+            leave=True,
+        )
         base_lr, start = self.optimizer.learning_rate, self.history.n_epochs
         # Overflow is expected when training diverges; it is caught and reported.
         with (
@@ -527,8 +541,9 @@ class _Loop:
             return True
         if not self.checkpoints.epoch_done():
             raise diverged()
-        logs = _epoch_logs(net, objective_sum, self.batches.total_weight, val,
-                           self.config.rmse_scale)  # fmt: skip
+        logs = _epoch_logs(
+            net, objective_sum, self.batches.total_weight, val, self.config.rmse_scale
+        )
         history.record(logs, optimizer.learning_rate, time.perf_counter() - tick)
         _show(bar, logs)
         asked = [bool(callback(epoch, logs)) for callback in self.callbacks]  # every one
@@ -583,19 +598,30 @@ def train(
     (augmentation; needs ``rows``). ``callbacks``: epoch callbacks (:data:`Callback`) and
     step observers (:class:`~nnscratch.core.observe.StepObserver`, told ``member``).
     """
-    batches = _Batches(net, X, Y, rows, config.batch_size, np.random.default_rng(rng),
-                       sample_weight, batch_transform)  # fmt: skip
+    batches = _Batches(
+        net,
+        X,
+        Y,
+        rows,
+        config.batch_size,
+        np.random.default_rng(rng),
+        sample_weight,
+        batch_transform,
+    )
     val = _validation_arrays(net, validation)
     history = history if history is not None else History()
     monitor = _monitored(net, config, val is not None)
     checkpoints = _Checkpoints(
-        net.params.flat, config.patience, config.min_delta,
+        net.params.flat,
+        config.patience,
+        config.min_delta,
         higher_is_better=MONITORS.get(monitor, False),
-    )  # fmt: skip
+    )
     epoch_callbacks, observers = split_callbacks(callbacks)
     watch = _Watch(net, observers, member) if observers else None
-    loop = _Loop(net, batches, optimizer, config, val, history, monitor, checkpoints,
-                 epoch_callbacks, watch)  # fmt: skip
+    loop = _Loop(
+        net, batches, optimizer, config, val, history, monitor, checkpoints, epoch_callbacks, watch
+    )
     loop.run(stop)
     restore = (val is not None and config.patience is not None) or history.interrupted
     if restore and history.best_epoch is not None:

@@ -44,8 +44,9 @@ def shifted(images: np.ndarray, dx: int, dy: int) -> np.ndarray:
     return out
 
 
-def shift_images(rows: np.ndarray, dx: np.ndarray, dy: np.ndarray, shape: tuple[int, int]
-                 ) -> np.ndarray:  # fmt: skip
+def shift_images(
+    rows: np.ndarray, dx: np.ndarray, dy: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
     """Move image ``i`` by ``dx[i]`` columns right and ``dy[i]`` rows down (whole pixels),
     in place; what comes in from outside is 0. Images that move alike move together."""
     images = rows.reshape(len(rows), *shape)
@@ -58,8 +59,9 @@ def shift_images(rows: np.ndarray, dx: np.ndarray, dy: np.ndarray, shape: tuple[
     return rows
 
 
-def sample_bilinear(rows: np.ndarray, src_y: np.ndarray, src_x: np.ndarray,
-                    shape: tuple[int, int]) -> np.ndarray:  # fmt: skip
+def sample_bilinear(
+    rows: np.ndarray, src_y: np.ndarray, src_x: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
     """Rewrite each image with its values at source coordinates ``(m, H, W)``, bilinear,
     0 outside the image; in place. Integer coordinates give the values exactly.
 
@@ -193,8 +195,9 @@ class Elastic:
             if not self.alpha:
                 continue
             field = smooth_fields(2 * field - 1, self.sigma).reshape(2, m, H, W)
-            sample_bilinear(rows[part], y + self.alpha * field[0], x + self.alpha * field[1],
-                            self.shape)  # fmt: skip
+            sample_bilinear(
+                rows[part], y + self.alpha * field[0], x + self.alpha * field[1], self.shape
+            )
         return rows
 
 

@@ -80,9 +80,13 @@ class CleaningReport:
             total = {c: a.get(c, 0) + b.get(c, 0) for c in {**a, **b}}
             return dict(sorted(total.items(), key=lambda item: order.get(item[0], len(order))))
 
-        return CleaningReport(self.source, self.rows_read + other.rows_read,
-                              self.rows_kept + other.rows_kept, added(self.missing, other.missing),
-                              added(self.out_of_range, other.out_of_range))  # fmt: skip
+        return CleaningReport(
+            self.source,
+            self.rows_read + other.rows_read,
+            self.rows_kept + other.rows_kept,
+            added(self.missing, other.missing),
+            added(self.out_of_range, other.out_of_range),
+        )
 
     def reasons(self) -> str:
         """One line: the per-column drop counts."""

@@ -186,9 +186,11 @@ def add_derived_features(df: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame
     """Return ``df`` with the derived feature columns ``names`` added (or replaced)."""
     if not names:
         return df
-    sources = {s for name in names for s in DERIVED_FEATURES[name].sources} if all(
-        name in DERIVED_FEATURES for name in names
-    ) else set()
+    sources = (
+        {s for name in names for s in DERIVED_FEATURES[name].sources}
+        if all(name in DERIVED_FEATURES for name in names)
+        else set()
+    )
     derived = derived_columns({c: df[c].to_numpy() for c in sources}, names)
     out = df.copy()
     for name, values in derived.items():

@@ -142,9 +142,7 @@ def is_mnist_folder(path: str | os.PathLike[str]) -> bool:
     )
 
 
-def load_mnist(
-    folder: str | os.PathLike[str], dtype: np.dtype | type = np.float32
-) -> DigitImages:
+def load_mnist(folder: str | os.PathLike[str], dtype: np.dtype | type = np.float32) -> DigitImages:
     """The four standard MNIST files in ``folder``: 60,000 training and 10,000 test images."""
     folder = Path(folder)
     train_images, train_labels = _pair(folder, "train_images", "train_labels")

@@ -50,9 +50,7 @@ class Leak:
         )
 
 
-def find_leaks(
-    data: PreparedData, keep: tuple[str, ...] = (), seed: int = 0
-) -> list[Leak]:
+def find_leaks(data: PreparedData, keep: tuple[str, ...] = (), seed: int = 0) -> list[Leak]:
     """Every input of ``data`` (a feature, or a categorical column) not in ``keep`` that
     alone predicts the training split's target almost perfectly (see the module doc)."""
     X, y = data.X_train, data.y_train

@@ -350,9 +350,25 @@ def prepare(
     fitted = Preprocessing(features, target, x_scaler, y_scaler, categories=categories)
     splits = [_scaled(fitted, cleaned, y_all, rows, dtype) for rows in (train, val, test)]
     (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = splits
-    return PreparedData(X_tr, y_tr, X_va, y_va, X_te, y_te, features, target, x_scaler,
-                        y_scaler, report, train, val, test, categories, target_name,
-                        identifiers)  # fmt: skip
+    return PreparedData(
+        X_tr,
+        y_tr,
+        X_va,
+        y_va,
+        X_te,
+        y_te,
+        features,
+        target,
+        x_scaler,
+        y_scaler,
+        report,
+        train,
+        val,
+        test,
+        categories,
+        target_name,
+        identifiers,
+    )
 
 
 #: A categorical column whose training values are at least this share distinct is an

@@ -101,8 +101,10 @@ def read_delimited_chunks(
     path = Path(path)
     sep, decimal = sniff_delimited(path)
     rows = 0
-    with _parse_errors(path), pd.read_csv(path, chunksize=chunk_rows,
-                                          **_csv_options(sep, decimal)) as reader:  # fmt: skip
+    with (
+        _parse_errors(path),
+        pd.read_csv(path, chunksize=chunk_rows, **_csv_options(sep, decimal)) as reader,
+    ):
         for df in reader:
             df.columns = [str(c).strip() for c in df.columns]
             rows += len(df)
@@ -130,8 +132,14 @@ def sniff_delimited(path: Path) -> tuple[str, str]:
 
 
 def _csv_options(sep: str, decimal: str) -> dict[str, Any]:
-    return {"sep": sep, "compression": "infer", "encoding": "utf-8-sig",
-            "encoding_errors": "replace", "decimal": decimal, "low_memory": False}  # fmt: skip
+    return {
+        "sep": sep,
+        "compression": "infer",
+        "encoding": "utf-8-sig",
+        "encoding_errors": "replace",
+        "decimal": decimal,
+        "low_memory": False,
+    }
 
 
 @contextlib.contextmanager

@@ -64,8 +64,9 @@ def table_parts(source: str | os.PathLike[str]) -> list[Path]:
     return [path]
 
 
-def read_table_chunks(source: str | os.PathLike[str], chunk_rows: int = CHUNK_ROWS
-                      ) -> Iterator[Chunk]:  # fmt: skip
+def read_table_chunks(
+    source: str | os.PathLike[str], chunk_rows: int = CHUNK_ROWS
+) -> Iterator[Chunk]:
     """Every part's rows, ``chunk_rows`` at a time (a part's last chunk may be shorter)."""
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")

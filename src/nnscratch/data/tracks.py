@@ -153,9 +153,7 @@ class TracksFile:
         target = None if target is None else schema.package_name(target)
         if target is not None and target not in df.columns and target != TARGET:
             found = ", ".join(map(str, df.columns))
-            raise DataError(
-                f"{source}: no target column {target_name!r} (columns found: {found})"
-            )
+            raise DataError(f"{source}: no target column {target_name!r} (columns found: {found})")
         if "year" not in df.columns and "release_date" in df.columns:
             df["year"] = year_from_release_date(df["release_date"])
         family = [c for c in df.columns if target is not None and c in schema.family_of(target)]
@@ -333,8 +331,13 @@ def read_tracks_chunks(
     :class:`TracksFile` of its rows, checked, renamed and completed as a whole file is
     (every step is row by row, so a row comes out as it does from the whole file)."""
     for chunk in read_table_chunks(source, chunk_rows):
-        tracks = TracksFile.from_frame(chunk.frame, source=str(source), features=features,
-                                       target=target, optional=optional,
-                                       categoricals=categoricals)  # fmt: skip
+        tracks = TracksFile.from_frame(
+            chunk.frame,
+            source=str(source),
+            features=features,
+            target=target,
+            optional=optional,
+            categoricals=categoricals,
+        )
         tracks.delimiter, tracks.decimal = chunk.delimiter, chunk.decimal
         yield tracks

@@ -1,16 +1,16 @@
 """Layer 3, estimators and model files, on the math core and the data layer.
 
-    base               what the regressor and the classifier share: networks, fit, predict
-    members            training the ensemble members (their random streams, side by side)
-    model_schema       what an estimator's model file holds: named arrays, metadata, checks
-    values             what fitted models hand the application: Request, Predictions
-    fitted             what a fitted model that wraps an estimator shares
-    regressor          MLPRegressor, scikit-learn compatible
-    classifier         MLPClassifier: softmax (or sigmoid) output, classes of any type
-    persistence        the model-file format: named arrays + JSON metadata, no pickle
-    table_model        a table's fitted feature stage and estimator, in one file
-    popularity_model   PopularityModel: raw rows in, popularity points out
-    digit_model        DigitModel: images in, digits out
-    recipes            training recipes: the seed's, the default, the presets
-    metrics            metrics in the target's units, baselines, result tables
+base               what the regressor and the classifier share: networks, fit, predict
+members            training the ensemble members (their random streams, side by side)
+model_schema       what an estimator's model file holds: named arrays, metadata, checks
+values             what fitted models hand the application: Request, Predictions
+fitted             what a fitted model that wraps an estimator shares
+regressor          MLPRegressor, scikit-learn compatible
+classifier         MLPClassifier: softmax (or sigmoid) output, classes of any type
+persistence        the model-file format: named arrays + JSON metadata, no pickle
+table_model        a table's fitted feature stage and estimator, in one file
+popularity_model   PopularityModel: raw rows in, popularity points out
+digit_model        DigitModel: images in, digits out
+recipes            training recipes: the seed's, the default, the presets
+metrics            metrics in the target's units, baselines, result tables
 """

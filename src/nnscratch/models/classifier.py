@@ -204,7 +204,6 @@ class MLPClassifier(ClassifierMixin, MLPBase):
             )
         return augmentation(self.augment, (int(shape[0]), int(shape[1])))
 
-
     def _after_fit(self, validation: tuple[np.ndarray, np.ndarray, Any] | None) -> None:
         """``threshold_``: ``threshold`` as given, or tuned on the validation data."""
         self.threshold_ = None
@@ -218,6 +217,7 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         X_val, Y_val, _ = validation
         p = self.predict_outputs(X_val)[:, 0]
         self.threshold_ = f1_threshold(p, Y_val[:, 0] == 1)
+
     def _monitor(self) -> str:
         return _MONITORS[self.scoring]
 

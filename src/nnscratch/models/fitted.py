@@ -20,7 +20,6 @@ from nnscratch.core.training import History
 PREDICT_BLOCK = 32
 
 
-
 class WrapsEstimator:
     """What a fitted model that wraps a fitted estimator says of its training, and its
     network outputs for people (in :data:`PREDICT_BLOCK` rows)."""

@@ -125,8 +125,11 @@ def network_validation(
     if validation is None:
         return None
     X_val, Y_val, *weights = validation
-    return (to_network_layout(X_val, dtype), to_network_layout(Y_val, dtype),
-            *[w for w in weights[:1] if w is not None])  # fmt: skip
+    return (
+        to_network_layout(X_val, dtype),
+        to_network_layout(Y_val, dtype),
+        *[w for w in weights[:1] if w is not None],
+    )
 
 
 def train_configs(
@@ -142,9 +145,7 @@ def train_configs(
             min_delta=est.min_delta,
             schedule=SCHEDULES.lookup(est.lr_schedule)(epochs),
             progress=bool(est.verbose),
-            progress_label=(
-                f"member {k + 1}/{est.n_members}" if est.n_members > 1 else "training"
-            ),
+            progress_label=(f"member {k + 1}/{est.n_members}" if est.n_members > 1 else "training"),
             rmse_scale=rmse_scale,
             handle_interrupts=handle_interrupts,
             monitor=est._monitor(),
@@ -223,4 +224,3 @@ def fit_side_by_side(
         est.histories_ = [est.histories_[k] for k in kept]
         est._optimizers = [est._optimizers[k] for k in kept]
         est._shuffle_rngs = [est._shuffle_rngs[k] for k in kept]
-

@@ -138,8 +138,12 @@ class RegressionSums:
             return {"rmse": float("nan"), "mae": float("nan"), "r2": float("nan"), "n": 0}
         spread = self.sum_y2 - self.sum_y * self.sum_y / self.n
         r2 = 1 - self.sse / spread if self.n > 1 and spread > 0 else float("nan")
-        return {"rmse": math.sqrt(self.sse / self.n), "mae": self.sae / self.n, "r2": r2,
-                "n": self.n}  # fmt: skip
+        return {
+            "rmse": math.sqrt(self.sse / self.n),
+            "mae": self.sae / self.n,
+            "r2": r2,
+            "n": self.n,
+        }
 
 
 def split_metrics(

@@ -139,8 +139,14 @@ def from_arrays(cls: Any, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -
     model._split_rng, streams = member_streams(model.random_state, int(meta.get("n_members", 1)))
     model.networks_ = []
     for member, stream in enumerate(streams):
-        net = model._network(sizes, arch["output_activation"], arch.get("loss", "mse"), 0,
-                             stream.dropout, dtype=np.dtype(meta["dtype"]))  # fmt: skip
+        net = model._network(
+            sizes,
+            arch["output_activation"],
+            arch.get("loss", "mse"),
+            0,
+            stream.dropout,
+            dtype=np.dtype(meta["dtype"]),
+        )
         prefix = member_prefix(member)
         net.load_state_dict({name: arrays[prefix + name] for name in net.state_dict()})
         model.networks_.append(net)

@@ -188,8 +188,10 @@ def classification_head(
         proba = g.node("Identity", [outputs], "probabilities")
     if threshold is not None:
         cut = g.node("GreaterOrEqual", [outputs, g.const("threshold", [threshold], dtype)])
-        index = g.node("Squeeze", [g.node("Cast", [cut], to=_element(g, np.int64)),
-                                   g.const("axis_1", [1], np.int64)])  # fmt: skip
+        index = g.node(
+            "Squeeze",
+            [g.node("Cast", [cut], to=_element(g, np.int64)), g.const("axis_1", [1], np.int64)],
+        )
     else:
         index = g.node("ArgMax", [proba], axis=1, keepdims=0)
     label = g.node("Gather", [g.const("classes", classes), index], "label", axis=0)

@@ -91,8 +91,10 @@ class PopularityModel(TableModel):
         its target, read a chunk at a time (sums, not the rows: memory stays flat), and
         the report lines to say before the table."""
         ours, mean, chunks = evaluate_chunks(self, source)
-        rows = {f"model ({model_file})": {"test": ours.scores()},
-                "training mean": {"test": mean.scores()}}  # fmt: skip
+        rows = {
+            f"model ({model_file})": {"test": ours.scores()},
+            "training mean": {"test": mean.scores()},
+        }
         title = (
             f"{self.preprocessing.label} points on {source} ({ours.n:,} rows; "
             "'test' = every usable row of this file)"

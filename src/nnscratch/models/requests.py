@@ -110,8 +110,9 @@ def rows_from_json_many(
         for b in members:
             stop = start + len(payloads[b]["rows"])
             ids = together.ids[start:stop] if together.ids is not None else None
-            results[b] = TableRows(together.X_scaled[start:stop], list(range(stop - start)),
-                                   ids, [])  # fmt: skip
+            results[b] = TableRows(
+                together.X_scaled[start:stop], list(range(stop - start)), ids, []
+            )
             start = stop
     for b, payload in enumerate(payloads):
         if results[b] is None:
@@ -155,9 +156,10 @@ def _renaming(names: tuple[str, ...]) -> dict[str, str]:
     clashes = sorted(new for old, new in renamed.items() if old != new and new in names)
     if clashes:
         raise RequestError(
-            422, f"the rows look like a {schema.title} file but also have column(s) "
+            422,
+            f"the rows look like a {schema.title} file but also have column(s) "
             f"{', '.join(clashes)}; ambiguous, rename one of them",
-        )  # fmt: skip
+        )
     return renamed
 
 
@@ -216,9 +218,10 @@ def rows_from_features(
     model's order) and each categorical column's values: checked as a file's rows are."""
     if X.ndim != 2 or X.shape[1] != len(pre.features):
         raise RequestError(
-            400, f"features must be (rows, {len(pre.features)}): {', '.join(pre.features)}; "
+            400,
+            f"features must be (rows, {len(pre.features)}): {', '.join(pre.features)}; "
             f"got shape {list(X.shape)}",
-        )  # fmt: skip
+        )
     if len(X) > max_rows:
         raise RequestError(413, f"{len(X):,} rows; the limit is {max_rows:,} per request")
     numbers = {f: to_numbers(X[:, j]) for j, f in enumerate(pre.features)}
@@ -316,9 +319,12 @@ def rows_from_csv(pre: Preprocessing, body: bytes, max_rows: int) -> TableRows:
     frame[ROW] = np.arange(len(frame))
     try:
         tracks = TracksFile.from_frame(
-            frame, source="request", features=pre.features, target=None,
+            frame,
+            source="request",
+            features=pre.features,
+            target=None,
             categoricals=pre.categorical_columns,
-        ).frame  # fmt: skip
+        ).frame
     except DataError as exc:
         raise RequestError(422, str(exc).removeprefix("request: ")) from None
     try:
@@ -430,4 +436,3 @@ def _pixel_values(image: Any, image_shape: tuple[int, int], where: str) -> np.nd
         if not 0 <= v <= 1:
             raise RequestError(422, f"{where}[{i}] is {_shown(v)}, outside [0, 1]")
     return np.asarray(image, dtype=np.float64)
-

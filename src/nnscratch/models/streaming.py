@@ -45,11 +45,13 @@ class CleanedChunks:
     def __iter__(self) -> Iterator[pd.DataFrame]:
         pre = self.model.preprocessing
         columns = pre.features + pre.categorical_columns
-        for tracks in read_tracks_chunks(self.source, self.chunk_rows, features=columns,
-                                         target=self.target):  # fmt: skip
+        for tracks in read_tracks_chunks(
+            self.source, self.chunk_rows, features=columns, target=self.target
+        ):
             self.format_note = tracks.format_note()
-            cleaned, report = clean(tracks.frame, pre.features, self.target,
-                                    labels=self.model.labels, whole=False)  # fmt: skip
+            cleaned, report = clean(
+                tracks.frame, pre.features, self.target, labels=self.model.labels, whole=False
+            )
             self._remember_empty_columns(tracks.frame, report)
             order = [*pre.features, *([self.target] if self.target else [])]
             self.report = report if self.report is None else self.report.merge(report, order)
@@ -73,8 +75,10 @@ class CleanedChunks:
             if report.missing.get(column, 0) == report.rows_read and column in self._empty_columns:
                 raise self._empty_columns[column]
         if report.rows_kept == 0:
-            raise DataError(f"{self.source}: no usable rows left after cleaning "
-                            f"{report.rows_read:,} row(s) ({report.reasons()})")  # fmt: skip
+            raise DataError(
+                f"{self.source}: no usable rows left after cleaning "
+                f"{report.rows_read:,} row(s) ({report.reasons()})"
+            )
 
 
 class StreamedPredictions:
@@ -122,12 +126,15 @@ class StreamedPredictions:
         the file holds the target."""
         notes, report = [], self.report
         if report is not None and report.rows_dropped:
-            notes.append(f"skipped {report.rows_dropped:,} row(s) that cannot be scored: "
-                         f"{report.reasons()}")  # fmt: skip
+            notes.append(
+                f"skipped {report.rows_dropped:,} row(s) that cannot be scored: {report.reasons()}"
+            )
         if self.scored.n:
             s = self.scored.scores()
-            notes.append(f"{self.model.preprocessing.label} present for {s['n']:,} scored rows: "
-                         f"RMSE {s['rmse']:.2f}, MAE {s['mae']:.2f}, R² {s['r2']:.3f}")  # fmt: skip
+            notes.append(
+                f"{self.model.preprocessing.label} present for {s['n']:,} scored rows: "
+                f"RMSE {s['rmse']:.2f}, MAE {s['mae']:.2f}, R² {s['r2']:.3f}"
+            )
         return notes
 
 

@@ -280,10 +280,13 @@ class TableModel(WrapsEstimator):
         """The Open Inference Protocol's inputs: each raw column, numbers as FP64, text and
         categories as BYTES (or all the features as one ``features`` tensor instead)."""
         return [
-            {"name": item["name"], "datatype": "FP64" if item["kind"] == "number" else "BYTES",
-             "shape": [-1]}
+            {
+                "name": item["name"],
+                "datatype": "FP64" if item["kind"] == "number" else "BYTES",
+                "shape": [-1],
+            }
             for item in self.inputs()
-        ]  # fmt: skip
+        ]
 
     def tensor_request(self, tensors: dict[str, np.ndarray], max_rows: int) -> Request:
         """Named input tensors: ``features`` ``(n, len(features))`` (with a BYTES tensor per

@@ -105,9 +105,7 @@ class ReadsJsonTogether(Protocol):
     """A :class:`Servable` that reads many waiting JSON bodies at once, faster than one by
     one: each body's request, or the :class:`RequestError` it gets alone."""
 
-    def json_requests(
-        self, payloads: list[Any], max_rows: int
-    ) -> list[Request | RequestError]: ...
+    def json_requests(self, payloads: list[Any], max_rows: int) -> list[Request | RequestError]: ...
 
 
 @runtime_checkable

@@ -87,8 +87,10 @@ def classification_baselines(
         warnings.simplefilter("ignore", ConvergenceWarning)
         logistic = LogisticRegression(max_iter=100, random_state=seed).fit(X_train, y_train)
     rows = {}
-    for name, fitted in ((f"majority class ({dummy.predict(X_train[:1])[0]})", dummy),
-                         ("LogisticRegression", logistic)):  # fmt: skip
+    for name, fitted in (
+        (f"majority class ({dummy.predict(X_train[:1])[0]})", dummy),
+        ("LogisticRegression", logistic),
+    ):
         probabilities = {s: fitted.predict_proba(X) for s, (X, _) in splits.items()}
         rows[name] = scores_by_split(splits, probabilities, classes)
     return rows

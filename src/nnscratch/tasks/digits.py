@@ -61,17 +61,20 @@ def holdout_split(
     return (train if first_rows is None else train[:first_rows]), np.sort(order[:n_val])
 
 
-def choose_tta(model: DigitModel, tta: str, X_val: np.ndarray, y_val: np.ndarray,
-               say: Say = quiet) -> bool:  # fmt: skip
+def choose_tta(
+    model: DigitModel, tta: str, X_val: np.ndarray, y_val: np.ndarray, say: Say = quiet
+) -> bool:
     """Whether ``model`` averages over shifted copies: ``tta`` "on", "off", or "auto": on
     only where it classifies more validation images correctly than the images alone."""
     if tta in ("on", "off") or len(y_val) == 0:
         return tta == "on"
     right = [int((replace(model, tta=tta).predict(X_val) == y_val).sum()) for tta in (False, True)]
     pays = right[1] > right[0]
-    say(f"test-time augmentation ({len(TTA_SHIFTS)} shifted copies): {right[0]:,} → "
-        f"{right[1]:,} of {len(y_val):,} validation images right: {'on' if pays else 'off'}")
-    return pays  # fmt: skip
+    say(
+        f"test-time augmentation ({len(TTA_SHIFTS)} shifted copies): {right[0]:,} → "
+        f"{right[1]:,} of {len(y_val):,} validation images right: {'on' if pays else 'off'}"
+    )
+    return pays
 
 
 @dataclass
@@ -175,8 +178,9 @@ class Digits(Task):
         return DigitData(images, train, val, seed)
 
     @staticmethod
-    def estimator(data: DigitData, recipe: Recipe, seed: int, verbose: bool = False
-                  ) -> MLPClassifier:  # fmt: skip
+    def estimator(
+        data: DigitData, recipe: Recipe, seed: int, verbose: bool = False
+    ) -> MLPClassifier:
         """The recipe's unfitted classifier for ``data``'s images (augmentation's shape)."""
         estimator = recipe.build_classifier(seed, verbose=verbose)
         return estimator.set_params(image_shape=data.images.image_shape)

@@ -86,8 +86,9 @@ def permutation_importance(
         for r in range(n_repeats):
             stack[r * n : (r + 1) * n, columns] = X[rng.permutation(n)][:, columns]
         outputs = scorer.predict(stack)
-        shuffled = np.array([scorer.score(outputs[r * n : (r + 1) * n], rows)
-                             for r in range(n_repeats)])  # fmt: skip
+        shuffled = np.array(
+            [scorer.score(outputs[r * n : (r + 1) * n], rows) for r in range(n_repeats)]
+        )
         losses = baseline - shuffled if scorer.higher_is_better else shuffled - baseline
         for r in range(n_repeats):
             stack[r * n : (r + 1) * n, columns] = X[:, columns]

@@ -241,8 +241,12 @@ def layers_figure(
     for ax, (key, label, log) in zip(axes.ravel(), LAYER_PANELS, strict=True):
         for l in layers:
             rows = [r for r in mine if r["layer"] == l and r[key] is not None]
-            ax.plot([r["step"] for r in rows], [r[key] for r in rows], lw=1.4,
-                    label=f"layer {l}" + (" (output)" if l == layers[-1] else ""))  # fmt: skip
+            ax.plot(
+                [r["step"] for r in rows],
+                [r[key] for r in rows],
+                lw=1.4,
+                label=f"layer {l}" + (" (output)" if l == layers[-1] else ""),
+            )
         if key == "update_ratio_log10":
             ax.axhline(-3, color="grey", ls="--", lw=1)
         if log:

@@ -131,9 +131,12 @@ class TableTask(Task):
         if source is None:
             frame = make_tracks(SYNTHETIC_ROWS, seed=seed)
             return TracksFile.from_frame(
-                frame, source=SYNTHETIC_LABEL, features=features, target=self.target_column,
+                frame,
+                source=SYNTHETIC_LABEL,
+                features=features,
+                target=self.target_column,
                 **options,
-            )  # fmt: skip
+            )
         return read_tracks(source, features=features, target=self.target_column, **options)
 
     def load(self, source: str | None, recipe: Recipe, seed: int) -> TableData:
@@ -213,9 +216,7 @@ class TableTask(Task):
             say(line)
         return recipe.fit(data.prepared, estimator=estimator, preprocessing=pre, **fit_kwargs)
 
-    def describe_inputs(
-        self, recipe: Recipe, data: PreparedData, pre: Preprocessing
-    ) -> list[str]:
+    def describe_inputs(self, recipe: Recipe, data: PreparedData, pre: Preprocessing) -> list[str]:
         """How the features become the network's inputs, and the network."""
         lines = []
         if pre.encoder is not None:
@@ -280,11 +281,18 @@ class TableTask(Task):
         """The seed's 13 features, Min-Max scaled, in the network's layout."""
         tracks = self.read(source, DEFAULT_FEATURES, seed)
         d = prepare(
-            tracks.frame, tracks.features, str(tracks.target), seed=seed, max_rows=max_rows,
+            tracks.frame,
+            tracks.features,
+            str(tracks.target),
+            seed=seed,
+            max_rows=max_rows,
             task=self.prepare_as,
-        )  # fmt: skip
-        splits = {"train": (d.X_train, d.y_train), "val": (d.X_val, d.y_val),
-                  "test": (d.X_test, d.y_test)}  # fmt: skip
+        )
+        splits = {
+            "train": (d.X_train, d.y_train),
+            "val": (d.X_val, d.y_val),
+            "test": (d.X_test, d.y_test),
+        }
         X = {name: to_network_layout(X) for name, (X, _) in splits.items()}
         Y = {name: self.lab_targets(y, d) for name, (_, y) in splits.items()}
         scale = d.target_range if self.prepare_as == "regression" else 1.0

@@ -53,5 +53,3 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_bytes(target, source.read_bytes())
     say(f"saved {target}; train on it with: nnscratch train --data {target}")
     return 0
-
-

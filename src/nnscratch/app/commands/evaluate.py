@@ -24,8 +24,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--data",
         required=True,
-        help="CSV with the model's target column; for a digits model, an MNIST folder or "
-        "'digits'",
+        help="CSV with the model's target column; for a digits model, an MNIST folder or 'digits'",
     )
     parser.set_defaults(func=run)
 

@@ -33,9 +33,10 @@ def add_parser(sub: Any) -> None:
         """),
     )
     parser.add_argument(
-        "--data", help="a tracks CSV (any file nnscratch train reads) offered as the data set "
+        "--data",
+        help="a tracks CSV (any file nnscratch train reads) offered as the data set "
         "'file', trained as nnscratch train trains it",
-    )  # fmt: skip
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument(

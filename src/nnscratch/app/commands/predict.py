@@ -50,26 +50,32 @@ def add_parser(sub: Any) -> None:
         "sizes are resized, dark-on-light ones inverted)",
     )
     parser.add_argument(
-        "--out", required=True,
+        "--out",
+        required=True,
         help="where to write the predictions: CSV, Parquet for a name ending .parquet, or a "
         "folder of Parquet parts for a name ending /",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--chunk-rows", type=int, default=CHUNK_ROWS,
+        "--chunk-rows",
+        type=int,
+        default=CHUNK_ROWS,
         help="rows read, cleaned and scored at a time: memory stays flat however large the "
         "file (a table model; CSV or Parquet, a file, a folder or a glob of parts)",
-    )  # fmt: skip
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
-        "--scheduler", metavar="ADDRESS",
+        "--scheduler",
+        metavar="ADDRESS",
         help="score on this Dask cluster (tcp://host:8786; start it with `dask scheduler` "
         "and `dask worker ADDRESS`): the input in partitions, the model sent once to each "
         "worker, the same rows as on one machine",
-    )  # fmt: skip
+    )
     where.add_argument(
-        "--local-workers", type=int, metavar="N",
+        "--local-workers",
+        type=int,
+        metavar="N",
         help="score on a Dask cluster of N local worker processes",
-    )  # fmt: skip
+    )
     parser.set_defaults(func=run)
 
 
@@ -173,8 +179,9 @@ def parquet_writer(fh: BinaryIO, first: pd.DataFrame, path: str) -> Any:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise DataError(f"{path}: writing Parquet needs pyarrow: pip install "
-                        "'nnscratch[parquet]'") from None  # fmt: skip
+        raise DataError(
+            f"{path}: writing Parquet needs pyarrow: pip install 'nnscratch[parquet]'"
+        ) from None
     return pq.ParquetWriter(fh, pa_table(first).schema)
 
 

@@ -47,18 +47,24 @@ def add_parser(sub: Any) -> None:
         "--max-rows", type=int, default=MAX_ROWS, help="most rows (or images) per request"
     )
     parser.add_argument(
-        "--max-batch-rows", type=int, default=MAX_BATCH_ROWS,
+        "--max-batch-rows",
+        type=int,
+        default=MAX_BATCH_ROWS,
         help="most rows of concurrent requests run as one network call",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--max-wait-ms", type=float, default=MAX_WAIT_MS,
+        "--max-wait-ms",
+        type=float,
+        default=MAX_WAIT_MS,
         help="longest a request waits for others to join its network call (only while "
         "others are arriving)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--workers", type=int, default=1,
+        "--workers",
+        type=int,
+        default=1,
         help="server processes, each with the model loaded once (about 220 MB resident each)",
-    )  # fmt: skip
+    )
     parser.add_argument("--name", help="the model's name in /v2/models/NAME (default: its run)")
     parser.set_defaults(func=run)
 
@@ -69,9 +75,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise DataError(f"--workers must be at least 1, got {args.workers}")
-    settings = {"max_body_bytes": args.max_body, "max_rows": args.max_rows,
-                "max_batch_rows": args.max_batch_rows, "max_wait_ms": args.max_wait_ms,
-                "name": args.name}  # fmt: skip
+    settings = {
+        "max_body_bytes": args.max_body,
+        "max_rows": args.max_rows,
+        "max_batch_rows": args.max_batch_rows,
+        "max_wait_ms": args.max_wait_ms,
+        "name": args.name,
+    }
     try:
         app = create_app(args.model, **settings)  # read and checked once, here, in any case
     except FileNotFoundError:
@@ -84,7 +94,12 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="nnscratch-metrics-") as metrics_dir:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # /metrics adds up the workers
         os.environ[SETTINGS_VARIABLE] = json.dumps({"model_path": str(args.model), **settings})
-        uvicorn.run("nnscratch.app.serving:app_from_environment", factory=True,
-                    workers=args.workers, host=args.host, port=args.port,
-                    log_level="warning")  # fmt: skip
+        uvicorn.run(
+            "nnscratch.app.serving:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+        )
     return 0

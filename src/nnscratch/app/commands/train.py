@@ -55,15 +55,23 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--out", help="output directory (default: runs/<timestamp>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
-        "--telemetry", nargs="?", type=int, const=DEFAULT_EVERY, metavar="EVERY",
+        "--telemetry",
+        nargs="?",
+        type=int,
+        const=DEFAULT_EVERY,
+        metavar="EVERY",
         help="record every layer's activations, dead units, gradients and update ratio every "
         f"EVERY optimizer steps (default {DEFAULT_EVERY}): telemetry.jsonl and layers.png",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--watch", nargs="?", type=int, const=8000, metavar="PORT",
+        "--watch",
+        nargs="?",
+        type=int,
+        const=8000,
+        metavar="PORT",
         help="watch the run live on a page at http://127.0.0.1:PORT/ (default port 8000): "
         "losses and every layer's telemetry, as the playground shows them; needs the serve extra",
-    )  # fmt: skip
+    )
     parser.set_defaults(func=run)
 
 
@@ -74,17 +82,30 @@ def fit_watched(args: argparse.Namespace, task: Any, data: Any, recipe: Any) -> 
     if args.watch is None:
         telemetry = None if args.telemetry is None else Telemetry(every=every)
         callbacks = (telemetry,) if telemetry else ()
-        fit = functools.partial(task.fit, data, recipe, args.seed, say=say,
-                                verbose=not args.quiet, handle_interrupts=True)  # fmt: skip
+        fit = functools.partial(
+            task.fit,
+            data,
+            recipe,
+            args.seed,
+            say=say,
+            verbose=not args.quiet,
+            handle_interrupts=True,
+        )
         return fit(callbacks=callbacks), telemetry
     require_serve_extra()
     watched = WatchedRun(f"{task.name} on {data.source}", every)
     with watching(watched, "127.0.0.1", args.watch) as url:
         say(f"watch it at {url}")
         try:
-            model = task.fit(data, recipe, args.seed, say=say, verbose=not args.quiet,
-                             handle_interrupts=True,
-                             callbacks=(watched.telemetry, watched.on_epoch))  # fmt: skip
+            model = task.fit(
+                data,
+                recipe,
+                args.seed,
+                say=say,
+                verbose=not args.quiet,
+                handle_interrupts=True,
+                callbacks=(watched.telemetry, watched.on_epoch),
+            )
         finally:
             watched.done("the run ended")
     return model, watched.telemetry if args.telemetry is not None else None
@@ -140,5 +161,3 @@ def trained_line(history: History, n_members: int, fit_seconds: float) -> str:
     return (
         f"trained {history.n_epochs} epoch(s){members} in {fit_seconds:.1f} s ({stop_note}{best})"
     )
-
-

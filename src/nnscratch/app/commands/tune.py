@@ -92,9 +92,15 @@ def run(args: argparse.Namespace) -> int:
     )
     started = time.perf_counter()
     result = run_search(
-        search, base, n_trials=args.trials, cv=args.cv, seed=args.seed, jobs=args.jobs,
-        scheduler=scheduler, progress=not args.quiet,
-    )  # fmt: skip
+        search,
+        base,
+        n_trials=args.trials,
+        cv=args.cv,
+        seed=args.seed,
+        jobs=args.jobs,
+        scheduler=scheduler,
+        progress=not args.quiet,
+    )
     seconds = time.perf_counter() - started
     say()
     say(format_trials(result))
@@ -102,9 +108,17 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         say(f"{failed} trial(s) failed; their errors are in trials.csv")
     best = _refit_best(search, base, result, args, n_rows)
-    summary = {"data": search.source, "task": task.name, "trials": args.trials, "cv": args.cv,
-               "seed": args.seed, "scheduler": scheduler, "metric": result.metric.key,
-               "seconds": seconds, "failed_trials": failed}  # fmt: skip
+    summary = {
+        "data": search.source,
+        "task": task.name,
+        "trials": args.trials,
+        "cv": args.cv,
+        "seed": args.seed,
+        "scheduler": scheduler,
+        "metric": result.metric.key,
+        "seconds": seconds,
+        "failed_trials": failed,
+    }
     _write_outputs(out, result, best, summary)
     return _conclude(out, result, best, args)
 
@@ -144,9 +158,7 @@ def _write_outputs(
         }
     with staged_directory(out) as stage:
         atomic_write_text(stage / "trials.csv", trials_frame(result).to_csv(index=False))
-        figure = search_figure(
-            list(result.trials["params"]), scores, result.metric.key, best_index
-        )
+        figure = search_figure(list(result.trials["params"]), scores, result.metric.key, best_index)
         save_figure(figure, stage / "search.png")
         if best is not None:
             write_json(stage / "best.json", best[0].to_dict())
