@@ -35,7 +35,6 @@ import onnxruntime as ort
 from results_io import write_results  # benchmarks/, beside this script
 from threadpoolctl import threadpool_info
 
-from nnscratch.app.answers import answer_json
 from nnscratch.data.synthetic import make_tracks
 from nnscratch.errors import RequestError
 from nnscratch.tasks.registry import load_model
@@ -102,8 +101,9 @@ def single_rates(model: Any, session: Any, cleaned: Any, frame: Any, n: int, rep
             model.predict_points(row)
 
     def ours_json() -> None:  # what `nnscratch serve` runs for a row sent as JSON
-        for request in requests:
-            answer_json(model, request, 1)
+        for payload in requests:
+            request = model.json_request(payload, 1)
+            request.answer(model.network_outputs(request.X))
 
     def ort_single() -> None:
         for row in single_feeds:
@@ -175,7 +175,8 @@ def markdown(r: dict[str, Any]) -> str:
         f"| one row at a time ({r['single_rows']:,} rows): a cleaned frame's row | "
         f"{single['nnscratch']:,.0f} | {single['onnxruntime']:,.0f} | "
         f"{single['onnxruntime'] / single['nnscratch']:.2f}× |",
-        f"| one row at a time: a JSON row (`answer_json`, what `serve` runs; ONNX Runtime "
+        f"| one row at a time: a JSON row (`json_request` and its answer, what `serve` runs; "
+        f"ONNX Runtime "
         f"from its inputs) | {single['nnscratch_json']:,.0f} | {single['onnxruntime']:,.0f} | "
         f"{single['onnxruntime'] / single['nnscratch_json']:.2f}× |",
         "",

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from solutions import fill
 
-from nnscratch.app.exercises import check
+from nnscratch.app.learn.exercises import check
 from nnscratch.core.network import to_network_layout
 from nnscratch.data.cleaning import clean
 from nnscratch.data.synthetic import make_tracks

@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from solutions import fill
 
-from nnscratch.app.exercises import check
+from nnscratch.app.learn.exercises import check
 from nnscratch.core.init import initialize
 
 rng = np.random.default_rng(0)

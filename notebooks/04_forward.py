@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from solutions import fill
 
-from nnscratch.app.exercises import check
+from nnscratch.app.learn.exercises import check
 from nnscratch.core.network import Network
 
 net = Network([13, 64, 32, 16, 1], dtype=np.float64, rng=0)  # the default network

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from solutions import fill
 
-from nnscratch.app.exercises import check
+from nnscratch.app.learn.exercises import check
 from nnscratch.core.gradcheck import check_gradients
 from nnscratch.core.network import Network
 

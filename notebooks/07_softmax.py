@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from solutions import fill
 
-from nnscratch.app.exercises import check
+from nnscratch.app.learn.exercises import check
 from nnscratch.core.activations import ACTIVATIONS
 from nnscratch.models.classifier import MLPClassifier
 

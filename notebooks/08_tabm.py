@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from solutions import fill
 
-from nnscratch.app.exercises import check
+from nnscratch.app.learn.exercises import check
 from nnscratch.core.batchensemble import BatchEnsembleNetwork
 from nnscratch.data.encoders import PiecewiseLinearEncoding
 

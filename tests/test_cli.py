@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from nnscratch.app.cli import main
+from nnscratch.app.cli.main import main
 from nnscratch.data.synthetic import make_tracks
 from nnscratch.models.recipes import DEFAULT_RECIPE
 
@@ -44,7 +44,7 @@ READ_AT_RUN_TIME = {"NNSCRATCH_DATA", "NNSCRATCH_DEBUG", "DASK_SCHEDULER_ADDRESS
 def run(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    """``nnscratch ARGS`` through :func:`nnscratch.app.cli.main` in this process, with its
+    """``nnscratch ARGS`` through :func:`nnscratch.app.cli.main.main` in this process, with its
     stdout, stderr and exit code captured as a subprocess's would be (the console script
     itself: :func:`run_script`, used where the environment must be a new process's)."""
     if env and set(env) - READ_AT_RUN_TIME:

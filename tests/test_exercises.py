@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnscratch.app.exercises import EXERCISES, check
+from nnscratch.app.learn.exercises import EXERCISES, check
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
 import solutions as s

@@ -10,7 +10,7 @@ import pytest
 from matplotlib.image import imread
 from test_cli import run
 
-from nnscratch.app.experiments import EXPERIMENTS, run_experiment
+from nnscratch.app.lab.experiments import EXPERIMENTS, run_experiment
 from nnscratch.errors import DataError
 
 EXPECTED_ROWS = {

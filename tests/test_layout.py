@@ -7,6 +7,7 @@ module under ``src/nnscratch`` counts, including those inside functions.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -176,3 +177,64 @@ def test_no_deferred_imports_of_our_own_modules() -> None:
                     ):
                         deferred.append(f"{path.name}:{inner.lineno} {inner.module}")
     assert not deferred, deferred
+
+
+#: The application's feature folders: each imports the layers below and ``app.runs``,
+#: never another feature; only the command line (``app.cli``) imports them.
+FEATURES = {"serve", "playground", "lab", "learn", "tune", "scoring"}
+APP_SHARED = {"app", "app.runs"}
+
+
+def feature_of(module: str) -> str | None:
+    """``serve`` for ``app.serve.api``; None outside the feature folders."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "app" and parts[1] in FEATURES else None
+
+
+def test_app_folders_are_the_features_the_command_line_and_what_they_share() -> None:
+    app = PACKAGE / "app"
+    folders = {p.name for p in app.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders == FEATURES | {"cli"}, folders
+    top = {p.stem for p in app.glob("*.py")}
+    assert top == {"__init__", "runs"}, top
+
+
+def test_features_import_no_other_feature_and_not_the_command_line() -> None:
+    wrong = []
+    for module, deps in graph().items():
+        if (own := feature_of(module)) is None and module not in APP_SHARED:
+            continue
+        for dep in deps:
+            other = feature_of(dep)
+            if (other is not None and other != own) or dep.startswith("app.cli"):
+                wrong.append(f"{module} imports {dep}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_feature_rule_catches_a_feature_importing_another() -> None:
+    assert feature_of("app.serve.api") == "serve" and feature_of("app.cli.main") is None
+    assert feature_of("app.runs") is None and feature_of("core.network") is None
+
+
+def docstring_of_folder(folder: Path) -> str:
+    init = folder / "__init__.py"
+    return ast.get_docstring(ast.parse(init.read_text())) or "" if init.exists() else ""
+
+
+def test_every_module_is_named_by_its_folders_docstring() -> None:
+    """A newcomer reads a folder's ``__init__`` and finds every module (and sub-folder) in
+    it, each on a line of its own with what it is for (``    name   what it is for``)."""
+    missing = []
+    for folder in [PACKAGE, *(p for p in PACKAGE.rglob("*") if p.is_dir())]:
+        if folder.name == "__pycache__" or not (folder / "__init__.py").exists():
+            continue
+        text = docstring_of_folder(folder)
+        for path in folder.iterdir():
+            if path.name.startswith("_") or path.name == "__pycache__":
+                continue
+            is_package = path.is_dir() and (path / "__init__.py").exists()
+            if path.suffix == ".py" or is_package:
+                name = path.stem if path.suffix == ".py" else path.name
+                if not re.search(rf"^\s*{re.escape(name)}/?(\s|$)", text, re.MULTILINE):
+                    missing.append(f"{folder.relative_to(PACKAGE.parent)}: {name}")
+    assert not missing, "modules a folder's docstring does not name:\n" + "\n".join(missing)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nnscratch.app.exercises import EXERCISES
+from nnscratch.app.learn.exercises import EXERCISES
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("0*.py"))
 

@@ -26,7 +26,7 @@ from nnscratch.data.toys import TOY_SETS, make_toy
 pytest.importorskip("fastapi", reason="nnscratch[serve] not installed (fastapi, uvicorn)")
 from starlette.testclient import TestClient
 
-from nnscratch.app.playground import Sessions, Settings, build_playground
+from nnscratch.app.playground.server import Sessions, Settings, build_playground
 
 
 def open_stream(url: str, session_id: str) -> tuple[http.client.HTTPConnection, object]:
@@ -191,7 +191,7 @@ def test_the_downloaded_digits_model_predicts_what_the_page_showed(tmp_path: Pat
 
 
 def test_settings_defaults_are_what_the_page_starts_with() -> None:
-    page = Path(__file__).resolve().parents[1] / "src/nnscratch/app/web/playground.html"
+    page = Path(__file__).resolve().parents[1] / "src/nnscratch/app/playground/page.html"
     text = page.read_text()
     defaults = Settings()
     assert f'["hidden", "hidden layers", "{",".join(map(str, defaults.hidden))}"]' in text

@@ -17,7 +17,7 @@ from test_serve_browser import browser  # noqa: F401 (the fixture)
 pytest.importorskip("fastapi", reason="nnscratch[serve] not installed (fastapi, uvicorn)")
 pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 
-from nnscratch.app.playground import Sessions, build_playground
+from nnscratch.app.playground.server import Sessions, build_playground
 
 MOONS = "data=moons&hidden=8,8&activation=relu&init=he&optimizer=adam&lr=0.03&batch=10"
 VANISHING = "data=moons&hidden=8,8,8,8,8,8&activation=sigmoid&init=small&optimizer=adam&lr=0.03"

@@ -165,7 +165,7 @@ def test_full_disk_names_the_file_and_replaces_nothing(
     import errno
 
     from nnscratch import files
-    from nnscratch.app.cli import main
+    from nnscratch.app.cli.main import main
 
     out = tmp_path / "run"
     args = ["train", "--preset", "seed", "--epochs", "3", "--quiet", "--out", str(out)]
@@ -193,7 +193,7 @@ def test_full_disk_names_the_file_and_replaces_nothing(
 def test_out_of_memory_is_one_line_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from nnscratch.app.cli import main
+    from nnscratch.app.cli.main import main
     from nnscratch.models import members
 
     def no_memory(*args: object, **kwargs: object) -> None:

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from test_cli import assert_clean_failure, check_png, run
 
-from nnscratch.app.search import (
+from nnscratch.app.tune.search import (
     Search,
     connect,
     make_folds,

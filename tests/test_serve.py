@@ -16,8 +16,7 @@ import pytest
 from serving import ARTIFACTS, request, running_server
 from test_cli import run
 
-from nnscratch.app.answers import answer_json
-from nnscratch.app.serving import ServedModel
+from nnscratch.app.serve.server import ServedModel
 from nnscratch.data.images import png_pixels
 from nnscratch.data.reading import read_csv
 from nnscratch.data.synthetic import make_tracks
@@ -27,7 +26,7 @@ pytest.importorskip("fastapi", reason="nnscratch[serve] not installed (fastapi, 
 pytest.importorskip("httpx", reason="FastAPI's test client needs httpx")
 from fastapi.testclient import TestClient
 
-from nnscratch.app.serving import create_app
+from nnscratch.app.serve.server import create_app
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +233,7 @@ def test_malformed_digit_requests(digits_model: Path) -> None:
 def test_serve_without_the_extra_says_what_to_install(monkeypatch, capsys) -> None:
     import sys
 
-    from nnscratch.app.cli import main
+    from nnscratch.app.cli.main import main
 
     monkeypatch.setitem(sys.modules, "fastapi", None)  # as if not installed
     assert main(["serve", "--model", "model.npz"]) == 2
@@ -260,7 +259,8 @@ def test_load_on_a_real_server(popularity_model: Path) -> None:
     for _ in range(200):  # 1 to 5 rows each; the answer computed in-process, sequentially
         chosen = [records[i] for i in rng.choice(len(records), size=rng.integers(1, 6))]
         distinct.append(json.dumps({"rows": chosen}).encode())
-        answers.append(answer_json(served.model, {"rows": chosen}, 100)["predictions"])
+        checked = served.model.json_request({"rows": chosen}, 100)
+        answers.append(checked.answer(served.model.network_outputs(checked.X))["predictions"])
     picks = rng.integers(0, len(distinct), size=n_clients * per_client)
     bodies = [distinct[i] for i in picks]
     expected = [answers[i] for i in picks]

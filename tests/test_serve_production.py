@@ -31,7 +31,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnscratch.app.serving import create_app
+from nnscratch.app.serve.server import create_app
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +186,7 @@ def test_bodies_read_together_get_what_each_gets_alone(
 def test_small_batches_run_on_the_event_loop_and_large_ones_in_the_worker_thread() -> None:
     """A batch of a few rows costs less than handing it to a thread; a large one would
     hold the event loop up, so it goes to the worker thread. Each request gets its rows."""
-    from nnscratch.app.batching import INLINE_ROWS, MicroBatcher
+    from nnscratch.app.serve.batching import INLINE_ROWS, MicroBatcher
     from nnscratch.models.values import Request
 
     threads: list[str] = []
@@ -219,7 +219,7 @@ def test_a_batch_takes_requests_already_sent_and_waits_no_longer() -> None:
     """A request already sent when a batch forms reaches the queue a couple of turns of
     the event loop later: it joins the batch. Nothing else coming, the batch does not
     wait out ``max_wait_s`` (5 s here)."""
-    from nnscratch.app.batching import SETTLE_TURNS, MicroBatcher
+    from nnscratch.app.serve.batching import SETTLE_TURNS, MicroBatcher
     from nnscratch.models.values import Request
 
     calls: list[int] = []

@@ -189,7 +189,7 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def dask_rows(model: Path, data: Path, cluster, on_part=None) -> tuple[pd.DataFrame, object]:
-    from nnscratch.app.distributed_scoring import DaskPredictions
+    from nnscratch.app.scoring.distributed import DaskPredictions
 
     client = distributed.Client(cluster.scheduler_address, set_as_default=False)
     try:

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from nnscratch.app.cli import main
-from nnscratch.app.serving import ServedModel
+from nnscratch.app.cli.main import main
+from nnscratch.app.serve.server import ServedModel
 from nnscratch.errors import DataError, NNScratchError
 from nnscratch.models.classifier import MLPClassifier
 from nnscratch.models.digit_model import DigitModel

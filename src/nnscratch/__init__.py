@@ -9,8 +9,17 @@ does (``from nnscratch import MLPRegressor``)::
     load_tracks       read a Spotify CSV of any recognised schema (nnscratch.data.tracks)
     prepare           clean, split, scale on the training split   (nnscratch.data.preprocessing)
 
-The package is in layers, one folder each (``docs/layout.md``): ``core`` (the
-math, NumPy only), ``data``, ``models``, ``tasks`` and ``app``.
+The package is in layers, one folder each (``docs/layout.md``), imports only
+pointing down::
+
+    app/        5  the command line and one folder per feature (serve, playground, ...)
+    tasks/      4  the only code that knows there are several kinds of work
+    models/     3  estimators, fitted models, model files, recipes, metrics
+    data/       2  files → numbers, and what is fitted on the training split
+    core/       1  stages 2–6: the math, NumPy only
+    errors      0  the exception types, each naming the file, column or value at fault
+    files       0  atomic writes: nothing is ever half-written
+    registry    0  named tables of one kind of thing (activations, tasks, ...)
 
 They are imported on first use (PEP 562), so ``import nnscratch.core.network``
 loads the from-scratch core alone: NumPy, no pandas or scikit-learn.

@@ -2,6 +2,6 @@
 
 import sys
 
-from nnscratch.app.cli import main
+from nnscratch.app.cli.main import main
 
 sys.exit(main())

@@ -9,6 +9,8 @@
     optimizers    stage 6: GD, momentum, Adam, AdamW, each one ``step(params, grads)``
     schedules     stage 6: learning-rate schedules
     training      stage 6: the training loop, early stopping, history
+    observe       what the network does while it learns: a read-only view of each layer
+    telemetry     per-layer telemetry, a step observer, and its plain-language warnings
     gradcheck     finite-difference gradient checks
 
 No pandas, scikit-learn or matplotlib here (``tests/test_layout.py`` checks it).

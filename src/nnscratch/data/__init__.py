@@ -9,6 +9,11 @@
     preprocessing  the seeded split and everything fitted on the training split
     images         Part 2's data: IDX files (MNIST), PNG folders, the bundled 8×8 digits
     synthetic      the built-in synthetic sample, generated deterministically
+    numbers        values to numbers: one rule for a file's columns and a request's rows
+    tables         a table's parts (CSV, Parquet, folders, globs), a chunk at a time
+    leakage        the leakage guard: inputs that alone predict the target
+    augment        image augmentation: seeded ``(rows, rng)`` transforms of a batch
+    toys           small data sets to watch a network learn on (the playground)
 
 No network code here. The functions a user calls most are importable from this
 package directly (``from nnscratch.data import load_tracks, clean, prepare``).

@@ -10,7 +10,12 @@ classifier         MLPClassifier: softmax (or sigmoid) output, classes of any ty
 persistence        the model-file format: named arrays + JSON metadata, no pickle
 table_model        a table's fitted feature stage and estimator, in one file
 popularity_model   PopularityModel: raw rows in, popularity points out
+table_classifier   TabularClassifier: raw rows in, class labels and probabilities out
 digit_model        DigitModel: images in, digits out
+requests           what a served model reads from a request, checked (4xx naming it)
+streaming          a table model's predictions for a file, a chunk at a time
+onnx_export        fitted models as ONNX graphs, preprocessing included
+onnx_graph         a small builder of ONNX graphs on the onnx package's helpers
 recipes            training recipes: the seed's, the default, the presets
 metrics            metrics in the target's units, baselines, result tables
 """

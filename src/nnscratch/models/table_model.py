@@ -64,7 +64,7 @@ class TableModel(WrapsEstimator):
 
     #: The task that trains this kind of model (written into its file).
     task: ClassVar[str] = ""
-    #: The page ``nnscratch serve`` shows for it (in ``nnscratch/app/web``).
+    #: The page ``nnscratch serve`` shows for it (in ``nnscratch/app/serve/pages``).
     page: ClassVar[str] = "table.html"
     #: Whether the target holds class labels (kept as they are) or numbers.
     labels: ClassVar[bool] = False

@@ -82,7 +82,7 @@ class Servable(Protocol):
     outputs (``network_outputs``, which a server may batch over many requests) become the
     answer. ``tensor_inputs`` and ``tensor_outputs`` describe the V2 tensors; ``page``
     names the served page. The answers computed at once, and the reading of many JSON
-    bodies together, are the serving code's (:mod:`nnscratch.app.answers`), written once.
+    bodies together, are the serving code's (:mod:`nnscratch.app.serve.handler`), written once.
     """
 
     page: ClassVar[str]

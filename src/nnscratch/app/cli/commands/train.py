@@ -15,17 +15,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nnscratch.app.arguments import (
+from nnscratch.app.cli.arguments import (
     add_data_arguments,
     add_recipe_arguments,
     describe_recipe,
     recipe_from_args,
     task_from_args,
 )
-from nnscratch.app.console import HelpFormatter, examples, say
+from nnscratch.app.cli.console import HelpFormatter, examples, say
+from nnscratch.app.playground.watch import WatchedRun, watching
 from nnscratch.app.runs import default_run_dir, run_record, write_run
-from nnscratch.app.serving import require_serve_extra
-from nnscratch.app.watch import WatchedRun, watching
+from nnscratch.app.serve.server import require_serve_extra
 from nnscratch.core.telemetry import DEFAULT_EVERY, Telemetry
 from nnscratch.core.training import History
 from nnscratch.tasks.plots import layers_figure

@@ -1,4 +1,4 @@
-"""``nnscratch experiment NAME``: the analysis lab (:mod:`nnscratch.app.lab`)."""
+"""``nnscratch experiment NAME``: the analysis lab (:mod:`nnscratch.app.lab.training`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from nnscratch.app import experiments
-from nnscratch.app.arguments import add_data_arguments, task_from_args
-from nnscratch.app.console import HelpFormatter, examples
+from nnscratch.app.cli.arguments import add_data_arguments, task_from_args
+from nnscratch.app.cli.console import HelpFormatter, examples
+from nnscratch.app.lab import experiments
 
 
 def add_parser(sub: Any) -> None:

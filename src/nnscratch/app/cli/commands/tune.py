@@ -1,4 +1,4 @@
-"""``nnscratch tune``: cross-validated hyperparameter search (:mod:`nnscratch.app.search`),
+"""``nnscratch tune``: cross-validated hyperparameter search (:mod:`nnscratch.app.tune.search`),
 locally or on a Dask cluster, then the best configuration refit and tested once."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from nnscratch import __version__
-from nnscratch.app.arguments import add_data_arguments, base_recipe, task_from_args
-from nnscratch.app.console import HelpFormatter, examples, say
+from nnscratch.app.cli.arguments import add_data_arguments, base_recipe, task_from_args
+from nnscratch.app.cli.console import HelpFormatter, examples, say
 from nnscratch.app.runs import default_run_dir, staged_directory, write_json
-from nnscratch.app.search import (
+from nnscratch.app.tune.search import (
     Search,
     SearchResult,
     connect,

@@ -18,8 +18,8 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 import pandas as pd
 from tqdm.auto import tqdm
 
-from nnscratch.app.console import HelpFormatter, examples, say
-from nnscratch.app.distributed_scoring import DaskPredictions, dask_client
+from nnscratch.app.cli.console import HelpFormatter, examples, say
+from nnscratch.app.scoring.distributed import DaskPredictions, dask_client
 from nnscratch.data.tables import CHUNK_ROWS
 from nnscratch.errors import DataError
 from nnscratch.files import atomic_write

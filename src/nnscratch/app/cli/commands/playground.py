@@ -1,4 +1,4 @@
-"""``nnscratch playground``: a live training page (:mod:`nnscratch.app.playground`)."""
+"""``nnscratch playground``: a live training page (:mod:`nnscratch.app.playground.server`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import argparse
 import os
 from typing import Any
 
-from nnscratch.app.console import HelpFormatter, examples, say
-from nnscratch.app.playground import MAX_SECONDS, MAX_SESSIONS, Sessions, build_playground
-from nnscratch.app.serving import require_serve_extra
+from nnscratch.app.cli.console import HelpFormatter, examples, say
+from nnscratch.app.playground.server import MAX_SECONDS, MAX_SESSIONS, Sessions, build_playground
+from nnscratch.app.serve.server import require_serve_extra
 from nnscratch.errors import DataError
 
 

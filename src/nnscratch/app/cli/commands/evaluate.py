@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from nnscratch.app.console import HelpFormatter, examples, say
+from nnscratch.app.cli.console import HelpFormatter, examples, say
 from nnscratch.tasks.registry import load_model
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from nnscratch.app.lab import Lab, Run, fit
+from nnscratch.app.lab.training import Lab, Run, fit
 from nnscratch.core.optimizers import Adam
 from nnscratch.data.augment import AUGMENTATIONS, augmentation
 from nnscratch.errors import DataError

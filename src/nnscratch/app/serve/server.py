@@ -8,8 +8,8 @@
     GET  /model     task, inputs (with ranges), classes, training metrics, version
     POST /predict   tables: {"rows": [{column: value, ...}, ...]} or a CSV body
                     digits: {"pixels": [...]} or {"images": [[...], ...]}, or a PNG body
-    GET  /metrics   Prometheus's text format (:mod:`nnscratch.app.monitoring`)
-    /v2/...         the Open Inference Protocol (:mod:`nnscratch.app.inference_protocol`)
+    GET  /metrics   Prometheus's text format (:mod:`nnscratch.app.serve.metrics`)
+    /v2/...         the Open Inference Protocol (:mod:`nnscratch.app.serve.inference_protocol`)
 
 The model file is read and validated once, at start, by the task that trained
 it (:func:`nnscratch.tasks.registry.load_model`). Every request is checked
@@ -17,7 +17,7 @@ before anything is computed; a malformed one gets a 4xx answer ``{"detail":
 "..."}`` that names what is wrong (the row, the column, the value), and the
 server goes on serving. What a request means is the fitted model's business
 (its ``json_request``, ``body_request`` and ``tensor_request``); the network
-inputs of concurrent requests run as one call (:mod:`nnscratch.app.batching`),
+inputs of concurrent requests run as one call (:mod:`nnscratch.app.serve.batching`),
 and every row's answer is the number ``nnscratch predict`` writes for it, to
 the bit, whatever it was batched with. ``--workers N`` runs N processes, each
 with the model loaded once.
@@ -34,8 +34,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from nnscratch.app.batching import MAX_BATCH_ROWS, MAX_WAIT_MS
-from nnscratch.app.webapp import build_app
+from nnscratch.app.serve.api import build_app
+from nnscratch.app.serve.batching import MAX_BATCH_ROWS, MAX_WAIT_MS
 from nnscratch.errors import NNScratchError
 from nnscratch.tasks.base import Servable
 from nnscratch.tasks.registry import load_model
@@ -89,9 +89,9 @@ class ServedModel:
         }
 
     def page(self) -> str:
-        """The page for the model's task, from the package's ``web`` folder."""
-        web = resources.files("nnscratch.app.web")
-        return web.joinpath(self.model.page).read_text(encoding="utf-8")
+        """The page for the model's task, from this folder's ``pages``."""
+        pages = resources.files("nnscratch.app.serve").joinpath("pages")
+        return pages.joinpath(self.model.page).read_text(encoding="utf-8")
 
 
 def create_app(
@@ -104,7 +104,7 @@ def create_app(
     name: str | None = None,
 ) -> Any:
     """The FastAPI application serving ``model_path`` (loaded and validated here, once);
-    its routes are in :mod:`nnscratch.app.webapp`."""
+    its routes are in :mod:`nnscratch.app.serve.api`."""
     require_serve_extra()
     served = ServedModel.load(model_path, name)
     batching = {"max_rows": max_batch_rows, "max_wait_s": max_wait_ms / 1000}

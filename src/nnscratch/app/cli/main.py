@@ -1,6 +1,6 @@
 """The ``nnscratch`` command line: parses the command and hands it to its module.
 
-Each command lives in :mod:`nnscratch.app.commands` (its parser and its
+Each command lives in :mod:`nnscratch.app.cli.commands` (its parser and its
 ``run``); this module only registers them and turns errors into exit codes:
 0 success; 2 bad input (a one-line message on stderr, no traceback); 1 an
 unexpected failure (a bug: set ``NNSCRATCH_DEBUG=1`` to see the traceback);
@@ -16,8 +16,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from nnscratch import __version__
-from nnscratch.app.commands import COMMANDS
-from nnscratch.app.console import HelpFormatter, examples, one_line
+from nnscratch.app.cli.commands import COMMANDS
+from nnscratch.app.cli.console import HelpFormatter, examples, one_line
 from nnscratch.errors import NNScratchError
 
 

@@ -1,8 +1,8 @@
 """``nnscratch playground``: train the from-scratch network live, settings in hand.
 
-A page (``web/playground.html``, plain JavaScript drawing on canvases, nothing
+A page (``page.html``, plain JavaScript drawing on canvases, nothing
 fetched from elsewhere) sends its settings; the server makes a session
-(:mod:`nnscratch.app.playground_sessions`) that trains the real estimator in a thread
+(:mod:`nnscratch.app.playground.sessions`) that trains the real estimator in a thread
 of its own, off the event loop, and streams what happens over server-sent events,
 one event an epoch::
 
@@ -33,7 +33,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from nnscratch.app.playground_sessions import (
+from nnscratch.app.playground.sessions import (
     MAX_SECONDS,
     MAX_SESSIONS,
     WARNING_DOCS,
@@ -85,7 +85,7 @@ def sse(event: dict[str, Any]) -> str:
 
 
 #: The project's docs, beside the package in a source checkout (the warnings link there).
-DOCS = Path(__file__).resolve().parents[3] / "docs"
+DOCS = Path(__file__).resolve().parents[4] / "docs"
 
 
 def docs_page(name: str) -> tuple[str, int, None, str]:
@@ -97,7 +97,7 @@ def docs_page(name: str) -> tuple[str, int, None, str]:
 
 
 def page() -> str:
-    return resources.files("nnscratch.app.web").joinpath("playground.html").read_text("utf-8")
+    return resources.files("nnscratch.app.playground").joinpath("page.html").read_text("utf-8")
 
 
 def build_playground(sessions: Sessions | None = None) -> Any:

@@ -38,21 +38,23 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from nnscratch.app import lab_augment
-from nnscratch.app.lab import (
-    Lab,
-    experiment_activation,
-    experiment_batch,
-    experiment_init,
-    experiment_l2,
-    experiment_lr,
-    experiment_optimizer,
+from nnscratch.app.lab import augmentation
+from nnscratch.app.lab.figures import (
     plot_activation,
     plot_batch,
     plot_init,
     plot_l2,
     plot_loss_only,
 )
+from nnscratch.app.lab.seed_network import (
+    experiment_activation,
+    experiment_batch,
+    experiment_init,
+    experiment_l2,
+    experiment_lr,
+    experiment_optimizer,
+)
+from nnscratch.app.lab.training import Lab
 from nnscratch.app.runs import default_run_dir, staged_directory, write_json
 from nnscratch.files import atomic_write_text
 from nnscratch.registry import Registry
@@ -79,7 +81,7 @@ EXPERIMENTS.add(Experiment(experiment_l2, plot_l2, max_rows=3000), "l2")
 EXPERIMENTS.add(Experiment(experiment_batch, plot_batch, max_rows=10_000), "batch")
 EXPERIMENTS.add(Experiment(experiment_optimizer, plot_loss_only), "optimizer")
 EXPERIMENTS.add(
-    Experiment(lab_augment.experiment_augmentation, lab_augment.plot_augmentation), "augmentation"
+    Experiment(augmentation.experiment_augmentation, augmentation.plot_augmentation), "augmentation"
 )
 
 

@@ -7,7 +7,7 @@ import json
 import os
 from typing import Any
 
-from nnscratch.app.console import HelpFormatter, examples, say
+from nnscratch.app.cli.console import HelpFormatter, examples, say
 from nnscratch.errors import NNScratchError
 from nnscratch.files import atomic_write_bytes
 from nnscratch.tasks.base import Exportable

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from nnscratch.app.console import HelpFormatter, examples, say
+from nnscratch.app.cli.console import HelpFormatter, examples, say
 from nnscratch.errors import DataError
 from nnscratch.files import atomic_write_bytes
 

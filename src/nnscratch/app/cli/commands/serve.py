@@ -1,5 +1,5 @@
 """``nnscratch serve``: a trained model behind a JSON API and a page
-(:mod:`nnscratch.app.serving`)."""
+(:mod:`nnscratch.app.serve.server`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import os
 import tempfile
 from typing import Any
 
-from nnscratch.app.batching import MAX_BATCH_ROWS, MAX_WAIT_MS
-from nnscratch.app.console import HelpFormatter, examples, say
-from nnscratch.app.serving import (
+from nnscratch.app.cli.console import HelpFormatter, examples, say
+from nnscratch.app.serve.batching import MAX_BATCH_ROWS, MAX_WAIT_MS
+from nnscratch.app.serve.server import (
     MAX_BODY_BYTES,
     MAX_ROWS,
     SETTINGS_VARIABLE,
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # /metrics adds up the workers
         os.environ[SETTINGS_VARIABLE] = json.dumps({"model_path": str(args.model), **settings})
         uvicorn.run(
-            "nnscratch.app.serving:app_from_environment",
+            "nnscratch.app.serve.server:app_from_environment",
             factory=True,
             workers=args.workers,
             host=args.host,

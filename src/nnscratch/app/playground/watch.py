@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from nnscratch.app.playground import page, sse
-from nnscratch.app.playground_sessions import LAYER_KEYS, WARNING_DOCS
+from nnscratch.app.playground.server import page, sse
+from nnscratch.app.playground.sessions import LAYER_KEYS, WARNING_DOCS
 from nnscratch.core.telemetry import Telemetry, diagnose
 
 
