@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -39,3 +40,12 @@ def synthetic_csv(tmp_path: Path, synthetic_frame: pd.DataFrame) -> Path:
     path = tmp_path / "tracks.csv"
     synthetic_frame.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture
+def ctrl_c_reaches_python():
+    """The default SIGINT handler, whatever the suite was started with (a background
+    job starts with SIGINT ignored); restored afterwards."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)

@@ -156,15 +156,6 @@ def test_shape_errors() -> None:
         train(Network([4, 1]), X, Y[:, :9], GradientDescent(0.1), config=TrainConfig(epochs=1))
 
 
-@pytest.fixture
-def ctrl_c_reaches_python():
-    """The default SIGINT handler, whatever the suite was started with (a background
-    job starts with SIGINT ignored); restored afterwards."""
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, before)
-
-
 def test_first_ctrl_c_stops_after_the_batch_and_keeps_the_best(ctrl_c_reaches_python) -> None:
     X, Y = regression_problem(500)
     net = Network([4, 8, 1], rng=0)

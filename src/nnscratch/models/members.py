@@ -110,7 +110,7 @@ def train_members(
         if jobs == 1:
             for k in range(len(est.networks_)):
                 if fit_member(k, configs[k]).interrupted:
-                    del est.networks_[k + 1 :], est.histories_[k + 1 :]
+                    keep_members(est, list(range(k + 1)))  # those not started are dropped
                     break
         else:
             fit_side_by_side(est, fit_member, configs, jobs, handle_interrupts)
@@ -218,9 +218,13 @@ def fit_side_by_side(
             except BaseException:
                 stop.requested = True  # the others stop after their batch
                 raise
-    kept = [k for k in range(len(configs)) if started[k]]
-    if len(kept) < len(configs):
-        est.networks_ = [est.networks_[k] for k in kept]
-        est.histories_ = [est.histories_[k] for k in kept]
-        est._optimizers = [est._optimizers[k] for k in kept]
-        est._shuffle_rngs = [est._shuffle_rngs[k] for k in kept]
+    keep_members(est, [k for k in range(len(configs)) if started[k]])
+
+
+def keep_members(est: MLPBase, kept: list[int]) -> None:
+    """Keep the members ``kept`` (their networks, optimizers, shuffle streams and histories,
+    all four together), dropping the others."""
+    est.networks_ = [est.networks_[k] for k in kept]
+    est.histories_ = [est.histories_[k] for k in kept]
+    est._optimizers = [est._optimizers[k] for k in kept]
+    est._shuffle_rngs = [est._shuffle_rngs[k] for k in kept]

@@ -1,0 +1,58 @@
+"""Ensemble members: each one's network, optimizer, random streams and history, trained
+one after another or side by side, and kept (or dropped) together."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+from nnscratch.models.regressor import MLPRegressor
+
+
+def problem(n: int = 240, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, 4))
+    return X, X @ np.array([1.0, -2.0, 0.5, 0.0]) + 0.1 * rng.normal(size=n)
+
+
+def ctrl_c_at(call: int):
+    """An epoch callback that presses Ctrl-C at its ``call``-th call (1-based), from whichever
+    member's thread makes it: it runs the SIGINT handler the fit installed, as the signal
+    would, but at a known point (a signal raised in a worker thread reaches the handler only
+    once the main thread wakes)."""
+    calls = []
+    lock = threading.Lock()
+
+    def press(epoch: int, logs: dict[str, float]) -> None:
+        with lock:
+            calls.append(epoch)
+            if len(calls) == call:
+                signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+
+    return press
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2], ids=["one after another", "side by side"])
+def test_ctrl_c_keeps_every_part_of_the_members_that_trained_and_only_theirs(
+    ctrl_c_reaches_python, n_jobs: int | None
+) -> None:
+    X, y = problem()
+    model = MLPRegressor(
+        hidden_layer_sizes=(8,),
+        n_members=3,
+        epochs=6,
+        batch_size=32,
+        n_jobs=n_jobs,
+        early_stopping=False,
+        random_state=0,
+    )
+    model.fit(X, y, callbacks=(ctrl_c_at(2),), handle_interrupts=True)
+    kept = len(model.networks_)
+    assert 1 <= kept < 3 and any(h.interrupted for h in model.histories_)
+    assert len(model.histories_) == len(model._optimizers) == len(model._shuffle_rngs) == kept
+    epochs = [h.n_epochs for h in model.histories_]
+    model.partial_fit(X, y)  # the members kept go on, each with its own optimizer and stream
+    assert [h.n_epochs for h in model.histories_] == [n + 1 for n in epochs]
