@@ -219,3 +219,45 @@ def test_a_set_threshold_holds_for_partial_fit_too() -> None:
     tuned.partial_fit(X, y, classes=[0, 1])
     assert tuned.decision_threshold is None
     assert (tuned.predict(X) == np.argmax(tuned.predict_proba(X), axis=1)).all()
+
+
+class CountSteps:
+    """A step observer that counts the optimizer's steps."""
+
+    every = 1
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def on_step(self, view: object) -> None:
+        self.steps += 1
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_a_batch_of_rows_of_weight_zero_makes_no_update(k: int) -> None:
+    """A row of weight 0 is a row absent, so a mini-batch of such rows alone (``Σ w = 0``:
+    its ``J = Σ w ℓ / Σ w`` has no value) is no batch: no step, and what the rows hold
+    changes no bit of the fit (scikit-learn's SGD makes no update from them either)."""
+    X, y = data()
+    weights = np.ones(len(y))
+    weights[:6] = 0.0
+    fits = []
+    for seed in (1, 2):  # the weightless rows' values, drawn afresh
+        rng = np.random.default_rng(seed)
+        X[:6], y[:6] = rng.normal(size=(6, 4)), 100 * rng.normal(size=6)
+        steps = CountSteps()
+        model = MLPRegressor(
+            hidden_layer_sizes=(8,),
+            batch_size=1,
+            epochs=3,
+            l2=0.01,
+            k=k,
+            early_stopping=False,
+            dtype="float64",
+            random_state=0,
+        )
+        model.fit(X, y, sample_weight=weights, callbacks=(steps,))
+        assert steps.steps == 3 * (len(y) - 6)
+        assert np.all(np.isfinite(model.loss_curve_))
+        fits.append(model.network_.params.flat.copy())
+    np.testing.assert_array_equal(fits[0], fits[1])

@@ -429,13 +429,15 @@ def _run_epoch(
     watch: _Watch | None = None,
 ) -> tuple[float, bool]:
     """One pass: forward, backward, step per batch (observed by ``watch``, where there are
-    step observers). Returns ``Σ_b m_b J_b`` and whether an interrupt stopped it before
-    its last batch."""
+    step observers); a batch whose rows all weigh 0 makes no step. Returns ``Σ_b m_b J_b``
+    and whether an interrupt stopped it before its last batch."""
     params, grads = [net.params.flat], [net.grads.flat]
     objective_sum = 0.0  # Σ_b m_b J_b
     done = 0  # samples seen this epoch
     for inputs, Y_batch, weights, end in batches:
         done = end
+        if weights is not None and not weights.any():
+            continue  # rows of weight 0 are rows absent: a batch of them alone is no batch
         net.forward(inputs)
         objective = net.backward(Y_batch, lmbda, weights)  # m_b J_b (m_b: the batch's weight)
         objective_sum += objective

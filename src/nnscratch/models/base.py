@@ -187,8 +187,9 @@ class MLPBase(BaseEstimator):
         ``rmse_scale`` multiplies the reported validation RMSE, e.g. by the
         target scaler's range to show it in original units. ``sample_weight``
         ``(n_samples,)`` weighs each sample's loss as scikit-learn's MLPs do
-        (``J = (Σ w ℓ + λ/2 ‖W‖²) / Σ w``: weight 2 is the row twice); the
-        validation loss is not weighted.
+        (``J = (Σ w ℓ + λ/2 ‖W‖²) / Σ w``: weight 2 is the row twice, weight 0 the row
+        absent, so a mini-batch whose rows all weigh 0 makes no update; all-zero weights
+        are refused); the validation loss is not weighted.
         """
         X, y = self._validate_targets(X, y, reset=True)
         weights = self._sample_weights(X, y, sample_weight)
