@@ -3,11 +3,14 @@ whole-file errors, and nothing half-written."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_cli import run
 
 from nnscratch.data.cleaning import CleaningReport
@@ -166,6 +169,80 @@ def test_evaluate_in_chunks_equals_the_whole_file_on_the_shared_sample(
         assert str(chunks.report) == str(report)
     result = run("evaluate", "--model", str(model), "--data", str(real_tracks_path))
     assert result.returncode == 0 and f"{whole['rmse']:8.2f}" in result.stdout
+
+
+# ------------------------------------------------------------------------- parts and blocks
+
+
+def test_parts_leave_out_hidden_and_underscore_files_and_refuse_a_mix(tmp_path: Path) -> None:
+    """``_SUCCESS``, ``_metadata`` and hidden files (``.crc`` checksums) are not parts of a
+    folder or a glob; parts whose names mix Parquet and CSV are refused, naming one of
+    each."""
+    for name in ("part-1.csv", "part-0.csv", "_SUCCESS", "_metadata", ".part-0.csv.crc",
+                 ".hidden.csv", "_part-9.csv"):  # fmt: skip
+        (tmp_path / name).write_text("a\n1\n")
+    expected = ["part-0.csv", "part-1.csv"]
+    assert [p.name for p in table_parts(tmp_path / "*")] == expected
+    assert [p.name for p in table_parts(tmp_path)] == expected
+    assert [p.name for p in table_parts(tmp_path / "_SUCCESS")] == ["_SUCCESS"]  # named: read
+    (tmp_path / "part-2.parquet").write_bytes(b"PAR1")
+    for source in (tmp_path / "part-*", tmp_path):
+        with pytest.raises(DataError, match=r"mixes Parquet and CSV parts \(part-2.parquet, "
+                           r"part-0.csv\); name the parts of one format"):  # fmt: skip
+            table_parts(source)
+    with pytest.raises(DataError, match="no file matches"):
+        table_parts(tmp_path / "_*")
+
+
+def _block_rows(source: Path, block_bytes: int) -> pd.DataFrame:
+    from nnscratch.data.tables import read_block, table_blocks
+
+    frames = [read_block(block).frame for block in table_blocks(source, block_bytes)]
+    return pd.concat([f for f in frames if len(f)], ignore_index=True)  # an empty one: object
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    words=st.lists(st.text(alphabet="xyz", min_size=1, max_size=9), min_size=1, max_size=40),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    last_newline=st.booleans(),
+    block_bytes=st.integers(1, 400),
+)
+def test_blocks_of_any_size_hold_every_row_once(
+    words: list[str], newline: str, last_newline: bool, block_bytes: int
+) -> None:
+    """A CSV cut into blocks of any size (a line belongs to the block it starts in), each
+    read on its own after the header: the rows of reading it whole, each once, in order."""
+    from nnscratch.data.reading import read_delimited
+
+    lines = ["k,word", *(f"{i},{w}" for i, w in enumerate(words))]
+    text = newline.join(lines) + (newline if last_newline else "")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "words.csv"
+        path.write_bytes(text.encode())
+        whole, _, _ = read_delimited(path)
+        pd.testing.assert_frame_equal(_block_rows(path, block_bytes), whole)
+
+
+def test_parquet_blocks_are_row_groups_and_csv_blocks_check_as_reading_does(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("pyarrow", reason="Parquet needs pyarrow (the parquet extra)")
+    from nnscratch.data.tables import read_block, table_blocks
+
+    frame = make_tracks(1_000, seed=8, junk_fraction=0)
+    frame.to_parquet(tmp_path / "t.parquet", index=False, row_group_size=300)
+    assert [b.start for b in table_blocks(tmp_path / "t.parquet")] == [0, 1, 2, 3]
+    pd.testing.assert_frame_equal(
+        _block_rows(tmp_path / "t.parquet", 1), pd.read_parquet(tmp_path / "t.parquet")
+    )
+    (tmp_path / "header.csv").write_text("id,tempo\n")
+    [block] = table_blocks(tmp_path / "header.csv")
+    with pytest.raises(DataError, match=r"header.csv: has a header but no data rows"):
+        read_block(block)
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match=r"empty.csv: file is empty"):
+        table_blocks(tmp_path / "empty.csv")
 
 
 # ------------------------------------------------------------------------- on a Dask cluster

@@ -202,11 +202,30 @@ def outside_range(column: str, numbers: np.ndarray) -> np.ndarray:
     return outside
 
 
-def no_numbers_error(df: pd.DataFrame, column: str, source: str) -> DataError:
-    """The error for a column without one usable number, with an example of its values."""
+@dataclass(frozen=True)
+class NoNumbers:
+    """A column without one usable number in some rows (a whole file, or a chunk of one):
+    what the whole file's error says of it, an example of its values (None: all empty)
+    and whether they came from ``release_date`` (``year``)."""
+
+    column: str
+    example: str | None
+    derived: bool = False
+
+    def error(self, source: str) -> DataError:
+        what = f"e.g. {self.example!r}" if self.example is not None else "all empty"
+        origin = " (from release_date)" if self.derived else ""
+        return DataError(f"{source}: column {self.column!r}{origin} has no usable numbers ({what})")
+
+
+def no_numbers(df: pd.DataFrame, column: str) -> NoNumbers:
+    """:class:`NoNumbers` for a column of ``df``, with its first non-blank value."""
     derived = column == "year" and "release_date" in df and df[column].isna().all()
     raw = df["release_date"] if derived else df[column]
     example = next((v for v in raw if not _is_blank(v)), None)
-    what = f"e.g. {str(example)[:40]!r}" if example is not None else "all empty"
-    origin = " (from release_date)" if derived else ""
-    return DataError(f"{source}: column {column!r}{origin} has no usable numbers ({what})")
+    return NoNumbers(column, None if example is None else str(example)[:40], derived)
+
+
+def no_numbers_error(df: pd.DataFrame, column: str, source: str) -> DataError:
+    """The error for a column without one usable number, with an example of its values."""
+    return no_numbers(df, column).error(source)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import os
 import re
 import zlib
@@ -92,14 +93,13 @@ def read_delimited(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, str, str
     return df, sep, decimal
 
 
-def read_delimited_chunks(
-    path: str | os.PathLike[str], chunk_rows: int
-) -> Iterator[tuple[pd.DataFrame, str, str]]:
-    """:func:`read_delimited` ``chunk_rows`` rows at a time: the same checks, the same
-    separator, decimal mark and parser; a fault in the middle is a :class:`DataError` when
-    that chunk is reached."""
-    path = Path(path)
-    sep, decimal = sniff_delimited(path)
+def parse_delimited_chunks(
+    path: Path, chunk_rows: int, sep: str, decimal: str
+) -> Iterator[pd.DataFrame]:
+    """:func:`read_delimited` ``chunk_rows`` rows at a time, for a CSV whose separator and
+    decimal mark are known (:func:`sniff_delimited`): the same parser and options; a fault
+    in the middle is a :class:`DataError` naming ``path`` when that chunk is reached, as
+    is a header with no rows."""
     rows = 0
     with (
         _parse_errors(path),
@@ -108,9 +108,20 @@ def read_delimited_chunks(
         for df in reader:
             df.columns = [str(c).strip() for c in df.columns]
             rows += len(df)
-            yield df, sep, decimal
+            yield df
     if rows == 0:
         raise DataError(f"{path}: has a header but no data rows")
+
+
+def read_delimited_bytes(data: bytes, path: Path, sep: str, decimal: str) -> pd.DataFrame:
+    """A piece of a CSV that has been read as bytes (its header line first, decompressed),
+    parsed as :func:`parse_delimited_chunks` parses a chunk of ``path``: the same options,
+    the same errors naming ``path``. It may hold no data row."""
+    options = {**_csv_options(sep, decimal), "compression": None}
+    with _parse_errors(path):
+        df = pd.read_csv(io.BytesIO(data), **options)
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
 
 
 def sniff_delimited(path: Path) -> tuple[str, str]:

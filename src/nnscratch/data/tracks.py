@@ -23,7 +23,7 @@ from nnscratch.data.features import DEFAULT_FEATURES, DERIVED_FEATURES, add_deri
 from nnscratch.data.numbers import to_numbers
 from nnscratch.data.reading import read_delimited
 from nnscratch.data.schemas import SCHEMAS, TARGET, apply_schema, schema_of
-from nnscratch.data.tables import CHUNK_ROWS, read_table_chunks
+from nnscratch.data.tables import CHUNK_ROWS, Chunk, read_table_chunks
 from nnscratch.errors import DataError
 
 
@@ -331,13 +331,35 @@ def read_tracks_chunks(
     :class:`TracksFile` of its rows, checked, renamed and completed as a whole file is
     (every step is row by row, so a row comes out as it does from the whole file)."""
     for chunk in read_table_chunks(source, chunk_rows):
-        tracks = TracksFile.from_frame(
-            chunk.frame,
-            source=str(source),
+        yield tracks_chunk(
+            chunk,
+            str(source),
             features=features,
             target=target,
             optional=optional,
             categoricals=categoricals,
         )
-        tracks.delimiter, tracks.decimal = chunk.delimiter, chunk.decimal
-        yield tracks
+
+
+def tracks_chunk(
+    chunk: Chunk,
+    source: str,
+    *,
+    features: Sequence[str] = DEFAULT_FEATURES,
+    target: str | None = TARGET,
+    optional: Collection[str] = (),
+    categoricals: Sequence[str] = (),
+) -> TracksFile:
+    """One chunk (or block) of ``source``'s raw rows as a :class:`TracksFile`, checked,
+    renamed and completed as a whole file is (:meth:`TracksFile.from_frame`), with its
+    part's separator and decimal mark."""
+    tracks = TracksFile.from_frame(
+        chunk.frame,
+        source=source,
+        features=features,
+        target=target,
+        optional=optional,
+        categoricals=categoricals,
+    )
+    tracks.delimiter, tracks.decimal = chunk.delimiter, chunk.decimal
+    return tracks
