@@ -49,3 +49,14 @@ def ctrl_c_reaches_python():
     before = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, before)
+
+
+@pytest.fixture(scope="session")
+def tracks_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A popularity model trained for 3 epochs on the built-in sample (for scoring tests)."""
+    from test_cli import run
+
+    out = tmp_path_factory.mktemp("tracks-model") / "run"
+    result = run("train", "--epochs", "3", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    return out / "model.npz"

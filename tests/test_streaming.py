@@ -20,11 +20,8 @@ from nnscratch.errors import DataError
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("streaming") / "run"
-    result = run("train", "--epochs", "3", "--out", str(out), "--quiet")
-    assert result.returncode == 0, result.stderr
-    return out / "model.npz"
+def model(tracks_model: Path) -> Path:
+    return tracks_model
 
 
 @pytest.fixture(scope="module")
@@ -243,96 +240,3 @@ def test_parquet_blocks_are_row_groups_and_csv_blocks_check_as_reading_does(
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(DataError, match=r"empty.csv: file is empty"):
         table_blocks(tmp_path / "empty.csv")
-
-
-# ------------------------------------------------------------------------- on a Dask cluster
-
-distributed = pytest.importorskip("distributed", reason="dask[distributed] not installed")
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as local:  # fmt: skip
-        yield local
-
-
-@pytest.fixture(scope="module")
-def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """12,000 rows with junk, big enough for several Dask partitions of 256 kB."""
-    path = tmp_path_factory.mktemp("catalogue") / "catalogue.csv"
-    make_tracks(12_000, seed=5, junk_fraction=0.05).to_csv(path, index=False)
-    return path
-
-
-def dask_rows(model: Path, data: Path, cluster, on_part=None) -> tuple[pd.DataFrame, object]:
-    from nnscratch.app.scoring.distributed import DaskPredictions
-
-    client = distributed.Client(cluster.scheduler_address, set_as_default=False)
-    try:
-        predictions = DaskPredictions(client, str(model), str(data), on_part=on_part,
-                                      block_bytes=256 * 1024)  # fmt: skip
-        frame = pd.concat(list(predictions), ignore_index=True)
-    finally:
-        client.close()
-    assert predictions.partitions >= 6
-    return frame, predictions
-
-
-def test_a_dask_cluster_gives_the_rows_of_streaming(model, catalogue, cluster, tmp_path) -> None:
-    from nnscratch.tasks.registry import load_model
-
-    streamed = load_model(model).predict_chunks(str(catalogue), 5_000)
-    expected = pd.concat(list(streamed), ignore_index=True)
-    frame, predictions = dask_rows(model, catalogue, cluster)
-    pd.testing.assert_frame_equal(frame, expected, check_exact=True)
-    assert str(predictions.report) == str(streamed.report) and predictions.read == 12_000
-    result = run("predict", "--model", str(model), "--data", str(catalogue), "--out",
-                 str(tmp_path / "p.csv"), "--scheduler", cluster.scheduler_address)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert pd.read_csv(tmp_path / "p.csv")["id"].tolist() == expected["id"].tolist()
-
-
-def test_a_worker_killed_mid_run_still_yields_every_row_once(model, catalogue, cluster) -> None:
-    import os
-    import signal
-
-    client = distributed.Client(cluster.scheduler_address, set_as_default=False)
-    pids = client.run(os.getpid)
-    client.close()
-    killed: list[int] = []
-
-    def kill_one(part: int) -> None:
-        if not killed:  # SIGKILL mid-run: its partitions not yet taken are computed again
-            killed.append(part)
-            os.kill(pids[sorted(pids)[0]], signal.SIGKILL)
-
-    frame, predictions = dask_rows(model, catalogue, cluster, kill_one)
-    assert predictions.read == 12_000
-    from nnscratch.tasks.registry import load_model
-
-    expected = pd.concat(list(load_model(model).predict_chunks(str(catalogue))), ignore_index=True)
-    assert killed == [0]
-    assert frame["id"].is_unique and len(frame) == len(expected)
-    pd.testing.assert_frame_equal(frame, expected, check_exact=True)
-
-
-def test_the_estimators_work_in_dask_mls_parallel_post_fit() -> None:
-    """dask-ml's ParallelPostFit fits on pandas and predicts a Dask DataFrame partition by
-    partition (optional: dask-ml is not one of the package's extras)."""
-    pytest.importorskip("dask_ml", reason="dask-ml not installed (pip install dask-ml)")
-    import dask.dataframe as dd
-    from dask_ml.wrappers import ParallelPostFit
-
-    from nnscratch import MLPClassifier
-
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame(rng.random((1_200, 4)), columns=list("abcd"))
-    y = (X["a"] + X["b"] > 1).astype(int)
-    wrapped = ParallelPostFit(
-        MLPClassifier(hidden_layer_sizes=(8,), epochs=60, learning_rate=0.01, random_state=0)
-    )
-    wrapped.fit(X, y)
-    proba = wrapped.predict_proba(dd.from_pandas(X, npartitions=3)).compute()
-    np.testing.assert_allclose(proba, wrapped.estimator.predict_proba(X), rtol=0, atol=1e-6)
-    assert wrapped.score(X, y) > 0.8

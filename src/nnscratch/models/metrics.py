@@ -133,6 +133,14 @@ class RegressionSums:
         self.sse += float(error @ error)
         self.sae += float(np.abs(error).sum())
 
+    def merge(self, other: RegressionSums) -> None:
+        """Add ``other``'s sums (another chunk of the same rows) to these."""
+        self.n += other.n
+        self.sum_y += other.sum_y
+        self.sum_y2 += other.sum_y2
+        self.sse += other.sse
+        self.sae += other.sae
+
     def scores(self) -> Scores:
         if self.n == 0:
             return {"rmse": float("nan"), "mae": float("nan"), "r2": float("nan"), "n": 0}

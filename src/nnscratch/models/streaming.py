@@ -1,124 +1,192 @@
 """``nnscratch predict`` on a table larger than memory: a chunk at a time, the same rows.
 
-:class:`StreamedPredictions` reads a tracks source (:func:`read_tracks_chunks`:
-a CSV or Parquet file, a folder or a glob of parts), cleans each chunk row by row
-(``clean(whole=False)``), and yields each chunk's predictions; memory holds one
-chunk. What is said once for the whole file is added up as it goes: the cleaning
-reports merge (:meth:`CleaningReport.merge`), and a table that holds the target
-gets its scores from running sums. A row's prediction does not depend on its
-neighbours (fixed-width prediction blocks), so the rows out are those of the
-in-memory path, to the bit; so are the errors a whole file gets (a column with no
-number in any chunk, no usable row at all), raised once the file has been read.
+Scoring a source is two roles, kept apart so that a chunk can be scored anywhere:
+
+    score_chunk(model, tracks)    one chunk's rows cleaned (``clean(whole=False)``) and
+                                  predicted, with its cleaning report and running scores
+                                  (:class:`ScoredChunk`): what a chunk read here and a
+                                  partition on a Dask worker both go through
+    StreamedPredictions           the scorer: takes the scored chunks in input order,
+                                  yields their predictions, and adds up what is said once
+                                  for the whole source (:class:`SourceReport`)
+
+:class:`SourceReport` is the one place where the chunks' cleaning reports merge
+(:meth:`CleaningReport.merge`) and where the errors a whole file gets are raised
+once the source has been read (a column with no number in any chunk, no usable
+row at all). A table that holds the target gets its scores from running sums. A
+row's prediction does not depend on its neighbours (fixed-width prediction
+blocks), so the rows out are those of the in-memory path, to the bit, and so
+are the report, the notes and the errors, wherever the chunks were scored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from nnscratch.data.cleaning import CleaningReport, clean, no_numbers_error, to_number
+from nnscratch.data.cleaning import CleaningReport, NoNumbers, clean, no_numbers, to_number
 from nnscratch.data.tables import CHUNK_ROWS
-from nnscratch.data.tracks import read_tracks_chunks
+from nnscratch.data.tracks import TracksFile, read_tracks_chunks
 from nnscratch.errors import DataError
 from nnscratch.models.metrics import RegressionSums
 
 
-class CleanedChunks:
-    """A tracks source's usable rows a chunk at a time, cleaned as a whole file is (the
-    target too, where ``target`` names it); afterwards ``report`` (merged) and
-    ``format_note`` describe the whole source, and the errors a whole file gets have been
-    raised."""
+@dataclass
+class ChunkReport:
+    """What one chunk tells of the whole source: its cleaning report, the columns with no
+    number in any of its rows (:class:`NoNumbers`: the example an error would give), and
+    how its part is written (``format_note``)."""
 
-    def __init__(self, model: Any, source: str, chunk_rows: int, target: str | None) -> None:
-        self.model, self.source, self.chunk_rows, self.target = model, source, chunk_rows, target
+    report: CleaningReport
+    no_numbers: dict[str, NoNumbers] = field(default_factory=dict)
+    format_note: list[str] = field(default_factory=list)
+
+
+def clean_chunk(
+    model: Any, tracks: TracksFile, target: str | None
+) -> tuple[pd.DataFrame, ChunkReport]:
+    """A chunk's usable rows, cleaned as a whole file is (the target too, where ``target``
+    names it), and its :class:`ChunkReport`."""
+    pre = model.preprocessing
+    cleaned, report = clean(tracks.frame, pre.features, target, labels=model.labels, whole=False)
+    empty = {
+        column: no_numbers(tracks.frame, column)
+        for column, count in report.missing.items()
+        if count == report.rows_read
+    }
+    return cleaned, ChunkReport(report, empty, tracks.format_note())
+
+
+class SourceReport:
+    """What is said once for a whole source, from its chunks' reports taken in input
+    order: the merged cleaning report, the format note, and (:meth:`check`, once the
+    source is read) the errors a whole file gets."""
+
+    def __init__(self, source: str, columns: Sequence[str]) -> None:
+        self.source, self.columns = source, list(columns)
         self.report: CleaningReport | None = None
         self.format_note: list[str] = []
-        self._empty_columns: dict[str, DataError] = {}
+        self._no_numbers: dict[str, NoNumbers] = {}
 
     @property
     def read(self) -> int:
         return 0 if self.report is None else self.report.rows_read
 
-    def __iter__(self) -> Iterator[pd.DataFrame]:
-        pre = self.model.preprocessing
-        columns = pre.features + pre.categorical_columns
-        for tracks in read_tracks_chunks(
-            self.source, self.chunk_rows, features=columns, target=self.target
-        ):
-            self.format_note = tracks.format_note()
-            cleaned, report = clean(
-                tracks.frame, pre.features, self.target, labels=self.model.labels, whole=False
-            )
-            self._remember_empty_columns(tracks.frame, report)
-            order = [*pre.features, *([self.target] if self.target else [])]
-            self.report = report if self.report is None else self.report.merge(report, order)
-            if len(cleaned):
-                yield cleaned
-        self._check_whole_file()
+    def add(self, chunk: ChunkReport) -> None:
+        """The next chunk's report. A column's example comes from the first chunk with a
+        value in it (as reading the file whole finds it)."""
+        report = chunk.report
+        self.report = report if self.report is None else self.report.merge(report, self.columns)
+        self.format_note = chunk.format_note
+        for column, found in chunk.no_numbers.items():
+            kept = self._no_numbers.get(column)
+            if kept is None or (kept.example is None and found.example is not None):
+                self._no_numbers[column] = found
 
-    def _remember_empty_columns(self, frame: pd.DataFrame, report: CleaningReport) -> None:
-        """The error a whole file gets for a column without a number, in case no chunk has
-        one (the first chunk with a value in that column gives the example)."""
-        for column, count in report.missing.items():
-            if count == report.rows_read and column not in self._empty_columns:
-                self._empty_columns[column] = no_numbers_error(frame, column, self.source)
-
-    def _check_whole_file(self) -> None:
+    def check(self) -> CleaningReport:
+        """The merged report, or the error the whole file gets: no data row; a column (in
+        ``columns``' order) with no number in any row; no usable row left."""
         report = self.report
-        if report is None:
+        if report is None or report.rows_read == 0:
             raise DataError(f"{self.source}: has a header but no data rows")
-        order = [*self.model.preprocessing.features, *([self.target] if self.target else [])]
-        for column in order:
-            if report.missing.get(column, 0) == report.rows_read and column in self._empty_columns:
-                raise self._empty_columns[column]
+        for column in self.columns:
+            if report.missing.get(column, 0) == report.rows_read and column in self._no_numbers:
+                raise self._no_numbers[column].error(self.source)
         if report.rows_kept == 0:
             raise DataError(
                 f"{self.source}: no usable rows left after cleaning "
                 f"{report.rows_read:,} row(s) ({report.reasons()})"
             )
+        return report
+
+
+@dataclass
+class ScoredChunk:
+    """One chunk scored: its predictions (``id`` and the predicted columns, as
+    ``predict_file`` writes them; None where no row was usable), the running scores of
+    the rows that hold the target too, and its :class:`ChunkReport`."""
+
+    predictions: pd.DataFrame | None
+    scored: RegressionSums
+    report: ChunkReport
+
+
+def score_chunk(model: Any, tracks: TracksFile) -> ScoredChunk:
+    """A chunk of a source cleaned and predicted: the one per-chunk function, whether the
+    chunk was read here or is a partition on a Dask worker."""
+    cleaned, report = clean_chunk(model, tracks, None)
+    scored = RegressionSums()
+    if not len(cleaned):
+        return ScoredChunk(None, scored, report)
+    points = getattr(model, "predict_points", None)
+    if points is None:  # a table of classes: no running scores
+        return ScoredChunk(model.predictions(cleaned), scored, report)
+    predicted = points(cleaned)
+    pre = model.preprocessing
+    if pre.target in cleaned.columns:
+        actual = to_number(cleaned[pre.target])
+        known = actual.between(*pre.target_bounds).to_numpy()
+        scored.add(actual.to_numpy()[known], predicted[known])
+    return ScoredChunk(model.predictions(cleaned, points=predicted), scored, report)
+
+
+def read_columns(model: Any) -> list[str]:
+    """The columns a table model reads from a file: its features and categorical columns."""
+    pre = model.preprocessing
+    return [*pre.features, *pre.categorical_columns]
+
+
+def scored_chunks(model: Any, source: str, chunk_rows: int = CHUNK_ROWS) -> Iterator[ScoredChunk]:
+    """A source read and scored here, ``chunk_rows`` rows at a time, in input order."""
+    for tracks in read_tracks_chunks(source, chunk_rows, features=read_columns(model), target=None):
+        yield score_chunk(model, tracks)
 
 
 class StreamedPredictions:
-    """Iterate for each chunk's predictions (``id`` and the predicted columns, as
-    ``predict_file`` writes them); afterwards ``read``, ``report``, ``notes`` and
-    ``format_note`` describe the whole source as ``predict_file`` would."""
+    """The scorer: iterate for each chunk's predictions (``id`` and the predicted
+    columns), taken from ``chunks`` (scored chunks in input order; by default read and
+    scored here, ``chunk_rows`` at a time); afterwards ``read``, ``report``, ``notes``
+    and ``format_note`` describe the whole source as ``predict_file`` would, and its
+    errors have been raised."""
 
     unit = "rows"
 
-    def __init__(self, model: Any, source: str, chunk_rows: int = CHUNK_ROWS) -> None:
-        self.model, self.chunks = model, CleanedChunks(model, source, chunk_rows, None)
+    def __init__(
+        self,
+        model: Any,
+        source: str,
+        chunk_rows: int = CHUNK_ROWS,
+        *,
+        chunks: Iterable[ScoredChunk] | None = None,
+    ) -> None:
+        self.model, self.source = model, source
+        self.chunks = scored_chunks(model, source, chunk_rows) if chunks is None else chunks
+        self.whole = SourceReport(source, model.preprocessing.features)
         self.scored = RegressionSums()  # over the rows that hold the target too
 
     @property
     def read(self) -> int:
-        return self.chunks.read
+        return self.whole.read
 
     @property
     def report(self) -> CleaningReport | None:
-        return self.chunks.report
+        return self.whole.report
 
     @property
     def format_note(self) -> list[str]:
-        return self.chunks.format_note
+        return self.whole.format_note
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
-        for cleaned in self.chunks:
-            yield self._predict(cleaned)
-
-    def _predict(self, cleaned: pd.DataFrame) -> pd.DataFrame:
-        points = getattr(self.model, "predict_points", None)
-        if points is None:  # a table of classes: no running scores
-            return self.model.predictions(cleaned)
-        predicted = points(cleaned)
-        pre = self.model.preprocessing
-        if pre.target in cleaned.columns:
-            actual = to_number(cleaned[pre.target])
-            known = actual.between(*pre.target_bounds).to_numpy()
-            self.scored.add(actual.to_numpy()[known], predicted[known])
-        return self.model.predictions(cleaned, points=predicted)
+        for chunk in self.chunks:
+            self.whole.add(chunk.report)
+            self.scored.merge(chunk.scored)
+            if chunk.predictions is not None:
+                yield chunk.predictions
+        self.whole.check()
 
     @property
     def notes(self) -> list[str]:
@@ -140,15 +208,23 @@ class StreamedPredictions:
 
 def evaluate_chunks(
     model: Any, source: str, chunk_rows: int = CHUNK_ROWS
-) -> tuple[RegressionSums, RegressionSums, CleanedChunks]:
+) -> tuple[RegressionSums, RegressionSums, SourceReport]:
     """A regression model's scores on every usable row of a source with its target, a
-    chunk at a time: running sums for the model and for the training mean."""
+    chunk at a time: running sums for the model and for the training mean, and the
+    source's report (its whole-file errors raised)."""
     pre = model.preprocessing
-    chunks = CleanedChunks(model, source, chunk_rows, pre.target)
+    whole = SourceReport(source, [*pre.features, pre.target])
     ours, mean = RegressionSums(), RegressionSums()
     constant = pre.target_mean if pre.target_mean is not None else 0.0
-    for cleaned in chunks:
+    for tracks in read_tracks_chunks(
+        source, chunk_rows, features=read_columns(model), target=pre.target
+    ):
+        cleaned, report = clean_chunk(model, tracks, pre.target)
+        whole.add(report)
+        if not len(cleaned):
+            continue
         y_true = cleaned[pre.target].to_numpy(dtype=np.float64)
         ours.add(y_true, model.predict_points(cleaned))
         mean.add(y_true, np.full(len(y_true), constant))
-    return ours, mean, chunks
+    whole.check()
+    return ours, mean, whole

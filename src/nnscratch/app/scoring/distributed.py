@@ -1,96 +1,83 @@
-"""``nnscratch predict --scheduler ADDRESS`` (or ``--local-workers N``): scoring a table on a
-Dask cluster, the same rows as streaming it on one machine.
+"""``nnscratch predict --scheduler ADDRESS`` (or ``--local-workers N``): a table scored on a
+Dask cluster, through the scorer that streaming on one machine uses.
 
-The input is partitioned with ``dask.dataframe`` (CSV blocks, every value read as text
-as the streamed path reads a mixed column; Parquet row groups), the model file is sent
-once to every worker (``Client.scatter(broadcast=True)``, loaded once per worker
-process), and each partition is scored by :func:`score_partition` — the read, the
-cleaning and the prediction a streamed chunk gets. The client takes the partitions'
-answers in input order, writes them and adds up their cleaning reports. A worker that
-dies mid-run loses nothing: the scheduler runs its partitions again elsewhere, and a
-partition's answer is taken once, so no row is missing or doubled. Starting the
-scheduler and the workers is the user's (``dask scheduler``, ``dask worker ADDRESS``).
+The source is cut into blocks (:func:`~nnscratch.data.tables.table_blocks`: 64 MB of CSV,
+a Parquet row group), and each block is one task, :func:`score_partition`: the block read
+with the parser a streamed chunk is read with, then
+:func:`~nnscratch.models.streaming.score_chunk`, the function every streamed chunk goes
+through (the ``map_partitions`` of the design, one task a partition). :class:`DaskChunks`
+hands the scored partitions, in input order, to
+:class:`~nnscratch.models.streaming.StreamedPredictions`, the scorer streaming uses: the
+reports merge, the running scores add up and the whole-file errors are raised there, so
+both paths write and say the same.
+
+The client keeps a bounded window of partitions in flight, takes their answers in input
+order, releases each partition's future as soon as its answer is taken (memory on the
+client holds one partition's predictions), and cancels the rest on any error. The model
+file travels as the result of a task (:func:`model_file`), not as scattered data: a
+worker that dies takes its copy with it, and the scheduler runs that task again for
+whoever needs it next, as it runs a lost partition again, so a worker killed mid-run
+loses no row and doubles none. The workers must see the data at the same path as the
+client (:class:`~nnscratch.data.tables.TablePart` opens a part by its absolute path).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+import itertools
 import tempfile
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from nnscratch.data.cleaning import CleaningReport, clean
-from nnscratch.data.reading import sniff_delimited
-from nnscratch.data.tables import PARQUET_SUFFIXES, table_parts
-from nnscratch.data.tracks import TracksFile
-from nnscratch.errors import DataError
+from nnscratch.data.tables import BLOCK_BYTES, Block, read_block, table_blocks
+from nnscratch.data.tracks import tracks_chunk
+from nnscratch.errors import ClusterError
+from nnscratch.models.streaming import (
+    ScoredChunk,
+    StreamedPredictions,
+    read_columns,
+    score_chunk,
+)
 from nnscratch.tasks.registry import load_model
-
-#: Bytes of CSV a partition holds.
-BLOCK_BYTES = 64 * 1024 * 1024
 
 #: Each worker process's loaded models, by the model file's hash.
 _LOADED: dict[str, Any] = {}
+_LOADING = threading.Lock()
 
 
-def score_partition(raw: pd.DataFrame, model_file: bytes, source: str) -> tuple[Any, Any]:
-    """One partition's predictions (None if it has no usable row) and its cleaning report:
-    what a Dask worker runs, as a streamed chunk is scored."""
-    model = _model(model_file)
-    pre = model.preprocessing
-    tracks = TracksFile.from_frame(
-        raw, source=source, features=pre.features + pre.categorical_columns, target=None
-    )
-    cleaned, report = clean(tracks.frame, pre.features, None, labels=model.labels, whole=False)
-    return (model.predictions(cleaned) if len(cleaned) else None), report
+def model_file(data: bytes) -> bytes:
+    """The model file's bytes as a task's result: what a partition's task depends on."""
+    return data
 
 
-def _model(model_file: bytes) -> Any:
-    key = hashlib.sha256(model_file).hexdigest()
-    if key not in _LOADED:
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "model.npz"
-            path.write_bytes(model_file)
-            _LOADED[key] = load_model(path)
-    return _LOADED[key]
+def score_partition(block: Block, data: bytes, source: str) -> ScoredChunk:
+    """One block of ``source`` read, cleaned and scored: what a Dask worker runs."""
+    model = _model(data)
+    raw = read_block(block)
+    return score_chunk(model, tracks_chunk(raw, source, features=read_columns(model), target=None))
 
 
-def partitions(source: str, block_bytes: int = BLOCK_BYTES) -> list[Any]:
-    """The source's partitions, as delayed raw frames in input order."""
-    import dask.dataframe as dd
-
-    parts = table_parts(source)
-    if all(p.name.lower().endswith(PARQUET_SUFFIXES) for p in parts):
-        return list(dd.read_parquet([str(p) for p in parts]).to_delayed())
-    delayed = []
-    for part in parts:
-        sep, decimal = sniff_delimited(part)
-        compressed = part.suffix == ".gz"
-        frame = dd.read_csv(
-            str(part),
-            sep=sep,
-            decimal=decimal,
-            encoding="utf-8-sig",
-            encoding_errors="replace",
-            dtype=object,
-            keep_default_na=True,
-            blocksize=None if compressed else block_bytes,
-        )
-        delayed += list(frame.to_delayed())
-    return delayed
+def _model(data: bytes) -> Any:
+    """The model in a model file's bytes, loaded once per worker process."""
+    key = hashlib.sha256(data).hexdigest()
+    with _LOADING:
+        if key not in _LOADED:
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "model.npz"
+                path.write_bytes(data)
+                _LOADED[key] = load_model(path)
+        return _LOADED[key]
 
 
-class DaskPredictions:
-    """As :class:`~nnscratch.models.streaming.StreamedPredictions`, on a Dask cluster:
-    iterate for each partition's predictions in input order; afterwards ``read``,
-    ``report`` and ``notes`` describe the whole source. ``on_part(i)`` is told as each
-    partition's answer is taken (tests kill a worker there)."""
-
-    unit = "rows"
+class DaskChunks:
+    """The source's partitions scored on the cluster of ``client``, as
+    :class:`~nnscratch.models.streaming.ScoredChunk` objects in input order. At most
+    ``window`` partitions are in flight (default: twice the cluster's threads);
+    ``on_part(i)`` is told as partition ``i``'s answer is taken (tests kill a worker
+    there)."""
 
     def __init__(
         self,
@@ -98,64 +85,60 @@ class DaskPredictions:
         model_path: str,
         source: str,
         *,
-        on_part: Callable[[int], None] | None = None,
         block_bytes: int = BLOCK_BYTES,
+        window: int | None = None,
+        on_part: Callable[[int], None] | None = None,
     ) -> None:
         self.client, self.model_path, self.source = client, model_path, source
-        self.on_part, self.block_bytes = on_part, block_bytes
+        self.block_bytes, self.window, self.on_part = block_bytes, window, on_part
         self.partitions = 0
-        self.report: CleaningReport | None = None
-        self.format_note: list[str] = []
 
-    @property
-    def read(self) -> int:
-        return 0 if self.report is None else self.report.rows_read
-
-    def __iter__(self) -> Iterator[pd.DataFrame]:
-        import dask
-
-        model_file = Path(self.model_path).read_bytes()
-        [shipped] = self.client.scatter([model_file], broadcast=True, hash=False)
-        tasks = [
-            dask.delayed(score_partition)(part, shipped, self.source)
-            for part in partitions(self.source, self.block_bytes)
-        ]
-        self.partitions = len(tasks)
-        futures = self.client.compute(tasks)
-        order = load_model(self.model_path).preprocessing.features
-        for i, future in enumerate(futures):
-            frame, report = future.result()
-            self.report = report if self.report is None else self.report.merge(report, order)
-            if self.on_part is not None:
-                self.on_part(i)
-            if frame is not None:
-                yield frame
-        if self.report is None or self.report.rows_kept == 0:
-            raise DataError(f"{self.source}: no usable rows to score")
-
-    @property
-    def notes(self) -> list[str]:
-        report = self.report
-        if report is None or not report.rows_dropped:
-            return []
-        return [f"skipped {report.rows_dropped:,} row(s) that cannot be scored: {report.reasons()}"]
+    def __iter__(self) -> Iterator[ScoredChunk]:
+        blocks = table_blocks(self.source, self.block_bytes)
+        self.partitions = len(blocks)
+        data = Path(self.model_path).read_bytes()
+        model = self.client.submit(model_file, data, pure=False)
+        window = self.window or max(2, 2 * sum(self.client.nthreads().values()))
+        upcoming = (
+            self.client.submit(score_partition, block, model, self.source, pure=False)
+            for block in blocks
+        )
+        in_flight = deque(itertools.islice(upcoming, window))
+        try:
+            for i in itertools.count():
+                if not in_flight:
+                    break
+                chunk = taken(in_flight.popleft(), i, self.source)
+                in_flight.extend(itertools.islice(upcoming, 1))
+                if self.on_part is not None:
+                    self.on_part(i)
+                yield chunk
+        finally:  # an error, or the consumer stopped (a closed client has let all go)
+            if self.client.status == "running":
+                self.client.cancel([*in_flight, model])
 
 
-def dask_client(scheduler: str | None, local_workers: int | None) -> Any:
-    """A client of the cluster at ``scheduler``, or of a local cluster of ``local_workers``
-    processes (one thread each); ``DataError`` where Dask is missing."""
+def taken(future: Any, i: int, source: str) -> ScoredChunk:
+    """A partition's answer, its future released; the task's own error as it is (a
+    ``DataError`` naming the file), or :class:`ClusterError` where the cluster lost the
+    partition."""
+    from distributed import KilledWorker
+    from distributed.client import FutureCancelledError
+
     try:
-        import distributed
-    except ImportError:
-        raise DataError(
-            "scoring on Dask needs dask[distributed]: pip install 'nnscratch[cluster]'"
-        ) from None
-    if scheduler:
-        return distributed.Client(scheduler, set_as_default=False)
-    cluster = distributed.LocalCluster(
-        n_workers=local_workers or os.cpu_count() or 1,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-    )
-    return distributed.Client(cluster, set_as_default=False)
+        return future.result()
+    except (KilledWorker, FutureCancelledError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise ClusterError(f"{source}: the Dask cluster lost partition {i} ({reason})") from None
+    finally:
+        future.release()  # now, not when the last reference to it goes
+
+
+def dask_predictions(
+    client: Any, model: Any, model_path: str, source: str, **options: Any
+) -> StreamedPredictions:
+    """``model``'s predictions for ``source`` (the model saved at ``model_path``) scored on
+    the cluster of ``client``: :class:`StreamedPredictions` fed by :class:`DaskChunks`
+    (``options``: its ``block_bytes``, ``window``, ``on_part``)."""
+    chunks = DaskChunks(client, model_path, source, **options)
+    return StreamedPredictions(model, source, chunks=chunks)

@@ -7,7 +7,6 @@ all (a fault in the middle of the file leaves no half-written output)."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import tempfile
@@ -19,7 +18,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from nnscratch.app.cli.console import HelpFormatter, examples, say
-from nnscratch.app.scoring.distributed import DaskPredictions, dask_client
+from nnscratch.app.scoring.cluster import dask_client, describe
+from nnscratch.app.scoring.distributed import dask_predictions
 from nnscratch.data.tables import CHUNK_ROWS
 from nnscratch.errors import DataError
 from nnscratch.files import atomic_write
@@ -86,10 +86,11 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(f"--local-workers must be at least 1, got {args.local_workers}")
     model = load_model(args.model)
     if isinstance(model, PredictsInChunks) and (args.scheduler or args.local_workers):
-        with contextlib.closing(dask_client(args.scheduler, args.local_workers)) as client:
-            predictions: Any = DaskPredictions(client, args.model, args.data)
+        with dask_client(args.scheduler, args.local_workers) as client:
+            say(describe(client, args.scheduler))
+            predictions: Any = dask_predictions(client, model, args.model, args.data)
             written = write_frames(args.out, progress(predictions))
-        report: list[str] = []
+        report = predictions.format_note
     elif isinstance(model, PredictsInChunks):
         predictions = model.predict_chunks(args.data, args.chunk_rows)
         written = write_frames(args.out, progress(predictions))
