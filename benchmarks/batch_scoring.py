@@ -8,9 +8,14 @@ sample, 3 epochs: the arithmetic a row costs is the point, not the model's
 quality), each way in a fresh process, one after another: streamed in chunks of
 ``--chunk-rows``, on a local Dask cluster of ``--workers`` processes
 (``--local-workers``), and the whole file in one chunk (the in-memory path). The
-table gives wall seconds, rows/s and the process's peak RSS (``wait4``'s
-``ru_maxrss``), and the first ``--prefix`` rows of the streamed output are checked
-against the in-memory path run on those rows alone, byte for byte.
+table gives wall seconds, rows/s, the peak RSS of the ``nnscratch`` process
+itself (for Dask: the client, which takes the partitions' answers and writes
+them) and, for Dask, the largest peak RSS of a worker process, each its
+``VmHWM`` from ``/proc`` read every 0.2 s while it runs (``wait4``'s
+``ru_maxrss`` would count the process's children, the Dask workers, in too). The
+first ``--prefix`` rows of the streamed output are checked against the
+in-memory path run on those rows alone, byte for byte, and the Dask output
+against the streamed one.
 
     python benchmarks/batch_scoring.py --rows 5000000
 
@@ -22,6 +27,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -30,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from results_io import write_results  # benchmarks/, beside this script
+from threadpoolctl import threadpool_info
 
 from nnscratch.data.synthetic import make_tracks
 
@@ -61,17 +69,53 @@ def prefix(path: Path, rows: int) -> Path:
     return out
 
 
+def peak_rss_mb(pid: int) -> float:
+    """A running process's peak resident memory so far (``VmHWM``), in MB; 0 once gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes started by ``pid``, and theirs (Dask's nannies and workers)."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            new = {int(c) for c in children} - found
+            found |= new
+            todo += new
+    return found
+
+
 def nnscratch(*args: str) -> dict[str, Any]:
-    """Run ``nnscratch ARGS`` in a fresh process: wall seconds and peak RSS in MB."""
+    """Run ``nnscratch ARGS`` in a fresh process: wall seconds, its peak RSS and the largest
+    of its children's (the Dask workers) in MB, read from ``/proc`` as it runs."""
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "nnscratch", *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    output = process.stdout.read().decode() if process.stdout else ""
-    if os.waitstatus_to_exitcode(status) != 0:
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen([sys.executable, "-m", "nnscratch", *args],
+                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        own = children = 0.0
+        while process.poll() is None:
+            own = max(own, peak_rss_mb(process.pid))
+            for child in descendants(process.pid):
+                children = max(children, peak_rss_mb(child))
+            time.sleep(0.2)
+        seconds = time.perf_counter() - started
+        log.seek(0)
+        output = log.read().decode()
+    if process.returncode != 0:
         raise RuntimeError(f"nnscratch {' '.join(args)} failed:\n{output}")
-    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "output": output}
+    return {"seconds": seconds, "peak_rss_mb": own, "workers_peak_rss_mb": children,
+            "output": output}  # fmt: skip
 
 
 def main() -> None:
@@ -109,7 +153,10 @@ def main() -> None:
     expected = (work / "head.csv").read_bytes()
     streamed_head = (work / "streamed.csv").read_bytes()[: len(expected)]
     same_as_dask = (work / "streamed.csv").read_bytes() == (work / "dask.csv").read_bytes()
-    report = {"rows": args.rows, "file_mb": data.stat().st_size / 1e6,
+    blas = sorted({f"{i['internal_api']} {i.get('architecture')}" for i in threadpool_info()
+                   if i["internal_api"] == "openblas"})  # fmt: skip
+    report = {"rows": args.rows, "file_mb": data.stat().st_size / 1e6, "blas": blas,
+              "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
               "chunk_rows": args.chunk_rows, "prefix": args.prefix,
               "prefix_identical": streamed_head == expected, "dask_identical": same_as_dask,
               "workers": args.workers,
@@ -122,17 +169,19 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"**Batch scoring**: `nnscratch predict` on {report['rows']:,} rows "
         f"({report['file_mb']:,.0f} MB of CSV in the 600k tracks.csv schema), a "
-        "`--preset fast` model, each way in a fresh process",
+        "`--preset fast` model, each way in a fresh process, one after another "
+        f"({report['cores']} cores, {', '.join(report['blas']) or 'BLAS unknown'})",
         "",
-        "| way | seconds | rows/s | peak RSS MB |",
-        "|---|---:|---:|---:|",
+        "| way | seconds | rows/s | peak RSS MB | a worker's peak RSS MB |",
+        "|---|---:|---:|---:|---:|",
     ]
     for name, run in report["runs"].items():
         label = {"streamed": f"streamed, chunks of {report['chunk_rows']:,}",
-                 "dask": f"local Dask cluster, {report['workers']} workers (client's RSS)",
+                 "dask": f"local Dask cluster, {report['workers']} workers (the client)",
                  "whole": "whole file in memory"}[name]  # fmt: skip
+        workers = f"{run['workers_peak_rss_mb']:,.0f}" if name == "dask" else "–"
         lines.append(f"| {label} | {run['seconds']:.1f} | {run['rows_per_s']:,.0f} | "
-                     f"{run['peak_rss_mb']:,.0f} |")  # fmt: skip
+                     f"{run['peak_rss_mb']:,.0f} | {workers} |")  # fmt: skip
     same = "identical" if report["prefix_identical"] else "NOT identical"
     dask = "identical" if report["dask_identical"] else "NOT identical"
     lines += ["", f"The streamed output's first {report['prefix']:,} rows are {same}, byte for "
