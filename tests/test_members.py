@@ -52,7 +52,9 @@ def test_ctrl_c_keeps_every_part_of_the_members_that_trained_and_only_theirs(
     model.fit(X, y, callbacks=(ctrl_c_at(2),), handle_interrupts=True)
     kept = len(model.networks_)
     assert 1 <= kept < 3 and any(h.interrupted for h in model.histories_)
-    assert len(model.histories_) == len(model._optimizers) == len(model._shuffle_rngs) == kept
+    assert len(model.members_) == len(model.histories_) == kept
+    assert len({id(m.optimizer) for m in model.members_}) == kept  # each its own, kept whole
+    assert len({id(m.shuffle) for m in model.members_}) == kept
     epochs = [h.n_epochs for h in model.histories_]
     model.partial_fit(X, y)  # the members kept go on, each with its own optimizer and stream
     assert [h.n_epochs for h in model.histories_] == [n + 1 for n in epochs]

@@ -358,7 +358,7 @@ def test_float32_fit_stays_float32_everywhere() -> None:
     model = MLPRegressor(epochs=3, random_state=0, l2=0.01, dtype="float32").fit(X / 10, y / 10)
     net = model.network_
     arrays = [net.params.flat, net.grads.flat, net.params.weight_mask]
-    arrays += [b for opt in model._optimizers for buffers in opt._buffers for b in buffers]
+    arrays += [b for m in model.members_ for buffers in m.optimizer._buffers for b in buffers]
     for cache in net._caches.values():
         arrays += [*cache.A1, *cache.A, *cache.dZ[1:], *cache.scratch[1:], *cache.zeros[1:]]
         arrays.append(cache.l2_scratch)
@@ -388,7 +388,7 @@ def test_members_trained_side_by_side_get_the_bits_of_a_sequential_fit() -> None
     kwargs = dict(n_members=3, epochs=6, batch_size=64, random_state=2)
     sequential = MLPRegressor(**kwargs).fit(X, y)
     side_by_side = MLPRegressor(**kwargs, n_jobs=-1).fit(X, y)
-    assert member_jobs(side_by_side) == min(3, os.cpu_count() or 1)
+    assert member_jobs(side_by_side.n_jobs, 3) == min(3, os.cpu_count() or 1)
     for a, b in zip(sequential.networks_, side_by_side.networks_, strict=True):
         np.testing.assert_array_equal(a.params.flat, b.params.flat)
     for a, b in zip(sequential.histories_, side_by_side.histories_, strict=True):

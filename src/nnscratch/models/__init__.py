@@ -1,8 +1,8 @@
 """Layer 3, estimators and model files, on the math core and the data layer.
 
 base               what the regressor and the classifier share: networks, fit, predict
-members            training the ensemble members (their random streams, side by side)
-model_schema       what an estimator's model file holds: named arrays, metadata, checks
+members            the ensemble's members (network, optimizer, streams, history) and their training
+model_schema       what an estimator's model file holds, and the estimators' save and load
 values             what fitted models hand the application: Request, Predictions
 fitted             what a fitted model that wraps an estimator shares
 regressor          MLPRegressor, scikit-learn compatible

@@ -7,44 +7,49 @@ that door is the from-scratch NumPy network of stages 2–6. The regressor
 (:mod:`nnscratch.models.regressor`) and the classifier
 (:mod:`nnscratch.models.classifier`) add what their targets need.
 
-The members' training lives in :mod:`nnscratch.models.members`, what a model
-file holds in :mod:`nnscratch.models.model_schema`: :meth:`MLPBase.save` hands
-the networks' named arrays and JSON metadata to the generic writer in
-:mod:`nnscratch.models.persistence`; :meth:`MLPBase.load` tells the reader which
-arrays the metadata implies, then rebuilds the networks from them.
+What each ensemble member is and how the members train lives in
+:mod:`nnscratch.models.members` (a fitted estimator's ``members_``: each one's
+network, optimizer, shuffle stream and history, kept together); what a model file
+holds, and ``save`` and ``load``, in :mod:`nnscratch.models.model_schema`
+(:class:`~nnscratch.models.model_schema.ModelFileMixin`), on the generic reader and
+writer of :mod:`nnscratch.models.persistence`.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from nnscratch.core.batchensemble import BatchEnsembleNetwork
-from nnscratch.core.network import Network
 from nnscratch.core.observe import StepObserver
-from nnscratch.core.optimizers import OPTIMIZERS, Optimizer
-from nnscratch.core.training import BatchTransform, Callback, History
-from nnscratch.errors import ModelFileError
-from nnscratch.models import model_schema
-from nnscratch.models.members import member_streams, train_members
-from nnscratch.models.model_schema import as_float_dtype
-from nnscratch.models.persistence import read_model_file, write_model_file
+from nnscratch.core.training import BatchTransform, Callback, TrainConfig
+from nnscratch.models.members import (
+    Architecture,
+    OptimizerSettings,
+    member_jobs,
+    member_streams,
+    new_members,
+    train_members,
+)
+from nnscratch.models.model_schema import ModelFileMixin, as_float_dtype
 
 
-class MLPBase(BaseEstimator):
+class MLPBase(ModelFileMixin, BaseEstimator):
     """What the regressor and the classifier share: networks, training, files.
 
     A subclass says how targets become the network's outputs
     (:meth:`_validate_targets`, :meth:`_encode`), which output activation and
     loss its networks get (:meth:`_head`), and what it adds to the model file
     (:meth:`_extra_metadata`, :meth:`_restore_extra`).
+
+    Fitted, ``members_`` holds each ensemble member
+    (:class:`~nnscratch.models.members.Member`); ``networks_`` and ``histories_`` list
+    their networks and histories, ``network_`` and ``history_`` (and the curves) are the
+    first member's.
     """
 
     def _validate_targets(self, X: Any, y: Any, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -57,12 +62,6 @@ class MLPBase(BaseEstimator):
     def _head(self) -> tuple[str, str]:
         """``(output activation, loss)`` of every network."""
         raise NotImplementedError
-
-    def _extra_metadata(self) -> dict[str, Any]:
-        return {}
-
-    def _restore_extra(self, meta: dict[str, Any]) -> None:
-        return None
 
     def _batch_transform(self) -> BatchTransform | None:
         """What rewrites each training batch's rows (augmentation), or ``None``."""
@@ -102,58 +101,42 @@ class MLPBase(BaseEstimator):
                 f"validation_fraction must be in (0, 1), got {self.validation_fraction}"
             )
 
-    def _make_optimizer(self) -> Optimizer:
-        extra: dict[str, float] = {}
-        if self.optimizer in ("momentum", "nesterov"):
-            extra["momentum"] = self.momentum
-        if self.optimizer in ("adam", "adamw") and self.weight_decay:
-            extra["weight_decay"] = self.weight_decay
-        return OPTIMIZERS.lookup(self.optimizer)(self.learning_rate, **extra)
-
-    def _start(self, n_features: int, n_outputs: int) -> None:
-        """Fresh networks, optimizers and random streams for a new fit."""
-        self._check_params()
-        self._split_rng, streams = member_streams(self.random_state, self.n_members)
-        self.n_outputs_ = n_outputs
-        sizes = [n_features, *self.hidden_layer_sizes, n_outputs]
-        output, loss = self._head()
-        self.networks_ = [
-            self._network(sizes, output, loss, stream.init, stream.dropout) for stream in streams
-        ]
-        self._shuffle_rngs = [stream.shuffle for stream in streams]
-        self._optimizers = [self._make_optimizer() for _ in self.networks_]
-        self.histories_ = [History() for _ in self.networks_]
-        self._sync_fitted_attributes()
-
-    def _network(
-        self,
-        sizes: list[int],
-        output: str,
-        loss: str,
-        rng: Any,
-        dropout_rng: Any,
-        dtype: np.dtype | None = None,
-    ) -> Network | BatchEnsembleNetwork:
-        """One member: a plain network, or with ``k > 1`` a BatchEnsemble of ``k``."""
-        dtype = as_float_dtype(self.dtype) if dtype is None else dtype
-        k = self.k
-        if k > 1:
-            return BatchEnsembleNetwork(
-                sizes, k, self.activation, output, self.init, loss=loss, dtype=dtype, rng=rng
-            )
-        return Network(
-            sizes,
+    def _member_design(
+        self, layer_sizes: list[int], output: str, loss: str, dtype: np.dtype | None = None
+    ) -> tuple[Architecture, OptimizerSettings]:
+        """Every member's network (these layer sizes, output activation and loss, and the
+        hyperparameters: activations, init, ``k``, dropout, the dtype unless given) and
+        optimizer."""
+        architecture = Architecture(
+            tuple(layer_sizes),
             self.activation,
             output,
+            loss,
             self.init,
-            loss=loss,
+            as_float_dtype(self.dtype) if dtype is None else dtype,
+            k=self.k,
             dropout=self.dropout,
-            dtype=dtype,
-            rng=rng,
-            dropout_rng=dropout_rng,
         )
+        settings = OptimizerSettings(
+            self.optimizer, self.learning_rate, self.momentum, self.weight_decay
+        )
+        return architecture, settings
+
+    def _start(self, n_features: int, n_outputs: int) -> np.random.Generator:
+        """Fresh members (networks, optimizers, random streams) for a new fit; the
+        validation split's stream."""
+        self._check_params()
+        split, streams = member_streams(self.random_state, self.n_members)
+        self.n_outputs_ = n_outputs
+        sizes = [n_features, *self.hidden_layer_sizes, n_outputs]
+        self.members_ = new_members(*self._member_design(sizes, *self._head()), streams)
+        self._sync_fitted_attributes()
+        return split
 
     def _sync_fitted_attributes(self) -> None:
+        """The fitted attributes derived from ``members_``, refreshed after every change."""
+        self.networks_ = [member.network for member in self.members_]
+        self.histories_ = [member.history for member in self.members_]
         self.network_ = self.networks_[0]
         self.history_ = h = self.histories_[0]
         self.loss_curve_ = list(h.train_loss)
@@ -194,7 +177,7 @@ class MLPBase(BaseEstimator):
         X, y = self._validate_targets(X, y, reset=True)
         weights = self._sample_weights(X, y, sample_weight)
         Y = self._encode(y)
-        self._start(X.shape[1], Y.shape[1])
+        split = self._start(X.shape[1], Y.shape[1])
         validation = None
         if eval_set is not None:
             X_val = validate_data(self, eval_set[0], reset=False, dtype=[np.float64, np.float32])
@@ -207,7 +190,7 @@ class MLPBase(BaseEstimator):
                     "early_stopping needs at least 2 samples to hold out a validation set; "
                     f"got {len(X)} sample{'s' if len(X) != 1 else ''}"
                 )
-            order = self._split_rng.permutation(len(X))
+            order = split.permutation(len(X))
             val, tr = order[:n_val], order[n_val:]
             held_out = None if weights is None else weights[val]
             X, Y, validation = X[tr], Y[tr], (X[val], Y[val], held_out)
@@ -257,7 +240,7 @@ class MLPBase(BaseEstimator):
 
     def _partial_fit(self, X: Any, y: Any) -> Any:
         """One more epoch on ``(X, y)``, keeping the weights and optimizer state."""
-        first = not hasattr(self, "networks_")
+        first = not hasattr(self, "members_")
         X, y = self._validate_targets(X, y, reset=first)
         Y = self._encode(y)
         if first:
@@ -293,10 +276,45 @@ class MLPBase(BaseEstimator):
         y /= len(self.networks_)
         return y[:n]
 
-    def _run(self, X: np.ndarray, Y: np.ndarray, **how: Any) -> None:
-        """Train every member on ``(X, Y)`` in the user layout (see
+    def _run(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        *,
+        epochs: int,
+        patience: int | None = None,
+        rmse_scale: float = 1.0,
+        handle_interrupts: bool = False,
+        **data: Any,
+    ) -> None:
+        """Train every member on ``(X, Y)`` in the user layout for ``epochs`` (``data``:
+        ``sample_weight``, ``validation``, ``callbacks``; see
         :func:`nnscratch.models.members.train_members`)."""
-        train_members(self, X, Y, **how)
+        config = TrainConfig(
+            epochs=epochs,
+            batch_size=self.batch_size,
+            lmbda=self.l2,
+            patience=patience,
+            min_delta=self.min_delta,
+            progress=bool(self.verbose),
+            rmse_scale=rmse_scale,
+            handle_interrupts=handle_interrupts,
+            monitor=self._monitor(),
+        )
+        try:
+            train_members(
+                self.members_,
+                X,
+                Y,
+                config,
+                lr_schedule=self.lr_schedule,
+                n_planned=self.n_members,
+                jobs=member_jobs(self.n_jobs, len(self.members_)),
+                batch_transform=self._batch_transform(),
+                **data,
+            )
+        finally:
+            self._sync_fitted_attributes()
 
     def describe(self) -> dict[str, Any]:
         """The fitted networks' shape and how training ended (``GET /model``)."""
@@ -334,35 +352,3 @@ class MLPBase(BaseEstimator):
         """``b[l]`` for ``l = 1..L``, each ``(n[l], 1)`` (views into the network; with
         ``k > 1``, ``(n[l], k)``: one column per member)."""
         return self.network_.params.biases
-
-    # ------------------------------------------------------------------ files
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the fitted model to ``path`` (``.npz`` + JSON, no pickle, atomic)."""
-        return write_model_file(path, *self.to_arrays())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Any:
-        """Read a model written by :meth:`save`, validating everything."""
-        arrays, meta = read_model_file(path, cls.expected_arrays)
-        kind = meta.get("estimator", "MLPRegressor")  # format-1 files held regressors only
-        if kind != cls.__name__:
-            raise ModelFileError(f"{path}: holds an {kind}; load it with {kind}.load")
-        try:
-            return cls.from_arrays(arrays, meta)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"{path}: metadata is incomplete or malformed ({exc})") from exc
-
-    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """The fitted model as named arrays and JSON-ready metadata (see :meth:`save` and
-        :mod:`nnscratch.models.model_schema`)."""
-        return model_schema.to_arrays(self)
-
-    #: Every array a model file with metadata ``meta`` must hold (``ValueError`` if the
-    #: metadata itself is not valid).
-    expected_arrays = staticmethod(model_schema.expected_arrays)
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Any:
-        """A fitted estimator from :meth:`to_arrays`' output (already validated)."""
-        return model_schema.from_arrays(cls, arrays, meta)

@@ -1,11 +1,16 @@
-"""Training an estimator's ensemble members: their random streams, one after another or
-side by side in threads.
+"""An estimator's ensemble members: what each one is, and training them one after another
+or side by side in threads.
 
-Every member has its own network, optimizer, shuffling stream and history. The
-streams are spawned from the user's ``random_state`` in one fixed order
-(:func:`member_streams`), which both a new fit and a model loaded from its file
-use, so a loaded model continues (``partial_fit``) with the streams a fit would
-have had.
+A :class:`Member` holds what one member trains with: its network, the optimizer that
+updates it (with its moment buffers), the random stream that shuffles its batches, and
+its history. They are kept in one record, so a member is kept or dropped whole (Ctrl-C
+drops the members that never started, whichever way they train). Every member's
+network is built by one :class:`Architecture`, its optimizer by one
+:class:`OptimizerSettings`: both are the estimator's hyperparameters, stated once.
+
+The random streams are spawned from the user's ``random_state`` in one fixed order
+(:func:`member_streams`), which both a new fit and a model loaded from its file use, so
+a loaded model continues (``partial_fit``) with the streams a fit would have had.
 """
 
 from __future__ import annotations
@@ -14,17 +19,20 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from nnscratch.core.batchensemble import BatchEnsembleNetwork
 from nnscratch.core.blas import one_blas_thread
-from nnscratch.core.network import to_network_layout
+from nnscratch.core.network import Network, to_network_layout
 from nnscratch.core.observe import StepObserver
+from nnscratch.core.optimizers import OPTIMIZERS, Optimizer
 from nnscratch.core.schedules import SCHEDULES
 from nnscratch.core.training import (
+    BatchTransform,
     Callback,
     History,
     StopFlag,
@@ -32,9 +40,6 @@ from nnscratch.core.training import (
     stop_on_interrupt,
     train,
 )
-
-#: An :class:`nnscratch.models.base.MLPBase` (named, not imported: base imports this module).
-MLPBase = Any
 
 
 class MemberStreams(NamedTuple):
@@ -61,26 +66,112 @@ def member_streams(
     return split, [MemberStreams(*member.spawn(3)) for member in members]
 
 
+@dataclass(frozen=True)
+class Architecture:
+    """What every member's network is: its layer sizes ``n[0] … n[L]``, the hidden and
+    output activations and the loss, the initialisation, the dtype, TabM's ``k`` (1: a
+    plain network) and the hidden layers' dropout rate."""
+
+    layer_sizes: tuple[int, ...]
+    hidden_activation: str
+    output_activation: str
+    loss: str
+    init: str
+    dtype: np.dtype
+    k: int = 1
+    dropout: float = 0.0
+
+    def network(self, rng: Any, dropout_rng: Any) -> Network | BatchEnsembleNetwork:
+        """One member's network, its weights drawn from ``rng``: a plain network, or with
+        ``k > 1`` a BatchEnsemble of ``k``."""
+        sizes = list(self.layer_sizes)
+        hidden, output = self.hidden_activation, self.output_activation
+        if self.k > 1:
+            return BatchEnsembleNetwork(
+                sizes, self.k, hidden, output, self.init, loss=self.loss, dtype=self.dtype, rng=rng
+            )
+        return Network(
+            sizes,
+            hidden,
+            output,
+            self.init,
+            loss=self.loss,
+            dropout=self.dropout,
+            dtype=self.dtype,
+            rng=rng,
+            dropout_rng=dropout_rng,
+        )
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """Every member's optimizer: its name in :data:`~nnscratch.core.optimizers.OPTIMIZERS`,
+    the learning rate, and the momentum or decoupled weight decay where it takes one."""
+
+    name: str
+    learning_rate: float
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+
+    def optimizer(self) -> Optimizer:
+        """A new optimizer (its buffers are made at its first step)."""
+        extra: dict[str, float] = {}
+        if self.name in ("momentum", "nesterov"):
+            extra["momentum"] = self.momentum
+        if self.name in ("adam", "adamw") and self.weight_decay:
+            extra["weight_decay"] = self.weight_decay
+        return OPTIMIZERS.lookup(self.name)(self.learning_rate, **extra)
+
+
+@dataclass
+class Member:
+    """One ensemble member: its network, the optimizer that updates it, the stream that
+    shuffles its batches, and its training history, kept (or dropped) together."""
+
+    network: Network | BatchEnsembleNetwork
+    optimizer: Optimizer
+    shuffle: np.random.Generator
+    history: History = field(default_factory=History)
+
+
+def new_members(
+    architecture: Architecture, settings: OptimizerSettings, streams: list[MemberStreams]
+) -> list[Member]:
+    """Fresh members for a new fit, one per member's streams."""
+    return [
+        Member(
+            architecture.network(stream.init, stream.dropout),
+            settings.optimizer(),
+            stream.shuffle,
+        )
+        for stream in streams
+    ]
+
+
 def train_members(
-    est: MLPBase,
+    members: list[Member],
     X: np.ndarray,
     Y: np.ndarray,
+    config: TrainConfig,
     *,
-    epochs: int,
+    lr_schedule: str,
+    n_planned: int,
+    jobs: int = 1,
     sample_weight: np.ndarray | None = None,
     validation: tuple[np.ndarray, ...] | None = None,
-    patience: int | None = None,
-    rmse_scale: float = 1.0,
     callbacks: tuple[Callback | StepObserver, ...] = (),
-    handle_interrupts: bool = False,
+    batch_transform: BatchTransform | None = None,
 ) -> None:
-    """Train every member for ``epochs`` on ``(X, Y)`` in the user layout."""
-    dtype = est.networks_[0].dtype
+    """Train every member on ``(X, Y)`` in the user layout, ``jobs`` at a time, as
+    ``config`` says (each member gets its own ``lr_schedule``; progress bars count
+    ``n_planned`` members). Members that Ctrl-C stopped before they began are removed from
+    ``members``."""
+    dtype = members[0].network.dtype
     Y_net = to_network_layout(Y, dtype)
     rows = np.ascontiguousarray(X, dtype=dtype)  # train transposes batches, or all, as needed
     validation_net = network_validation(validation, dtype)
-    configs = train_configs(est, epochs, patience, rmse_scale, handle_interrupts)
-    batch_transform = est._batch_transform()
+    configs = member_configs(config, lr_schedule, len(members), n_planned)
+    several = len(members) > 1
 
     def fit_member(
         k: int,
@@ -88,34 +179,31 @@ def train_members(
         stop: StopFlag | None = None,
         extra_callbacks: tuple[Callback, ...] = (),
     ) -> History:
+        member = members[k]
         return train(
-            est.networks_[k],
+            member.network,
             None,
             Y_net,
-            est._optimizers[k],
+            member.optimizer,
             config=config,
             validation=validation_net,
-            rng=est._shuffle_rngs[k],
+            rng=member.shuffle,
             callbacks=(*callbacks, *extra_callbacks),
-            history=est.histories_[k],
+            history=member.history,
             rows=rows,
             stop=stop,
             sample_weight=sample_weight,
-            member=k if len(est.networks_) > 1 else None,
+            member=k if several else None,
             batch_transform=batch_transform,
         )
 
-    try:
-        jobs = member_jobs(est)
-        if jobs == 1:
-            for k in range(len(est.networks_)):
-                if fit_member(k, configs[k]).interrupted:
-                    keep_members(est, list(range(k + 1)))  # those not started are dropped
-                    break
-        else:
-            fit_side_by_side(est, fit_member, configs, jobs, handle_interrupts)
-    finally:
-        est._sync_fitted_attributes()
+    if jobs == 1:
+        for k in range(len(members)):
+            if fit_member(k, configs[k]).interrupted:
+                del members[k + 1 :]  # those not started are dropped, whole
+                break
+    else:
+        fit_side_by_side(members, fit_member, configs, jobs)
 
 
 def network_validation(
@@ -132,45 +220,36 @@ def network_validation(
     )
 
 
-def train_configs(
-    est: MLPBase, epochs: int, patience: int | None, rmse_scale: float, handle_interrupts: bool
+def member_configs(
+    config: TrainConfig, lr_schedule: str, n_members: int, n_planned: int
 ) -> list[TrainConfig]:
-    """Each member's :class:`TrainConfig` (its own schedule and progress label)."""
+    """Each member's :class:`TrainConfig`: ``config`` with its own schedule (a schedule
+    may keep state) and progress label."""
     return [
-        TrainConfig(
-            epochs=epochs,
-            batch_size=est.batch_size,
-            lmbda=est.l2,
-            patience=patience,
-            min_delta=est.min_delta,
-            schedule=SCHEDULES.lookup(est.lr_schedule)(epochs),
-            progress=bool(est.verbose),
-            progress_label=(f"member {k + 1}/{est.n_members}" if est.n_members > 1 else "training"),
-            rmse_scale=rmse_scale,
-            handle_interrupts=handle_interrupts,
-            monitor=est._monitor(),
+        replace(
+            config,
+            schedule=SCHEDULES.lookup(lr_schedule)(config.epochs),
+            progress_label=(f"member {k + 1}/{n_planned}" if n_planned > 1 else "training"),
         )
-        for k in range(len(est.networks_))
+        for k in range(n_members)
     ]
 
 
-def member_jobs(est: MLPBase) -> int:
+def member_jobs(n_jobs: int | None, n_members: int) -> int:
     """Members trained at once: ``n_jobs`` (scikit-learn's convention: ``None`` is 1,
     ``-1`` every core), at most one per member."""
-    n_jobs = est.n_jobs
     if n_jobs is None:
         return 1
     cores = os.cpu_count() or 1
     jobs = cores + 1 + n_jobs if n_jobs < 0 else n_jobs
-    return max(1, min(jobs, len(est.networks_)))
+    return max(1, min(jobs, n_members))
 
 
 def fit_side_by_side(
-    est: MLPBase,
+    members: list[Member],
     fit_member: Callable[..., History],
     configs: list[TrainConfig],
     jobs: int,
-    handle_interrupts: bool,
 ) -> None:
     """Train the members ``jobs`` at a time in threads, each with BLAS on one thread.
 
@@ -186,7 +265,7 @@ def fit_side_by_side(
         total=total,
         desc=f"{len(configs)} members, {jobs} at a time",
         unit="epoch",
-        disable=not est.verbose,
+        disable=not configs[0].progress,
         dynamic_ncols=True,
     )
     lock = threading.Lock()
@@ -197,14 +276,14 @@ def fit_side_by_side(
         return False  # never stops training (early stopping and Ctrl-C do)
 
     started: list[bool] = [False] * len(configs)
-    with bar, stop_on_interrupt(handle_interrupts) as stop:
+    with bar, stop_on_interrupt(configs[0].handle_interrupts) as stop:
 
         def member(k: int) -> History | None:
             if stop.requested:
                 return None  # interrupted before it began: dropped
             started[k] = True
             config = replace(configs[k], progress=False, handle_interrupts=False)
-            before = est.histories_[k].n_epochs
+            before = members[k].history.n_epochs
             history = fit_member(k, config, stop, extra_callbacks=(count_epoch,))
             with lock:  # a member that stopped early: its epochs not run are done too
                 bar.update(config.epochs - (history.n_epochs - before))
@@ -218,13 +297,4 @@ def fit_side_by_side(
             except BaseException:
                 stop.requested = True  # the others stop after their batch
                 raise
-    keep_members(est, [k for k in range(len(configs)) if started[k]])
-
-
-def keep_members(est: MLPBase, kept: list[int]) -> None:
-    """Keep the members ``kept`` (their networks, optimizers, shuffle streams and histories,
-    all four together), dropping the others."""
-    est.networks_ = [est.networks_[k] for k in kept]
-    est.histories_ = [est.histories_[k] for k in kept]
-    est._optimizers = [est._optimizers[k] for k in kept]
-    est._shuffle_rngs = [est._shuffle_rngs[k] for k in kept]
+    members[:] = [m for m, began in zip(members, started, strict=True) if began]

@@ -1,18 +1,22 @@
-"""What an estimator's model file holds: its arrays by name, its metadata, and the
-checks that a file's metadata and arrays agree.
+"""What an estimator's model file holds: its arrays by name, its metadata, the checks that
+a file's metadata and arrays agree, and the estimators' ``save`` and ``load``.
 
-``to_arrays`` writes, for every ensemble member, the arrays its network names
-(:meth:`~nnscratch.core.network.Network.array_shapes` for a plain network,
+:meth:`ModelFileMixin.to_arrays` writes, for every ensemble member, the arrays its
+network names (:meth:`~nnscratch.core.network.Network.array_shapes` for a plain network,
 :meth:`~nnscratch.core.batchensemble.BatchEnsembleNetwork.array_shapes` for TabM),
-prefixed ``m2.``, ``m3.``, … after the first (:func:`member_prefix`), and the
-JSON metadata (architecture, dtype, hyperparameters, feature names, training
-curves). :func:`expected_arrays` says from the metadata alone which arrays, of
-which shapes, a valid file holds; :func:`from_arrays` rebuilds the estimator.
-The generic reader and writer are :mod:`nnscratch.models.persistence`.
+prefixed ``m2.``, ``m3.``, … after the first (:func:`member_prefix`), and the JSON
+metadata (architecture, dtype, hyperparameters, feature names, training curves).
+:func:`expected_arrays` says from the metadata alone which arrays, of which shapes, a
+valid file holds; :meth:`ModelFileMixin.from_arrays` rebuilds the estimator, its
+members (:class:`~nnscratch.models.members.Member`) made from the arrays with the random
+streams a fit from the same ``random_state`` has. The generic reader and writer are
+:mod:`nnscratch.models.persistence`, which know nothing of estimators.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,11 +26,15 @@ from nnscratch.core.activations import ACTIVATIONS
 from nnscratch.core.batchensemble import BatchEnsembleNetwork
 from nnscratch.core.network import Network
 from nnscratch.core.training import History
-from nnscratch.models.members import member_streams
-from nnscratch.models.persistence import ArraySpec
-
-#: An :class:`nnscratch.models.base.MLPBase` (named, not imported: base imports this module).
-MLPBase = Any
+from nnscratch.errors import ModelFileError
+from nnscratch.models.members import (
+    Architecture,
+    Member,
+    MemberStreams,
+    OptimizerSettings,
+    member_streams,
+)
+from nnscratch.models.persistence import ArraySpec, read_model_file, write_model_file
 
 #: The dtypes a network trains and is stored in.
 DTYPES = ("float32", "float64")
@@ -55,37 +63,37 @@ def network_array_shapes(layer_sizes: list[int], k: int) -> dict[str, tuple[int,
     return network_class.array_shapes(layer_sizes, k)
 
 
-def to_arrays(est: MLPBase) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """The fitted estimator as named arrays and JSON-ready metadata."""
-    check_is_fitted(est, "networks_")
+def member_arrays(members: list[Member]) -> dict[str, np.ndarray]:
+    """Every member's network arrays, by the names a model file gives them."""
     arrays: dict[str, np.ndarray] = {}
-    for member, net in enumerate(est.networks_):
-        prefix = member_prefix(member)
-        arrays.update({prefix + name: array for name, array in net.state_dict().items()})
-    hyperparameters = est.get_params(deep=False)
-    hyperparameters["dtype"] = as_float_dtype(est.dtype).name
-    output, loss = est._head()
-    metadata = {
-        "estimator": type(est).__name__,
-        "architecture": {
-            "layer_sizes": list(est.network_.layer_sizes),
-            "hidden_activation": est.activation,
-            "output_activation": output,
-            "loss": loss,
-            "init": est.init,
-        },
-        "dtype": est.network_.dtype.name,
-        "hyperparameters": hyperparameters,
-        "n_features_in": int(est.n_features_in_),
-        "feature_names": (
-            [str(f) for f in est.feature_names_in_] if hasattr(est, "feature_names_in_") else None
-        ),
-        "n_outputs": int(est.n_outputs_),
-        "n_members": len(est.networks_),
-        "training": [h.to_dict() for h in est.histories_],
-        **est._extra_metadata(),
-    }
-    return arrays, metadata
+    for k, member in enumerate(members):
+        prefix = member_prefix(k)
+        arrays.update({prefix + name: a for name, a in member.network.state_dict().items()})
+    return arrays
+
+
+def read_members(
+    arrays: dict[str, np.ndarray],
+    meta: dict[str, Any],
+    architecture: Architecture,
+    settings: OptimizerSettings,
+    streams: list[MemberStreams],
+) -> list[Member]:
+    """The members a file holds (its arrays already validated): each network built as
+    ``architecture`` says and given its arrays, a fresh optimizer, the shuffle and dropout
+    streams of the member it was, and its training history (an empty one where the file
+    has none)."""
+    trainings = meta.get("training") or [{}]
+    if isinstance(trainings, dict):  # format-1 files: one network, one history
+        trainings = [trainings]
+    members = []
+    for k, stream in enumerate(streams):
+        network = architecture.network(0, stream.dropout)  # its weights are the file's
+        prefix = member_prefix(k)
+        network.load_state_dict({name: arrays[prefix + name] for name in network.state_dict()})
+        history = History.from_dict(trainings[k]) if k < len(trainings) else History()
+        members.append(Member(network, settings.optimizer(), stream.shuffle, history))
+    return members
 
 
 def _checked_architecture(meta: dict[str, Any]) -> tuple[list[int], int, int, np.dtype]:
@@ -124,42 +132,113 @@ def expected_arrays(meta: dict[str, Any]) -> dict[str, ArraySpec]:
     }
 
 
-def from_arrays(cls: Any, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Any:
-    """A fitted ``cls`` from :func:`to_arrays`' output (already validated), with the random
-    streams a fit from the same ``random_state`` has."""
-    hyperparameters = dict(meta["hyperparameters"])
-    if isinstance(hyperparameters.get("hidden_layer_sizes"), list):  # JSON has no tuples
-        hyperparameters["hidden_layer_sizes"] = tuple(hyperparameters["hidden_layer_sizes"])
-    try:
-        model = cls(**hyperparameters)
-    except TypeError as exc:
-        raise ValueError(f"unknown hyperparameter in metadata ({exc})") from exc
-    arch = meta["architecture"]
-    sizes = [int(n) for n in arch["layer_sizes"]]
-    model._split_rng, streams = member_streams(model.random_state, int(meta.get("n_members", 1)))
-    model.networks_ = []
-    for member, stream in enumerate(streams):
-        net = model._network(
-            sizes,
+class ModelFileMixin:
+    """An estimator's model file: :meth:`save` and :meth:`load`, through the named arrays
+    and metadata of :meth:`to_arrays` and :meth:`from_arrays`.
+
+    It reads the estimator's hyperparameters (``get_params``) and fitted attributes
+    (``members_``, ``n_features_in_``, …), and asks it, through the hooks below, how its
+    members are made (:meth:`_member_design`), to refresh the attributes it derives from
+    them (:meth:`_sync_fitted_attributes`), and what its class adds to a file
+    (:meth:`_extra_metadata`, :meth:`_restore_extra`).
+    """
+
+    members_: list[Member]
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the fitted model to ``path`` (``.npz`` + JSON, no pickle, atomic)."""
+        return write_model_file(path, *self.to_arrays())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Any:
+        """Read a model written by :meth:`save`, validating everything."""
+        arrays, meta = read_model_file(path, cls.expected_arrays)
+        kind = meta.get("estimator", "MLPRegressor")  # format-1 files held regressors only
+        if kind != cls.__name__:
+            raise ModelFileError(f"{path}: holds an {kind}; load it with {kind}.load")
+        try:
+            return cls.from_arrays(arrays, meta)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{path}: metadata is incomplete or malformed ({exc})") from exc
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The fitted estimator as named arrays and JSON-ready metadata."""
+        check_is_fitted(self, "members_")
+        est: Any = self  # an estimator: its hyperparameters and fitted attributes
+        network = self.members_[0].network
+        hyperparameters = est.get_params(deep=False)
+        hyperparameters["dtype"] = as_float_dtype(est.dtype).name
+        metadata = {
+            "estimator": type(self).__name__,
+            "architecture": {
+                "layer_sizes": list(network.layer_sizes),
+                "hidden_activation": est.activation,
+                "output_activation": network.output.name,
+                "loss": network.loss_function.name,
+                "init": est.init,
+            },
+            "dtype": network.dtype.name,
+            "hyperparameters": hyperparameters,
+            "n_features_in": int(est.n_features_in_),
+            "feature_names": (
+                [str(f) for f in est.feature_names_in_]
+                if hasattr(self, "feature_names_in_")
+                else None
+            ),
+            "n_outputs": int(est.n_outputs_),
+            "n_members": len(self.members_),
+            "training": [member.history.to_dict() for member in self.members_],
+            **self._extra_metadata(),
+        }
+        return member_arrays(self.members_), metadata
+
+    #: Every array a model file with metadata ``meta`` must hold (``ValueError`` if the
+    #: metadata itself is not valid).
+    expected_arrays = staticmethod(expected_arrays)
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Any:
+        """A fitted estimator from :meth:`to_arrays`' output (already validated), with the
+        random streams a fit from the same ``random_state`` has."""
+        hyperparameters = dict(meta["hyperparameters"])
+        if isinstance(hyperparameters.get("hidden_layer_sizes"), list):  # JSON has no tuples
+            hyperparameters["hidden_layer_sizes"] = tuple(hyperparameters["hidden_layer_sizes"])
+        try:
+            model: Any = cls(**hyperparameters)
+        except TypeError as exc:
+            raise ValueError(f"unknown hyperparameter in metadata ({exc})") from exc
+        arch = meta["architecture"]
+        architecture, settings = model._member_design(
+            [int(n) for n in arch["layer_sizes"]],
             arch["output_activation"],
             arch.get("loss", "mse"),
-            0,
-            stream.dropout,
-            dtype=np.dtype(meta["dtype"]),
+            np.dtype(meta["dtype"]),
         )
-        prefix = member_prefix(member)
-        net.load_state_dict({name: arrays[prefix + name] for name in net.state_dict()})
-        model.networks_.append(net)
-    model.n_features_in_ = int(meta["n_features_in"])
-    if meta.get("feature_names"):
-        model.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
-    model.n_outputs_ = int(meta["n_outputs"])
-    model._restore_extra(meta)
-    trainings = meta.get("training") or [{}]
-    if isinstance(trainings, dict):
-        trainings = [trainings]
-    model.histories_ = [History.from_dict(t) for t in trainings]
-    model._shuffle_rngs = [stream.shuffle for stream in streams]
-    model._optimizers = [model._make_optimizer() for _ in model.networks_]
-    model._sync_fitted_attributes()
-    return model
+        _, streams = member_streams(model.random_state, int(meta.get("n_members", 1)))
+        model.members_ = read_members(arrays, meta, architecture, settings, streams)
+        model.n_features_in_ = int(meta["n_features_in"])
+        if meta.get("feature_names"):
+            model.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
+        model.n_outputs_ = int(meta["n_outputs"])
+        model._restore_extra(meta)
+        model._sync_fitted_attributes()
+        return model
+
+    def _member_design(
+        self, layer_sizes: list[int], output: str, loss: str, dtype: np.dtype | None = None
+    ) -> tuple[Architecture, OptimizerSettings]:
+        """How the estimator's members are made: their networks' architecture for these
+        layer sizes, output activation, loss and dtype, and their optimizer."""
+        raise NotImplementedError
+
+    def _sync_fitted_attributes(self) -> None:
+        """Refresh the fitted attributes derived from ``members_``."""
+        raise NotImplementedError
+
+    def _extra_metadata(self) -> dict[str, Any]:
+        """What the estimator's class adds to a model file's metadata."""
+        return {}
+
+    def _restore_extra(self, meta: dict[str, Any]) -> None:
+        """Read back what :meth:`_extra_metadata` wrote."""
+        return None
