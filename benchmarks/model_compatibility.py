@@ -16,6 +16,9 @@ the same machine. For every case (a ``nnscratch train`` command line):
 
     python benchmarks/model_compatibility.py --before ff34a9d
 
+``--after COMMIT`` runs that commit's code instead of this tree's (so a tree being
+edited meanwhile does not mix into the run).
+
 Writes ``benchmarks/results/model_compatibility.{md,json}`` (or ``--out``) and exits 1
 when anything differs.
 """
@@ -105,6 +108,16 @@ def nnscratch(src: Path | None, *args: str) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
+def code_of(commit: str, folder: Path) -> Path:
+    """``src/`` of ``commit``, taken out into ``folder``."""
+    folder.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", commit, "src"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder / "src"
+
+
 def which_code(src: Path | None) -> str:
     """Where the process with ``src`` first on its path imports nnscratch from."""
     env = dict(os.environ)
@@ -149,13 +162,18 @@ def without_times(output: str) -> str:
 
 
 def run_case(
-    name: str, case: dict[str, Any], old_src: Path, work: Path, table_rows: Path
+    name: str,
+    case: dict[str, Any],
+    old_src: Path,
+    new_src: Path | None,
+    work: Path,
+    table_rows: Path,
 ) -> dict[str, Any]:
     folder = work / "".join(c if c.isalnum() else "-" for c in name)
     old_run, new_run = folder / "old", folder / "new"
     train = [*case["train"], "--seed", "0", "--quiet"]
     checked(nnscratch(old_src, "train", *train, "--out", str(old_run)), f"{name}: old train")
-    checked(nnscratch(None, "train", *train, "--out", str(new_run)), f"{name}: new train")
+    checked(nnscratch(new_src, "train", *train, "--out", str(new_run)), f"{name}: new train")
     old_file, new_file = old_run / "model.npz", new_run / "model.npz"
     fit_same, n_arrays, fit_differences = same_arrays(old_file, new_file)
     data = str(table_rows) if case["table"] else "digits"
@@ -168,7 +186,7 @@ def run_case(
         "model_file_same_bytes": old_file.read_bytes() == new_file.read_bytes(),
     }
     outputs = {}
-    for label, src in (("old", old_src), ("new", None)):
+    for label, src in (("old", old_src), ("new", new_src)):
         out = folder / f"{label}-predictions.csv"
         said = nnscratch(
             src, "predict", "--model", str(old_file), "--data", data, "--out", str(out)
@@ -220,6 +238,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--before", required=True, help="the commit whose code wrote the files")
+    parser.add_argument("--after", help="the commit whose code reads them (default: this tree)")
     parser.add_argument("--rows", type=int, default=20_000, help="rows of the CSV predicted")
     parser.add_argument("--only", help="run only the cases whose name contains this")
     parser.add_argument("--out", default=str(HERE / "results" / "model_compatibility"))
@@ -228,14 +247,9 @@ def main() -> int:
         raise SystemExit(f"needs the shared CSV at {TRACKS}")
     with tempfile.TemporaryDirectory(prefix="nnscratch-compat-") as tmp:
         work = Path(tmp)
-        archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", args.before, "src"],
-            capture_output=True,
-            check=True,
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(work)], input=archive, check=True)
-        old_src = work / "src"
-        codes = {"old": which_code(old_src), "new": which_code(None)}
+        old_src = code_of(args.before, work / "before")
+        new_src = code_of(args.after, work / "after") if args.after else None
+        codes = {"old": which_code(old_src), "new": which_code(new_src)}
         if codes["old"] == codes["new"]:
             raise SystemExit(f"both runs import nnscratch from {codes['old']}")
         table_rows = work / f"tracks-first-{args.rows}.csv"
@@ -249,13 +263,17 @@ def main() -> int:
             if args.only and args.only not in name:
                 continue
             print(f"{name} …", flush=True)
-            rows.append(run_case(name, case, old_src, work, table_rows))
-    head = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+            rows.append(run_case(name, case, old_src, new_src, work, table_rows))
+    head = (
+        args.after
+        or subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+    )
     blas = blas_kernel()
+    reader = head if args.after else f"the working tree at {head}"
     header = (
-        f"Model files written by {args.before} read by the working tree at {head} "
+        f"Model files written by {args.before} read by {reader} "
         f"(and fresh fits by both), on one machine ({blas})."
     )
     report = {"before": args.before, "after": head, "blas": blas, "cases": rows}
