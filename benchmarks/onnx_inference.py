@@ -63,7 +63,7 @@ def one_thread_session(proto: Any) -> Any:
 
 def bulk_rates(model: Any, session: Any, cleaned: Any, repeats: int) -> tuple[dict, float]:
     """Rows per second on every row of ``cleaned``, and the largest relative difference."""
-    feeds = model.onnx_feeds(cleaned)
+    feeds = model.export.onnx_feeds(cleaned)
 
     def ort_bulk() -> np.ndarray:
         parts = []
@@ -83,7 +83,7 @@ def bulk_rates(model: Any, session: Any, cleaned: Any, repeats: int) -> tuple[di
 
 def single_rates(model: Any, session: Any, cleaned: Any, frame: Any, n: int, repeats: int) -> dict:
     """Rows per second one row at a time: a cleaned frame's row, a JSON row, ORT's inputs."""
-    feeds = model.onnx_feeds(cleaned.iloc[:n])
+    feeds = model.export.onnx_feeds(cleaned.iloc[:n])
     singles = [cleaned.iloc[[i]] for i in range(n)]
     single_feeds = [{name: a[i : i + 1] for name, a in feeds.items()} for i in range(n)]
     requests = []  # the first rows a request may send as they are (the file has bad ones)
@@ -91,7 +91,7 @@ def single_rates(model: Any, session: Any, cleaned: Any, frame: Any, n: int, rep
         if len(requests) == n:
             break
         try:
-            model.json_request({"rows": [row]}, 1)
+            model.serving.json_request({"rows": [row]}, 1)
             requests.append({"rows": [row]})
         except RequestError:
             continue
@@ -100,10 +100,12 @@ def single_rates(model: Any, session: Any, cleaned: Any, frame: Any, n: int, rep
         for row in singles:
             model.predict_points(row)
 
+    serving = model.serving
+
     def ours_json() -> None:  # what `nnscratch serve` runs for a row sent as JSON
         for payload in requests:
-            request = model.json_request(payload, 1)
-            request.answer(model.network_outputs(request.X))
+            request = serving.json_request(payload, 1)
+            request.answer(serving.network_outputs(request.X))
 
     def ort_single() -> None:
         for row in single_feeds:
@@ -128,7 +130,7 @@ def main() -> None:
     args = parser.parse_args()
 
     model = load_model(args.model)
-    proto = model.to_onnx()
+    proto = model.export.to_onnx()
     session = one_thread_session(proto)
     frame = make_tracks(args.rows, seed=11)
     with tempfile.TemporaryDirectory() as tmp:  # read as `nnscratch predict` reads a file
@@ -141,7 +143,7 @@ def main() -> None:
                    if i["internal_api"] == "openblas"})  # fmt: skip
     report: dict[str, Any] = {
         "model": args.model,
-        "layer_sizes": list(model.layer_sizes),
+        "layer_sizes": list(model.estimator.network_.layer_sizes),
         "networks": model.n_members,
         "k": int(getattr(model.estimator, "k", 1)),
         "onnx_nodes": len(proto.graph.node),

@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     model = load_model(args.model)
-    draw(model.to_onnx(), args.out, f"the {model.task} model {Path(args.model).name}")
+    draw(model.export.to_onnx(), args.out, f"the {model.task} model {Path(args.model).name}")
 
 
 if __name__ == "__main__":

@@ -269,7 +269,7 @@ def test_test_time_augmentation_averages_the_shifted_copies(
     assert again.tta is True and again.describe()["test_time_augmentation"] is True
     np.testing.assert_allclose(again.predict_proba(images), expected, atol=1e-6)
     with pytest.raises(NNScratchError, match="train it with --tta off to export it"):
-        again.to_onnx()
+        again.export.to_onnx()
 
 
 def test_tta_auto_turns_on_only_where_validation_gains(digit_run: Path) -> None:

@@ -49,6 +49,31 @@ def method_count(node: ast.ClassDef) -> int:
     return sum(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) for n in node.body)
 
 
+def test_no_fitted_model_class_has_more_than_15_methods() -> None:
+    found = classes(MODELS)
+    fitted = fitted_model_classes(found)
+    assert {"TableModel", "PopularityModel", "TabularClassifier", "DigitModel"} <= fitted
+    counts = {name: method_count(found[name]) for name in sorted(fitted & set(found))}
+    assert all(n <= MAX_METHODS for n in counts.values()), counts
+
+
+def test_the_method_count_sees_every_def() -> None:
+    node = ast.parse(
+        "class A(WrapsEstimator):\n"
+        "    x = 1\n"
+        "    def a(self): ...\n"
+        "    @property\n"
+        "    def b(self): ...\n"
+        "    @classmethod\n"
+        "    def c(cls): ...\n"
+        "class B(A):\n"
+        "    pass\n"
+    )
+    found = {n.name: n for n in node.body if isinstance(n, ast.ClassDef)}
+    assert fitted_model_classes(found) == {"WrapsEstimator", "A", "B"}
+    assert method_count(found["A"]) == 3
+
+
 def own_names(tree: ast.Module) -> set[str]:
     """What the classes of a module define: their methods, class attributes, and the
     attributes their methods set on ``self``."""

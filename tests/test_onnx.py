@@ -139,7 +139,7 @@ def fit_table_model(path: Path, task: str | None, target: str | None) -> Any:
 
 def ort_answers(model: Any, source: Path) -> tuple[list[np.ndarray], pd.DataFrame]:
     cleaned, _, _ = model.read_rows(str(source), with_target=False)
-    return session(model.to_onnx()).run(None, model.onnx_feeds(cleaned)), cleaned
+    return session(model.export.to_onnx()).run(None, model.export.onnx_feeds(cleaned)), cleaned
 
 
 def test_the_popularity_model_with_encodings_and_categories(tmp_path: Path) -> None:
@@ -155,7 +155,7 @@ def test_the_popularity_model_with_encodings_and_categories(tmp_path: Path) -> N
     expected = model.predict_points(cleaned)
     assert_close(predictions, expected)
     assert predictions.dtype == np.float64 and predictions.min() >= 0 and predictions.max() <= 100
-    proto = model.to_onnx()
+    proto = model.export.to_onnx()
     props = {p.key: p.value for p in proto.metadata_props}
     assert props["task"] == "regression" and props["target"] == "popularity"
     inputs = json.loads(props["inputs"])
@@ -165,7 +165,7 @@ def test_the_popularity_model_with_encodings_and_categories(tmp_path: Path) -> N
     assert [i.name for i in proto.graph.input] == ["features", "genre"]
     # one product a layer for all k members of a network (+ the first layer's folded weights)
     products = [n for n in proto.graph.node if n.op_type in ("Gemm", "MatMul")]
-    assert len(products) == model.n_members * (len(model.layer_sizes) - 1)
+    assert len(products) == model.n_members * (len(model.estimator.network_.layer_sizes) - 1)
 
 
 def test_a_target_open_above_is_clipped_below_only(tmp_path: Path) -> None:
@@ -176,7 +176,7 @@ def test_a_target_open_above_is_clipped_below_only(tmp_path: Path) -> None:
     assert model.preprocessing.target_bounds == (0.0, np.inf)
     (predictions,), cleaned = ort_answers(model, train)
     assert_close(predictions, model.predict_points(cleaned))
-    clips = [n for n in model.to_onnx().graph.node if n.op_type == "Clip"]
+    clips = [n for n in model.export.to_onnx().graph.node if n.op_type == "Clip"]
     assert [list(n.input[1:]) for n in clips][-1] == ["y_low", ""]
 
 
@@ -190,7 +190,8 @@ def test_the_table_classifier(tmp_path: Path) -> None:
     (label, proba), cleaned = ort_answers(model, train)
     assert_close(proba, model.predict_proba(cleaned))
     assert label.tolist() == model.predict(cleaned).tolist()
-    assert json.loads({p.key: p.value for p in model.to_onnx().metadata_props}["classes"]) == [
+    proto = model.export.to_onnx()
+    assert json.loads({p.key: p.value for p in proto.metadata_props}["classes"]) == [
         "happy", "sad", "wild"
     ]  # fmt: skip
 
@@ -209,7 +210,7 @@ def test_the_digits_model(digits_model: Path) -> None:
 
     model = load_model(digits_model)
     pixels = (load_digits().images[-200:].reshape(200, -1) / 16).astype(np.float32)
-    label, proba = session(model.to_onnx()).run(None, {"pixels": pixels})
+    label, proba = session(model.export.to_onnx()).run(None, {"pixels": pixels})
     assert_close(proba, model.predict_proba(pixels))
     assert (label == model.predict(pixels)).all()
 
@@ -287,7 +288,7 @@ def test_onnx_runtime_alone_reproduces_predict_on_the_shared_sample(
     assert run("export", "--model", str(saved), "--out", str(exported)).returncode == 0
     cleaned, _, _ = model.read_rows(str(test_rows), with_target=False)
     feeds = tmp_path / "feeds.npz"
-    np.savez(feeds, **model.onnx_feeds(cleaned))
+    np.savez(feeds, **model.export.onnx_feeds(cleaned))
     script, out = tmp_path / "alone.py", tmp_path / "out.npy"
     script.write_text(WITHOUT_NNSCRATCH)
     done = subprocess.run([sys.executable, str(script), str(exported), str(feeds), str(out)],

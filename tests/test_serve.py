@@ -259,8 +259,8 @@ def test_load_on_a_real_server(popularity_model: Path) -> None:
     for _ in range(200):  # 1 to 5 rows each; the answer computed in-process, sequentially
         chosen = [records[i] for i in rng.choice(len(records), size=rng.integers(1, 6))]
         distinct.append(json.dumps({"rows": chosen}).encode())
-        checked = served.model.json_request({"rows": chosen}, 100)
-        answers.append(checked.answer(served.model.network_outputs(checked.X))["predictions"])
+        checked = served.serving.json_request({"rows": chosen}, 100)
+        answers.append(checked.answer(served.serving.network_outputs(checked.X))["predictions"])
     picks = rng.integers(0, len(distinct), size=n_clients * per_client)
     bodies = [distinct[i] for i in picks]
     expected = [answers[i] for i in picks]
@@ -356,18 +356,18 @@ def test_json_rows_and_a_csv_file_are_one_cleaning(
     kept = cleaned["id"].astype(str)
     usable = raw.set_index("id", drop=False).loc[kept]
     records = json.loads(json.dumps(usable.to_dict(orient="records"), default=_plain))
-    as_json = model.json_request({"rows": records}, 10_000)
+    as_json = model.serving.json_request({"rows": records}, 10_000)
     np.testing.assert_array_equal(as_json.X, X_file)
     answered = as_json.answer(model.network_outputs(as_json.X))["predictions"]
     np.testing.assert_array_equal(np.asarray(answered, dtype=np.float64), predicted)
-    as_body = model.body_request("text/csv", path.read_bytes(), 10_000)
+    as_body = model.serving.body_request("text/csv", path.read_bytes(), 10_000)
     np.testing.assert_array_equal(as_body.X, X_file)
 
     skipped = raw[~raw["id"].isin(kept)]
     accepted = []
     for record in json.loads(json.dumps(skipped.to_dict(orient="records"), default=_plain)):
         try:
-            model.json_request({"rows": [record]}, 10)
+            model.serving.json_request({"rows": [record]}, 10)
             accepted.append(record["id"])
         except RequestError as exc:
             assert exc.status == 422 and "row 0:" in exc.message

@@ -166,7 +166,7 @@ def test_bodies_read_together_get_what_each_gets_alone(
     """The server reads a batch's JSON bodies together (``json_requests``): each body's
     network inputs are the bits it gets alone, and a body with a problem gets its own
     error (status and message) while the others are answered."""
-    model = loaded(models["popularity"])
+    model = loaded(models["popularity"]).serving
     payloads = [{"rows": [spoiled(rows[i], how) for i, how in body]} for body in bodies]
     together = model.json_requests(payloads, 5)
     assert len(together) == len(payloads)

@@ -30,8 +30,9 @@ from nnscratch import __version__
 from nnscratch.core.training import History
 from nnscratch.errors import OutputError
 from nnscratch.files import atomic_write_text
+from nnscratch.models.fitted import FittedModel
 from nnscratch.models.metrics import Results
-from nnscratch.tasks.base import FittedModel, Task, TaskData
+from nnscratch.tasks.base import Task, TaskData
 from nnscratch.tasks.plots import save_figure
 
 

@@ -9,6 +9,10 @@ scaled to [0, 1] by :mod:`nnscratch.data.images`; nothing else is fitted.
 With test-time augmentation (``tta``, chosen when training: ``--tta``) every answer
 averages the probabilities of each image as it is and moved one pixel up, down, left
 and right (:data:`TTA_SHIFTS`): five passes through the networks for one answer.
+
+What it does for the server and for ONNX are parts of their own that it composes: its
+``serving`` (:class:`~nnscratch.models.serving.DigitServing`) and its ``export``
+(:class:`~nnscratch.models.onnx_export.DigitExport`).
 """
 
 from __future__ import annotations
@@ -23,21 +27,21 @@ import pandas as pd
 
 from nnscratch import __version__
 from nnscratch.data.augment import shifted
-from nnscratch.data.images import is_mnist_folder, load_images, png_pixels, read_png_folder
-from nnscratch.errors import DataError, ModelFileError, NNScratchError, RequestError
+from nnscratch.data.images import is_mnist_folder, load_images, read_png_folder
+from nnscratch.errors import ModelFileError
 from nnscratch.models.classifier import MLPClassifier
-from nnscratch.models.fitted import WrapsEstimator
 from nnscratch.models.metrics import (
     CLASSIFICATION_METRICS,
     Results,
     classification_metrics,
     most_probable,
 )
-from nnscratch.models.onnx_export import digits_graph, digits_input_spec
-from nnscratch.models.persistence import read_model_file, write_model_file
-from nnscratch.models.requests import json_values, pixels_from_json
-from nnscratch.models.table_classifier import class_tensor_outputs
-from nnscratch.models.values import Predictions, Request
+from nnscratch.models.onnx_export import DigitExport
+from nnscratch.models.persistence import read_model_file
+from nnscratch.models.requests import json_values
+from nnscratch.models.serving import DigitServing
+from nnscratch.models.values import Predictions
+from nnscratch.models.wraps_estimator import WrapsEstimator
 
 #: Test-time augmentation's copies of an image: ``(dx, dy)``, as it is and one pixel each way.
 TTA_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
@@ -53,7 +57,6 @@ class DigitModel(WrapsEstimator):
     tta: bool = False
 
     task: ClassVar[str] = "digits"
-    page: ClassVar[str] = "digits.html"
 
     @property
     def n_pixels(self) -> int:
@@ -123,8 +126,6 @@ class DigitModel(WrapsEstimator):
         rows = {f"model ({model_file})": {"test": scores}}
         return Results(f"the test images of {images.source}", CLASSIFICATION_METRICS, rows), []
 
-    # ------------------------------------------------------------------ serving
-
     def describe(self) -> dict[str, Any]:
         """What ``GET /model`` says of the model: task, shape, training, the images it reads."""
         return {
@@ -136,76 +137,26 @@ class DigitModel(WrapsEstimator):
             "classes": json_values(self.classes_),
         }
 
-    def json_request(self, payload: Any, max_rows: int) -> Request:
-        """``{"pixels": [...]}`` or ``{"images": [[...], …]}``, checked."""
-        X = pixels_from_json(payload, self.image_shape, max_rows)
-        return Request(X.astype(self.estimator.network_.dtype), self._answer)
+    # ------------------------------------------------------------------ parts and file
 
-    def body_request(self, media: str, body: bytes, max_rows: int) -> Request:
-        """A PNG body (any size, resized; dark-on-light inverted)."""
-        if media != "image/png":
-            raise RequestError(415, "a digits model takes JSON pixels or a PNG image, not CSV")
-        try:
-            pixels, inverted = png_pixels(body, self.image_shape, name="the request body")
-        except DataError as exc:
-            raise RequestError(422, str(exc)) from None
-        X = pixels.reshape(1, -1).astype(self.estimator.network_.dtype)
-        return Request(X, lambda outputs: self._answer(outputs) | {"inverted": inverted})
+    @property
+    def serving(self) -> DigitServing:
+        """What ``nnscratch serve`` does with the model: pixels or a PNG in, digits out."""
+        return DigitServing(self.estimator, self.image_shape, self.network_outputs)
 
-    def tensor_inputs(self) -> list[dict[str, Any]]:
-        """The Open Inference Protocol's input: the pixels, one row of ``rows·cols`` an image."""
-        return [{"name": "pixels", "datatype": "FP32", "shape": [-1, self.n_pixels]}]
+    @property
+    def export(self) -> DigitExport:
+        """The classifier as one ONNX graph (refused with test-time augmentation)."""
+        return DigitExport(self.estimator, self.image_shape, self.tta, self.task)
 
-    def tensor_outputs(self) -> list[dict[str, Any]]:
-        return class_tensor_outputs(self.classes_)
-
-    def tensor_request(self, tensors: dict[str, np.ndarray], max_rows: int) -> Request:
-        """A ``pixels`` tensor ``(n, rows·cols)`` or ``(n, rows, cols)``, values in [0, 1]."""
-        if "pixels" not in tensors:
-            raise RequestError(400, f"the input is 'pixels', got {', '.join(tensors)}")
-        pixels = tensors["pixels"]
-        if pixels.ndim not in (2, 3):
-            shape = list(pixels.shape)
-            raise RequestError(400, f"pixels must be (images, {self.n_pixels}), got {shape}")
-        images = pixels.reshape(len(pixels), -1).tolist()
-        return self.json_request({"images": images}, max_rows)
-
-    def _answer(self, outputs: np.ndarray) -> dict[str, Any]:
-        proba = np.round(self.estimator.proba_from_outputs(outputs), 6)
-        return {
-            "predictions": json_values(most_probable(proba, self.classes_)),
-            "classes": json_values(self.classes_),
-            "probabilities": proba.tolist(),
-        }
-
-    # ------------------------------------------------------------------ export
-
-    def to_onnx(self) -> Any:
-        """The classifier as an ONNX ``ModelProto``: ``pixels`` in, ``label`` and
-        ``probabilities`` out (needs the ``onnx`` extra); not for a model with
-        test-time augmentation, whose answers the graph would not give."""
-        if self.tta:
-            raise NNScratchError(
-                "this digits model averages each answer over shifted copies of the image "
-                "(test-time augmentation), which the ONNX graph does not do; train it with "
-                "--tta off to export it"
-            )
-        return digits_graph(self)
-
-    def onnx_inputs(self) -> list[dict[str, Any]]:
-        """What the ONNX graph takes: the ``pixels`` of each image, in [0, 1]."""
-        return digits_input_spec(self)
-
-    # ------------------------------------------------------------------ files
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        arrays, metadata = self.estimator.to_arrays()
-        metadata["images"] = {"shape": list(self.image_shape), "tta": self.tta}
-        metadata["task"] = self.task
-        return write_model_file(path, arrays, metadata)
+    def _own_metadata(self) -> dict[str, Any]:
+        """The images' shape and whether answers are averaged over shifted copies."""
+        return {"images": {"shape": list(self.image_shape), "tta": self.tta}}
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> DigitModel:
+        """Read a model written by :meth:`save` (or by ``nnscratch train`` on images),
+        validating it."""
         arrays, meta = read_model_file(path, MLPClassifier.expected_arrays)
         if meta.get("estimator") != "MLPClassifier" or "images" not in meta:
             raise ModelFileError(

@@ -1,40 +1,117 @@
-"""What a fitted model that wraps a fitted estimator shares: its training history, its
-members, and the network outputs it gives people (in fixed blocks of rows)."""
+"""What a fitted model is to the application: the :class:`FittedModel` protocol every saved
+model keeps, and the parts that only some models have.
+
+A fitted model reads a file and predicts it, scores itself on a file, describes itself
+and saves itself (:class:`FittedModel`: what ``nnscratch predict``, ``evaluate`` and
+``train`` use, whatever the task). A capability only some models have is a class of
+its own that those models compose, named by a property:
+
+    serving   a :class:`Servable`: what ``nnscratch serve`` does with the model's requests
+              (:mod:`nnscratch.models.serving`)
+    export    an :class:`Exportable`: the model as one ONNX graph, for ``nnscratch export``
+              (:mod:`nnscratch.models.onnx_export`)
+
+so the application asks ``isinstance(model, ServableModel)`` (or ``ExportableModel``)
+and then talks to the part; a model without it is refused in one line.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from nnscratch.core.training import History
-
-#: Rows a fitted model's networks see at a time when it predicts for people (``nnscratch
-#: predict``, ``evaluate``, ``serve``): exactly this many, the last block padded with
-#: zeros, so a row's answer does not depend on the rows beside it (MLPBase.predict_outputs).
-#: A server's batches are small (a few requests of a few rows), and every block costs its
-#: full width: the default popularity model took 1.35 ms for 24 rows in blocks of 32
-#: against 2.13 ms in blocks of 64 (1.28 against 2.04 ms for one row), for 12 % more on
-#: 192 rows (6.76 against 6.02 ms); large files share their blocks over threads and ran
-#: at the same rows/s either way (AMD EPYC, OpenBLAS SkylakeX).
-PREDICT_BLOCK = 32
+from nnscratch.errors import RequestError
+from nnscratch.models.metrics import Results
+from nnscratch.models.values import Predictions, Request
 
 
-class WrapsEstimator:
-    """What a fitted model that wraps a fitted estimator says of its training, and its
-    network outputs for people (in :data:`PREDICT_BLOCK` rows)."""
+@runtime_checkable
+class FittedModel(Protocol):
+    """What every trained model does, whatever its task: one file, predictions, scores
+    and a description.
 
-    estimator: Any
+    ``predict_file`` and ``evaluate`` read a file (or folder) as ``nnscratch predict``
+    and ``evaluate`` do; ``describe`` is what ``GET /model`` and the run's records say.
+    """
 
-    def network_outputs(self, X: np.ndarray) -> np.ndarray:
-        """The members' mean output ``(n, n_outputs)`` float64 for network inputs ``X``."""
-        return self.estimator.predict_outputs(X, PREDICT_BLOCK, check_input=False)
+    task: ClassVar[str]
 
     @property
-    def history(self) -> History:
-        """The first member's training history."""
-        return self.estimator.history_
+    def history(self) -> History: ...
 
     @property
-    def n_members(self) -> int:
-        return len(self.estimator.networks_)
+    def n_members(self) -> int: ...
+
+    def save(self, path: str | os.PathLike[str]) -> Path: ...
+
+    def predict_file(self, source: str) -> Predictions: ...
+
+    def evaluate(self, source: str, model_file: str) -> tuple[Results, list[str]]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Servable(Protocol):
+    """What ``nnscratch serve`` answers a model's requests with (a model's ``serving``).
+
+    A request's JSON body goes to ``json_request``, any other body (a CSV, a PNG) to
+    ``body_request`` with its media type, an Open Inference Protocol (KServe V2) request's
+    tensors to ``tensor_request``: each gives the network's inputs and how the network's
+    outputs (``network_outputs``, which a server may batch over many requests) become the
+    answer. ``tensor_inputs`` and ``tensor_outputs`` describe the V2 tensors; ``page``
+    names the served page. The answers computed at once, and the reading of many JSON
+    bodies together, are the serving code's (:mod:`nnscratch.app.serve.handler`), written once.
+    """
+
+    page: ClassVar[str]
+
+    def json_request(self, payload: Any, max_rows: int) -> Request: ...
+
+    def body_request(self, media: str, body: bytes, max_rows: int) -> Request: ...
+
+    def tensor_request(self, tensors: dict[str, np.ndarray], max_rows: int) -> Request: ...
+
+    def network_outputs(self, X: np.ndarray) -> np.ndarray: ...
+
+    def tensor_inputs(self) -> list[dict[str, Any]]: ...
+
+    def tensor_outputs(self) -> list[dict[str, Any]]: ...
+
+
+@runtime_checkable
+class ReadsJsonTogether(Protocol):
+    """A :class:`Servable` that reads many waiting JSON bodies at once, faster than one by
+    one: each body's request, or the :class:`RequestError` it gets alone."""
+
+    def json_requests(self, payloads: list[Any], max_rows: int) -> list[Request | RequestError]: ...
+
+
+@runtime_checkable
+class Exportable(Protocol):
+    """What ``nnscratch export`` writes of a model (a model's ``export``): the whole model
+    as one ONNX graph (``to_onnx``) and what that graph takes (``onnx_inputs``)."""
+
+    def to_onnx(self) -> Any: ...
+
+    def onnx_inputs(self) -> list[dict[str, Any]]: ...
+
+
+@runtime_checkable
+class ServableModel(FittedModel, Protocol):
+    """A fitted model ``nnscratch serve`` can serve: its ``serving`` answers requests."""
+
+    @property
+    def serving(self) -> Servable: ...
+
+
+@runtime_checkable
+class ExportableModel(FittedModel, Protocol):
+    """A fitted model ``nnscratch export`` can write: its ``export`` is the ONNX graph."""
+
+    @property
+    def export(self) -> Exportable: ...

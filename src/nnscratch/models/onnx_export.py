@@ -30,17 +30,25 @@ and, node by node, what :mod:`nnscratch.data.preprocessing` and the networks do:
    as ``(1 − p, p)``) and the ``ArgMax`` label (``label``, ``probabilities``).
 
 Dropout is absent (inference), as in ``predict``.
+
+A table model's ``export`` is a :class:`TableExport`, a digits model's a
+:class:`DigitExport` (what ``nnscratch export`` writes); an estimator's ``to_onnx``
+is :func:`estimator_graph`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from nnscratch import __version__
 from nnscratch.core.activations import LEAKY_SLOPE
 from nnscratch.data.features import DERIVED_FEATURES
+from nnscratch.data.preprocessing import Preprocessing
+from nnscratch.errors import NNScratchError
 from nnscratch.models.onnx_graph import ExportError, GraphBuilder
 
 #: The name of the dynamic batch dimension.
@@ -238,91 +246,138 @@ def _class_outputs(g: GraphBuilder, classes: np.ndarray, dtype: np.dtype) -> lis
     ]
 
 
-def table_graph(model: Any) -> Any:
-    """A popularity model or table classifier: ``features`` and the level codes in, the
-    target's ``predictions`` (or ``label`` and ``probabilities``) out."""
-    g = GraphBuilder()
-    pre, estimator = model.preprocessing, model.estimator
-    dtype = _network_dtype(estimator)
-    inputs, X = table_inputs(g, pre, dtype)
-    outputs = estimator_outputs(g, estimator, X)
-    meta: dict[str, Any] = {
-        "nnscratch_version": __version__,
-        "task": model.task,
-        "target": model.target_name,
-        "inputs": table_input_spec(model),
-    }
-    if model.labels:
-        classification_head(g, outputs, model.classes_, dtype, model.threshold)
-        result = _class_outputs(g, model.classes_, dtype)
-        meta["classes"] = model.classes_.tolist()
-        meta["threshold"] = model.threshold
-    else:
-        regression_head(g, outputs, pre)
-        result = [g.value_info("predictions", np.float64, [ROWS])]
-    meta["outputs"] = [r.name for r in result]
-    return g.model(f"nnscratch {model.task}", inputs, result, meta)
+@dataclass(frozen=True)
+class TableExport:
+    """A popularity model or table classifier as one graph: ``features`` and the level codes
+    in, the target's ``predictions`` (or ``label`` and ``probabilities``) out (a table
+    model's ``export``)."""
 
+    #: the model's fitted feature stage
+    preprocessing: Preprocessing
+    #: its fitted estimator: an ``MLPRegressor``, or an ``MLPClassifier`` when ``labels``
+    estimator: Any
+    #: the task that trained it (recorded in the graph)
+    task: str
+    #: whether the target holds class labels
+    labels: bool
 
-def digits_graph(model: Any) -> Any:
-    """A digits model: ``pixels`` ``(rows, R·C)`` in [0, 1] in, ``label`` and
-    ``probabilities`` out."""
-    g = GraphBuilder()
-    estimator = model.estimator
-    dtype = _network_dtype(estimator)
-    inputs = [g.value_info("pixels", dtype, [ROWS, model.n_pixels])]
-    outputs = estimator_outputs(g, estimator, "pixels")
-    classification_head(g, outputs, model.classes_, dtype, None)
-    meta = {
-        "nnscratch_version": __version__,
-        "task": model.task,
-        "image_shape": list(model.image_shape),
-        "classes": model.classes_.tolist(),
-        "inputs": digits_input_spec(model),
-        "outputs": ["label", "probabilities"],
-    }
-    return g.model("nnscratch digits", inputs, _class_outputs(g, model.classes_, dtype), meta)
-
-
-# ---------------------------------------------------------------------- what to feed
-
-
-def table_input_spec(model: Any) -> list[dict[str, Any]]:
-    """What another runtime feeds a table model's graph, in order (``--print-inputs``)."""
-    pre = model.preprocessing
-    derived = {n: list(DERIVED_FEATURES[n].sources) for n in pre.features if n in DERIVED_FEATURES}
-    spec: list[dict[str, Any]] = [
-        {
-            "name": "features",
-            "dtype": "float64",
-            "shape": [ROWS, len(pre.features)],
-            "columns": list(pre.features),
-            "derived": derived,
-            "values": "each column's number as a cleaned file holds it; 'derived' columns are "
-            "computed from the text columns named (docs/export.md)",
+    def to_onnx(self) -> Any:
+        """The whole model, scaling and encodings included, as an ONNX ``ModelProto``
+        (needs the ``onnx`` extra)."""
+        g = GraphBuilder()
+        pre, estimator = self.preprocessing, self.estimator
+        dtype = _network_dtype(estimator)
+        inputs, X = table_inputs(g, pre, dtype)
+        outputs = estimator_outputs(g, estimator, X)
+        meta: dict[str, Any] = {
+            "nnscratch_version": __version__,
+            "task": self.task,
+            "target": pre.label,
+            "inputs": self.onnx_inputs(),
         }
-    ]
-    for category in pre.categories:
-        spec.append(
+        if self.labels:
+            classes, threshold = estimator.classes_, estimator.decision_threshold
+            classification_head(g, outputs, classes, dtype, threshold)
+            result = _class_outputs(g, classes, dtype)
+            meta["classes"] = classes.tolist()
+            meta["threshold"] = threshold
+        else:
+            regression_head(g, outputs, pre)
+            result = [g.value_info("predictions", np.float64, [ROWS])]
+        meta["outputs"] = [r.name for r in result]
+        return g.model(f"nnscratch {self.task}", inputs, result, meta)
+
+    def onnx_inputs(self) -> list[dict[str, Any]]:
+        """What another runtime feeds the graph, in order (``--print-inputs``): the
+        ``features`` columns (which derived from text, and from what) and each categorical
+        column's level codes."""
+        pre = self.preprocessing
+        derived = {
+            n: list(DERIVED_FEATURES[n].sources) for n in pre.features if n in DERIVED_FEATURES
+        }
+        spec: list[dict[str, Any]] = [
             {
-                "name": category.column,
-                "dtype": "int64",
-                "shape": [ROWS],
-                "levels": list(category.levels_),
-                "code": "the index in levels of the value stripped and lower-cased; any "
-                "other code (rare, unseen or missing values) is 'other'",
+                "name": "features",
+                "dtype": "float64",
+                "shape": [ROWS, len(pre.features)],
+                "columns": list(pre.features),
+                "derived": derived,
+                "values": "each column's number as a cleaned file holds it; 'derived' columns are "
+                "computed from the text columns named (docs/export.md)",
             }
-        )
-    return spec
+        ]
+        for category in pre.categories:
+            spec.append(
+                {
+                    "name": category.column,
+                    "dtype": "int64",
+                    "shape": [ROWS],
+                    "levels": list(category.levels_),
+                    "code": "the index in levels of the value stripped and lower-cased; any "
+                    "other code (rare, unseen or missing values) is 'other'",
+                }
+            )
+        return spec
+
+    def onnx_feeds(self, cleaned: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The graph's inputs for the rows of a cleaned frame (a table model's
+        ``read_rows``): ``features`` ``(n, len(features))`` float64 and each categorical
+        column's codes."""
+        pre = self.preprocessing
+        feeds = {"features": cleaned[pre.features].to_numpy(dtype=np.float64)}
+        for category in pre.categories:
+            feeds[category.column] = category.codes(cleaned[category.column].to_numpy())
+        return feeds
 
 
-def digits_input_spec(model: Any) -> list[dict[str, Any]]:
-    rows, cols = model.image_shape
-    return [
-        {
-            "name": "pixels",
-            "dtype": np.dtype(_network_dtype(model.estimator)).name,
-            "shape": [ROWS, rows * cols],
-            "values": f"{rows}×{cols} pixels row by row, white on black, scaled to [0, 1]",
+@dataclass(frozen=True)
+class DigitExport:
+    """A digits model as one graph: ``pixels`` ``(rows, R·C)`` in [0, 1] in, ``label`` and
+    ``probabilities`` out (a digits model's ``export``)."""
+
+    #: the model's fitted classifier
+    classifier: Any
+    #: ``(rows, cols)`` of the images it reads
+    image_shape: tuple[int, int]
+    #: whether the model averages each answer over shifted copies of the image
+    tta: bool
+    #: the task that trained it (recorded in the graph)
+    task: str
+
+    def to_onnx(self) -> Any:
+        """The classifier as an ONNX ``ModelProto`` (needs the ``onnx`` extra); not for a
+        model with test-time augmentation, whose answers the graph would not give."""
+        if self.tta:
+            raise NNScratchError(
+                "this digits model averages each answer over shifted copies of the image "
+                "(test-time augmentation), which the ONNX graph does not do; train it with "
+                "--tta off to export it"
+            )
+        g = GraphBuilder()
+        classifier, classes = self.classifier, self.classifier.classes_
+        dtype = _network_dtype(classifier)
+        n_pixels = self.image_shape[0] * self.image_shape[1]
+        inputs = [g.value_info("pixels", dtype, [ROWS, n_pixels])]
+        outputs = estimator_outputs(g, classifier, "pixels")
+        classification_head(g, outputs, classes, dtype, None)
+        meta = {
+            "nnscratch_version": __version__,
+            "task": self.task,
+            "image_shape": list(self.image_shape),
+            "classes": classes.tolist(),
+            "inputs": self.onnx_inputs(),
+            "outputs": ["label", "probabilities"],
         }
-    ]
+        return g.model("nnscratch digits", inputs, _class_outputs(g, classes, dtype), meta)
+
+    def onnx_inputs(self) -> list[dict[str, Any]]:
+        """What the graph takes: the ``pixels`` of each image, in [0, 1]."""
+        rows, cols = self.image_shape
+        return [
+            {
+                "name": "pixels",
+                "dtype": np.dtype(_network_dtype(self.classifier)).name,
+                "shape": [ROWS, rows * cols],
+                "values": f"{rows}×{cols} pixels row by row, white on black, scaled to [0, 1]",
+            }
+        ]

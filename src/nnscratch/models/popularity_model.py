@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,8 +27,9 @@ import pandas as pd
 from nnscratch.data.cleaning import to_number
 from nnscratch.models.metrics import REGRESSION_METRICS, Results, regression_metrics
 from nnscratch.models.regressor import MLPRegressor
+from nnscratch.models.serving import TableRegressionServing
 from nnscratch.models.streaming import evaluate_chunks
-from nnscratch.models.table_model import TableModel
+from nnscratch.models.table_model import TableModel, read_table_model
 
 
 @dataclass
@@ -51,14 +51,11 @@ class PopularityModel(TableModel):
             out[start : start + len(X)] = self.preprocessing.to_points(outputs)
         return out
 
-    def tensor_outputs(self) -> list[dict[str, Any]]:
-        """The Open Inference Protocol's outputs: the predictions, in the target's units."""
-        return [{"name": "predictions", "datatype": "FP64", "shape": [-1]}]
-
-    def _answer_values(self, outputs: np.ndarray) -> dict[str, Any]:
-        """Points, 2 decimals, as ``nnscratch predict`` writes them."""
-        points = np.round(self.preprocessing.to_points(outputs[:, 0]), 2)
-        return {"predictions": points.tolist()}
+    @property
+    def serving(self) -> TableRegressionServing:
+        """What ``nnscratch serve`` does with the model: rows in, points out."""
+        dtype = self.estimator.network_.dtype
+        return TableRegressionServing(self.preprocessing, dtype, self.network_outputs)
 
     def _prediction_columns(
         self, cleaned: pd.DataFrame, points: np.ndarray | None = None
@@ -104,4 +101,4 @@ class PopularityModel(TableModel):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PopularityModel:
         """Read a model written by :meth:`save` (or by ``nnscratch train``), validating it."""
-        return cls(*cls.read(path, MLPRegressor, "one written by `nnscratch train`"))
+        return cls(*read_table_model(path, MLPRegressor, "one written by `nnscratch train`"))

@@ -38,6 +38,10 @@ from nnscratch.errors import DataError, RequestError
 ROW = "__row__"
 #: The most columns a CSV body may have (a header of 50,000 names is refused at once).
 MAX_CSV_COLUMNS = 1000
+#: Columns whose values are whole numbers (a slider steps by 1).
+_WHOLE = {"key", "mode", "explicit", "time_signature", "year", "duration_ms"}
+#: What a text input starts with on the served page.
+_TEXT_DEFAULTS = {"release_date": "2015-06-01", "name": "Untitled", "artists": "['Unknown']"}
 
 
 @dataclass
@@ -49,6 +53,47 @@ class TableRows:
     positions: list[int]
     ids: list[str] | None
     skipped: list[dict[str, Any]]
+
+
+def row_inputs(pre: Preprocessing) -> list[dict[str, Any]]:
+    """What a request's row needs (``GET /model``, the page's inputs): one entry per raw
+    column; for a number its training range and a typical value (about the training median
+    where the model has the piecewise-linear encoding's quantile edges, else the middle of
+    the range)."""
+    out: list[dict[str, Any]] = []
+    for column in input_columns(pre.features):
+        if column in pre.features and column not in DERIVED_FEATURES:
+            out.append(_number_input(pre, column))
+        else:
+            out.append({"name": column, "kind": "text", "default": _TEXT_DEFAULTS.get(column, "")})
+    for category in pre.categories:
+        out.append(
+            {
+                "name": category.column,
+                "kind": "category",
+                "levels": [str(level) for level in category.levels_],
+                "default": str(category.levels_[0]) if len(category.levels_) else "",
+            }
+        )
+    return out
+
+
+def _number_input(pre: Preprocessing, column: str) -> dict[str, Any]:
+    i = pre.features.index(column)
+    low, high = float(pre.x_scaler.data_min_[i]), float(pre.x_scaler.data_max_[i])
+    whole = column in _WHOLE
+    middle = (low + high) / 2
+    if pre.encoder is not None:  # the middle quantile edge: about the median
+        edges = pre.encoder.edges_[i]
+        middle = low + float(edges[(len(edges) - 1) // 2]) * (high - low)
+    return {
+        "name": column,
+        "kind": "number",
+        "min": low,
+        "max": high,
+        "step": 1 if whole else (high - low) / 100 or 1,
+        "default": round(middle) if whole else middle,
+    }
 
 
 def rows_from_json(pre: Preprocessing, payload: Any, max_rows: int) -> TableRows:

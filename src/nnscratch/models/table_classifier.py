@@ -31,16 +31,8 @@ from nnscratch.models.metrics import (
 )
 from nnscratch.models.persistence import peek_metadata
 from nnscratch.models.requests import json_values
-from nnscratch.models.table_model import TableModel
-
-
-def class_tensor_outputs(classes: np.ndarray) -> list[dict[str, Any]]:
-    """Labels (of the classes' type) and probabilities ``(rows, classes)`` as tensors."""
-    label = {"b": "BOOL", "i": "INT64", "u": "INT64", "f": "FP64"}.get(classes.dtype.kind, "BYTES")
-    return [
-        {"name": "predictions", "datatype": label, "shape": [-1]},
-        {"name": "probabilities", "datatype": "FP64", "shape": [-1, len(classes)]},
-    ]
+from nnscratch.models.serving import TableClassificationServing
+from nnscratch.models.table_model import TableModel, read_table_model
 
 
 @dataclass
@@ -88,7 +80,7 @@ class TabularClassifier(TableModel):
     def _evaluation(
         self, cleaned: pd.DataFrame, model_file: str, source: str
     ) -> tuple[Results, list[str]]:
-        y = cleaned[self.target].to_numpy()
+        y = cleaned[self.preprocessing.target].to_numpy()
         known = np.isin(y, self.classes_)
         proba = self.predict_proba(cleaned[known])
         rows = {
@@ -117,19 +109,14 @@ class TabularClassifier(TableModel):
             "threshold": self.threshold,
         }
 
-    def tensor_outputs(self) -> list[dict[str, Any]]:
-        """The Open Inference Protocol's outputs: the labels and the probabilities."""
-        return class_tensor_outputs(self.classes_)
-
-    def _answer_values(self, outputs: np.ndarray) -> dict[str, Any]:
-        """The labels, the classes, each row's probabilities (6 decimals), as ``nnscratch
-        predict`` writes them."""
-        proba = self.estimator.proba_from_outputs(outputs)
-        return {
-            "predictions": json_values(self.estimator.labels_from_proba(proba)),
-            "classes": json_values(self.classes_),
-            "probabilities": np.round(proba, 6).tolist(),
-        }
+    @property
+    def serving(self) -> TableClassificationServing:
+        """What ``nnscratch serve`` does with the model: rows in, labels and probabilities
+        out."""
+        dtype = self.estimator.network_.dtype
+        return TableClassificationServing(
+            self.preprocessing, dtype, self.network_outputs, self.estimator
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TabularClassifier:
@@ -139,4 +126,4 @@ class TabularClassifier(TableModel):
                 f"{path}: not a table classifier (one written by `nnscratch train --task "
                 "classification`)"
             )
-        return cls(*cls.read(path, MLPClassifier, "a table classifier"))
+        return cls(*read_table_model(path, MLPClassifier, "a table classifier"))

@@ -9,32 +9,28 @@ A :class:`Task` is a kind of work: a table's numeric column
     evaluate   the FittedModel of a file: evaluate(source)
     predict    the FittedModel of a file: predict_file(source)
     tune       load → fold_score per trial and fold → final
-    serve      the FittedModel, if Servable: describe, json_request, body_request, its page
-    export     the FittedModel, if Exportable: to_onnx
+    serve      the FittedModel, if a ServableModel: describe, and its serving part
+    export     the FittedModel, if an ExportableModel: its export part's to_onnx
     experiment lab_splits: the data in the network's layout
 
-so the application never asks which kind of work it is handling.
+so the application never asks which kind of work it is handling. What a fitted
+model does is :mod:`nnscratch.models.fitted`'s protocols.
 :data:`nnscratch.tasks.registry.TASKS` picks the task for some data (and for a
 model file); a new kind of work is one module and one registry line.
 """
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from nnscratch.core.training import History
-from nnscratch.errors import RequestError
 from nnscratch.models.metrics import Metric, Results
 from nnscratch.models.recipes import Recipe
-from nnscratch.models.values import Predictions, Request
 
 #: Where a task says what it does (``nnscratch train`` passes its printer).
 Say = Callable[[str], None]
@@ -42,80 +38,6 @@ Say = Callable[[str], None]
 
 def quiet(line: str) -> None:
     """A :data:`Say` that says nothing (the search's fits)."""
-
-
-@runtime_checkable
-class FittedModel(Protocol):
-    """What every trained model does, whatever its task: one file, predictions, scores
-    and a description.
-
-    ``predict_file`` and ``evaluate`` read a file (or folder) as ``nnscratch predict``
-    and ``evaluate`` do; ``describe`` is what ``GET /model`` and the run's records say.
-    What only some models do has a protocol of its own: :class:`Servable` (``nnscratch
-    serve``) and :class:`Exportable` (``nnscratch export``).
-    """
-
-    task: ClassVar[str]
-
-    @property
-    def history(self) -> History: ...
-
-    @property
-    def n_members(self) -> int: ...
-
-    def save(self, path: str | os.PathLike[str]) -> Path: ...
-
-    def predict_file(self, source: str) -> Predictions: ...
-
-    def evaluate(self, source: str, model_file: str) -> tuple[Results, list[str]]: ...
-
-    def describe(self) -> dict[str, Any]: ...
-
-
-@runtime_checkable
-class Servable(Protocol):
-    """A model ``nnscratch serve`` can answer requests with.
-
-    A request's JSON body goes to ``json_request``, any other body (a CSV, a PNG) to
-    ``body_request`` with its media type, an Open Inference Protocol (KServe V2) request's
-    tensors to ``tensor_request``: each gives the network's inputs and how the network's
-    outputs (``network_outputs``, which a server may batch over many requests) become the
-    answer. ``tensor_inputs`` and ``tensor_outputs`` describe the V2 tensors; ``page``
-    names the served page. The answers computed at once, and the reading of many JSON
-    bodies together, are the serving code's (:mod:`nnscratch.app.serve.handler`), written once.
-    """
-
-    page: ClassVar[str]
-
-    def json_request(self, payload: Any, max_rows: int) -> Request: ...
-
-    def body_request(self, media: str, body: bytes, max_rows: int) -> Request: ...
-
-    def tensor_request(self, tensors: dict[str, np.ndarray], max_rows: int) -> Request: ...
-
-    def network_outputs(self, X: np.ndarray) -> np.ndarray: ...
-
-    def tensor_inputs(self) -> list[dict[str, Any]]: ...
-
-    def tensor_outputs(self) -> list[dict[str, Any]]: ...
-
-
-@runtime_checkable
-class ReadsJsonTogether(Protocol):
-    """A :class:`Servable` that reads many waiting JSON bodies at once, faster than one by
-    one: each body's request, or the :class:`RequestError` it gets alone."""
-
-    def json_requests(self, payloads: list[Any], max_rows: int) -> list[Request | RequestError]: ...
-
-
-@runtime_checkable
-class Exportable(Protocol):
-    """A model ``nnscratch export`` can write: the whole model as one ONNX graph
-    (``to_onnx``) and what that graph takes (``onnx_inputs``)."""
-
-    def to_onnx(self) -> Any: ...
-
-    def onnx_inputs(self) -> list[dict[str, Any]]: ...
 
 
 class TaskData(Protocol):
@@ -179,7 +101,8 @@ class Task(ABC):
     search_space: ClassVar[dict[str, Any] | list[dict[str, Any]]]
     #: what the search ranks trials by
     metric: ClassVar[Metric]
-    #: the fitted model it trains, and loads from a file
+    #: the fitted model it trains, and loads from a file (a
+    #: :class:`~nnscratch.models.fitted.FittedModel`)
     model_type: ClassVar[Any]
     #: asked only after every other task declined the data (the catch-all for tables)
     fallback: ClassVar[bool] = False

@@ -34,7 +34,7 @@ def build_app(served: Any, *, max_body_bytes: int, max_rows: int, batching: dict
 
     limits = {"max_body_bytes": max_body_bytes, "max_rows": max_rows}
     metrics = ServerMetrics(served.name, served.version, served.model.task, __version__)
-    handler = RequestHandler(served.model, max_body_bytes, max_rows, batching, metrics)
+    handler = RequestHandler(served.serving, max_body_bytes, max_rows, batching, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -92,13 +92,13 @@ def add_inference_protocol(app: Any, served: Any, handler: RequestHandler) -> No
     from fastapi import Request
     from fastapi.responses import JSONResponse
 
-    model, name, version = served.model, served.name, served.version
+    serving, name, version = served.serving, served.name, served.version
     metadata = {
         "name": name,
         "versions": [version],
         "platform": "nnscratch",
-        "inputs": model.tensor_inputs(),
-        "outputs": model.tensor_outputs(),
+        "inputs": serving.tensor_inputs(),
+        "outputs": serving.tensor_outputs(),
     }
 
     def known(model_name: str) -> None:

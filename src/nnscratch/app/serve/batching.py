@@ -21,7 +21,7 @@ Nothing waits when nothing else is coming (a lone request pays a few turns of
 the event loop, microseconds), and under load the batches fill by themselves
 while the previous one runs. A row's output does not depend on its batch: the
 fitted model runs its networks on fixed-width blocks
-(:data:`nnscratch.models.fitted.PREDICT_BLOCK`), so every row meets the same BLAS
+(:data:`nnscratch.models.wraps_estimator.PREDICT_BLOCK`), so every row meets the same BLAS
 kernels alone, in a batch, or in a file; and reading rows
 together works row by row.
 """

@@ -1,9 +1,9 @@
 """How ``nnscratch serve`` handles a request's body: read within its limits, parsed, made
 into a *job* the served model understands, and answered in a batch with the others.
 
-A model says what a body means (``json_request``, ``body_request``,
-``tensor_request``: the network's inputs and how their outputs become the answer)
-and computes ``network_outputs``; :class:`RequestHandler` puts the two together
+A model's ``serving`` part says what a body means (``json_request``,
+``body_request``, ``tensor_request``: the network's inputs and how their outputs
+become the answer) and computes ``network_outputs``; :class:`RequestHandler` puts the two together
 through one :class:`~nnscratch.app.serve.batching.MicroBatcher`, so that the
 network inputs of concurrent requests run as one call, with the answer a request
 would get alone, to the bit.
@@ -19,8 +19,8 @@ from typing import Any
 from nnscratch.app.serve.batching import MicroBatcher
 from nnscratch.app.serve.inference_protocol import read_tensors
 from nnscratch.errors import RequestError
+from nnscratch.models.fitted import ReadsJsonTogether, Servable
 from nnscratch.models.values import Request
-from nnscratch.tasks.base import ReadsJsonTogether, Servable
 
 #: A body over the limit is read (and dropped) up to this many bytes before the 413, so
 #: that a client sending it in one go gets the answer instead of a reset connection.
@@ -33,11 +33,11 @@ class RequestHandler:
     that answers the requests of many clients in batches."""
 
     def __init__(
-        self, model: Any, max_body_bytes: int, max_rows: int, batching: dict, metrics: Any
+        self, serving: Servable, max_body_bytes: int, max_rows: int, batching: dict, metrics: Any
     ) -> None:
-        self.model, self.max_body_bytes, self.max_rows = model, max_body_bytes, max_rows
+        self.serving, self.max_body_bytes, self.max_rows = serving, max_body_bytes, max_rows
         self.batcher = MicroBatcher(
-            model.network_outputs, prepare=self.prepare, on_batch=metrics.batch, **batching
+            serving.network_outputs, prepare=self.prepare, on_batch=metrics.batch, **batching
         )
 
     def close(self) -> None:
@@ -47,7 +47,7 @@ class RequestHandler:
         """A batch's jobs as requests: the JSON rows of ``/predict`` read together by the
         model (each body's own request or error); the others were made as they came."""
         bodies = [job.payload for job in jobs if isinstance(job, JsonRows)]
-        read = iter(json_requests(self.model, bodies, self.max_rows) if bodies else ())
+        read = iter(json_requests(self.serving, bodies, self.max_rows) if bodies else ())
         return [next(read) if isinstance(job, JsonRows) else job for job in jobs]
 
     async def answer(self, request: Any, make: Callable[[bytes], Any]) -> Any:
@@ -63,9 +63,9 @@ class RequestHandler:
         if media in ("application/json", ""):
             return JsonRows(parse_json(body))
         if media in ("text/csv", "application/csv", "text/plain"):
-            return self.model.body_request("text/csv", body, self.max_rows)
+            return self.serving.body_request("text/csv", body, self.max_rows)
         if media == "image/png":
-            return self.model.body_request(media, body, self.max_rows)
+            return self.serving.body_request(media, body, self.max_rows)
         raise RequestError(
             415,
             f"unsupported content type {media!r}: send application/json, text/csv "
@@ -75,21 +75,21 @@ class RequestHandler:
     def tensor_job(self, body: bytes) -> tuple[Any, Any]:
         """An Open Inference Protocol body as the model's request, and the request's id."""
         tensors, request_id = read_tensors(parse_json(body), self.max_rows * 10_000)
-        return self.model.tensor_request(tensors, self.max_rows), request_id
+        return self.serving.tensor_request(tensors, self.max_rows), request_id
 
 
 def json_requests(
-    model: Servable, payloads: list[Any], max_rows: int
+    serving: Servable, payloads: list[Any], max_rows: int
 ) -> list[Request | RequestError]:
     """Each of many JSON bodies (a server's waiting requests) as its request, or the error
     it would raise alone: read together where the model can (:class:`ReadsJsonTogether`),
     else one by one."""
-    if isinstance(model, ReadsJsonTogether):
-        return model.json_requests(payloads, max_rows)
+    if isinstance(serving, ReadsJsonTogether):
+        return serving.json_requests(payloads, max_rows)
     results: list[Request | RequestError] = []
     for payload in payloads:
         try:
-            results.append(model.json_request(payload, max_rows))
+            results.append(serving.json_request(payload, max_rows))
         except RequestError as exc:
             results.append(exc)
     return results

@@ -16,7 +16,7 @@ it (:func:`nnscratch.tasks.registry.load_model`). Every request is checked
 before anything is computed; a malformed one gets a 4xx answer ``{"detail":
 "..."}`` that names what is wrong (the row, the column, the value), and the
 server goes on serving. What a request means is the fitted model's business
-(its ``json_request``, ``body_request`` and ``tensor_request``); the network
+(its ``serving`` part: ``json_request``, ``body_request``, ``tensor_request``); the network
 inputs of concurrent requests run as one call (:mod:`nnscratch.app.serve.batching`),
 and every row's answer is the number ``nnscratch predict`` writes for it, to
 the bit, whatever it was batched with. ``--workers N`` runs N processes, each
@@ -37,7 +37,7 @@ from typing import Any
 from nnscratch.app.serve.api import build_app
 from nnscratch.app.serve.batching import MAX_BATCH_ROWS, MAX_WAIT_MS
 from nnscratch.errors import NNScratchError
-from nnscratch.tasks.base import Servable
+from nnscratch.models.fitted import Servable, ServableModel
 from nnscratch.tasks.registry import load_model
 
 #: Default limits: request body size, and rows (or images) per request.
@@ -50,11 +50,16 @@ class ServedModel:
     """A model loaded for serving, and the training run's ``metrics.json`` beside it."""
 
     path: Path
-    model: Servable
+    model: ServableModel
     metadata: dict[str, Any] = field(default_factory=dict)
     #: the model's name in the Open Inference Protocol's routes, and its version
     name: str = "model"
     version: str = "1"
+    #: what answers the model's requests (its ``serving`` part)
+    serving: Servable = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.serving = self.model.serving
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], name: str | None = None) -> ServedModel:
@@ -62,7 +67,7 @@ class ServedModel:
         defaults to the file's stem, or its folder's name for ``model.npz``."""
         path = Path(path)
         model = load_model(path)
-        if not isinstance(model, Servable):
+        if not isinstance(model, ServableModel):
             raise NNScratchError(f"{path}: a {model.task} model cannot be served")
         metrics_file = path.with_name("metrics.json")
         metadata: dict[str, Any] = {}
@@ -91,7 +96,7 @@ class ServedModel:
     def page(self) -> str:
         """The page for the model's task, from this folder's ``pages``."""
         pages = resources.files("nnscratch.app.serve").joinpath("pages")
-        return pages.joinpath(self.model.page).read_text(encoding="utf-8")
+        return pages.joinpath(self.serving.page).read_text(encoding="utf-8")
 
 
 def create_app(

@@ -10,7 +10,7 @@ from typing import Any
 from nnscratch.app.cli.console import HelpFormatter, examples, say
 from nnscratch.errors import NNScratchError
 from nnscratch.files import atomic_write_bytes
-from nnscratch.tasks.base import Exportable
+from nnscratch.models.fitted import ExportableModel
 from nnscratch.tasks.registry import load_model
 
 
@@ -43,20 +43,21 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
-    if not isinstance(model, Exportable):
+    if not isinstance(model, ExportableModel):
         raise NNScratchError(f"{args.model}: a {model.task} model has no ONNX export")
-    proto = model.to_onnx()
+    export = model.export
+    proto = export.to_onnx()
     data = proto.SerializeToString()
     atomic_write_bytes(args.out, data)
     if args.print_inputs:
-        print(json.dumps(model.onnx_inputs(), indent=2, ensure_ascii=False))
+        print(json.dumps(export.onnx_inputs(), indent=2, ensure_ascii=False))
         return 0
     npz = os.path.getsize(args.model)
     say(
         f"exported the {model.task} model → {args.out}: {len(proto.graph.node)} nodes, "
         f"{len(data) / 1e3:,.0f} kB ({args.model}: {npz / 1e3:,.0f} kB)"
     )
-    for spec in model.onnx_inputs():
+    for spec in export.onnx_inputs():
         shape = " × ".join(str(n) for n in spec["shape"])
         say(f"  input {spec['name']}: {spec['dtype']} ({shape})")
     outputs = [o.name for o in proto.graph.output]
