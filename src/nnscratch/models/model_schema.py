@@ -16,6 +16,7 @@ streams a fit from the same ``random_state`` has. The generic reader and writer 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,16 @@ class ModelFileMixin:
     (:meth:`_extra_metadata`, :meth:`_restore_extra`).
     """
 
+    # What it reads of the estimator: scikit-learn's get_params, these hyperparameters,
+    # and these fitted attributes.
+    get_params: Callable[..., dict[str, Any]]
+    activation: str
+    init: str
+    dtype: Any
+    random_state: Any
     members_: list[Member]
+    n_features_in_: int
+    n_outputs_: int
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fitted model to ``path`` (``.npz`` + JSON, no pickle, atomic)."""
@@ -164,28 +174,24 @@ class ModelFileMixin:
     def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The fitted estimator as named arrays and JSON-ready metadata."""
         check_is_fitted(self, "members_")
-        est: Any = self  # an estimator: its hyperparameters and fitted attributes
         network = self.members_[0].network
-        hyperparameters = est.get_params(deep=False)
-        hyperparameters["dtype"] = as_float_dtype(est.dtype).name
+        hyperparameters = self.get_params(deep=False)
+        hyperparameters["dtype"] = as_float_dtype(self.dtype).name
+        names = getattr(self, "feature_names_in_", None)  # set by a fit on a DataFrame
         metadata = {
             "estimator": type(self).__name__,
             "architecture": {
                 "layer_sizes": list(network.layer_sizes),
-                "hidden_activation": est.activation,
+                "hidden_activation": self.activation,
                 "output_activation": network.output.name,
                 "loss": network.loss_function.name,
-                "init": est.init,
+                "init": self.init,
             },
             "dtype": network.dtype.name,
             "hyperparameters": hyperparameters,
-            "n_features_in": int(est.n_features_in_),
-            "feature_names": (
-                [str(f) for f in est.feature_names_in_]
-                if hasattr(self, "feature_names_in_")
-                else None
-            ),
-            "n_outputs": int(est.n_outputs_),
+            "n_features_in": int(self.n_features_in_),
+            "feature_names": None if names is None else [str(f) for f in names],
+            "n_outputs": int(self.n_outputs_),
             "n_members": len(self.members_),
             "training": [member.history.to_dict() for member in self.members_],
             **self._extra_metadata(),
@@ -204,7 +210,7 @@ class ModelFileMixin:
         if isinstance(hyperparameters.get("hidden_layer_sizes"), list):  # JSON has no tuples
             hyperparameters["hidden_layer_sizes"] = tuple(hyperparameters["hidden_layer_sizes"])
         try:
-            model: Any = cls(**hyperparameters)
+            model = cls(**hyperparameters)
         except TypeError as exc:
             raise ValueError(f"unknown hyperparameter in metadata ({exc})") from exc
         arch = meta["architecture"]

@@ -53,7 +53,8 @@ class MLPRegressor(RegressorMixin, MLPBase):
     n_members : train this many networks from different seeds and average
         their predictions (a deep ensemble); ``weights_``, ``history_`` and
         the curves describe the first member, ``networks_`` and
-        ``histories_`` all of them.
+        ``histories_`` all of them, and ``members_`` holds each member whole
+        (its network, optimizer, shuffle stream and history).
     k : TabM's ``k``: each network is a BatchEnsemble of ``k`` members that share
         every weight matrix (:mod:`nnscratch.core.batchensemble`), trained on the mean
         of their losses and averaged; 1 is a plain network. No dropout with
