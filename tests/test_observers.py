@@ -221,3 +221,26 @@ def test_bad_observers_are_refused() -> None:
         train(net, X, Y, GradientDescent(0.1), config=TrainConfig(epochs=1), callbacks=(Never(),))
     with pytest.raises(TypeError, match="a callback is a function"):
         train(net, X, Y, GradientDescent(0.1), config=TrainConfig(epochs=1), callbacks=(3,))
+
+
+def test_an_epoch_callback_that_waits_holds_no_blas_setting() -> None:
+    """BLAS is held to one thread (a process-wide setting) for an epoch's batches only: a
+    step observer runs inside the hold, an epoch callback (a paused page) outside it."""
+    from nnscratch.core import blas
+
+    X, Y = problem(64)
+    holders: dict[str, list[int]] = {"step": [], "epoch": []}
+
+    class Steps:
+        every = 1
+
+        def on_step(self, view: StepView) -> None:
+            holders["step"].append(blas._ONE_BLAS_THREAD._holders)
+
+    def epoch_end(epoch: int, logs: dict[str, float]) -> None:
+        holders["epoch"].append(blas._ONE_BLAS_THREAD._holders)
+
+    net = Network(SIZES, dtype=np.float64, rng=0)
+    config = TrainConfig(epochs=2, batch_size=16)
+    train(net, X, Y, Adam(0.01), config=config, callbacks=(Steps(), epoch_end))
+    assert holders["step"] == [1] * 8 and holders["epoch"] == [0, 0]

@@ -133,9 +133,11 @@ def test_small_batches_train_on_one_blas_thread() -> None:
     for batch_size in (64, None):
         net = Network([4, 64, 64, 1], rng=0)  # largest block 64 × 65 = 4,160 multiply-adds a column
 
-        def record(epoch: int, logs: dict, key: int | None = batch_size) -> bool:
-            seen[key] = blas_threads()
-            return False
+        class Record:  # a step observer: called inside the epoch's batches
+            every = 1
+
+            def on_step(self, view: object, key: int | None = batch_size) -> None:
+                seen[key] = blas_threads()
 
         train(
             net,
@@ -143,7 +145,7 @@ def test_small_batches_train_on_one_blas_thread() -> None:
             Y,
             Adam(0.01),
             config=TrainConfig(epochs=1, batch_size=batch_size),
-            callbacks=[record],
+            callbacks=[Record()],
         )
     assert seen[64] == {1}  # 64 × 4,160 < 2²³
     assert seen[None] == outside  # the full batch, 5,000 × 4,160 ≥ 2²³: BLAS keeps its threads

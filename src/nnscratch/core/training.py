@@ -518,7 +518,6 @@ class _Loop:
             stop_on_interrupt(config.handle_interrupts, stop) as interrupt,
             np.errstate(over="ignore", invalid="ignore"),
             contextlib.closing(bar),
-            self.net.blas_threads_for(self.batches.m),  # small batches: one BLAS thread
         ):
             for epoch in range(start, start + config.epochs):
                 if self.epoch(epoch, epoch - start, base_lr, interrupt, bar):
@@ -535,9 +534,12 @@ class _Loop:
         self.batches.new_epoch()
         if self.watch is not None:
             self.watch.epoch = epoch
-        objective_sum, cut_short = _run_epoch(
-            net, self.batches, optimizer, self.config.lmbda, diverged, interrupt, self.watch
-        )
+        # Small batches: BLAS held to one thread, a process-wide setting, for the epoch's
+        # batches only, so that a callback that waits (a paused page) holds nothing.
+        with net.blas_threads_for(self.batches.m):
+            objective_sum, cut_short = _run_epoch(
+                net, self.batches, optimizer, self.config.lmbda, diverged, interrupt, self.watch
+            )
         if cut_short:
             history.interrupted = True
             return True
