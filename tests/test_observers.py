@@ -12,7 +12,7 @@ from nnscratch.core.batchensemble import BatchEnsembleNetwork
 from nnscratch.core.network import Network
 from nnscratch.core.observe import StepObserver, StepView
 from nnscratch.core.optimizers import Adam, GradientDescent
-from nnscratch.core.training import TrainConfig, train
+from nnscratch.core.training import EpochObserver, EpochView, TrainConfig, train
 from nnscratch.models.regressor import MLPRegressor
 
 SIZES = [3, 6, 5, 1]
@@ -221,6 +221,36 @@ def test_bad_observers_are_refused() -> None:
         train(net, X, Y, GradientDescent(0.1), config=TrainConfig(epochs=1), callbacks=(Never(),))
     with pytest.raises(TypeError, match="a callback is a function"):
         train(net, X, Y, GradientDescent(0.1), config=TrainConfig(epochs=1), callbacks=(3,))
+
+
+def test_epoch_observers_are_told_their_member_and_plain_callbacks_keep_epoch_and_logs() -> None:
+    """An object with ``on_epoch`` gets an ``EpochView`` naming its member (members side by
+    side, from their own threads); a plain function still gets ``(epoch, logs)``."""
+    X, Y = problem(200)
+
+    class Epochs:
+        def __init__(self) -> None:
+            self.seen: list[tuple[int | None, int, float]] = []
+            self.lock = threading.Lock()
+
+        def on_epoch(self, view: EpochView) -> None:
+            with self.lock:
+                self.seen.append((view.member, view.epoch, view.logs["train_loss"]))
+
+    observer, plain = Epochs(), []
+    assert isinstance(observer, EpochObserver)
+    model = MLPRegressor(hidden_layer_sizes=(8,), epochs=3, batch_size=50, n_members=2,
+                         n_jobs=2, random_state=0)  # fmt: skip
+    model.fit(X.T, Y[0], callbacks=(observer, lambda epoch, logs: plain.append(epoch)))
+    for k in (0, 1):
+        mine = [(epoch, loss) for member, epoch, loss in observer.seen if member == k]
+        assert mine == [(e, model.histories_[k].train_loss[e]) for e in range(3)]
+    assert sorted(plain) == [0, 0, 1, 1, 2, 2]
+    lone = Epochs()
+    MLPRegressor(hidden_layer_sizes=(8,), epochs=2, random_state=0).fit(
+        X.T, Y[0], callbacks=(lone,)
+    )
+    assert [(m, e) for m, e, _ in lone.seen] == [(None, 0), (None, 1)]
 
 
 def test_an_epoch_callback_that_waits_holds_no_blas_setting() -> None:

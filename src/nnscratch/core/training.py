@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -55,6 +55,28 @@ BatchTransform = Callable[[np.ndarray, np.random.Generator], object]
 #: ``callback(epoch, logs) -> stop?``: called after every finished epoch, the last one
 #: too, before early stopping decides; return True to stop.
 Callback = Callable[[int, dict[str, float]], bool | None]
+
+
+@dataclass(frozen=True)
+class EpochView:
+    """One finished epoch, as an :class:`EpochObserver` is told it: ``epoch`` is the
+    history's index (0-based), ``member`` the ensemble member's index when an estimator
+    trains several (``None`` for a lone network, as in a step's
+    :class:`~nnscratch.core.observe.StepView`), ``logs`` the epoch's figures."""
+
+    epoch: int
+    member: int | None
+    logs: dict[str, float]
+
+
+@runtime_checkable
+class EpochObserver(Protocol):
+    """An epoch callback that is told which member the epoch belongs to: an object whose
+    ``on_epoch(view)`` gets an :class:`EpochView` after every finished epoch, when a
+    plain :data:`Callback` gets ``(epoch, logs)``; it returns True to stop, as they do.
+    Members trained side by side call it from their threads."""
+
+    def on_epoch(self, view: EpochView) -> bool | None: ...
 
 
 @dataclass
@@ -569,7 +591,7 @@ def train(
     config: TrainConfig,
     validation: tuple[np.ndarray, ...] | None = None,
     rng: np.random.Generator | int | None = 0,
-    callbacks: Sequence[Callback | StepObserver] = (),
+    callbacks: Sequence[Callback | EpochObserver | StepObserver] = (),
     history: History | None = None,
     rows: np.ndarray | None = None,
     stop: StopFlag | None = None,
@@ -599,8 +621,9 @@ def train(
     ``stop`` flag set from elsewhere does the same.
 
     ``batch_transform(rows, rng)`` rewrites each batch's rows before the transpose
-    (augmentation; needs ``rows``). ``callbacks``: epoch callbacks (:data:`Callback`) and
-    step observers (:class:`~nnscratch.core.observe.StepObserver`, told ``member``).
+    (augmentation; needs ``rows``). ``callbacks``: epoch callbacks (:data:`Callback`),
+    epoch observers (:class:`EpochObserver`) and step observers
+    (:class:`~nnscratch.core.observe.StepObserver`); observers are told ``member``.
     """
     batches = _Batches(
         net,
@@ -621,7 +644,7 @@ def train(
         config.min_delta,
         higher_is_better=MONITORS.get(monitor, False),
     )
-    epoch_callbacks, observers = split_callbacks(callbacks)
+    epoch_callbacks, observers = split_callbacks(callbacks, member)
     watch = _Watch(net, observers, member) if observers else None
     loop = _Loop(
         net, batches, optimizer, config, val, history, monitor, checkpoints, epoch_callbacks, watch
@@ -634,14 +657,30 @@ def train(
 
 
 def split_callbacks(
-    callbacks: Sequence[Callback | StepObserver],
+    callbacks: Sequence[Callback | EpochObserver | StepObserver], member: int | None = None
 ) -> tuple[list[Callback], list[StepObserver]]:
-    """``callbacks`` as (epoch callbacks, step observers); an object may be both."""
-    epoch_callbacks = [c for c in callbacks if callable(c)]
+    """``callbacks`` as (epoch callbacks, step observers); an object may be both. An
+    :class:`EpochObserver` becomes an epoch callback that tells it ``member``."""
+    epoch_callbacks: list[Callback] = []
+    for c in callbacks:
+        if isinstance(c, EpochObserver):
+            epoch_callbacks.append(functools.partial(_tell, c, member))
+        elif callable(c):
+            epoch_callbacks.append(c)
+        elif not isinstance(c, StepObserver):
+            raise TypeError(
+                f"a callback is a function (epoch, logs), an epoch observer or a step "
+                f"observer: {c!r}"
+            )
     observers = [c for c in callbacks if isinstance(c, StepObserver)]
-    for neither in (c for c in callbacks if not callable(c) and not isinstance(c, StepObserver)):
-        raise TypeError(f"a callback is a function (epoch, logs) or a step observer: {neither!r}")
     return epoch_callbacks, observers
+
+
+def _tell(
+    observer: EpochObserver, member: int | None, epoch: int, logs: dict[str, float]
+) -> bool | None:
+    """``observer.on_epoch`` as an epoch callback of ``member``'s training."""
+    return observer.on_epoch(EpochView(epoch, member, logs))
 
 
 def _epoch_ends_training(

@@ -20,11 +20,14 @@ from typing import Any
 from nnscratch.app.playground.server import page, sse
 from nnscratch.app.playground.sessions import LAYER_KEYS, WARNING_DOCS
 from nnscratch.core.telemetry import Telemetry, diagnose
+from nnscratch.core.training import EpochView
 
 
 class WatchedRun:
     """Everything a watched run has said, in order: ``hello``, ``epoch`` events (with the
-    newest telemetry of the first member), then ``done``. Safe from many threads."""
+    newest telemetry of the first member), then ``done``. An epoch observer (told each
+    epoch's member), with its telemetry among the run's callbacks. Safe from many
+    threads."""
 
     def __init__(self, title: str, every: int) -> None:
         self.events: list[dict[str, Any]] = [
@@ -40,9 +43,6 @@ class WatchedRun:
         ]
         self._lock = threading.Lock()
         self._layers: dict[str, Any] = {}
-        self._follow: int | None = None
-        self._pending: dict[int, list[dict[str, Any]]] = {}
-        self._last_epoch = 0
         self.telemetry = Telemetry(every=every, on_records=self._on_records)
 
     def _on_records(self, records: list[dict[str, Any]]) -> None:
@@ -50,41 +50,24 @@ class WatchedRun:
             return  # members side by side: the page follows the first
         pooled = [r for r in records if r["k"] is None]
         with self._lock:
-            if self._follow is None:  # now known: the thread that trains the first member
-                self._follow = threading.get_ident()
-                self._publish(self._pending.pop(self._follow, []))
-                self._pending.clear()
             self._layers = {
                 "layers": [{k: r[k] for k in LAYER_KEYS} for r in pooled],
                 "warnings": [w | {"doc": WARNING_DOCS[w["kind"]]} for w in diagnose(pooled)],
             }
 
-    def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
-        """An epoch callback: publish the epoch (never stops training). The page follows
-        the first ensemble member: the thread its telemetry comes from (epochs wait until
-        that is known), until its epochs end (a member trained after it starts again)."""
-        event = {"type": "epoch", "epoch": epoch + 1, "history": [{"epoch": epoch + 1, **logs}]}
-        ident = threading.get_ident()
+    def on_epoch(self, view: EpochView) -> None:
+        """An epoch observer: publish the first member's epoch, with the newest telemetry
+        (never stops training)."""
+        if view.member not in (None, 0):
+            return
+        epoch = view.epoch + 1
+        event = {"type": "epoch", "epoch": epoch, "history": [{"epoch": epoch, **view.logs}]}
         with self._lock:
-            if self._follow is None:
-                self._pending.setdefault(ident, []).append(event)
-            elif ident == self._follow:
-                self._publish([event | self._layers])
-                self._layers = {}
-
-    def _publish(self, events: list[dict[str, Any]]) -> None:
-        """Append the followed member's epochs (under the lock)."""
-        for event in events:
-            if event["epoch"] <= self._last_epoch:
-                self._follow = -1  # the next member, trained after the first: not followed
-                return
-            self._last_epoch = event["epoch"]
-            self.events.append(event)
+            self.events.append(event | self._layers)
+            self._layers = {}
 
     def done(self, reason: str) -> None:
         with self._lock:
-            if self._pending:  # no telemetry came: follow the first thread that had epochs
-                self._publish(next(iter(self._pending.values())))
             self.events.append({"type": "done", "reason": reason, "seconds": 0})
 
     def since(self, index: int) -> list[dict[str, Any]]:

@@ -104,7 +104,7 @@ def fit_watched(args: argparse.Namespace, task: Any, data: Any, recipe: Any) -> 
                 say=say,
                 verbose=not args.quiet,
                 handle_interrupts=True,
-                callbacks=(watched.telemetry, watched.on_epoch),
+                callbacks=(watched.telemetry, watched),
             )
         finally:
             watched.done("the run ended")
