@@ -274,3 +274,70 @@ def test_an_epoch_callback_that_waits_holds_no_blas_setting() -> None:
     config = TrainConfig(epochs=2, batch_size=16)
     train(net, X, Y, Adam(0.01), config=config, callbacks=(Steps(), epoch_end))
     assert holders["step"] == [1] * 8 and holders["epoch"] == [0, 0]
+
+
+class Ends(RecordRMS):
+    """A test observer of the run's first and last steps too."""
+
+    ends = True
+
+    def on_step(self, view: StepView) -> None:
+        super().on_step(view)
+        self.records[view.step]["last"] = view.last  # type: ignore[assignment]
+        self.records[view.step]["no update"] = all(l.update is None for l in view.layers)  # type: ignore[assignment]
+
+
+def test_an_observer_of_the_ends_sees_the_first_and_the_last_step_once() -> None:
+    X, Y = problem(40)
+    observer = Ends(every=4)
+    net = Network(SIZES, dtype=np.float64, rng=0)
+    train(net, X, Y, Adam(0.01), config=TrainConfig(epochs=3, batch_size=16),
+          callbacks=(observer,))  # fmt: skip
+    assert sorted(observer.records) == [1, 4, 8, 9]  # 3 batches an epoch, 9 steps
+    assert [observer.records[s]["last"] for s in (1, 4, 8, 9)] == [False, False, False, True]
+    assert not observer.records[9]["no update"]  # the planned last step: its update is known
+    plain = RecordRMS(every=4)
+    train(Network(SIZES, dtype=np.float64, rng=0), X, Y, Adam(0.01),
+          config=TrainConfig(epochs=3, batch_size=16), callbacks=(plain,))  # fmt: skip
+    assert sorted(plain.records) == [4, 8]  # without ends: the cadence alone
+    once = Ends(every=1)
+    train(Network(SIZES, dtype=np.float64, rng=0), X, Y, Adam(0.01),
+          config=TrainConfig(epochs=1), callbacks=(once,))  # fmt: skip
+    assert sorted(once.records) == [1] and once.records[1]["last"] is True
+
+
+def test_a_run_stopped_early_shows_its_last_step_after_it_stops() -> None:
+    """Stopped by a callback after epoch 2 of 9 (steps 1–6 of 27): the observer of the ends
+    sees step 6 when training has stopped, the weights after it and no update."""
+    X, Y = problem(40)
+    observer = Ends(every=100)
+    net = Network(SIZES, dtype=np.float64, rng=0)
+    weights: list[np.ndarray] = []
+
+    class Keep(Ends):
+        def on_step(self, view: StepView) -> None:
+            super().on_step(view)
+            weights.append(np.array(view.layers[0].W))
+
+    keep = Keep(every=100)
+    train(net, X, Y, Adam(0.01), config=TrainConfig(epochs=9, batch_size=16),
+          callbacks=(observer, keep, lambda epoch, logs: epoch == 1))  # fmt: skip
+    assert sorted(observer.records) == [1, 6]
+    assert observer.records[6]["last"] is True and observer.records[6]["no update"]
+    np.testing.assert_array_equal(weights[-1], net.params.weights[0])
+
+
+def test_an_observer_may_choose_its_cadence_from_the_runs_length() -> None:
+    X, Y = problem(40)
+    planned: list[tuple[int, int | None]] = []
+
+    class Tenth(RecordRMS):
+        def cadence(self, steps: int, member: int | None) -> int:
+            planned.append((steps, member))
+            return max(1, steps // 10)
+
+    observer = Tenth(every=1000)
+    net = Network(SIZES, dtype=np.float64, rng=0)
+    train(net, X, Y, Adam(0.01), config=TrainConfig(epochs=10, batch_size=16),
+          callbacks=(observer,))  # fmt: skip
+    assert planned == [(30, None)] and sorted(observer.records) == list(range(3, 31, 3))

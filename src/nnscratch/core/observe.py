@@ -18,7 +18,9 @@ went forward with, so observers that never read it pay nothing for it.
 
 A network gives the view of its last forward/backward pass with
 ``net.layer_views(before)``; the lab uses it at step 0, the loop after every
-observed step. With no observer the loop does no extra work.
+observed step. With no observer the loop does no extra work. An observer may also
+ask for the run's first and last steps (``ends``) or pick its cadence from the
+run's length (``cadence``): see :class:`StepObserver`.
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ class StepView:
     ``inputs`` is the batch ``X`` ``(n[0], m)`` (read-only), and ``trace(X)`` runs any
     ``X`` in the network layout through the network as it is now (no dropout), giving
     ``(Z[l], A[l])`` for every layer in new arrays: how a fixed probe batch is measured.
+    ``last`` marks the run's last step: the one it planned, or the one a run stopped
+    early at (shown after it stopped, every ``update`` then None).
     """
 
     step: int
@@ -105,6 +109,7 @@ class StepView:
     layers: tuple[LayerView, ...]
     inputs: np.ndarray
     trace: Callable[[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]
+    last: bool = False
 
     @property
     def loss(self) -> float:
@@ -118,7 +123,10 @@ class StepObserver(Protocol):
 
     Pass one among ``train``'s (or an estimator's ``fit``) ``callbacks``. Members that
     train side by side call the same observer from their threads: an observer that
-    keeps state guards it with a lock.
+    keeps state guards it with a lock. Two optional members tune when it is called:
+    ``cadence(steps, member) -> int``, the steps between two views in a run of
+    ``steps`` optimizer steps (instead of ``every``), and ``ends = True``, to be shown
+    the run's first step and its last as well, whatever the cadence.
     """
 
     every: int

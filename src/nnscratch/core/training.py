@@ -398,16 +398,35 @@ def _monitored(net: Network, config: TrainConfig, has_val: bool) -> str:
 class _Watch:
     """The step observers of one :func:`train` call: counts the optimizer's steps and,
     on a step some observer is due at, keeps the parameters from before it (for ``Z``
-    and the update) and hands every due observer the step's :class:`StepView`."""
+    and the update) and hands every due observer the step's :class:`StepView`.
 
-    def __init__(self, net: Network, observers: list[StepObserver], member: int | None) -> None:
-        for observer in observers:
-            every = observer.every
-            if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-                raise ValueError(f"{observer!r}: every must be a positive integer, got {every!r}")
+    An observer is due every ``cadence(steps, member)`` steps where it has that method
+    (``steps``: the optimizer steps this call plans), else every ``observer.every``; one
+    with ``ends = True`` also at the first step and the last. A run that stops before
+    its planned last step (early stopping, a callback, an interrupt) shows those
+    observers its last step when it ends (:meth:`finish`), without the update: the
+    weights from before that step were not kept.
+    """
+
+    def __init__(
+        self, net: Network, observers: list[StepObserver], member: int | None, planned: int
+    ) -> None:
+        self.cadences = [_cadence(observer, planned, member) for observer in observers]
+        self.ends = [bool(getattr(observer, "ends", False)) for observer in observers]
         self.net, self.observers, self.member = net, observers, member
-        self.steps, self.epoch = 0, 0
+        self.planned, self.steps, self.epoch = planned, 0, 0
+        self.seen = [0] * len(observers)  # the step each observer saw last
         self.before = net.params.copy()  # refilled before each observed step
+        self.newest: tuple[float, np.ndarray, np.ndarray, np.ndarray | None] | None = None
+
+    def due(self, step: int) -> list[int]:
+        """The observers due at ``step``, by index."""
+        ends = step in (1, self.planned)
+        return [
+            i
+            for i, every in enumerate(self.cadences)
+            if step % every == 0 or (ends and self.ends[i])
+        ]
 
     def step(
         self,
@@ -420,12 +439,19 @@ class _Watch:
         """``optimizer.step``, then the due observers."""
         net = self.net
         self.steps += 1
-        due = [o for o in self.observers if self.steps % o.every == 0]
+        due = self.due(self.steps)
         if due:
             self.before.flat[...] = net.params.flat
         optimizer.step([net.params.flat], [net.grads.flat])
-        if not due:
-            return
+        self.newest = (objective, inputs, Y_batch, weights)
+        if due:
+            self.show(due, self.before)
+
+    def show(self, due: list[int], before: Any) -> None:
+        """The newest step's view, to the observers ``due`` (``before``: the parameters
+        it went forward with, or None where they were not kept)."""
+        assert self.newest is not None
+        objective, inputs, Y_batch, weights = self.newest
         m = Y_batch.shape[1] if weights is None else float(np.sum(weights, dtype=np.float64))
         view = StepView(
             self.steps,
@@ -433,12 +459,29 @@ class _Watch:
             self.member,
             float(objective),
             float(m),
-            net.layer_views(self.before),
+            self.net.layer_views(before),
             read_only(inputs),
-            net.trace,
+            self.net.trace,
+            last=self.steps == self.planned or before is None,
         )
-        for observer in due:
-            observer.on_step(view)
+        for i in due:
+            self.seen[i] = self.steps
+            self.observers[i].on_step(view)
+
+    def finish(self) -> None:
+        """Show the run's last step to the observers of its ends that did not see it."""
+        late = [i for i, ends in enumerate(self.ends) if ends and 0 < self.seen[i] < self.steps]
+        if late:
+            self.show(late, None)
+
+
+def _cadence(observer: StepObserver, planned: int, member: int | None) -> int:
+    """Steps between two views of ``observer`` in a run of ``planned`` steps."""
+    cadence = getattr(observer, "cadence", None)
+    every = observer.every if cadence is None else cadence(planned, member)
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        raise ValueError(f"{observer!r}: every must be a positive integer, got {every!r}")
+    return every
 
 
 def _run_epoch(
@@ -645,11 +688,14 @@ def train(
         higher_is_better=MONITORS.get(monitor, False),
     )
     epoch_callbacks, observers = split_callbacks(callbacks, member)
-    watch = _Watch(net, observers, member) if observers else None
+    planned = config.epochs * math.ceil(batches.n / batches.m)
+    watch = _Watch(net, observers, member, planned) if observers else None
     loop = _Loop(
         net, batches, optimizer, config, val, history, monitor, checkpoints, epoch_callbacks, watch
     )
     loop.run(stop)
+    if watch is not None:
+        watch.finish()
     restore = (val is not None and config.patience is not None) or history.interrupted
     if restore and history.best_epoch is not None:
         checkpoints.restore_best()  # the best validation (or, interrupted, training) weights
