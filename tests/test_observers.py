@@ -196,8 +196,9 @@ def test_every_epoch_callback_runs_every_epoch_including_the_one_that_stops() ->
 def test_members_side_by_side_tell_the_observer_their_index() -> None:
     X, Y = problem(200)
     observer = RecordRMS(every=2)
-    model = MLPRegressor(hidden_layer_sizes=(8,), epochs=2, batch_size=50, n_members=2,
-                         n_jobs=2, random_state=0)  # fmt: skip
+    model = MLPRegressor(
+        hidden_layer_sizes=(8,), epochs=2, batch_size=50, n_members=2, n_jobs=2, random_state=0
+    )
     model.fit(X.T, Y[0], callbacks=(observer,))
     assert observer.members == {0, 1}
     lone = RecordRMS(every=2)
@@ -239,8 +240,9 @@ def test_epoch_observers_are_told_their_member_and_plain_callbacks_keep_epoch_an
 
     observer, plain = Epochs(), []
     assert isinstance(observer, EpochObserver)
-    model = MLPRegressor(hidden_layer_sizes=(8,), epochs=3, batch_size=50, n_members=2,
-                         n_jobs=2, random_state=0)  # fmt: skip
+    model = MLPRegressor(
+        hidden_layer_sizes=(8,), epochs=3, batch_size=50, n_members=2, n_jobs=2, random_state=0
+    )
     model.fit(X.T, Y[0], callbacks=(observer, lambda epoch, logs: plain.append(epoch)))
     for k in (0, 1):
         mine = [(epoch, loss) for member, epoch, loss in observer.seen if member == k]
@@ -291,18 +293,29 @@ def test_an_observer_of_the_ends_sees_the_first_and_the_last_step_once() -> None
     X, Y = problem(40)
     observer = Ends(every=4)
     net = Network(SIZES, dtype=np.float64, rng=0)
-    train(net, X, Y, Adam(0.01), config=TrainConfig(epochs=3, batch_size=16),
-          callbacks=(observer,))  # fmt: skip
+    train(net, X, Y, Adam(0.01), config=TrainConfig(epochs=3, batch_size=16), callbacks=(observer,))
     assert sorted(observer.records) == [1, 4, 8, 9]  # 3 batches an epoch, 9 steps
     assert [observer.records[s]["last"] for s in (1, 4, 8, 9)] == [False, False, False, True]
     assert not observer.records[9]["no update"]  # the planned last step: its update is known
     plain = RecordRMS(every=4)
-    train(Network(SIZES, dtype=np.float64, rng=0), X, Y, Adam(0.01),
-          config=TrainConfig(epochs=3, batch_size=16), callbacks=(plain,))  # fmt: skip
+    train(
+        Network(SIZES, dtype=np.float64, rng=0),
+        X,
+        Y,
+        Adam(0.01),
+        config=TrainConfig(epochs=3, batch_size=16),
+        callbacks=(plain,),
+    )
     assert sorted(plain.records) == [4, 8]  # without ends: the cadence alone
     once = Ends(every=1)
-    train(Network(SIZES, dtype=np.float64, rng=0), X, Y, Adam(0.01),
-          config=TrainConfig(epochs=1), callbacks=(once,))  # fmt: skip
+    train(
+        Network(SIZES, dtype=np.float64, rng=0),
+        X,
+        Y,
+        Adam(0.01),
+        config=TrainConfig(epochs=1),
+        callbacks=(once,),
+    )
     assert sorted(once.records) == [1] and once.records[1]["last"] is True
 
 
@@ -320,8 +333,14 @@ def test_a_run_stopped_early_shows_its_last_step_after_it_stops() -> None:
             weights.append(np.array(view.layers[0].W))
 
     keep = Keep(every=100)
-    train(net, X, Y, Adam(0.01), config=TrainConfig(epochs=9, batch_size=16),
-          callbacks=(observer, keep, lambda epoch, logs: epoch == 1))  # fmt: skip
+    train(
+        net,
+        X,
+        Y,
+        Adam(0.01),
+        config=TrainConfig(epochs=9, batch_size=16),
+        callbacks=(observer, keep, lambda epoch, logs: epoch == 1),
+    )
     assert sorted(observer.records) == [1, 6]
     assert observer.records[6]["last"] is True and observer.records[6]["no update"]
     np.testing.assert_array_equal(weights[-1], net.params.weights[0])
@@ -338,6 +357,7 @@ def test_an_observer_may_choose_its_cadence_from_the_runs_length() -> None:
 
     observer = Tenth(every=1000)
     net = Network(SIZES, dtype=np.float64, rng=0)
-    train(net, X, Y, Adam(0.01), config=TrainConfig(epochs=10, batch_size=16),
-          callbacks=(observer,))  # fmt: skip
+    train(
+        net, X, Y, Adam(0.01), config=TrainConfig(epochs=10, batch_size=16), callbacks=(observer,)
+    )
     assert planned == [(30, None)] and sorted(observer.records) == list(range(3, 31, 3))

@@ -34,9 +34,10 @@ def test_every_figure_equals_a_hand_computation_in_float64() -> None:
     telemetry = Telemetry(every=2, probe=probe)
     train(replay(0, X, Y), X, Y, GradientDescent(0.05), config=TrainConfig(epochs=4),
           callbacks=(telemetry,))  # fmt: skip
-    assert [r["step"] for r in telemetry.records] == [2, 2, 2, 4, 4, 4]
+    # 4 steps: too few for every 2nd to make 10 records, so every step is recorded
+    assert [r["step"] for r in telemetry.records] == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]
     assert all(tuple(r) == KEYS for r in telemetry.records)
-    for step in (2, 4):
+    for step in (1, 2, 3, 4):
         now, before = replay(step, X, Y), replay(step - 1, X, Y)
         W = [w.copy() for w in now.params.weights]
         b = [v.copy() for v in now.params.biases]
@@ -140,7 +141,13 @@ def test_a_classifier_ensemble_takes_telemetry_through_fit() -> None:
     members = {r["member"] for r in telemetry.records}
     assert members == {0, 1}
     steps = sorted({r["step"] for r in telemetry.records if r["member"] == 0})
-    assert steps == list(range(5, 3 * 6 + 1, 5))  # 6 batches an epoch (early-stopping split)
+    # 6 batches an epoch (early-stopping split): 18 steps, too few for every 5th to take 10
+    # records, so every step is; said once for both members
+    assert steps == list(range(1, 19))
+    assert telemetry.notes == [
+        "telemetry: every 5 steps would record 3 time(s) in this run of 18 steps; recording "
+        "every 1 step(s) instead, the first and the last included"
+    ]
     assert {r["activation"] for r in telemetry.records} == {"relu", "sigmoid"}
     assert all(r["update_ratio_log10"] is not None for r in telemetry.records)
 
@@ -155,8 +162,9 @@ def test_bad_settings_are_refused() -> None:
 def test_train_telemetry_on_the_shared_sample_writes_jsonl_and_the_figure(
     real_tracks_path: Path, tmp_path: Path
 ) -> None:
-    """``nnscratch train --telemetry``: a record for every layer of every member at every
-    20th step, with the documented keys, in order; and layers.png."""
+    """``nnscratch train --telemetry``: a record for every layer of every member at the
+    first step, every 20th and the last, with the documented keys, in order; and
+    layers.png."""
     out = tmp_path / "run"
     result = run("train", "--data", str(real_tracks_path), "--epochs", "3", "--telemetry", "20",
                  "--out", str(out), "--quiet")  # fmt: skip
@@ -164,7 +172,8 @@ def test_train_telemetry_on_the_shared_sample_writes_jsonl_and_the_figure(
     assert "telemetry.jsonl" in result.stdout and "layers.png" in result.stdout
     records = [json.loads(line) for line in (out / "telemetry.jsonl").read_text().splitlines()]
     steps_per_epoch = math.ceil(20719 / 256)
-    steps = list(range(20, 3 * steps_per_epoch + 1, 20))
+    last = 3 * steps_per_epoch
+    steps = [1, *range(20, last, 20), last]
     layers = (1, 2, 3, 4)  # the default recipe's 3 hidden layers and its output
     expected = [(member, step, l) for member in (0, 1) for step in steps for l in layers]
     assert [(r["member"], r["step"], r["layer"]) for r in records] == expected
@@ -174,3 +183,85 @@ def test_train_telemetry_on_the_shared_sample_writes_jsonl_and_the_figure(
     assert all(math.isfinite(r["grad_rms"]) and r["grad_rms"] > 0 for r in records)
     assert -6 < np.median([r["update_ratio_log10"] for r in records]) < -1
     check_png(out / "layers.png")
+
+
+@pytest.mark.parametrize(
+    ("epochs", "every", "expected"),
+    [
+        (3, 100, [1, 2, 3, 4, 5, 6, 7, 8, 9]),  # 9 steps: every step
+        (10, 100, [1, *range(3, 30, 3), 30]),  # 30 steps: every 3rd, the ends too
+        (40, 10, [1, *range(10, 120, 10), 120]),  # 120 steps: 12 records, the cadence kept
+    ],
+)
+def test_every_run_records_its_first_and_last_step_and_a_short_one_evenly(
+    epochs: int, every: int, expected: list[int]
+) -> None:
+    X, Y = problem(40)
+    said: list[str] = []
+    telemetry = Telemetry(every=every, say=said.append)
+    train(
+        Network(SIZES, dtype=np.float64, rng=0),
+        X,
+        Y,
+        Adam(0.01),
+        config=TrainConfig(epochs=epochs, batch_size=16),
+        callbacks=(telemetry,),
+    )
+    assert sorted({r["step"] for r in telemetry.records}) == expected
+    assert len(telemetry.records) == 3 * len(expected)  # every layer, once a step
+    assert said == telemetry.notes and len(said) == (0 if expected[1] == every else 1)
+
+
+def test_a_run_stopped_early_records_its_last_step() -> None:
+    X, Y = problem(40)
+    telemetry = Telemetry(every=4)
+    train(
+        Network(SIZES, dtype=np.float64, rng=0),
+        X,
+        Y,
+        Adam(0.01),
+        config=TrainConfig(epochs=40, batch_size=16),
+        callbacks=(telemetry, lambda e, logs: e == 4),
+    )
+    assert sorted({r["step"] for r in telemetry.records}) == [1, 4, 8, 12, 15]
+    last = [r for r in telemetry.records if r["step"] == 15]
+    assert [r["layer"] for r in last] == [1, 2, 3] and all(r["grad_rms"] > 0 for r in last)
+    assert all(r["update_ratio_log10"] is None for r in last)  # the step before was not kept
+
+
+def test_train_telemetry_on_a_three_epoch_run_records_its_ends_and_draws_every_layer(
+    tmp_path: Path,
+) -> None:
+    """``nnscratch train --telemetry --epochs 3`` on the built-in sample, as a new user runs
+    it: records for every layer of every member at the first and the last step, a line
+    per layer in layers.png, the note about the cadence, and no warning."""
+    import matplotlib.image
+
+    out = tmp_path / "run"
+    result = run("train", "--telemetry", "--epochs", "3", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr + result.stdout and "warn" not in result.stderr
+    assert "telemetry: every 100 steps would record 0 time(s)" in result.stdout
+    records = [json.loads(line) for line in (out / "telemetry.jsonl").read_text().splitlines()]
+    for member in (0, 1):
+        mine = [r for r in records if r["member"] == member]
+        first, last = min(r["step"] for r in mine), max(r["step"] for r in mine)
+        assert first == 1 and last == 3 * math.ceil(3473 / 256)  # the sample's 3,473 rows
+        for step in (first, last):
+            assert sorted(r["layer"] for r in mine if r["step"] == step) == [1, 2, 3, 4]
+    check_png(out / "layers.png")
+    pixels = matplotlib.image.imread(out / "layers.png")[..., :3].reshape(-1, 3)
+    tab10 = [(0.12, 0.47, 0.71), (1.0, 0.5, 0.05), (0.17, 0.63, 0.17), (0.84, 0.15, 0.16)]
+    for colour in tab10:  # a line in each of the 4 layers' colours, across the panels
+        assert np.sum(np.abs(pixels - colour).max(axis=1) < 0.02) > 500, colour
+
+
+def test_the_layers_figure_of_no_records_says_so_without_a_warning() -> None:
+    import warnings
+
+    from nnscratch.tasks.plots import layers_figure
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "No artists with labels" among them
+        figure = layers_figure([])
+    assert "no telemetry recorded" in [t.get_text() for t in figure.axes[0].texts]

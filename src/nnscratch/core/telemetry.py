@@ -20,9 +20,15 @@ its ``K`` members also gets its own record (``"k": 0..K-1``). ``"member"`` is
 the estimator's ensemble member, where several train. Records are plain
 dicts of JSON values, one per layer per observed step.
 
+It records the first optimizer step and the last one of every run, whatever
+the cadence (the two a user most needs). A run too short for ``every`` to take
+:data:`MIN_RECORDS` records (the default cadence never fires in a run of fewer
+than 100 steps) is recorded evenly instead, about :data:`MIN_RECORDS` times, and
+the telemetry says so (``notes``, and ``say`` where given).
+
 The probe is given in the user layout ``(m, n[0])`` (transposed once, at the
-network's entrance), or, by default, the first observed batch's first
-``probe_rows`` samples, kept from then on.
+network's entrance), or, by default, the first ``probe_rows`` samples of the run's
+first batch (a full batch: never an epoch's short last one), kept from then on.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ HIST_EDGES = np.linspace(-4.0, 4.0, 33)
 #: median 2.5 % of the wall time (``benchmarks/telemetry_overhead.py``; 2-core AMD EPYC,
 #: OpenBLAS SkylakeX kernels).
 DEFAULT_EVERY = 100
+#: A run whose cadence would take fewer records than this is recorded evenly instead.
+MIN_RECORDS = 10
 #: Activations whose |Z| > SATURATION leaves a gradient under 2 % of its largest.
 SATURATING = ("sigmoid", "tanh")
 SATURATION = 4.0
@@ -104,10 +112,15 @@ def activation_figures(Z: np.ndarray, A: np.ndarray, activation: str) -> dict[st
 
 
 class Telemetry:
-    """A step observer that records every layer's figures every ``every`` steps (see the
-    module docs). ``records`` holds them; ``on_records(list)``, if given, is called with
-    each step's records as they are made (a live page streams them). Thread-safe: members
-    trained side by side may share one."""
+    """A step observer that records every layer's figures every ``every`` steps, and at
+    each run's first and last step (see the module docs). ``records`` holds them;
+    ``on_records(list)``, if given, is called with each step's records as they are made
+    (a live page streams them). ``notes`` holds what it said about its cadence, also
+    passed to ``say`` where given. Thread-safe: members trained side by side may share
+    one."""
+
+    #: shown each run's first and last step, whatever the cadence (see StepObserver)
+    ends = True
 
     def __init__(
         self,
@@ -117,17 +130,39 @@ class Telemetry:
         probe_rows: int = 256,
         per_member: bool = False,
         on_records: Callable[[list[dict[str, Any]]], None] | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> None:
-        if not isinstance(every, int) or every < 1:
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}")
         if probe_rows < 1:
             raise ValueError(f"probe_rows must be >= 1, got {probe_rows}")
         self.every, self.probe_rows, self.per_member = every, probe_rows, per_member
-        self.on_records = on_records
+        self.on_records, self.say = on_records, say
         self.records: list[dict[str, Any]] = []
+        self.notes: list[str] = []
         self._user_probe = None if probe is None else np.asarray(probe)
         self._probes: dict[int | None, np.ndarray] = {}  # per member: the probe, network layout
         self._lock = threading.Lock()
+
+    def cadence(self, steps: int, member: int | None) -> int:
+        """Steps between two records in a run of ``steps`` optimizer steps: ``every``, or,
+        where that takes fewer than :data:`MIN_RECORDS` records, the run's steps evenly
+        (and a note that says so, once)."""
+        if steps // self.every >= MIN_RECORDS:
+            return self.every
+        even = max(1, steps // MIN_RECORDS)
+        note = (
+            f"telemetry: every {self.every} steps would record {steps // self.every} time(s) "
+            f"in this run of {steps} steps; recording every {even} step(s) instead, the "
+            "first and the last included"
+        )
+        with self._lock:
+            if note in self.notes:
+                return even
+            self.notes.append(note)
+        if self.say is not None:
+            self.say(note)
+        return even
 
     def in_order(self) -> list[dict[str, Any]]:
         """The records by ensemble member, step, layer, then TabM member (pooled first):

@@ -233,7 +233,8 @@ def layers_figure(
     records: Sequence[dict], title: str = "What each layer does while it learns"
 ) -> Figure:
     """Per-layer telemetry over training: one panel per quantity, one line per layer
-    (pooled over TabM's members; the first ensemble member's records)."""
+    (pooled over TabM's members; the first ensemble member's records). A line of few
+    records marks each one (two records, the first and last step, are a short run)."""
     first = min((r["member"] for r in records if r["member"] is not None), default=None)
     mine = [r for r in records if r["k"] is None and r["member"] == first]
     layers = sorted({r["layer"] for r in mine})
@@ -245,17 +246,24 @@ def layers_figure(
                 [r["step"] for r in rows],
                 [r[key] for r in rows],
                 lw=1.4,
+                marker="o" if len(rows) <= 20 else None,
+                ms=3,
                 label=f"layer {l}" + (" (output)" if l == layers[-1] else ""),
             )
         if key == "update_ratio_log10":
             ax.axhline(-3, color="grey", ls="--", lw=1)
-        if log:
+        if log and mine:
             ax.set_yscale("log")
         ax.set_title(label, fontsize=10)
         ax.grid(alpha=0.3)
     for ax in axes[1]:
         ax.set_xlabel("optimizer step")
-    axes[0, 0].legend(fontsize=8)
+    if layers:
+        axes[0, 0].legend(fontsize=8)
+    else:
+        axes[0, 0].text(
+            0.5, 0.5, "no telemetry recorded", ha="center", transform=axes[0, 0].transAxes
+        )
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from nnscratch.app.cli.arguments import (
     add_data_arguments,
     add_recipe_arguments,
@@ -80,7 +82,7 @@ def fit_watched(args: argparse.Namespace, task: Any, data: Any, recipe: Any) -> 
     model, and the telemetry (None without either)."""
     every = args.telemetry or DEFAULT_EVERY
     if args.watch is None:
-        telemetry = None if args.telemetry is None else Telemetry(every=every)
+        telemetry = None if args.telemetry is None else Telemetry(every=every, say=tqdm.write)
         callbacks = (telemetry,) if telemetry else ()
         fit = functools.partial(
             task.fit,
