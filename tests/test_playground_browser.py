@@ -7,11 +7,12 @@ anywhere but its own server. Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from urllib.parse import urlsplit
 
 import pytest
-from serving import ARTIFACTS, app_in_thread
+from serving import ARTIFACTS, app_in_thread, free_port
 from test_serve_browser import browser  # noqa: F401 (the fixture)
 
 pytest.importorskip("fastapi", reason="nnscratch[serve] not installed (fastapi, uvicorn)")
@@ -35,6 +36,8 @@ def page(browser, playground):  # noqa: F811
     page = context.new_page()
     page.requests = []  # type: ignore[attr-defined]
     page.on("request", lambda r: page.requests.append(r.url))  # type: ignore[attr-defined]
+    page.responses = []  # type: ignore[attr-defined]
+    page.on("response", lambda r: page.responses.append((r.url, r.status)))  # type: ignore[attr-defined]
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     yield page
@@ -122,3 +125,114 @@ def test_the_page_makes_no_request_outside_its_server(page, playground) -> None:
     origins = {urlsplit(url).netloc for url in page.requests}  # type: ignore[attr-defined]
     assert origins == {urlsplit(playground).netloc}, origins
     assert len(page.requests) >= 3  # type: ignore[attr-defined]
+
+
+def statuses(page, path: str) -> list[int]:
+    """The statuses of the page's responses to requests whose path ends with ``path``."""
+    return [status for url, status in page.responses if urlsplit(url).path.endswith(path)]  # type: ignore[attr-defined]
+
+
+def test_four_tabs_run_to_done_and_stay_open_and_a_fifth_trains(browser) -> None:  # noqa: F811
+    """Slots count training threads, not open pages: four tabs whose runs have finished
+    (their pages still open) keep nobody out; a fifth opens its session (201) and trains.
+    Each tab closes its stream on "done"."""
+    sessions = Sessions(limit=4)
+    with app_in_thread(build_playground(sessions)) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        tabs = []
+        for k in range(5):
+            tab = context.new_page()
+            tab.responses = []  # type: ignore[attr-defined]
+            tab.on("response", lambda r, tab=tab: tab.responses.append((r.url, r.status)))
+            tab.goto(f"{url}/#{MOONS}&epochs=15&seed={k}")
+            tab.wait_for_selector("#status[data-state=ready]")
+            tabs.append(tab)
+        for tab in tabs[:4]:
+            tab.click("#start")
+        for tab in tabs[:4]:
+            tab.wait_for_selector("#status[data-state=done]", timeout=30_000)
+        for tab in tabs[:4]:  # the stream is closed by the page, and the server saw it go
+            assert tab.evaluate("() => source === null")
+        deadline = time.monotonic() + 10
+        while any(s.status()["pages"] for s in sessions.sessions() if s.state == "done"):
+            assert time.monotonic() < deadline, "a finished page kept its stream open"
+            time.sleep(0.1)
+        assert sessions.slots_used == 0 and len(sessions) == 5
+        fifth = tabs[4]
+        fifth.click("#start")
+        fifth.wait_for_selector("#status[data-state=done]", timeout=30_000)
+        assert statuses(fifth, "/api/sessions") == [201]
+        assert statuses(fifth, "/start") == [200]
+        assert fifth.locator("#error").text_content() == ""
+        context.close()
+
+
+def test_a_tab_reloaded_mid_run_resumes_its_charts(page, playground) -> None:
+    """Reloaded mid-run, the tab finds its session (kept in the tab's sessionStorage) and
+    its stream starts over with the run so far: the same epochs, once each, and on to done."""
+    page.goto(f"{playground}/#{MOONS}&epochs=200&seed=3")
+    page.wait_for_selector("#status[data-state=ready]")
+    page.click("#start")
+    wait_for(page, lambda p: p.evaluate("() => run.history.length") >= 40, 20)
+    before = page.evaluate("() => ({id: session, epochs: run.history.length})")
+    page.reload()
+    wait_for(page, lambda p: p.evaluate("() => run && run.history.length") >= before["epochs"], 10)
+    after = page.evaluate("() => ({id: session, layers: Object.keys(run.layers).length})")
+    assert after["id"] == before["id"] and after["layers"] == 3  # its per-layer charts too
+    page.wait_for_selector("#status[data-state=done]", timeout=30_000)
+    epochs = page.evaluate("() => run.history.map((h) => h.epoch)")
+    assert epochs == list(range(1, 201))
+    assert page.get_attribute("#score", "data-value")
+    assert page.locator("#loss").screenshot() != b""
+
+
+@contextlib.contextmanager
+def served(app, port: int):
+    """``app`` on ``port`` in a thread, stopped on leaving (open streams cut at once)."""
+    import threading
+
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=0.2,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_a_session_gone_from_the_server_is_said_on_the_page(browser) -> None:  # noqa: F811
+    """The stream's onerror: the server restarts under a training page; the browser
+    reconnects, the session is no longer there (404), and the page says so and what to
+    do, instead of waiting forever."""
+    port = free_port()
+    context = browser.new_context()
+    page = context.new_page()
+    first = Sessions()
+    with served(build_playground(first), port) as url:
+        page.goto(f"{url}/#{MOONS}&epochs=5000")
+        page.wait_for_selector("#status[data-state=ready]")
+        page.click("#start")
+        page.wait_for_selector("#status[data-state=running]")
+        sid = page.evaluate("() => session")
+    first.close_all()  # its training thread stops (the server that had it has gone)
+    with served(build_playground(Sessions()), port):
+        page.wait_for_selector("#status[data-state=error]", timeout=15_000)
+        assert "press Reset" in page.locator("#error").text_content()
+        page.click("#reset")
+        page.wait_for_selector("#status[data-state=ready]")
+        assert page.evaluate("() => session") not in (sid, None)
+    context.close()

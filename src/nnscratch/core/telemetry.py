@@ -179,7 +179,9 @@ class Telemetry:
             ),
         )
 
-    def _probe(self, view: StepView) -> np.ndarray:
+    def probe_for(self, view: StepView) -> np.ndarray:
+        """The probe of ``view``'s member in the network layout: the one given, or the first
+        ``probe_rows`` samples of the first batch it is asked for (kept from then on)."""
         probe = self._probes.get(view.member)
         if probe is None:
             dtype = view.inputs.dtype
@@ -191,7 +193,7 @@ class Telemetry:
         return probe
 
     def on_step(self, view: StepView) -> None:
-        traced = view.trace(self._probe(view))
+        traced = view.trace(self.probe_for(view))
         made = []
         for layer, (Z, A) in zip(view.layers, traced, strict=True):
             made += self._layer_records(view, layer, Z, A)

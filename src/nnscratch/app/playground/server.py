@@ -1,46 +1,44 @@
 """``nnscratch playground``: train the from-scratch network live, settings in hand.
 
-A page (``page.html``, plain JavaScript drawing on canvases, nothing
-fetched from elsewhere) sends its settings; the server makes a session
-(:mod:`nnscratch.app.playground.sessions`) that trains the real estimator in a thread
-of its own, off the event loop, and streams what happens over server-sent events,
-one event an epoch::
+A page (``page.html``, plain JavaScript drawing on canvases, nothing fetched from
+elsewhere) sends its settings; the server opens a session
+(:mod:`nnscratch.app.playground.sessions`, an explicit state machine) whose thread
+trains the real estimator off the event loop once started, and streams what happens
+as server-sent events (:mod:`nnscratch.app.playground.stream`), one event an epoch at
+most::
 
-    POST /api/sessions                 settings → {"id"} (422 naming a bad field,
-                                       429 when MAX_SESSIONS are running)
-    GET  /api/sessions/{id}/events     the stream: "epoch" events, then "done"
-    POST /api/sessions/{id}/{action}   start | pause | step (one epoch)
-    GET  /api/sessions/{id}/model      the trained model as a model file
+    POST   /api/sessions                 settings → 201 {"id", "state", …} (422 naming a
+                                         bad field)
+    GET    /api/sessions/{id}            its status: state, epoch, reason
+    DELETE /api/sessions/{id}            close it (the page's Reset)
+    GET    /api/sessions/{id}/events     the stream: "hello", "epoch" and "state"
+                                         events, then "done"; numbered, so a page that
+                                         reconnects (Last-Event-ID) or reloads resumes
+    POST   /api/sessions/{id}/{action}   start | pause | step (one epoch) → its status
+                                         (429 when MAX_SESSIONS are training, 409 done)
+    GET    /api/sessions/{id}/model      the model as a model file (paused or done)
 
 Each epoch's event carries the losses, the accuracy (or RMSE), the decision
 boundary of 2-D points (the network's output on a grid, through the training
 loop's read-only view), the confusion matrix (or predicted against actual), the
 weight matrices, the per-layer telemetry (:mod:`nnscratch.core.telemetry`) and
-its plain-language warnings. A session stops through its epoch callback: when
-its page closes the stream (within an epoch), when it reaches its epochs or
-target loss, or after :data:`MAX_SECONDS`.
+its plain-language warnings (:mod:`nnscratch.app.playground.drawing`).
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
-import queue
 import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from nnscratch.app.playground.sessions import (
-    MAX_SECONDS,
-    MAX_SESSIONS,
-    WARNING_DOCS,
-    Session,
-    Sessions,
-    Settings,
-)
+from nnscratch.app.playground.drawing import WARNING_DOCS
+from nnscratch.app.playground.sessions import MAX_SECONDS, MAX_SESSIONS, Sessions, State
+from nnscratch.app.playground.settings import Settings
+from nnscratch.app.playground.stream import event_response, require_sse
 from nnscratch.errors import RequestError
 
 __all__ = [
@@ -50,42 +48,14 @@ __all__ = [
     "Sessions",
     "Settings",
     "build_playground",
+    "serve",
 ]
-
-#: How often a stream asks whether its page is still there.
-CHECK_SECONDS = 0.25
-
-
-async def event_stream(
-    sessions: Sessions, session: Session, gone: Callable[[], Awaitable[bool]]
-) -> AsyncIterator[str]:
-    """The session's events as server-sent events; the session closes with the stream,
-    when ``gone()`` says the page has left (asked about every :data:`CHECK_SECONDS`)."""
-    session.streaming = True
-    checked = time.monotonic()
-    try:
-        yield sse(session.opening())
-        while True:
-            try:
-                yield sse(session.events.get_nowait())
-                continue
-            except queue.Empty:
-                await asyncio.sleep(0.03)
-            if time.monotonic() - checked >= CHECK_SECONDS:
-                if await gone():
-                    return
-                checked = time.monotonic()
-                yield ": still here\n\n"  # a comment: a closed connection shows on writing
-    finally:
-        sessions.close(session.id)
-
-
-def sse(event: dict[str, Any]) -> str:
-    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
-
 
 #: The project's docs, beside the package in a source checkout (the warnings link there).
 DOCS = Path(__file__).resolve().parents[4] / "docs"
+#: Seconds uvicorn waits for requests still running once told to stop (the event
+#: streams end at once; this bounds anything else).
+SHUTDOWN_SECONDS = 1.0
 
 
 def docs_page(name: str) -> tuple[str, int, None, str]:
@@ -102,9 +72,10 @@ def page() -> str:
 
 def build_playground(sessions: Sessions | None = None) -> Any:
     """The playground's app: Starlette routes (installed with FastAPI, the ``serve`` extra)."""
+    import anyio
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+    from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
 
     sessions = Sessions() if sessions is None else sessions
@@ -118,21 +89,33 @@ def build_playground(sessions: Sessions | None = None) -> Any:
         except ValueError:
             raise RequestError(400, "the body is not valid JSON") from None
         session = sessions.open(Settings.parse(raw))
-        return JSONResponse({"id": session.id}, status_code=201)
+        return JSONResponse(session.status(), status_code=201)
 
-    async def events(request: Request) -> StreamingResponse:
+    async def session_status(request: Request) -> Response:
         session = sessions.get(request.path_params["id"])
-        stream = event_stream(sessions, session, request.is_disconnected)
-        return StreamingResponse(
-            stream, media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        if request.method == "DELETE":
+            session.close()
+            return Response(status_code=204)
+        return JSONResponse(session.status())
+
+    async def events(request: Request) -> Response:
+        session = sessions.get(request.path_params["id"])
+        return event_response(
+            session.log,
+            request.headers.get("last-event-id"),
+            hello=session.opening,
+            closed=lambda: session.state is State.CLOSED,
+            on_open=session.attach,
+            on_close=session.detach,
         )
 
     async def control(request: Request) -> JSONResponse:
-        sessions.get(request.path_params["id"]).control(request.path_params["action"])
-        return JSONResponse({"ok": True})
+        session = sessions.get(request.path_params["id"])
+        return JSONResponse(session.control(request.path_params["action"]))
 
     async def model(request: Request) -> Response:
-        body = sessions.get(request.path_params["id"]).model_file()
+        session = sessions.get(request.path_params["id"])
+        body = await anyio.to_thread.run_sync(session.model_file)  # waits for the lock
         return Response(
             body,
             media_type="application/octet-stream",
@@ -146,16 +129,41 @@ def build_playground(sessions: Sessions | None = None) -> Any:
         assert isinstance(exc, RequestError)
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        yield
+        sessions.close_all()  # the training threads stop at their epoch's end
+
     app = Starlette(
         routes=[
             Route("/", index),
             Route("/api/sessions", open_session, methods=["POST"]),
+            Route("/api/sessions/{id}", session_status, methods=["GET", "DELETE"]),
             Route("/api/sessions/{id}/events", events),
             Route("/api/sessions/{id}/model", model),
             Route("/api/sessions/{id}/{action}", control, methods=["POST"]),
             Route("/docs/{name}", docs),
         ],
         exception_handlers={RequestError: request_error},
+        lifespan=lifespan,
     )
     app.state.sessions = sessions
     return app
+
+
+def serve(app: Any, host: str, port: int) -> None:
+    """Serve ``app`` with uvicorn until Ctrl-C (or SIGTERM): open event streams end at once
+    (sse-starlette, imported first, hooks uvicorn's exit), anything else within
+    :data:`SHUTDOWN_SECONDS`; then return (uvicorn raises the Ctrl-C again once it has
+    stopped: here it is how a server is meant to stop, not an interruption)."""
+    require_sse()
+    import uvicorn
+
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=SHUTDOWN_SECONDS,
+        )

@@ -1,532 +1,515 @@
-"""What a playground session trains: the page's settings, checked; where its data comes
-from; and the session itself, a thread that trains while the page watches.
+"""A playground session: an explicit state machine, and the thread that trains while a
+page watches.
 
-A session's data is one of the package's small sets (:mod:`nnscratch.data.toys`,
-trained through ``MLPClassifier``/``MLPRegressor``), or a tracks file as ``nnscratch
-train`` reads it (the built-in sample, or the file given to ``nnscratch playground
---data``), trained as ``nnscratch train`` trains it, through its task. The thread waits
-for ``start`` or ``step``; its epoch callback publishes the epoch, then stops, pauses
-or goes on; its step observer (:class:`LiveView`) reads what the page draws through
-the training loop's read-only view.
+::
+
+              start, step                 pause asked, at an epoch's end
+    created ─────────────► running ◄──────────────────────────────► paused
+                              │            start, step                 │
+       its epochs, its target │                                        │ its pause cap:
+       loss, its time cap, or │                                        │ it ends as it ran
+       an error, at an epoch's end                                     │
+                              ▼                                        │
+                            done ◄─────────────────────────────────────┘
+
+    any state ──► closed: the page's Reset, no page listening for a while, or a finished
+                  session kept long enough (its thread stops at the epoch's end)
+
+One condition, the registry's (:attr:`Sessions.lock`), guards every session's state,
+the training slots and every control and model download, so no two of them
+interleave: a ``start`` is never lost between two of the thread's steps, and a
+download is taken while the thread is parked (paused) or finished (done), so it
+holds one epoch's weights, never two. A session holds a training slot from its
+first ``start`` (or ``step``) until its thread has finished: slots count training
+threads, not open pages, so pages left open on finished runs keep nobody out.
+
+A pause is asked for (``pause``; ``step`` is ``start`` with a pause asked) and taken
+at the end of an epoch: the step observer (:class:`~.drawing.LiveView`) latches it at
+the epoch's last step, so the epoch it pauses on is always drawn. A paused thread
+waits on the condition, holding no BLAS setting (the loop holds that for an epoch's
+batches only). The time cap counts training time only; a paused session has a cap of
+its own.
+
+Every event the page is sent goes into the session's
+:class:`~.stream.EventLog` (numbered, a bounded replay window), so a page that
+reconnects (``Last-Event-ID``) or reloads resumes where it was. A session whose page
+stops listening is closed after :attr:`Caps.detached` seconds, long enough for a
+reload. The clock is given (:class:`Clock`): the tests drive sessions with a fake
+one, and never sleep.
 """
 
 from __future__ import annotations
 
 import math
-import queue
 import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import numpy as np
-
-from nnscratch.core.network import to_network_layout
-from nnscratch.core.observe import StepView
-from nnscratch.core.telemetry import Telemetry, diagnose
-from nnscratch.data.toys import TOY_SETS, ToyData, make_toy
+from nnscratch.app.playground.drawing import EXTENT, GRID, LiveView
+from nnscratch.app.playground.settings import Settings
+from nnscratch.app.playground.sources import PlaygroundSources, Source
+from nnscratch.app.playground.stream import REPLAY_EVENTS, EventLog
 from nnscratch.errors import RequestError
-from nnscratch.models.classifier import MLPClassifier
-from nnscratch.models.digit_model import DigitModel
-from nnscratch.models.regressor import MLPRegressor
-from nnscratch.tasks.registry import task_for_data
 
-#: Sessions that may train at once; the next is refused (429) until one ends.
+#: Sessions that may train at once: starting another is refused (429) until one ends.
 MAX_SESSIONS = 4
-#: The longest a session trains, in seconds.
+#: The longest a session trains (paused time not counted), in seconds.
 MAX_SECONDS = 600.0
-#: The decision boundary's grid: GRID × GRID points over [-EXTENT, EXTENT]².
-GRID, EXTENT = 48, 1.6
+#: The longest a session stays paused before it ends, in seconds.
+MAX_PAUSED_SECONDS = 600.0
+#: How long a session lives with no page listening (a reload reconnects well within it).
+DETACHED_SECONDS = 10.0
+#: How long a finished session is kept for its download, in seconds.
+KEPT_SECONDS = 3600.0
+#: Sessions kept at once, training or not; the oldest idle one makes way for a new one.
+MAX_OPEN = 64
 #: The page is drawn at most this often: epochs between two events travel as history.
 MIN_EVENT_SECONDS = 0.05
 #: An epoch takes at least this long, so that a small problem's learning can be watched
 #: (TensorFlow Playground paces its epochs the same way): 300 epochs, 6 s.
 MIN_EPOCH_SECONDS = 0.02
-#: Weight matrices larger than this many values are not sent (too many to draw).
-MAX_DRAWN_WEIGHTS = 16_384
-#: What the page is told about a layer, from each telemetry record.
-LAYER_KEYS = (
-    "layer",
-    "act_mean",
-    "act_std",
-    "dead_fraction",
-    "saturated_fraction",
-    "grad_rms",
-    "update_ratio_log10",
-    "hist",
-)
-#: Where each kind of warning is explained.
-WARNING_DOCS = {
-    "vanishing": "2-init.md",
-    "exploding": "2-init.md",
-    "dead": "3-activations.md",
-    "saturated": "3-activations.md",
-    "large_updates": "optimizers.md",
-    "small_updates": "optimizers.md",
-}
+#: The page's controls.
+ACTIONS = ("start", "pause", "step")
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
-#: Tracks data: the built-in sample, and the file ``nnscratch playground --data`` gave.
-TRACKS = ("sample", "file")
-INITS = ("he", "glorot", "small")
-OPTIMIZERS = ("gd", "momentum", "adam", "adamw")
+
+class State(StrEnum):
+    """Where a session is (see the module's diagram)."""
+
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    CLOSED = "closed"
+
+
+#: The states whose thread trains (and holds a slot).
+TRAINING = (State.RUNNING, State.PAUSED)
 
 
 @dataclass(frozen=True)
-class Settings:
-    """What the page sets (and its URL hash holds). ``batch`` 0 is full-batch gradient
-    descent, as the seed; ``target_loss`` 0 means none."""
+class Caps:
+    """How long a session may do each thing, in seconds (see the module's constants)."""
 
-    data: str = "moons"
-    noise: float = 0.1
-    hidden: tuple[int, ...] = (8, 8)
-    activation: str = "relu"
-    init: str = "he"
-    optimizer: str = "adam"
-    lr: float = 0.03
-    batch: int = 0
-    l2: float = 0.0
-    dropout: float = 0.0
-    epochs: int = 300
-    target_loss: float = 0.0
-    seed: int = 0
-
-    @classmethod
-    def parse(cls, raw: Any) -> Settings:
-        """Checked settings from a JSON object; a 422 that names the first bad field."""
-        if not isinstance(raw, dict):
-            raise RequestError(422, "settings must be a JSON object")
-        known = {f.name for f in fields(cls)}
-        for name in raw:
-            if name not in known:
-                raise RequestError(422, f"{name}: unknown setting; known: {', '.join(known)}")
-        values = {name: _field(name, raw[name]) for name in raw}
-        return cls(**values)
+    running: float = MAX_SECONDS
+    paused: float = MAX_PAUSED_SECONDS
+    detached: float = DETACHED_SECONDS
+    kept: float = KEPT_SECONDS
 
 
-def _number(name: str, value: Any, low: float, high: float, *, whole: bool = False) -> Any:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok and whole:
-        ok = float(value).is_integer()
-    if not ok or not math.isfinite(value) or not low <= value <= high:
-        kind = "a whole number" if whole else "a number"
-        raise RequestError(422, f"{name}: must be {kind} from {low:g} to {high:g}, not {value!r}")
-    return int(value) if whole else float(value)
+class Clock(Protocol):
+    """Time as the sessions see it: what it is, a pause, and a wait on the lock."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def wait(self, condition: threading.Condition, seconds: float) -> None:
+        """Wait on ``condition`` (held) until notified, or for ``seconds`` of this clock."""
+        ...
 
 
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise RequestError(422, f"{name}: must be one of {', '.join(choices)}, not {value!r}")
-    return str(value)
+class MonotonicClock:
+    """The real clock: ``time.monotonic``."""
 
+    def now(self) -> float:
+        return time.monotonic()
 
-def _field(name: str, value: Any) -> Any:
-    """One setting, checked."""
-    if name == "hidden":
-        if isinstance(value, str):
-            value = [v for v in value.split(",") if v.strip()]
-            value = [int(v) if v.strip().isdigit() else v for v in value]
-        if not isinstance(value, list) or not 1 <= len(value) <= 8:
-            raise RequestError(422, f"hidden: 1 to 8 layer widths, not {value!r}")
-        return tuple(_number("hidden", v, 1, 256, whole=True) for v in value)
-    choices = {
-        "data": (*TOY_SETS, *TRACKS),
-        "activation": ACTIVATIONS,
-        "init": INITS,
-        "optimizer": OPTIMIZERS,
-    }
-    if name in choices:
-        return _choice(name, value, choices[name])
-    ranges = {
-        "noise": (0, 0.5),
-        "lr": (1e-6, 10),
-        "l2": (0, 1),
-        "dropout": (0, 0.9),
-        "target_loss": (0, 10),
-    }
-    if name in ranges:
-        return _number(name, value, *ranges[name])
-    whole = {"batch": (0, 1000), "epochs": (1, 5000), "seed": (0, 2**31 - 1)}
-    return _number(name, value, *whole[name], whole=True)
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
-
-def estimator_for(settings: Settings, data: ToyData) -> MLPClassifier | MLPRegressor:
-    """The estimator the settings describe (no early stopping: the page decides)."""
-    params = dict(
-        hidden_layer_sizes=settings.hidden,
-        activation=settings.activation,
-        init=settings.init,
-        optimizer=settings.optimizer,
-        learning_rate=settings.lr,
-        batch_size=settings.batch or None,
-        epochs=settings.epochs,
-        l2=settings.l2,
-        dropout=settings.dropout,
-        early_stopping=False,
-        random_state=settings.seed,
-        dtype="float64",
-    )
-    if data.classification:
-        return MLPClassifier(**params)
-    return MLPRegressor(**params)
-
-
-def boundary_grid() -> np.ndarray:
-    """The grid's points ``(GRID², 2)``, row by row from the top left."""
-    axis = np.linspace(-EXTENT, EXTENT, GRID)
-    xs, ys = np.meshgrid(axis, axis[::-1])
-    return np.c_[xs.ravel(), ys.ravel()]
-
-
-class ToySource:
-    """One of the package's small sets (:mod:`nnscratch.data.toys`), trained through the
-    estimator the settings describe."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.data: ToyData | None = make_toy(settings.data, settings.noise, settings.seed)
-        self.estimator = estimator_for(settings, self.data)
-
-    def load(self) -> None:
-        """Nothing to read: the points were made with the source."""
-
-    def steps_per_epoch(self) -> int:
-        n = len(self.data.y_train)  # type: ignore[union-attr]
-        return math.ceil(n / min(self.settings.batch or n, n))
-
-    def fit(self, callbacks: tuple[Any, ...]) -> None:
-        data = self.data
-        assert data is not None
-        self.estimator.fit(
-            data.X_train, data.y_train, eval_set=(data.X_val, data.y_val), callbacks=callbacks
-        )
-
-    def save(self, path: Path, finished: bool) -> None:
-        """The estimator's model file; for 8×8 digits the digits model ``nnscratch predict``
-        reads. Paused runs too: the weights as they are."""
-        if not hasattr(self.estimator, "networks_"):
-            raise RequestError(409, "nothing is trained yet: press Start or Step")
-        if self.settings.data == "digits":
-            DigitModel(self.estimator, (8, 8)).save(path)
-        else:
-            self.estimator.save(path)
-
-    def hello(self) -> dict[str, Any]:
-        data = self.data
-        assert data is not None
-        points = None
-        if data.n_features <= 2:
-            points = {"X": np.round(data.X_val, 3).tolist(), "y": np.round(data.y_val, 3).tolist()}
-        classes = None if data.classes is None else data.classes.tolist()
-        return {"classes": classes, "n_features": data.n_features, "points": points}
-
-
-class TracksSource:
-    """A tracks file (``None``: the built-in synthetic sample), read, split and trained as
-    ``nnscratch train`` does it, through its task, with the settings' network."""
-
-    def __init__(self, settings: Settings, path: str | None) -> None:
-        self.settings, self.path = settings, path
-        self.task = task_for_data(path)
-        self.recipe = (
-            self.task.presets["default"]
-            .with_overrides(
-                hidden=settings.hidden,
-                activation=settings.activation,
-                init=settings.init,
-                optimizer=settings.optimizer,
-                learning_rate=settings.lr,
-                batch_size=settings.batch or None,
-                l2=settings.l2,
-                dropout=settings.dropout,
-                epochs=settings.epochs,
-                lr_schedule="constant",
-            )
-            .with_overrides(patience=None, max_steps=None, n_members=1, k=1, n_jobs=1)
-        )
-        self.data: ToyData | None = None  # nothing to draw but the network's own figures
-        self.model: Any = None
-
-    def load(self) -> None:
-        self.loaded = self.task.load(self.path, self.recipe, self.settings.seed)
-
-    def steps_per_epoch(self) -> int:
-        n = len(self.loaded.prepared.y_train)
-        return math.ceil(n / min(self.settings.batch or n, n))
-
-    def fit(self, callbacks: tuple[Any, ...]) -> None:
-        self.model = self.task.fit(
-            self.loaded, self.recipe, self.settings.seed, callbacks=callbacks
-        )
-
-    def save(self, path: Path, finished: bool) -> None:
-        """The model ``nnscratch train`` would have written: ``predict`` and ``serve`` read it."""
-        if self.model is None:
-            raise RequestError(409, "a tracks file's model is ready when its run has finished")
-        self.model.save(path)
-
-    def hello(self) -> dict[str, Any]:
-        return {
-            "classes": None,
-            "n_features": 0,
-            "points": None,
-            "source": self.path or "the built-in synthetic sample",
-        }
+    def wait(self, condition: threading.Condition, seconds: float) -> None:
+        condition.wait(None if math.isinf(seconds) else max(0.0, seconds))
 
 
 class Session:
-    """One page's training: the data, the estimator, a thread that trains it, and the
-    events it streams. The thread waits for ``start`` or ``step`` before the first epoch
-    and after each epoch while paused; ``close`` makes it stop at the end of the epoch."""
+    """One page's training: its settings and source, its state, its events, and (once
+    started) the thread that trains. Made by :meth:`Sessions.open`."""
 
-    def __init__(
-        self, settings: Settings, max_seconds: float = MAX_SECONDS, path: str | None = None
-    ) -> None:
+    def __init__(self, registry: Sessions, settings: Settings, source: Source) -> None:
         self.id = uuid.uuid4().hex
-        self.settings, self.max_seconds = settings, max_seconds
-        self.source = (
-            TracksSource(settings, path if settings.data == "file" else None)
-            if settings.data in TRACKS
-            else ToySource(settings)
-        )
-        self.events: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-        self.state, self.opened, self.streaming = "ready", time.monotonic(), False
-        self._running, self._closed, self._step = threading.Event(), False, False
-        self._viz: dict[str, Any] = {}
+        self.settings, self.source = settings, source
+        self.log = EventLog(registry.replay)
+        self._registry, self._lock = registry, registry.lock
+        self._clock, self._caps = registry.clock, registry.caps
+        now = self._clock.now()
+        self.state = State.CREATED
+        self.reason: str | None = None  # why it stops, once it does
+        self.holds_slot = False
+        self.pause_asked = False  # a pause asked for, taken at an epoch's end
+        self._pause_now = False  # ... latched for the epoch under way (it is drawn)
+        self.epoch = 0  # epochs finished
+        self._ran, self._run_since, self._paused_since, self._done_at = 0.0, now, now, now
+        self._streams, self._detached_since = 0, now
+        self.last_used = now
         self._history: list[dict[str, float]] = []
-        self._thread = threading.Thread(
-            target=self._train, name=f"playground-{self.id[:8]}", daemon=True
-        )
-        self._thread.start()
+        self._published = self._epoch_started = -math.inf
+        self._view: LiveView | None = None
+        self._thread: threading.Thread | None = None
 
-    # ------------------------------------------------------------ control (any thread)
+    # ------------------------------------------------------------ the page (any thread)
 
-    def control(self, action: str) -> None:
-        if action not in ("start", "pause", "step"):
+    def control(self, action: str) -> dict[str, Any]:
+        """``start``, ``pause`` or ``step`` (one epoch); the session's status after it.
+        404 for an unknown action, 409 once done, 429 when every slot is taken."""
+        if action not in ACTIONS:
             raise RequestError(404, f"no action {action!r}: start, pause or step")
-        if self.state == "done":
-            raise RequestError(409, "this session has finished; start a new one")
-        self._step = action == "step"
-        if action == "pause":
-            self._running.clear()
-        else:
-            self._running.set()
+        with self._lock:
+            self._check_open()
+            self.last_used = self._clock.now()
+            if self.state is State.DONE:
+                raise RequestError(409, "this session has finished; start a new one")
+            if action == "pause":
+                self.pause_asked = self.state is State.RUNNING or self.pause_asked
+            elif self.state is State.RUNNING:
+                self.pause_asked = action == "step"
+                self._pause_now = self._pause_now and action == "step"
+            else:
+                if self.state is State.CREATED:
+                    self._registry._take_slot(self)
+                    self._thread = threading.Thread(
+                        target=self._train, name=f"playground-{self.id[:8]}", daemon=True
+                    )
+                    self._thread.start()
+                self.pause_asked = action == "step"
+                self._enter(State.RUNNING)
+            self._lock.notify_all()
+            return self.status()
 
     def close(self) -> None:
-        """Stop at the end of the current epoch (the page has gone)."""
-        self._closed = True
-        self._running.set()
+        """Close the session (the page has gone): a training thread stops at the end of
+        its epoch, or at once if paused."""
+        with self._lock:
+            self._close("the session was closed")
 
-    def unclaimed_since(self, now: float) -> float:
-        """Seconds since the session was opened, while no page has listened to it."""
-        return 0.0 if self.streaming else now - self.opened
+    def model_file(self) -> bytes:
+        """The model as a model file, taken under the lock while the thread is parked
+        (paused) or finished (done): one epoch's weights. 409 otherwise."""
+        with self._lock:
+            self._check_open()
+            if self.state is State.CREATED:
+                raise RequestError(409, "nothing is trained yet: press Start or Step")
+            if self.state is State.RUNNING:
+                raise RequestError(409, "pause the training first, then download the model")
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "model.npz"
+                self.source.save(path)
+                return path.read_bytes()
 
-    @property
-    def finished(self) -> bool:
-        return not self._thread.is_alive()
+    def attach(self) -> None:
+        """A page's stream has opened."""
+        with self._lock:
+            self._streams += 1
+            self.last_used = self._clock.now()
 
-    def join(self, timeout: float) -> bool:
-        self._thread.join(timeout)
-        return self.finished
+    def detach(self) -> None:
+        """A page's stream has ended (closed, dropped, or a reload under way)."""
+        with self._lock:
+            self._streams -= 1
+            if self._streams == 0:
+                self._detached_since = self.last_used = self._clock.now()
+            self._lock.notify_all()  # a paused thread reckons its next wake-up anew
+
+    def status(self) -> dict[str, Any]:
+        """What the page is told after a control, and by ``GET /api/sessions/{id}``."""
+        return {
+            "id": self.id,
+            "state": str(self.state),
+            "epoch": self.epoch,
+            "pausing": self.state is State.RUNNING and (self.pause_asked or self._pause_now),
+            "reason": self.reason,
+            "pages": self._streams,
+        }
+
+    def opening(self) -> dict[str, Any]:
+        """What a page is told first on a stream (the ``hello`` event, less the catch-up)."""
+        settings = vars(self.settings) | {"hidden": list(self.settings.hidden)}
+        return {
+            "settings": settings,
+            "grid": GRID,
+            "extent": EXTENT,
+            **self.status(),
+            **self.source.hello(),
+        }
+
+    def running_seconds(self) -> float:
+        """Seconds spent training (paused time not counted)."""
+        now = self._clock.now()
+        return self._ran + (now - self._run_since if self.state is State.RUNNING else 0.0)
+
+    # ------------------------------------------------------------ transitions (locked)
+
+    def _check_open(self) -> None:
+        if self.state is State.CLOSED:
+            raise RequestError(404, f"no session {self.id!r} (closed, or never opened)")
+
+    def _enter(self, state: State) -> None:
+        """Move to ``state``, keeping the running time, and tell the page."""
+        now = self._clock.now()
+        if self.state is State.RUNNING:
+            self._ran += now - self._run_since
+        if state is State.RUNNING:
+            self._run_since = now
+        elif state is State.PAUSED:
+            self._paused_since = now
+        elif state is State.DONE:
+            self._done_at = now
+        self.state = state
+        if state in TRAINING and not self.log.ended:
+            self.log.append({"type": "state", **self.status()})
+
+    def _close(self, reason: str) -> None:
+        if self.state is State.CLOSED:
+            return
+        self.reason = self.reason or reason
+        self._enter(State.CLOSED)
+        self._registry._forget(self)
+        if not self.holds_slot:  # no thread to end the log
+            self._end_log()
+        self._lock.notify_all()
+
+    def _expire(self, now: float) -> None:
+        """Apply the caps at ``now``: close a session no page listens to (or a finished one
+        kept long enough); ask a training one to stop past its time cap or pause cap."""
+        if self.state is State.CLOSED:
+            return
+        detached = self._streams == 0 and now - self._detached_since >= self._caps.detached
+        if self.state is State.DONE:
+            if now - self._done_at >= self._caps.kept:
+                self._close(f"kept {self._caps.kept:g} s after it finished")
+        elif detached:
+            self._close(f"no page listened for {self._caps.detached:g} s")
+        elif self.reason is not None:
+            return
+        elif self.state is State.RUNNING and self.running_seconds() >= self._caps.running:
+            self.reason = f"the time cap of {self._caps.running:g} s of training"
+        elif self.state is State.PAUSED and now - self._paused_since >= self._caps.paused:
+            self.reason = f"paused for {self._caps.paused:g} s, its cap"
+            self._lock.notify_all()
+
+    def _wake_in(self, now: float) -> float:
+        """Seconds until a paused session's next cap."""
+        paused = self._caps.paused - (now - self._paused_since)
+        if self._streams:
+            return paused
+        return min(paused, self._caps.detached - (now - self._detached_since))
+
+    def _publish(self, figures: dict[str, Any] | None) -> None:
+        """Send the epochs not yet sent, with the newest epoch's figures (if drawn)."""
+        if self.log.ended or not (self._history or figures):
+            return
+        event = {"type": "epoch", "epoch": self.epoch, "history": self._history}
+        self.log.append(event | (figures or {}))
+        self._history, self._published = [], self._clock.now()
+
+    def _end_log(self) -> None:
+        if not self.log.ended:
+            self.log.append(
+                {
+                    "type": "done",
+                    "reason": self.reason,
+                    "epoch": self.epoch,
+                    "seconds": round(self.running_seconds(), 2),
+                }
+            )
 
     # ------------------------------------------------------------ the training thread
 
     def _train(self) -> None:
-        started = time.monotonic()
-        reason = "epochs"
         try:
             self.source.load()
-            view = LiveView(self, self.source.steps_per_epoch(), self.source.data)
-            self._running.wait()
-            started = time.monotonic()
-            self._deadline = started + self.max_seconds
-            if not self._closed:
-                self.state = "running"
-                self.source.fit((view, self._on_epoch))
-            reason = self._reason
-        except Exception as exc:  # a diverged or failed fit is the page's news, not a 5xx
-            reason = f"stopped: {exc}"
-        finally:
-            self.state = "done"
-            self.events.put(
-                {"type": "done", "reason": reason, "seconds": round(time.monotonic() - started, 2)}
+            self._view = LiveView(
+                self.source.steps_per_epoch(), self.source.data, self.source.probe(), self._due
             )
+            with self._lock:
+                go = self.state is not State.CLOSED
+            if go:
+                self.source.fit((self._view, self._on_epoch))
+        except Exception as exc:  # a diverged or failed fit is the page's news, not a 5xx
+            with self._lock:
+                self.reason = f"stopped: {exc}"
+        finally:
+            with self._lock:
+                self._finish()
 
-    _reason = "reached the epochs asked for"
+    def _finish(self) -> None:
+        """The thread's last act: free the slot; done, unless closed; tell the page."""
+        self._registry._free_slot(self)
+        if self.state is not State.CLOSED:
+            self.reason = self.reason or "reached the epochs asked for"
+            self._enter(State.DONE)
+        self._publish(None)
+        self._end_log()
+        self._lock.notify_all()
 
-    def due(self, epoch: int) -> bool:
-        """Whether epoch ``epoch`` (0-based) is drawn: the last one, one before a pause, or
-        one at least :data:`MIN_EVENT_SECONDS` after the last drawn."""
-        return (
-            epoch + 1 >= self.settings.epochs
-            or self._step
-            or not self._running.is_set()
-            or time.monotonic() - self._published >= MIN_EVENT_SECONDS
-        )
-
-    _published = _epoch_started = 0.0
+    def _due(self, epoch: int) -> bool:
+        """Whether epoch ``epoch`` (0-based) is drawn: asked at its last step, where a pause
+        asked for is latched (the epoch it pauses on is drawn). Also the last epoch, one
+        that stops, or one :data:`MIN_EVENT_SECONDS` after the last drawn."""
+        with self._lock:
+            now = self._clock.now()
+            self._pause_now = self._pause_now or self.pause_asked
+            self._expire(now)
+            return (
+                epoch + 1 >= self.settings.epochs
+                or self._pause_now
+                or self.reason is not None
+                or self.state is State.CLOSED
+                or now - self._published >= MIN_EVENT_SECONDS
+            )
 
     def _on_epoch(self, epoch: int, logs: dict[str, float]) -> bool:
-        """Publish the epoch (its figures travel with the next drawn epoch's event, where
-        it is not drawn itself); then stop, pause or go on."""
-        self._history.append({"epoch": epoch + 1, **logs})
-        pause = self._epoch_started + MIN_EPOCH_SECONDS - time.monotonic()
-        if pause > 0:
-            time.sleep(pause)
-        self._epoch_started = time.monotonic()
-        target = self.settings.target_loss
-        reached = bool(target) and logs.get("val_loss", math.inf) <= target
-        if self._viz or reached or self._closed:
-            self.events.put(
-                {"type": "epoch", "epoch": epoch + 1, "history": self._history, **self._viz}
-            )
-            self._history, self._viz, self._published = [], {}, time.monotonic()
-        if reached:
-            self._reason = f"validation loss reached {target:g}"
-            return True
-        if time.monotonic() > self._deadline:
-            self._reason = f"the time cap of {self.max_seconds:g} s"
-            return True
-        if self._step:
-            self._step = False
-            self._running.clear()
-        if not self._running.is_set():
-            self.state = "paused"
-        self._running.wait()
-        self.state = "running"
-        if self._closed:
-            self._reason = "the page closed"
-        return self._closed
+        """The epoch callback: publish the epoch (its figures, if drawn), then stop, pause
+        or go on. Epochs not drawn travel as history with the next drawn one."""
+        wait = self._epoch_started + MIN_EPOCH_SECONDS - self._clock.now()
+        if wait > 0:
+            self._clock.sleep(wait)
+        with self._lock:
+            self._epoch_started = self._clock.now()
+            self.epoch = epoch + 1
+            self._history.append({"epoch": epoch + 1, **logs})
+            figures = self._view.figures if self._view is not None else None
+            if self._view is not None:
+                self._view.figures = None
+            target = self.settings.target_loss
+            if target and self.reason is None and logs.get("val_loss", math.inf) <= target:
+                self.reason = f"validation loss reached {target:g}"
+            self._expire(self._clock.now())
+            stop = self.reason is not None or self.state is State.CLOSED
+            if figures is not None or stop or self._pause_now:
+                self._publish(figures)
+            if stop:
+                return True
+            return self._pause_now and self._park()
 
-    def model_file(self) -> bytes:
-        """The trained model as a model file (see the source's ``save``)."""
-        if self.state == "running":
-            raise RequestError(409, "pause the training first, then download the model")
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "model.npz"
-            self.source.save(path, self.state == "done")
-            return path.read_bytes()
-
-    def opening(self) -> dict[str, Any]:
-        """The stream's first event: the settings and what to draw."""
-        settings = vars(self.settings) | {"hidden": list(self.settings.hidden)}
-        return {
-            "type": "hello",
-            "id": self.id,
-            "settings": settings,
-            "grid": GRID,
-            "extent": EXTENT,
-            **self.source.hello(),
-        }
-
-
-class LiveView:
-    """The session's step observer: at the last step of each epoch, what the page draws,
-    read through the training loop's view (the network as it is after the step). For a
-    toy set also its validation points' outcome, and the boundary or the curve."""
-
-    def __init__(self, session: Session, every: int, data: ToyData | None) -> None:
-        self.every, self.session, self.data = every, session, data
-        self.telemetry = Telemetry(every=1, probe=None if data is None else data.X_train[:256])
-        if data is not None:
-            self.X_val = to_network_layout(data.X_val, np.float64)
-            self.grid = to_network_layout(boundary_grid()) if data.n_features == 2 else None
-            self.curve = np.linspace(-EXTENT, EXTENT, 121)[None, :]
-
-    def on_step(self, view: StepView) -> None:
-        if not self.session.due(view.epoch):
-            return
-        self.telemetry.records.clear()
-        self.telemetry.on_step(view)
-        records = self.telemetry.records
-        viz: dict[str, Any] = {
-            "layers": [{k: r[k] for k in LAYER_KEYS} for r in records],
-            "warnings": [w | {"doc": WARNING_DOCS[w["kind"]]} for w in diagnose(records)],
-            "weights": [
-                np.round(v.W, 4).tolist() if v.W.size <= MAX_DRAWN_WEIGHTS else None
-                for v in view.layers
-            ],
-        }
-        if self.data is not None:
-            viz |= self.outcome(view, self.data)
-        self.session._viz = viz
-
-    def outcome(self, view: StepView, data: ToyData) -> dict[str, Any]:
-        """The confusion matrix and the boundary, or predicted against actual and the curve."""
-        outputs = view.trace(self.X_val)[-1][1]
-        if not data.classification:
-            return {
-                "pred_actual": np.round(np.c_[data.y_val, outputs[0]], 3).tolist(),
-                "curve": np.round(view.trace(self.curve)[-1][1][0], 3).tolist(),
-            }
-        out = {"confusion": confusion(data, outputs).tolist()}
-        if self.grid is not None:
-            grid_out = view.trace(self.grid)[-1][1]
-            out["boundary"] = np.round(
-                grid_out[-1] if len(grid_out) == 1 else grid_out.argmax(axis=0), 3
-            ).tolist()
-        return out
-
-
-def confusion(data: ToyData, outputs: np.ndarray) -> np.ndarray:
-    """Counts of (true class, predicted class) on the validation points."""
-    assert data.classes is not None
-    K = len(data.classes)
-    predicted = (outputs[0] >= 0.5).astype(int) if len(outputs) == 1 else outputs.argmax(axis=0)
-    truth = np.searchsorted(data.classes, data.y_val)
-    matrix = np.zeros((K, K), dtype=int)
-    np.add.at(matrix, (truth, predicted), 1)
-    return matrix
+    def _park(self) -> bool:
+        """Pause at the epoch's end until ``start``, ``step``, ``close`` or the pause cap;
+        whether to stop."""
+        self._pause_now = self.pause_asked = False
+        self._enter(State.PAUSED)
+        self._lock.notify_all()
+        while self.state is State.PAUSED and self.reason is None:
+            self._clock.wait(self._lock, self._wake_in(self._clock.now()))
+            self._expire(self._clock.now())
+        if self.state is State.PAUSED:  # woken by its pause cap: it ends as it ran
+            self._enter(State.RUNNING)
+        return self.reason is not None or self.state is State.CLOSED
 
 
 class Sessions:
-    """The sessions alive, at most ``limit`` at once; ``data_path`` is the tracks file the
-    ``file`` data set names (``nnscratch playground --data``)."""
+    """The sessions alive: at most ``limit`` training at once (``start`` is refused with a
+    429 beyond), at most ``keep`` kept at all (default: :data:`MAX_OPEN`, or ``limit``).
+    ``sources(settings)`` makes what a session trains (default:
+    :class:`~.sources.PlaygroundSources` of ``data_path``, the tracks file the ``file``
+    data set names); ``caps`` (or ``max_seconds``, its ``running``) bound each session;
+    ``clock`` is the time they see; ``replay`` the events a reconnecting page can get
+    back."""
 
     def __init__(
         self,
         limit: int = MAX_SESSIONS,
         max_seconds: float = MAX_SECONDS,
         data_path: str | None = None,
+        *,
+        caps: Caps | None = None,
+        keep: int | None = None,
+        sources: Callable[[Settings], Source] | None = None,
+        clock: Clock | None = None,
+        replay: int = REPLAY_EVENTS,
     ) -> None:
-        self.limit, self.max_seconds, self.data_path = limit, max_seconds, data_path
+        keep = max(MAX_OPEN, limit) if keep is None else keep
+        if limit < 1 or keep < limit:
+            raise ValueError(f"limit must be at least 1 and keep at least limit ({limit})")
+        self.limit, self.keep, self.replay = limit, keep, replay
+        self.caps = caps if caps is not None else Caps(running=max_seconds)
+        self.sources = sources if sources is not None else PlaygroundSources(data_path)
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
+        #: guards every session's state, the slots and downloads
+        self.lock = threading.Condition()
         self._live: dict[str, Session] = {}
-        self._lock = threading.Lock()
+        self._training: set[str] = set()
 
     def open(self, settings: Settings) -> Session:
-        if settings.data == "file" and self.data_path is None:
-            raise RequestError(
-                422,
-                "data: 'file' is the CSV given to nnscratch playground --data, and none was given",
-            )
-        with self._lock:
-            now = time.monotonic()
-            for stale in [s for s in self._live.values() if s.unclaimed_since(now) > 30]:
-                self._live.pop(stale.id).close()  # opened, but no page ever listened
-            if len(self._live) >= self.limit:
-                raise RequestError(
-                    429,
-                    f"{self.limit} sessions are training already (the "
-                    "most at once); close a page or try again later",
-                )
-            session = Session(settings, self.max_seconds, self.data_path)
+        """A new session (created: it trains on ``start``); the oldest idle session makes
+        way where ``keep`` are open."""
+        source = self.sources(settings)
+        with self.lock:
+            self._expire()
+            if len(self._live) >= self.keep:
+                self._make_way()
+            session = Session(self, settings, source)
             self._live[session.id] = session
         return session
 
     def get(self, session_id: str) -> Session:
-        session = self._live.get(session_id)
+        with self.lock:
+            self._expire()
+            session = self._live.get(session_id)
         if session is None:
             raise RequestError(404, f"no session {session_id!r} (closed, or never opened)")
         return session
 
     def close(self, session_id: str) -> None:
-        with self._lock:
-            session = self._live.pop(session_id, None)
-        if session is not None:
-            session.close()
+        with self.lock:
+            session = self._live.get(session_id)
+            if session is not None:
+                session._close("the session was closed")
+
+    def close_all(self) -> None:
+        """Close every session (the server stops)."""
+        with self.lock:
+            for session in list(self._live.values()):
+                session._close("the server stopped")
+
+    def expire(self) -> None:
+        """Apply every session's caps now (each call of :meth:`open` and :meth:`get` does;
+        a paused thread also wakes for its own)."""
+        with self.lock:
+            self._expire()
+
+    @property
+    def slots_used(self) -> int:
+        """Sessions holding a training slot: their thread has started and not finished."""
+        return len(self._training)
+
+    def sessions(self) -> list[Session]:
+        with self.lock:
+            return list(self._live.values())
 
     def __len__(self) -> int:
         return len(self._live)
+
+    # ------------------------------------------------------------ under the lock
+
+    def _expire(self) -> None:
+        now = self.clock.now()
+        for session in list(self._live.values()):
+            session._expire(now)
+
+    def _make_way(self) -> None:
+        idle = [s for s in self._live.values() if s.state in (State.CREATED, State.DONE)]
+        if not idle:
+            raise RequestError(429, f"{len(self._live)} sessions are open; close a page first")
+        min(idle, key=lambda s: (s._streams > 0, s.last_used))._close("made way for a new one")
+
+    def _take_slot(self, session: Session) -> None:
+        if len(self._training) >= self.limit:
+            raise RequestError(
+                429,
+                f"{self.limit} sessions are training already (the most at once); pause or "
+                "close one, or try again when one has finished",
+            )
+        self._training.add(session.id)
+        session.holds_slot = True
+
+    def _free_slot(self, session: Session) -> None:
+        self._training.discard(session.id)
+        session.holds_slot = False
+
+    def _forget(self, session: Session) -> None:
+        self._live.pop(session.id, None)

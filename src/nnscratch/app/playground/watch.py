@@ -1,49 +1,52 @@
 """``nnscratch train --watch [PORT]``: a command-line run, streamed live to the playground's
 page in a read-only view (as TensorBoard users watch a long fit).
 
-The run's :class:`~nnscratch.core.telemetry.Telemetry` and an epoch callback feed a
-:class:`WatchedRun`, which keeps every event so that a page opened late sees the run
-from its start; a small server in a thread of its own serves the page and the
-events (``GET /api/watch/events``, server-sent events) while training runs in the
+The run's :class:`~nnscratch.core.telemetry.Telemetry` and an epoch observer feed a
+:class:`WatchedRun`, whose :class:`~nnscratch.app.playground.stream.EventLog` keeps
+the run so that a page opened late (or reloaded) sees it from its start; a small
+server in a thread of its own serves the page and the events (``GET
+/api/watch/events``, the playground's server-sent events) while training runs in the
 main thread, and stops a moment after the run ends.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from nnscratch.app.playground.server import page, sse
-from nnscratch.app.playground.sessions import LAYER_KEYS, WARNING_DOCS
+from nnscratch.app.playground.drawing import LAYER_KEYS, WARNING_DOCS
+from nnscratch.app.playground.server import SHUTDOWN_SECONDS, page
+from nnscratch.app.playground.stream import EventLog, event_response, require_sse
 from nnscratch.core.telemetry import Telemetry, diagnose
 from nnscratch.core.training import EpochView
 
 
 class WatchedRun:
-    """Everything a watched run has said, in order: ``hello``, ``epoch`` events (with the
-    newest telemetry of the first member), then ``done``. An epoch observer (told each
-    epoch's member), with its telemetry among the run's callbacks. Safe from many
-    threads."""
+    """What a watched run says, in order: ``epoch`` events (with the newest telemetry of
+    the first member), then ``done``; a page's stream opens with :meth:`hello`. An epoch
+    observer (told each epoch's member), with its telemetry among the run's callbacks.
+    Safe from many threads."""
 
-    def __init__(self, title: str, every: int) -> None:
-        self.events: list[dict[str, Any]] = [
-            {
-                "type": "hello",
-                "watch": True,
-                "title": title,
-                "classes": None,
-                "points": None,
-                "n_features": 0,
-                "settings": {},
-            }
-        ]
+    def __init__(self, title: str, every: int, say: Callable[[str], None] | None = None) -> None:
+        self.title = title
+        self.log = EventLog()
         self._lock = threading.Lock()
         self._layers: dict[str, Any] = {}
-        self.telemetry = Telemetry(every=every, on_records=self._on_records)
+        self.telemetry = Telemetry(every=every, on_records=self._on_records, say=say)
+
+    def hello(self) -> dict[str, Any]:
+        """What a page is told first (the stream adds the run so far)."""
+        return {
+            "watch": True,
+            "title": self.title,
+            "classes": None,
+            "points": None,
+            "n_features": 0,
+            "settings": {},
+        }
 
     def _on_records(self, records: list[dict[str, Any]]) -> None:
         if not records or records[0]["member"] not in (None, 0):
@@ -63,48 +66,29 @@ class WatchedRun:
         epoch = view.epoch + 1
         event = {"type": "epoch", "epoch": epoch, "history": [{"epoch": epoch, **view.logs}]}
         with self._lock:
-            self.events.append(event | self._layers)
+            self.log.append(event | self._layers)
             self._layers = {}
 
     def done(self, reason: str) -> None:
         with self._lock:
-            self.events.append({"type": "done", "reason": reason, "seconds": 0})
-
-    def since(self, index: int) -> list[dict[str, Any]]:
-        with self._lock:
-            return self.events[index:]
-
-
-async def watch_stream(run: WatchedRun) -> AsyncIterator[str]:
-    """Every event of ``run`` so far, then each new one as it comes."""
-    sent = 0
-    while True:
-        new = run.since(sent)
-        for event in new:
-            yield sse(event)
-        sent += len(new)
-        if new and new[-1]["type"] == "done":
-            return
-        await asyncio.sleep(0.05)
+            self.log.append({"type": "done", "reason": reason, "seconds": 0})
 
 
 def watch_app(run: WatchedRun) -> Any:
     """The page (read-only) and the run's events (Starlette, the ``serve`` extra)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
+    from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
 
     async def index(request: Request) -> HTMLResponse:
         return HTMLResponse(page().replace("<body>", '<body data-watch="1">', 1))
 
-    async def events(request: Request) -> StreamingResponse:
-        return StreamingResponse(
-            watch_stream(run), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
-        )
+    async def events(request: Request) -> Response:
+        return event_response(run.log, request.headers.get("last-event-id"), run.hello)
 
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "events": len(run.since(0))})
+        return JSONResponse({"status": "ok", "events": run.log.newest})
 
     return Starlette(
         routes=[Route("/", index), Route("/api/watch/events", events), Route("/health", health)]
@@ -115,11 +99,18 @@ def watch_app(run: WatchedRun) -> Any:
 def watching(run: WatchedRun, host: str, port: int, linger: float = 2.0) -> Iterator[str]:
     """Serve ``run`` on ``host:port`` in a thread while the block runs (the training), then
     ``linger`` seconds more, so that open pages receive the end; the URL."""
+    require_sse()
     import uvicorn
 
-    server = uvicorn.Server(
-        uvicorn.Config(watch_app(run), host=host, port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        watch_app(run),
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
     )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="nnscratch-watch", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -7,7 +7,13 @@ import os
 from typing import Any
 
 from nnscratch.app.cli.console import HelpFormatter, examples, say
-from nnscratch.app.playground.server import MAX_SECONDS, MAX_SESSIONS, Sessions, build_playground
+from nnscratch.app.playground.server import (
+    MAX_SECONDS,
+    MAX_SESSIONS,
+    Sessions,
+    build_playground,
+    serve,
+)
 from nnscratch.app.serve.server import require_serve_extra
 from nnscratch.errors import DataError
 
@@ -40,23 +46,25 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument(
-        "--max-sessions", type=int, default=MAX_SESSIONS, help="pages that may train at once"
+        "--max-sessions", type=int, default=MAX_SESSIONS, help="sessions that may train at once"
     )
     parser.add_argument(
-        "--max-seconds", type=float, default=MAX_SECONDS, help="longest a session trains"
+        "--max-seconds",
+        type=float,
+        default=MAX_SECONDS,
+        help="longest a session trains (paused time not counted)",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     require_serve_extra()
-    import uvicorn
-
     if args.max_sessions < 1 or args.max_seconds <= 0:
         raise DataError("--max-sessions must be at least 1 and --max-seconds above 0")
     if args.data is not None and not os.path.exists(args.data):
         raise DataError(f"{args.data}: no such file")
     app = build_playground(Sessions(args.max_sessions, args.max_seconds, args.data))
     say(f"playground on http://{args.host}:{args.port}/ (Ctrl-C to stop)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    serve(app, args.host, args.port)
+    say("playground stopped")
     return 0

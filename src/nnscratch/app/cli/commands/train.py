@@ -95,7 +95,7 @@ def fit_watched(args: argparse.Namespace, task: Any, data: Any, recipe: Any) -> 
         )
         return fit(callbacks=callbacks), telemetry
     require_serve_extra()
-    watched = WatchedRun(f"{task.name} on {data.source}", every)
+    watched = WatchedRun(f"{task.name} on {data.source}", every, say=tqdm.write)
     with watching(watched, "127.0.0.1", args.watch) as url:
         say(f"watch it at {url}")
         try:

@@ -1,0 +1,124 @@
+"""What the playground page draws of an epoch, read through the training loop's
+read-only view (:class:`LiveView`, a step observer): every layer's telemetry and its
+warnings, the weights, and for a small set its validation points' outcome (the decision
+boundary or the curve, the confusion matrix or predicted against actual).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from nnscratch.core.network import to_network_layout
+from nnscratch.core.observe import StepView
+from nnscratch.core.telemetry import Telemetry, diagnose
+from nnscratch.data.toys import ToyData
+
+#: The decision boundary's grid: GRID × GRID points over [-EXTENT, EXTENT]².
+GRID, EXTENT = 48, 1.6
+#: Weight matrices larger than this many values are not sent (too many to draw).
+MAX_DRAWN_WEIGHTS = 16_384
+#: What the page is told about a layer, from each telemetry record.
+LAYER_KEYS = (
+    "layer",
+    "act_mean",
+    "act_std",
+    "dead_fraction",
+    "saturated_fraction",
+    "grad_rms",
+    "update_ratio_log10",
+    "hist",
+)
+#: Where each kind of warning is explained.
+WARNING_DOCS = {
+    "vanishing": "2-init.md",
+    "exploding": "2-init.md",
+    "dead": "3-activations.md",
+    "saturated": "3-activations.md",
+    "large_updates": "optimizers.md",
+    "small_updates": "optimizers.md",
+}
+
+
+def boundary_grid() -> np.ndarray:
+    """The grid's points ``(GRID², 2)``, row by row from the top left."""
+    axis = np.linspace(-EXTENT, EXTENT, GRID)
+    xs, ys = np.meshgrid(axis, axis[::-1])
+    return np.c_[xs.ravel(), ys.ravel()]
+
+
+class LiveView:
+    """A session's step observer: at the last step of an epoch that ``due(epoch)`` says is
+    drawn, what the page draws, read through the training loop's view (the network as it
+    is after the step), kept in ``figures`` for the session's epoch callback to send. For
+    a small set also its validation points' outcome, and the boundary or the curve.
+
+    Its telemetry probes a fixed batch: the source's ``probe`` rows, or, where it gives
+    none, the run's first batch (a full one), taken at the run's first step (``ends``).
+    """
+
+    ends = True
+
+    def __init__(
+        self,
+        every: int,
+        data: ToyData | None,
+        probe: np.ndarray | None,
+        due: Callable[[int], bool],
+    ) -> None:
+        self.every, self.data, self.due = every, data, due
+        self.telemetry = Telemetry(every=1, probe=probe)
+        self.figures: dict[str, Any] | None = None
+        if data is not None:
+            self.X_val = to_network_layout(data.X_val, np.float64)
+            self.grid = to_network_layout(boundary_grid()) if data.n_features == 2 else None
+            self.curve = np.linspace(-EXTENT, EXTENT, 121)[None, :]
+
+    def on_step(self, view: StepView) -> None:
+        if view.step == 1:
+            self.telemetry.probe_for(view)  # fixed from the first batch on
+        if view.step % self.every or not self.due(view.epoch):
+            return
+        self.telemetry.records.clear()
+        self.telemetry.on_step(view)
+        records = self.telemetry.records
+        figures: dict[str, Any] = {
+            "layers": [{k: r[k] for k in LAYER_KEYS} for r in records],
+            "warnings": [w | {"doc": WARNING_DOCS[w["kind"]]} for w in diagnose(records)],
+            "weights": [
+                np.round(v.W, 4).tolist() if v.W.size <= MAX_DRAWN_WEIGHTS else None
+                for v in view.layers
+            ],
+        }
+        if self.data is not None:
+            figures |= self.outcome(view, self.data)
+        self.figures = figures
+
+    def outcome(self, view: StepView, data: ToyData) -> dict[str, Any]:
+        """The confusion matrix and the boundary, or predicted against actual and the curve."""
+        outputs = view.trace(self.X_val)[-1][1]
+        if not data.classification:
+            return {
+                "pred_actual": np.round(np.c_[data.y_val, outputs[0]], 3).tolist(),
+                "curve": np.round(view.trace(self.curve)[-1][1][0], 3).tolist(),
+            }
+        out = {"confusion": confusion(data, outputs).tolist()}
+        if self.grid is not None:
+            grid_out = view.trace(self.grid)[-1][1]
+            out["boundary"] = np.round(
+                grid_out[-1] if len(grid_out) == 1 else grid_out.argmax(axis=0), 3
+            ).tolist()
+        return out
+
+
+def confusion(data: ToyData, outputs: np.ndarray) -> np.ndarray:
+    """Counts of (true class, predicted class) on the validation points."""
+    assert data.classes is not None
+    K = len(data.classes)
+    predicted = (outputs[0] >= 0.5).astype(int) if len(outputs) == 1 else outputs.argmax(axis=0)
+    truth = np.searchsorted(data.classes, data.y_val)
+    matrix = np.zeros((K, K), dtype=int)
+    np.add.at(matrix, (truth, predicted), 1)
+    return matrix
