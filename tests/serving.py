@@ -40,29 +40,8 @@ def running_command(*args: str, start_timeout: float = 60, health: str = "/healt
                     ) -> Iterator[str]:  # fmt: skip
     """``nnscratch ARGS --port P`` in a subprocess on a free loopback port, once ``health``
     answers 200; its URL."""
-    port = free_port()
-    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nnscratch"]
-    process = subprocess.Popen(
-        [*command, *args, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    process, url = launched(*args, health=health, start_timeout=start_timeout)
     try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited: {process.stdout.read()}")  # type: ignore[union-attr]
-            try:
-                status = raw_status(url, health)
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not answer /health in {start_timeout} s")
-            time.sleep(0.2)
         yield url
     finally:
         process.terminate()
@@ -106,15 +85,26 @@ def request(
 
 
 @contextlib.contextmanager
-def app_in_thread(app: object, start_timeout: float = 30) -> Iterator[str]:
-    """An ASGI ``app`` served by uvicorn on a free loopback port in a thread of this
-    process (so a test can look at the app's own objects); its URL."""
+def app_in_thread(
+    app: object, start_timeout: float = 30, port: int | None = None, **config: object
+) -> Iterator[str]:
+    """An ASGI ``app`` served by uvicorn on a free loopback port (or ``port``) in a thread of
+    this process (so a test can look at the app's own objects); its URL. ``config``: more
+    of uvicorn's settings."""
     import threading
 
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(),
-                                           log_level="warning", lifespan="off"))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port or free_port(),
+            log_level="warning",
+            lifespan="off",
+            **config,
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout
@@ -127,3 +117,30 @@ def app_in_thread(app: object, start_timeout: float = 30) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def launched(*args: str, health: str, start_timeout: float = 60) -> tuple[subprocess.Popen, str]:
+    """``nnscratch ARGS --port P`` started on a free loopback port, once ``health`` answers
+    200: the process (the caller stops it) and its URL."""
+    port = free_port()
+    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nnscratch"]
+    process = subprocess.Popen(
+        [*command, *args, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + start_timeout
+    while True:
+        try:
+            if raw_status(url, health) == 200:
+                return process, url
+        except OSError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"nnscratch {' '.join(args)} exited: {process.stdout.read()}")  # type: ignore[union-attr]
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"nnscratch {' '.join(args)} did not answer {health}")
+        time.sleep(0.1)

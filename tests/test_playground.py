@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from serving import app_in_thread, raw_status, request, running_command
+from serving import app_in_thread, launched, raw_status, request, running_command
 from test_cli import SCRIPT, run
 
 from nnscratch.data.toys import TOY_SETS, make_toy
@@ -51,6 +51,16 @@ def next_event(answer: object, skip: tuple[str, ...] = ("state",)) -> dict:
             event = json.loads(line[6:])
             if event["type"] not in skip:
                 return event | {"_id": number}
+
+
+def started(url: str, body: bytes) -> tuple[str, http.client.HTTPConnection, object]:
+    """A session opened with ``body``, its stream (its hello read) and ``start`` sent."""
+    status, opened = request(url, "POST", "/api/sessions", body)
+    assert status == 201, opened
+    connection, answer = open_stream(url, opened["id"])
+    assert next_event(answer)["type"] == "hello"
+    assert request(url, "POST", f"/api/sessions/{opened['id']}/start")[0] == 200
+    return opened["id"], connection, answer
 
 
 def until_done(answer: object) -> tuple[list[dict], dict]:
@@ -181,15 +191,9 @@ def test_a_reconnecting_page_gets_every_event_after_the_last_it_had_once() -> No
     sessions = Sessions(limit=4)
     body = json.dumps({"data": "moons", "hidden": [4], "epochs": 30, "batch": 50}).encode()
     with app_in_thread(build_playground(sessions)) as url:
-        _, opened = request(url, "POST", "/api/sessions", body)
-        sid = opened["id"]
-        connection, answer = open_stream(url, sid)
-        next_event(answer)
-        request(url, "POST", f"/api/sessions/{sid}/start")
+        sid, connection, answer = started(url, body)
         first = next_event(answer)
         connection.close()  # dropped mid-run; the run goes on
-        while sessions.get(sid).state != "done":
-            time.sleep(0.05)
         again = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
         again.request(
             "GET", f"/api/sessions/{sid}/events", headers={"Last-Event-ID": str(first["_id"])}
@@ -220,11 +224,7 @@ def test_the_downloaded_digits_model_predicts_what_the_page_showed(tmp_path: Pat
     sessions = Sessions(limit=4)
     body = json.dumps({"data": "digits", "hidden": [32], "batch": 64, "epochs": 15}).encode()
     with app_in_thread(build_playground(sessions)) as url:
-        _, opened = request(url, "POST", "/api/sessions", body)
-        sid = opened["id"]
-        connection, answer = open_stream(url, sid)
-        next_event(answer)
-        request(url, "POST", f"/api/sessions/{sid}/start")
+        sid, connection, answer = started(url, body)
         epochs, _ = until_done(answer)
         shown = [e["confusion"] for e in epochs if "confusion" in e][-1]
         host = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
@@ -376,28 +376,8 @@ def test_ctrl_c_with_two_open_streams_stops_the_playground_at_once() -> None:
     The issue's bound is 2 s; the time is printed, not asserted (a loaded machine)."""
     import signal
 
-    from serving import free_port
-
-    port = free_port()
-    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nnscratch"]
-    process = subprocess.Popen(
-        [*command, "playground", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    process, url = launched("playground", health="/")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if raw_status(url, "/") == 200:
-                    break
-            except OSError:
-                pass
-            assert process.poll() is None, process.stdout.read()  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, "the playground did not come up"
-            time.sleep(0.1)
         streams = []
         for epochs in (5000, 300):
             body = json.dumps({"data": "spirals", "epochs": epochs}).encode()

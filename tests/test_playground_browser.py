@@ -7,7 +7,6 @@ anywhere but its own server. Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from urllib.parse import urlsplit
 
@@ -186,34 +185,6 @@ def test_a_tab_reloaded_mid_run_resumes_its_charts(page, playground) -> None:
     assert page.locator("#loss").screenshot() != b""
 
 
-@contextlib.contextmanager
-def served(app, port: int):
-    """``app`` on ``port`` in a thread, stopped on leaving (open streams cut at once)."""
-    import threading
-
-    import uvicorn
-
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        timeout_graceful_shutdown=0.2,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 def test_a_session_gone_from_the_server_is_said_on_the_page(browser) -> None:  # noqa: F811
     """The stream's onerror: the server restarts under a training page; the browser
     reconnects, the session is no longer there (404), and the page says so and what to
@@ -222,14 +193,14 @@ def test_a_session_gone_from_the_server_is_said_on_the_page(browser) -> None:  #
     context = browser.new_context()
     page = context.new_page()
     first = Sessions()
-    with served(build_playground(first), port) as url:
+    with app_in_thread(build_playground(first), port=port, timeout_graceful_shutdown=0.2) as url:
         page.goto(f"{url}/#{MOONS}&epochs=5000")
         page.wait_for_selector("#status[data-state=ready]")
         page.click("#start")
         page.wait_for_selector("#status[data-state=running]")
         sid = page.evaluate("() => session")
     first.close_all()  # its training thread stops (the server that had it has gone)
-    with served(build_playground(Sessions()), port):
+    with app_in_thread(build_playground(Sessions()), port=port, timeout_graceful_shutdown=0.2):
         page.wait_for_selector("#status[data-state=error]", timeout=15_000)
         assert "press Reset" in page.locator("#error").text_content()
         page.click("#reset")
