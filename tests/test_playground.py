@@ -336,7 +336,8 @@ def open_watch(url: str) -> tuple[http.client.HTTPConnection, object]:
 
 def test_the_built_in_sample_trains_as_nnscratch_train_does(tmp_path: Path) -> None:
     """The tracks data trains through its task; its model, downloaded, is the file
-    ``nnscratch predict`` reads, and its last validation RMSE is the one the page showed."""
+    ``nnscratch predict`` reads, and its last validation RMSE is the one the page showed.
+    Its telemetry probes a fixed, full batch: 128 rows, never the epoch's last 17."""
     from nnscratch.data.synthetic import make_tracks
     from nnscratch.tasks.registry import load_model
 
@@ -355,6 +356,11 @@ def test_the_built_in_sample_trains_as_nnscratch_train_does(tmp_path: Path) -> N
         history = [h for event in epochs for h in event["history"]]
         assert all(layer["grad_rms"] > 0 for e in epochs for layer in e.get("layers", []))
         assert [h["epoch"] for h in history] == [1, 2, 3, 4], done
+        drawn = [e["layers"] for e in epochs if "layers" in e]
+        assert drawn and all(  # a histogram counts units × probe rows; 3,473 = 27 × 128 + 17
+            [sum(layer["hist"]) for layer in layers] == [16 * 128, 8 * 128, 1 * 128]
+            for layers in drawn
+        )
         host = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
         host.request("GET", f"/api/sessions/{sid}/model")
         (tmp_path / "model.npz").write_bytes(host.getresponse().read())
