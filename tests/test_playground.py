@@ -24,6 +24,7 @@ from test_cli import SCRIPT, run
 from nnscratch.data.toys import TOY_SETS, make_toy
 
 pytest.importorskip("fastapi", reason="nnscratch[serve] not installed (fastapi, uvicorn)")
+pytest.importorskip("sse_starlette", reason="nnscratch[serve] not installed (sse-starlette)")
 from starlette.testclient import TestClient
 
 from nnscratch.app.playground.server import Sessions, Settings, build_playground

@@ -15,6 +15,7 @@ from serving import ARTIFACTS, app_in_thread, free_port
 from test_serve_browser import browser  # noqa: F401 (the fixture)
 
 pytest.importorskip("fastapi", reason="nnscratch[serve] not installed (fastapi, uvicorn)")
+pytest.importorskip("sse_starlette", reason="nnscratch[serve] not installed (sse-starlette)")
 pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 
 from nnscratch.app.playground.server import Sessions, build_playground
