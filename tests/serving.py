@@ -44,12 +44,17 @@ def running_command(*args: str, start_timeout: float = 60, health: str = "/healt
     try:
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM, so that a server stops its own worker processes; SIGKILL after 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def raw_status(url: str, path: str) -> int:
@@ -141,6 +146,6 @@ def launched(*args: str, health: str, start_timeout: float = 60) -> tuple[subpro
         if process.poll() is not None:
             raise RuntimeError(f"nnscratch {' '.join(args)} exited: {process.stdout.read()}")  # type: ignore[union-attr]
         if time.monotonic() > deadline:
-            process.kill()
+            stop(process)
             raise RuntimeError(f"nnscratch {' '.join(args)} did not answer {health}")
         time.sleep(0.1)
