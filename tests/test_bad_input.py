@@ -113,11 +113,8 @@ def test_separators_are_detected() -> None:
 
 
 @pytest.fixture(scope="module")
-def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("bad") / "run"
-    result = run("train", "--epochs", "3", "--out", str(out), "--quiet")
-    assert result.returncode == 0, result.stderr
-    return out / "model.npz"
+def trained_model(tracks_model: Path) -> Path:
+    return tracks_model
 
 
 @pytest.mark.parametrize(("name", "expected"), CLEANED.items())

@@ -134,6 +134,21 @@ def test_whole_file_errors_are_raised_once_the_file_is_read(model: Path, tmp_pat
         table_parts(tmp_path / "nothing-*.csv")
 
 
+def test_a_columns_example_comes_from_the_first_chunk_with_a_value(
+    model: Path, tmp_path: Path
+) -> None:
+    """A column empty in the first chunks and 'lively' later: the error a chunked read
+    gives is the whole file's (its first value), not "all empty"."""
+    frame = make_tracks(300, seed=3)
+    frame["danceability"] = [""] * 120 + ["lively"] * 180
+    frame.to_csv(tmp_path / "late.csv", index=False)
+    for chunk in ("50", "100000"):
+        result = run("predict", "--model", str(model), "--data", str(tmp_path / "late.csv"),
+                     "--out", str(tmp_path / "p.csv"), "--chunk-rows", chunk)  # fmt: skip
+        assert result.returncode == 2
+        assert "column 'danceability' has no usable numbers (e.g. 'lively')" in result.stderr
+
+
 def test_cleaning_reports_merge_as_one_pass_counts() -> None:
     a = CleaningReport("f.csv", 10, 8, {"tempo": 1}, {"energy": 1})
     b = CleaningReport("f.csv", 5, 3, {"year": 2, "tempo": 1}, {})

@@ -11,6 +11,7 @@
     synthetic      the built-in synthetic sample, generated deterministically
     numbers        values to numbers: one rule for a file's columns and a request's rows
     tables         a table's parts (CSV, Parquet, folders, globs), a chunk at a time
+    chunk_cleaning a source cleaned a chunk at a time: reports that merge, whole-file errors
     leakage        the leakage guard: inputs that alone predict the target
     augment        image augmentation: seeded ``(rows, rng)`` transforms of a batch
     toys           small data sets to watch a network learn on (the playground)

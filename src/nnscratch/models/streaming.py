@@ -8,100 +8,32 @@ Scoring a source is two roles, kept apart so that a chunk can be scored anywhere
                                   partition on a Dask worker both go through
     StreamedPredictions           the scorer: takes the scored chunks in input order,
                                   yields their predictions, and adds up what is said once
-                                  for the whole source (:class:`SourceReport`)
+                                  for the whole source (``SourceReport``)
 
-:class:`SourceReport` is the one place where the chunks' cleaning reports merge
-(:meth:`CleaningReport.merge`) and where the errors a whole file gets are raised
-once the source has been read (a column with no number in any chunk, no usable
-row at all). A table that holds the target gets its scores from running sums. A
-row's prediction does not depend on its neighbours (fixed-width prediction
-blocks), so the rows out are those of the in-memory path, to the bit, and so
-are the report, the notes and the errors, wherever the chunks were scored.
+:class:`~nnscratch.data.chunk_cleaning.SourceReport` is the one place where the
+chunks' cleaning reports merge (:meth:`CleaningReport.merge`) and where the errors
+a whole file gets are raised once the source has been read (a column with no
+number in any chunk, no usable row at all). A table that holds the target gets
+its scores from running sums. A row's prediction does not depend on its
+neighbours (fixed-width prediction blocks), so the rows out are those of the
+in-memory path, to the bit, and so are the report, the notes and the errors,
+wherever the chunks were scored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from nnscratch.data.cleaning import CleaningReport, NoNumbers, clean, no_numbers, to_number
+from nnscratch.data.chunk_cleaning import ChunkReport, SourceReport, clean_chunk
+from nnscratch.data.cleaning import CleaningReport, to_number
 from nnscratch.data.tables import CHUNK_ROWS
 from nnscratch.data.tracks import TracksFile, read_tracks_chunks
-from nnscratch.errors import DataError
 from nnscratch.models.metrics import RegressionSums
-
-
-@dataclass
-class ChunkReport:
-    """What one chunk tells of the whole source: its cleaning report, the columns with no
-    number in any of its rows (:class:`NoNumbers`: the example an error would give), and
-    how its part is written (``format_note``)."""
-
-    report: CleaningReport
-    no_numbers: dict[str, NoNumbers] = field(default_factory=dict)
-    format_note: list[str] = field(default_factory=list)
-
-
-def clean_chunk(
-    model: Any, tracks: TracksFile, target: str | None
-) -> tuple[pd.DataFrame, ChunkReport]:
-    """A chunk's usable rows, cleaned as a whole file is (the target too, where ``target``
-    names it), and its :class:`ChunkReport`."""
-    pre = model.preprocessing
-    cleaned, report = clean(tracks.frame, pre.features, target, labels=model.labels, whole=False)
-    empty = {
-        column: no_numbers(tracks.frame, column)
-        for column, count in report.missing.items()
-        if count == report.rows_read
-    }
-    return cleaned, ChunkReport(report, empty, tracks.format_note())
-
-
-class SourceReport:
-    """What is said once for a whole source, from its chunks' reports taken in input
-    order: the merged cleaning report, the format note, and (:meth:`check`, once the
-    source is read) the errors a whole file gets."""
-
-    def __init__(self, source: str, columns: Sequence[str]) -> None:
-        self.source, self.columns = source, list(columns)
-        self.report: CleaningReport | None = None
-        self.format_note: list[str] = []
-        self._no_numbers: dict[str, NoNumbers] = {}
-
-    @property
-    def read(self) -> int:
-        return 0 if self.report is None else self.report.rows_read
-
-    def add(self, chunk: ChunkReport) -> None:
-        """The next chunk's report. A column's example comes from the first chunk with a
-        value in it (as reading the file whole finds it)."""
-        report = chunk.report
-        self.report = report if self.report is None else self.report.merge(report, self.columns)
-        self.format_note = chunk.format_note
-        for column, found in chunk.no_numbers.items():
-            kept = self._no_numbers.get(column)
-            if kept is None or (kept.example is None and found.example is not None):
-                self._no_numbers[column] = found
-
-    def check(self) -> CleaningReport:
-        """The merged report, or the error the whole file gets: no data row; a column (in
-        ``columns``' order) with no number in any row; no usable row left."""
-        report = self.report
-        if report is None or report.rows_read == 0:
-            raise DataError(f"{self.source}: has a header but no data rows")
-        for column in self.columns:
-            if report.missing.get(column, 0) == report.rows_read and column in self._no_numbers:
-                raise self._no_numbers[column].error(self.source)
-        if report.rows_kept == 0:
-            raise DataError(
-                f"{self.source}: no usable rows left after cleaning "
-                f"{report.rows_read:,} row(s) ({report.reasons()})"
-            )
-        return report
 
 
 @dataclass
@@ -118,7 +50,8 @@ class ScoredChunk:
 def score_chunk(model: Any, tracks: TracksFile) -> ScoredChunk:
     """A chunk of a source cleaned and predicted: the one per-chunk function, whether the
     chunk was read here or is a partition on a Dask worker."""
-    cleaned, report = clean_chunk(model, tracks, None)
+    pre = model.preprocessing
+    cleaned, report = clean_chunk(tracks, pre.features, None, labels=model.labels)
     scored = RegressionSums()
     if not len(cleaned):
         return ScoredChunk(None, scored, report)
@@ -126,7 +59,6 @@ def score_chunk(model: Any, tracks: TracksFile) -> ScoredChunk:
     if points is None:  # a table of classes: no running scores
         return ScoredChunk(model.predictions(cleaned), scored, report)
     predicted = points(cleaned)
-    pre = model.preprocessing
     if pre.target in cleaned.columns:
         actual = to_number(cleaned[pre.target])
         known = actual.between(*pre.target_bounds).to_numpy()
@@ -219,7 +151,7 @@ def evaluate_chunks(
     for tracks in read_tracks_chunks(
         source, chunk_rows, features=read_columns(model), target=pre.target
     ):
-        cleaned, report = clean_chunk(model, tracks, pre.target)
+        cleaned, report = clean_chunk(tracks, pre.features, pre.target, labels=model.labels)
         whole.add(report)
         if not len(cleaned):
             continue
