@@ -272,11 +272,13 @@ def main() -> int:
     )
     blas = blas_kernel()
     reader = head if args.after else f"the working tree at {head}"
+    command = "python benchmarks/model_compatibility.py " + " ".join(sys.argv[1:])
     header = (
         f"Model files written by {args.before} read by {reader} "
-        f"(and fresh fits by both), on one machine ({blas})."
+        f"(and fresh fits by both), on one machine ({blas}).\n\n`{command}`"
     )
-    report = {"before": args.before, "after": head, "blas": blas, "cases": rows}
+    report = {"before": args.before, "after": head, "blas": blas, "command": command}
+    report["cases"] = rows
     write_results(args.out, report, table(rows, header))
     checks = (
         "fit_same_bits",
