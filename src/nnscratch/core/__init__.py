@@ -10,7 +10,8 @@
     schedules     stage 6: learning-rate schedules
     training      stage 6: the training loop, early stopping, history
     observe       what the network does while it learns: a read-only view of each layer
-    telemetry     per-layer telemetry, a step observer, and its plain-language warnings
+    telemetry     per-layer telemetry, a step observer
+    diagnosis     the telemetry judged over a run's history: warnings that name a cause
     gradcheck     finite-difference gradient checks
 
 No pandas, scikit-learn or matplotlib here (``tests/test_layout.py`` checks it).

@@ -29,6 +29,9 @@ the telemetry says so (``notes``, and ``say`` where given).
 The probe is given in the user layout ``(m, n[0])`` (transposed once, at the
 network's entrance), or, by default, the first ``probe_rows`` samples of the run's
 first batch (a full batch: never an epoch's short last one), kept from then on.
+
+What the records say, in plain words and with a cause, is :mod:`nnscratch.core.diagnosis`'s
+(``diagnose``).
 """
 
 from __future__ import annotations
@@ -229,47 +232,3 @@ class Telemetry:
                 figures = activation_figures(Z[:, k], A[:, k], layer.activation)
                 out.append({**out[0], "k": k, **figures})
         return [{key: record[key] for key in KEYS} for record in out]
-
-
-def diagnose(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Plain-language warnings for the newest step in ``records`` (pooled records only):
-    ``{"layer", "kind", "message"}`` for a vanished or exploded gradient, dead ReLUs or
-    saturated units in a hidden layer, or updates far from the healthy ~1e-3 of the
-    weights. A gradient has vanished where it is under 1e-3 of the largest layer's, or
-    under 1e-6 while the loss is not yet small (a network that has learned its data has
-    small gradients everywhere, and is fine)."""
-    pooled = [r for r in records if r.get("k") is None]
-    if not pooled:
-        return []
-    newest = [
-        r for r in pooled if r["step"] == pooled[-1]["step"] and r["member"] == pooled[-1]["member"]
-    ]
-    largest = max(r["grad_rms"] for r in newest)
-    output = max(r["layer"] for r in newest)
-    warnings = []
-    for r in newest:
-        warnings += _layer_warnings(r, largest, r["layer"] == output)
-    return warnings
-
-
-def _layer_warnings(r: dict[str, Any], largest: float, output: bool) -> list[dict[str, Any]]:
-    l, out = r["layer"], []
-
-    def warn(kind: str, message: str) -> None:
-        out.append({"layer": l, "kind": kind, "message": f"layer {l}: {message}"})
-
-    grad, learning = r["grad_rms"], (r.get("loss") or 0.0) > 1e-3
-    if grad < 1e-3 * largest or (grad < 1e-6 and learning):
-        warn("vanishing", f"gradient RMS {grad:.0e} — the signal has vanished")
-    elif grad > 1e3:
-        warn("exploding", f"gradient RMS {grad:.0e} — the signal has exploded")
-    if not output and r["activation"] == "relu" and r["dead_fraction"] >= 0.5:
-        warn("dead", f"{r['dead_fraction']:.0%} of ReLUs are dead")
-    if not output and r["saturated_fraction"] >= 0.5:
-        warn("saturated", f"{r['saturated_fraction']:.0%} of {r['activation']} units saturated")
-    ratio = r["update_ratio_log10"]
-    if ratio is not None and ratio > -1:
-        warn("large_updates", f"updates are 10^{ratio:.1f} of the weights — too large a rate?")
-    elif ratio is not None and ratio < -5 and learning:
-        warn("small_updates", f"updates are 10^{ratio:.1f} of the weights — barely learning")
-    return out

@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from nnscratch.core.diagnosis import RunDiagnosis
 from nnscratch.core.network import to_network_layout
 from nnscratch.core.observe import StepView
-from nnscratch.core.telemetry import Telemetry, diagnose
+from nnscratch.core.telemetry import Telemetry
 from nnscratch.data.toys import ToyData
 
 #: The decision boundary's grid: GRID × GRID points over [-EXTENT, EXTENT]².
@@ -34,6 +35,7 @@ LAYER_KEYS = (
 #: Where each kind of warning is explained.
 WARNING_DOCS = {
     "vanishing": "2-init.md",
+    "learning_rate": "optimizers.md",
     "exploding": "2-init.md",
     "dead": "3-activations.md",
     "saturated": "3-activations.md",
@@ -57,19 +59,27 @@ class LiveView:
 
     Its telemetry probes a fixed batch: the source's ``probe`` rows, or, where it gives
     none, the run's first batch (a full one), taken at the run's first step (``ends``).
+    The warnings are judged on the whole run, whatever is drawn: its diagnosis
+    (:class:`~nnscratch.core.diagnosis.RunDiagnosis`) sees every step's update sizes,
+    the telemetry of the first step and of every epoch's last, and every epoch's loss
+    (:meth:`epoch_ended`), so a run watched with Step and one run with Start give the
+    same verdict at the same epoch.
     """
 
     ends = True
+    #: called at every step: the diagnosis sees every update (two norms a layer)
+    every = 1
 
     def __init__(
         self,
-        every: int,
+        steps_per_epoch: int,
         data: ToyData | None,
         probe: np.ndarray | None,
         due: Callable[[int], bool],
     ) -> None:
-        self.every, self.data, self.due = every, data, due
+        self.steps_per_epoch, self.data, self.due = steps_per_epoch, data, due
         self.telemetry = Telemetry(every=1, probe=probe)
+        self.diagnosis = RunDiagnosis()
         self.figures: dict[str, Any] | None = None
         if data is not None:
             self.X_val = to_network_layout(data.X_val, np.float64)
@@ -77,16 +87,20 @@ class LiveView:
             self.curve = np.linspace(-EXTENT, EXTENT, 121)[None, :]
 
     def on_step(self, view: StepView) -> None:
+        self.diagnosis.step(view)
         if view.step == 1:
             self.telemetry.probe_for(view)  # fixed from the first batch on
-        if view.step % self.every or not self.due(view.epoch):
+        epoch_end = view.step % self.steps_per_epoch == 0 or view.last
+        if not (epoch_end or view.step == 1):
             return
         self.telemetry.records.clear()
         self.telemetry.on_step(view)
         records = self.telemetry.records
+        self.diagnosis.add(records)
+        if not epoch_end or not self.due(view.epoch):
+            return
         figures: dict[str, Any] = {
             "layers": [{k: r[k] for k in LAYER_KEYS} for r in records],
-            "warnings": [w | {"doc": WARNING_DOCS[w["kind"]]} for w in diagnose(records)],
             "weights": [
                 np.round(v.W, 4).tolist() if v.W.size <= MAX_DRAWN_WEIGHTS else None
                 for v in view.layers
@@ -95,6 +109,17 @@ class LiveView:
         if self.data is not None:
             figures |= self.outcome(view, self.data)
         self.figures = figures
+
+    def epoch_ended(self, epoch: int, logs: dict[str, float]) -> None:
+        """The epoch's training loss, for the diagnosis's history of the loss; the warnings
+        of a drawn epoch, judged with it."""
+        self.diagnosis.epoch(epoch, logs.get("train_loss"))
+        if self.figures is not None:
+            self.figures["warnings"] = self.warnings()
+
+    def warnings(self) -> list[dict[str, Any]]:
+        """The diagnosis's warnings so far, each with the page that explains it."""
+        return [w | {"doc": WARNING_DOCS[w["kind"]]} for w in self.diagnosis.warnings()]
 
     def outcome(self, view: StepView, data: ToyData) -> dict[str, Any]:
         """The confusion matrix and the boundary, or predicted against actual and the curve."""

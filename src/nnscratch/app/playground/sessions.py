@@ -373,6 +373,8 @@ class Session:
             self._epoch_started = self._clock.now()
             self.epoch = epoch + 1
             self._history.append({"epoch": epoch + 1, **logs})
+            if self._view is not None:
+                self._view.epoch_ended(epoch, logs)
             figures = self._view.figures if self._view is not None else None
             if self._view is not None:
                 self._view.figures = None

@@ -20,7 +20,8 @@ from typing import Any
 from nnscratch.app.playground.drawing import LAYER_KEYS, WARNING_DOCS
 from nnscratch.app.playground.server import SHUTDOWN_SECONDS, page
 from nnscratch.app.playground.stream import EventLog, event_response, require_sse
-from nnscratch.core.telemetry import Telemetry, diagnose
+from nnscratch.core.diagnosis import RunDiagnosis
+from nnscratch.core.telemetry import Telemetry
 from nnscratch.core.training import EpochView
 
 
@@ -36,6 +37,7 @@ class WatchedRun:
         self._lock = threading.Lock()
         self._layers: dict[str, Any] = {}
         self.telemetry = Telemetry(every=every, on_records=self._on_records, say=say)
+        self.diagnosis = RunDiagnosis()  # the first member's run, judged as a whole
 
     def hello(self) -> dict[str, Any]:
         """What a page is told first (the stream adds the run so far)."""
@@ -53,9 +55,11 @@ class WatchedRun:
             return  # members side by side: the page follows the first
         pooled = [r for r in records if r["k"] is None]
         with self._lock:
+            self.diagnosis.add(pooled)
+            warnings = self.diagnosis.warnings()
             self._layers = {
                 "layers": [{k: r[k] for k in LAYER_KEYS} for r in pooled],
-                "warnings": [w | {"doc": WARNING_DOCS[w["kind"]]} for w in diagnose(pooled)],
+                "warnings": [w | {"doc": WARNING_DOCS[w["kind"]]} for w in warnings],
             }
 
     def on_epoch(self, view: EpochView) -> None:
