@@ -118,11 +118,13 @@ def test_preset_fast_is_five_plain_networks(tmp_path: Path) -> None:
 
 
 def test_k_and_max_steps_flags(tmp_path: Path) -> None:
-    """``--k 1`` makes plain networks of the default recipe; ``--max-steps`` bounds the epochs."""
+    """``--k 1`` makes plain networks of the default recipe, and says so; ``--max-steps``
+    bounds the epochs."""
     out = tmp_path / "plain"
     args = ["train", "--k", "1", "--max-steps", "20", "--epochs", "50", "--out", str(out)]
     result = run(*args, "--quiet")
     assert result.returncode == 0, result.stderr
+    assert "two plain networks, Adam" in result.stdout and "TabM" not in result.stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["recipe"]["k"] == 1 and metrics["recipe"]["max_steps"] == 20
     n_train = metrics["data"]["splits"]["train"]

@@ -24,6 +24,15 @@ from nnscratch.models.popularity_model import PopularityModel
 from nnscratch.models.regressor import MLPRegressor
 from nnscratch.models.table_classifier import TabularClassifier
 
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def networks_text(n_members: int, k: int) -> str:
+    """``two TabM networks of k=16 members``, ``five plain networks``, ``one plain network``."""
+    count = NUMBER_WORDS[n_members] if n_members < len(NUMBER_WORDS) else str(n_members)
+    noun = "network" if n_members == 1 else "networks"
+    return f"{count} TabM {noun} of k={k} members" if k > 1 else f"{count} plain {noun}"
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -77,7 +86,15 @@ class Recipe:
     #: digits: average each answer over shifted copies of the image, "on", "off", or
     #: "auto" (on where it classifies more validation images right)
     tta: str = "off"
+    #: what the recipe is, in words; ``{networks}`` stands for :func:`networks_text`'s
+    #: account of its networks, so that it follows ``n_members`` and ``k`` (see
+    #: :attr:`description`)
     notes: str = field(default="", compare=False)
+
+    @property
+    def description(self) -> str:
+        """The notes, with its networks as they are (``--k 1``: plain networks)."""
+        return self.notes.replace("{networks}", networks_text(self.n_members, self.k))
 
     def with_overrides(self, **overrides: Any) -> Recipe:
         """A copy with every non-``None`` override applied."""
@@ -242,8 +259,8 @@ FAST_RECIPE = Recipe(
     bins="tree",
     n_members=5,
     patience=15,
-    notes="derived features, piecewise-linear encoding on target-aware bins, ensemble of 5, "
-    "Adam, early stopping",
+    notes="derived features, piecewise-linear encoding on target-aware bins, {networks}, Adam, "
+    "early stopping",
 )
 
 #: What ``nnscratch train`` does with no flags (see docs/accuracy.md for what
@@ -259,8 +276,8 @@ DEFAULT_RECIPE = replace(
     n_members=2,
     k=16,
     max_steps=8_000,
-    notes="derived features, piecewise-linear encoding on target-aware bins, two TabM "
-    "networks of k=16 members, Adam, early stopping",
+    notes="derived features, piecewise-linear encoding on target-aware bins, {networks}, Adam, "
+    "early stopping",
 )
 
 PRESETS: dict[str, Recipe] = {

@@ -234,4 +234,4 @@ def recipe_from_args(args: argparse.Namespace, task: Task) -> Recipe:
 def describe_recipe(args: argparse.Namespace, recipe: Recipe) -> str:
     """``preset: default (notes)`` or ``recipe: FILE (notes)``."""
     origin = f"recipe: {args.recipe}" if args.recipe else f"preset: {args.preset}"
-    return f"{origin} ({recipe.notes})" if recipe.notes else origin
+    return f"{origin} ({recipe.description})" if recipe.notes else origin
