@@ -178,7 +178,7 @@ def test_start_pause_step_and_the_events_an_epoch_carries() -> None:
         assert request(url, "POST", f"/api/sessions/{sid}/start")[0] == 200
         epochs, done = until_done(answer)
         assert [h["epoch"] for e in epochs for h in e["history"]] == list(range(2, 41))
-        assert done["reason"] == "reached the epochs asked for" and done["epoch"] == 40
+        assert done["reason"] == "reached the 40 epochs asked for" and done["epoch"] == 40
         assert [e["_id"] for e in epochs] == sorted({e["_id"] for e in epochs})
         status, error = request(url, "POST", f"/api/sessions/{sid}/start")
         assert status == 409 and "finished" in error["detail"]
@@ -201,7 +201,7 @@ def test_a_reconnecting_page_gets_every_event_after_the_last_it_had_once() -> No
         )
         rest, done = until_done(again.getresponse())
         history = [h["epoch"] for e in [first, *rest] for h in e["history"]]
-        assert history == list(range(1, 31)) and done["reason"] == "reached the epochs asked for"
+        assert history == list(range(1, 31)) and done["reason"] == "reached the 30 epochs asked for"
         _, over = open_stream(url, sid)  # a reload: everything in one event
         hello = next_event(over)
         assert hello["type"] == "hello" and hello["_id"] == done["_id"]
@@ -407,3 +407,53 @@ def test_ctrl_c_with_two_open_streams_stops_the_playground_at_once() -> None:
     assert process.returncode == 0, output
     assert "playground stopped" in output and "Traceback" not in output
     print(f"nnscratch playground stopped {took:.2f} s after Ctrl-C, two streams open")
+
+
+def test_a_run_says_how_it_ended(tmp_path: Path) -> None:
+    """Early stopping is said as such (when, after how many epochs without improvement,
+    which weights are kept), never as "reached the epochs asked for"; a tracks run trains
+    with ``nnscratch train``'s early stopping and says it stopped."""
+    from nnscratch.app.playground.sources import TracksSource, how_it_ended
+    from nnscratch.core.training import History
+    from nnscratch.data.synthetic import make_tracks
+
+    early = History(train_loss=[1.0] * 49, stopped_early=True, best_epoch=33)
+    assert how_it_ended(early, 15, 300) == (
+        "stopped early at epoch 49: validation loss had not improved for 15 epochs "
+        "(the weights of epoch 34, its best, are kept)"
+    )
+    assert how_it_ended(History(train_loss=[1.0] * 300), 15, 300) == (
+        "reached the 300 epochs asked for"
+    )
+    make_tracks(400, seed=2).to_csv(tmp_path / "tracks.csv", index=False)
+    source = TracksSource(
+        Settings(data="file", hidden=(8,), lr=0.05, epochs=500), str(tmp_path / "tracks.csv")
+    )
+    source.load()
+    source.fit(())
+    n = source.model.history.n_epochs
+    assert n < 500 and source.ended().startswith(f"stopped early at epoch {n}: validation loss")
+
+
+def test_a_digits_model_from_the_page_is_evaluated_on_images_it_never_saw(
+    tmp_path: Path,
+) -> None:
+    """The page's digits are the command line's split for the same seed: the model it
+    downloads, scored by ``nnscratch evaluate --data digits``, is scored on the test images
+    of its own seed, none of which is among the page's training (or validation) images."""
+    from nnscratch.app.playground.sources import ToySource
+    from nnscratch.data.images import load_images
+    from nnscratch.tasks.registry import load_model
+
+    source = ToySource(Settings(data="digits", hidden=(16,), epochs=3, seed=3))
+    source.fit(())
+    source.save(tmp_path / "model.npz")
+    model = load_model(tmp_path / "model.npz")
+    assert model.seed == 3
+    test = load_images("digits", model.seed).X_test
+    seen = {row.tobytes() for row in np.round(np.r_[source.data.X_train, source.data.X_val] * 16)}
+    assert len(seen) == 1797 - len(test)
+    assert not seen & {row.tobytes() for row in np.round(test * 16)}
+    result = run("evaluate", "--model", str(tmp_path / "model.npz"), "--data", "digits")
+    assert result.returncode == 0, result.stderr
+    assert "the test images of scikit-learn's bundled 8×8 digits" in result.stdout

@@ -5,6 +5,11 @@ blobs — a 1-D regression curve, and scikit-learn's bundled 8×8 digits. Every
 set is generated from the seed given (same seed, same points) and split into
 training and validation halves the same way. Inputs are in the user layout
 ``(n_samples, n_features)``, roughly within [-1, 1] (digits: pixels in [0, 1]).
+
+The digits are the command line's: its split of the same seed
+(:func:`~nnscratch.data.images.load_digit_sample`) keeps its test images apart,
+and the halves are drawn from its training images only, so a model trained here
+and scored by ``nnscratch evaluate --data digits`` is scored on images it never saw.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from nnscratch.data.images import load_digit_sample
 
 #: Points a generated set holds (half for training, half for validation).
 N_POINTS = 600
@@ -95,12 +102,10 @@ def make_toy(name: str, noise: float = 0.1, seed: int = 0, n: int = N_POINTS) ->
     """The set ``name`` with Gaussian ``noise`` (std, in input units; on the target for
     ``curve``; not used for ``digits``), split in two seeded halves."""
     rng = np.random.default_rng(seed)
-    if name == "digits":
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()  # 0..16 a pixel; as an 8-bit image holds them, so that a
-        X = np.round(digits.data * (255 / 16)) / 255  # PNG of a digit reads back the same
-        y = digits.target.astype(float)
+    if name == "digits":  # the command line's training images for this seed, no test image
+        images = load_digit_sample(seed, dtype=np.float64)
+        X = np.round(images.X_train * 255) / 255  # as an 8-bit PNG of a digit holds them
+        y = images.y_train.astype(float)
     elif name in GENERATORS:
         X, y = GENERATORS[name](n, rng)
         if name == "curve":

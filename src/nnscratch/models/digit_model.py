@@ -63,6 +63,13 @@ class DigitModel(WrapsEstimator):
         return self.image_shape[0] * self.image_shape[1]
 
     @property
+    def seed(self) -> int:
+        """The seed it was trained with (``random_state``; 0 where none was given): the one
+        that splits a seeded image source into the same training and test images."""
+        seed = self.estimator.random_state
+        return int(seed) if isinstance(seed, int | np.integer) and seed is not True else 0
+
+    @property
     def classes_(self) -> np.ndarray:
         return self.estimator.classes_
 
@@ -112,14 +119,16 @@ class DigitModel(WrapsEstimator):
             names, X, notes = read_png_folder(folder, self.image_shape)
             frame = self.predictions(X, pd.DataFrame({"file": names}))
             return Predictions(frame, len(X), "images", [f"note: {n}" for n in notes])
-        images = load_images(source)
+        images = load_images(source, self.seed)
         index = pd.DataFrame({"index": np.arange(len(images.X_test))})
         frame = self.predictions(images.X_test, index)
         return Predictions(frame, len(frame), "images")
 
     def evaluate(self, source: str, model_file: str) -> tuple[Results, list[str]]:
-        """The model scored on the test images of an image source."""
-        images = load_images(source)
+        """The model scored on the test images of an image source: for a source split by a
+        seed (the bundled digits, an ``.npz``), the split of the seed it was trained with,
+        so none of its training images is scored."""
+        images = load_images(source, self.seed)
         scores = classification_metrics(
             images.y_test, self.predict_proba(images.X_test), self.classes_
         )

@@ -341,11 +341,22 @@ class Session:
         """The thread's last act: free the slot; done, unless closed; tell the page."""
         self._registry._free_slot(self)
         if self.state is not State.CLOSED:
-            self.reason = self.reason or "reached the epochs asked for"
+            self.reason = self.reason or self._ended()
             self._enter(State.DONE)
         self._publish(None)
         self._end_log()
         self._lock.notify_all()
+
+    def _ended(self) -> str:
+        """How a fit that the session did not stop ended, as its source tells it (early
+        stopping), or by the epochs it ran."""
+        ended = getattr(self.source, "ended", None)
+        said = ended() if callable(ended) else None
+        if said:
+            return said
+        if self.epoch >= self.settings.epochs:
+            return f"reached the {self.settings.epochs} epochs asked for"
+        return f"the training loop stopped at epoch {self.epoch} of {self.settings.epochs}"
 
     def _due(self, epoch: int) -> bool:
         """Whether epoch ``epoch`` (0-based) is drawn: asked at its last step, where a pause

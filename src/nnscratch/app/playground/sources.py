@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from nnscratch.app.playground.settings import TRACKS, Settings
+from nnscratch.core.training import History
 from nnscratch.data.toys import ToyData, make_toy
 from nnscratch.errors import RequestError
 from nnscratch.models.classifier import MLPClassifier
@@ -60,6 +62,27 @@ class Source(Protocol):
     def save(self, path: Path) -> None:
         """The model file of the weights as they are (the session calls it paused or done)."""
         ...
+
+    # optional: ``ended() -> str | None``, how the fit ended where the training loop
+    # itself stopped it ("stopped early at epoch 49: …"); the session asks it once done
+
+
+def how_it_ended(history: History | None, patience: int | None, epochs: int) -> str | None:
+    """What the page says of a finished fit: stopped early (when, why, which weights are
+    kept), or the epochs asked for reached; None where the history does not tell."""
+    if history is None:
+        return None
+    if history.stopped_early:
+        said = (
+            f"stopped early at epoch {history.n_epochs}: validation loss had not improved "
+            f"for {patience} epochs"
+        )
+        if history.best_epoch is not None:
+            said += f" (the weights of epoch {history.best_epoch + 1}, its best, are kept)"
+        return said
+    if history.n_epochs >= epochs:
+        return f"reached the {epochs} epochs asked for"
+    return None
 
 
 def estimator_for(settings: Settings, data: ToyData) -> MLPClassifier | MLPRegressor:
@@ -115,6 +138,9 @@ class ToySource:
             data.X_train, data.y_train, eval_set=(data.X_val, data.y_val), callbacks=callbacks
         )
 
+    def ended(self) -> str | None:
+        return how_it_ended(getattr(self.estimator, "history_", None), None, self.settings.epochs)
+
     def save(self, path: Path) -> None:
         """The estimator's model file; for 8×8 digits the digits model ``nnscratch predict``
         reads. Paused runs too: the weights as they are."""
@@ -137,7 +163,9 @@ class ToySource:
 
 class TracksSource:
     """A tracks file (``None``: the built-in synthetic sample), read, split and trained as
-    ``nnscratch train`` does it, through its task, with the settings' network."""
+    ``nnscratch train`` does it, through its task, with the settings' network: early
+    stopping included (the recipe's patience; the page says when it stopped, and why),
+    for the epochs the page asks (no step budget)."""
 
     def __init__(self, settings: Settings, path: str | None) -> None:
         self.settings, self.path = settings, path
@@ -156,8 +184,9 @@ class TracksSource:
                 epochs=settings.epochs,
                 lr_schedule="constant",
             )
-            .with_overrides(patience=None, max_steps=None, n_members=1, k=1, n_jobs=1)
+            .with_overrides(n_members=1, k=1, n_jobs=1)
         )
+        self.recipe = replace(self.recipe, max_steps=None)  # the page's epochs, all of them
         self.data: ToyData | None = None  # nothing to draw but the network's own figures
         self.model: Any = None
 
@@ -177,6 +206,10 @@ class TracksSource:
         self.model = self.task.fit(
             self.loaded, self.recipe, self.settings.seed, callbacks=callbacks
         )
+
+    def ended(self) -> str | None:
+        history = None if self.model is None else self.model.history
+        return how_it_ended(history, self.recipe.patience, self.settings.epochs)
 
     def save(self, path: Path) -> None:
         """The model ``nnscratch train`` would have written: ``predict`` and ``serve`` read it."""
