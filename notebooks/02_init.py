@@ -14,9 +14,10 @@
 # With `z = Σ_j w_j a_j` and independent zero-mean weights, `Var(z) = n · Var(w) · E[a²]`.
 # ReLU keeps half of a symmetric `z`, so `E[relu(z)²] = Var(z) / 2`. He's
 # `Var(w) = 2 / n` makes the two factors cancel: the signal's size is the same in every
-# layer. The seed's `0.01 · N(0, 1)` multiplies it by `n · 1e-4 / 2` a layer — for
-# `n = 64`, by 0.0032. Docs: [Stage 2](../docs/2-init.md); live: the playground's
-# spirals with `init=small`, then `init=he` ([setups](../docs/playground.md)).
+# layer. The naive small initialisation `0.01 · N(0, 1)` multiplies it by `n · 1e-4 / 2` a
+# layer — for `n = 256`, by 0.0128 (its RMS by √0.0128 ≈ 0.11). Docs:
+# [Stage 2](../docs/2-init.md); live: the playground's spirals with `init=small`, then
+# `init=he` ([setups](../docs/playground.md)).
 
 # %%
 import matplotlib.pyplot as plt
@@ -55,9 +56,18 @@ ax.legend()
 ax.set_title("The signal through 10 ReLU layers of 256 units")
 
 # %% [markdown]
-# He keeps it near 1; Glorot (`2 / (n_in + n_out)`, made for tanh) halves it each
-# layer; the seed's init wipes it out by layer 3.
-assert 0.5 < curves["he"][-1] < 2 and curves["small"][-1] < 1e-20
+# Each layer's factor, measured: the RMS of layer `l + 1` over layer `l`'s, averaged over
+# the ten layers. He keeps it near 1; Glorot (`2 / (n_in + n_out)`, made for tanh) gives a
+# ReLU layer half the variance it needs, so it multiplies the RMS by about √½ ≈ 0.71 a
+# layer; the naive small initialisation by about 0.11, so ten layers leave ~3e-10 of it.
+
+# %%
+for method, rms in curves.items():
+    factor = (rms[-1] / rms[0]) ** (1 / (len(rms) - 1))
+    print(f"{method:>6}: × {factor:.2f} a layer, RMS after 10 layers {rms[-1]:.2g}")
+glorot_factor = (curves["glorot"][-1] / curves["glorot"][0]) ** (1 / 9)
+assert 0.5 < curves["he"][-1] < 2 and abs(glorot_factor - 0.5**0.5) < 0.03
+assert 1e-10 < curves["small"][-1] < 1e-9
 
 # %% [markdown]
 # ### Exercise 2.1

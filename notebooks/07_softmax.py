@@ -20,6 +20,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
 from solutions import fill
 
 from nnscratch.app.learn.exercises import check
@@ -32,8 +33,29 @@ Z = np.random.default_rng(0).normal(size=(10, 5))
 e = np.exp(Z - Z.max(axis=0))
 np.testing.assert_allclose(e / e.sum(axis=0), ACTIVATIONS["softmax"].function(Z), rtol=1e-12)
 
-model = MLPClassifier(hidden_layer_sizes=(64,), epochs=30, random_state=0).fit(X[:1400], y[:1400])
-print(f"accuracy on 397 held-out digits: {model.score(X[1400:], y[1400:]):.3f}")
+model = MLPClassifier(hidden_layer_sizes=(64,), learning_rate=3e-3, random_state=0)
+model.fit(X[:1400], y[:1400])
+short = MLPClassifier(hidden_layer_sizes=(64,), epochs=30, random_state=0)
+short.fit(X[:1400], y[:1400])
+logistic = LogisticRegression(max_iter=2000).fit(X[:1400], y[:1400])
+scores = {
+    f"MLP, Adam 3e-3, early stopping ({model.n_epochs_} epochs)": model,
+    "MLP, Adam 1e-3, 30 epochs": short,
+    "logistic regression": logistic,
+}
+scores = {name: m.score(X[1400:], y[1400:]) for name, m in scores.items()}
+for name, score in scores.items():
+    print(f"{score:.3f}  {name}")
+
+# %% [markdown]
+# Accuracy on the last 397 digits, written by other people than the first 1,400 (so lower
+# than on a shuffled split). A hidden layer pays only once it has trained long enough:
+# at Adam's default rate, stopped after 30 epochs, the MLP is still below the linear
+# model; at 3e-3 with early stopping (10 % of the training digits held out) it passes it.
+
+# %%
+mlp, short_mlp, linear = scores.values()
+assert short_mlp < linear < mlp
 
 # %%
 proba = model.predict_proba(X[1400:1408])

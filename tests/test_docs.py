@@ -1,7 +1,15 @@
-"""Every ``python`` block in docs/ runs, in order, page by page: the docs cannot rot."""
+"""Every ``python`` block in docs/ runs, in order, page by page: the docs cannot rot.
+
+A figure a page quotes is computed, not written: a ``python`` block followed by an
+``output`` block must print exactly that output (a number may differ by one unit in
+its last printed digit, for the last bits a BLAS kernel may change), so a page whose
+quoted figure drifts from what its code computes fails here.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 from pathlib import Path
@@ -10,7 +18,14 @@ import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+#: A python block, and the output block right after it, if any.
+BLOCK_AND_OUTPUT = re.compile(
+    r"^```python\n(?P<code>.*?)^```\n(?:\s*^```output\n(?P<output>.*?)^```)?",
+    re.DOTALL | re.MULTILINE,
+)
 PAGES = sorted(p for p in DOCS.glob("*.md") if BLOCK.search(p.read_text()))
+#: A number as printed: 3,521 · -0.25 · 1.17e-19 · 99.7
+NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
 def test_pages_with_code_exist() -> None:
@@ -22,6 +37,39 @@ def test_pages_with_code_exist() -> None:
 NEEDS = re.compile(r"^<!-- needs: ([\w.]+) -->")
 
 
+def same_figure(quoted: str, printed: str) -> bool:
+    """Whether ``printed`` is the number ``quoted``, to one unit of its last digit."""
+    if quoted == printed:
+        return True
+    digits = quoted.split("e")[0].lstrip("-").replace(",", "")
+    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    exponent = int(quoted.split("e")[1]) if "e" in quoted else 0
+    unit = 10.0 ** (exponent - decimals)
+    a, b = (float(x.replace(",", "")) for x in (quoted, printed))
+    return abs(a - b) <= unit * 1.0000001
+
+
+def check_output(where: str, quoted: str, printed: str) -> None:
+    """``printed`` is what the page quotes: the same words, the same figures."""
+    words = [NUMBER.sub("#", line.rstrip()) for line in quoted.strip().splitlines()]
+    said = [NUMBER.sub("#", line.rstrip()) for line in printed.strip().splitlines()]
+    assert said == words, f"{where}: the page quotes\n{quoted}\nthe code prints\n{printed}"
+    for q, p in zip(NUMBER.findall(quoted), NUMBER.findall(printed), strict=True):
+        assert same_figure(q, p), f"{where}: the page quotes {q}, the code prints {p}"
+
+
+def run_page(text: str, name: str, namespace: dict[str, object]) -> None:
+    """Run ``text``'s python blocks in order; each one followed by an output block must
+    print that output."""
+    for number, match in enumerate(BLOCK_AND_OUTPUT.finditer(text), start=1):
+        where = f"{name} block {number}"
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(match["code"], where, "exec"), namespace)
+        if match["output"] is not None:
+            check_output(where, match["output"], printed.getvalue())
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_code_blocks_run(page: Path, tmp_path: Path) -> None:
     needs = NEEDS.match(page.read_text())
@@ -31,10 +79,30 @@ def test_code_blocks_run(page: Path, tmp_path: Path) -> None:
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
-        for number, code in enumerate(BLOCK.findall(page.read_text()), start=1):
-            exec(compile(code, f"{page.name} block {number}", "exec"), namespace)
+        run_page(page.read_text(), page.name, namespace)
     finally:
         os.chdir(cwd)
+
+
+def test_a_figure_that_differs_from_what_its_code_prints_fails() -> None:
+    """A page that quotes a wrong figure (the old 'about 1e-33' beside a snippet that
+    computes 1.17e-19), a wrong word, or a figure off by more than its last digit fails;
+    the right ones, and one unit of a last digit (a kernel's rounding), pass."""
+    code = 'print(f"small: E[a²] {1.17e-19:.3g}, weights {3408:,}, ratio {0.7071:.2f}")'
+
+    def page(output: str) -> str:
+        return f"```python\n{code}\n```\n\n```output\n{output}\n```\n"
+
+    run_page(page("small: E[a²] 1.17e-19, weights 3,408, ratio 0.71"), "right", {})
+    run_page(page("small: E[a²] 1.16e-19, weights 3,408, ratio 0.71"), "last digit", {})
+    for wrong in (
+        "small: E[a²] 1e-33, weights 3,408, ratio 0.71",
+        "small: E[a²] 1.17e-19, weights 3,392, ratio 0.71",
+        "small: E[a²] 1.17e-19, weights 3,408, ratio 0.50",
+        "small: E[a²] 1.17e-19, weights 3,408, halves",
+    ):
+        with pytest.raises(AssertionError, match="the page quotes"):
+            run_page(page(wrong), "wrong", {})
 
 
 def test_readme_python_blocks_run(tmp_path: Path) -> None:

@@ -83,8 +83,9 @@ def test_two_moons_learns_past_97_percent_and_the_boundary_moves(page, playgroun
 def test_six_sigmoid_layers_with_the_seeds_init_show_the_vanishing_warning(
     page, playground
 ) -> None:
-    """(b) The same data, 6 sigmoid layers, the seed's 0.01·N(0, 1): after one step the
-    warnings say the signal has vanished, and link to the page on initialisation."""
+    """(b) The same data, 6 sigmoid layers, the naive small initialisation 0.01·N(0, 1):
+    after one step the warnings say the signal has vanished, and link to the page on
+    initialisation."""
     page.goto(f"{playground}/#{VANISHING}&epochs=50")
     page.wait_for_selector("#status[data-state=ready]")
     page.click("#step")

@@ -7,8 +7,8 @@ For layer sizes ``n = [n0, n1, ..., nL]`` the network has, for ``l = 1..L``::
 He initialisation (for ReLU layers) draws ``W[l] ~ N(0, 2 / n[l-1])`` and sets
 ``b[l] = 0``, so the mean square activation stays about the same from layer
 to layer instead of shrinking or exploding. Glorot (for tanh / sigmoid) draws
-``W[l] ~ N(0, 2 / (n[l-1] + n[l]))``; the seed's ``"small"`` init draws
-``0.01 · N(0, 1)``, which the analysis lab shows collapsing the signal.
+``W[l] ~ N(0, 2 / (n[l-1] + n[l]))``; the naive small initialisation ``"small"``
+draws ``0.01 · N(0, 1)``, which the analysis lab shows collapsing the signal.
 
 Each layer's weights and bias sit side by side in one block ``[W[l] | b[l]]``
 of shape ``(n[l], n[l-1] + 1)``, and all blocks are views into one flat
@@ -148,8 +148,8 @@ def initialize(
     """Draw initial parameters for ``layer_sizes``; biases start at zero.
 
     ``method`` is ``"he"`` (default, ``N(0, 2/n[l-1])``), ``"glorot"``
-    (``N(0, 2/(n[l-1]+n[l]))``) or ``"small"`` (``0.01·N(0, 1)``, the seed's
-    naive choice). Draws are made in float64 from ``rng`` (a Generator or a
+    (``N(0, 2/(n[l-1]+n[l]))``) or ``"small"`` (``0.01·N(0, 1)``, the naive
+    small initialisation, to see why not). Draws are made in float64 from ``rng`` (a Generator or a
     seed) layer by layer and then cast, so the same seed gives the same
     values in every dtype, to that dtype's precision.
 

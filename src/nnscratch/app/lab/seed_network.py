@@ -45,7 +45,7 @@ def experiment_init(lab: Lab) -> dict[str, Any]:
     for init, label in (
         ("he", "He  N(0, 2/n_in)"),
         ("glorot", "Glorot  N(0, 2/(n_in+n_out))"),
-        ("small", "0.01·N(0, 1)"),
+        ("small", "naive small  0.01·N(0, 1)"),
     ):
         net = lab.network("relu", init)
         signal[label] = layer_signal(net, lab)
