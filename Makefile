@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: train test lint bench extras clean notebooks
+.PHONY: train test lint bench extras clean notebooks pages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[learn]'
 	$(BIN)/jupytext --to ipynb --quiet notebooks/0*.py
+
+# the stage pages as HTML in the package, for the playground's links (after editing one)
+pages: $(STAMP)
+	$(BIN)/python docs/render_pages.py
 
 # the suite, and every notebook run with its exercises' answers filled in and checked
 test: lint notebooks

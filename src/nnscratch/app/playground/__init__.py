@@ -8,6 +8,8 @@
     stream     the server-sent events: numbered, a bounded replay log, one encoding
     watch      a command-line run streamed read-only to the same page
     page.html  the page (plain JavaScript on canvases; package data, nothing fetched)
+    pages/     the stage pages the warnings link to, as HTML (docs/render_pages.py)
+    vendor/    KaTeX, with its licence, which typesets those pages' math
 
 It imports the layers below the application and ``app.runs``; no other feature.
 """

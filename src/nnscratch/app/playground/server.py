@@ -17,6 +17,8 @@ most::
     POST   /api/sessions/{id}/{action}   start | pause | step (one epoch) → its status
                                          (429 when MAX_SESSIONS are training, 409 done)
     GET    /api/sessions/{id}/model      the model as a model file (paused or done)
+    GET    /docs/{name}.md               a stage page, rendered (the warnings' "why" links)
+    GET    /vendor/katex/…               KaTeX, which typesets the pages' math
 
 Each epoch's event carries the losses, the accuracy (or RMSE), the decision
 boundary of 2-D points (the network's output on a grid, through the training
@@ -51,19 +53,28 @@ __all__ = [
     "serve",
 ]
 
-#: The project's docs, beside the package in a source checkout (the warnings link there).
-DOCS = Path(__file__).resolve().parents[4] / "docs"
+#: The stage pages, rendered from docs/ into the package (``docs/render_pages.py``).
+PAGES = "pages"
 #: Seconds uvicorn waits for requests still running once told to stop (the event
 #: streams end at once; this bounds anything else).
 SHUTDOWN_SECONDS = 1.0
 
 
 def docs_page(name: str) -> tuple[str, int, None, str]:
-    """A stage page of the docs as plain text, or a 404 that says where the docs are."""
-    path = DOCS / name
-    if re.fullmatch(r"[\w.-]+\.md", name) and path.is_file():
-        return path.read_text(encoding="utf-8"), 200, None, "text/plain; charset=utf-8"
-    return f"{name}: the docs are in the project's docs/ folder", 404, None, "text/plain"
+    """A stage page (``2-init.md``) as the HTML rendered into the package, or a 404 that
+    says where the docs are."""
+    here = resources.files("nnscratch.app.playground").joinpath(PAGES)
+    if re.fullmatch(r"[\w.-]+\.md", name):
+        page = here.joinpath(name.removesuffix(".md") + ".html")
+        if page.is_file():
+            return page.read_text("utf-8"), 200, None, "text/html; charset=utf-8"
+    missing = f"{name}: not a stage page; the docs are in the project's docs/ folder"
+    return missing, 404, None, "text/plain; charset=utf-8"
+
+
+def vendored() -> Path:
+    """The folder of the vendored JavaScript (KaTeX), inside the package."""
+    return Path(str(resources.files("nnscratch.app.playground").joinpath("vendor")))
 
 
 def page() -> str:
@@ -76,7 +87,8 @@ def build_playground(sessions: Sessions | None = None) -> Any:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import HTMLResponse, JSONResponse, Response
-    from starlette.routing import Route
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
 
     sessions = Sessions() if sessions is None else sessions
 
@@ -143,6 +155,7 @@ def build_playground(sessions: Sessions | None = None) -> Any:
             Route("/api/sessions/{id}/model", model),
             Route("/api/sessions/{id}/{action}", control, methods=["POST"]),
             Route("/docs/{name}", docs),
+            Mount("/vendor", StaticFiles(directory=vendored()), name="vendor"),
         ],
         exception_handlers={RequestError: request_error},
         lifespan=lifespan,
