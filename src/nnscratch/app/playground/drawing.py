@@ -1,7 +1,9 @@
 """What the playground page draws of an epoch, read through the training loop's
 read-only view (:class:`LiveView`, a step observer): every layer's telemetry and its
-warnings, the weights, and for a small set its validation points' outcome (the decision
-boundary or the curve, the confusion matrix or predicted against actual).
+warnings, the weights (the network diagram's edges), and for a small set its validation
+points' outcome (the decision boundary or the curve, the confusion matrix or predicted
+against actual); for points in the plane also every hidden unit's output over the plane
+(the neuron view: what each unit has learned to respond to).
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ from nnscratch.data.toys import ToyData
 GRID, EXTENT = 48, 1.6
 #: Weight matrices larger than this many values are not sent (too many to draw).
 MAX_DRAWN_WEIGHTS = 16_384
+#: Each hidden unit's map: its output on UNIT_GRID × UNIT_GRID points of the plane.
+UNIT_GRID = 20
+#: A network with more hidden units than this gets no neuron view (too many to draw).
+MAX_DRAWN_UNITS = 128
+#: A unit's map is sent as whole numbers from -UNIT_LEVELS to UNIT_LEVELS, times its scale.
+UNIT_LEVELS = 100
 #: What the page is told about a layer, from each telemetry record.
 LAYER_KEYS = (
     "layer",
@@ -44,11 +52,27 @@ WARNING_DOCS = {
 }
 
 
-def boundary_grid() -> np.ndarray:
-    """The grid's points ``(GRID², 2)``, row by row from the top left."""
-    axis = np.linspace(-EXTENT, EXTENT, GRID)
+def boundary_grid(size: int = GRID) -> np.ndarray:
+    """The grid's points ``(size², 2)``, row by row from the top left."""
+    axis = np.linspace(-EXTENT, EXTENT, size)
     xs, ys = np.meshgrid(axis, axis[::-1])
     return np.c_[xs.ravel(), ys.ravel()]
+
+
+def unit_maps(traced: list[tuple[np.ndarray, np.ndarray]]) -> list[dict[str, Any]] | None:
+    """Every hidden layer's units over the plane, from the network traced on the unit grid:
+    per layer, each unit's ``scale`` (its largest absolute output) and its ``map``, the
+    outputs over the scale in whole steps of 1/:data:`UNIT_LEVELS` (row by row from the top
+    left). None where the network has more than :data:`MAX_DRAWN_UNITS` hidden units."""
+    hidden = [A for _, A in traced[:-1]]
+    if sum(len(A) for A in hidden) > MAX_DRAWN_UNITS:
+        return None
+    layers = []
+    for A in hidden:
+        scale = np.abs(A).max(axis=1)
+        level = np.round(A / np.where(scale > 0, scale, 1.0)[:, None] * UNIT_LEVELS)
+        layers.append({"scale": np.round(scale, 4).tolist(), "maps": level.astype(int).tolist()})
+    return layers
 
 
 class LiveView:
@@ -83,7 +107,9 @@ class LiveView:
         self.figures: dict[str, Any] | None = None
         if data is not None:
             self.X_val = to_network_layout(data.X_val, np.float64)
-            self.grid = to_network_layout(boundary_grid()) if data.n_features == 2 else None
+            plane = data.n_features == 2
+            self.grid = to_network_layout(boundary_grid()) if plane else None
+            self.unit_grid = to_network_layout(boundary_grid(UNIT_GRID)) if plane else None
             self.curve = np.linspace(-EXTENT, EXTENT, 121)[None, :]
 
     def on_step(self, view: StepView) -> None:
@@ -135,6 +161,7 @@ class LiveView:
             out["boundary"] = np.round(
                 grid_out[-1] if len(grid_out) == 1 else grid_out.argmax(axis=0), 3
             ).tolist()
+            out["units"] = unit_maps(view.trace(self.unit_grid))
         return out
 
 

@@ -155,8 +155,15 @@ class ToySource:
         data = self.data
         assert data is not None
         points = None
-        if data.n_features <= 2:
-            points = {"X": np.round(data.X_val, 3).tolist(), "y": np.round(data.y_val, 3).tolist()}
+        if data.n_features <= 2:  # the validation points, and the training points
+            points = {
+                "X": np.round(data.X_val, 3).tolist(),
+                "y": np.round(data.y_val, 3).tolist(),
+                "train": {
+                    "X": np.round(data.X_train, 3).tolist(),
+                    "y": np.round(data.y_train, 3).tolist(),
+                },
+            }
         classes = None if data.classes is None else data.classes.tolist()
         return {"classes": classes, "n_features": data.n_features, "points": points}
 

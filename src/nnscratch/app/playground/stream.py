@@ -48,7 +48,7 @@ POLL_SECONDS = 0.05
 PING_SECONDS = 10
 #: The keys of an event that are drawn from the newest event only, left out of the
 #: light copy kept for a page that starts over (and, in each layer, its histogram).
-FIGURES = ("weights", "boundary", "confusion", "pred_actual", "curve", "warnings")
+FIGURES = ("weights", "boundary", "units", "confusion", "pred_actual", "curve", "warnings")
 
 logger = logging.getLogger(__name__)
 
