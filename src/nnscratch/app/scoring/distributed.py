@@ -105,9 +105,7 @@ class DaskChunks:
         )
         in_flight = deque(itertools.islice(upcoming, window))
         try:
-            for i in itertools.count():
-                if not in_flight:
-                    break
+            for i in range(len(blocks)):  # one taken, one more sent, while any is left
                 chunk = taken(in_flight.popleft(), i, self.source)
                 in_flight.extend(itertools.islice(upcoming, 1))
                 if self.on_part is not None:
