@@ -165,6 +165,34 @@ print("ok")
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr
 
 
+#: What the optional extras bring (and what comes only with them): the command line must
+#: start without any of it, as after ``pip install nnscratch`` alone.
+EXTRAS_ONLY = ("fastapi", "starlette", "sse_starlette", "anyio", "uvicorn", "prometheus_client",
+               "httpx", "playwright", "dask", "distributed", "pyarrow", "onnx", "onnxruntime",
+               "jupytext", "nbmake", "torch", "jax", "kagglehub")  # fmt: skip
+
+
+def test_the_command_line_starts_without_the_optional_extras() -> None:
+    """Every command's module is imported as the command line starts: none may import an
+    extra's package at that point (a command that needs one imports it when it runs, and
+    says what to install)."""
+    code = f"""
+import sys
+class Absent:  # as if not installed (sys.modules[name] = None would mislead SciPy's checks)
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {EXTRAS_ONLY!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}")
+sys.meta_path.insert(0, Absent())
+from nnscratch.app.cli.main import build_parser
+assert "predict" in build_parser().format_help()
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr
+
+
 def test_no_deferred_imports_of_our_own_modules() -> None:
     """Imports inside functions existed only to dodge cycles; none are left."""
     deferred = []

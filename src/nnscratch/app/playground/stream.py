@@ -35,8 +35,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import anyio
-
 from nnscratch.errors import NNScratchError
 
 #: Events kept whole for a reconnecting page; one further behind starts over.
@@ -188,6 +186,8 @@ async def stream(
 ) -> AsyncIterator[Any]:
     """The page's messages (see :func:`next_messages`), as they come, until the log's
     ``done`` (or ``closed()``); the first also sets the browser's reconnection delay."""
+    import anyio  # the serve extra's (Starlette's): the command line starts without it
+
     sent, retry = last, RETRY_MS
     while True:
         new, sent = next_messages(log, sent, hello)
