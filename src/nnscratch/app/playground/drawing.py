@@ -29,6 +29,10 @@ UNIT_GRID = 20
 MAX_DRAWN_UNITS = 128
 #: A unit's map is sent as whole numbers from -UNIT_LEVELS to UNIT_LEVELS, times its scale.
 UNIT_LEVELS = 100
+#: A unit's map is drawn about its activation's neutral output (sigmoid's 1/2, 0 for the
+#: others), on a scale of at least UNIT_FLOOR: a unit whose output hardly changes over the
+#: plane (a vanished signal) is drawn pale, not stretched into a pattern.
+UNIT_FLOOR = 0.1
 #: What the page is told about a layer, from each telemetry record.
 LAYER_KEYS = (
     "layer",
@@ -59,18 +63,22 @@ def boundary_grid(size: int = GRID) -> np.ndarray:
     return np.c_[xs.ravel(), ys.ravel()]
 
 
-def unit_maps(traced: list[tuple[np.ndarray, np.ndarray]]) -> list[dict[str, Any]] | None:
+def unit_maps(
+    traced: list[tuple[np.ndarray, np.ndarray]], activations: list[str]
+) -> list[dict[str, Any]] | None:
     """Every hidden layer's units over the plane, from the network traced on the unit grid:
-    per layer, each unit's ``scale`` (its largest absolute output) and its ``map``, the
-    outputs over the scale in whole steps of 1/:data:`UNIT_LEVELS` (row by row from the top
-    left). None where the network has more than :data:`MAX_DRAWN_UNITS` hidden units."""
+    per layer, each unit's ``scale`` (its output's largest distance from the activation's
+    neutral value, at least :data:`UNIT_FLOOR`) and its ``map``, that distance over the
+    scale in whole steps of 1/:data:`UNIT_LEVELS` (row by row from the top left). None
+    where the network has more than :data:`MAX_DRAWN_UNITS` hidden units."""
     hidden = [A for _, A in traced[:-1]]
     if sum(len(A) for A in hidden) > MAX_DRAWN_UNITS:
         return None
     layers = []
-    for A in hidden:
-        scale = np.abs(A).max(axis=1)
-        level = np.round(A / np.where(scale > 0, scale, 1.0)[:, None] * UNIT_LEVELS)
+    for A, activation in zip(hidden, activations, strict=False):
+        moved = A - (0.5 if activation == "sigmoid" else 0.0)
+        scale = np.maximum(np.abs(moved).max(axis=1), UNIT_FLOOR)
+        level = np.round(moved / scale[:, None] * UNIT_LEVELS)
         layers.append({"scale": np.round(scale, 4).tolist(), "maps": level.astype(int).tolist()})
     return layers
 
@@ -161,7 +169,8 @@ class LiveView:
             out["boundary"] = np.round(
                 grid_out[-1] if len(grid_out) == 1 else grid_out.argmax(axis=0), 3
             ).tolist()
-            out["units"] = unit_maps(view.trace(self.unit_grid))
+            activations = [layer.activation for layer in view.layers]
+            out["units"] = unit_maps(view.trace(self.unit_grid), activations)
         return out
 
 
