@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from nnscratch.core.activations import ACTIVATIONS
 from nnscratch.core.gradcheck import (
     analytic_gradient,
+    check_gradient_functions,
     check_gradients,
     max_relative_error,
     network_away_from_kinks,
@@ -52,6 +53,36 @@ def test_the_checker_can_fail() -> None:
     wrong_sign = correct.copy()
     wrong_sign[net.params.weight_mask == 0] *= -1  # bias gradients flipped
     assert max_relative_error(wrong_sign, numeric) > 1e-2
+
+
+def test_the_gradient_check_of_plain_functions() -> None:
+    """``check_gradient_functions`` on ``f(params) → J`` and ``grad(params) → grads`` (a
+    learner's own functions): small for the package's gradients through plain arrays, large
+    for a gradient with its L2 term dropped; shapes that differ are named; the parameters
+    given are left as they were."""
+    net, X, Y = network_away_from_kinks([4, 6, 5, 1], "relu", "identity", m=7, seed=3)
+    L, lmbda = 2 + 1, 0.1
+
+    def load(params: list[np.ndarray]) -> None:
+        net.params.load_(params[:L], params[L:])
+
+    def f(params: list[np.ndarray]) -> float:
+        load(params)
+        return net.loss(X, Y, lmbda)
+
+    def grad(params: list[np.ndarray], lam: float = lmbda) -> list[np.ndarray]:
+        load(params)
+        net.forward(X)
+        net.backward(Y, lam)
+        return [g.copy() for g in [*net.grads.weights, *net.grads.biases]]
+
+    params = [w.copy() for w in net.params.weights] + [b.copy() for b in net.params.biases]
+    before = [p.copy() for p in params]
+    assert check_gradient_functions(f, grad, params) < 1e-6
+    assert check_gradient_functions(f, lambda ps: grad(ps, 0.0), params) > 1e-2
+    assert all(np.array_equal(a, b) for a, b in zip(params, before, strict=True))
+    with pytest.raises(ValueError, match=r"gradient 0 has shape \(4, 6\); its parameter has"):
+        check_gradient_functions(f, lambda ps: [g.T for g in grad(ps)], params)
 
 
 def test_forward_by_hand() -> None:

@@ -11,9 +11,29 @@ and the analytic gradient ``a`` agrees with the numeric one ``n`` when::
 is tiny. The ``floor`` keeps gradients that are (almost) exactly zero, such
 as those of a dead ReLU unit, from dividing rounding noise by zero. Run it in
 float64: in float32 the rounding noise of ``J`` swamps the difference.
+
+:func:`check_gradients` checks the package's :class:`~nnscratch.core.network.Network`;
+:func:`check_gradient_functions` checks any plain functions — ``f(params) → J`` and
+``grad(params) → [∂J/∂p for p in params]`` over a list of arrays — such as a
+learner's own forward pass, cost and backward pass::
+
+    def f(params):
+        weights, biases = params[:L], params[L:]
+        Y_hat, _ = forward(weights, biases, X)
+        return mse_cost(Y_hat, Y)
+
+    def grad(params):
+        weights, biases = params[:L], params[L:]
+        Y_hat, cache = forward(weights, biases, X)
+        dWs, dbs = backward(mse_gradient(Y_hat, Y), cache, weights)
+        return dWs + dbs
+
+    check_gradient_functions(f, grad, weights + biases)     # about 1e-9 when right
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -48,6 +68,27 @@ def objective(
     return net.loss_function.value(Y_hat, Y) + l2_penalty(net.params.weights, lmbda, X.shape[1])
 
 
+def numerical_gradients(
+    f: Callable[[list[np.ndarray]], float], params: list[np.ndarray], h: float = 1e-5
+) -> list[np.ndarray]:
+    """Central differences of ``f(params)`` for every entry of every array in ``params``
+    (new arrays, one per parameter). Each entry is moved by ±h in place and put back, so
+    ``f`` may read the arrays directly."""
+    grads = []
+    for p in params:
+        grad = np.empty_like(p)
+        for i in np.ndindex(p.shape):
+            saved = p[i]
+            p[i] = saved + h
+            plus = f(params)
+            p[i] = saved - h
+            minus = f(params)
+            p[i] = saved
+            grad[i] = (plus - minus) / (2 * h)
+        grads.append(grad)
+    return grads
+
+
 def numerical_gradient(
     net: Network,
     X: np.ndarray,
@@ -58,16 +99,9 @@ def numerical_gradient(
     weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Central-difference gradient of ``J`` over ``net.params.flat`` (a new flat array)."""
-    flat = net.params.flat
-    grad = np.empty_like(flat)
-    for i in range(flat.size):
-        saved = flat[i]
-        flat[i] = saved + h
-        plus = objective(net, X, Y, lmbda, masks, weights)
-        flat[i] = saved - h
-        minus = objective(net, X, Y, lmbda, masks, weights)
-        flat[i] = saved
-        grad[i] = (plus - minus) / (2 * h)
+    (grad,) = numerical_gradients(
+        lambda _: objective(net, X, Y, lmbda, masks, weights), [net.params.flat], h
+    )
     return grad
 
 
@@ -110,6 +144,29 @@ def check_gradients(
         analytic_gradient(net, X, Y, lmbda, masks, weights),
         numerical_gradient(net, X, Y, lmbda, h, masks, weights),
     )
+
+
+def check_gradient_functions(
+    f: Callable[[list[np.ndarray]], float],
+    grad: Callable[[list[np.ndarray]], Sequence[np.ndarray]],
+    params: Sequence[np.ndarray],
+    h: float = 1e-5,
+) -> float:
+    """Max relative error between ``grad(params)`` and central differences of ``f``.
+
+    ``params`` is a list of arrays (copied to float64; the originals are not touched);
+    ``grad`` returns one gradient per array, in the same order and shapes. A ``ValueError``
+    names a gradient whose shape differs from its parameter's.
+    """
+    copies = [np.array(p, dtype=np.float64) for p in params]
+    analytic = [np.asarray(g, dtype=np.float64) for g in grad([c.copy() for c in copies])]
+    if len(analytic) != len(copies):
+        raise ValueError(f"grad returned {len(analytic)} arrays for {len(copies)} parameters")
+    for i, (g, p) in enumerate(zip(analytic, copies, strict=True)):
+        if g.shape != p.shape:
+            raise ValueError(f"gradient {i} has shape {g.shape}; its parameter has {p.shape}")
+    numeric = numerical_gradients(f, copies, h)
+    return max(max_relative_error(a, n) for a, n in zip(analytic, numeric, strict=True))
 
 
 def network_away_from_kinks(
