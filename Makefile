@@ -25,7 +25,7 @@ lint: $(STAMP)
 # the notebooks' .ipynb from their jupytext sources (notebooks/*.py)
 notebooks: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[learn]'
-	$(BIN)/jupytext --to ipynb --quiet notebooks/0*.py
+	$(BIN)/jupytext --to ipynb --quiet notebooks/[0-9]*.py
 
 # the stage pages as HTML in the package, for the playground's links (after editing one)
 pages: $(STAMP)

@@ -22,10 +22,10 @@
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from solutions import fill
+from course import fill
 
 from nnscratch.app.learn.exercises import check
-from nnscratch.core.network import to_network_layout
+from nnscratch.core import network
 from nnscratch.data.cleaning import clean
 from nnscratch.data.synthetic import make_tracks
 from nnscratch.data.tracks import tracks_from_frame
@@ -58,7 +58,7 @@ np.testing.assert_array_equal(cleaned["year"].to_numpy(), years[usable].to_numpy
 
 # %%
 X = cleaned[["year", "tempo", "energy"]].to_numpy()
-X_net = to_network_layout(X, np.float64)
+X_net = network.to_network_layout(X, np.float64)  # the package's
 print(X.shape, "→", X_net.shape, X_net.flags["C_CONTIGUOUS"])
 np.testing.assert_array_equal(X_net, X.T)
 
@@ -70,9 +70,15 @@ ax.set_ylabel("tracks")
 ax.set_title("The sample's years, after cleaning")
 
 # %% [markdown]
+# ## Your turn
+# Each exercise is a function of your course workspace's `data.py` (`nnscratch learn
+# start` writes it; `nnscratch learn check data` checks it there). Write it here or
+# there: the check is the same.
+#
 # ### Exercise 1.1
 # Write `release_year(date)`: `"1999-05-01"`, `"2003"` and `"1987-11"` give the year
-# as a float; anything else (empty, garbage, month 13) gives `nan`.
+# as a float (spaces around the text do not matter); anything else (empty, garbage,
+# month 13) gives `nan`, never 0 and never an error.
 
 
 # %%
@@ -97,3 +103,17 @@ def minmax_scale(train: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.n
 
 minmax_scale = fill(minmax_scale)
 check("1.2", minmax_scale)
+
+# %% [markdown]
+# ### Exercise 1.3
+# Write `to_network_layout(X)`: `(m, n)` → `(n, m)`, a new C-contiguous array. Try
+# `X.reshape(n, m)` first and look at what the check says.
+
+
+# %%
+def to_network_layout(X: np.ndarray) -> np.ndarray:
+    raise NotImplementedError  # your code here
+
+
+to_network_layout = fill(to_network_layout)
+check("1.3", to_network_layout)

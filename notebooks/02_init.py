@@ -22,7 +22,7 @@
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-from solutions import fill
+from course import fill
 
 from nnscratch.app.learn.exercises import check
 from nnscratch.core.init import initialize
@@ -70,9 +70,12 @@ assert 0.5 < curves["he"][-1] < 2 and abs(glorot_factor - 0.5**0.5) < 0.03
 assert 1e-10 < curves["small"][-1] < 1e-9
 
 # %% [markdown]
+# ## Your turn (`init.py` of your workspace)
+#
 # ### Exercise 2.1
 # Write `he_weights(n_in, n_out, rng)`: a `(n_out, n_in)` matrix — a row per unit of the
-# layer — drawn from `N(0, 2 / n_in)` with the generator given.
+# layer — drawn from `N(0, 2 / n_in)` with the generator given. (He's uniform form,
+# `U(±√(6/n_in))`, has the same variance and passes too.)
 
 
 # %%
@@ -95,3 +98,22 @@ def glorot_weights(n_in: int, n_out: int, rng: np.random.Generator) -> np.ndarra
 
 glorot_weights = fill(glorot_weights)
 check("2.2", glorot_weights)
+
+# %% [markdown]
+# ### Exercise 2.3
+# Write `initialize(layer_sizes, rng)` → `(weights, biases)`: for `[13, 64, 32, 16, 1]`,
+# `W[l]` of shape `(n[l], n[l-1])` drawn with your `he_weights` from the one `rng`, layer
+# 1 first, and every `b[l]` zeros of shape `(n[l], 1)` — a column, so that it broadcasts
+# over the samples. This is where your network starts: `nnscratch learn train` hands the
+# weights it draws to the package's engine too.
+
+
+# %%
+def initialize(
+    layer_sizes: list[int], rng: np.random.Generator
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    raise NotImplementedError  # your code here
+
+
+initialize = fill(initialize)
+check("2.3", initialize)

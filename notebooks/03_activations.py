@@ -19,7 +19,7 @@
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-from solutions import fill
+from course import fill
 
 from nnscratch.app.learn.exercises import check
 from nnscratch.core.activations import ACTIVATIONS
@@ -43,27 +43,57 @@ print("the most a sigmoid layer passes back:", ACTIVATIONS["sigmoid"].derivative
 print("six of them:", 0.25**6)
 
 # %% [markdown]
+# ## Your turn (`activations.py`)
+# Each function takes a block `Z` of any shape, usually `(n[l], m)`, and returns a new
+# array of the same shape, leaving `Z` as it was.
+#
 # ### Exercise 3.1
-# Write `relu_derivative(z)`: 1 where `z > 0`, else 0, elementwise.
+# Write `relu(Z)`: `max(z, 0)` for every entry.
 
 
 # %%
-def relu_derivative(z: np.ndarray) -> np.ndarray:
+def relu(Z: np.ndarray) -> np.ndarray:
+    raise NotImplementedError  # your code here
+
+
+relu = fill(relu)
+check("3.1", relu)
+
+# %% [markdown]
+# ### Exercise 3.2
+# Write `relu_derivative(Z)`: 1 where `z > 0`, else 0 (at exactly 0: 0, as the package).
+
+
+# %%
+def relu_derivative(Z: np.ndarray) -> np.ndarray:
     raise NotImplementedError  # your code here
 
 
 relu_derivative = fill(relu_derivative)
-check("3.1", relu_derivative)
+check("3.2", relu_derivative)
 
 # %% [markdown]
-# ### Exercise 3.2
-# Write `sigmoid_derivative(z)`: `σ(z) (1 − σ(z))`.
+# ### Exercise 3.3
+# Write `sigmoid(Z)`: `1 / (1 + e^(−z))`, with no NaN at `z = ±800`.
 
 
 # %%
-def sigmoid_derivative(z: np.ndarray) -> np.ndarray:
+def sigmoid(Z: np.ndarray) -> np.ndarray:
+    raise NotImplementedError  # your code here
+
+
+sigmoid = fill(sigmoid)
+check("3.3", sigmoid)
+
+# %% [markdown]
+# ### Exercise 3.4
+# Write `sigmoid_derivative(Z)`: `σ(z) (1 − σ(z))`.
+
+
+# %%
+def sigmoid_derivative(Z: np.ndarray) -> np.ndarray:
     raise NotImplementedError  # your code here
 
 
 sigmoid_derivative = fill(sigmoid_derivative)
-check("3.2", sigmoid_derivative)
+check("3.4", sigmoid_derivative)

@@ -18,7 +18,7 @@
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-from solutions import fill
+from course import fill
 
 from nnscratch.app.learn.exercises import check
 from nnscratch.core.network import Network
@@ -41,8 +41,10 @@ ax.hist(A.ravel(), bins=30)
 ax.set_title("Ŷ at step 0: He init, 200 random inputs")
 
 # %% [markdown]
+# ## Your turn (`forward.py`)
+#
 # ### Exercise 4.1
-# Write `layer_forward(W, b, A_prev)` → `Z`.
+# Write `layer_forward(W, b, A_prev)` → `Z = W · A_prev + b`, `(n[l], m)`.
 
 
 # %%
@@ -55,12 +57,16 @@ check("4.1", layer_forward)
 
 # %% [markdown]
 # ### Exercise 4.2
-# Write `forward(weights, biases, X)` → `Ŷ`: ReLU on every hidden layer, the output
-# linear.
+# Write `forward(weights, biases, X)` → `(Y_hat, cache)`: your `layer_forward` for every
+# layer, ReLU on the hidden ones (`np.maximum(Z, 0)`, or your `relu`), the output linear;
+# `cache[l-1] = (A[l-1], Z[l])`, each layer's input and pre-activation — exactly what the
+# backward pass of stage 6 needs.
 
 
 # %%
-def forward(weights: list[np.ndarray], biases: list[np.ndarray], X: np.ndarray) -> np.ndarray:
+def forward(
+    weights: list[np.ndarray], biases: list[np.ndarray], X: np.ndarray
+) -> tuple[np.ndarray, list]:
     raise NotImplementedError  # your code here
 
 

@@ -1,6 +1,10 @@
-"""The course: a learner's code checked, stage by stage, against the package's own.
+"""The course: a learner builds the network stage by stage, checked against the package.
 
-    exercises   the notebooks' exercises and their checks, each with a specific hint
+    exercises    the one list of stages and exercises (the notebooks' and the workspace's)
+    stages/      one module a stage: its stub's text, its checks and their named mistakes
+    exercise     an exercise, a stage, and what checking an answer finds (an outcome)
+    checking     calling the learner's code, comparing answers, telling mistakes apart
+    workspace    the learner's folder: stubs written, modules loaded afresh
 
 It imports the layers below the application and ``app.runs``; no other feature.
 """

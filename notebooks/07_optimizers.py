@@ -9,17 +9,19 @@
 # ---
 
 # %% [markdown]
-# # Stage 6 — the training loop and its optimizers
+# # Stage 7 — the optimizers: how a step changes the weights
 #
-# Forward, backward, step — per batch, per epoch. Gradient descent steps
-# `w ← w − η g`; momentum keeps a velocity `v ← μ v + g`, `w ← w − η v`; Adam keeps both
-# moments with bias correction. Docs: [Stage 6](../docs/6-training.md),
-# [optimizers](../docs/optimizers.md).
+# Gradient descent steps `w ← w − η g`; momentum keeps a velocity `v ← μ v + g`,
+# `w ← w − η v`; Adam keeps both moments of the gradient, `m` and `v`, and corrects
+# their bias towards 0 in the first steps (`m̂ = m/(1 − β1ᵗ)`, `v̂ = v/(1 − β2ᵗ)`).
+# Each step below is a plain function of one array and its state, returning new
+# arrays; the training loop of stage 8 calls it for every `W[l]` and `b[l]`.
+# Docs: [Stage 6](../docs/6-training.md), [optimizers](../docs/optimizers.md).
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-from solutions import fill
+from course import fill
 
 from nnscratch.app.learn.exercises import check
 from nnscratch.core.network import Network
@@ -54,28 +56,57 @@ v = 0.9 * v + g
 np.testing.assert_allclose(ours, w - 0.1 * v)
 
 # %% [markdown]
-# ### Exercise 6.1
-# Write `momentum_step(w, grad, v, lr, mu)` → `(w, v)` after one step.
+# ## Your turn (`optimizers.py`)
+#
+# ### Exercise 7.1
+# Write `gd_step(w, grad, lr)` → the new `w`.
 
 
 # %%
-def momentum_step(w, grad, v, lr, mu):
+def gd_step(w: np.ndarray, grad: np.ndarray, lr: float) -> np.ndarray:
+    raise NotImplementedError  # your code here
+
+
+gd_step = fill(gd_step)
+check("7.1", gd_step)
+
+# %% [markdown]
+# ### Exercise 7.2
+# Write `momentum_step(w, grad, v, lr, mu=0.9)` → `(w, v)` after one step.
+
+
+# %%
+def momentum_step(
+    w: np.ndarray, grad: np.ndarray, v: np.ndarray, lr: float, mu: float = 0.9
+) -> tuple[np.ndarray, np.ndarray]:
     raise NotImplementedError  # your code here
 
 
 momentum_step = fill(momentum_step)
-check("6.1", momentum_step)
+check("7.2", momentum_step)
 
 # %% [markdown]
-# ### Exercise 6.2
+# ### Exercise 7.3
 # Write `adam_step(w, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8)` →
 # `(w, m, v)`, with `t` the step's number from 1 and both moments bias-corrected.
+# (Kingma and Ba's "efficient" form, which folds the corrections into the step size,
+# passes too: the check compares to 1e-5 of the step.)
 
 
 # %%
-def adam_step(w, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+def adam_step(
+    w: np.ndarray,
+    grad: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    t: int,
+    lr: float,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     raise NotImplementedError  # your code here
 
 
 adam_step = fill(adam_step)
-check("6.2", adam_step)
+check("7.3", adam_step)

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # From one network to TabM, with piecewise-linear inputs
+# # Stage 10 — from one network to TabM, with piecewise-linear inputs
 #
 # Two ideas make the default recipe beat gradient boosting on the tracks
 # ([accuracy](../docs/accuracy.md)). **Piecewise-linear encoding** turns a number into
@@ -21,7 +21,7 @@
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-from solutions import fill
+from course import fill
 
 from nnscratch.app.learn.exercises import check
 from nnscratch.core.batchensemble import BatchEnsembleNetwork
@@ -45,7 +45,9 @@ np.testing.assert_allclose(Z1, net.trace(X)[0][0], rtol=1e-12)  # the package ag
 print("members' outputs:", net.trace(X)[-1][1][0].round(3))
 
 # %% [markdown]
-# ### Exercise 8.1
+# ## Your turn (`tabm.py`)
+#
+# ### Exercise 10.1
 # Write `piecewise_linear(x, edges)` → `(len(x), len(edges) − 1)`.
 
 
@@ -55,10 +57,10 @@ def piecewise_linear(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 piecewise_linear = fill(piecewise_linear)
-check("8.1", piecewise_linear)
+check("10.1", piecewise_linear)
 
 # %% [markdown]
-# ### Exercise 8.2
+# ### Exercise 10.2
 # Write `tabm_first_layer(W, R, S, B, X)` → `Z[1]` `(n[1], K, m)`: `W (n[1], n[0])`,
 # `R (n[0], K)`, `S` and `B` `(n[1], K)`, `X (n[0], m)`.
 
@@ -69,4 +71,4 @@ def tabm_first_layer(W, R, S, B, X):
 
 
 tabm_first_layer = fill(tabm_first_layer)
-check("8.2", tabm_first_layer)
+check("10.2", tabm_first_layer)

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # Part 2 — softmax and cross-entropy on digits
+# # Stage 9 (Part 2) — softmax and cross-entropy on digits
 #
 # For `K` classes the output layer is a softmax over each column,
 # `ŷ_k = exp(z_k) / Σ_j exp(z_j)`, and the loss the cross-entropy
@@ -19,9 +19,9 @@
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
+from course import fill
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
-from solutions import fill
 
 from nnscratch.app.learn.exercises import check
 from nnscratch.core.activations import ACTIVATIONS
@@ -66,9 +66,12 @@ for ax, image, p in zip(axes, X[1400:1408], proba, strict=True):
     ax.axis("off")
 
 # %% [markdown]
-# ### Exercise 7.1
+# ## Your turn (`softmax.py`)
+#
+# ### Exercise 9.1
 # Write `softmax(Z)` for a `(K, m)` block: each column sums to 1, and large logits
-# (800) do not overflow.
+# (±800) do not overflow. The check tries the usual shortcuts' weak spots: a column's
+# minimum or mean is no safe shift, nor is the whole block's maximum.
 
 
 # %%
@@ -77,11 +80,27 @@ def softmax(Z: np.ndarray) -> np.ndarray:
 
 
 softmax = fill(softmax)
-check("7.1", softmax)
+check("9.1", softmax)
 
 # %% [markdown]
-# ### Exercise 7.2
-# Write `softmax_cross_entropy_gradient(Y_hat, Y)` → `dZ` for one-hot `Y` `(K, m)`.
+# ### Exercise 9.2
+# Write `cross_entropy(Y_hat, Y)`: `−1/m Σ y log ŷ` for one-hot `Y` `(K, m)`, one
+# number — and no NaN where a probability is exactly 0 (there `y` is 0 too).
+
+
+# %%
+def cross_entropy(Y_hat: np.ndarray, Y: np.ndarray) -> float:
+    raise NotImplementedError  # your code here
+
+
+cross_entropy = fill(cross_entropy)
+check("9.2", cross_entropy)
+
+# %% [markdown]
+# ### Exercise 9.3
+# Write `softmax_cross_entropy_gradient(Y_hat, Y)` → `dZ[L]`: softmax and cross-entropy
+# together. With it, your `train` of stage 8 trains a classifier unchanged:
+# `train(..., output=softmax, cost=cross_entropy, cost_gradient=...)` — notebook 11.
 
 
 # %%
@@ -90,4 +109,4 @@ def softmax_cross_entropy_gradient(Y_hat: np.ndarray, Y: np.ndarray) -> np.ndarr
 
 
 softmax_cross_entropy_gradient = fill(softmax_cross_entropy_gradient)
-check("7.2", softmax_cross_entropy_gradient)
+check("9.3", softmax_cross_entropy_gradient)
