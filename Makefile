@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: train test lint bench extras clean notebooks pages
+.PHONY: train test lint bench extras clean notebooks pages lab
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ notebooks: $(STAMP)
 # the stage pages as HTML in the package, for the playground's links (after editing one)
 pages: $(STAMP)
 	$(BIN)/python docs/render_pages.py
+
+# the course in JupyterLab: the notebooks, and a workspace (mynet/) if there is none yet
+lab: notebooks
+	test -d mynet || $(BIN)/nnscratch learn start mynet
+	$(BIN)/jupyter lab notebooks/01_data.ipynb $(ARGS)
 
 # the suite, and every notebook run with its exercises' answers filled in and checked
 test: lint notebooks

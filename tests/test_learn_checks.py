@@ -274,6 +274,9 @@ def train_variant(kind: str) -> Callable[..., Any]:
                 losses.append(float(np.mean(each)) if kind == "plain mean" else total / N)
         if kind == "start weights":
             return weights, biases, losses
+        if kind == "in place":  # the lists given, updated: a right answer too
+            weights[:], biases[:] = params[:L], params[L:]
+            return weights, biases, losses
         return params[:L], params[L:], losses
 
     return train
@@ -791,6 +794,7 @@ EQUIVALENT = [
     ),
     ("7.3", "Kingma and Ba's efficient form", adam_efficient),
     ("7.3", "ε inside the square root", adam_eps_inside),
+    ("8.1", "the lists given updated in place", train_variant("in place")),
     ("9.1", "scipy's softmax", lambda Z: scipy.special.softmax(Z, axis=0)),
     ("9.1", "through logsumexp", lambda Z: np.exp(Z - scipy.special.logsumexp(Z, axis=0))),
     ("9.2", "ŷ clipped away from 0", cross_entropy_clipped),

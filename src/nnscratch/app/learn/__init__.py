@@ -5,6 +5,10 @@
     exercise     an exercise, a stage, and what checking an answer finds (an outcome)
     checking     calling the learner's code, comparing answers, telling mistakes apart
     workspace    the learner's folder: stubs written, modules loaded afresh
+    progress     each stage's last check, kept in the workspace
+    history      the workspace's git history: a commit a stage, the first time it passes
+    course       checking a workspace in order, its report, its status
+    watching     checking again on every save (``nnscratch learn watch``)
 
 It imports the layers below the application and ``app.runs``; no other feature.
 """

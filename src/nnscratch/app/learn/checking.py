@@ -157,10 +157,14 @@ def unchanged(before: Any, after: Any) -> bool:
 
 
 class Answer:
-    """The learner's ``function``, called as the checks call it (see the module docs)."""
+    """The learner's ``function``, called as the checks call it (see the module docs).
+    ``keeps_inputs=False`` allows it to change its inputs (a training loop may update the
+    weights it was given in place)."""
 
-    def __init__(self, function: Callable[..., Any], name: str | None = None) -> None:
-        self.function = function
+    def __init__(
+        self, function: Callable[..., Any], name: str | None = None, *, keeps_inputs: bool = True
+    ) -> None:
+        self.function, self.keeps_inputs = function, keeps_inputs
         self.name = name or getattr(function, "__name__", "your function")
         self.passed: list[Any] = []
         try:
@@ -184,7 +188,7 @@ class Answer:
             raise LearnerRaised(exc, learner_frame(exc.__traceback__)) from None
         originals, passed = [*args, *kwargs.values()], [*given, *given_kw.values()]
         for name, before, after in zip(names, originals, passed, strict=True):
-            if not unchanged(before, after):
+            if self.keeps_inputs and not unchanged(before, after):
                 raise Mistake(
                     f"{self.name} changed its input `{name}` in place: the caller still "
                     f"needs it as it was. Work on a new array (`{name}.copy()`, or an "

@@ -35,8 +35,9 @@ Check = Callable[[Answer], str | None]
 @dataclass(frozen=True)
 class Exercise:
     """One function to write: ``number`` (``"4.1"``), the function's ``name``, a
-    ``title``, the stub's ``signature`` and ``doc``, the ``check``, and the exercise's
-    arrays in words (``shapes``, for the sentence a NumPy shape error gets)."""
+    ``title``, the stub's ``signature`` and ``doc``, the ``check``, the exercise's arrays
+    in words (``shapes``, for the sentence a NumPy shape error gets), and whether the
+    function must leave its inputs as they were (``keeps_inputs``)."""
 
     number: str
     name: str
@@ -45,6 +46,8 @@ class Exercise:
     doc: str
     check: Check
     shapes: str = ""
+    #: False where the function may change its inputs (a loop updating its weights)
+    keeps_inputs: bool = True
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ class Outcome:
 
 def run(exercise: Exercise, function: Callable[..., Any]) -> Outcome:
     """Check ``function`` as the answer to ``exercise``."""
-    answer = Answer(function, exercise.name)
+    answer = Answer(function, exercise.name, keeps_inputs=exercise.keeps_inputs)
     try:
         problem = exercise.check(answer)
     except NotWritten as unwritten:

@@ -9,6 +9,7 @@
     tune        the hyperparameter search
     serve       a model behind a JSON API and a page
     playground  a live training page
+    learn       the course: a learner's own network, checked stage by stage
 
 :data:`COMMANDS` lists them in the order ``--help`` shows them.
 """
@@ -18,6 +19,7 @@ from nnscratch.app.cli.commands import (
     evaluate,
     experiment,
     export,
+    learn,
     playground,
     predict,
     serve,
@@ -25,4 +27,15 @@ from nnscratch.app.cli.commands import (
     tune,
 )
 
-COMMANDS = (train, evaluate, predict, export, download, experiment, tune, serve, playground)
+COMMANDS = (
+    train,
+    evaluate,
+    predict,
+    export,
+    download,
+    experiment,
+    tune,
+    serve,
+    playground,
+    learn,
+)

@@ -299,6 +299,7 @@ losses[e] = Σ_b m_b J_b / N for epoch e. Call on_epoch(e, losses[e]) after each
 where it is given.""",
             check_train,
             shapes="X (n[0], N), Y (n[L], N); a batch X_b (n[0], m_b)",
+            keeps_inputs=False,
         ),
     ),
     docs="6-training.md",

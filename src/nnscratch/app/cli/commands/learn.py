@@ -1,0 +1,120 @@
+"""``nnscratch learn``: the course — build the network yourself, stage by stage
+(:mod:`nnscratch.app.learn`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from nnscratch.app.cli.console import HelpFormatter, examples, say
+from nnscratch.app.learn import course, history, watching, workspace
+from nnscratch.app.learn.exercises import STAGES, find_stage
+from nnscratch.errors import DataError
+
+DESCRIPTION = """\
+Build the network yourself, one stage at a time, as the original project was built:
+data → He initialisation → ReLU → forward pass → loss + L2 → backpropagation →
+optimizers → training loop, then softmax and cross-entropy for digits (and TabM).
+
+  nnscratch learn start [DIR]     write the workspace (default mynet/): a file a stage,
+                                  each function a stub with its math and shapes
+  nnscratch learn check [STAGE]   check the stages in order; stop at the first that
+                                  fails, with one hint (or check one STAGE)
+  nnscratch learn watch           check again on every save
+  nnscratch learn status          every stage ✓ / ✗ / not started
+
+Each stage that passes for the first time is committed to the workspace's git history.
+The same exercises are in the notebooks (notebooks/, make lab)."""
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "learn",
+        help="the course: write the network yourself, checked stage by stage",
+        description=DESCRIPTION,
+        formatter_class=HelpFormatter,
+        epilog=examples("""
+            nnscratch learn start                  # writes mynet/
+            nnscratch learn check                  # or: nnscratch learn watch
+            nnscratch learn check forward          # one stage
+            nnscratch learn status
+        """),
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    start = actions.add_parser(
+        "start", help="write a fresh workspace", formatter_class=HelpFormatter
+    )
+    start.add_argument("folder", nargs="?", default=str(workspace.DEFAULT), help="where")
+    start.set_defaults(func=run_start)
+    check = actions.add_parser(
+        "check", help="check the stages in order (or one)", formatter_class=HelpFormatter
+    )
+    check.add_argument(
+        "stage", nargs="?", help=f"one stage, by name or number ({', '.join(STAGES)})"
+    )
+    add_workspace_argument(check)
+    check.set_defaults(func=run_check)
+    watch = actions.add_parser(
+        "watch", help="check again on every save", formatter_class=HelpFormatter
+    )
+    add_workspace_argument(watch)
+    watch.set_defaults(func=run_watch)
+    status = actions.add_parser(
+        "status", help="where you are, stage by stage", formatter_class=HelpFormatter
+    )
+    add_workspace_argument(status)
+    status.set_defaults(func=run_status)
+
+
+def add_workspace_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workspace",
+        "-w",
+        help="the workspace folder (default: the current folder if it is one, else mynet/)",
+    )
+
+
+def run_start(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    started = workspace.start(folder)
+    if not started.written:
+        say(f"{folder}/ is a workspace already, with every stage's file: nothing was changed.")
+        return 0
+    if started.kept:
+        say(f"{folder}/ existed: added only the missing {', '.join(started.written)}")
+        say(f"(kept as they were: {', '.join(started.kept)})")
+    else:
+        say(f"wrote {folder}/: {len(STAGES)} stages, one file each, every function a stub")
+        first = history.begin(folder)
+        if first:
+            say(f"started its git history ({first}); each stage is committed as it passes")
+    say("")
+    for stage in STAGES.values():
+        names = ", ".join(e.name for e in stage.exercises)
+        say(f"  {stage.number:>2}. {stage.file:<15} {names}")
+    say("")
+    say(f"next: open {folder}/data.py, then: nnscratch learn watch -w {folder}")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    folder = workspace.find(args.workspace)
+    try:
+        stages = [find_stage(args.stage)] if args.stage else None
+    except ValueError as error:
+        raise DataError(str(error)) from None
+    report = course.check(folder, stages)
+    say(report.render())
+    return report.exit_code
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    folder = workspace.find(args.workspace)
+    return watching.watch(folder, say, clear=sys.stdout.isatty())
+
+
+def run_status(args: argparse.Namespace) -> int:
+    say(course.status(workspace.find(args.workspace)))
+    return 0
