@@ -9,6 +9,7 @@
     history      the workspace's git history: a commit a stage, the first time it passes
     course       checking a workspace in order, its report, its status
     watching     checking again on every save (``nnscratch learn watch``)
+    milestones   the learner's network on real data beside the engine (``learn train``)
 
 It imports the layers below the application and ``app.runs``; no other feature.
 """

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from nnscratch.app.cli.console import HelpFormatter, examples, say
-from nnscratch.app.learn import course, history, watching, workspace
+from nnscratch.app.learn import course, history, milestones, watching, workspace
 from nnscratch.app.learn.exercises import STAGES, find_stage
+from nnscratch.app.runs import default_run_dir, resolve_data
 from nnscratch.errors import DataError
 
 DESCRIPTION = """\
@@ -24,6 +25,8 @@ optimizers → training loop, then softmax and cross-entropy for digits (and Tab
                                   fails, with one hint (or check one STAGE)
   nnscratch learn watch           check again on every save
   nnscratch learn status          every stage ✓ / ✗ / not started
+  nnscratch learn train           train YOUR network on the Spotify sample beside the
+                                  package's engine (after stage 8; digits after 9)
 
 Each stage that passes for the first time is committed to the workspace's git history.
 The same exercises are in the notebooks (notebooks/, make lab)."""
@@ -40,6 +43,8 @@ def add_parser(sub: Any) -> None:
             nnscratch learn check                  # or: nnscratch learn watch
             nnscratch learn check forward          # one stage
             nnscratch learn status
+            nnscratch learn train --data ../shared/data/spotify/tracks.csv
+            nnscratch learn train --data digits
         """),
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -66,6 +71,7 @@ def add_parser(sub: Any) -> None:
     )
     add_workspace_argument(status)
     status.set_defaults(func=run_status)
+    add_train_parser(actions)
 
 
 def add_workspace_argument(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +80,31 @@ def add_workspace_argument(parser: argparse.ArgumentParser) -> None:
         "-w",
         help="the workspace folder (default: the current folder if it is one, else mynet/)",
     )
+
+
+def add_train_parser(actions: Any) -> None:
+    parser = actions.add_parser(
+        "train",
+        help="train your network beside the package's engine",
+        description=milestones.__doc__,
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument(
+        "--data",
+        help="a tracks CSV (default: $NNSCRATCH_DATA, else the built-in synthetic sample), "
+        "'digits' (scikit-learn's 8×8 digits) or an MNIST folder",
+    )
+    parser.add_argument("--out", help="output folder (default: runs/learn-<time>)")
+    add_workspace_argument(parser)
+    parser.add_argument("--epochs", type=int, help="epochs (default: per data, see above)")
+    parser.add_argument("--learning-rate", "--lr", type=float, dest="learning_rate")
+    parser.add_argument("--optimizer", choices=["gd", "momentum", "adam"])
+    parser.add_argument(
+        "--batch-size", type=int, help="mini-batches of this many (default: the full batch)"
+    )
+    parser.add_argument("--l2", type=float, dest="lmbda", help="λ of the L2 penalty")
+    parser.add_argument("--seed", type=int, help="seed of the split, your init and the shuffle")
+    parser.set_defaults(func=run_train)
 
 
 def run_start(args: argparse.Namespace) -> int:
@@ -117,4 +148,31 @@ def run_watch(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     say(course.status(workspace.find(args.workspace)))
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    folder = workspace.find(args.workspace)
+    source = resolve_data(args.data)
+    kind = milestones.kind_of(source)
+    needed = milestones.NEEDS[kind]
+    report = course.check(folder, [STAGES[name] for name in needed])
+    if report.failed is not None:
+        say(report.render())
+        raise DataError(
+            f"learn train needs stages 1 to {STAGES[needed[-1]].number} to pass first; "
+            f"{report.failed.stage.label} does not yet"
+        )
+    settings = milestones.settings_for(
+        kind,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        optimizer=args.optimizer,
+        batch_size=args.batch_size,
+        lmbda=args.lmbda,
+        seed=args.seed,
+    )
+    out = Path(args.out) if args.out else default_run_dir("learn-")
+    milestones.run(workspace.Workspace(folder), source, settings, out, say)
+    say(f"wrote {out}/: metrics.json, losses.csv, losses.png")
     return 0
