@@ -10,6 +10,8 @@
     course       checking a workspace in order, its report, its status
     watching     checking again on every save (``nnscratch learn watch``)
     milestones   the learner's network on real data beside the engine (``learn train``)
+    network      the learner's stages as a network and optimizer the training loop takes
+    live         the learner's network as the live page's source (``playground --engine``)
 
 It imports the layers below the application and ``app.runs``; no other feature.
 """

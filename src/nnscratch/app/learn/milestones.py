@@ -48,8 +48,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from nnscratch.app.learn.checking import Answer, LearnerRaised, NotWritten, describe_raised
-from nnscratch.app.learn.exercises import STAGES
+from nnscratch.app.learn.network import learner_functions
 from nnscratch.app.learn.workspace import Workspace
 from nnscratch.app.runs import staged_directory, write_json
 from nnscratch.core.blas import one_blas_thread
@@ -61,7 +60,6 @@ from nnscratch.data.images import is_image_source, load_images
 from nnscratch.data.preprocessing import prepare
 from nnscratch.data.synthetic import SYNTHETIC_LABEL, make_tracks
 from nnscratch.data.tracks import load_tracks, tracks_from_frame
-from nnscratch.errors import DataError
 from nnscratch.files import atomic_write_text
 from nnscratch.tasks.plots import save_figure
 
@@ -201,10 +199,10 @@ class Side:
 def yours(workspace: Workspace, split: Split, settings: Settings) -> tuple[Side, list[Any]]:
     """The learner's network, from their ``initialize`` to their test predictions; and
     the initial parameters it started from (for the engine)."""
-    learner = {
-        name: yours_called(f, name)
-        for name, f in learner_functions(workspace, split.classes).items()
-    }
+    names = ["initialize", "forward", "mse_cost", "mse_gradient", "train"]
+    if split.classes:
+        names += ["softmax", "cross_entropy", "softmax_cross_entropy_gradient"]
+    learner = learner_functions(workspace, names)
     sizes = split.layer_sizes(settings)
     weights, biases = learner["initialize"](sizes, np.random.default_rng(settings.seed))
     start = [np.array(a, dtype=np.float64) for a in [*weights, *biases]]
@@ -239,31 +237,6 @@ def yours(workspace: Workspace, split: Split, settings: Settings) -> tuple[Side,
     Z_L, _ = learner["forward"](weights, biases, split.X_test)
     predictions = learner["softmax"](Z_L) if split.classes else Z_L
     return Side([float(v) for v in losses], np.asarray(predictions), seconds), start
-
-
-def yours_called(function: Callable[..., Any], name: str) -> Callable[..., Any]:
-    """``function`` as the course calls the learner's code: what it raises becomes a
-    :class:`~nnscratch.errors.DataError` that shows the learner's own line."""
-    answer = Answer(function, name, keeps_inputs=False)
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return answer(*args, **kwargs)
-        except NotWritten as unwritten:
-            raise DataError(f"{name}: not written yet: {unwritten.where}") from None
-        except LearnerRaised as raised:
-            raise DataError(f"your {name} failed: {describe_raised(raised)}") from None
-
-    return call
-
-
-def learner_functions(workspace: Workspace, classes: bool) -> dict[str, Any]:
-    """The learner's functions ``learn train`` calls, from their stage files."""
-    names = ["initialize", "forward", "mse_cost", "mse_gradient", "train"]
-    if classes:
-        names += ["softmax", "cross_entropy", "softmax_cross_entropy_gradient"]
-    where = {e.name: s for s in STAGES.values() for e in s.exercises}
-    return {name: workspace.function(where[name], name) for name in names}
 
 
 def engine(split: Split, settings: Settings, start: list[np.ndarray]) -> Side:
