@@ -176,3 +176,16 @@ def test_an_error_in_the_learners_code_shows_their_line(tmp_path) -> None:
     net.forward(X)
     with pytest.raises(DataError, match=r"your backward failed: your code raised ValueError at"):
         net.backward(Y)
+
+
+def test_playground_engine_says_which_stage_fails_and_trains_it_as_it_is(tmp_path, capsys) -> None:
+    from nnscratch.app.cli.commands.playground import learner_sources
+
+    workspace_of(tmp_path / "mynet", {"init.py": ("* np.sqrt(2.0 / n_in)", "* 0.01")})
+    sources = learner_sources(str(tmp_path / "mynet"), None)
+    said = capsys.readouterr().out
+    assert "stage 2, init (initialisation) does not pass yet" in said
+    assert "the seed's 0.01·N(0, 1)" in said and "the page trains your code as it is" in said
+    assert isinstance(sources(PageSettings()), LearnerSource)
+    with pytest.raises(DataError, match="--engine trains your network on the playground's small"):
+        learner_sources(str(tmp_path / "mynet"), "tracks.csv")

@@ -165,9 +165,9 @@ class LiveView:
             }
         out = {"confusion": confusion(data, outputs).tolist()}
         if self.grid is not None:
-            grid_out = view.trace(self.grid)[-1][1]
+            grid_out = view.trace(self.grid)[-1][1]  # two classes: P(class 1), one row or two
             out["boundary"] = np.round(
-                grid_out[-1] if len(grid_out) == 1 else grid_out.argmax(axis=0), 3
+                grid_out[-1] if len(grid_out) <= 2 else grid_out.argmax(axis=0), 3
             ).tolist()
             activations = [layer.activation for layer in view.layers]
             out["units"] = unit_maps(view.trace(self.unit_grid), activations)

@@ -7,6 +7,9 @@ import os
 from typing import Any
 
 from nnscratch.app.cli.console import HelpFormatter, examples, say
+from nnscratch.app.learn import course, workspace
+from nnscratch.app.learn.exercises import STAGES
+from nnscratch.app.learn.live import LearnerSources
 from nnscratch.app.playground.server import (
     MAX_SECONDS,
     MAX_SESSIONS,
@@ -36,7 +39,16 @@ def add_parser(sub: Any) -> None:
             nnscratch playground                 # then open http://127.0.0.1:8000
             nnscratch playground --port 8080
             nnscratch playground --data ../shared/data/spotify/tracks.csv   # data set 'file'
+            nnscratch playground --engine mynet  # YOUR network, from the course's workspace
         """),
+    )
+    parser.add_argument(
+        "--engine",
+        metavar="WORKSPACE",
+        help="train your own network instead of the package's: the stages of a course "
+        "workspace (nnscratch learn start) — your initialisation, forward pass, softmax, "
+        "cost, backward pass and optimizer step — on the small sets, as they are (a stage "
+        "that does not pass yet is said, and trained all the same: watch your bug)",
     )
     parser.add_argument(
         "--data",
@@ -63,8 +75,35 @@ def run(args: argparse.Namespace) -> int:
         raise DataError("--max-sessions must be at least 1 and --max-seconds above 0")
     if args.data is not None and not os.path.exists(args.data):
         raise DataError(f"{args.data}: no such file")
-    app = build_playground(Sessions(args.max_sessions, args.max_seconds, args.data))
+    sources = None if args.engine is None else learner_sources(args.engine, args.data)
+    app = build_playground(
+        Sessions(args.max_sessions, args.max_seconds, args.data, sources=sources)
+    )
     say(f"playground on http://{args.host}:{args.port}/ (Ctrl-C to stop)")
     serve(app, args.host, args.port)
     say("playground stopped")
     return 0
+
+
+#: The stages the learner's network runs on the page (their loop is not used: the page's is).
+ENGINE_STAGES = ("init", "activations", "forward", "loss", "backprop", "optimizers", "softmax")
+
+
+def learner_sources(folder: str, data: str | None) -> LearnerSources:
+    """The playground's sources for ``--engine``: the course workspace ``folder``, whose
+    stages are checked first and any that fail said (the page trains them as they are)."""
+    if data is not None:
+        raise DataError(
+            "--engine trains your network on the playground's small sets; --data is a "
+            "tracks file for the package's network (nnscratch learn train trains yours on it)"
+        )
+    path = workspace.find(folder)
+    report = course.check(path, [STAGES[name] for name in ENGINE_STAGES])
+    failed = report.failed
+    if failed is None:
+        say(f"your network: {path}/ (stages {', '.join(ENGINE_STAGES)} pass)")
+    else:
+        say(f"your network: {path}/ — {failed.stage.label} does not pass yet:")
+        say(failed.render())
+        say("the page trains your code as it is: watch what it does")
+    return LearnerSources(workspace.Workspace(path))
