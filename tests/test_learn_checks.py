@@ -376,9 +376,9 @@ WRONG = [
     ),
     Wrong(
         "2.1",
-        "the seed's 0.01·N(0, 1)",
+        "the naive small initialisation",
         lambda i, o, r: r.standard_normal((o, i)) * 0.01,
-        "the seed's 0.01",
+        "the naive small initialisation 0.01",
     ),
     Wrong(
         "2.1",

@@ -19,9 +19,9 @@ from nnscratch.app.learn.network import (
     learner_functions,
 )
 from nnscratch.app.learn.workspace import Workspace, start
+from nnscratch.core.diagnosis import diagnose
 from nnscratch.core.network import Network, to_network_layout
 from nnscratch.core.optimizers import Adam, GradientDescent, Momentum
-from nnscratch.core.diagnosis import diagnose
 from nnscratch.core.telemetry import Telemetry
 from nnscratch.core.training import TrainConfig, train
 from nnscratch.data.toys import make_toy
@@ -106,7 +106,7 @@ def test_a_derivative_left_out_shows_in_the_gradients_the_observers_read(tmp_pat
     assert not np.allclose(grads[0][0], grads[1][0])  # layer 1's gradient is not
 
 
-def test_the_seeds_small_init_in_a_workspace_vanishes_on_the_page(tmp_path) -> None:
+def test_the_naive_small_init_in_a_workspace_vanishes_on_the_page(tmp_path) -> None:
     workspace = workspace_of(
         tmp_path / "mynet",
         {"init.py": ("* np.sqrt(2.0 / n_in)", "* 0.01")},
@@ -185,7 +185,10 @@ def test_playground_engine_says_which_stage_fails_and_trains_it_as_it_is(tmp_pat
     sources = learner_sources(str(tmp_path / "mynet"), None)
     said = capsys.readouterr().out
     assert "stage 2, init (initialisation) does not pass yet" in said
-    assert "the seed's 0.01·N(0, 1)" in said and "the page trains your code as it is" in said
+    assert (
+        "the naive small initialisation 0.01·N(0, 1)" in said
+        and "the page trains your code as it is" in said
+    )
     assert isinstance(sources(PageSettings()), LearnerSource)
     with pytest.raises(DataError, match="--engine trains your network on the playground's small"):
         learner_sources(str(tmp_path / "mynet"), "tracks.csv")

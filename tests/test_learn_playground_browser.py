@@ -2,7 +2,8 @@
 in a real browser (Playwright driving the system Chromium, as the playground's tests).
 
 With the reference workspace as its engine the page reaches 97 % on two moons; with a
-workspace whose He draw is the seed's naive ``0.01 · N(0, 1)``, the page warns that the
+workspace whose He draw is the naive small initialisation ``0.01 · N(0, 1)``, the page warns
+that the
 signal has vanished. Screenshots go to ``test-artifacts/`` (docs/learn.md shows them).
 """
 
@@ -31,7 +32,7 @@ DEEP = "data=moons&hidden=8,8,8,8,8,8&activation=relu&init=he&optimizer=adam&lr=
 
 @pytest.fixture(scope="module")
 def naive(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """The reference answers, but he_weights drawing the seed's 0.01 · N(0, 1)."""
+    """The reference answers, but he_weights drawing the naive 0.01 · N(0, 1)."""
     folder = tmp_path_factory.mktemp("naive") / "mynet"
     start(folder)
     for path in ANSWERS.glob("*.py"):
@@ -67,7 +68,7 @@ def test_the_learners_network_learns_two_moons_on_the_page(page, playground) -> 
     print(f"97 % after {took:.1f} s")
 
 
-def test_the_seeds_small_init_in_a_workspace_shows_the_vanishing_warning(
+def test_the_naive_small_init_in_a_workspace_shows_the_vanishing_warning(
     page,  # noqa: F811
     playground,
 ) -> None:
@@ -79,5 +80,6 @@ def test_the_seeds_small_init_in_a_workspace_shows_the_vanishing_warning(
     assert "layer 1's was" in first.text_content()
     assert "the gradient vanished" in first.text_content()
     assert first.locator("a").get_attribute("href") == "/docs/2-init.md"
+    page.wait_for_selector("#status[data-state=paused]", timeout=30_000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "learn-playground-vanishing.png"), full_page=True)

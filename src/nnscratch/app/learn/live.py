@@ -9,7 +9,7 @@ the 8×8 digits, :mod:`nnscratch.data.toys`) trained by the package's loop on a
 forward pass, softmax (classes) or linear output (the curve), cost, penalty, backward
 pass and optimizer step — so the page's telemetry, boundary and warnings show their
 code learning, and their bug: a derivative left out shows as a dead or wrong gradient,
-the seed's small init as a vanished signal.
+the naive small initialisation as a vanished signal.
 
 The source has the methods the playground's sessions call on what they train (``data``,
 ``hello``, ``load``, ``steps_per_epoch``, ``probe``, ``fit``, ``save``); the command line
@@ -44,7 +44,7 @@ from nnscratch.files import atomic_write
 
 #: Rows of the fixed probe batch the page's telemetry measures.
 PROBE_ROWS = 256
-#: The seed's naive initialisation, ``0.01 · N(0, 1)`` (the page's ``init=small``).
+#: The naive small initialisation, ``0.01 · N(0, 1)`` (the page's ``init=small``).
 SMALL = 0.01
 
 

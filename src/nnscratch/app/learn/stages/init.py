@@ -4,7 +4,7 @@ The draws are random, so they are checked by what defines them — shape, mean, 
 (within 6 %, on 40,000 or more draws), the generator they come from — not entry by
 entry: He's uniform form ``U(−√(6/n_in), √(6/n_in))`` has He's variance and passes.
 A variance that is off is named by which known one it is (LeCun's, Glorot's, fan-out,
-a standard deviation used as a variance, the seed's 0.01·N(0, 1)).
+a standard deviation used as a variance, the naive small initialisation 0.01·N(0, 1)).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def known_variances(n_in: int, n_out: int) -> dict[str, float]:
         "(2/n_in)²: the variance used as a standard deviation — scale a standard normal "
         "by the square root of the variance": (2 / n_in) ** 2,
         "1/(n_in + n_out), half of Glorot's: 2/(n_in + n_out)": 1 / (n_in + n_out),
-        "0.01², the seed's 0.01·N(0, 1), whose signal vanishes within a few layers": 1e-4,
+        "0.01², the naive small initialisation 0.01·N(0, 1), whose signal vanishes within a "
+        "few layers": 1e-4,
         "1, a standard normal not scaled at all": 1.0,
     }
 
@@ -143,7 +144,8 @@ STAGE = Stage(
 With z = Σ_j w_j a_j over n inputs and independent zero-mean weights,
 Var(z) = n · Var(w) · E[a²]. ReLU keeps half of a symmetric z, so E[relu(z)²] = Var(z)/2.
 He's Var(w) = 2/n[l-1] cancels both factors: the signal keeps its size through every
-layer. The seed's 0.01·N(0, 1) shrinks it about a hundredfold a layer.
+layer. The naive small initialisation, 0.01·N(0, 1), multiplies its RMS by 0.01·√(n/2)
+a layer: by 0.06 for n = 64.
 
 Shapes: W[l] is (n[l], n[l-1]) — a row per unit of layer l, a column per input — and
 b[l] is (n[l], 1), a column that broadcasts over the m samples.""",
