@@ -59,7 +59,13 @@ import numpy as np
 
 from nnscratch.core.blas import blas_threads_for_products, one_blas_thread
 from nnscratch.core.init import draw_weights, load_named
-from nnscratch.core.network import activations_and_loss, check_input_layout, to_network_layout
+from nnscratch.core.network import (
+    InputExpansion,
+    activations_and_loss,
+    check_input_layout,
+    expanded,
+    to_network_layout,
+)
 from nnscratch.core.observe import LayerView
 
 #: Columns per prediction batch.
@@ -424,13 +430,23 @@ class BatchEnsembleNetwork:
         X = np.asarray(X, dtype=self.dtype)
         return self._predict_batches(X.shape[1], lambda a, b: X[:, a:b], batch_size)
 
-    def predict_samples(self, X: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
-        """As :meth:`predict`, for ``X`` in the user layout ``(m, n[0])``."""
+    def predict_samples(
+        self,
+        X: np.ndarray,
+        batch_size: int = PREDICT_BATCH,
+        *,
+        expand: InputExpansion | None = None,
+    ) -> np.ndarray:
+        """As :meth:`predict`, for ``X`` in the user layout ``(m, n[0])`` (with ``expand``,
+        a source's rows, expanded a batch at a time: see ``Network.predict_samples``)."""
         X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
+        if X.ndim != 2 or (expand is None and X.shape[1] != self.layer_sizes[0]):
             raise ValueError(f"expected X of shape (m, {self.layer_sizes[0]}), got {X.shape}")
+        n_inputs = self.layer_sizes[0]
         return self._predict_batches(
-            X.shape[0], lambda a, b: to_network_layout(X[a:b], self.dtype), batch_size
+            X.shape[0],
+            lambda a, b: to_network_layout(expanded(X[a:b], expand, n_inputs), self.dtype),
+            batch_size,
         )
 
     def _predict_batches(

@@ -44,6 +44,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -155,6 +156,29 @@ def to_network_layout(
     elif out.shape != (X.shape[1], X.shape[0]):
         raise ValueError(f"out has shape {out.shape}, expected {(X.shape[1], X.shape[0])}")
     out[...] = X.T
+    return out
+
+
+@runtime_checkable
+class InputExpansion(Protocol):
+    """``expand(rows, out)`` writes the network's input rows ``out`` ``(m, width)`` for a
+    batch of a source's ``rows`` ``(m, n_source)``: an expansion computed a batch at a
+    time (a table's piecewise-linear encoding), so that the expanded table is never held
+    whole. Training (:func:`nnscratch.core.training.train`) and prediction
+    (``predict_samples``) take one; ``width`` is ``n[0]``."""
+
+    width: int
+
+    def __call__(self, rows: np.ndarray, out: np.ndarray) -> object: ...
+
+
+def expanded(rows: np.ndarray, expand: InputExpansion | None, n_inputs: int) -> np.ndarray:
+    """``rows`` as the network's input rows ``(m, n_inputs)``: ``expand``'s output in a new
+    array of ``rows``' dtype, or ``rows`` themselves without an expansion."""
+    if expand is None:
+        return rows
+    out = np.empty((len(rows), n_inputs), dtype=rows.dtype)
+    expand(rows, out)
     return out
 
 
@@ -512,19 +536,30 @@ class Network:
         )
 
     def predict_samples(
-        self, X: np.ndarray, batch_size: int = 4096, n_threads: int | None = None
+        self,
+        X: np.ndarray,
+        batch_size: int = 4096,
+        n_threads: int | None = None,
+        *,
+        expand: InputExpansion | None = None,
     ) -> np.ndarray:
         """``Ŷ`` as a new ``(n[L], m)`` array for ``X`` in the user layout ``(m, n[0])``.
 
         Each batch of rows goes through :func:`to_network_layout` straight
         into the network's input buffer: one copy, no full transposed array.
+        With ``expand`` (:data:`InputExpansion`), ``X`` holds a source's rows and each
+        batch is expanded into the network's inputs first: the same batches, the same bits
+        as the expanded rows given whole.
         """
         X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
+        if X.ndim != 2 or (expand is None and X.shape[1] != self.layer_sizes[0]):
             raise ValueError(f"expected X of shape (m, {self.layer_sizes[0]}), got {X.shape}")
+        n_inputs = self.layer_sizes[0]
         return self._predict_batches(
             X.shape[0],
-            lambda start, stop, dest: to_network_layout(X[start:stop], dest.dtype, out=dest),
+            lambda start, stop, dest: to_network_layout(
+                expanded(X[start:stop], expand, n_inputs), dest.dtype, out=dest
+            ),
             batch_size,
             n_threads,
         )

@@ -39,7 +39,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from tqdm.auto import tqdm
 
-from nnscratch.core.network import Network, to_network_layout
+from nnscratch.core.network import InputExpansion, Network, to_network_layout
 from nnscratch.core.observe import StepObserver, StepView, read_only
 from nnscratch.core.optimizers import Optimizer
 from nnscratch.core.schedules import Schedule
@@ -280,6 +280,11 @@ class _Batches:
     as rows (contiguous, cheap) and transposed into the network's input buffer;
     otherwise the columns of ``X`` are shuffled into an epoch copy. The permutation,
     the batches and the bits are the same either way.
+
+    With an ``expand`` (:data:`~nnscratch.core.network.InputExpansion`), ``rows`` are a
+    source's rows (in memory, or a memory-mapped store: only indexed, never copied
+    whole) and each gathered batch is expanded into the network's input rows before the
+    transpose: the inputs, and so the bits, of the expanded rows given whole.
     """
 
     def __init__(
@@ -292,9 +297,12 @@ class _Batches:
         rng: np.random.Generator,
         weights: np.ndarray | None = None,
         transform: BatchTransform | None = None,
+        expand: InputExpansion | None = None,
     ) -> None:
-        if transform is not None and rows is None:
-            raise ValueError("a batch transform needs the training rows (rows=...)")
+        if (transform is not None or expand is not None) and rows is None:
+            raise ValueError("a batch transform or expansion needs the training rows (rows=...)")
+        if expand is not None and X is not None:
+            raise ValueError("with an expansion, train takes the source's rows, not X")
         if rows is not None:
             rows = np.ascontiguousarray(rows, dtype=net.dtype)
         if X is None:
@@ -313,8 +321,9 @@ class _Batches:
         self.m = n if batch_size is None else max(1, min(int(batch_size), n))
         self.shuffle = self.m < n
         self.by_rows = rows is not None and (
-            transform is not None or (self.shuffle and n_inputs >= ROWS_FROM)
+            transform is not None or expand is not None or (self.shuffle and n_inputs >= ROWS_FROM)
         )
+        self.expand = expand
         # its own stream, spawned from the shuffles' (which spawning leaves as they were)
         self.transform = transform
         self.transform_rng = rng.spawn(1)[0] if transform is not None else None
@@ -323,6 +332,8 @@ class _Batches:
             if rows.shape != (n, n_inputs):
                 raise ValueError(f"rows has shape {rows.shape}, expected {(n, n_inputs)}")
             self.row_buffer = np.empty((self.m, n_inputs), dtype=net.dtype)
+            if expand is not None:  # the batch's network inputs, as rows
+                self.input_rows = np.empty((self.m, net.layer_sizes[0]), dtype=net.dtype)
         elif X is None:
             X = to_network_layout(rows, net.dtype)  # the whole array, once
         self.rows, self.X, self.Y = rows, X, Y
@@ -361,6 +372,10 @@ class _Batches:
                 np.take(self.rows, self.order[start:stop], axis=0, out=batch, mode="wrap")
                 if self.transform is not None:  # on the batch's copy, before the transpose
                     self.transform(batch, self.transform_rng)
+                if self.expand is not None:  # the source's rows → the network's inputs
+                    expanded = self.input_rows[: stop - start]
+                    self.expand(batch, expanded)
+                    batch = expanded
                 inputs = self.net.cache_for(stop - start).A[0]
                 to_network_layout(batch, out=inputs)
                 yield inputs, self.Y_epoch[:, start:stop], w, stop
@@ -523,13 +538,15 @@ def _epoch_logs(
     n: float,
     validation: tuple[np.ndarray, ...] | None,
     rmse_scale: float,
+    expand: InputExpansion | None = None,
 ) -> dict[str, float]:
     """The epoch's training loss, and the loss table's validation figures (the loss
-    weighted as training weighs it, where the validation rows have weights)."""
+    weighted as training weighs it, where the validation rows have weights). With
+    ``expand``, the validation inputs are a source's rows, expanded a batch at a time."""
     logs = {"train_loss": objective_sum / n}
     if validation is not None:
         X_val, Y_val = validation[0], validation[1]
-        Y_hat = net.predict(X_val)
+        Y_hat = net.predict(X_val) if expand is None else net.predict_samples(X_val, expand=expand)
         logs.update(net.loss_function.validation_logs(Y_hat, Y_val, rmse_scale))
         if len(validation) > 2:
             weights = validation[2]
@@ -611,7 +628,12 @@ class _Loop:
         if not self.checkpoints.epoch_done():
             raise diverged()
         logs = _epoch_logs(
-            net, objective_sum, self.batches.total_weight, val, self.config.rmse_scale
+            net,
+            objective_sum,
+            self.batches.total_weight,
+            val,
+            self.config.rmse_scale,
+            self.batches.expand,
         )
         history.record(logs, optimizer.learning_rate, time.perf_counter() - tick)
         _show(bar, logs)
@@ -641,6 +663,7 @@ def train(
     sample_weight: np.ndarray | None = None,
     member: int | None = None,
     batch_transform: BatchTransform | None = None,
+    expand: InputExpansion | None = None,
 ) -> History:
     """Train ``net`` in place on ``X`` ``(n[0], N)`` and ``Y`` ``(n[L], N)``.
 
@@ -664,7 +687,11 @@ def train(
     ``stop`` flag set from elsewhere does the same.
 
     ``batch_transform(rows, rng)`` rewrites each batch's rows before the transpose
-    (augmentation; needs ``rows``). ``callbacks``: epoch callbacks (:data:`Callback`),
+    (augmentation; needs ``rows``). ``expand(rows, out)``
+    (:data:`~nnscratch.core.network.InputExpansion`) makes each batch's network inputs
+    from ``rows``, a source's rows ``(N, n_source)`` that may be a memory-mapped store
+    (``X`` is then ``None``); ``validation``'s inputs are then such rows too, in the
+    user layout, predicted a batch at a time. ``callbacks``: epoch callbacks (:data:`Callback`),
     epoch observers (:class:`EpochObserver`) and step observers
     (:class:`~nnscratch.core.observe.StepObserver`); observers are told ``member``.
     """
@@ -677,6 +704,7 @@ def train(
         np.random.default_rng(rng),
         sample_weight,
         batch_transform,
+        expand,
     )
     val = _validation_arrays(net, validation)
     history = history if history is not None else History()

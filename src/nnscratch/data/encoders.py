@@ -115,13 +115,23 @@ class PiecewiseLinearEncoding:
         bins = sum(max(len(e) - 1, 0) for e in self.edges_)
         return bins + (len(self.edges_) if self.include_input else 0)
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
+    def transform(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``(n_samples, n_features)`` → ``(n_samples, n_features_out_)``, in ``X``'s float
+        dtype (float64 for others); written into ``out`` where given (a batch's buffer in
+        the training loop: nothing allocated), else into a new array."""
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != len(self.edges_):
             raise ValueError(f"expected X with {len(self.edges_)} columns, got shape {X.shape}")
         dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        if out is None:
+            out = np.empty((len(X), self.n_features_out_), dtype=dtype)
+        elif out.shape != (len(X), self.n_features_out_):
+            raise ValueError(
+                f"out has shape {out.shape}, expected {(len(X), self.n_features_out_)}"
+            )
+        elif out.dtype != dtype:
+            raise ValueError(f"out is {out.dtype}, X is {dtype}")
         column, low, width = self.bin_table(dtype)
-        out = np.empty((len(X), self.n_features_out_), dtype=dtype)
         bins = out[:, : len(column)]
         np.take(X, column, axis=1, out=bins)  # each bin's feature value
         bins -= low
@@ -206,11 +216,19 @@ class CategoryEncoding:
         self.levels_: list[str] = []
 
     def fit(self, values: Any) -> CategoryEncoding:
+        items, _ = self._distinct_text(values)
+        distinct = Counter(items)
+        return self.fit_counts(list(distinct), list(distinct.values()))
+
+    def fit_counts(self, values: Any, counts: Any) -> CategoryEncoding:
+        """:meth:`fit` from each distinct raw value and the number of rows that hold it
+        (a source read a chunk at a time counts them as it goes)."""
         items, text = self._distinct_text(values)
-        counts: Counter[str] = Counter()
-        for value, n in Counter(items).items():
-            if text(value) is not None:
-                counts[text(value)] += n
+        by_level: Counter[str] = Counter()
+        for value, n in zip(items, counts, strict=True):
+            if text(value) is not None and n:
+                by_level[text(value)] += int(n)
+        counts = by_level
         kept = [(level, n) for level, n in counts.items() if n >= self.min_count]
         ordered = sorted(kept, key=lambda item: (-item[1], item[0]))
         self.levels_ = [str(level) for level, _ in ordered[: self.max_levels]]

@@ -99,6 +99,13 @@ class Preprocessing:
         return numeric if X_scaled.shape[1] == n else np.hstack([numeric, X_scaled[:, n:]])
 
     @property
+    def expansion(self) -> Encoded | None:
+        """The encoding computed a batch at a time (:class:`Encoded`) where the network's
+        inputs differ from the scaled rows (an encoder), else None: what the estimators'
+        ``fit`` takes as ``expand``."""
+        return None if self.encoder is None else Encoded(self)
+
+    @property
     def n_inputs(self) -> int:
         numeric = len(self.features) if self.encoder is None else self.encoder.n_features_out_
         return numeric + sum(len(c.levels_) + 1 for c in self.categories)
@@ -175,6 +182,26 @@ class Preprocessing:
         return cls(
             features, target, x_scaler, y_scaler, encoder, target_mean, categories, target_name
         )
+
+
+class Encoded:
+    """:meth:`Preprocessing.encode` as the training loop's expansion
+    (:class:`~nnscratch.core.network.InputExpansion`): ``encoded(X_scaled, out)`` writes a
+    batch's network inputs ``(m, width)`` into ``out``, so that the encoded table is never
+    held whole. The same numbers as :meth:`Preprocessing.encode`."""
+
+    def __init__(self, pre: Preprocessing) -> None:
+        self.pre = pre
+        self.width = pre.n_inputs
+
+    def __call__(self, X_scaled: np.ndarray, out: np.ndarray) -> None:
+        pre, n = self.pre, len(self.pre.features)
+        if pre.encoder is None:
+            out[...] = X_scaled
+            return
+        width = pre.encoder.n_features_out_
+        pre.encoder.transform(X_scaled[:, :n], out=out[:, :width])
+        out[:, width:] = X_scaled[:, n:]
 
 
 @dataclass
@@ -337,7 +364,7 @@ def prepare(
     x_scaler = MinMaxScaler().fit(cleaned[features].to_numpy(dtype=np.float64)[train])
     if labels:
         y_all = cleaned[target].to_numpy()
-        _check_classes(y_all, train, {"validation": val, "test": test}, target, report.source)
+        check_classes(y_all, train, {"validation": val, "test": test}, target, report.source)
         y_scaler = None
     else:
         y_all = cleaned[[target]].to_numpy(dtype=np.float64)
@@ -398,7 +425,7 @@ def _scaled(
     return X, fitted.y_scaler.transform(y_all[rows]).ravel().astype(dtype)
 
 
-def _check_classes(
+def check_classes(
     y: np.ndarray,
     train: np.ndarray,
     others: dict[str, np.ndarray],

@@ -23,8 +23,14 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
+from nnscratch.core.network import InputExpansion
 from nnscratch.core.observe import StepObserver
 from nnscratch.core.training import BatchTransform, Callback, TrainConfig
 from nnscratch.models.members import (
@@ -161,6 +167,7 @@ class MLPBase(ModelFileMixin, BaseEstimator):
         rmse_scale: float = 1.0,
         callbacks: tuple[Callback | StepObserver, ...] = (),
         handle_interrupts: bool = False,
+        expand: InputExpansion | None = None,
     ) -> Any:
         """Train from scratch on ``X`` ``(n_samples, n_features)`` and ``y`` ``(n_samples,)``.
 
@@ -173,14 +180,25 @@ class MLPBase(ModelFileMixin, BaseEstimator):
         (``J = (Σ w ℓ + λ/2 ‖W‖²) / Σ w``: weight 2 is the row twice, weight 0 the row
         absent, so a mini-batch whose rows all weigh 0 makes no update; all-zero weights
         are refused); the validation loss is not weighted.
+
+        ``expand`` (:class:`~nnscratch.core.network.InputExpansion`: a table's encoding)
+        makes the network's inputs from ``X``'s rows a batch at a time, and the
+        ``eval_set``'s likewise: ``X`` (an array, or a memory-mapped store, never copied
+        whole) holds the compact rows, the expanded table is never held, and the fit is the
+        one on the expanded rows, to the bit. ``n_features_in_`` is then the expansion's
+        width: what ``predict`` takes.
         """
         X, y = self._validate_targets(X, y, reset=True)
+        if expand is not None:  # predict takes the expanded inputs
+            self.n_features_in_ = expand.width
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
         weights = self._sample_weights(X, y, sample_weight)
         Y = self._encode(y)
-        split = self._start(X.shape[1], Y.shape[1])
+        split = self._start(self.n_features_in_, Y.shape[1])
         validation = None
         if eval_set is not None:
-            X_val = validate_data(self, eval_set[0], reset=False, dtype=[np.float64, np.float32])
+            X_val = self._eval_rows(eval_set[0], X, expand)
             y_val = np.asarray(eval_set[1])
             validation = (X_val, self._encode(y_val), self._validation_weights(y, y_val))
         elif self.early_stopping:
@@ -205,13 +223,29 @@ class MLPBase(ModelFileMixin, BaseEstimator):
             rmse_scale=rmse_scale,
             callbacks=callbacks,
             handle_interrupts=handle_interrupts,
+            expand=expand,
         )
-        self._after_fit(validation)
+        self._after_fit(validation, expand)
         return self
 
-    def _after_fit(self, validation: tuple[np.ndarray, np.ndarray, Any] | None) -> None:
+    def _eval_rows(self, X_val: Any, X: np.ndarray, expand: InputExpansion | None) -> np.ndarray:
+        """An ``eval_set``'s inputs, checked: the network's inputs, or with ``expand`` rows
+        like ``X``'s."""
+        if expand is None:
+            return validate_data(self, X_val, reset=False, dtype=[np.float64, np.float32])
+        X_val = check_array(X_val, dtype=[np.float64, np.float32])
+        if X_val.shape[1] != X.shape[1]:
+            raise ValueError(f"eval_set has {X_val.shape[1]} columns, X has {X.shape[1]}")
+        return X_val
+
+    def _after_fit(
+        self,
+        validation: tuple[np.ndarray, np.ndarray, Any] | None,
+        expand: InputExpansion | None = None,
+    ) -> None:
         """What a subclass fits on the validation data ``(X, Y, weights)`` once the networks
-        are trained (``None``: there was none)."""
+        are trained (``None``: there was none; ``expand``: how its inputs become the
+        network's)."""
         return None
 
     def _sample_weights(
@@ -249,7 +283,12 @@ class MLPBase(ModelFileMixin, BaseEstimator):
         return self
 
     def predict_outputs(
-        self, X: Any, block_width: int | None = None, check_input: bool = True
+        self,
+        X: Any,
+        block_width: int | None = None,
+        check_input: bool = True,
+        *,
+        expand: InputExpansion | None = None,
     ) -> np.ndarray:
         """The members' mean output, ``(n_samples, n_outputs)`` float64.
 
@@ -258,17 +297,18 @@ class MLPBase(ModelFileMixin, BaseEstimator):
         whatever rows share its call: a row's output is then the same to the bit alone,
         in a batch of others, or in a file (see ``docs/serve.md``). ``check_input=False``
         skips the checks of ``X`` (as scikit-learn's trees spell it): for a caller that
-        made ``X`` itself, a 2-D float array of ``n_features_in_`` finite columns."""
+        made ``X`` itself, a 2-D float array of ``n_features_in_`` finite columns.
+        ``expand``: ``X`` holds a source's rows, expanded a batch at a time (see ``fit``)."""
         check_is_fitted(self, "networks_")
-        if check_input:
+        if check_input and expand is None:
             X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         n = len(X)
-        batch = {}
+        batch: dict[str, Any] = {} if expand is None else {"expand": expand}
         if block_width is not None:
             padding = -n % block_width
             if padding:
                 X = np.vstack([X, np.zeros((padding, X.shape[1]), dtype=X.dtype)])
-            batch = {"batch_size": block_width}
+            batch["batch_size"] = block_width
         out = self.networks_[0].predict_samples(X, **batch)  # transposed batch by batch
         y = out.T.astype(np.float64)
         for net in self.networks_[1:]:  # an ensemble averages its members

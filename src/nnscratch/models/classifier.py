@@ -22,6 +22,7 @@ from sklearn.utils.class_weight import compute_class_weight, compute_sample_weig
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from nnscratch.core.network import InputExpansion
 from nnscratch.core.training import BatchTransform
 from nnscratch.data.augment import AUGMENTATIONS, augmentation
 from nnscratch.models.base import MLPBase
@@ -204,7 +205,11 @@ class MLPClassifier(ClassifierMixin, MLPBase):
             )
         return augmentation(self.augment, (int(shape[0]), int(shape[1])))
 
-    def _after_fit(self, validation: tuple[np.ndarray, np.ndarray, Any] | None) -> None:
+    def _after_fit(
+        self,
+        validation: tuple[np.ndarray, np.ndarray, Any] | None,
+        expand: InputExpansion | None = None,
+    ) -> None:
         """``threshold_``: ``threshold`` as given, or tuned on the validation data."""
         self.threshold_ = None
         if self.threshold is None:
@@ -215,7 +220,7 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         if validation is None:
             raise ValueError("threshold='tuned' needs validation data: eval_set or early_stopping")
         X_val, Y_val, _ = validation
-        p = self.predict_outputs(X_val)[:, 0]
+        p = self.predict_outputs(X_val, expand=expand)[:, 0]
         self.threshold_ = f1_threshold(p, Y_val[:, 0] == 1)
 
     def _monitor(self) -> str:

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from nnscratch.core.batchensemble import BatchEnsembleNetwork
 from nnscratch.core.blas import one_blas_thread
-from nnscratch.core.network import Network, to_network_layout
+from nnscratch.core.network import InputExpansion, Network, to_network_layout
 from nnscratch.core.observe import StepObserver
 from nnscratch.core.optimizers import OPTIMIZERS, Optimizer
 from nnscratch.core.schedules import SCHEDULES
@@ -161,15 +161,18 @@ def train_members(
     validation: tuple[np.ndarray, ...] | None = None,
     callbacks: tuple[Callback | StepObserver, ...] = (),
     batch_transform: BatchTransform | None = None,
+    expand: InputExpansion | None = None,
 ) -> None:
     """Train every member on ``(X, Y)`` in the user layout, ``jobs`` at a time, as
     ``config`` says (each member gets its own ``lr_schedule``; progress bars count
-    ``n_planned`` members). Members that Ctrl-C stopped before they began are removed from
-    ``members``."""
+    ``n_planned`` members). With ``expand``, ``X`` (and the validation inputs) are a
+    source's rows, expanded into the network's inputs a batch at a time (see
+    :func:`~nnscratch.core.training.train`). Members that Ctrl-C stopped before they began
+    are removed from ``members``."""
     dtype = members[0].network.dtype
     Y_net = to_network_layout(Y, dtype)
     rows = np.ascontiguousarray(X, dtype=dtype)  # train transposes batches, or all, as needed
-    validation_net = network_validation(validation, dtype)
+    validation_net = network_validation(validation, dtype, as_rows=expand is not None)
     configs = member_configs(config, lr_schedule, len(members), n_planned)
     several = len(members) > 1
 
@@ -195,6 +198,7 @@ def train_members(
             sample_weight=sample_weight,
             member=k if several else None,
             batch_transform=batch_transform,
+            expand=expand,
         )
 
     if jobs == 1:
@@ -207,14 +211,16 @@ def train_members(
 
 
 def network_validation(
-    validation: tuple[np.ndarray, ...] | None, dtype: np.dtype
+    validation: tuple[np.ndarray, ...] | None, dtype: np.dtype, *, as_rows: bool = False
 ) -> tuple[np.ndarray, ...] | None:
-    """``(X_val, Y_val[, w_val])`` from the user layout into the network's."""
+    """``(X_val, Y_val[, w_val])`` from the user layout into the network's (``as_rows``:
+    ``X_val`` stays rows, a source's, which an expansion makes inputs of a batch at a
+    time)."""
     if validation is None:
         return None
     X_val, Y_val, *weights = validation
     return (
-        to_network_layout(X_val, dtype),
+        np.ascontiguousarray(X_val, dtype=dtype) if as_rows else to_network_layout(X_val, dtype),
         to_network_layout(Y_val, dtype),
         *[w for w in weights[:1] if w is not None],
     )

@@ -40,8 +40,13 @@ class PopularityModel(TableModel):
     task = "regression"
 
     def predict_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
-        """Scaled outputs ``(n_samples,)`` for scaled features ``(n_samples, n_features)``."""
-        return self.estimator.predict(self.preprocessing.encode(X_scaled))
+        """Scaled outputs ``(n_samples,)`` for scaled features ``(n_samples, n_features)``
+        (a split in memory or memory-mapped), encoded a batch at a time: the bits of
+        predicting the encoded rows, without holding them."""
+        expand = self.preprocessing.expansion
+        if expand is None:
+            return self.estimator.predict(X_scaled)
+        return self.estimator.predict_outputs(np.asarray(X_scaled), expand=expand)[:, 0]
 
     def predict_points(self, cleaned: pd.DataFrame) -> np.ndarray:
         """Predicted target (popularity 0–100, float64) for every row of a cleaned frame."""

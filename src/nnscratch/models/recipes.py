@@ -217,12 +217,15 @@ class Recipe:
         """
         pre = preprocessing if preprocessing is not None else self.preprocessing(data)
         estimator = estimator if estimator is not None else self.build_for(data, seed, verbose)
-        eval_set = (pre.encode(data.X_val), data.y_val) if len(data.y_val) else None
+        # the scaled rows, encoded a batch at a time as the loop draws them: the encoded
+        # table (313 inputs a row) is never held
+        eval_set = (data.X_val, data.y_val) if len(data.y_val) else None
+        fit_kwargs["expand"] = pre.expansion
         if data.task == "classification":
-            estimator.fit(pre.encode(data.X_train), data.y_train, eval_set=eval_set, **fit_kwargs)
+            estimator.fit(data.X_train, data.y_train, eval_set=eval_set, **fit_kwargs)
             return TabularClassifier(pre, estimator)
         estimator.fit(
-            pre.encode(data.X_train),
+            data.X_train,
             data.y_train,
             eval_set=eval_set,
             rmse_scale=data.target_range,

@@ -54,7 +54,11 @@ class TabularClassifier(TableModel):
 
     def predict_proba_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
         """Probabilities ``(n, n_classes)`` for scaled features ``(n, n_columns)``."""
-        return self.estimator.predict_proba(self.preprocessing.encode(X_scaled))
+        expand = self.preprocessing.expansion  # encoded a batch at a time, never whole
+        if expand is None:
+            return self.estimator.predict_proba(X_scaled)
+        outputs = self.estimator.predict_outputs(np.asarray(X_scaled), expand=expand)
+        return self.estimator.proba_from_outputs(outputs)
 
     def predict_proba(self, cleaned: pd.DataFrame) -> np.ndarray:
         """Class probabilities ``(n_rows, n_classes)`` (columns in ``classes_`` order)
