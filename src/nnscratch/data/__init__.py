@@ -12,6 +12,7 @@
     numbers        values to numbers: one rule for a file's columns and a request's rows
     tables         a table's parts (CSV, Parquet, folders, globs), a chunk at a time
     chunk_cleaning a source cleaned a chunk at a time: reports that merge, whole-file errors
+    training_table a source read once into compact scaled splits, in memory or out of core
     leakage        the leakage guard: inputs that alone predict the target
     augment        image augmentation: seeded ``(rows, rng)`` transforms of a batch
     toys           small data sets to watch a network learn on (the playground)

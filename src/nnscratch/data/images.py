@@ -31,6 +31,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from nnscratch.data.tables import is_table_folder
 from nnscratch.errors import DataError
 
 LABELS_MAGIC = 2049
@@ -223,10 +224,13 @@ def load_images(source: str, seed: int = 0) -> DigitImages:
 
 
 def is_image_source(source: str | None) -> bool:
-    """Whether ``--data`` names images rather than a CSV of tracks."""
-    return source is not None and (
-        source == "digits" or source.endswith(".npz") or Path(source).is_dir()
-    )
+    """Whether ``--data`` names images rather than a table of tracks (a CSV or Parquet
+    file, or a folder or glob of their parts)."""
+    if source is None:
+        return False
+    if source == "digits" or source.endswith(".npz"):
+        return True
+    return Path(source).is_dir() and not is_table_folder(Path(source))
 
 
 def png_pixels(

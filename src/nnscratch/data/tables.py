@@ -128,6 +128,15 @@ def table_parts(source: str | os.PathLike[str]) -> list[Path]:
     return [path]
 
 
+def is_table_folder(path: Path) -> bool:
+    """Whether a folder holds a table's parts (a ``.parquet`` or ``.csv`` file that is
+    not hidden): what a folder of images (MNIST's IDX files, PNGs) does not."""
+    return any(
+        _listed(p) and p.name.lower().endswith(PARQUET_SUFFIXES + CSV_SUFFIXES)
+        for p in path.iterdir()
+    )
+
+
 def _one_format(source: str, parts: list[Path]) -> list[Path]:
     kinds: dict[str, Path] = {}
     for part in parts:

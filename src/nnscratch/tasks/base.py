@@ -127,8 +127,12 @@ class Task(ABC):
         """Refuse a recipe this task cannot train (a ``DataError`` saying why)."""
 
     @abstractmethod
-    def load(self, source: str | None, recipe: Recipe, seed: int) -> TaskData:
-        """Read ``source``, split it (seeded), and fit what is fitted on the training rows."""
+    def load(
+        self, source: str | None, recipe: Recipe, seed: int, *, budget: Any = None
+    ) -> TaskData:
+        """Read ``source``, split it (seeded), and fit what is fitted on the training rows.
+        ``budget``: the :class:`~nnscratch.data.training_table.MemoryBudget` a task that
+        can train out of core keeps to (None: its default)."""
 
     @abstractmethod
     def fit(

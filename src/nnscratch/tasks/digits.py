@@ -172,7 +172,10 @@ class Digits(Task):
         if recipe.tta not in ("auto", "on", "off"):
             raise DataError(f"tta must be 'auto', 'on' or 'off', got {recipe.tta!r}")
 
-    def load(self, source: str | None, recipe: Recipe, seed: int) -> DigitData:
+    def load(
+        self, source: str | None, recipe: Recipe, seed: int, *, budget: Any = None
+    ) -> DigitData:
+        """The images in memory (``budget`` is not consulted: MNIST is 190 MB)."""
         images = load_images(str(source), seed)
         train, val = holdout_split(len(images.y_train), seed, recipe.first_rows)
         return DigitData(images, train, val, seed)

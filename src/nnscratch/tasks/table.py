@@ -8,7 +8,10 @@ scaled to [0, 1] on the training split, or class labels kept as they are.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,7 +23,16 @@ from nnscratch.data.features import DEFAULT_FEATURES
 from nnscratch.data.leakage import find_leaks
 from nnscratch.data.preprocessing import PreparedData, Preprocessing, prepare
 from nnscratch.data.synthetic import SYNTHETIC_LABEL, make_tracks
-from nnscratch.data.tracks import TracksFile, read_tracks
+from nnscratch.data.tracks import TracksFile, read_tracks, read_tracks_chunks
+from nnscratch.data.training_table import (
+    TRAIN_CHUNK_ROWS,
+    CleanedRows,
+    MemoryBudget,
+    format_size,
+    prepare_cleaned,
+    read_cleaned,
+    resident_memory,
+)
 from nnscratch.errors import DataError
 from nnscratch.models.metrics import Results
 from nnscratch.models.model_schema import network_array_shapes
@@ -53,6 +65,65 @@ TABLE_SPACE = [
     {**_TABLE_COMMON, "k": [1], "dropout": [0.0, 0.05, 0.1, 0.2], "n_members": [1, 3, 5]},
     {**_TABLE_COMMON, "k": [8, 16, 32], "dropout": [0.0], "n_members": [1, 2]},
 ]
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """Where a table's scaled splits live while it trains, and the peak expected: in
+    memory where it fits the budget, else memory-mapped from files in the budget's folder
+    (out of core: every batch is read from them, and the system may drop their pages
+    when memory is short, as it drops any file's)."""
+
+    out_of_core: bool
+    folder: Path | None
+    table: int
+    peak: int
+    budget: MemoryBudget
+
+    #: Bytes training takes per training row and network beside the rows: the epoch's
+    #: shuffled order (int64) and the shuffled targets (float32), with room to spare.
+    PER_ROW_AND_NETWORK = 16
+    #: Bytes of everything else: networks, batches, prediction blocks, the baselines'
+    #: sample, the figures.
+    FIXED = 96 * 2**20
+
+    @classmethod
+    def make(cls, rows: CleanedRows, recipe: Recipe, budget: MemoryBudget) -> TablePlan:
+        """The plan for the first pass's ``rows`` under ``budget``."""
+        n = rows.n if recipe.max_rows is None else min(rows.n, recipe.max_rows)
+        one_hot = sum(min(len(rows.values[c]), 64) + 1 for c in rows.tracks.categoricals)
+        itemsize = np.dtype(recipe.dtype).itemsize
+        table = n * (len(rows.tracks.features) + one_hot + 1) * itemsize
+        training = int(0.7 * n) * cls.PER_ROW_AND_NETWORK * recipe.n_members
+        peak = resident_memory() + table + training + cls.FIXED
+        return cls(peak > budget.limit, budget.folder, table, peak, budget)
+
+    def line(self, data: PreparedData) -> str:
+        """What the output says of the path taken and the peak it expects."""
+        columns = len(data.column_names)
+        size = f"{format_size(self.table)} ({columns} columns of {data.X_train.dtype})"
+        if not self.out_of_core:
+            return (
+                f"  in memory: the scaled splits take {size}; expected peak about "
+                f"{format_size(self.peak)}, within the memory budget of {self.budget}"
+            )
+        where = self.folder if self.folder is not None else "the temporary folder"
+        return (
+            f"  out of core: expected peak about {format_size(self.peak)} is above the memory "
+            f"budget of {self.budget}: the scaled splits, {size}, are memory-mapped from "
+            f"files in {where} and each batch is read from them (pages the system can "
+            "drop when memory is short)"
+        )
+
+    def record(self) -> dict[str, Any]:
+        """For ``metrics.json``."""
+        return {
+            "path": "out of core" if self.out_of_core else "in memory",
+            "table_bytes": self.table,
+            "expected_peak_bytes": self.peak,
+            "budget_bytes": self.budget.limit,
+            "budget": self.budget.origin,
+        }
 
 
 @dataclass
@@ -139,27 +210,47 @@ class TableTask(Task):
             )
         return read_tracks(source, features=features, target=self.target_column, **options)
 
-    def load(self, source: str | None, recipe: Recipe, seed: int) -> TableData:
+    def load(
+        self,
+        source: str | None,
+        recipe: Recipe,
+        seed: int,
+        *,
+        budget: MemoryBudget | None = None,
+        chunk_rows: int | None = TRAIN_CHUNK_ROWS,
+        progress: bool = False,
+    ) -> TableData:
+        """The source read once, a chunk of ``chunk_rows`` at a time (None: whole), into
+        compact scaled splits (:mod:`nnscratch.data.training_table`): held in memory where
+        the expected peak fits ``budget`` (default: a quarter of the machine's memory),
+        else memory-mapped from files in its folder (out of core). The same splits,
+        scalers and numbers whatever the chunk size."""
+        budget = budget or MemoryBudget.default()
         lines = []
         if source is None:
             lines.append(
                 f"note: no --data given and NNSCRATCH_DATA is not set: using the "
                 f"{SYNTHETIC_LABEL}, {SYNTHETIC_ROWS:,} generated tracks"
             )
-        options = {"optional": recipe.optional, "categoricals": recipe.categoricals}
-        tracks = self.read(source, recipe.features, seed, **options)
-        if not tracks.features:
-            raise DataError(f"{tracks.source}: none of the recipe's features is in this file")
-        data = self.prepare(tracks, recipe, seed)
-        leaks = find_leaks(data, self.keep_inputs, seed)
-        if leaks:  # prepared again without them: the scalers see only the inputs kept
-            leaked = {leak.column for leak in leaks}
-            tracks = replace(
-                tracks,
-                features=[f for f in tracks.features if f not in leaked],
-                categoricals=[c for c in tracks.categoricals if c not in leaked],
-            )
-            data = self.prepare(tracks, recipe, seed)
+        read = functools.partial(
+            self.read_rows, source, recipe, seed, budget=budget, chunk_rows=chunk_rows
+        )
+        rows = read(progress=progress)
+        try:
+            tracks = rows.tracks
+            if not tracks.features:
+                raise DataError(f"{tracks.source}: none of the recipe's features is in this file")
+            plan = TablePlan.make(rows, recipe, budget)
+            data = self.prepare_rows(rows, recipe, seed, plan)
+            leaks = find_leaks(data, self.keep_inputs, seed)
+            if leaks:  # read again without them: the scalers see only the inputs kept
+                rows.close()
+                leaked = {leak.column for leak in leaks}
+                rows = read(leaving_out=leaked, progress=progress)
+                tracks = rows.tracks
+                data = self.prepare_rows(rows, recipe, seed, plan)
+        finally:
+            rows.close()
         lines += [*tracks.format_note(), str(data.report), *tracks.notes()]
         lines += [f"  {leak.line(tracks.target_name or '')}" for leak in leaks]
         lines += [
@@ -176,26 +267,63 @@ class TableTask(Task):
             f"  split (seed {seed}): train {sizes['train']:,}, validation "
             f"{sizes['validation']:,}, test {sizes['test']:,}; Min-Max scaling fit on train only"
         )
+        lines.append(plan.line(data))
         if sizes["train"] < 2:
             raise DataError(
                 f"{data.report.source}: only {sizes['train']} training row(s); need at least 2"
             )
-        kept = replace(tracks, frame=tracks.frame.iloc[:0])  # the rows live on in `data`
         record = {"leaks": [vars(leak) for leak in leaks], "identifiers": data.identifiers}
-        return TableData(data, kept, seed, lines + self.target_lines(data), record)
+        data_lines = lines + self.target_lines(data)
+        return TableData(data, tracks, seed, data_lines, record | {"memory": plan.record()})
 
-    def prepare(self, tracks: TracksFile, recipe: Recipe, seed: int) -> PreparedData:
-        """Clean, split and scale what the file gives (see :func:`prepare`)."""
-        return prepare(
-            tracks.frame,
-            tracks.features,
-            str(tracks.target),
+    def read_rows(
+        self,
+        source: str | None,
+        recipe: Recipe,
+        seed: int,
+        *,
+        budget: MemoryBudget,
+        chunk_rows: int | None,
+        leaving_out: set[str] = frozenset(),  # type: ignore[assignment]
+        progress: bool = False,
+    ) -> CleanedRows:
+        """The first pass over the source (or the built-in sample): its usable rows'
+        numbers in a temporary file in the budget's folder, the cleaning report, what the
+        reader learned of the file; ``leaving_out`` inputs the leakage guard refused."""
+        features = [f for f in recipe.features if f not in leaving_out]
+        categoricals = [c for c in recipe.categoricals if c not in leaving_out]
+        options = {
+            "features": features,
+            "target": self.target_column,
+            "optional": recipe.optional,
+            "categoricals": categoricals,
+        }
+        if source is None or chunk_rows is None:
+            del options["features"], options["target"]
+            chunks: Iterable[TracksFile] = [self.read(source, features, seed, **options)]
+        else:
+            chunks = read_tracks_chunks(source, chunk_rows, **options)
+        return read_cleaned(
+            chunks,
+            SYNTHETIC_LABEL if source is None else str(source),
+            labels=self.prepare_as == "classification",
+            folder=budget.folder,
+            progress=progress,
+        )
+
+    def prepare_rows(
+        self, rows: CleanedRows, recipe: Recipe, seed: int, plan: TablePlan
+    ) -> PreparedData:
+        """Split and scale the first pass's rows (see :func:`prepare_cleaned`)."""
+        return prepare_cleaned(
+            rows,
             seed=seed,
             max_rows=recipe.max_rows,
             dtype=np.dtype(recipe.dtype),
-            categoricals=tracks.categoricals,
             task=self.prepare_as,
-            target_name=tracks.target_name,
+            target_name=rows.tracks.target_name,
+            out_of_core=plan.out_of_core,
+            folder=plan.folder,
         )
 
     def target_lines(self, data: PreparedData) -> list[str]:

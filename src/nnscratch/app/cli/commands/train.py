@@ -30,7 +30,10 @@ from nnscratch.app.runs import default_run_dir, run_record, write_run
 from nnscratch.app.serve.server import require_serve_extra
 from nnscratch.core.telemetry import DEFAULT_EVERY, Telemetry
 from nnscratch.core.training import History
+from nnscratch.data.training_table import MemoryBudget
+from nnscratch.errors import DataError
 from nnscratch.tasks.plots import layers_figure
+from nnscratch.tasks.table import TableTask
 
 
 def add_parser(sub: Any) -> None:
@@ -53,6 +56,14 @@ def add_parser(sub: Any) -> None:
     )
     add_data_arguments(parser)
     add_recipe_arguments(parser)
+    parser.add_argument(
+        "--memory-budget",
+        metavar="SIZE",
+        help="the memory training may take, e.g. 256MB or 2GB (default: a quarter of this "
+        "machine's): a table whose training would take more is trained out of core, its "
+        "scaled rows memory-mapped from files beside the run directory and read a batch at "
+        "a time",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
     parser.add_argument("--out", help="output directory (default: runs/<timestamp>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -117,10 +128,10 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     task, source = task_from_args(args)
     recipe = recipe_from_args(args, task)
-    data = task.load(source, recipe, args.seed)
+    out = Path(args.out) if args.out else default_run_dir()
+    data = task.load(source, recipe, args.seed, **load_options(args, task, out))
     for line in data.report():
         say(line)
-    out = Path(args.out) if args.out else default_run_dir()
     say(describe_recipe(args, recipe))
     fit_started = time.perf_counter()
     model, telemetry = fit_watched(args, task, data, recipe)
@@ -147,6 +158,25 @@ def run(args: argparse.Namespace) -> int:
         say(f"interrupted: the best weights so far are saved as {out / model_name}")
     say(f"outputs in {out}/: {', '.join(written)}")
     return 130 if history.interrupted else 0
+
+
+def load_options(args: argparse.Namespace, task: Any, out: Path) -> dict[str, Any]:
+    """What ``task.load`` takes beside the data: the memory budget (``--memory-budget``, or
+    the default), whose out-of-core files go beside the run directory where its folder
+    exists (else in the temporary folder), and a progress bar of the first pass, for a
+    task that reads a table."""
+    if not isinstance(task, TableTask):
+        if args.memory_budget is not None:
+            raise DataError(
+                f"--memory-budget applies to tables; the {task.name} task's data is not one"
+            )
+        return {}
+    folder = out.parent if out.parent.is_dir() else None
+    if args.memory_budget is not None:
+        budget = MemoryBudget.given(args.memory_budget, folder)
+    else:
+        budget = MemoryBudget.default(folder)
+    return {"budget": budget, "progress": not args.quiet}
 
 
 def trained_line(history: History, n_members: int, fit_seconds: float) -> str:
