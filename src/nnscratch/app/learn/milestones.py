@@ -95,31 +95,23 @@ DEFAULTS = {
 }
 
 
-#: The stages each kind of data needs passed before ``learn train`` runs.
+#: The stages each kind of data needs passed before ``learn train`` runs: a regression
+#: needs the stages up to the training loop, a classifier softmax's stage as well.
+_REGRESSION_STAGES = (
+    "data",
+    "init",
+    "activations",
+    "forward",
+    "loss",
+    "backprop",
+    "optimizers",
+    "training",
+)
 NEEDS = {
-    "tracks": (
-        "data",
-        "init",
-        "activations",
-        "forward",
-        "loss",
-        "backprop",
-        "optimizers",
-        "training",
-    ),
-    "digits": (
-        "data",
-        "init",
-        "activations",
-        "forward",
-        "loss",
-        "backprop",
-        "optimizers",
-        "training",
-        "softmax",
-    ),
+    "tracks": _REGRESSION_STAGES,
+    "digits": (*_REGRESSION_STAGES, "softmax"),
+    "mnist": (*_REGRESSION_STAGES, "softmax"),
 }
-NEEDS["mnist"] = NEEDS["digits"]
 
 
 def kind_of(source: str | None) -> str:
