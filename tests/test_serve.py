@@ -103,6 +103,9 @@ def test_predictions_equal_the_command_line_to_the_bit(
     as_json = api.post("/predict", json={"rows": rows}).json()
     expected = cli.set_index("id").loc[kept["id"], "predicted_popularity"].tolist()
     assert as_json["predictions"] == expected
+    records = kept.to_json(orient="records")  # the list alone, as pandas writes it
+    as_records = api.post("/predict", content=records, headers={"content-type": "application/json"})
+    assert as_records.json() == as_json
 
 
 def test_digits_png_and_pixels_agree_with_the_command_line(
@@ -158,7 +161,9 @@ def _malformed(row: dict) -> list[tuple[str, dict, int, str]]:
     streamed = {**body(b""), "content": iter([b"x" * 40_000, b"x" * 40_000])}
     return [
         ("invalid JSON", body(b'{"rows": ['), 400, "not valid JSON"),
-        ("a JSON array", body(b"[1, 2]"), 422, "JSON object"),
+        ("a JSON string", body(b'"rows"'), 422, "a JSON object or list of records, got str"),
+        ("a list of numbers", body(b"[1, 2]"), 422, "row 0 must be an object"),
+        ("an empty list", body(b"[]"), 422, "the list of records is empty"),
         ("no rows field", body(b'{"row": []}'), 422, '"rows"'),
         ("empty rows", rows(), 422, "non-empty list"),
         ("a row that is a list", body(b'{"rows": [[1, 2]]}'), 422, "row 0 must be an object"),

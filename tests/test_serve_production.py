@@ -157,17 +157,30 @@ SPOILS = ["none", "none", "none", "text number", "not a number", "out of range",
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
-@given(bodies=st.lists(
-    st.lists(st.tuples(st.integers(0, 119), st.sampled_from(SPOILS)), min_size=1, max_size=5),
-    min_size=1, max_size=12))  # fmt: skip
+@given(
+    bodies=st.lists(
+        st.tuples(
+            st.lists(
+                st.tuples(st.integers(0, 119), st.sampled_from(SPOILS)), min_size=1, max_size=5
+            ),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
 def test_bodies_read_together_get_what_each_gets_alone(
-    models: dict[str, Path], rows: list[dict], bodies: list[list[tuple[int, str]]]
+    models: dict[str, Path], rows: list[dict], bodies: list[tuple[list[tuple[int, str]], bool]]
 ) -> None:
     """The server reads a batch's JSON bodies together (``json_requests``): each body's
     network inputs are the bits it gets alone, and a body with a problem gets its own
-    error (status and message) while the others are answered."""
+    error (status and message) while the others are answered. A body is ``{"rows": [...]}``
+    or the list of records alone."""
     model = loaded(models["popularity"]).serving
-    payloads = [{"rows": [spoiled(rows[i], how) for i, how in body]} for body in bodies]
+    payloads = []
+    for body, as_list in bodies:
+        records = [spoiled(rows[i], how) for i, how in body]
+        payloads.append(records if as_list else {"rows": records})
     together = model.json_requests(payloads, 5)
     assert len(together) == len(payloads)
     for payload, result in zip(payloads, together, strict=True):
@@ -422,6 +435,50 @@ def test_the_four_bodies_that_once_got_a_5xx(models: dict[str, Path]) -> None:
     assert time.perf_counter() - started < 1.0
     assert wide.status_code == 422 and "50,000 columns; the limit is 1,000" in wide.json()["detail"]
     assert api.get("/health").status_code == 200
+
+
+def test_a_value_far_outside_the_training_range_is_refused_by_name(
+    models: dict[str, Path], rows: list[dict]
+) -> None:
+    """A tempo of 1e300 overflowed the float32 network (no finite answer: a 500). A value
+    further than FAR_OUTSIDE_TRAINING training ranges out is refused by name, as JSON rows
+    and as a tensor, and skipped with the reason in a CSV; one at the bound is answered."""
+    from nnscratch.models.requests import value_bounds
+
+    api = TestClient(create_app(models["popularity"]))
+    pre = loaded(models["popularity"]).serving.preprocessing
+    highest = float(value_bounds(pre)[1][pre.features.index("tempo")])
+    far = dict(rows[0], tempo=1e300)
+    refused = api.post("/predict", json=[far])
+    assert refused.status_code == 422
+    assert (
+        "row 0: 'tempo' = 1e+300 is too far outside the training range ("
+        in (refused.json()["detail"])
+    )
+    at_bound = api.post("/predict", json=[dict(rows[0], tempo=highest)])
+    assert at_bound.status_code == 200, at_bound.text
+    assert 0 <= at_bound.json()["predictions"][0] <= 100
+    tensor = [{"name": "tempo", "shape": [1], "datatype": "FP64", "data": [1e300]}]
+    tensors = tensor + [
+        {
+            "name": name,
+            "shape": [1],
+            "datatype": "BYTES" if isinstance(v, str) else "FP64",
+            "data": [v],
+        }
+        for name, v in rows[0].items()
+        if name in {i["name"] for i in pre_inputs(api)} - {"tempo"}
+    ]
+    v2 = api.post("/v2/models/popularity/infer", json={"inputs": tensors})
+    assert v2.status_code == 422 and "'tempo' = 1e+300 is too far outside" in v2.json()["error"]
+    csv = pd.DataFrame([rows[1], far]).to_csv(index=False)
+    answer = api.post("/predict", content=csv, headers={"content-type": "text/csv"}).json()
+    assert answer["rows"] == [0] and answer["skipped"][0]["row"] == 1
+    assert "is too far outside the training range" in answer["skipped"][0]["reason"]
+
+
+def pre_inputs(api: TestClient) -> list[dict]:
+    return api.get("/model").json()["inputs"]
 
 
 def test_an_upload_over_the_limit_in_one_go_gets_its_413_every_time(

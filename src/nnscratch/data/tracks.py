@@ -51,7 +51,21 @@ def years_from_dates(values: np.ndarray) -> np.ndarray:
         years = to_numbers(array)
         with np.errstate(invalid="ignore"):
             return np.where(np.isfinite(years) & (years == np.floor(years)), years, np.nan)
+    items = array.ravel().tolist()
+    if any(type(v) is int or type(v) is float for v in items):  # a request's JSON numbers
+        return np.fromiter((_year_of(v) for v in items), dtype=np.float64, count=array.size)
     return np.fromiter((_year(v) for v in text(array)), dtype=np.float64, count=array.size)
+
+
+def _year_of(value: object) -> float:
+    """One value's year: a whole number is one (``1999`` or ``1999.0``), text is a date."""
+    if type(value) is int or type(value) is float:
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond float64
+            return math.nan
+        return number if math.isfinite(number) and number == math.floor(number) else math.nan
+    return _year(text(np.array([value], dtype=object))[0])
 
 
 def _year(value: str) -> float:

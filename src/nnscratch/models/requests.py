@@ -42,6 +42,11 @@ MAX_CSV_COLUMNS = 1000
 _WHOLE = {"key", "mode", "explicit", "time_signature", "year", "duration_ms"}
 #: What a text input starts with on the served page.
 _TEXT_DEFAULTS = {"release_date": "2015-06-01", "name": "Untitled", "artists": "['Unknown']"}
+#: How far outside its training range a request's value may lie, in widths of that range
+#: (its Min-Max scaled value within ``[-FAR_OUTSIDE_TRAINING, 1 + FAR_OUTSIDE_TRAINING]``):
+#: the network has learned nothing out there, and further out its float32 products
+#: overflow (a ``tempo`` of 1e300 gave no finite prediction, and the server a 500).
+FAR_OUTSIDE_TRAINING = 1e6
 
 
 @dataclass
@@ -97,7 +102,8 @@ def _number_input(pre: Preprocessing, column: str) -> dict[str, Any]:
 
 
 def rows_from_json(pre: Preprocessing, payload: Any, max_rows: int) -> TableRows:
-    """The rows of ``{"rows": [{column: value, …}, …]}``, every one usable, or a 4xx
+    """The rows of ``{"rows": [{column: value, …}, …]}``, or of the list of records alone
+    (what ``DataFrame.to_json(orient="records")`` writes), every one usable, or a 4xx
     naming the first that is not."""
     rows = _rows(payload, max_rows)
     names = _names(rows)
@@ -146,14 +152,14 @@ def rows_from_json_many(
     for members in groups.values():
         if len(members) < 2:
             continue
-        rows = [row for b in members for row in payloads[b]["rows"]]
+        rows = [row for b in members for row in _records(payloads[b])]
         try:
-            together = rows_from_json(pre, {"rows": rows}, len(rows))
+            together = rows_from_json(pre, rows, len(rows))
         except RequestError:
             continue  # read body by body below: each gets its own answer
         start = 0
         for b in members:
-            stop = start + len(payloads[b]["rows"])
+            stop = start + len(_records(payloads[b]))
             ids = together.ids[start:stop] if together.ids is not None else None
             results[b] = TableRows(
                 together.X_scaled[start:stop], list(range(stop - start)), ids, []
@@ -171,7 +177,7 @@ def rows_from_json_many(
 def _uniform_keys(payload: Any, max_rows: int) -> frozenset[Any] | None:
     """The column names of a well-formed body whose rows all give the same ones, else
     None (a body read on its own)."""
-    rows = payload.get("rows") if type(payload) is dict else None
+    rows = _records(payload)
     if type(rows) is not list or not rows or len(rows) > max_rows or type(rows[0]) is not dict:
         return None
     keys = rows[0].keys()
@@ -279,21 +285,58 @@ def rows_from_features(
     return TableRows(pre.scale_arrays(matrix, categories), list(range(len(X))), None, [])
 
 
+def value_bounds(pre: Preprocessing) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and highest value a request may give each feature (read-only float64
+    arrays in the order of ``pre.features``): its valid range (:data:`VALUE_RANGES`),
+    within :data:`FAR_OUTSIDE_TRAINING` widths of its training range. Computed once a
+    model (every request asks)."""
+    scaler = pre.x_scaler  # scaled = x · scale_ + min_, with scale_ > 0
+    return _bounds(tuple(pre.features), scaler.min_.tobytes(), scaler.scale_.tobytes())
+
+
+@functools.lru_cache(maxsize=16)
+def _bounds(features: tuple[str, ...], offset: bytes, scale: bytes) -> tuple[np.ndarray, ...]:
+    low, high = range_bounds(features)
+    min_, scale_ = np.frombuffer(offset), np.frombuffer(scale)
+    far_low = (-FAR_OUTSIDE_TRAINING - min_) / scale_
+    far_high = (1 + FAR_OUTSIDE_TRAINING - min_) / scale_
+    bounds = np.maximum(low, far_low), np.minimum(high, far_high)
+    for array in bounds:
+        array.flags.writeable = False
+    return bounds
+
+
 def _first_unusable(pre: Preprocessing, X: np.ndarray) -> int | None:
     """The first row of ``X`` (the features as numbers) with a missing, non-numeric or
-    out-of-range value, or None."""
-    low, high = range_bounds(pre.features)
+    out-of-range value (:func:`value_bounds`), or None."""
+    low, high = value_bounds(pre)
     with np.errstate(invalid="ignore"):
         unusable = (np.isnan(X) | (low > X) | (high < X)).any(axis=1)
     return int(np.argmax(unusable)) if unusable.any() else None
 
 
+def _records(payload: Any) -> Any:
+    """A body's list of records: the body itself, or its ``"rows"`` (None if neither)."""
+    if type(payload) is list:
+        return payload
+    return payload.get("rows") if type(payload) is dict else None
+
+
 def _rows(payload: Any, max_rows: int) -> list[Any]:
-    if not isinstance(payload, dict):
-        raise RequestError(422, f"the body must be a JSON object, got {type(payload).__name__}")
-    rows = payload.get("rows")
-    if rows is None:
-        raise RequestError(422, 'missing field "rows": send {"rows": [{column: value, …}]}')
+    if not isinstance(payload, dict | list):
+        raise RequestError(
+            422, f"the body must be a JSON object or list of records, got {type(payload).__name__}"
+        )
+    if isinstance(payload, list):
+        rows = payload
+        if not rows:
+            raise RequestError(422, "the list of records is empty")
+    else:
+        rows = payload.get("rows")
+        if rows is None:
+            raise RequestError(
+                422, 'missing field "rows": send {"rows": [{column: value, …}]} or the list alone'
+            )
     if not isinstance(rows, list) or not rows:
         raise RequestError(422, '"rows" must be a non-empty list of objects')
     if len(rows) > max_rows:
@@ -325,7 +368,8 @@ def row_problem(
     """What makes row ``r`` unusable ("" if nothing): the column, its value and why.
     ``numbers`` are the features read as numbers; ``given`` the request's own columns
     (a derived feature names its source)."""
-    for column in pre.features:
+    low, high = value_bounds(pre)
+    for j, column in enumerate(pre.features):
         value, number = _plain(columns[column][r]), float(numbers[column][r])
         origin = _origin(column) if column not in given else None
         if origin is not None and origin in columns:
@@ -345,6 +389,9 @@ def row_problem(
             lo = "-∞" if low is None else f"{low:g}"
             hi = "∞" if high is None else f"{high:g}"
             return f"{shown} is outside the valid range ({lo} to {hi})"
+        if not low[j] <= number <= high[j]:
+            seen = f"{pre.x_scaler.data_min_[j]:g} to {pre.x_scaler.data_max_[j]:g}"
+            return f"{shown} is too far outside the training range ({seen}) for the network"
     return ""
 
 
@@ -376,6 +423,10 @@ def rows_from_csv(pre: Preprocessing, body: bytes, max_rows: int) -> TableRows:
         cleaned = clean(tracks, pre.features, None)[0]
     except DataError:  # no usable row at all
         cleaned = tracks.iloc[:0]
+    low, high = value_bounds(pre)
+    values = cleaned[pre.features].to_numpy(dtype=np.float64)
+    within = (low <= values) & (values <= high)  # VALUE_RANGES already; not too far out
+    cleaned = cleaned[within.all(axis=1)]
     kept = set(cleaned[ROW].tolist())
     columns = {c: tracks[c].to_numpy() for c in tracks.columns}
     numbers = {f: to_numbers(columns[f]) for f in pre.features}

@@ -103,9 +103,11 @@ class JsonRows:
 
     @property
     def rows(self) -> int:
-        """How many rows it says it holds (for the batch's row cap; checked later)."""
-        rows = self.payload.get("rows") if isinstance(self.payload, dict) else None
-        return len(rows) if isinstance(rows, list) else 1
+        """How many rows it says it holds (for the batch's row cap; checked later): a list
+        of records, or an object's ``"rows"``."""
+        payload = self.payload
+        rows = payload.get("rows") if isinstance(payload, dict) else payload
+        return len(rows) if isinstance(rows, list) and rows else 1
 
 
 async def read_body(request: Any, limit: int) -> bytes:
