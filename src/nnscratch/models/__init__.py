@@ -17,6 +17,7 @@ table_classifier   TabularClassifier: raw rows in, class labels and probabilitie
 digit_model        DigitModel: images in, digits out
 serving            what `nnscratch serve` does with a model's requests (its serving part)
 requests           what a served model reads from a request, checked (4xx naming it)
+request_schemas    the JSON Schema of what a served model reads and answers (its OpenAPI bodies)
 onnx_export        fitted models as ONNX graphs, preprocessing included (their export part)
 onnx_graph         a small builder of ONNX graphs on the onnx package's helpers
 streaming          a table model's predictions for a file, a chunk at a time

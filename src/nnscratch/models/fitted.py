@@ -63,9 +63,11 @@ class Servable(Protocol):
     ``body_request`` with its media type, an Open Inference Protocol (KServe V2) request's
     tensors to ``tensor_request``: each gives the network's inputs and how the network's
     outputs (``network_outputs``, which a server may batch over many requests) become the
-    answer. ``tensor_inputs`` and ``tensor_outputs`` describe the V2 tensors; ``page``
-    names the served page. The answers computed at once, and the reading of many JSON
-    bodies together, are the serving code's (:mod:`nnscratch.app.serve.handler`), written once.
+    answer. ``tensor_inputs`` and ``tensor_outputs`` describe the V2 tensors,
+    ``request_schemas`` (by media type) and ``answer_schema`` the JSON Schema of the bodies
+    and the answer (:mod:`nnscratch.models.request_schemas`); ``page`` names the served
+    page. The answers computed at once, and the reading of many JSON bodies together, are
+    the serving code's (:mod:`nnscratch.app.serve.handler`), written once.
     """
 
     page: ClassVar[str]
@@ -81,6 +83,10 @@ class Servable(Protocol):
     def tensor_inputs(self) -> list[dict[str, Any]]: ...
 
     def tensor_outputs(self) -> list[dict[str, Any]]: ...
+
+    def request_schemas(self, max_rows: int) -> dict[str, dict[str, Any]]: ...
+
+    def answer_schema(self) -> dict[str, Any]: ...
 
 
 @runtime_checkable

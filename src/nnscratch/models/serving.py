@@ -30,6 +30,13 @@ from nnscratch.data.images import png_pixels
 from nnscratch.data.preprocessing import Preprocessing
 from nnscratch.errors import DataError, RequestError
 from nnscratch.models.classifier import MLPClassifier, most_probable
+from nnscratch.models.request_schemas import (
+    Schema,
+    class_answer_properties,
+    pixels_schema,
+    rows_schema,
+    table_answer_schema,
+)
 from nnscratch.models.requests import (
     TableRows,
     json_values,
@@ -105,6 +112,23 @@ class TableServing:
             raise RequestError(415, "a table model takes JSON rows or a CSV body, not an image")
         return self._request(rows_from_csv(self.preprocessing, body, max_rows))
 
+    def request_schemas(self, max_rows: int) -> dict[str, Schema]:
+        """The JSON Schema of each body ``/predict`` reads, by media type: JSON rows (or
+        records) and a CSV file."""
+        csv = (
+            "a CSV file, read as `nnscratch predict` reads one: a header naming the columns "
+            "(those of JSON rows), rows that cannot be scored skipped and listed with the "
+            f"reason; at most {max_rows:,} rows"
+        )
+        return {
+            "application/json": rows_schema(self.preprocessing, max_rows),
+            "text/csv": {"type": "string", "description": csv},
+        }
+
+    def answer_schema(self) -> Schema:
+        """The JSON Schema of ``/predict``'s answer."""
+        return table_answer_schema(self._value_schemas())
+
     def tensor_inputs(self) -> list[dict[str, Any]]:
         """The Open Inference Protocol's inputs: each raw column, numbers as FP64, text and
         categories as BYTES (or all the features as one ``features`` tensor instead)."""
@@ -156,6 +180,10 @@ class TableServing:
         """The predictions (and what the kind of model adds) from the network outputs."""
         raise NotImplementedError
 
+    def _value_schemas(self) -> dict[str, Schema]:
+        """The JSON Schema of what :meth:`_values` gives, by name."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class TableRegressionServing(TableServing):
@@ -164,6 +192,10 @@ class TableRegressionServing(TableServing):
     def tensor_outputs(self) -> list[dict[str, Any]]:
         """The Open Inference Protocol's outputs: the predictions, in the target's units."""
         return [{"name": "predictions", "datatype": "FP64", "shape": [-1]}]
+
+    def _value_schemas(self) -> dict[str, Schema]:
+        unit = {"type": "number", "description": f"{self.preprocessing.target}, 2 decimals"}
+        return {"predictions": {"type": "array", "items": unit}}
 
     def _values(self, outputs: np.ndarray) -> dict[str, Any]:
         """Points, 2 decimals, as ``nnscratch predict`` writes them."""
@@ -182,6 +214,9 @@ class TableClassificationServing(TableServing):
     def tensor_outputs(self) -> list[dict[str, Any]]:
         """The Open Inference Protocol's outputs: the labels and the probabilities."""
         return class_tensor_outputs(self.classifier.classes_)
+
+    def _value_schemas(self) -> dict[str, Schema]:
+        return class_answer_properties(self.classifier.classes_)
 
     def _values(self, outputs: np.ndarray) -> dict[str, Any]:
         """The labels, the classes, each row's probabilities (6 decimals), as ``nnscratch
@@ -229,6 +264,28 @@ class DigitServing:
             raise RequestError(422, str(exc)) from None
         X = pixels.reshape(1, -1).astype(self.classifier.network_.dtype)
         return Request(X, lambda outputs: self._answer(outputs) | {"inverted": inverted})
+
+    def request_schemas(self, max_rows: int) -> dict[str, Schema]:
+        """The JSON Schema of each body ``/predict`` reads, by media type: pixels as JSON,
+        and a PNG."""
+        png = (
+            "a PNG image of any size: made greyscale, resized by area averaging, inverted "
+            "if it is dark on light, as `nnscratch predict` reads one"
+        )
+        return {
+            "application/json": pixels_schema(self.image_shape, max_rows),
+            "image/png": {"type": "string", "format": "binary", "description": png},
+        }
+
+    def answer_schema(self) -> Schema:
+        """The JSON Schema of ``/predict``'s answer (``inverted``: for a PNG)."""
+        inverted = {"type": "boolean", "description": "a PNG's: whether it was inverted"}
+        values = class_answer_properties(self.classifier.classes_)
+        return {
+            "type": "object",
+            "properties": values | {"inverted": inverted},
+            "required": list(values),
+        }
 
     def tensor_inputs(self) -> list[dict[str, Any]]:
         """The Open Inference Protocol's input: the pixels, one row of ``rows·cols`` an image."""
