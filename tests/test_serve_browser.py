@@ -146,3 +146,38 @@ def test_digits_page_draws_and_predicts(browser, models, name: str) -> None:
         page.locator("#clear").click()
         assert page.locator("#digit").get_attribute("data-value") == ""
         assert not errors, errors
+
+
+def test_the_api_page_is_swagger_ui_from_the_package_and_fetches_nothing_elsewhere(
+    browser, models
+) -> None:
+    """``GET /docs``: Swagger UI (vendored, not from a CDN) lays out every route of
+    ``/openapi.json``, /predict with the model's own media types and statuses; every
+    request the page makes goes to the server itself."""
+    with running_server(models("digits")) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url + "/docs")
+        page.wait_for_selector(".opblock", timeout=30_000)
+        paths = set(page.locator(".opblock-summary-path").all_inner_texts())
+        assert {
+            "/predict",
+            "/metrics",
+            "/v2/models/{model_name}/ready",
+            "/v2/models/{model_name}/versions/{model_version}/infer",
+        } <= paths
+        page.locator(".opblock-post .opblock-summary-path", has_text="/predict").click()
+        body_types = ".opblock.is-open .body-param-content-type select option"
+        page.wait_for_selector(body_types, state="attached", timeout=15_000)
+        assert page.locator(body_types).all_inner_texts() == ["application/json", "image/png"]
+        statuses = page.locator(".opblock.is-open .responses-table .response-col_status")
+        assert statuses.all_inner_texts()[1:] == ["200", "400", "413", "415", "422"]
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "serve-docs.png"))
+        assert not errors, errors
+    assert {f"{url}/openapi.json", f"{url}/docs/assets/swagger-ui-bundle.js"} <= set(requested)
+    elsewhere = [u for u in requested if not u.startswith(url + "/") and not u.startswith("data:")]
+    assert not elsewhere, elsewhere

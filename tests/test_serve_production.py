@@ -418,6 +418,93 @@ def test_open_inference_protocol_on_digits_with_the_specs_request_forms(
         assert 400 <= answer.status_code < 500 and fragment in answer.json()["error"], bad
 
 
+def test_binary_tensor_data_both_ways_versions_and_the_protocols_errors(
+    models: dict[str, Path],
+) -> None:
+    """Triton's binary tensor data extension as the bytes go (the Triton client's own
+    session is tests/test_serve_clients.py): pixels as FP32 bytes after the JSON, the
+    outputs back as bytes; the routes under /versions/1; every malformed framing, another
+    version, route or method gets the protocol's {"error"} naming it."""
+    from sklearn.datasets import load_digits
+
+    api = TestClient(create_app(models["digits"]))
+    pixels = (load_digits().images[:3] / 16).reshape(3, 64).astype(np.float32)
+    by_predict = api.post("/predict", json={"images": pixels.astype(float).tolist()}).json()
+
+    def infer(head: dict, data: bytes, path: str = "/v2/models/digits/infer", **headers: str):
+        text = json.dumps(head).encode()
+        headers = {"Inference-Header-Content-Length": str(len(text))} | headers
+        return api.post(path, content=text + data, headers=headers)
+
+    tensor = {
+        "name": "pixels",
+        "shape": [3, 64],
+        "datatype": "FP32",
+        "parameters": {"binary_data_size": pixels.nbytes},
+    }
+    request = {"inputs": [tensor], "parameters": {"binary_data_output": True}}
+    answer = infer(request, pixels.tobytes(), "/v2/models/digits/versions/1/infer")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/octet-stream"
+    length = int(answer.headers["inference-header-content-length"])
+    head, data = json.loads(answer.content[:length]), answer.content[length:]
+    labels, probabilities = head["outputs"]
+    assert labels["parameters"]["binary_data_size"] == 3 * 8 and labels["datatype"] == "INT64"
+    assert np.frombuffer(data[:24], "<i8").tolist() == by_predict["predictions"]
+    got = np.frombuffer(data[24:], "<f8").reshape(3, 10).tolist()
+    assert got == by_predict["probabilities"] and probabilities["shape"] == [3, 10]
+    one = dict(request, outputs=[{"name": "probabilities", "parameters": {"binary_data": False}}])
+    [only] = infer(one, pixels.tobytes()).json()["outputs"]
+    assert only["name"] == "probabilities" and "parameters" not in only
+
+    assert api.get("/v2/models/digits/versions/1/ready").json() == {"name": "digits", "ready": True}
+    assert api.get("/v2/models/digits/versions/1").json()["versions"] == ["1"]
+    short = dict(tensor, parameters={"binary_data_size": 12})
+    for status, response, fragment in [
+        (
+            400,
+            infer(request, pixels.tobytes(), **{"Inference-Header-Content-Length": "x1"}),
+            "the Inference-Header-Content-Length header must be the length",
+        ),
+        (
+            400,
+            infer(request, b"", **{"Inference-Header-Content-Length": "99999"}),
+            "says the JSON part is 99,999 bytes, but the body is",
+        ),
+        (
+            400,
+            infer(request, pixels.tobytes() + b"!"),
+            "769 bytes after its JSON part; the inputs' binary_data_size add up to 768",
+        ),
+        (
+            400,
+            infer(dict(request, inputs=[short]), pixels.tobytes()[:12]),
+            "192 FP32 values are 768 bytes, its binary_data_size is 12",
+        ),
+        (
+            400,
+            infer(dict(request, inputs=[dict(tensor, data=[0])]), pixels.tobytes()),
+            "has both data and a binary_data_size",
+        ),
+        (
+            400,
+            infer(dict(request, outputs=[{"name": "logits"}]), pixels.tobytes()),
+            "outputs[0]: no output 'logits'; the model's are predictions, probabilities",
+        ),
+        (
+            404,
+            infer(request, pixels.tobytes(), "/v2/models/digits/versions/2/infer"),
+            "model 'digits' has no version '2'; it serves version '1'",
+        ),
+        (404, api.get("/v2/models/digits/versions/7/ready"), "has no version '7'"),
+        (404, api.get("/v2/models/digits/versions"), "Not Found: GET /v2/models/digits/versions"),
+        (405, api.delete("/v2/models/digits/infer"), "Method Not Allowed"),
+    ]:
+        assert response.status_code == status, response.text
+        assert fragment in response.json()["error"], response.json()
+    assert api.delete("/v2/models/digits/infer").headers["allow"] == "POST"
+
+
 # --------------------------------------------------------------------------- hostile bodies
 
 

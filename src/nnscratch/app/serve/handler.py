@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nnscratch.app.serve.batching import MicroBatcher
-from nnscratch.app.serve.inference_protocol import read_tensors
+from nnscratch.app.serve.inference_protocol import InferenceRequest, read_request, split_body
 from nnscratch.errors import RequestError
 from nnscratch.models.fitted import ReadsJsonTogether, Servable
 from nnscratch.models.values import Request
@@ -36,6 +36,7 @@ class RequestHandler:
         self, serving: Servable, max_body_bytes: int, max_rows: int, batching: dict, metrics: Any
     ) -> None:
         self.serving, self.max_body_bytes, self.max_rows = serving, max_body_bytes, max_rows
+        self.output_names = [tensor["name"] for tensor in serving.tensor_outputs()]
         self.batcher = MicroBatcher(
             serving.network_outputs, prepare=self.prepare, on_batch=metrics.batch, **batching
         )
@@ -72,10 +73,13 @@ class RequestHandler:
             "(tables) or image/png (digits)",
         )
 
-    def tensor_job(self, body: bytes) -> tuple[Any, Any]:
-        """An Open Inference Protocol body as the model's request, and the request's id."""
-        tensors, request_id = read_tensors(parse_json(body), self.max_rows * 10_000)
-        return self.serving.tensor_request(tensors, self.max_rows), request_id
+    def tensor_job(self, body: bytes, header_length: str | None) -> tuple[Any, InferenceRequest]:
+        """An Open Inference Protocol body as the model's request, and the inference request
+        (its id, the outputs it wants); ``header_length``: its
+        ``Inference-Header-Content-Length``, where binary data follows the JSON."""
+        head, binary = split_body(body, header_length)
+        request = read_request(parse_json(head), binary, self.output_names, self.max_rows * 10_000)
+        return self.serving.tensor_request(request.tensors, self.max_rows), request
 
 
 def json_requests(

@@ -51,11 +51,17 @@ ROUTES = (
 
 
 def route_of(path: str) -> str:
-    """A request path as the metrics name it: the route, not the request's own values."""
+    """A request path as the metrics name it: the route, not the request's own values (a
+    model's route with and without ``/versions/{version}`` alike)."""
     if path in ROUTES:
         return path
     if path.startswith("/v2/models/"):
-        return "/v2/models/{name}/infer" if path.endswith("/infer") else "/v2/models/{name}"
+        for action in ("infer", "ready"):
+            if path.endswith("/" + action):
+                return "/v2/models/{name}/" + action
+        return "/v2/models/{name}"
+    if path.startswith("/docs/"):
+        return "/docs"
     return "other"
 
 
