@@ -41,10 +41,10 @@ test: lint notebooks
 	NNSCRATCH_SOLUTIONS=1 NNSCRATCH_CHECK_STRICT=1 $(BIN)/python -m pytest -q -n auto \
 		--dist worksteal --nbmake tests notebooks $(ARGS)
 
-# the optional extras whose tests skip without them: Dask, the web server, its browser tests,
-# ONNX export, Parquet
+# the optional extras whose tests skip without them: Dask, the web server, its browser tests
+# and the clients its tests drive (Triton's, schemathesis), ONNX export, Parquet
 extras: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[cluster,serve,web-tests,onnx,parquet]'
+	$(BIN)/python -m pip install --quiet -e '.[cluster,serve,web-tests,serve-tests,onnx,parquet]'
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
