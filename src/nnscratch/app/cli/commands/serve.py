@@ -20,6 +20,10 @@ from nnscratch.app.serve.server import (
 )
 from nnscratch.errors import DataError, ModelFileError
 
+#: Seconds a ``--workers`` process may take to answer uvicorn's health ping (its default,
+#: 5, restarts workers over and over on a loaded machine while they are still starting).
+WORKER_HEALTHCHECK_S = 60
+
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
@@ -101,5 +105,8 @@ def run(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             log_level="warning",
+            # uvicorn restarts a worker that has not answered its ping in 5 s; on a busy
+            # machine a worker still importing NumPy and FastAPI takes longer than that
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )
     return 0
