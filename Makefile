@@ -42,9 +42,10 @@ test: lint notebooks
 		--dist worksteal --nbmake tests notebooks $(ARGS)
 
 # the optional extras whose tests skip without them: Dask, the web server, its browser tests
-# and the clients its tests drive (Triton's, schemathesis), ONNX export, Parquet
+# and the clients its tests drive (Triton's, schemathesis), ONNX export, Parquet, dask-ml's
+# Incremental
 extras: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[cluster,serve,web-tests,serve-tests,onnx,parquet]'
+	$(BIN)/python -m pip install --quiet -e '.[cluster,incremental,serve,web-tests,serve-tests,onnx,parquet]'
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
