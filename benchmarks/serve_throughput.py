@@ -20,7 +20,10 @@ Servers:
 * FastAPI + a scikit-learn pipeline (pydantic rows → DataFrame →
   HistGradientBoosting on the seed's 13 features; for digits, pixels →
   LogisticRegression), ``benchmarks/serve_apps.py``, on the same uvicorn;
-* FastAPI answering a constant after reading the body: the framework's floor.
+* FastAPI answering a constant after reading the body: the framework's floor;
+* with ``--before SRC``, ``nnscratch serve`` (defaults) run from another version's
+  ``src`` folder (``git archive REF src | tar -x -C DIR``), in the same rounds, so a
+  change's before and after meet the same load on the same machine.
 
 Each server's resident memory (its processes together) is read after the load.
 
@@ -283,9 +286,12 @@ def measure(servers: list[tuple[str, list[str], dict]], env: dict, clients: int,
             process.wait(timeout=30)
 
 
-def servers(model: Path, small: Path | None) -> list[tuple[str, list[str], Path | None]]:
+def servers(
+    model: Path, small: Path | None, before: Path | None = None
+) -> list[tuple[str, list[str], Path | None]]:
     """Each server to measure: its name, its command, and the model its answers are
-    checked against (None: not checked)."""
+    checked against (None: not checked). ``before``: another version's ``src`` folder,
+    whose ``nnscratch serve`` (defaults) is measured beside this one's."""
     serve = [sys.executable, "-m", "nnscratch", "serve", "--model", str(model)]
     uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(HERE),
                "--log-level", "warning"]  # fmt: skip
@@ -298,6 +304,11 @@ def servers(model: Path, small: Path | None) -> list[tuple[str, list[str], Path 
         ),
         ("nnscratch serve --workers 2", [*serve, "--workers", "2"], model),
     ]
+    if before is not None:  # `env` replaces itself with the server: its pid is the server's
+        rows.insert(
+            1,
+            ("nnscratch serve (defaults), before", ["env", f"PYTHONPATH={before}", *serve], model),
+        )
     if small is not None:  # the server's own cost, with little arithmetic in the network
         rows.append(("nnscratch serve --workers 2, a `--preset fast` model",
                      [sys.executable, "-m", "nnscratch", "serve", "--model", str(small),
@@ -347,6 +358,12 @@ def main() -> None:
     parser.add_argument("--only", choices=["popularity", "digits"], help="one kind of model")
     parser.add_argument("--rounds", type=int, default=1, help="loads per server, alternating "
                         "between the servers; the table gives medians")  # fmt: skip
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="the src folder of another version of the package (e.g. `git archive REF src`) "
+        "whose `nnscratch serve` is measured beside this one's, in the same rounds",
+    )
     parser.add_argument("--out", default=str(HERE / "results" / "serve_throughput"))
     args = parser.parse_args()
     report: dict[str, Any] = {"requests": args.requests, "clients": args.clients,
@@ -371,8 +388,10 @@ def main() -> None:
                    "SERVE_BENCH_KIND": "digits" if "digits" in kind else "table"}  # fmt: skip
             print(kind, flush=True)
             fast = Path(small) if small else None
-            named = [(name, command, loads[checked or Path(model)], checked is not None)
-                     for name, command, checked in servers(Path(model), fast)]  # fmt: skip
+            named = [
+                (name, command, loads[checked or Path(model)], checked is not None)
+                for name, command, checked in servers(Path(model), fast, args.before)
+            ]
             results = measure(named, env, args.clients, args.rounds)
             report[kind] = results
             tables.append(table(kind, results))
