@@ -7,9 +7,12 @@ Both are the ``serve-tests`` extra (``make extras`` installs it).
 
 from __future__ import annotations
 
+import doctest
 import http.client
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -169,6 +172,29 @@ def test_a_wrong_version_model_or_binary_header_gets_a_4xx_naming_it(
                 headers={"Inference-Header-Content-Length": header},
             )
         assert wrong.value.status() == "400" and fragment in wrong.value.message()
+
+
+#: The Triton-client session docs/serve.md shows (its ``pycon`` block).
+SESSION = re.compile(r"^```pycon\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+
+def test_the_triton_session_in_the_docs_runs_as_written(
+    tracks_model: Path, rows_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/serve.md's session, run by doctest against a popularity model served as
+    ``first`` (its address put for the page's ``127.0.0.1:8000``): every line it shows."""
+    page = (HERE.parent / "docs" / "serve.md").read_text(encoding="utf-8")
+    (session,) = SESSION.findall(page)
+    (tmp_path / "new_tracks.csv").write_bytes(rows_csv.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    with app_in_thread(create_app(tracks_model, name="first")) as url:
+        text = session.replace("127.0.0.1:8000", url.removeprefix("http://"))
+        test = doctest.DocTestParser().get_doctest(text, {}, "docs/serve.md", "serve.md", 0)
+        runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+        report = io.StringIO()
+        runner.run(test, out=report.write)
+    assert len(test.examples) > 15
+    assert runner.failures == 0, report.getvalue()
 
 
 # --------------------------------------------------------------------------- schemathesis
