@@ -75,7 +75,9 @@ class PiecewiseLinearEncoding:
     def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> PiecewiseLinearEncoding:
         """Edges for each column of ``X`` ``(n_samples, n_features)``; ``y`` ``(n_samples,)``
         is the target, needed with ``bins="tree"``."""
-        X = np.asarray(X, dtype=np.float64)
+        X = np.asarray(X)  # a column at a time as float64, never the whole table
+        if X.ndim != 2:
+            raise ValueError(f"expected X of shape (n_samples, n_features), got {X.shape}")
         rows: slice | np.ndarray = slice(None)
         if self.bins == "tree":
             if y is None:
@@ -87,7 +89,8 @@ class PiecewiseLinearEncoding:
                 draw = np.random.default_rng(0).choice(len(X), self.TREE_ROWS, replace=False)
                 rows = np.sort(draw)
         self.edges_ = []
-        for column in X.T:
+        for j in range(X.shape[1]):
+            column = np.asarray(X[:, j], dtype=np.float64)
             distinct = np.unique(column)
             if len(distinct) <= self.n_bins + 1:
                 edges = distinct
