@@ -184,3 +184,38 @@ def test_encoding_a_batch_at_a_time_trains_the_model_of_the_encoded_rows(tracks:
     expected = whole.predict(pre.encode(data.X_test))
     got = batched.predict_outputs(data.X_test, expand=pre.expansion)[:, 0]
     np.testing.assert_array_equal(got, expected)
+
+
+def test_baselines_of_a_large_split_fit_a_seeded_sample_and_predict_in_blocks(
+    tracks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above ``BASELINE_ROWS`` training rows the baselines fit a sorted seeded sample of
+    that many (the same for the same seed), and they predict a block at a time."""
+    from sklearn.linear_model import LinearRegression
+
+    from nnscratch.models.metrics import split_metrics
+    from nnscratch.tasks import baselines
+
+    assert baselines.baseline_rows(1_000, 0, limit=1_000) is None
+    sample = baselines.baseline_rows(5_000, 3, limit=1_000)
+    assert sample is not None and len(sample) == len(np.unique(sample)) == 1_000
+    assert np.all(np.diff(sample) > 0) and sample[-1] < 5_000
+    np.testing.assert_array_equal(sample, baselines.baseline_rows(5_000, 3, limit=1_000))
+
+    monkeypatch.setattr(baselines, "PREDICT_ROWS", 333)
+    X = np.arange(3_000.0).reshape(1_000, 3)
+    calls = []
+    row_sums = baselines.in_blocks(lambda block: calls.append(len(block)) or block.sum(axis=1))
+    np.testing.assert_array_equal(row_sums(X), X.sum(axis=1))
+    assert calls == [333, 333, 333, 1]
+
+    data = load(tracks, None).prepared
+    monkeypatch.setattr(baselines, "BASELINE_ROWS", 2_000)
+    rows = baselines.regression_baselines(data, seed=0)
+    picked = baselines.baseline_rows(len(data.y_train), 0, limit=2_000)
+    by_hand = LinearRegression().fit(data.X_train[picked], data.y_train[picked])
+    expected = split_metrics(data, by_hand.predict)
+    for split in ("validation", "test"):  # predicted 333 rows at a time: the last bits move
+        assert rows["LinearRegression"][split] == pytest.approx(expected[split], rel=1e-9)
+    mean = float(np.mean(data.y_train))  # the mean of every training row
+    assert rows["training mean"] == split_metrics(data, lambda X: np.full(len(X), mean))

@@ -19,6 +19,36 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from nnscratch.data.preprocessing import PreparedData
 from nnscratch.models.metrics import Scores, scores_by_split, split_metrics
 
+#: Training rows the regression baselines are fit on, at most: a larger training split
+#: gives them a seeded sample of this many (gradient boosting copies its rows as float64
+#: twice over; on millions of rows that would be most of training's memory).
+BASELINE_ROWS = 200_000
+#: Rows a baseline predicts at a time (each call makes a float64 copy of its rows).
+PREDICT_ROWS = 50_000
+
+
+def baseline_rows(n_train: int, seed: int, limit: int = BASELINE_ROWS) -> np.ndarray | None:
+    """Positions of the training rows the baselines are fit on: None (all of them) up to
+    ``limit``, else a sorted seeded sample of ``limit``."""
+    if n_train <= limit:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n_train, size=limit, replace=False))
+
+
+def in_blocks(predict: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """``predict`` applied :data:`PREDICT_ROWS` rows at a time: a baseline predicts each
+    row on its own, so the numbers are one call's (a linear model's products may round
+    differently in the last bits)."""
+
+    def blocks(X: np.ndarray) -> np.ndarray:
+        if len(X) <= PREDICT_ROWS:
+            return predict(X)
+        return np.concatenate(
+            [predict(X[start : start + PREDICT_ROWS]) for start in range(0, len(X), PREDICT_ROWS)]
+        )
+
+    return blocks
+
 
 def regression_baselines(
     data: PreparedData,
@@ -26,7 +56,9 @@ def regression_baselines(
     seed: int = 0,
     seed_feature_columns: Sequence[int] | None = None,
 ) -> dict[str, dict[str, Scores]]:
-    """Baselines fitted on the same training split as the model.
+    """Baselines fitted on the same training split as the model (on a seeded sample of
+    :data:`BASELINE_ROWS` of it where it is larger: see :func:`baseline_rows`), scored on
+    every validation and test row.
 
     * the training mean, predicted for every track;
     * ``LinearRegression`` on the model's features;
@@ -37,25 +69,27 @@ def regression_baselines(
       the model uses more), gradient boosting on those alone.
     """
     mean = float(np.mean(data.y_train))
+    sample = baseline_rows(len(data.y_train), seed, BASELINE_ROWS)
+    X_train = data.X_train if sample is None else data.X_train[sample]
+    y_train = data.y_train if sample is None else data.y_train[sample]
     as_codes = categorical_codes(data)
     hgb_all = HistGradientBoostingRegressor(
         random_state=seed,
         categorical_features=[False] * len(data.feature_names) + [True] * len(data.categories),
-    ).fit(as_codes(data.X_train), data.y_train)
+    ).fit(as_codes(X_train), y_train)
+    linear = LinearRegression().fit(X_train, y_train)
     results = {
         "training mean": split_metrics(data, lambda X: np.full(len(X), mean)),
-        "LinearRegression": split_metrics(
-            data, LinearRegression().fit(data.X_train, data.y_train).predict
+        "LinearRegression": split_metrics(data, in_blocks(linear.predict)),
+        "HistGradientBoosting": split_metrics(
+            data, in_blocks(lambda X: hgb_all.predict(as_codes(X)))
         ),
-        "HistGradientBoosting": split_metrics(data, lambda X: hgb_all.predict(as_codes(X))),
     }
     if seed_feature_columns is not None:
         cols = list(seed_feature_columns)
-        hgb = HistGradientBoostingRegressor(random_state=seed).fit(
-            data.X_train[:, cols], data.y_train
-        )
+        hgb = HistGradientBoostingRegressor(random_state=seed).fit(X_train[:, cols], y_train)
         results["HistGradientBoosting (seed's 13 features)"] = split_metrics(
-            data, lambda X: hgb.predict(X[:, cols])
+            data, in_blocks(lambda X: hgb.predict(X[:, cols]))
         )
     return results
 

@@ -22,7 +22,7 @@ from nnscratch.models.metrics import (
 )
 from nnscratch.models.popularity_model import PopularityModel
 from nnscratch.models.recipes import Recipe
-from nnscratch.tasks.baselines import regression_baselines
+from nnscratch.tasks.baselines import BASELINE_ROWS, regression_baselines
 from nnscratch.tasks.importance import Scorer
 from nnscratch.tasks.plots import loss_curve_figure, pred_vs_actual_figure, residuals_figure
 from nnscratch.tasks.table import TableData, TableTask
@@ -66,7 +66,8 @@ class TableRegression(TableTask):
 
     def results(self, model: PopularityModel, data: TableData, seed: int) -> Results:
         """The network, the training mean, LinearRegression and gradient boosting (on all
-        the features, and on the seed's 13 where the model has more)."""
+        the features, and on the seed's 13 where the model has more; on a seeded sample of
+        the training rows where there are more than ``BASELINE_ROWS``)."""
         prepared = data.prepared
         features = list(prepared.feature_names)
         rows = {model.estimator.display_name(): split_metrics(prepared, model.predict_scaled)}
@@ -75,7 +76,13 @@ class TableRegression(TableTask):
             seed_columns = [features.index(f) for f in DEFAULT_FEATURES]
         rows |= regression_baselines(prepared, seed=seed, seed_feature_columns=seed_columns)
         title = f"results in {prepared.target_name or prepared.target} points ({data.source})"
-        return self.with_importance(Results(title, REGRESSION_METRICS, rows), model, data)
+        results = Results(title, REGRESSION_METRICS, rows)
+        if len(prepared.y_train) > BASELINE_ROWS:
+            results.notes.append(
+                f"LinearRegression and HistGradientBoosting fit on a seeded sample of "
+                f"{BASELINE_ROWS:,} of the {len(prepared.y_train):,} training rows"
+            )
+        return self.with_importance(results, model, data)
 
     def importance_score(self, model: PopularityModel, data: PreparedData) -> Scorer:
         """RMSE in the target's units on the validation split."""
