@@ -23,9 +23,19 @@ network's test RMSE). ``--compare-with DIR`` times the same command from an
 earlier checkout of the project too (its ``src/`` first on ``PYTHONPATH``), in
 the same run, first, on the same file: before and after a change.
 
+``--memory-budget SIZE`` times ``nnscratch train --memory-budget SIZE`` on the same
+file too (out of core); ``--parquet-parts N`` writes the rows as N Parquet parts in a
+folder instead of one CSV (each part generated apart, so the parent never holds the
+table); ``--end-to-end-only`` leaves out the throughput section; and
+``--end-to-end-repeats R`` runs each command R times, alternating the order.
+
     python benchmarks/large_data.py --end-to-end
     git worktree add /tmp/before <commit>
     python benchmarks/large_data.py --end-to-end --compare-with /tmp/before --epochs 1
+    python benchmarks/large_data.py --end-to-end-only --compare-with /tmp/before \
+        --memory-budget 256MB --out benchmarks/results/large_data_600k
+    python benchmarks/large_data.py --end-to-end-only --rows 5000000 --parquet-parts 10 \
+        --out benchmarks/results/large_data_5m
 
 Writes ``benchmarks/results/large_data.{md,json}`` (or ``--out``).
 """
@@ -65,7 +75,7 @@ BEFORE = replace(
 
 #: The lines of ``nnscratch train``'s output that say what was trained, how long it took,
 #: and how well the network did.
-TIMING_LINES = ("split (seed", "inputs:", "trained ", "nnscratch MLP")
+TIMING_LINES = ("split (seed", "in memory:", "out of core:", "inputs:", "trained ", "nnscratch MLP")
 
 CONFIGURATIONS: dict[str, Recipe] = {"before": BEFORE, "default": DEFAULT_RECIPE}
 
@@ -125,27 +135,84 @@ def throughput_section(rows: int, seed: int, epochs: int, repeats: int) -> dict[
     return result
 
 
-def end_to_end_section(rows: int, seed: int, before: str | None = None) -> dict[str, Any]:
-    """The whole command on a CSV of ``rows`` rows; from the checkout ``before`` too."""
-    with tempfile.TemporaryDirectory() as tmp:
-        csv = Path(tmp) / f"synthetic_{rows}.csv"
+def write_source(folder: Path, rows: int, seed: int, parquet_parts: int | None) -> Path:
+    """``make_tracks(rows, seed)`` as one CSV, or (``parquet_parts``) as a folder of that
+    many Parquet parts, each generated apart (``make_tracks(rows / parts, seed * 1000 +
+    part)``) so that this process never holds the whole table."""
+    if parquet_parts is None:
+        csv = folder / f"synthetic_{rows}.csv"
         make_tracks(rows, seed=seed).to_csv(csv, index=False)
-        result = {}
-        if before is not None:
-            result["before"] = timed_train(csv, Path(tmp) / "before", before)
-            result["before"]["checkout"] = before
-        result |= timed_train(csv, Path(tmp) / "run", None)
-    result |= {"rows": rows, "command": f"nnscratch train --data synthetic_{rows}.csv"}
+        return csv
+    parts = folder / f"synthetic_{rows}"
+    parts.mkdir()
+    for part, chunk in enumerate(np.array_split(np.arange(rows), parquet_parts)):
+        frame = make_tracks(len(chunk), seed=seed * 1000 + part)
+        frame.to_parquet(parts / f"part-{part:03d}.parquet", index=False)
+    return parts
+
+
+def end_to_end_section(
+    rows: int,
+    seed: int,
+    before: str | None = None,
+    *,
+    parquet_parts: int | None = None,
+    memory_budget: str | None = None,
+    repeats: int = 1,
+) -> dict[str, Any]:
+    """The whole command with defaults on ``rows`` rows (a CSV, or Parquet parts); from
+    the checkout ``before`` too, and with ``--memory-budget`` too, each in a child process,
+    ``repeats`` times, the order alternating between repeats."""
+    runs: list[tuple[str, str | None, list[str]]] = [("now", None, [])]
+    if before is not None:
+        runs.insert(0, ("before", before, []))
+    if memory_budget is not None:
+        runs.append(("budget", None, ["--memory-budget", memory_budget]))
+    with tempfile.TemporaryDirectory() as tmp:
+        source = write_source(Path(tmp), rows, seed, parquet_parts)
+        timed: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in runs}
+        for r in range(repeats):
+            for name, checkout, extra in runs if r % 2 == 0 else runs[::-1]:
+                out = Path(tmp) / f"{name}-{r}"
+                timed[name].append(timed_train(source, out, checkout, extra))
+                print(json.dumps({"run": name, "repeat": r} | timed[name][-1]), flush=True)
+    result: dict[str, Any] = {}
+    for name, checkout, extra in runs:
+        best = min(timed[name], key=lambda t: t["wall_seconds"])
+        best |= {
+            "peak_rss_mb": max(t["peak_rss_mb"] for t in timed[name]),
+            "wall_seconds_all": [t["wall_seconds"] for t in timed[name]],
+            "arguments": extra,
+        }
+        if checkout is not None:
+            best["checkout"] = checkout
+        if name == "now":
+            result |= best
+        else:
+            result[name] = best
+    kind = "Parquet parts" if parquet_parts else "CSV"
+    result |= {
+        "rows": rows,
+        "source": f"{source.name} ({kind})",
+        "command": f"nnscratch train --data {source.name}",
+        "repeats": repeats,
+        "seconds_per_million_rows": result["wall_seconds"] / rows * 1e6,
+        "load_average": os.getloadavg(),
+    }
     return result
 
 
-def timed_train(csv: Path, out: Path, checkout: str | None) -> dict[str, Any]:
-    """``nnscratch train`` with defaults in a child process: wall seconds, peak RSS (the
-    child's own, from ``wait4``), its timing lines and the network's test RMSE."""
+def timed_train(
+    source: Path, out: Path, checkout: str | None, extra: list[str] | None = None
+) -> dict[str, Any]:
+    """``nnscratch train`` with defaults (and ``extra`` arguments) in a child process: wall
+    seconds, peak RSS (the child's own, from ``wait4``), its timing lines and the network's
+    test RMSE."""
     env = os.environ.copy()
     if checkout is not None:
         env["PYTHONPATH"] = str(Path(checkout) / "src")
-    command = [sys.executable, "-m", "nnscratch", "train", "--data", str(csv), "--out", str(out)]
+    command = [sys.executable, "-m", "nnscratch", "train", "--data", str(source)]
+    command += ["--out", str(out), *(extra or [])]
     logs = out.parent / f"{out.name}.stdout", out.parent / f"{out.name}.stderr"
     with logs[0].open("w") as stdout, logs[1].open("w") as stderr:
         start = time.perf_counter()
@@ -165,6 +232,13 @@ def timed_train(csv: Path, out: Path, checkout: str | None) -> dict[str, Any]:
 
 
 def markdown(report: dict[str, Any]) -> str:
+    lines = throughput_markdown(report) if "throughput" in report else []
+    if "end_to_end" in report:
+        lines += end_to_end_markdown(report["end_to_end"])
+    return "\n".join(lines) + "\n"
+
+
+def throughput_markdown(report: dict[str, Any]) -> list[str]:
     t = report["throughput"]
     lines = [
         f"Synthetic rows `make_tracks({report['rows']}, seed={report['seed']})`, "
@@ -185,39 +259,39 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Default ÷ before: **{t['ratio_per_pass']:.2f}×** per ensemble pass, "
         f"**{t['ratio_per_member']:.2f}×** per member.",
+        "",
     ]
-    e = report.get("end_to_end")
-    if e:
-        b = e.get("before")
-        if b:
-            lines += [
-                "",
-                f"`{e['command']}` (defaults, a child process each, the same file):",
-                "",
-                "| code | wall s | peak RSS MB | network's test RMSE |",
-                "|---|---:|---:|---:|",
-                f"| before (`{b['checkout']}`) | {b['wall_seconds']:.1f} | "
-                f"{b['peak_rss_mb']:,.0f} | {b['test_rmse']} |",
-                f"| now | {e['wall_seconds']:.1f} | {e['peak_rss_mb']:,.0f} | {e['test_rmse']} |",
-                "",
-                f"Now ÷ before: **{e['wall_seconds'] / b['wall_seconds']:.2f}×** the wall time.",
-                "",
-                "Before:",
-                "",
-                "```text",
-                *b["timing_lines"],
-                "```",
-                "",
-                "Now:",
-            ]
-        else:
-            lines += [
-                "",
-                f"`{e['command']}` (defaults, a child process): **{e['wall_seconds']:.1f} s** "
-                f"wall, peak RSS **{e['peak_rss_mb']:,.0f} MB**.",
-            ]
-        lines += ["", "```text", *e["timing_lines"], "```"]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def end_to_end_markdown(e: dict[str, Any]) -> list[str]:
+    """The runs of the whole command: a table, the ratio to before, each run's lines."""
+    runs = [("now", e)]
+    if "before" in e:
+        runs.insert(0, (f"before (`{e['before']['checkout']}`)", e["before"]))
+    if "budget" in e:
+        runs.append((f"now, `{' '.join(e['budget']['arguments'])}`", e["budget"]))
+    load = ", ".join(f"{x:.1f}" for x in e["load_average"])
+    lines = [
+        f"`{e['command']}` — {e['source']}, {e['rows']:,} rows — with defaults, a child "
+        f"process each, the same source, best wall time of {e['repeats']} (alternating), "
+        f"load average at the end {load}:",
+        "",
+        "| code | wall s | s per million rows | peak RSS MB | network's test RMSE |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, run in runs:
+        lines.append(
+            f"| {label} | {run['wall_seconds']:.1f} | "
+            f"{run['wall_seconds'] / e['rows'] * 1e6:.1f} | {run['peak_rss_mb']:,.0f} | "
+            f"{run['test_rmse']} |"
+        )
+    if "before" in e:
+        ratio = e["wall_seconds"] / e["before"]["wall_seconds"]
+        lines += ["", f"Now ÷ before: **{ratio:.2f}×** the wall time."]
+    for label, run in runs:
+        lines += ["", f"{label}:", "", "```text", *run["timing_lines"], "```"]
+    return lines
 
 
 def main() -> None:
@@ -230,16 +304,41 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--end-to-end", action="store_true")
     parser.add_argument(
+        "--end-to-end-only", action="store_true", help="the whole command only, no throughput"
+    )
+    parser.add_argument(
         "--compare-with",
         metavar="DIR",
         help="with --end-to-end: an earlier checkout whose `nnscratch train` is timed too",
     )
+    parser.add_argument(
+        "--memory-budget",
+        metavar="SIZE",
+        help="with --end-to-end: also time `nnscratch train --memory-budget SIZE`",
+    )
+    parser.add_argument(
+        "--parquet-parts",
+        type=int,
+        metavar="N",
+        help="with --end-to-end: write the rows as N Parquet parts in a folder, not one CSV",
+    )
+    parser.add_argument(
+        "--end-to-end-repeats", type=int, default=1, help="runs of each command, alternating"
+    )
     parser.add_argument("--out", default=str(HERE / "results" / "large_data"))
     args = parser.parse_args()
     report: dict[str, Any] = {"rows": args.rows, "seed": args.seed, "repeats": args.repeats}
-    report["throughput"] = throughput_section(args.rows, args.seed, args.epochs, args.repeats)
-    if args.end_to_end:
-        report["end_to_end"] = end_to_end_section(args.rows, args.seed, args.compare_with)
+    if not args.end_to_end_only:
+        report["throughput"] = throughput_section(args.rows, args.seed, args.epochs, args.repeats)
+    if args.end_to_end or args.end_to_end_only:
+        report["end_to_end"] = end_to_end_section(
+            args.rows,
+            args.seed,
+            args.compare_with,
+            parquet_parts=args.parquet_parts,
+            memory_budget=args.memory_budget,
+            repeats=args.end_to_end_repeats,
+        )
     write_results(args.out, report, markdown(report))
 
 
