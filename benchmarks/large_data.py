@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from results_io import write_results  # benchmarks/, beside this script
 
 from nnscratch.data.preprocessing import prepare
@@ -146,9 +147,22 @@ def write_source(folder: Path, rows: int, seed: int, parquet_parts: int | None) 
     parts = folder / f"synthetic_{rows}"
     parts.mkdir()
     for part, chunk in enumerate(np.array_split(np.arange(rows), parquet_parts)):
-        frame = make_tracks(len(chunk), seed=seed * 1000 + part)
+        frame = typed(make_tracks(len(chunk), seed=seed * 1000 + part))
         frame.to_parquet(parts / f"part-{part:03d}.parquet", index=False)
     return parts
+
+
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns a Parquet file types: a column of numbers with junk text in it (``n/a``
+    in ``tempo``) becomes numbers with the junk missing, as a typed store holds it; text
+    columns stay text."""
+    for column in frame.select_dtypes(include="object").columns:
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        if numbers.notna().mean() > 0.5:
+            frame[column] = numbers
+        else:
+            frame[column] = frame[column].astype("string")
+    return frame
 
 
 def end_to_end_section(
