@@ -15,6 +15,7 @@ table_model        a table's fitted feature stage and estimator: read, predict, 
 popularity_model   PopularityModel: raw rows in, popularity points out
 table_classifier   TabularClassifier: raw rows in, class labels and probabilities out
 digit_model        DigitModel: images in, digits out
+ensemble           an ensemble of fitted models of one kind: their outputs' weighted mean, one file
 serving            what `nnscratch serve` does with a model's requests (its serving part)
 requests           what a served model reads from a request, checked (4xx naming it)
 request_schemas    the JSON Schema of what a served model reads and answers (its OpenAPI bodies)

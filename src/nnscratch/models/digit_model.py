@@ -17,7 +17,6 @@ What it does for the server and for ONNX are parts of their own that it composes
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,7 +36,6 @@ from nnscratch.models.metrics import (
     most_probable,
 )
 from nnscratch.models.onnx_export import DigitExport
-from nnscratch.models.persistence import read_model_file
 from nnscratch.models.requests import json_values
 from nnscratch.models.serving import DigitServing
 from nnscratch.models.values import Predictions
@@ -57,6 +55,7 @@ class DigitModel(WrapsEstimator):
     tta: bool = False
 
     task: ClassVar[str] = "digits"
+    estimator_class: ClassVar[Any] = MLPClassifier
 
     @property
     def n_pixels(self) -> int:
@@ -163,13 +162,13 @@ class DigitModel(WrapsEstimator):
         return {"images": {"shape": list(self.image_shape), "tta": self.tta}}
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> DigitModel:
-        """Read a model written by :meth:`save` (or by ``nnscratch train`` on images),
-        validating it."""
-        arrays, meta = read_model_file(path, MLPClassifier.expected_arrays)
+    def from_arrays(
+        cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], where: str
+    ) -> DigitModel:
+        """The model from its file's arrays and metadata (see :meth:`WrapsEstimator.load`)."""
         if meta.get("estimator") != "MLPClassifier" or "images" not in meta:
             raise ModelFileError(
-                f"{path}: not a digits model (one written by `nnscratch train` on images)"
+                f"{where}: not a digits model (one written by `nnscratch train` on images)"
             )
         try:
             estimator = MLPClassifier.from_arrays(arrays, meta)
@@ -178,10 +177,10 @@ class DigitModel(WrapsEstimator):
             if not isinstance(tta, bool):
                 raise ValueError(f"images.tta must be true or false, got {tta!r}")
         except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"{path}: metadata is incomplete or malformed ({exc})") from exc
+            raise ModelFileError(f"{where}: metadata is incomplete or malformed ({exc})") from exc
         if rows * cols != estimator.n_features_in_:
             raise ModelFileError(
-                f"{path}: images of {rows}×{cols} pixels, but the network takes "
+                f"{where}: images of {rows}×{cols} pixels, but the network takes "
                 f"{estimator.n_features_in_} inputs"
             )
         return cls(estimator, (rows, cols), tta)

@@ -32,13 +32,14 @@ and, node by node, what :mod:`nnscratch.data.preprocessing` and the networks do:
 Dropout is absent (inference), as in ``predict``.
 
 A table model's ``export`` is a :class:`TableExport`, a digits model's a
-:class:`DigitExport` (what ``nnscratch export`` writes); an estimator's ``to_onnx``
-is :func:`estimator_graph`.
+:class:`DigitExport` (what ``nnscratch export`` writes), an ensemble's an
+:class:`EnsembleExport` (its members' networks, weighted and summed, step 4); an
+estimator's ``to_onnx`` is :func:`estimator_graph`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -127,19 +128,46 @@ def estimator_outputs(g: GraphBuilder, estimator: Any, X: str) -> str:
 # ---------------------------------------------------------------------- preprocessing
 
 
-def table_inputs(g: GraphBuilder, pre: Any, dtype: np.dtype) -> tuple[list[Any], str]:
-    """The graph inputs of a table model and the network's inputs computed from them."""
+def table_inputs(g: GraphBuilder, pre: Any, dtype: np.dtype) -> tuple[list[Any], TableTensors]:
+    """The graph inputs of a table model, and what every network of it reads: the scaled
+    features (in the network's dtype) and, made once when first asked for, the one-hot
+    blocks."""
     inputs = [g.value_info("features", np.float64, [ROWS, len(pre.features)])]
     scaler = pre.x_scaler
     scaled = g.node("Mul", ["features", g.const("x_scale", scaler.scale_)])
     scaled = g.node("Add", [scaled, g.const("x_min", scaler.min_)])
     scaled = g.node("Cast", [scaled], to=_element(g, dtype))
-    blocks = [scaled if pre.encoder is None else _piecewise_linear(g, pre.encoder, scaled, dtype)]
     for category in pre.categories:
         inputs.append(g.value_info(category.column, np.int64, [ROWS]))
-        blocks.append(_one_hot(g, category.column, len(category.levels_), dtype))
-    X = blocks[0] if len(blocks) == 1 else g.node("Concat", blocks, axis=1)
-    return inputs, X
+    return inputs, TableTensors(scaled, pre.categories, dtype)
+
+
+@dataclass(frozen=True)
+class TableTensors:
+    """A table graph's scaled features, and its one-hot blocks (made when first read, so
+    that a lone model's graph keeps its nodes in the order it always had)."""
+
+    scaled: str
+    categories: list[Any]
+    dtype: np.dtype
+    made: list[str] = field(default_factory=list)
+
+    def blocks(self, g: GraphBuilder) -> list[str]:
+        if not self.made:
+            for category in self.categories:
+                self.made.append(_one_hot(g, category.column, len(category.levels_), self.dtype))
+        return self.made
+
+
+def table_network_inputs(
+    g: GraphBuilder, encoder: Any, tensors: TableTensors, dtype: np.dtype
+) -> str:
+    """A network's inputs: its piecewise-linear encoding of the scaled features (or the
+    scaled features), then the one-hot blocks."""
+    scaled = tensors.scaled
+    first = scaled if encoder is None else _piecewise_linear(g, encoder, scaled, dtype)
+    blocks = [first, *tensors.blocks(g)]
+    return blocks[0] if len(blocks) == 1 else g.node("Concat", blocks, axis=1)
 
 
 def _piecewise_linear(g: GraphBuilder, encoder: Any, scaled: str, dtype: np.dtype) -> str:
@@ -264,11 +292,24 @@ class TableExport:
     def to_onnx(self) -> Any:
         """The whole model, scaling and encodings included, as an ONNX ``ModelProto``
         (needs the ``onnx`` extra)."""
-        g = GraphBuilder()
-        pre, estimator = self.preprocessing, self.estimator
-        dtype = _network_dtype(estimator)
-        inputs, X = table_inputs(g, pre, dtype)
-        outputs = estimator_outputs(g, estimator, X)
+        return model_graph(self, [(self, None)])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return _network_dtype(self.estimator)
+
+    def graph_inputs(self, g: GraphBuilder) -> tuple[list[Any], TableTensors]:
+        """The graph's inputs, and what every network reads from them."""
+        return table_inputs(g, self.preprocessing, self.dtype)
+
+    def network(self, g: GraphBuilder, tensors: TableTensors) -> str:
+        """The estimator's outputs ``(rows, n_outputs)`` from the shared tensors."""
+        X = table_network_inputs(g, self.preprocessing.encoder, tensors, self.dtype)
+        return estimator_outputs(g, self.estimator, X)
+
+    def head(self, g: GraphBuilder, outputs: str) -> tuple[list[Any], dict[str, Any]]:
+        """The answer from the network outputs: its graph outputs and the graph's metadata."""
+        pre, estimator, dtype = self.preprocessing, self.estimator, self.dtype
         meta: dict[str, Any] = {
             "nnscratch_version": __version__,
             "task": self.task,
@@ -285,7 +326,7 @@ class TableExport:
             regression_head(g, outputs, pre)
             result = [g.value_info("predictions", np.float64, [ROWS])]
         meta["outputs"] = [r.name for r in result]
-        return g.model(f"nnscratch {self.task}", inputs, result, meta)
+        return result, meta
 
     def onnx_inputs(self) -> list[dict[str, Any]]:
         """What another runtime feeds the graph, in order (``--print-inputs``): the
@@ -347,18 +388,30 @@ class DigitExport:
     def to_onnx(self) -> Any:
         """The classifier as an ONNX ``ModelProto`` (needs the ``onnx`` extra); not for a
         model with test-time augmentation, whose answers the graph would not give."""
+        return model_graph(self, [(self, None)])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return _network_dtype(self.classifier)
+
+    def graph_inputs(self, g: GraphBuilder) -> tuple[list[Any], str]:
+        """The ``pixels`` input, which every network reads."""
+        n_pixels = self.image_shape[0] * self.image_shape[1]
+        return [g.value_info("pixels", self.dtype, [ROWS, n_pixels])], "pixels"
+
+    def network(self, g: GraphBuilder, pixels: str) -> str:
+        """The classifier's outputs ``(rows, classes)``."""
         if self.tta:
             raise NNScratchError(
                 "this digits model averages each answer over shifted copies of the image "
                 "(test-time augmentation), which the ONNX graph does not do; train it with "
                 "--tta off to export it"
             )
-        g = GraphBuilder()
-        classifier, classes = self.classifier, self.classifier.classes_
-        dtype = _network_dtype(classifier)
-        n_pixels = self.image_shape[0] * self.image_shape[1]
-        inputs = [g.value_info("pixels", dtype, [ROWS, n_pixels])]
-        outputs = estimator_outputs(g, classifier, "pixels")
+        return estimator_outputs(g, self.classifier, pixels)
+
+    def head(self, g: GraphBuilder, outputs: str) -> tuple[list[Any], dict[str, Any]]:
+        """The label and probabilities: the graph outputs, and the graph's metadata."""
+        classes, dtype = self.classifier.classes_, self.dtype
         classification_head(g, outputs, classes, dtype, None)
         meta = {
             "nnscratch_version": __version__,
@@ -368,7 +421,7 @@ class DigitExport:
             "inputs": self.onnx_inputs(),
             "outputs": ["label", "probabilities"],
         }
-        return g.model("nnscratch digits", inputs, _class_outputs(g, classes, dtype), meta)
+        return _class_outputs(g, classes, dtype), meta
 
     def onnx_inputs(self) -> list[dict[str, Any]]:
         """What the graph takes: the ``pixels`` of each image, in [0, 1]."""
@@ -381,3 +434,42 @@ class DigitExport:
                 "values": f"{rows}×{cols} pixels row by row, white on black, scaled to [0, 1]",
             }
         ]
+
+
+@dataclass(frozen=True)
+class EnsembleExport:
+    """An ensemble (:mod:`nnscratch.models.ensemble`) as one graph: the inputs of its first
+    member's graph, every member's network outputs from them (each with its own encoding),
+    their weighted sum ``Σ wᵢ·outputsᵢ``, and the first member's head (an ensemble's
+    ``export``)."""
+
+    #: the members' own export parts (a :class:`TableExport` or :class:`DigitExport` each)
+    members: list[Any]
+    #: the members' weights, summing to 1
+    weights: list[float]
+
+    def to_onnx(self) -> Any:
+        """The ensemble as an ONNX ``ModelProto`` (needs the ``onnx`` extra)."""
+        return model_graph(self.members[0], list(zip(self.members, self.weights, strict=True)))
+
+    def onnx_inputs(self) -> list[dict[str, Any]]:
+        """What the graph takes: what its first member's takes (they all read the same)."""
+        return self.members[0].onnx_inputs()
+
+
+def model_graph(head: Any, members: list[tuple[Any, float | None]]) -> Any:
+    """One graph: ``head``'s inputs, each member's ``network`` on what they give (weighted
+    and summed where a weight is given), then ``head``'s answer."""
+    g = GraphBuilder()
+    inputs, shared = head.graph_inputs(g)
+    outputs = []
+    for part, weight in members:
+        out = part.network(g, shared)
+        if weight is not None:
+            out = g.node("Mul", [out, g.const("member_weight", weight, head.dtype)])
+        outputs.append(out)
+    total = outputs[0] if len(outputs) == 1 else g.node("Sum", outputs)
+    result, meta = head.head(g, total)
+    if members[0][1] is not None:
+        meta["ensemble"] = {"weights": [w for _, w in members]}
+    return g.model(f"nnscratch {meta['task']}", inputs, result, meta)

@@ -18,8 +18,8 @@ metadata (:class:`~nnscratch.models.table_model.TableModel`).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ from nnscratch.models.metrics import REGRESSION_METRICS, Results, regression_met
 from nnscratch.models.regressor import MLPRegressor
 from nnscratch.models.serving import TableRegressionServing
 from nnscratch.models.streaming import evaluate_chunks
-from nnscratch.models.table_model import TableModel, read_table_model
+from nnscratch.models.table_model import TableModel, table_model_parts
 
 
 @dataclass
@@ -38,6 +38,7 @@ class PopularityModel(TableModel):
 
     estimator: MLPRegressor
     task = "regression"
+    estimator_class = MLPRegressor
 
     def predict_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
         """Scaled outputs ``(n_samples,)`` for scaled features ``(n_samples, n_features)``
@@ -104,6 +105,12 @@ class PopularityModel(TableModel):
         return Results(title, REGRESSION_METRICS, rows), [*chunks.format_note, str(chunks.report)]
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> PopularityModel:
-        """Read a model written by :meth:`save` (or by ``nnscratch train``), validating it."""
-        return cls(*read_table_model(path, MLPRegressor, "one written by `nnscratch train`"))
+    def from_arrays(
+        cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], where: str
+    ) -> PopularityModel:
+        """The model from its file's arrays and metadata (see :meth:`WrapsEstimator.load`)."""
+        return cls(
+            *table_model_parts(
+                arrays, meta, MLPRegressor, where, "one written by `nnscratch train`"
+            )
+        )

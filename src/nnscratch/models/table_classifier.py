@@ -32,7 +32,7 @@ from nnscratch.models.metrics import (
 from nnscratch.models.persistence import peek_metadata
 from nnscratch.models.requests import json_values
 from nnscratch.models.serving import TableClassificationServing
-from nnscratch.models.table_model import TableModel, read_table_model
+from nnscratch.models.table_model import TableModel, table_model_parts
 
 
 @dataclass
@@ -42,6 +42,7 @@ class TabularClassifier(TableModel):
     estimator: MLPClassifier
     task = "classification"
     labels = True
+    estimator_class = MLPClassifier
 
     @property
     def classes_(self) -> np.ndarray:
@@ -130,4 +131,11 @@ class TabularClassifier(TableModel):
                 f"{path}: not a table classifier (one written by `nnscratch train --task "
                 "classification`)"
             )
-        return cls(*read_table_model(path, MLPClassifier, "a table classifier"))
+        return super().load(path)
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], where: str
+    ) -> TabularClassifier:
+        """The model from its file's arrays and metadata (see :meth:`WrapsEstimator.load`)."""
+        return cls(*table_model_parts(arrays, meta, MLPClassifier, where, "a table classifier"))

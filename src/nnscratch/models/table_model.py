@@ -18,12 +18,11 @@ its answers hold) and its ``export`` (:class:`~nnscratch.models.onnx_export.Tabl
 Its file is the estimator's model file with the feature stage added to the
 metadata under ``"preprocessing"`` (and the task under ``"task"``), so the
 estimator's own ``load`` reads the network part of it too
-(:func:`read_table_model` reads it back).
+(:func:`table_model_parts` reads it back).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -39,7 +38,6 @@ from nnscratch.data.tracks import read_tracks
 from nnscratch.errors import ModelFileError
 from nnscratch.models.metrics import Results
 from nnscratch.models.onnx_export import TableExport
-from nnscratch.models.persistence import read_model_file
 from nnscratch.models.requests import row_inputs
 from nnscratch.models.streaming import StreamedPredictions
 from nnscratch.models.values import Predictions
@@ -155,26 +153,26 @@ class TableModel(WrapsEstimator):
         }
 
 
-def read_table_model(
-    path: str | os.PathLike[str], estimator_class: Any, what: str
+def table_model_parts(
+    arrays: dict[str, np.ndarray], meta: dict[str, Any], estimator_class: Any, where: str, what: str
 ) -> tuple[Preprocessing, Any]:
-    """The feature stage and the ``estimator_class`` of a file a table model saved;
-    :class:`ModelFileError` naming ``path`` (``what`` says which model it should be)."""
-    arrays, meta = read_model_file(path, estimator_class.expected_arrays)
+    """The feature stage and the ``estimator_class`` of a table model's file (its arrays and
+    metadata); :class:`ModelFileError` naming ``where`` (``what`` says which model it should
+    be)."""
     state: Any = meta.get("preprocessing")
     if not state:
         raise ModelFileError(
-            f"{path}: the model has no data preprocessing, so it is not {what} "
+            f"{where}: the model has no data preprocessing, so it is not {what} "
             f"(load it with {estimator_class.__name__}.load)"
         )
     try:
         estimator = estimator_class.from_arrays(arrays, meta)
         pre = Preprocessing.from_dict(state)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: metadata is incomplete or malformed ({exc})") from exc
+        raise ModelFileError(f"{where}: metadata is incomplete or malformed ({exc})") from exc
     if pre.n_inputs != estimator.n_features_in_:
         raise ModelFileError(
-            f"{path}: preprocessing makes {pre.n_inputs} inputs, the network takes "
+            f"{where}: preprocessing makes {pre.n_inputs} inputs, the network takes "
             f"{estimator.n_features_in_}"
         )
     return pre, estimator

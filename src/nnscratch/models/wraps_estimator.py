@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nnscratch.core.training import History
-from nnscratch.models.persistence import write_model_file
+from nnscratch.models.persistence import read_model_file, write_model_file
 
 #: Rows a fitted model's networks see at a time when it predicts for people (``nnscratch
 #: predict``, ``evaluate``, ``serve``): exactly this many, the last block padded with
@@ -36,6 +36,8 @@ class WrapsEstimator:
     estimator: Any
     #: The task that trains this kind of model (written into its file).
     task: ClassVar[str] = ""
+    #: The class of the estimator it wraps (what reads the network part of its file).
+    estimator_class: ClassVar[Any]
 
     def network_outputs(self, X: np.ndarray) -> np.ndarray:
         """The members' mean output ``(n, n_outputs)`` float64 for network inputs ``X``."""
@@ -52,10 +54,27 @@ class WrapsEstimator:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the model to ``path`` (``.npz`` + JSON, no pickle, atomic)."""
+        return write_model_file(path, *self.to_arrays())
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """What its file holds: the estimator's arrays, and its metadata with the task and
+        what the model adds (what :meth:`from_arrays` reads back)."""
         arrays, metadata = self.estimator.to_arrays()
         metadata.update(self._own_metadata(), task=self.task)
-        return write_model_file(path, arrays, metadata)
+        return arrays, metadata
 
     def _own_metadata(self) -> dict[str, Any]:
         """What the model adds to its estimator's metadata (a section of its own)."""
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Any:
+        """Read a model written by :meth:`save` (or by ``nnscratch train``), validating it."""
+        arrays, meta = read_model_file(path, cls.estimator_class.expected_arrays)
+        return cls.from_arrays(arrays, meta, str(path))
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], where: str) -> Any:
+        """The model from its file's arrays and metadata, checked (``where`` names the file,
+        or the part of one, in a :class:`~nnscratch.errors.ModelFileError`)."""
         raise NotImplementedError

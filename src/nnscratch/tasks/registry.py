@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from nnscratch.errors import DataError, ModelFileError
+from nnscratch.models.ensemble import ENSEMBLES
 from nnscratch.models.persistence import peek_metadata
 from nnscratch.registry import Registry
 from nnscratch.tasks.base import Task
@@ -44,9 +45,19 @@ def task_for_data(
 
 
 def load_model(path: str | os.PathLike[str]) -> Any:
-    """The fitted model in ``path``, as the task that trained it reads it."""
+    """The fitted model in ``path``, as the task that trained it reads it (an ensemble of
+    its models where the file holds one: :mod:`nnscratch.models.ensemble`)."""
     metadata = peek_metadata(path)
     for task in TASKS.values():
         if task.owns_model(metadata):
+            if "ensemble" in metadata:
+                return ensemble_type(task.model_type, path).load(path)
             return task.model_type.load(path)
     raise ModelFileError(f"{path}: a {metadata.get('task')!r} model; no task reads it")
+
+
+def ensemble_type(model_type: Any, path: str | os.PathLike[str]) -> Any:
+    """The ensemble of ``model_type``'s models; :class:`ModelFileError` where it has none."""
+    if model_type not in ENSEMBLES:
+        raise ModelFileError(f"{path}: an ensemble of {model_type.__name__}s, which none reads")
+    return ENSEMBLES[model_type]
