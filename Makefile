@@ -43,9 +43,9 @@ test: lint notebooks
 
 # the optional extras whose tests skip without them: Dask, the web server, its browser tests
 # and the clients its tests drive (Triton's, schemathesis), ONNX export, Parquet, dask-ml's
-# Incremental
+# Incremental, the search (Optuna)
 extras: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[cluster,incremental,serve,web-tests,serve-tests,onnx,parquet]'
+	$(BIN)/python -m pip install --quiet -e '.[cluster,incremental,serve,web-tests,serve-tests,onnx,parquet,tune]'
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

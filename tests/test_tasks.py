@@ -197,7 +197,6 @@ class Parity(Task):
     presets: ClassVar[dict[str, Recipe]] = {
         "default": Recipe(hidden=(32,), epochs=60, learning_rate=1e-2, patience=None)
     }
-    search_space: ClassVar[dict[str, Any]] = {"learning_rate": [1e-2, 3e-3]}
     metric = ACCURACY
     model_type = ParityModel
 
@@ -230,7 +229,15 @@ class Parity(Task):
     def search_rows(self, data: BitsData) -> tuple[int, np.ndarray | None]:
         return len(data.train), None
 
-    def fold_score(self, data: BitsData, recipe: Recipe, fold: Fold, seed: int) -> float:
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        return {"learning_rate": trial.suggest_float("learning_rate", 3e-3, 1e-2, log=True)}
+
+    def fold_outputs(
+        self, data: BitsData, recipe: Recipe, fold: Fold, seed: int, callbacks: Any = ()
+    ) -> np.ndarray:
+        raise NotImplementedError
+
+    def outputs_score(self, data: BitsData, outputs: np.ndarray, rows: np.ndarray) -> float:
         raise NotImplementedError
 
     def test_score(self, model: ParityModel, data: BitsData) -> float:

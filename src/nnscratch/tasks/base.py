@@ -8,7 +8,7 @@ A :class:`Task` is a kind of work: a table's numeric column
     train      load → fit → results (with baselines, what the model uses) → figures
     evaluate   the FittedModel of a file: evaluate(source)
     predict    the FittedModel of a file: predict_file(source)
-    tune       load → fold_score per trial and fold → final
+    tune       load → suggest a trial → fold_outputs per fold → outputs_score → final
     serve      the FittedModel, if a ServableModel: describe, and its serving part
     export     the FittedModel, if an ExportableModel: its export part's to_onnx
     experiment lab_splits: the data in the network's layout
@@ -21,8 +21,9 @@ model file); a new kind of work is one module and one registry line.
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -54,6 +55,11 @@ class TaskData(Protocol):
         """``metrics.json``'s ``"data"`` (and other) entries."""
         ...
 
+    def fingerprint(self) -> str:
+        """A digest of the training split (its inputs and targets): what a resumed search
+        checks that it searches the same data."""
+        ...
+
 
 @dataclass(frozen=True)
 class Fold:
@@ -81,6 +87,19 @@ class NetworkSplits:
     image_shape: tuple[int, int] | None = None
 
 
+def digest(*arrays: np.ndarray) -> str:
+    """A SHA-256 of arrays' values (labels of any type as text): a data set's fingerprint."""
+    h = hashlib.sha256()
+    for array in arrays:
+        array = np.asarray(array)
+        if array.dtype.kind in "biuf":
+            h.update(str(array.dtype).encode() + np.ascontiguousarray(array).tobytes())
+        else:
+            h.update("\x1f".join(map(str, array.ravel())).encode())
+        h.update(str(array.shape).encode())
+    return h.hexdigest()
+
+
 def one_hot_columns(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Labels ``(m,)`` as one-hot columns ``(K, m)`` in the network's layout, float32."""
     rows = np.zeros((len(classes), len(labels)), dtype=np.float32)
@@ -97,9 +116,8 @@ class Task(ABC):
     summary: ClassVar[str]
     #: recipes by name (``--preset``); ``"default"`` is what a plain ``train`` uses
     presets: ClassVar[dict[str, Recipe]]
-    #: what ``nnscratch tune`` draws from (scikit-learn ``ParameterSampler`` spaces)
-    search_space: ClassVar[dict[str, Any] | list[dict[str, Any]]]
-    #: what the search ranks trials by
+    #: what the search ranks trials by (and what each epoch reports to its pruner:
+    #: the validation split's ``val_<key>``)
     metric: ClassVar[Metric]
     #: the fitted model it trains, and loads from a file (a
     #: :class:`~nnscratch.models.fitted.FittedModel`)
@@ -151,12 +169,31 @@ class Task(ABC):
         """The run's figures by file name (``results``: what :meth:`results` gave)."""
 
     @abstractmethod
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """One configuration drawn for an Optuna ``trial`` (define-by-run: its
+        ``suggest_*`` calls), as recipe overrides."""
+
+    @abstractmethod
     def search_rows(self, data: Any) -> tuple[int, np.ndarray | None]:
         """How many training rows the search folds, and their labels (to stratify)."""
 
     @abstractmethod
+    def fold_outputs(
+        self, data: Any, recipe: Recipe, fold: Fold, seed: int, callbacks: Sequence[Any] = ()
+    ) -> np.ndarray:
+        """``recipe`` fit on a fold's training rows (early stopping on its early-stopping
+        rows, ``callbacks`` told every epoch), and its outputs on the fold's held-out rows
+        ``(n_held_out, n_outputs)`` float64: scaled predictions of a number, or class
+        probabilities, which an ensemble averages."""
+
+    @abstractmethod
+    def outputs_score(self, data: Any, outputs: np.ndarray, rows: np.ndarray) -> float:
+        """The :attr:`metric` of ``outputs`` (as :meth:`fold_outputs` gives them) for the
+        training rows at positions ``rows``."""
+
     def fold_score(self, data: Any, recipe: Recipe, fold: Fold, seed: int) -> float:
         """``recipe`` fit on a fold's training rows and scored on its held-out rows."""
+        return self.outputs_score(data, self.fold_outputs(data, recipe, fold, seed), fold.held_out)
 
     @abstractmethod
     def test_score(self, model: Any, data: Any) -> float:

@@ -113,6 +113,15 @@ class TableClassification(TableTask):
         predicted = model.estimator.labels_from_proba(model.predict_proba_scaled(d.X_test))
         return float(np.mean(predicted == d.y_test))
 
+    def outputs(self, model: TabularClassifier, X_scaled: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)``."""
+        return model.predict_proba_scaled(X_scaled)
+
+    def outputs_score(self, data: TableData, outputs: np.ndarray, rows: np.ndarray) -> float:
+        """Accuracy of the most probable classes."""
+        y = data.prepared.y_train
+        return float(np.mean(most_probable(outputs, np.unique(y)) == y[rows]))
+
     def lab_targets(self, y: np.ndarray, data: PreparedData) -> np.ndarray:
         return one_hot_columns(y, np.unique(data.y_train))
 

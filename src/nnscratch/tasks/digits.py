@@ -4,12 +4,12 @@ cross-entropy, scored by accuracy, macro-F1 and log-loss."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from scipy.stats import loguniform
 
 from nnscratch.core.network import to_network_layout
 from nnscratch.data.augment import AUGMENTATIONS
@@ -25,7 +25,15 @@ from nnscratch.models.metrics import (
     scores_by_split,
 )
 from nnscratch.models.recipes import DIGITS_PRESETS, Recipe
-from nnscratch.tasks.base import Fold, NetworkSplits, Say, Task, one_hot_columns, quiet
+from nnscratch.tasks.base import (
+    Fold,
+    NetworkSplits,
+    Say,
+    Task,
+    digest,
+    one_hot_columns,
+    quiet,
+)
 from nnscratch.tasks.baselines import classification_baselines
 from nnscratch.tasks.classification import classification_figures
 from nnscratch.tasks.plots import misclassified_figure
@@ -34,15 +42,22 @@ from nnscratch.tasks.plots import misclassified_figure
 VALIDATION_IMAGES = 5000
 BUNDLED = "scikit-learn's bundled 8×8 digits"
 
-#: What ``tune`` searches on images.
-DIGITS_SPACE: dict[str, Any] = {
-    "hidden": [(128,), (256, 128), (512, 256), (512, 256, 128)],
-    "learning_rate": loguniform(3e-4, 3e-3),
-    "weight_decay": [0.0, 1e-5, 1e-4],
-    "dropout": [0.0, 0.1, 0.2, 0.3],
-    "batch_size": [64, 128, 256],
-    "n_members": [1, 2],
+#: The layer widths ``tune`` tries on images, by the name a trial records.
+DIGITS_WIDTHS: dict[str, tuple[int, ...]] = {
+    "-".join(map(str, w)): w for w in [(128,), (256, 128), (512, 256), (512, 256, 128)]
 }
+
+
+def suggest_digits(trial: Any) -> dict[str, Any]:
+    """What ``tune`` searches on images, drawn for an Optuna ``trial`` as recipe overrides."""
+    return {
+        "hidden": DIGITS_WIDTHS[trial.suggest_categorical("hidden", list(DIGITS_WIDTHS))],
+        "learning_rate": trial.suggest_float("learning_rate", 3e-4, 3e-3, log=True),
+        "weight_decay": trial.suggest_categorical("weight_decay", [0.0, 1e-5, 1e-4]),
+        "dropout": trial.suggest_categorical("dropout", [0.0, 0.1, 0.2, 0.3]),
+        "batch_size": trial.suggest_categorical("batch_size", [64, 128, 256]),
+        "n_members": trial.suggest_categorical("members", [1, 2]),
+    }
 
 
 def holdout_split(
@@ -109,6 +124,9 @@ class DigitData:
             "test": (images.X_test, images.y_test),
         }
 
+    def fingerprint(self) -> str:
+        return digest(self.X_train, self.y_train)
+
     def report(self) -> list[str]:
         images, seed = self.images, self.seed
         rows, cols = images.image_shape
@@ -147,7 +165,6 @@ class Digits(Task):
     name = "digits"
     summary = "images of digits (an MNIST folder, 'digits', or an .npz)"
     presets = DIGITS_PRESETS
-    search_space = DIGITS_SPACE
     metric = ACCURACY
     model_type = DigitModel
 
@@ -243,13 +260,27 @@ class Digits(Task):
     def search_rows(self, data: DigitData) -> tuple[int, np.ndarray | None]:
         return len(data.train), data.y_train
 
-    def fold_score(self, data: DigitData, recipe: Recipe, fold: Fold, seed: int) -> float:
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        return suggest_digits(trial)
+
+    def fold_outputs(
+        self, data: DigitData, recipe: Recipe, fold: Fold, seed: int, callbacks: Sequence[Any] = ()
+    ) -> np.ndarray:
+        """Class probabilities of the held-out images (no test-time augmentation)."""
         X, y = data.X_train, data.y_train
         estimator = self.estimator(data, recipe, seed)
         estimator.fit(
-            X[fold.train], y[fold.train], eval_set=(X[fold.early_stopping], y[fold.early_stopping])
+            X[fold.train],
+            y[fold.train],
+            eval_set=(X[fold.early_stopping], y[fold.early_stopping]),
+            callbacks=tuple(callbacks),
         )
-        return float(estimator.score(X[fold.held_out], y[fold.held_out]))
+        return estimator.predict_proba(X[fold.held_out])
+
+    def outputs_score(self, data: DigitData, outputs: np.ndarray, rows: np.ndarray) -> float:
+        """Accuracy of the most probable digits."""
+        y = data.y_train
+        return float(np.mean(most_probable(outputs, np.unique(y)) == y[rows]))
 
     def test_score(self, model: DigitModel, data: DigitData) -> float:
         """Accuracy on the test images (with the model's test-time augmentation, if any)."""

@@ -151,50 +151,64 @@ def misclassified_figure(
 
 
 def search_figure(
-    trials: Sequence[dict[str, object]], scores: Sequence[float], metric: str, best: int
+    ended: Sequence[float],
+    values: Sequence[float],
+    states: Sequence[str],
+    importances: dict[str, float],
+    metric: str,
+    higher_is_better: bool,
+    budget: float | None = None,
 ) -> Figure:
-    """One panel per searched parameter: each trial's mean CV score against its value.
+    """A search at a glance. Left: each trial's mean CV score at the minute it ended
+    (complete trials as dots, pruned and failed ones as ticks under the axis), the best so
+    far as a step line, the time budget dashed. Right: Optuna's parameter importances
+    (fANOVA over the complete trials), or why there are none yet.
 
-    ``trials`` are the parameter sets, ``scores`` their mean scores (NaN for a
-    failed trial, not drawn), ``best`` the index of the best trial (a star).
-    A numeric parameter is drawn on a numeric axis (log when its values span
-    4× or more); other values (layer widths) as categories.
+    ``ended`` are seconds since the search began, ``values`` NaN unless complete,
+    ``states`` "complete", "pruned" or "failed".
     """
-    names = sorted({k for t in trials for k in t})
-    columns = min(4, max(1, len(names)))
-    rows = -(-len(names) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 2.9 * rows), squeeze=False)
-    scores = np.asarray(scores, dtype=np.float64)
-    ok = np.isfinite(scores)
-    for ax, name in zip(axes.ravel(), names, strict=False):
-        values = [t.get(name) for t in trials]
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-            x = np.asarray(values, dtype=np.float64)
-            if np.all(x > 0) and x.max() / x.min() >= 4:
-                ax.set_xscale("log")
-            distinct = np.unique(x)
-            where = np.log(distinct) if ax.get_xscale() == "log" else distinct
-            span = float(where[-1] - where[0]) if len(where) > 1 else 1.0
-            if len(distinct) <= 6 and np.all(np.diff(where) >= 0.1 * span):  # label each value
-                ax.set_xticks(distinct, [f"{v:g}" for v in distinct], fontsize=7)
-                ax.minorticks_off()
-        else:  # layer widths and other values: categories, in a stable order
-            shown = [
-                "-".join(map(str, v)) if isinstance(v, tuple | list) else str(v) for v in values
-            ]
-            labels = sorted(set(shown), key=lambda text: (len(text), text))
-            x = np.asarray([labels.index(text) for text in shown], dtype=np.float64)
-            ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=7)
-        ax.scatter(x[ok], scores[ok], s=18, alpha=0.7)
-        if ok[best]:
-            ax.scatter([x[best]], [scores[best]], marker="*", s=140, color="tab:red", zorder=3)
-        ax.set_title(name, fontsize=9)
-        ax.grid(alpha=0.3)
-    for ax in axes.ravel()[len(names) :]:
-        ax.axis("off")
-    for ax in axes[:, 0]:
-        ax.set_ylabel(f"mean CV {metric}")
-    fig.suptitle(f"{len(trials)} trials, mean cross-validated {metric} (★ best)", fontsize=10)
+    fig, (ax, right) = plt.subplots(1, 2, figsize=(11, 4.2), width_ratios=(3, 2))
+    minutes = np.asarray(ended, dtype=np.float64) / 60
+    scores = np.asarray(values, dtype=np.float64)
+    complete = np.array([s == "complete" for s in states], dtype=bool) & np.isfinite(scores)
+    order = np.argsort(minutes, kind="stable")
+    best, best_line = np.nan, []
+    for i in order:
+        if complete[i] and (
+            np.isnan(best) or (scores[i] > best if higher_is_better else scores[i] < best)
+        ):
+            best = scores[i]
+        best_line.append(best)
+    ax.scatter(minutes[complete], scores[complete], s=22, alpha=0.7, label="complete trial")
+    ax.step(minutes[order], best_line, where="post", color="tab:red", label="best so far")
+    stopped = ~complete
+    if stopped.any():
+        ax.plot(
+            minutes[stopped],
+            np.zeros(int(stopped.sum())),
+            "|",
+            color="tab:gray",
+            markersize=12,
+            transform=ax.get_xaxis_transform(),
+            label="pruned or failed",
+        )
+    if budget is not None:
+        ax.axvline(budget / 60, color="black", ls="--", lw=0.8, label="time budget")
+    ax.set_xlabel("minutes since the search began")
+    ax.set_ylabel(f"mean CV {metric}")
+    ax.set_title(f"{len(states)} trials, {int(complete.sum())} complete", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if importances:
+        names = list(importances)[::-1]
+        right.barh(range(len(names)), [importances[n] for n in names], color="tab:blue")
+        right.set_yticks(range(len(names)), names, fontsize=8)
+        right.set_xlabel("importance (fANOVA, sums to 1)")
+    else:
+        right.axis("off")
+        note = "parameter importances need\nat least 2 complete drawn trials"
+        right.text(0.5, 0.5, note, ha="center", va="center", fontsize=9)
+    right.set_title("what mattered (Optuna)", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -112,6 +112,16 @@ class TableRegression(TableTask):
             "residuals.png": residuals_figure(y_true, y_pred, f"Test split residuals — {source}"),
         } | self.importance_figures(results, data)
 
+    def outputs(self, model: PopularityModel, X_scaled: np.ndarray) -> np.ndarray:
+        """Scaled predictions ``(n, 1)``, before the clip to the target's range."""
+        return model.predict_scaled(X_scaled).astype(np.float64).reshape(-1, 1)
+
+    def outputs_score(self, data: TableData, outputs: np.ndarray, rows: np.ndarray) -> float:
+        """RMSE in the target's units (the predictions clipped to its range, as a model's)."""
+        pre = data.prepared.preprocessing
+        truth = pre.inverse_transform_y(data.prepared.y_train[rows])
+        return regression_metrics(truth, pre.to_points(outputs[:, 0]))["rmse"]
+
     def test_score(self, model: PopularityModel, data: TableData) -> float:
         """Test RMSE in the target's units."""
         return test_rmse(data.prepared, model.predict_scaled(data.prepared.X_test))

@@ -9,14 +9,13 @@ scaled to [0, 1] on the training split, or class labels kept as they are.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from matplotlib.figure import Figure
-from scipy.stats import loguniform
 
 from nnscratch.core.network import to_network_layout
 from nnscratch.data.features import DEFAULT_FEATURES
@@ -37,7 +36,7 @@ from nnscratch.errors import DataError
 from nnscratch.models.metrics import Results
 from nnscratch.models.model_schema import network_array_shapes
 from nnscratch.models.recipes import PRESETS, Recipe
-from nnscratch.tasks.base import Fold, NetworkSplits, Say, Task, quiet
+from nnscratch.tasks.base import Fold, NetworkSplits, Say, Task, digest, quiet
 from nnscratch.tasks.importance import (
     Scorer,
     input_groups,
@@ -50,21 +49,33 @@ from nnscratch.tasks.plots import importance_figure
 #: Rows of the built-in synthetic sample used when no data is given.
 SYNTHETIC_ROWS = 5000
 
-_TABLE_COMMON: dict[str, Any] = {
-    "hidden": [(64, 32, 16), (64, 64), (128, 64), (128, 64, 32), (256, 128), (256, 128, 64)],
-    "learning_rate": loguniform(3e-4, 3e-3),
-    "weight_decay": [0.0, 1e-5, 1e-4, 1e-3],
-    "batch_size": [128, 256, 512],
-    "n_bins": [8, 16, 32],
-    "bins": ["quantile", "tree"],
+#: The layer widths ``tune`` tries on a table, by the name a trial records.
+TABLE_WIDTHS: dict[str, tuple[int, ...]] = {
+    "-".join(map(str, w)): w
+    for w in [(64, 32, 16), (64, 64), (128, 64), (128, 64, 32), (256, 128), (256, 128, 64)]
 }
 
-#: What ``tune`` searches on a table: plain networks (with dropout) or TabM networks
-#: (``k > 1``, no dropout), one space at a time (scikit-learn's ``ParameterSampler``).
-TABLE_SPACE = [
-    {**_TABLE_COMMON, "k": [1], "dropout": [0.0, 0.05, 0.1, 0.2], "n_members": [1, 3, 5]},
-    {**_TABLE_COMMON, "k": [8, 16, 32], "dropout": [0.0], "n_members": [1, 2]},
-]
+
+def suggest_table(trial: Any) -> dict[str, Any]:
+    """What ``tune`` searches on a table, drawn for an Optuna ``trial`` as recipe overrides:
+    the widths, learning rate (log-uniform), weight decay, batch size and the bins of the
+    piecewise-linear encoding, then either TabM networks (``k > 1`` members sharing each
+    weight matrix, no dropout) or plain networks with dropout, side by side."""
+    params = {
+        "hidden": TABLE_WIDTHS[trial.suggest_categorical("hidden", list(TABLE_WIDTHS))],
+        "learning_rate": trial.suggest_float("learning_rate", 3e-4, 3e-3, log=True),
+        "weight_decay": trial.suggest_categorical("weight_decay", [0.0, 1e-5, 1e-4, 1e-3]),
+        "batch_size": trial.suggest_categorical("batch_size", [128, 256, 512]),
+        "n_bins": trial.suggest_categorical("n_bins", [8, 16, 32]),
+        "bins": trial.suggest_categorical("bins", ["quantile", "tree"]),
+    }
+    if trial.suggest_categorical("network", ["tabm", "plain"]) == "tabm":
+        k = trial.suggest_categorical("k", [8, 16, 32])
+        members = trial.suggest_categorical("tabm_members", [1, 2])
+        return params | {"k": k, "dropout": 0.0, "n_members": members}
+    dropout = trial.suggest_categorical("dropout", [0.0, 0.05, 0.1, 0.2])
+    members = trial.suggest_categorical("plain_members", [1, 3, 5])
+    return params | {"k": 1, "dropout": dropout, "n_members": members}
 
 
 @dataclass(frozen=True)
@@ -157,6 +168,10 @@ class TableData:
             "features": self.tracks.to_dict() | self.guards,
         }
 
+    def fingerprint(self) -> str:
+        d = self.prepared
+        return digest(np.asarray(d.feature_names), d.X_train, d.y_train)
+
     def with_splits(self, fold: Fold) -> TableData:
         """A fold of the training split as data: its training rows, early-stopping rows
         (as validation) and held-out rows (as test)."""
@@ -180,7 +195,6 @@ class TableTask(Task):
     """A column of a tracks table to predict from the others."""
 
     presets = PRESETS
-    search_space = TABLE_SPACE
     #: what :func:`~nnscratch.data.preprocessing.prepare` makes of the target
     prepare_as: ClassVar[str]
 
@@ -401,9 +415,20 @@ class TableTask(Task):
         labels = data.prepared.y_train if self.prepare_as == "classification" else None
         return len(data.prepared.y_train), labels
 
-    def fold_score(self, data: TableData, recipe: Recipe, fold: Fold, seed: int) -> float:
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        return suggest_table(trial)
+
+    def fold_outputs(
+        self, data: TableData, recipe: Recipe, fold: Fold, seed: int, callbacks: Sequence[Any] = ()
+    ) -> np.ndarray:
         fold_data = data.with_splits(fold)
-        return self.test_score(self.fit(fold_data, recipe, seed), fold_data)
+        model = self.fit(fold_data, recipe, seed, callbacks=tuple(callbacks))
+        return self.outputs(model, fold_data.prepared.X_test)
+
+    def outputs(self, model: Any, X_scaled: np.ndarray) -> np.ndarray:
+        """A fitted model's outputs ``(n, n_outputs)`` for scaled rows (see
+        :meth:`fold_outputs`)."""
+        raise NotImplementedError
 
     def lab_splits(self, source: str | None, seed: int, max_rows: int | None) -> NetworkSplits:
         """The seed's 13 features, Min-Max scaled, in the network's layout."""

@@ -1,75 +1,83 @@
-"""Hyperparameter search (``nnscratch tune``): cross-validated trials on joblib.
+"""Hyperparameter search (``nnscratch tune``): an Optuna study whose trials are
+cross-validated on the training split, run on local worker processes or a Dask cluster.
 
-A search draws ``trials`` configurations from its task's ``search_space``
-(:mod:`nnscratch.tasks`) with scikit-learn's seeded ``ParameterSampler``, applies each to a base
-:class:`~nnscratch.models.recipes.Recipe`, and scores it by K-fold cross-validation
-on the **training split only**::
+::
 
-    for each trial t, fold k:                  one joblib task each
-        fit recipe_t on the fold's training rows (early stopping on a
-        seeded 10% of them), score it on fold k's held-out rows
-    rank trials by their mean score over the K folds
-    refit the best on the whole training split; score it once on the test split
+    trial 0: the base recipe as it is (the task's default, or --recipe), so a search
+             never ends with a worse configuration than the one it started from
+    while a trial may start (fewer than --trials started, and time left in the budget
+    for one more: at least the median seconds of the complete trials so far):
+        draw a configuration (seeded TPE) and run it on a free worker: K folds, each fit
+        on the fold's training rows with early stopping on a slice of them, as the
+        refit early-stops on the validation split (see :mod:`~nnscratch.app.tune.trials`)
+        record its state (complete, pruned, failed), score, figures and seconds in the
+        study, and its out-of-fold outputs in the run folder
+    trials still running at the budget finish (Optuna's own ``timeout`` does the same),
+    so no trial starts after the budget and, once their length is known, none starts
+    that would likely end after it
 
-The tasks run through joblib: local worker processes by default, or a Dask
-cluster under joblib's ``"dask"`` backend (``tune --scheduler``). A task is a
-pure function of (data, recipe, fold, seed), so the same seed gives the same
-trials, scores and best configuration wherever the tasks run; a task whose
-worker dies is run again by Dask on another worker, and where the data died
-with it (Dask may keep a single copy) the search scatters it again and sends
-the unfinished tasks anew, up to :data:`RESUBMITS` times. A trial whose fit fails
-(a diverged network, say) is reported as failed, and the search goes on.
+Workers: this process (one job), local worker processes (each given the data once when
+it starts), or a Dask cluster (``tune --scheduler``; the data scattered to every
+worker). A trial sent to a Dask worker that dies is run again by Dask elsewhere; where
+the data died with the workers the search scatters it again and sends the trial anew, up
+to :data:`RESUBMITS` times. A trial whose fit fails (a diverged network, say) is recorded
+as failed, and the search goes on.
+
+Only this process writes the study (:mod:`~nnscratch.app.tune.study`); trials are drawn
+as workers come free, so with more than one worker their order, and so the trials TPE
+draws, depend on timing. The test split is not read here.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import io
 import math
+import multiprocessing
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold
-from tqdm.auto import tqdm
+from sklearn.model_selection import KFold, StratifiedKFold
 
+from nnscratch.app.tune.trials import (
+    COMPLETE,
+    FAILED,
+    PRUNED,
+    Search,
+    TrialOutcome,
+    TrialPlan,
+    install,
+    run_installed,
+    run_trial,
+)
 from nnscratch.errors import ClusterError
-from nnscratch.models.metrics import Metric
+from nnscratch.files import atomic_write
 from nnscratch.models.recipes import Recipe
-from nnscratch.tasks.base import Fold, Task
+from nnscratch.tasks.base import Fold
 
 #: Seconds ``tune --scheduler`` waits for a Dask scheduler before giving up.
 CONNECT_TIMEOUT_S = 10.0
 
-#: Times a Dask search sends again the tasks whose scattered data was lost with a
-#: worker (Dask keeps one copy of it where no task waits on more), scattering it afresh.
+#: Times a Dask search sends a trial again whose scattered data was lost with the
+#: workers (Dask keeps one copy where no task waits on more), scattering it afresh.
 RESUBMITS = 2
 
-#: Fraction of each fold's training rows held out for early stopping.
-EARLY_STOPPING_FRACTION = 0.1
+#: The folder of a run that holds each complete trial's out-of-fold outputs.
+OOF_FOLDER = "oof"
 
 
-def sample_trials(
-    space: dict[str, Any] | list[dict[str, Any]], n_trials: int, seed: int
-) -> list[dict[str, Any]]:
-    """``n_trials`` parameter sets from ``space``, the same for the same seed."""
-    trials = []
-    for params in ParameterSampler(space, n_trials, random_state=seed):
-        trials.append(
-            {
-                k: float(f"{v:.3g}") if isinstance(v, float | np.floating) else v
-                for k, v in sorted(params.items())
-            }
-        )
-    return trials
-
-
-def make_folds(n: int, k: int, seed: int, labels: np.ndarray | None = None) -> list[Fold]:
+def make_folds(
+    n: int, k: int, seed: int, labels: np.ndarray | None = None, stop_fraction: float = 0.125
+) -> list[Fold]:
     """``k`` seeded folds of ``n`` rows (stratified when ``labels`` are given), each
-    fold's training rows less a seeded :data:`EARLY_STOPPING_FRACTION` for early stopping."""
+    fold's training rows less a seeded ``stop_fraction`` of them for early stopping (the
+    share of the validation split in the refit's training and validation rows)."""
     if k < 2:
         raise ValueError(f"cross-validation needs at least 2 folds, got {k}")
     if n < 2 * k:
@@ -83,84 +91,38 @@ def make_folds(n: int, k: int, seed: int, labels: np.ndarray | None = None) -> l
     folds = []
     for train, held_out in splitter.split(np.zeros(n), labels):
         order = rng.permutation(train)
-        n_stop = max(1, round(len(train) * EARLY_STOPPING_FRACTION))
+        n_stop = max(1, round(len(train) * stop_fraction))
         folds.append(Fold(np.sort(order[n_stop:]), np.sort(order[:n_stop]), held_out))
     return folds
 
 
 @dataclass
-class Search:
-    """A task and its loaded data: what every (trial, fold) fit needs. It travels to the
-    workers as one argument (Dask scatters it once; loky memory-maps its arrays)."""
+class Budget:
+    """How long the search may start trials: ``seconds`` (None: no limit) from when it was
+    made, on ``clock``."""
 
-    task: Task
-    data: Any
+    seconds: float | None
+    clock: Callable[[], float] = time.monotonic
+    started: float = field(init=False)
 
-    @property
-    def source(self) -> str:
-        return str(self.data.source)
+    def __post_init__(self) -> None:
+        self.started = self.clock()
 
-    @property
-    def metric(self) -> Metric:
-        return self.task.metric
+    def now(self) -> float:
+        """Seconds since the budget began."""
+        return self.clock() - self.started
 
+    def may_start(self, lengths: list[float]) -> bool:
+        """Whether a trial may start: time is left, at least the median of ``lengths``
+        (the complete trials' seconds, where there are any)."""
+        left = self.left()
+        return left is None or (left > 0 and left >= (float(np.median(lengths)) if lengths else 0))
 
-def run_fold(
-    search: Search,
-    base: Recipe,
-    params: dict[str, Any],
-    fold: Fold,
-    seed: int,
-    *,
-    trial: int = 0,
-    fold_index: int = 0,
-) -> dict[str, Any]:
-    """One task: fit ``base`` with ``params`` on ``fold``; its record (the ``trial`` and
-    ``fold_index`` it is, score, seconds, status, error)."""
-    started = time.perf_counter()
-    try:
-        # one member at a time: the search already runs a fit per core
-        recipe = replace(base.with_overrides(**params), n_jobs=1)
-        score = search.task.fold_score(search.data, recipe, fold, seed)
-        status, error = ("ok", "") if math.isfinite(score) else ("failed", "score is not finite")
-    except (ArithmeticError, ValueError, MemoryError) as exc:  # e.g. a diverged network
-        score, status, error = math.nan, "failed", f"{type(exc).__name__}: {exc}"
-    return {
-        "trial": trial,
-        "fold": fold_index,
-        "score": score,
-        "seconds": time.perf_counter() - started,
-        "status": status,
-        "error": error,
-    }
-
-
-@dataclass
-class SearchResult:
-    """Every trial's parameters and fold scores, ranked."""
-
-    trials: pd.DataFrame  # one row per trial: rank, mean, std, fit_seconds, status, parameters
-    metric: Metric
-
-    @property
-    def best_params(self) -> dict[str, Any]:
-        ok = self.trials[self.trials["status"] == "ok"]
-        if ok.empty:
-            raise ValueError("every trial failed; see trials.csv for the errors")
-        return dict(ok.sort_values("rank").iloc[0]["params"])
-
-
-@contextmanager
-def _backend(client: Any, jobs: int, search: Search) -> Iterator[int]:
-    """joblib's local process backend, or its Dask backend on ``client`` with
-    ``search`` scattered to every worker (once a worker is there to hold it)."""
-    if client is None:
-        with joblib.parallel_config(backend="loky", n_jobs=jobs):
-            yield jobs
-        return
-    client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
-    with joblib.parallel_config(backend="dask", client=client, scatter=[search]):
-        yield -1
+    def left(self) -> float | None:
+        """Seconds left (None: no limit; 0 when spent)."""
+        return (
+            None if self.seconds is None else max(0.0, self.started + self.seconds - self.clock())
+        )
 
 
 def connect(address: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:
@@ -181,188 +143,322 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:
         ) from None
 
 
+class Workers:
+    """Where trials run: ``submit(plan)`` gives a :class:`concurrent.futures.Future` of its
+    :class:`TrialOutcome`; ``size`` trials at once."""
+
+    size = 1
+
+    def __init__(self, search: Search, base: Recipe, folds: list[Fold], seed: int) -> None:
+        self.search, self.base, self.folds, self.seed = search, base, folds, seed
+
+    def submit(self, plan: TrialPlan) -> cf.Future:
+        raise NotImplementedError
+
+    def lost_data(self, exc: BaseException) -> bool:
+        """Whether ``exc`` (a trial's future's) means the data went with the workers, so
+        that the trial may be sent again once :meth:`submit` has scattered it anew."""
+        return False
+
+    def close(self) -> None:
+        """Give the workers back."""
+
+
+class InProcess(Workers):
+    """This process, one trial at a time."""
+
+    def submit(self, plan: TrialPlan) -> cf.Future:
+        future: cf.Future = cf.Future()
+        future.set_result(run_trial(self.search, self.base, plan, self.folds, self.seed))
+        return future
+
+
+class LocalProcesses(Workers):
+    """``jobs`` local worker processes, started fresh (spawned) and given the data once."""
+
+    def __init__(self, *args: Any, jobs: int) -> None:
+        super().__init__(*args)
+        self.size = jobs
+        self.pool = self._pool()
+
+    def _pool(self) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(
+            self.size,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=install,
+            initargs=(self.search,),
+        )
+
+    def submit(self, plan: TrialPlan) -> cf.Future:
+        try:
+            return self.pool.submit(run_installed, self.base, plan, self.folds, self.seed)
+        except cf.BrokenExecutor:  # a worker died: the pool is gone, start another
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = self._pool()
+            return self.pool.submit(run_installed, self.base, plan, self.folds, self.seed)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskWorkers(Workers):
+    """The workers of a Dask cluster, each holding a scattered copy of the data."""
+
+    def __init__(self, *args: Any, client: Any) -> None:
+        super().__init__(*args)
+        self.client = client
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+        self.size = max(1, sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()))
+        self.executor = client.get_executor(pure=False)
+        self.scattered: Any = None
+
+    def submit(self, plan: TrialPlan) -> cf.Future:
+        if self.scattered is None:
+            self.scattered = self.client.scatter(self.search, broadcast=True)
+        return self.executor.submit(
+            run_trial, self.scattered, self.base, plan, self.folds, self.seed
+        )
+
+    def lost_data(self, exc: BaseException) -> bool:
+        lost = type(exc).__name__ in ("CancelledError", "FutureCancelledError")
+        if lost:
+            self.scattered = None  # scattered again by the next submit
+        return lost
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@contextmanager
+def workers(
+    search: Search,
+    base: Recipe,
+    folds: list[Fold],
+    seed: int,
+    *,
+    jobs: int,
+    scheduler: str | None,
+) -> Iterator[Workers]:
+    """The workers ``tune`` was asked for: a Dask cluster, else ``jobs`` local processes,
+    else (one job) this process."""
+    args = (search, base, folds, seed)
+    if scheduler is not None:
+        pool: Workers = DaskWorkers(*args, client=connect(scheduler))
+    elif jobs > 1:
+        pool = LocalProcesses(*args, jobs=jobs)
+    else:
+        pool = InProcess(*args)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@dataclass
+class SearchResult:
+    """Every trial of the study (earlier runs' too), and where their outputs are."""
+
+    outcomes: list[TrialOutcome]
+    higher_is_better: bool
+    metric: str
+    #: seconds this run searched
+    seconds: float = 0.0
+    #: this run's trials: when each started and ended, in seconds of the budget's clock
+    timeline: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> list[TrialOutcome]:
+        return [o for o in self.outcomes if o.state == COMPLETE]
+
+    def best(self) -> TrialOutcome | None:
+        """The complete trial with the best value (the first of equals), or None."""
+        done = self.complete
+        if not done:
+            return None
+        key = (lambda o: -o.value) if self.higher_is_better else (lambda o: o.value)
+        return min(done, key=lambda o: (key(o), o.number))
+
+
 def run_search(
     search: Search,
     base: Recipe,
+    study: Any,
+    folds: list[Fold],
     *,
-    n_trials: int,
-    cv: int,
-    seed: int = 0,
-    jobs: int = -1,
+    seed: int,
+    out: Path,
+    budget: Budget,
+    max_trials: int,
+    jobs: int = 1,
     scheduler: str | None = None,
-    progress: bool = False,
-    on_result: Callable[[dict[str, Any]], None] | None = None,
+    on_trial: Callable[[TrialOutcome, SearchResult], None] | None = None,
 ) -> SearchResult:
-    """Cross-validate ``n_trials`` sampled configurations of ``base``; see the module doc.
-
-    ``on_result`` is called with each finished task's record (trial, fold,
-    score, seconds, status, error) as it arrives. Tasks cancelled because the
-    data scattered to the workers was lost go again (up to :data:`RESUBMITS`
-    times); any other failure of the backend itself (the cluster gone) stops
-    the search, and the tasks not finished are then reported as failed.
-    """
-    trials = sample_trials(search.task.search_space, n_trials, seed)
-    n_rows, labels = search.task.search_rows(search.data)
-    folds = make_folds(n_rows, cv, seed, labels)
-    tasks = [(t, k) for t in range(len(trials)) for k in range(cv)]
-    records: dict[tuple[int, int], dict[str, Any]] = {}
-    bar = tqdm(
-        total=len(tasks),
-        desc=f"{len(trials)} trials × {cv} folds",
-        unit="fit",
-        disable=not progress,
-        dynamic_ncols=True,
-    )
-
-    def collect(record: dict[str, Any]) -> None:
-        records[(record["trial"], record["fold"])] = record
-        bar.update(1)
-        if on_result is not None:
-            on_result(record)
-
-    # ``search`` is an argument of every task, not captured: joblib memory-maps its
-    # arrays for local processes, and the Dask backend sends it once (scatter)
-    fit = joblib.delayed(run_fold)
-    pending = tasks
-    client = None if scheduler is None else connect(scheduler)
-    try:
-        with bar:
-            for _ in range(1 + (RESUBMITS if client is not None else 0)):
-                calls = [
-                    fit(search, base, trials[t], folds[k], seed, trial=t, fold_index=k)
-                    for t, k in pending
-                ]
-                backend_error, data_lost = _run_tasks(calls, client, jobs, search, collect)
-                pending = [task for task in tasks if task not in records]
-                if not (pending and data_lost):
-                    break
-    finally:
-        if client is not None:
-            client.close()
-    for t, k in tasks:  # what the backend never ran, as failed
-        records.setdefault((t, k), _failed(t, k, backend_error or "not run"))
-    return _rank(trials, records, cv, search.metric)
+    """Add up to ``max_trials`` trials to ``study`` within ``budget``; see the module doc.
+    ``on_trial`` is told each trial as it ends, with the search so far."""
+    result = SearchResult(study_outcomes(study, out), _maximizes(study), search.task.metric.key)
+    started = time.perf_counter()
+    running: dict[cf.Future, tuple[Any, TrialPlan, int]] = {}
+    begun, lengths, starts = 0, [], {}
+    with workers(search, base, folds, seed, jobs=jobs, scheduler=scheduler) as pool:
+        while True:
+            while len(running) < pool.size and begun < max_trials and budget.may_start(lengths):
+                trial, plan = _next_trial(study, search)
+                starts[plan.number] = budget.now()
+                running[pool.submit(plan)] = (trial, plan, 0)
+                begun += 1
+            if not running:
+                break
+            done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                trial, plan, tries = running.pop(future)
+                outcome = _outcome(future, plan)
+                if outcome is None and tries < RESUBMITS and pool.lost_data(future.exception()):
+                    running[pool.submit(plan)] = (trial, plan, tries + 1)
+                    continue
+                if outcome is None:
+                    outcome = TrialOutcome(plan.number, plan.params, FAILED, note=_why(future))
+                result.timeline[plan.number] = (starts[plan.number], budget.now())
+                if outcome.state == COMPLETE:
+                    lengths.append(budget.now() - starts[plan.number])
+                record(study, trial, outcome, out)
+                result.outcomes.append(outcome)
+                if on_trial is not None:
+                    on_trial(outcome, result)
+    result.seconds = time.perf_counter() - started
+    return result
 
 
-def _failed(trial: int, fold: int, error: str) -> dict[str, Any]:
-    return {
-        "trial": trial,
-        "fold": fold,
-        "score": math.nan,
-        "seconds": 0.0,
-        "status": "failed",
-        "error": error,
-    }
+def _maximizes(study: Any) -> bool:
+    return study.direction.name == "MAXIMIZE"
 
 
-def _run_tasks(
-    calls: list[Any],
-    client: Any,
-    jobs: int,
-    search: Search,
-    collect: Callable[[dict[str, Any]], None],
-) -> tuple[str, bool]:
-    """Run joblib's delayed ``calls`` once through the backend, passing each record
-    to ``collect`` as it arrives.
-
-    Returns ``("", False)`` when every call ran, else the backend's error and
-    whether it was the loss of the scattered data (a Dask worker that held the
-    only copy died, so the tasks waiting on it were cancelled): sending those
-    tasks again, with the data scattered afresh, can then finish them.
-    """
-    try:
-        with _backend(client, jobs, search) as n_jobs:
-            parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-            for record in parallel(calls):
-                collect(record)
-    except (OSError, TimeoutError, RuntimeError) as exc:  # e.g. every worker lost
-        return _not_run(exc), False
-    except Exception as exc:
-        name = type(exc).__name__
-        if name not in ("KilledWorker", "CancelledError", "FutureCancelledError"):
-            raise
-        return _not_run(exc), name != "KilledWorker"
-    return "", False
+def _next_trial(study: Any, search: Search) -> tuple[Any, TrialPlan]:
+    """A new trial of the study and its plan: the base recipe as it is when the study has
+    none yet, else a configuration drawn by the sampler."""
+    first = len(study.trials) == 0
+    trial = study.ask()
+    params = {} if first else search.task.suggest(trial)
+    trial.set_user_attr("default", first)
+    finished = study.get_trials(deepcopy=False, states=(_state("COMPLETE"),))
+    direction = "maximize" if _maximizes(study) else "minimize"
+    return trial, TrialPlan(trial.number, params, finished, direction)
 
 
-def _not_run(exc: BaseException) -> str:
+def _state(name: str) -> Any:
+    from optuna.trial import TrialState
+
+    return TrialState[name]
+
+
+def _outcome(future: cf.Future, plan: TrialPlan) -> TrialOutcome | None:
+    """The trial's outcome, or None where its worker or the backend failed."""
+    if future.exception() is not None:
+        return None
+    return future.result()
+
+
+def _why(future: cf.Future) -> str:
+    exc = future.exception()
     return f"not run: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 
 
-def _rank(
-    trials: list[dict[str, Any]],
-    records: dict[tuple[int, int], dict[str, Any]],
-    cv: int,
-    metric: Metric,
-) -> SearchResult:
-    rows = []
-    for t, params in enumerate(trials):
-        folds = [records[(t, k)] for k in range(cv)]
-        scores = np.array([f["score"] for f in folds], dtype=np.float64)
-        ok = all(f["status"] == "ok" for f in folds)
-        errors = sorted({f["error"] for f in folds if f["error"]})
-        rows.append(
-            {
-                "trial": t,
-                "mean": float(scores.mean()) if ok else math.nan,
-                "std": float(scores.std()) if ok else math.nan,
-                "fit_seconds": float(sum(f["seconds"] for f in folds)),
-                "status": "ok" if ok else "failed",
-                "error": "; ".join(errors),
-                **{f"fold_{k}": float(scores[k]) for k in range(cv)},
-                "params": params,
-            }
+def record(study: Any, trial: Any, outcome: TrialOutcome, out: Path) -> None:
+    """Write a trial's end into the study (figures, fold scores, seconds, state, value),
+    and a complete trial's out-of-fold outputs into ``out``."""
+    for epoch, value in sorted(outcome.figures.items()):
+        trial.report(value, epoch)
+    trial.set_user_attr("params", plain_params(outcome.params))
+    trial.set_user_attr("fold_scores", outcome.fold_scores)
+    trial.set_user_attr("seconds", outcome.seconds)
+    trial.set_user_attr("note", outcome.note)
+    if outcome.state == COMPLETE and outcome.oof is not None:
+        save_oof(out, outcome.number, outcome.oof)
+        study.tell(trial, outcome.value)
+    else:
+        study.tell(trial, state=_state("PRUNED" if outcome.state == PRUNED else "FAIL"))
+
+
+def save_oof(out: Path, number: int, oof: np.ndarray) -> None:
+    """A complete trial's out-of-fold outputs, ``oof/trial-<number>.npy`` (atomic)."""
+    folder = out / OOF_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def write(fh: io.BufferedWriter) -> None:
+        np.save(fh, oof, allow_pickle=False)
+
+    atomic_write(folder / f"trial-{number}.npy", write)
+
+
+def study_outcomes(study: Any, out: Path) -> list[TrialOutcome]:
+    """The study's finished trials as outcomes, with the out-of-fold outputs kept in
+    ``out`` (a complete trial whose outputs are missing counts as failed)."""
+    outcomes = []
+    states = {"COMPLETE": COMPLETE, "PRUNED": PRUNED, "FAIL": FAILED}
+    for t in study.get_trials(deepcopy=False):
+        if t.state.name not in states:  # running or waiting: a search that was killed
+            continue
+        attrs = t.user_attrs
+        outcome = TrialOutcome(
+            t.number,
+            _params(attrs.get("params", {})),
+            states[t.state.name],
+            t.value if t.state.name == "COMPLETE" else math.nan,
+            list(attrs.get("fold_scores", [])),
+            dict(t.intermediate_values),
+            seconds=float(attrs.get("seconds", 0.0)),
+            note=str(attrs.get("note", "")),
         )
-    table = pd.DataFrame(rows)
-    key = -table["mean"] if metric.higher_is_better else table["mean"]
-    order = key.rank(method="first", na_option="keep")
-    table.insert(0, "rank", order.astype("Int64"))
-    return SearchResult(table, metric)
-
-
-def trials_frame(result: SearchResult) -> pd.DataFrame:
-    """``trials.csv``: one row per trial, best first, a column per searched parameter."""
-    table = result.trials.copy()
-    params = pd.DataFrame([plain_params(p) for p in table.pop("params")], index=table.index)
-    out = pd.concat([table, params], axis=1).sort_values(["rank", "trial"], na_position="last")
-    key = result.metric.key
-    return out.rename(columns={"mean": f"mean_{key}", "std": f"std_{key}"})
+        if outcome.state == COMPLETE:
+            path = out / OOF_FOLDER / f"trial-{t.number}.npy"
+            if path.is_file():
+                outcome.oof = np.load(path, allow_pickle=False)
+            else:
+                outcome.state, outcome.note = FAILED, f"its out-of-fold outputs are gone ({path})"
+        outcomes.append(outcome)
+    return outcomes
 
 
 def plain_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Parameter values as CSV/JSON shows them (a layer tuple as ``64-32-16``)."""
+    """Parameter values as CSV and JSON show them (a layer tuple as ``64-32-16``)."""
     return {k: "-".join(map(str, v)) if isinstance(v, tuple) else v for k, v in params.items()}
 
 
-def format_trials(result: SearchResult, top: int = 10) -> str:
-    """A plain-text table of the best ``top`` trials (failed ones last)."""
-    table = trials_frame(result).head(top)
-    metric = result.metric.key
-    mean, std = f"mean_{metric}", f"std_{metric}"
-    params = [
-        c
-        for c in table.columns
-        if c not in (*_FIXED_COLUMNS, mean, std) and not c.startswith("fold_")
-    ]
-    scale, unit = (100.0, "%") if result.metric.percent else (1.0, "")
-    cells = []
-    for _, row in table.iterrows():
-        ok = row["status"] == "ok"
-        cells.append(
-            [
-                f"{int(row['rank'])}" if ok else "–",
-                f"{int(row['trial'])}",
-                f"{row[mean] * scale:.3f}{unit} ± {row[std] * scale:.3f}" if ok else "failed",
-                f"{row['fit_seconds']:.1f}",
-                *(f"{row[p]}" for p in params),
-            ]
+def _params(plain: dict[str, Any]) -> dict[str, Any]:
+    """:func:`plain_params` read back: ``hidden`` as a tuple again."""
+    return {
+        k: tuple(int(n) for n in v.split("-")) if k == "hidden" and isinstance(v, str) else v
+        for k, v in plain.items()
+    }
+
+
+def trials_frame(result: SearchResult, study: Any, base: Recipe) -> pd.DataFrame:
+    """``trials.csv``: one row per trial, best first: its rank among the complete ones,
+    state, mean and std of its fold scores, each fold's, seconds, what stopped it, and a
+    column per searched parameter (the base recipe's value where a trial drew none)."""
+    started = {t.number: t.datetime_start for t in study.get_trials(deepcopy=False)}
+    searched = sorted({k for o in result.outcomes for k in o.params})
+    defaults = plain_params({k: getattr(base, k) for k in searched if hasattr(base, k)})
+    rows = []
+    for o in result.outcomes:
+        scores = np.asarray(o.fold_scores, dtype=np.float64)
+        complete = o.state == COMPLETE
+        rows.append(
+            {
+                "trial": o.number,
+                "state": o.state,
+                f"mean_{result.metric}": o.value if complete else math.nan,
+                f"std_{result.metric}": float(scores.std()) if complete else math.nan,
+                **{f"fold_{k}": float(s) for k, s in enumerate(scores)},
+                "seconds": o.seconds,
+                "epochs_reported": len(o.figures),
+                "note": ("default recipe" if o.number == 0 else "") + (o.note and f" {o.note}"),
+                "started": started.get(o.number),
+                **(defaults | plain_params(o.params)),
+            }
         )
-    header = ["rank", "trial", f"{metric} (mean ± std)", "fit s", *params]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
-    lines.append("-" * len(lines[0]))
-    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(lines)
-
-
-_FIXED_COLUMNS = ("rank", "trial", "fit_seconds", "status", "error")
+    table = pd.DataFrame(rows)
+    mean = table[f"mean_{result.metric}"]
+    key = -mean if result.higher_is_better else mean
+    table.insert(0, "rank", key.rank(method="first", na_option="keep").astype("Int64"))
+    table["note"] = table["note"].str.strip()
+    return table.sort_values(["rank", "trial"], na_position="last").reset_index(drop=True)
