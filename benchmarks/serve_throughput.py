@@ -320,8 +320,15 @@ def servers(
     ]
 
 
+def times(result: dict[str, Any], baseline: dict[str, Any] | None) -> str:
+    """``result``'s requests/s as a multiple of ``baseline``'s (— without one)."""
+    if baseline is None:
+        return "—"
+    return f"{result['requests_per_second'] / baseline['requests_per_second']:.1f}×"
+
+
 def table(kind: str, results: list[dict[str, Any]]) -> str:
-    sklearn = next(r for r in results if r["server"].startswith("FastAPI + scikit"))
+    sklearn = next((r for r in results if r["server"].startswith("FastAPI + scikit")), None)
     floor = next(r for r in results if r["server"].startswith("FastAPI constant"))
     rounds = len(floor["rounds"])
     lines = [f"**{kind}**", "",
@@ -337,7 +344,7 @@ def table(kind: str, results: list[dict[str, Any]]) -> str:
             share += f" ({min(shares):.0f}–{max(shares):.0f}%)"
         lines.append(
             f"| {r['server']} | {r['requests_per_second']:,.0f} | "
-            f"{r['requests_per_second'] / sklearn['requests_per_second']:.1f}× | {share} | "
+            f"{times(r, sklearn)} | {share} | "
             f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {wrong} | "
             f"{r['server_cpu_ms']:.2f} | {r['resident_mb']:.0f} |"
         )
@@ -363,6 +370,12 @@ def main() -> None:
         type=Path,
         help="the src folder of another version of the package (e.g. `git archive REF src`) "
         "whose `nnscratch serve` is measured beside this one's, in the same rounds",
+    )
+    parser.add_argument(
+        "--servers",
+        metavar="TEXT",
+        help="measure only the servers whose name holds TEXT (and the floor), e.g. "
+        "'(defaults' with --before: more rounds of a before/after in the same time",
     )
     parser.add_argument("--out", default=str(HERE / "results" / "serve_throughput"))
     args = parser.parse_args()
@@ -391,6 +404,7 @@ def main() -> None:
             named = [
                 (name, command, loads[checked or Path(model)], checked is not None)
                 for name, command, checked in servers(Path(model), fast, args.before)
+                if args.servers is None or args.servers in name or name.startswith("FastAPI c")
             ]
             results = measure(named, env, args.clients, args.rounds)
             report[kind] = results
