@@ -80,6 +80,40 @@ def test_health_model_and_page(popularity_model: Path, digits_model: Path) -> No
     assert api.get("/predict").status_code == 405
 
 
+def examples_answered(model: Path) -> dict[str, dict]:
+    """Each JSON body ``model``'s OpenAPI document gives as an example (what /docs's "Try
+    it out" sends), sent to its route: the answers, by path (each a 200)."""
+    api = TestClient(create_app(model, name="m"))
+    answered = {}
+    for path, operations in api.get("/openapi.json").json()["paths"].items():
+        body = operations.get("post", {}).get("requestBody", {})
+        example = body.get("content", {}).get("application/json", {}).get("example")
+        if example is not None:
+            url = path.replace("{model_name}", "m").replace("{model_version}", "1")
+            answer = api.post(url, json=example)
+            assert answer.status_code == 200, (path, answer.text)
+            answered[path] = answer.json()
+    return answered
+
+
+def test_the_openapi_documents_examples_are_answered(
+    popularity_model: Path, digits_model: Path
+) -> None:
+    """A table model's examples: /predict's row, and inference requests of that row (the
+    same number); a digits model's: inference requests of a blank image."""
+    table = examples_answered(popularity_model)
+    infer = [
+        "/v2/models/{model_name}/infer",
+        "/v2/models/{model_name}/versions/{model_version}/infer",
+    ]
+    assert set(table) == {"/predict", *infer}
+    for path in infer:
+        assert table[path]["outputs"][0]["data"] == table["/predict"]["predictions"]
+    digits = examples_answered(digits_model)
+    assert set(digits) == set(infer)
+    assert [o["shape"] for o in digits[infer[0]]["outputs"]] == [[1], [1, 10]]
+
+
 def test_predictions_equal_the_command_line_to_the_bit(
     popularity_model: Path, tracks_csv: Path, tmp_path: Path
 ) -> None:

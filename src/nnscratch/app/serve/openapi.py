@@ -22,6 +22,7 @@ Swagger UI (``swagger-ui-dist``, Apache-2.0, its licence beside it) is package d
 annotation, which must be the class itself.)
 """
 
+import math
 from typing import Any
 
 from nnscratch.app.serve.inference_protocol import DATATYPES, EXTENSIONS, HEADER_LENGTH
@@ -135,14 +136,21 @@ def reading_docs(description: dict[str, Any], metrics_type: str) -> dict[str, di
     return {path: doc | {"tags": [PACKAGE]} for path, doc in docs.items()}
 
 
+def example_row(bodies: dict[str, Schema]) -> dict[str, Any] | None:
+    """A table model's example row (each input's default), from the JSON Schema of its
+    ``/predict`` bodies; None for a model that reads no rows."""
+    form = bodies["application/json"].get("anyOf", [{}])[0].get("properties", {})
+    examples = form.get("rows", {}).get("items", {}).get("examples")
+    return examples[0] if examples else None
+
+
 def predict_doc(serving: Any, max_rows: int, max_body_bytes: int) -> dict[str, Any]:
     """``POST /predict``: the model's bodies, its answer, and every error."""
     bodies = serving.request_schemas(max_rows)
     content = {media: {"schema": schema} for media, schema in bodies.items()}
-    examples = bodies["application/json"]["anyOf"][0].get("properties", {})
-    row = examples.get("rows", {}).get("items", {}).get("examples")
-    if row:
-        content["application/json"]["example"] = {"rows": row}
+    row = example_row(bodies)
+    if row is not None:
+        content["application/json"]["example"] = {"rows": [row]}
     return {
         "tags": [PACKAGE],
         "summary": f"Predict: {', '.join(bodies)}",
@@ -275,10 +283,26 @@ def model_ready_doc(name: str, version: str | None) -> dict[str, Any]:
     }
 
 
+def infer_example(tensors: list[dict[str, Any]], row: dict[str, Any] | None) -> dict:
+    """An inference request the model answers, for the page's "Try it out": the example
+    row, a tensor a column, or one blank image."""
+    inputs = []
+    for tensor in tensors:
+        shape = [1, *tensor["shape"][1:]]
+        if row is not None and len(shape) == 1:
+            value = row[tensor["name"]]
+            data = [str(value) if tensor["datatype"] == "BYTES" else value]
+        else:
+            data = [0.0] * math.prod(shape)
+        inputs.append({**tensor, "shape": shape, "data": data})
+    return {"inputs": inputs}
+
+
 def infer_doc(name: str, version: str | None, serving: Any) -> dict[str, Any]:
     """``POST /v2/models/{name}[/versions/{version}]/infer``: the protocol's request, its
     binary form, the answer as JSON or binary, and every error."""
     tensors = serving.tensor_inputs()
+    example = infer_example(tensors, example_row(serving.request_schemas(max_rows=1)))
     inputs = ", ".join(f"{t['name']} ({t['datatype']} {t['shape']})" for t in tensors)
     output_names = [t["name"] for t in serving.tensor_outputs()]
     request_input = {
@@ -303,16 +327,16 @@ def infer_doc(name: str, version: str | None, serving: Any) -> dict[str, Any]:
         },
         "required": ["name"],
     }
-    request = {
+    request = {  # an optional field given as null is read as left out, as clients send it
         "type": "object",
         "properties": {
-            "id": {"type": "string"},
+            "id": {"type": ["string", "null"]},
             "parameters": {
                 "type": "object",
                 "properties": {"binary_data_output": {"type": "boolean"}},
             },
             "inputs": {"type": "array", "items": request_input, "minItems": 1},
-            "outputs": {"type": "array", "items": request_output},
+            "outputs": {"type": ["array", "null"], "items": request_output},
         },
         "required": ["inputs"],
     }
@@ -368,7 +392,7 @@ def infer_doc(name: str, version: str | None, serving: Any) -> dict[str, Any]:
         ),
         "openapi_extra": {
             "parameters": model_parameters(name, version),
-            "requestBody": {"required": True, "content": json_content(request)},
+            "requestBody": {"required": True, "content": json_content(request, example)},
         },
         "responses": answers(ok, INFER_ERRORS, V2_ERROR),
     }
