@@ -87,14 +87,16 @@ class Recipe:
     #: "auto" (on where it classifies more validation images right)
     tta: str = "off"
     #: what the recipe is, in words; ``{networks}`` stands for :func:`networks_text`'s
-    #: account of its networks, so that it follows ``n_members`` and ``k`` (see
-    #: :attr:`description`)
+    #: account of its networks and ``{epochs}`` for its epochs, so that it follows
+    #: ``n_members``, ``k`` and ``epochs`` as flags override them (see :attr:`description`)
     notes: str = field(default="", compare=False)
 
     @property
     def description(self) -> str:
-        """The notes, with its networks as they are (``--k 1``: plain networks)."""
-        return self.notes.replace("{networks}", networks_text(self.n_members, self.k))
+        """The notes, with its networks and epochs as they are (``--k 1``: plain networks;
+        ``--epochs 5``: 5 epochs)."""
+        networks = networks_text(self.n_members, self.k)
+        return self.notes.replace("{networks}", networks).replace("{epochs}", str(self.epochs))
 
     def with_overrides(self, **overrides: Any) -> Recipe:
         """A copy with every non-``None`` override applied."""
@@ -323,7 +325,7 @@ DIGITS_RECIPE = Recipe(
     augment="affine",
     tta="auto",
     notes="two 784-800-800-10 networks, each batch affinely distorted, dropout 0.1, Adam with "
-    "a cosine schedule, 28 epochs",
+    "a cosine schedule, {epochs} epochs",
 )
 
 #: One network of the default before augmentation (two of them: 98.6 % on MNIST's test
@@ -338,7 +340,7 @@ DIGITS_FAST_RECIPE = Recipe(
     epochs=20,
     patience=None,
     n_members=1,
-    notes="one 784-512-256-10 network, dropout 0.2, Adam with a cosine schedule, 20 epochs",
+    notes="one 784-512-256-10 network, dropout 0.2, Adam with a cosine schedule, {epochs} epochs",
 )
 
 DIGITS_PRESETS: dict[str, Recipe] = {
