@@ -51,12 +51,34 @@ def ctrl_c_reaches_python():
     signal.signal(signal.SIGINT, before)
 
 
-@pytest.fixture(scope="session")
-def tracks_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A popularity model trained for 3 epochs on the built-in sample (for scoring tests)."""
+#: The models that tests of scoring, serving and export share, and how each is trained:
+#: briefly, since what they test is how a model file is read and answers, not its accuracy.
+#: Each is trained once a test process (``train`` in-process), when a test first asks; the
+#: folder it is written to names it, which the served model takes as its name.
+SHARED_TRAININGS = {
+    "popularity": ("--epochs", "3"),
+    "digits": ("--data", "digits", "--epochs", "3", "--tta", "off"),
+}
+
+
+def train_shared(name: str, folder: Path) -> Path:
+    """``nnscratch train`` with :data:`SHARED_TRAININGS`' flags for ``name``; its model file."""
     from test_cli import run
 
-    out = tmp_path_factory.mktemp("tracks-model") / "run"
-    result = run("train", "--epochs", "3", "--out", str(out), "--quiet")
+    out = folder / name
+    result = run("train", *SHARED_TRAININGS[name], "--out", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
     return out / "model.npz"
+
+
+@pytest.fixture(scope="session")
+def tracks_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A popularity model, the default recipe for 3 epochs on the built-in sample."""
+    return train_shared("popularity", tmp_path_factory.mktemp("shared-models"))
+
+
+@pytest.fixture(scope="session")
+def digits_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A digits model, the default digits recipe for 3 epochs on the bundled 8×8 digits,
+    without test-time augmentation (so that it exports to ONNX)."""
+    return train_shared("digits", tmp_path_factory.mktemp("shared-models"))

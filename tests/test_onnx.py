@@ -196,15 +196,6 @@ def test_the_table_classifier(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def digits_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("digits")
-    result = run("train", "--data", "digits", "--epochs", "2", "--tta", "off", "--out", str(out),
-                 "--quiet")  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return out / "model.npz"
-
-
 def test_the_digits_model(digits_model: Path) -> None:
     from sklearn.datasets import load_digits
 

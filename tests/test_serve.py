@@ -30,22 +30,6 @@ from nnscratch.app.serve.server import create_app
 
 
 @pytest.fixture(scope="module")
-def popularity_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("serve") / "popularity"
-    result = run("train", "--epochs", "5", "--out", str(out), "--quiet")
-    assert result.returncode == 0, result.stderr
-    return out / "model.npz"
-
-
-@pytest.fixture(scope="module")
-def digits_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("serve") / "digits"
-    result = run("train", "--data", "digits", "--epochs", "8", "--out", str(out), "--quiet")
-    assert result.returncode == 0, result.stderr
-    return out / "model.npz"
-
-
-@pytest.fixture(scope="module")
 def tracks_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("serve") / "tracks.csv"
     make_tracks(300, seed=5, junk_fraction=0.05).to_csv(path, index=False)
@@ -56,8 +40,8 @@ def client(model: Path, **limits: int) -> TestClient:
     return TestClient(create_app(model, **limits))
 
 
-def test_health_model_and_page(popularity_model: Path, digits_model: Path) -> None:
-    api = client(popularity_model)
+def test_health_model_and_page(tracks_model: Path, digits_model: Path) -> None:
+    api = client(tracks_model)
     assert api.get("/health").json() == {"status": "ok"}
     info = api.get("/model").json()
     assert info["task"] == "regression" and info["target"] == "popularity"
@@ -115,14 +99,14 @@ def test_the_openapi_documents_examples_are_answered(
 
 
 def test_predictions_equal_the_command_line_to_the_bit(
-    popularity_model: Path, tracks_csv: Path, tmp_path: Path
+    tracks_model: Path, tracks_csv: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "pred.csv"
-    result = run("predict", "--model", str(popularity_model), "--data", str(tracks_csv),
+    result = run("predict", "--model", str(tracks_model), "--data", str(tracks_csv),
                  "--out", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr
     cli = pd.read_csv(out)
-    api = client(popularity_model)
+    api = client(tracks_model)
 
     as_csv = api.post("/predict", content=tracks_csv.read_bytes(),
                       headers={"content-type": "text/csv"}).json()  # fmt: skip
@@ -225,8 +209,8 @@ def _malformed(row: dict) -> list[tuple[str, dict, int, str]]:
     ]  # fmt: skip
 
 
-def test_malformed_requests_get_4xx_naming_the_problem(popularity_model: Path) -> None:
-    api = client(popularity_model, max_rows=50, max_body_bytes=65_536)
+def test_malformed_requests_get_4xx_naming_the_problem(tracks_model: Path) -> None:
+    api = client(tracks_model, max_rows=50, max_body_bytes=65_536)
     info = api.get("/model").json()
     row = {i["name"]: i["default"] for i in info["inputs"]}
     assert api.post("/predict", json={"rows": [row]}).status_code == 200
@@ -287,9 +271,9 @@ def test_serve_without_a_model_file_fails_cleanly(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_load_on_a_real_server(popularity_model: Path) -> None:
+def test_load_on_a_real_server(tracks_model: Path) -> None:
     """≥ 2,000 requests from 16 concurrent clients; every answer equals the sequential one."""
-    served = ServedModel.load(popularity_model)
+    served = ServedModel.load(tracks_model)
     frame = read_csv_frame(make_tracks(400, seed=11, junk_fraction=0.0))
     records = json.loads(json.dumps(frame.to_dict(orient="records"), default=_plain))
     n_clients, per_client = 16, 125
@@ -306,7 +290,7 @@ def test_load_on_a_real_server(popularity_model: Path) -> None:
     latencies = np.zeros(len(bodies))
     wrong, failed = [], []
 
-    with running_server(popularity_model) as url:
+    with running_server(tracks_model) as url:
         host = url.removeprefix("http://")
 
         def client_loop(c: int) -> None:
@@ -378,12 +362,12 @@ def read_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.parametrize("seed", [5, 6])
 def test_json_rows_and_a_csv_file_are_one_cleaning(
-    popularity_model: Path, tmp_path: Path, seed: int
+    tracks_model: Path, tmp_path: Path, seed: int
 ) -> None:
     """The JSON request path (no pandas) and the file path (``nnscratch predict``) are two
     implementations of one cleaning: each usable row gets the same network inputs and the
     same prediction to the bit, and each row the file skips is refused as JSON."""
-    model = ServedModel.load(popularity_model).model
+    model = ServedModel.load(tracks_model).model
     path = tmp_path / "rows.csv"
     make_tracks(300, seed=seed, junk_fraction=0.15).to_csv(path, index=False)
     cleaned, report, _ = model.read_rows(str(path), with_target=False)

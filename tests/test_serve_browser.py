@@ -53,16 +53,14 @@ SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 #: How each model is trained (briefly: the pages, not the accuracy, are under test).
 TRAINING = {
-    "popularity": ["--epochs", "5"],
-    "digits": ["--data", "digits"],
     "mnist": ["--data", str(SHARED_MNIST), "--preset", "fast", "--epochs", "1"],
 }
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory):
+def models(tmp_path_factory: pytest.TempPathFactory, tracks_model: Path, digits_model: Path):
     root = tmp_path_factory.mktemp("browser")
-    trained: dict[str, Path] = {}
+    trained: dict[str, Path] = {"popularity": tracks_model, "digits": digits_model}
 
     def model(name: str) -> Path:
         if name == "mnist" and not SHARED_MNIST.is_dir():

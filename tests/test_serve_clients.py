@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from serving import app_in_thread
-from test_cli import run
 
 from nnscratch.data.synthetic import make_tracks
 
@@ -35,14 +34,6 @@ from tritonclient.utils import InferenceServerException
 from nnscratch.app.serve.server import create_app
 
 HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="module")
-def digits_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("clients") / "digits"
-    result = run("train", "--data", "digits", "--epochs", "3", "--out", str(out), "--quiet")
-    assert result.returncode == 0, result.stderr
-    return out / "model.npz"
 
 
 @pytest.fixture(scope="module")

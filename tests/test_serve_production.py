@@ -35,16 +35,9 @@ from nnscratch.app.serve.server import create_app
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def models(tracks_model: Path, digits_model: Path) -> dict[str, Path]:
     """A popularity model (the default recipe, briefly) and a digits model."""
-    folder = tmp_path_factory.mktemp("production")
-    out = {}
-    for name, args in (("popularity", ["--epochs", "3"]),
-                       ("digits", ["--data", "digits", "--epochs", "3"])):  # fmt: skip
-        result = run("train", *args, "--out", str(folder / name), "--quiet")
-        assert result.returncode == 0, result.stderr
-        out[name] = folder / name / "model.npz"
-    return out
+    return {"popularity": tracks_model, "digits": digits_model}
 
 
 @pytest.fixture(scope="module")
