@@ -81,11 +81,11 @@ def examples_answered(model: Path) -> dict[str, dict]:
 
 
 def test_the_openapi_documents_examples_are_answered(
-    popularity_model: Path, digits_model: Path
+    tracks_model: Path, digits_model: Path
 ) -> None:
     """A table model's examples: /predict's row, and inference requests of that row (the
     same number); a digits model's: inference requests of a blank image."""
-    table = examples_answered(popularity_model)
+    table = examples_answered(tracks_model)
     infer = [
         "/v2/models/{model_name}/infer",
         "/v2/models/{model_name}/versions/{model_version}/infer",
