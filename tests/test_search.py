@@ -3,6 +3,7 @@ clock), resuming, ensemble selection, the outputs, bad input, and trials on Dask
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
 import math
 import os
@@ -18,6 +19,7 @@ import pandas as pd
 import pytest
 from test_cli import assert_clean_failure, check_png, run
 
+from nnscratch.app.tune import search as search_module
 from nnscratch.app.tune.finish import choose, refit, trial_recipe
 from nnscratch.app.tune.search import (
     Budget,
@@ -428,6 +430,15 @@ def cluster():
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as local:
         yield local
+
+
+def test_a_cancelled_trial_is_not_run_and_says_so() -> None:
+    """Dask cancels a trial whose scattered data died with a worker: that is a trial not
+    run (sent again, or recorded as failed), not an error of the search."""
+    cancelled: cf.Future = cf.Future()
+    assert cancelled.cancel()
+    assert search_module._outcome(cancelled, TrialPlan(3, {})) is None
+    assert search_module._why(cancelled).startswith("not run: CancelledError")
 
 
 def test_trials_run_on_dask_and_a_killed_worker_loses_none(table_search, cluster, tmp_path):

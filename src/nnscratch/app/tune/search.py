@@ -312,7 +312,7 @@ def run_search(
             for future in done:
                 trial, plan, tries = running.pop(future)
                 outcome = _outcome(future, plan)
-                if outcome is None and tries < RESUBMITS and pool.lost_data(future.exception()):
+                if outcome is None and tries < RESUBMITS and pool.lost_data(_error(future)):
                     running[pool.submit(plan)] = (trial, plan, tries + 1)
                     continue
                 if outcome is None:
@@ -352,13 +352,21 @@ def _state(name: str) -> Any:
 
 def _outcome(future: cf.Future, plan: TrialPlan) -> TrialOutcome | None:
     """The trial's outcome, or None where its worker or the backend failed."""
-    if future.exception() is not None:
+    if _error(future) is not None:
         return None
     return future.result()
 
 
+def _error(future: cf.Future) -> BaseException | None:
+    """What a done future raised (a cancelled one, as Dask's are when the data they need
+    is lost: its :class:`~concurrent.futures.CancelledError`), or None."""
+    if future.cancelled():
+        return cf.CancelledError()
+    return future.exception()
+
+
 def _why(future: cf.Future) -> str:
-    exc = future.exception()
+    exc = _error(future)
     return f"not run: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 
 
