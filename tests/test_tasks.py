@@ -74,7 +74,8 @@ def test_the_protocols_stay_small() -> None:
                                              "predict_file", "evaluate", "describe"}  # fmt: skip
     assert protocol_members(Servable) == {"page", "json_request", "body_request",
                                           "tensor_request", "network_outputs", "tensor_inputs",
-                                          "tensor_outputs"}  # fmt: skip
+                                          "tensor_outputs", "request_schemas",
+                                          "answer_schema"}  # fmt: skip
     assert protocol_members(Exportable) == {"to_onnx", "onnx_inputs"}
     assert protocol_members(ReadsJsonTogether) == {"json_requests"}
     assert protocol_members(ServableModel) == {"serving"}  # and FittedModel's
