@@ -47,6 +47,9 @@ def test_saving_a_stage_file_checks_it_again(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # Ctrl-C must reach it however the suite was started (a background job's children
+        # start with SIGINT ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(x) for x in watcher.stdout], daemon=True)
@@ -65,7 +68,7 @@ def test_saving_a_stage_file_checks_it_again(tmp_path: Path) -> None:
     finally:
         watcher.send_signal(signal.SIGINT)
         try:
-            watcher.wait(timeout=10)
+            watcher.wait(timeout=PATIENCE)
         except subprocess.TimeoutExpired:
             watcher.kill()
             watcher.wait()
