@@ -73,3 +73,20 @@ def test_saving_a_stage_file_checks_it_again(tmp_path: Path) -> None:
             watcher.kill()
             watcher.wait()
     assert watcher.returncode in (0, 1)  # Ctrl-C ends it quietly, with the last check's code
+
+
+def test_ctrl_c_while_a_check_runs_ends_the_watch_quietly(tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C lands where it lands: during a check it ends the watch as it does between
+    checks (no traceback, no 130), with the last finished report's code."""
+    from nnscratch.app.learn import watching
+
+    workspace = tmp_path / "mynet"
+    start(workspace)
+
+    def interrupted(folder: Path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(watching.course, "check", interrupted)
+    said: list[str] = []
+    assert watching.watch(workspace, said.append) == 0
+    assert said == []

@@ -34,31 +34,34 @@ def watch(
     clear: bool = False,
     stop: threading.Event | None = None,
 ) -> int:
-    """Check ``folder`` now and after every change until ``stop`` is set (or Ctrl-C);
-    ``clear`` clears the terminal before each report. Returns the last report's exit
-    code.
+    """Check ``folder`` now and after every change until ``stop`` is set (or Ctrl-C, which
+    may come while a check runs); ``clear`` clears the terminal before each report.
+    Returns the last finished report's exit code.
 
     The first check runs once the watcher is watching (its first, empty, wake-up), so a
     file saved while the first report is printed is checked again, never missed."""
     import watchfiles  # the learn extra; imported here so that the course runs without it
 
     report = None
-    for changes in watchfiles.watch(
-        folder,
-        watch_filter=python_files,
-        step=SETTLE_MS,
-        stop_event=stop,
-        raise_interrupt=False,
-        rust_timeout=WAKE_MS,
-        yield_on_timeout=True,
-    ):
-        if report is None:  # watching now: the first check
-            report = course.check(folder)
-            say(screen(report.render(), "", clear))
-        elif changes:
-            names = ", ".join(sorted({Path(path).name for _, path in changes}))
-            report = course.check(folder)
-            say(screen(report.render(), f"{names} changed: checked again", clear))
+    try:
+        for changes in watchfiles.watch(
+            folder,
+            watch_filter=python_files,
+            step=SETTLE_MS,
+            stop_event=stop,
+            raise_interrupt=False,
+            rust_timeout=WAKE_MS,
+            yield_on_timeout=True,
+        ):
+            if report is None:  # watching now: the first check
+                report = course.check(folder)
+                say(screen(report.render(), "", clear))
+            elif changes:
+                names = ", ".join(sorted({Path(path).name for _, path in changes}))
+                report = course.check(folder)
+                say(screen(report.render(), f"{names} changed: checked again", clear))
+    except KeyboardInterrupt:  # Ctrl-C during a check ends it as between checks: quietly
+        pass
     return 0 if report is None else report.exit_code
 
 
