@@ -177,7 +177,9 @@ def test_a_tab_reloaded_mid_run_resumes_its_charts(page, playground) -> None:
     wait_for(page, lambda p: p.evaluate("() => run.history.length") >= 40, 20)
     before = page.evaluate("() => ({id: session, epochs: run.history.length})")
     page.reload()
-    wait_for(page, lambda p: p.evaluate("() => run && run.history.length") >= before["epochs"], 10)
+    wait_for(
+        page, lambda p: p.evaluate("() => (run && run.history.length) || 0") >= before["epochs"], 10
+    )
     after = page.evaluate("() => ({id: session, layers: Object.keys(run.layers).length})")
     assert after["id"] == before["id"] and after["layers"] == 3  # its per-layer charts too
     page.wait_for_selector("#status[data-state=done]", timeout=30_000)
