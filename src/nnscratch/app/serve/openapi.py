@@ -16,8 +16,10 @@ inference request may carry its tensors as binary data after its JSON, the lengt
 which is the ``Inference-Header-Content-Length`` header (a header whose value depends
 on the body is no OpenAPI parameter).
 
-Swagger UI (``swagger-ui-dist``, Apache-2.0, its licence beside it) is package data in
-``vendor/swagger-ui/``; the page asks it not to send the document to an online validator.
+Swagger UI's script and style sheet (Apache-2.0) come from the ``fastapi-offline`` package
+of the serve extra, which ships them as its own package data; its licence, notices and the
+page's icon are in ``vendor/swagger-ui/``. Both are served by this server, never a CDN; the
+page asks Swagger UI not to send the document to an online validator.
 (No ``from __future__ import annotations``: FastAPI reads the ``/docs`` route's
 annotation, which must be the class itself.)
 """
@@ -29,9 +31,10 @@ from nnscratch.app.serve.inference_protocol import DATATYPES, EXTENSIONS, HEADER
 
 Schema = dict[str, Any]
 
-#: Where the page's Swagger UI files are served from, and the package folder they are in.
+#: Where the page's Swagger UI files are served from, and the package folders they are in:
+#: this package's (the icon, the licence) and fastapi-offline's (the script and styles).
 DOCS_ASSETS = "/docs/assets"
-ASSETS_FOLDER = "vendor/swagger-ui"
+ASSETS_FOLDERS = [("nnscratch.app.serve", "vendor/swagger-ui"), ("fastapi_offline", "static")]
 
 DETAIL: Schema = {
     "type": "object",
@@ -405,7 +408,7 @@ def add_docs_page(app: Any, title: str) -> None:
     from starlette.requests import Request
     from starlette.staticfiles import StaticFiles
 
-    assets = StaticFiles(packages=[("nnscratch.app.serve", ASSETS_FOLDER)])
+    assets = StaticFiles(packages=ASSETS_FOLDERS)
     app.mount(DOCS_ASSETS, assets, name="swagger-ui")
 
     @app.get("/docs", include_in_schema=False)
