@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from test_cli import SCRIPT
 
@@ -122,6 +123,22 @@ def app_in_thread(
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextlib.contextmanager
+def playground_in_thread(sessions: Any, **config: object) -> Iterator[str]:
+    """The playground of ``sessions`` served as :func:`app_in_thread` serves an app; its URL.
+    On leaving, every session is closed and its training thread has finished, so that no
+    run goes on training into the next test (BLAS's thread count is the process's)."""
+    from nnscratch.app.playground.server import build_playground
+
+    try:
+        with app_in_thread(build_playground(sessions), **config) as url:
+            yield url
+    finally:
+        sessions.close_all()
+        with sessions.lock:
+            assert sessions.lock.wait_for(lambda: sessions.slots_used == 0, 30), "still training"
 
 
 def launched(*args: str, health: str, start_timeout: float = 60) -> tuple[subprocess.Popen, str]:

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from serving import ARTIFACTS, app_in_thread
+from serving import ARTIFACTS, playground_in_thread
 from test_playground_browser import accuracy, page, wait_for  # noqa: F401 (fixtures)
 from test_serve_browser import browser  # noqa: F401 (the fixture)
 
@@ -23,7 +23,7 @@ pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 
 from nnscratch.app.learn.live import LearnerSources
 from nnscratch.app.learn.workspace import Workspace, start
-from nnscratch.app.playground.server import Sessions, build_playground
+from nnscratch.app.playground.server import Sessions
 
 ANSWERS = Path(__file__).resolve().parents[1] / "notebooks" / "answers"
 MOONS = "data=moons&hidden=8,8&activation=relu&init=he&optimizer=adam&lr=0.03&batch=10"
@@ -43,7 +43,7 @@ def naive(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 
 def server(workspace: Workspace):
-    return app_in_thread(build_playground(Sessions(limit=2, sources=LearnerSources(workspace))))
+    return playground_in_thread(Sessions(limit=2, sources=LearnerSources(workspace)))
 
 
 @pytest.fixture(scope="module")

@@ -258,7 +258,7 @@ def test_epoch_observers_are_told_their_member_and_plain_callbacks_keep_epoch_an
 def test_an_epoch_callback_that_waits_holds_no_blas_setting() -> None:
     """BLAS is held to one thread (a process-wide setting) for an epoch's batches only: a
     step observer runs inside the hold, an epoch callback (a paused page) outside it."""
-    from nnscratch.core import blas
+    from nnscratch.core.blas import one_blas_thread_holds
 
     X, Y = problem(64)
     holders: dict[str, list[int]] = {"step": [], "epoch": []}
@@ -267,10 +267,10 @@ def test_an_epoch_callback_that_waits_holds_no_blas_setting() -> None:
         every = 1
 
         def on_step(self, view: StepView) -> None:
-            holders["step"].append(blas._ONE_BLAS_THREAD._holders)
+            holders["step"].append(one_blas_thread_holds())
 
     def epoch_end(epoch: int, logs: dict[str, float]) -> None:
-        holders["epoch"].append(blas._ONE_BLAS_THREAD._holders)
+        holders["epoch"].append(one_blas_thread_holds())
 
     net = Network(SIZES, dtype=np.float64, rng=0)
     config = TrainConfig(epochs=2, batch_size=16)

@@ -18,7 +18,13 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from serving import app_in_thread, launched, raw_status, request, running_command
+from serving import (
+    launched,
+    playground_in_thread,
+    raw_status,
+    request,
+    running_command,
+)
 from test_cli import SCRIPT, run
 
 from nnscratch.data.toys import TOY_SETS, make_toy
@@ -119,9 +125,8 @@ def test_four_sessions_train_at_once_a_fifth_waits_and_a_closed_page_stops_its_t
     start is a 429 naming the limit; a page that closes (its stream gone for the detached
     cap) stops its training within an epoch, and the fifth starts."""
     sessions = Sessions(limit=4, caps=Caps(running=60, detached=0.5))
-    app = build_playground(sessions)
     body = json.dumps({"data": "spirals", "hidden": [32, 32], "batch": 8, "epochs": 5000}).encode()
-    with app_in_thread(app) as url:
+    with playground_in_thread(sessions) as url:
         streams, ids = [], []
         for _ in range(5):
             status, answer = request(url, "POST", "/api/sessions", body)
@@ -153,9 +158,8 @@ def test_four_sessions_train_at_once_a_fifth_waits_and_a_closed_page_stops_its_t
 
 def test_start_pause_step_and_the_events_an_epoch_carries() -> None:
     sessions = Sessions(limit=4)
-    app = build_playground(sessions)
     body = json.dumps({"data": "xor", "hidden": [6, 6], "epochs": 40}).encode()
-    with app_in_thread(app) as url:
+    with playground_in_thread(sessions) as url:
         _, opened = request(url, "POST", "/api/sessions", body)
         sid = opened["id"]
         connection, answer = open_stream(url, sid)
@@ -191,7 +195,7 @@ def test_a_reconnecting_page_gets_every_event_after_the_last_it_had_once() -> No
     ``hello`` with the run so far; a page that had everything of a finished run, 204."""
     sessions = Sessions(limit=4)
     body = json.dumps({"data": "moons", "hidden": [4], "epochs": 30, "batch": 50}).encode()
-    with app_in_thread(build_playground(sessions)) as url:
+    with playground_in_thread(sessions) as url:
         sid, connection, answer = started(url, body)
         first = next_event(answer)
         connection.close()  # dropped mid-run; the run goes on
@@ -224,7 +228,7 @@ def test_the_downloaded_digits_model_predicts_what_the_page_showed(tmp_path: Pat
 
     sessions = Sessions(limit=4)
     body = json.dumps({"data": "digits", "hidden": [32], "batch": 64, "epochs": 15}).encode()
-    with app_in_thread(build_playground(sessions)) as url:
+    with playground_in_thread(sessions) as url:
         sid, connection, answer = started(url, body)
         epochs, _ = until_done(answer)
         shown = [e["confusion"] for e in epochs if "confusion" in e][-1]
@@ -344,7 +348,7 @@ def test_the_built_in_sample_trains_as_nnscratch_train_does(tmp_path: Path) -> N
 
     sessions = Sessions(limit=4)
     body = json.dumps({"data": "sample", "hidden": [16, 8], "batch": 128, "epochs": 4}).encode()
-    with app_in_thread(build_playground(sessions)) as url:
+    with playground_in_thread(sessions) as url:
         status, error = request(url, "POST", "/api/sessions", b'{"data": "file"}')
         assert status == 422 and "--data" in error["detail"]
         _, opened = request(url, "POST", "/api/sessions", body)

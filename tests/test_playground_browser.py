@@ -11,14 +11,14 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from serving import ARTIFACTS, app_in_thread, free_port
+from serving import ARTIFACTS, free_port, playground_in_thread
 from test_serve_browser import browser  # noqa: F401 (the fixture)
 
 pytest.importorskip("fastapi", reason="nnscratch[serve] not installed (fastapi, uvicorn)")
 pytest.importorskip("sse_starlette", reason="nnscratch[serve] not installed (sse-starlette)")
 pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 
-from nnscratch.app.playground.server import Sessions, build_playground
+from nnscratch.app.playground.server import Sessions
 
 MOONS = "data=moons&hidden=8,8&activation=relu&init=he&optimizer=adam&lr=0.03&batch=10"
 VANISHING = "data=moons&hidden=8,8,8,8,8,8&activation=sigmoid&init=small&optimizer=adam&lr=0.03"
@@ -26,7 +26,7 @@ VANISHING = "data=moons&hidden=8,8,8,8,8,8&activation=sigmoid&init=small&optimiz
 
 @pytest.fixture(scope="module")
 def playground():
-    with app_in_thread(build_playground(Sessions(limit=4))) as url:
+    with playground_in_thread(Sessions(limit=4)) as url:
         yield url
 
 
@@ -138,7 +138,7 @@ def test_four_tabs_run_to_done_and_stay_open_and_a_fifth_trains(browser) -> None
     (their pages still open) keep nobody out; a fifth opens its session (201) and trains.
     Each tab closes its stream on "done"."""
     sessions = Sessions(limit=4)
-    with app_in_thread(build_playground(sessions)) as url:
+    with playground_in_thread(sessions) as url:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         tabs = []
         for k in range(5):
@@ -197,14 +197,14 @@ def test_a_session_gone_from_the_server_is_said_on_the_page(browser) -> None:  #
     context = browser.new_context()
     page = context.new_page()
     first = Sessions()
-    with app_in_thread(build_playground(first), port=port, timeout_graceful_shutdown=0.2) as url:
+    with playground_in_thread(first, port=port, timeout_graceful_shutdown=0.2) as url:
         page.goto(f"{url}/#{MOONS}&epochs=5000")
         page.wait_for_selector("#status[data-state=ready]")
         page.click("#start")
         page.wait_for_selector("#status[data-state=running]")
         sid = page.evaluate("() => session")
     first.close_all()  # its training thread stops (the server that had it has gone)
-    with app_in_thread(build_playground(Sessions()), port=port, timeout_graceful_shutdown=0.2):
+    with playground_in_thread(Sessions(), port=port, timeout_graceful_shutdown=0.2):
         page.wait_for_selector("#status[data-state=error]", timeout=15_000)
         assert "press Reset" in page.locator("#error").text_content()
         page.click("#reset")

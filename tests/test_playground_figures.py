@@ -17,14 +17,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from serving import ARTIFACTS, app_in_thread
+from serving import ARTIFACTS, playground_in_thread
 from test_serve_browser import browser  # noqa: F401 (the fixture)
 
 pytest.importorskip("fastapi", reason="nnscratch[serve] not installed (fastapi, uvicorn)")
 pytest.importorskip("sse_starlette", reason="nnscratch[serve] not installed (sse-starlette)")
 pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 
-from nnscratch.app.playground.server import Sessions, build_playground
+from nnscratch.app.playground.server import Sessions
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 MOONS = "data=moons&hidden=8,8&activation=relu&init=he&optimizer=adam&lr=0.03&batch=10"
@@ -49,7 +49,7 @@ def docs_setups() -> list[str]:
 
 @pytest.fixture(scope="module")
 def playground():
-    with app_in_thread(build_playground(Sessions(limit=4))) as url:
+    with playground_in_thread(Sessions(limit=4)) as url:
         yield url
 
 

@@ -401,7 +401,11 @@ class SessionMachine(RuleBasedStateMachine):
 
     @invariant()
     def no_thread_holds_the_blas_setting(self) -> None:
-        assert blas._ONE_BLAS_THREAD._holders == 0  # parked, at a gate, or finished
+        """Parked, at a gate, or finished: none of these sessions' threads holds BLAS to
+        one thread (a process-wide setting; what other tests' threads hold is theirs)."""
+        threads = [m.session._thread for m in self.models]
+        threads = [t for t in threads if t is not None and t.is_alive()]
+        assert [blas.one_blas_thread_holds(t.ident) for t in threads] == [0] * len(threads)
 
     @invariant()
     def running_time_counts_running_only(self) -> None:

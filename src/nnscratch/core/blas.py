@@ -8,6 +8,7 @@ while they run, safely from many threads at once (:func:`one_blas_thread`).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import threading
@@ -54,26 +55,37 @@ class _OneBlasThread:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._holders = 0
+        self._by_thread: collections.Counter[int] = collections.Counter()
         self._limiter: Any = None
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
+        thread = threading.get_ident()
         with self._lock:
             if self._holders == 0:
                 _release_openblas_control()
                 self._limiter = _blas_controller().limit(limits=1, user_api="blas")
                 _release_openblas_control()
             self._holders += 1
+            self._by_thread[thread] += 1
         try:
             yield
         finally:
             with self._lock:
                 self._holders -= 1
+                self._by_thread[thread] -= 1
+                if self._by_thread[thread] == 0:
+                    del self._by_thread[thread]
                 if self._holders == 0:
                     _release_openblas_control()
                     self._limiter.restore_original_limits()
                     _release_openblas_control()
                     self._limiter = None
+
+    def holds(self, thread: int) -> int:
+        """How many holds the thread of ident ``thread`` is inside now."""
+        with self._lock:
+            return self._by_thread[thread]
 
 
 def _release_openblas_control() -> None:
@@ -89,6 +101,12 @@ _ONE_BLAS_THREAD = _OneBlasThread()
 def one_blas_thread() -> contextlib.AbstractContextManager[None]:
     """Hold BLAS to one thread inside the ``with`` block (safe from many threads at once)."""
     return _ONE_BLAS_THREAD.hold()
+
+
+def one_blas_thread_holds(thread: int | None = None) -> int:
+    """How many :func:`one_blas_thread` blocks the thread of ident ``thread`` (default: the
+    calling thread) is inside now: 0 when it holds nothing, whatever other threads do."""
+    return _ONE_BLAS_THREAD.holds(threading.get_ident() if thread is None else thread)
 
 
 def blas_threads_for_products(multiply_adds: int) -> contextlib.AbstractContextManager[object]:
