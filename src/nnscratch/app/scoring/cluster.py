@@ -5,8 +5,10 @@ or a local one it starts (``--local-workers N``), and everything it started clos
 it closes the client and then the local cluster, workers before the scheduler, so no
 connection is cut mid-message. What ``distributed`` logs while a cluster shuts down (a
 comm closed under a worker that is stopping, a nanny that waits) is only noise by then,
-and is silenced for that moment; while it runs, the workers of a local cluster log
-errors only (a task that fails is the client's to report, once, in input order).
+and is silenced for that moment. The workers of a local cluster, processes of their own,
+log nothing below CRITICAL: a task that fails is the client's to report, once, in input
+order, and a worker's heartbeat cut by the scheduler closing first (a traceback it logs
+as an error, seen on a loaded machine) is shutdown noise too.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def start_local(distributed: Any, workers: int) -> tuple[Any, Any]:
             # no dashboard, and the scheduler's own HTTP endpoints on a free local port (by
             # default they take 8787, and warn where another cluster holds it)
             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,
         )
         client = distributed.Client(cluster, set_as_default=False)
     if interrupted:
