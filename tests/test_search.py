@@ -108,18 +108,27 @@ def test_folds_partition_the_rows(labels) -> None:
         make_folds(60, 1, seed=0)
 
 
-def test_trial_0_is_the_default_recipe_and_the_rest_are_drawn(table_search, tmp_path) -> None:
-    study = new_study(tmp_path, table_search)
+@pytest.fixture(scope="module")
+def three_trials(table_search, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Path]:
+    """A search of 3 trials of QUICK, no budget: its study, its result and its folder (the
+    tests below read it and do not change it)."""
+    folder = tmp_path_factory.mktemp("three-trials")
+    study = new_study(folder, table_search)
     result = run_search(
         table_search,
         QUICK,
         study,
         folds_of(table_search),
         seed=0,
-        out=tmp_path,
+        out=folder,
         budget=Budget(None),
         max_trials=3,
     )
+    return study, result, folder
+
+
+def test_trial_0_is_the_default_recipe_and_the_rest_are_drawn(three_trials, table_search) -> None:
+    study, result, folder = three_trials
     first, *rest = result.outcomes
     assert first.number == 0 and first.params == {}
     assert trial_recipe(QUICK, first.params, 0) is QUICK  # refit exactly as `train` fits it
@@ -129,7 +138,7 @@ def test_trial_0_is_the_default_recipe_and_the_rest_are_drawn(table_search, tmp_
     for o in result.complete:  # out-of-fold outputs for every training row, kept on disk
         assert o.oof.shape == (len(table_search.data.prepared.y_train), 1)
         assert np.isfinite(o.oof).all()
-        assert (tmp_path / "oof" / f"trial-{o.number}.npy").is_file()
+        assert (folder / "oof" / f"trial-{o.number}.npy").is_file()
         assert o.value == pytest.approx(np.mean(o.fold_scores))
 
 
@@ -213,18 +222,8 @@ def test_the_ensemble_is_the_best_mix_of_out_of_fold_outputs() -> None:
     assert greedy_selection(outputs, accuracy, higher_is_better=True, rounds=10) == weights
 
 
-def test_the_ensemble_refit_predicts_as_its_weights_say(table_search, tmp_path) -> None:
-    study = new_study(tmp_path, table_search)
-    result = run_search(
-        table_search,
-        QUICK,
-        study,
-        folds_of(table_search),
-        seed=0,
-        out=tmp_path,
-        budget=Budget(None),
-        max_trials=3,
-    )
+def test_the_ensemble_refit_predicts_as_its_weights_say(three_trials, table_search) -> None:
+    result = three_trials[1]
     final = choose(result, table_search, rounds=10)
     refit(final, result, table_search, QUICK, 0, lambda line: None)
     assert final.default.weights == {0: 1.0} and final.default.recipe is QUICK
