@@ -63,6 +63,12 @@ def test_the_learners_network_learns_two_moons_on_the_page(page, playground) -> 
     took = wait_for(page, lambda p: accuracy(p) >= 0.97, 60)
     page.wait_for_selector("#status[data-state=done]", timeout=60_000)
     assert accuracy(page) >= 0.97
+    # the softmax's two output units, each drawn as its class's probability over the plane
+    assert page.get_attribute("#network", "data-outputs") == "2"
+    maps = page.evaluate("() => run.last.output_maps")
+    assert len(maps) == 2 and len(maps[0]) == len(maps[1]) == 20 * 20
+    assert all(abs(a + b - 100) <= 1 for a, b in zip(*maps, strict=True))  # they sum to 1
+    assert min(maps[1]) <= 5 and max(maps[1]) >= 95  # each class somewhere, and not there
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "learn-playground-moons.png"), full_page=True)
     print(f"97 % after {took:.1f} s")

@@ -206,6 +206,8 @@ def test_the_neuron_view_and_the_network_diagram(page, playground) -> None:
     page.click("#start")
     page.wait_for_selector("#status[data-state=done]", timeout=30_000)
     assert page.get_attribute("#network", "data-units") == "16"
+    assert page.get_attribute("#network", "data-outputs") == "1"  # the sigmoid's P(class 1)
+    assert page.evaluate("() => run.last.output_maps") is None  # drawn from the boundary
     assert page.locator("#network").screenshot() != early
     small = MOONS.replace("hidden=8,8", "hidden=3,2")
     open_fresh(page, playground, f"{small}&epochs=3")

@@ -83,6 +83,12 @@ def unit_maps(
     return layers
 
 
+def probability_maps(probabilities: np.ndarray) -> list[list[int]]:
+    """Each class's probability ``(K, g²)`` over the unit grid, in whole steps of
+    1/:data:`UNIT_LEVELS` (row by row from the top left): the softmax output units' maps."""
+    return np.round(probabilities * UNIT_LEVELS).astype(int).tolist()
+
+
 class LiveView:
     """A session's step observer: at the last step of an epoch that ``due(epoch)`` says is
     drawn, what the page draws, read through the training loop's view (the network as it
@@ -170,7 +176,10 @@ class LiveView:
                 grid_out[-1] if len(grid_out) <= 2 else grid_out.argmax(axis=0), 3
             ).tolist()
             activations = [layer.activation for layer in view.layers]
-            out["units"] = unit_maps(view.trace(self.unit_grid), activations)
+            traced = view.trace(self.unit_grid)
+            out["units"] = unit_maps(traced, activations)
+            if len(traced[-1][1]) > 1:  # softmax: each output unit is a class's probability
+                out["output_maps"] = probability_maps(traced[-1][1])
         return out
 
 
