@@ -74,16 +74,24 @@ def main() -> None:
             order = NAMES[r % len(NAMES) :] + NAMES[: r % len(NAMES)]
             seconds = {name: epoch_seconds(X, y, name, args.epochs) for name in order}
             rounds.append(seconds)
-            print(f"round {r + 1}: " + ", ".join(f"{n} {seconds[n]:.2f} s" for n in NAMES),
-                  flush=True)  # fmt: skip
-        alone = {name: transform_seconds(X, name, DIGITS_RECIPE.batch_size or 256)
-                 for name in NAMES}  # fmt: skip
+            print(
+                f"round {r + 1}: " + ", ".join(f"{n} {seconds[n]:.2f} s" for n in NAMES), flush=True
+            )
+        alone = {
+            name: transform_seconds(X, name, DIGITS_RECIPE.batch_size or 256) for name in NAMES
+        }
     ratios = {n: statistics.median(r[n] / r["none"] for r in rounds) for n in NAMES}
     blas = [i.get("internal_api", "") + " " + str(i.get("architecture")) for i in threadpool_info()]
-    report = {"data": args.data, "epochs": args.epochs, "rounds": rounds,
-              "median_ratio": ratios, "transform_seconds_per_60k": alone,
-              "recipe": DIGITS_RECIPE.notes, "machine": platform.processor() or platform.machine(),
-              "blas": blas}  # fmt: skip
+    report = {
+        "data": args.data,
+        "epochs": args.epochs,
+        "rounds": rounds,
+        "median_ratio": ratios,
+        "transform_seconds_per_60k": alone,
+        "recipe": DIGITS_RECIPE.notes,
+        "machine": platform.processor() or platform.machine(),
+        "blas": blas,
+    }
     write_results(args.out, report, markdown(report))
 
 
@@ -101,8 +109,10 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for name in NAMES:
         seconds = statistics.median(r[name] for r in report["rounds"])
-        lines.append(f"| {name} | {seconds:.2f} | {report['median_ratio'][name]:.2f}× | "
-                     f"{report['transform_seconds_per_60k'][name]:.2f} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {seconds:.2f} | {report['median_ratio'][name]:.2f}× | "
+            f"{report['transform_seconds_per_60k'][name]:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -101,8 +101,9 @@ def nnscratch(*args: str) -> dict[str, Any]:
     of its children's (the Dask workers) in MB, read from ``/proc`` as it runs."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen([sys.executable, "-m", "nnscratch", *args],
-                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nnscratch", *args], stdout=log, stderr=subprocess.STDOUT
+        )
         own = children = 0.0
         while process.poll() is None:
             own = max(own, peak_rss_mb(process.pid))
@@ -114,8 +115,12 @@ def nnscratch(*args: str) -> dict[str, Any]:
         output = log.read().decode()
     if process.returncode != 0:
         raise RuntimeError(f"nnscratch {' '.join(args)} failed:\n{output}")
-    return {"seconds": seconds, "peak_rss_mb": own, "workers_peak_rss_mb": children,
-            "output": output}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": own,
+        "workers_peak_rss_mb": children,
+        "output": output,
+    }
 
 
 def main() -> None:
@@ -135,33 +140,63 @@ def main() -> None:
     nnscratch("train", "--preset", "fast", "--epochs", "3", "--quiet", "--out", str(work / "m"))
     model = str(work / "m" / "model.npz")
     runs: dict[str, dict[str, Any]] = {}
-    ways = {"streamed": ["--chunk-rows", str(args.chunk_rows)],
-            "dask": ["--local-workers", str(args.workers)]}  # fmt: skip
+    ways = {
+        "streamed": ["--chunk-rows", str(args.chunk_rows)],
+        "dask": ["--local-workers", str(args.workers)],
+    }
     if not args.skip_whole:
         ways["whole"] = ["--chunk-rows", str(args.rows + 1)]
     for name, how in ways.items():
-        runs[name] = nnscratch("predict", "--model", model, "--data", str(data), "--out",
-                               str(work / f"{name}.csv"), *how)  # fmt: skip
+        runs[name] = nnscratch(
+            "predict",
+            "--model",
+            model,
+            "--data",
+            str(data),
+            "--out",
+            str(work / f"{name}.csv"),
+            *how,
+        )
         runs[name]["rows_per_s"] = args.rows / runs[name]["seconds"]
         print(
             f"{name}: {runs[name]['seconds']:.1f} s, {runs[name]['peak_rss_mb']:,.0f} MB",
             flush=True,
         )
     head = prefix(data, args.prefix)
-    nnscratch("predict", "--model", model, "--data", str(head), "--out", str(work / "head.csv"),
-              "--chunk-rows", str(args.prefix + 1))  # fmt: skip
+    nnscratch(
+        "predict",
+        "--model",
+        model,
+        "--data",
+        str(head),
+        "--out",
+        str(work / "head.csv"),
+        "--chunk-rows",
+        str(args.prefix + 1),
+    )
     expected = (work / "head.csv").read_bytes()
     streamed_head = (work / "streamed.csv").read_bytes()[: len(expected)]
     same_as_dask = (work / "streamed.csv").read_bytes() == (work / "dask.csv").read_bytes()
-    blas = sorted({f"{i['internal_api']} {i.get('architecture')}" for i in threadpool_info()
-                   if i["internal_api"] == "openblas"})  # fmt: skip
-    report = {"rows": args.rows, "file_mb": data.stat().st_size / 1e6, "blas": blas,
-              "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-              "chunk_rows": args.chunk_rows, "prefix": args.prefix,
-              "prefix_identical": streamed_head == expected, "dask_identical": same_as_dask,
-              "workers": args.workers,
-              "runs": {k: {key: v for key, v in r.items() if key != "output"}
-                       for k, r in runs.items()}}  # fmt: skip
+    blas = sorted(
+        {
+            f"{i['internal_api']} {i.get('architecture')}"
+            for i in threadpool_info()
+            if i["internal_api"] == "openblas"
+        }
+    )
+    report = {
+        "rows": args.rows,
+        "file_mb": data.stat().st_size / 1e6,
+        "blas": blas,
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "chunk_rows": args.chunk_rows,
+        "prefix": args.prefix,
+        "prefix_identical": streamed_head == expected,
+        "dask_identical": same_as_dask,
+        "workers": args.workers,
+        "runs": {k: {key: v for key, v in r.items() if key != "output"} for k, r in runs.items()},
+    }
     write_results(args.out, report, markdown(report))
 
 
@@ -176,17 +211,24 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for name, run in report["runs"].items():
-        label = {"streamed": f"streamed, chunks of {report['chunk_rows']:,}",
-                 "dask": f"local Dask cluster, {report['workers']} workers (the client)",
-                 "whole": "whole file in memory"}[name]  # fmt: skip
+        label = {
+            "streamed": f"streamed, chunks of {report['chunk_rows']:,}",
+            "dask": f"local Dask cluster, {report['workers']} workers (the client)",
+            "whole": "whole file in memory",
+        }[name]
         workers = f"{run['workers_peak_rss_mb']:,.0f}" if name == "dask" else "–"
-        lines.append(f"| {label} | {run['seconds']:.1f} | {run['rows_per_s']:,.0f} | "
-                     f"{run['peak_rss_mb']:,.0f} | {workers} |")  # fmt: skip
+        lines.append(
+            f"| {label} | {run['seconds']:.1f} | {run['rows_per_s']:,.0f} | "
+            f"{run['peak_rss_mb']:,.0f} | {workers} |"
+        )
     same = "identical" if report["prefix_identical"] else "NOT identical"
     dask = "identical" if report["dask_identical"] else "NOT identical"
-    lines += ["", f"The streamed output's first {report['prefix']:,} rows are {same}, byte for "
-              "byte, to the in-memory path run on those rows alone; the Dask cluster's output "
-              f"is {dask} to the streamed one."]  # fmt: skip
+    lines += [
+        "",
+        f"The streamed output's first {report['prefix']:,} rows are {same}, byte for "
+        "byte, to the in-memory path run on those rows alone; the Dask cluster's output "
+        f"is {dask} to the streamed one.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -133,8 +133,10 @@ def fit_jax(X, y, batch_size, epochs, seed):
         v = jax.tree_util.tree_map(lambda a, b: b2 * a + (1 - b2) * b * b, v, g)
         p = jax.tree_util.tree_map(
             lambda w, a, c: w - lr * (a / (1 - b1**t)) / (jnp.sqrt(c / (1 - b2**t)) + eps),
-            p, m, v,
-        )  # fmt: skip
+            p,
+            m,
+            v,
+        )
         return (p, m, v, t), None
 
     @jax.jit

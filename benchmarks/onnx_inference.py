@@ -139,8 +139,13 @@ def main() -> None:
         cleaned, _, _ = model.read_rows(str(csv), with_target=False)
     bulk, difference = bulk_rates(model, session, cleaned, args.repeats)
     single = single_rates(model, session, cleaned, frame, args.single, args.repeats)
-    blas = sorted({f"{i['internal_api']} {i.get('architecture')}" for i in threadpool_info()
-                   if i["internal_api"] == "openblas"})  # fmt: skip
+    blas = sorted(
+        {
+            f"{i['internal_api']} {i.get('architecture')}"
+            for i in threadpool_info()
+            if i["internal_api"] == "openblas"
+        }
+    )
     report: dict[str, Any] = {
         "model": args.model,
         "layer_sizes": list(model.estimator.network_.layer_sizes),
@@ -164,28 +169,30 @@ def main() -> None:
 def markdown(r: dict[str, Any]) -> str:
     bulk, single = r["bulk_rows_per_s"], r["single_rows_per_s"]
     sizes = " → ".join(str(n) for n in r["layer_sizes"])
-    return "\n".join([
-        f"Model `{r['model']}`: {sizes}, {r['networks']} network(s) of k={r['k']}; ONNX graph "
-        f"{r['onnx_nodes']} nodes, {r['onnx_bytes'] / 1e3:,.0f} kB (model.npz "
-        f"{r['npz_bytes'] / 1e3:,.0f} kB). ONNX Runtime {r['onnxruntime_version']} on one "
-        f"thread; nnscratch as by default ({r['cores']} cores; BLAS: {', '.join(r['blas'])}).",
-        "",
-        "| rows per second | nnscratch | ONNX Runtime (1 thread) | ONNX Runtime ÷ nnscratch |",
-        "|---|---:|---:|---:|",
-        f"| {r['rows']:,} rows, in blocks of {BLOCK:,} | {bulk['nnscratch']:,.0f} | "
-        f"{bulk['onnxruntime']:,.0f} | {bulk['onnxruntime'] / bulk['nnscratch']:.2f}× |",
-        f"| one row at a time ({r['single_rows']:,} rows): a cleaned frame's row | "
-        f"{single['nnscratch']:,.0f} | {single['onnxruntime']:,.0f} | "
-        f"{single['onnxruntime'] / single['nnscratch']:.2f}× |",
-        f"| one row at a time: a JSON row (`json_request` and its answer, what `serve` runs; "
-        f"ONNX Runtime "
-        f"from its inputs) | {single['nnscratch_json']:,.0f} | {single['onnxruntime']:,.0f} | "
-        f"{single['onnxruntime'] / single['nnscratch_json']:.2f}× |",
-        "",
-        f"Largest relative difference between the two answers: "
-        f"{r['max_relative_difference']:.1e}.",
-        "",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"Model `{r['model']}`: {sizes}, {r['networks']} network(s) of k={r['k']}; ONNX graph "
+            f"{r['onnx_nodes']} nodes, {r['onnx_bytes'] / 1e3:,.0f} kB (model.npz "
+            f"{r['npz_bytes'] / 1e3:,.0f} kB). ONNX Runtime {r['onnxruntime_version']} on one "
+            f"thread; nnscratch as by default ({r['cores']} cores; BLAS: {', '.join(r['blas'])}).",
+            "",
+            "| rows per second | nnscratch | ONNX Runtime (1 thread) | ONNX Runtime ÷ nnscratch |",
+            "|---|---:|---:|---:|",
+            f"| {r['rows']:,} rows, in blocks of {BLOCK:,} | {bulk['nnscratch']:,.0f} | "
+            f"{bulk['onnxruntime']:,.0f} | {bulk['onnxruntime'] / bulk['nnscratch']:.2f}× |",
+            f"| one row at a time ({r['single_rows']:,} rows): a cleaned frame's row | "
+            f"{single['nnscratch']:,.0f} | {single['onnxruntime']:,.0f} | "
+            f"{single['onnxruntime'] / single['nnscratch']:.2f}× |",
+            f"| one row at a time: a JSON row (`json_request` and its answer, what `serve` runs; "
+            f"ONNX Runtime "
+            f"from its inputs) | {single['nnscratch_json']:,.0f} | {single['onnxruntime']:,.0f} | "
+            f"{single['onnxruntime'] / single['nnscratch_json']:.2f}× |",
+            "",
+            f"Largest relative difference between the two answers: "
+            f"{r['max_relative_difference']:.1e}.",
+            "",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -137,38 +137,51 @@ def main() -> None:
         }
     dense_macs = units * k * n0 * m
     gather_macs = units * k * (2 * len(codes) + len(values)) * m
-    blas = sorted({f"{i['internal_api']} {i.get('architecture')}" for i in threadpool_info()
-                   if i["internal_api"] == "openblas"})  # fmt: skip
+    blas = sorted(
+        {
+            f"{i['internal_api']} {i.get('architecture')}"
+            for i in threadpool_info()
+            if i["internal_api"] == "openblas"
+        }
+    )
     report: dict[str, Any] = {
-        "batch": m, "k": k, "units": units, "inputs": n0, "bins": len(column),
-        "features": len(codes), "blas": blas, "ms_per_call": times,
+        "batch": m,
+        "k": k,
+        "units": units,
+        "inputs": n0,
+        "bins": len(column),
+        "features": len(codes),
+        "blas": blas,
+        "ms_per_call": times,
         "multiply_adds": {"dense": dense_macs, "gather": gather_macs},
         "max_relative_difference": difference,
-    }  # fmt: skip
+    }
     write_results(args.out, report, markdown(report))
 
 
 def markdown(r: dict[str, Any]) -> str:
     t, macs = r["ms_per_call"], r["multiply_adds"]
-    return "\n".join([
-        f"First layer of the default network: {r['inputs']} inputs ({r['features']} features, "
-        f"{r['bins']} bins) → {r['units']} units × k={r['k']}, batch {r['batch']}, float32, "
-        f"one thread ({', '.join(r['blas'])}); best of the rounds, 200 calls each.",
-        "",
-        "| first layer | multiply-adds | ms a call | GFLOP/s |",
-        "|---|---:|---:|---:|",
-        f"| dense forward (`V = W ⊙ r`, `P = V · X`) | {macs['dense'] / 1e6:.1f} M | "
-        f"{t['dense_forward']:.2f} | {2 * macs['dense'] / t['dense_forward'] / 1e6:.0f} |",
-        f"| gather forward (prefix sums, 2 columns a feature) | {macs['gather'] / 1e6:.1f} M | "
-        f"{t['gather_forward']:.2f} | {2 * macs['gather'] / t['gather_forward'] / 1e6:.0f} |",
-        f"| dense backward (`G = dP · Xᵀ`, `dW`, `dr`) | {macs['dense'] / 1e6:.1f} M | "
-        f"{t['dense_backward']:.2f} | {2 * macs['dense'] / t['dense_backward'] / 1e6:.0f} |",
-        "",
-        f"Gather ÷ dense forward: **{t['gather_forward'] / t['dense_forward']:.2f}×** the time "
-        f"for {macs['gather'] / macs['dense']:.2f}× the multiply-adds. Largest difference "
-        f"between the two forwards: {r['max_relative_difference']:.1e} of the largest value.",
-        "",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"First layer of the default network: {r['inputs']} inputs ({r['features']} features, "
+            f"{r['bins']} bins) → {r['units']} units × k={r['k']}, batch {r['batch']}, float32, "
+            f"one thread ({', '.join(r['blas'])}); best of the rounds, 200 calls each.",
+            "",
+            "| first layer | multiply-adds | ms a call | GFLOP/s |",
+            "|---|---:|---:|---:|",
+            f"| dense forward (`V = W ⊙ r`, `P = V · X`) | {macs['dense'] / 1e6:.1f} M | "
+            f"{t['dense_forward']:.2f} | {2 * macs['dense'] / t['dense_forward'] / 1e6:.0f} |",
+            f"| gather forward (prefix sums, 2 columns a feature) | {macs['gather'] / 1e6:.1f} M | "
+            f"{t['gather_forward']:.2f} | {2 * macs['gather'] / t['gather_forward'] / 1e6:.0f} |",
+            f"| dense backward (`G = dP · Xᵀ`, `dW`, `dr`) | {macs['dense'] / 1e6:.1f} M | "
+            f"{t['dense_backward']:.2f} | {2 * macs['dense'] / t['dense_backward'] / 1e6:.0f} |",
+            "",
+            f"Gather ÷ dense forward: **{t['gather_forward'] / t['dense_forward']:.2f}×** the time "
+            f"for {macs['gather'] / macs['dense']:.2f}× the multiply-adds. Largest difference "
+            f"between the two forwards: {r['max_relative_difference']:.1e} of the largest value.",
+            "",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -111,8 +111,10 @@ def one_seed(frame: Any, seed: int, names: list[str]) -> dict[str, dict[str, flo
         if CATBOOST in results:
             row["x_catboost_seconds"] = row["seconds"] / results[CATBOOST]["seconds"]
             row["test_minus_catboost"] = row["test"] - results[CATBOOST]["test"]
-    print(json.dumps({"seed": seed, **{k: round(v["test"], 3) for k, v in results.items()}}),
-          flush=True)  # fmt: skip
+    print(
+        json.dumps({"seed": seed, **{k: round(v["test"], 3) for k, v in results.items()}}),
+        flush=True,
+    )
     return results
 
 
@@ -162,8 +164,12 @@ def main() -> None:
         name: {key: float(np.mean([r[name][key] for r in per_seed])) for key in per_seed[0][name]}
         for name in per_seed[0]
     }
-    report = {"data": args.data, "seeds": list(range(args.seeds)), "per_seed": per_seed,
-              "summary": summary}  # fmt: skip
+    report = {
+        "data": args.data,
+        "seeds": list(range(args.seeds)),
+        "per_seed": per_seed,
+        "summary": summary,
+    }
     write_results(args.out, report, markdown(report))
 
 

@@ -22,9 +22,21 @@ import pandas as pd
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
-SEED_FEATURES = ["acousticness", "danceability", "energy", "instrumentalness", "liveness",
-                 "loudness", "speechiness", "tempo", "valence", "key", "mode", "explicit",
-                 "year"]  # fmt: skip
+SEED_FEATURES = [
+    "acousticness",
+    "danceability",
+    "energy",
+    "instrumentalness",
+    "liveness",
+    "loudness",
+    "speechiness",
+    "tempo",
+    "valence",
+    "key",
+    "mode",
+    "explicit",
+    "year",
+]
 
 
 class Track(BaseModel):
@@ -87,8 +99,10 @@ def _sklearn_digits_app() -> Any:
     def predict(pixels: Pixels) -> dict[str, list]:
         X = np.asarray(pixels.images)
         proba = model.predict_proba(X)
-        return {"predictions": model.classes_[proba.argmax(1)].tolist(),
-                "probabilities": np.round(proba, 6).tolist()}  # fmt: skip
+        return {
+            "predictions": model.classes_[proba.argmax(1)].tolist(),
+            "probabilities": np.round(proba, 6).tolist(),
+        }
 
     return app
 

@@ -63,8 +63,9 @@ def free_port() -> int:
 
 
 def nnscratch(*args: str, timeout: float = 1800) -> None:
-    result = subprocess.run([sys.executable, "-m", "nnscratch", *args], capture_output=True,
-                            text=True, timeout=timeout)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "nnscratch", *args], capture_output=True, text=True, timeout=timeout
+    )
     if result.returncode != 0:
         raise RuntimeError(result.stderr)
 
@@ -112,10 +113,12 @@ def digits_load(mnist: str, model: Path, n: int, seed: int, folder: Path) -> dic
         chosen = rng.integers(0, 400, size=rng.integers(1, 6))
         pixels = images.X_test[chosen].astype(np.float64).tolist()
         bodies.append(json.dumps({"images": pixels}).encode())
-        expected.append({
-            "predictions": predicted["label"].to_numpy()[chosen].tolist(),
-            "probabilities": predicted[columns].to_numpy()[chosen].tolist(),
-        })  # fmt: skip
+        expected.append(
+            {
+                "predictions": predicted["label"].to_numpy()[chosen].tolist(),
+                "probabilities": predicted[columns].to_numpy()[chosen].tolist(),
+            }
+        )
     return {"bodies": bodies, "expected": expected}
 
 
@@ -189,8 +192,13 @@ def run_load(port: int, load: dict, check: bool, clients: int) -> dict[str, Any]
 
 
 def start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen:
-    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -223,8 +231,9 @@ def resident_mb(pid: int) -> float:
     for current in process_tree(pid):
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            total += int(next(line.split()[1] for line in status.splitlines()
-                              if line.startswith("VmRSS")))  # fmt: skip
+            total += int(
+                next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))
+            )
         except (OSError, StopIteration):
             continue
     return total / 1024
@@ -242,8 +251,9 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def measure(servers: list[tuple[str, list[str], dict]], env: dict, clients: int,
-            rounds: int) -> list[dict[str, Any]]:  # fmt: skip
+def measure(
+    servers: list[tuple[str, list[str], dict]], env: dict, clients: int, rounds: int
+) -> list[dict[str, Any]]:
     """Start every server, warm each up, then ``rounds`` times send each its load in
     turn; every server's figures per round (``rounds``) and their medians."""
     running = []
@@ -264,11 +274,14 @@ def measure(servers: list[tuple[str, list[str], dict]], env: dict, clients: int,
                     1000 * (cpu_seconds(process.pid) - cpu) / len(load["bodies"])
                 )
                 per_round[name].append(figures)
-                print(f"  {name} (round {round_number + 1}): "
-                      f"{figures['requests_per_second']:,.0f} requests/s, p50 "
-                      f"{figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, errors "
-                      f"{figures['errors']}, wrong {figures['wrong']}, server CPU "
-                      f"{figures['server_cpu_ms']:.2f} ms a request", flush=True)  # fmt: skip
+                print(
+                    f"  {name} (round {round_number + 1}): "
+                    f"{figures['requests_per_second']:,.0f} requests/s, p50 "
+                    f"{figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, errors "
+                    f"{figures['errors']}, wrong {figures['wrong']}, server CPU "
+                    f"{figures['server_cpu_ms']:.2f} ms a request",
+                    flush=True,
+                )
         results = []
         for name, process, *_ in running:
             figures = per_round[name]
@@ -293,8 +306,16 @@ def servers(
     checked against (None: not checked). ``before``: another version's ``src`` folder,
     whose ``nnscratch serve`` (defaults) is measured beside this one's."""
     serve = [sys.executable, "-m", "nnscratch", "serve", "--model", str(model)]
-    uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(HERE),
-               "--log-level", "warning"]  # fmt: skip
+    uvicorn = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "--app-dir",
+        str(HERE),
+        "--log-level",
+        "warning",
+    ]
     rows = [
         ("nnscratch serve (defaults: 1 worker, batching 2 ms)", serve, model),
         (
@@ -310,9 +331,22 @@ def servers(
             ("nnscratch serve (defaults), before", ["env", f"PYTHONPATH={before}", *serve], model),
         )
     if small is not None:  # the server's own cost, with little arithmetic in the network
-        rows.append(("nnscratch serve --workers 2, a `--preset fast` model",
-                     [sys.executable, "-m", "nnscratch", "serve", "--model", str(small),
-                      "--workers", "2"], small))  # fmt: skip
+        rows.append(
+            (
+                "nnscratch serve --workers 2, a `--preset fast` model",
+                [
+                    sys.executable,
+                    "-m",
+                    "nnscratch",
+                    "serve",
+                    "--model",
+                    str(small),
+                    "--workers",
+                    "2",
+                ],
+                small,
+            )
+        )
     return [
         *rows,
         ("FastAPI + scikit-learn", [*uvicorn, "serve_apps:sklearn_app"], None),
@@ -331,16 +365,21 @@ def table(kind: str, results: list[dict[str, Any]]) -> str:
     sklearn = next((r for r in results if r["server"].startswith("FastAPI + scikit")), None)
     floor = next(r for r in results if r["server"].startswith("FastAPI constant"))
     rounds = len(floor["rounds"])
-    lines = [f"**{kind}**", "",
-             "| server | requests/s | × scikit-learn | % of floor | p50 ms | p99 ms | errors | "
-             "wrong | server CPU ms / request | resident MB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        f"**{kind}**",
+        "",
+        "| server | requests/s | × scikit-learn | % of floor | p50 ms | p99 ms | errors | "
+        "wrong | server CPU ms / request | resident MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
         wrong = "—" if r["wrong"] is None else str(r["wrong"])
         share = f"{100 * r['requests_per_second'] / floor['requests_per_second']:.0f}%"
         if rounds > 1 and r is not floor:  # each round's share of that round's floor
-            shares = [100 * mine["requests_per_second"] / its["requests_per_second"]
-                      for mine, its in zip(r["rounds"], floor["rounds"], strict=True)]  # fmt: skip
+            shares = [
+                100 * mine["requests_per_second"] / its["requests_per_second"]
+                for mine, its in zip(r["rounds"], floor["rounds"], strict=True)
+            ]
             share += f" ({min(shares):.0f}–{max(shares):.0f}%)"
         lines.append(
             f"| {r['server']} | {r['requests_per_second']:,.0f} | "
@@ -357,14 +396,19 @@ def main() -> None:
     parser.add_argument("--mnist", default=str(HERE.parents[1] / "shared/data/mnist"))
     parser.add_argument("--popularity-model", help="a model.npz (default: train one)")
     parser.add_argument("--digits-model", help="a model.npz (default: train one on --mnist)")
-    parser.add_argument("--fast-model", help="a --preset fast popularity model.npz (default: "
-                        "train one)")  # fmt: skip
+    parser.add_argument(
+        "--fast-model", help="a --preset fast popularity model.npz (default: train one)"
+    )
     parser.add_argument("--requests", type=int, default=1600)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=["popularity", "digits"], help="one kind of model")
-    parser.add_argument("--rounds", type=int, default=1, help="loads per server, alternating "
-                        "between the servers; the table gives medians")  # fmt: skip
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="loads per server, alternating between the servers; the table gives medians",
+    )
     parser.add_argument(
         "--before",
         type=Path,
@@ -379,15 +423,30 @@ def main() -> None:
     )
     parser.add_argument("--out", default=str(HERE / "results" / "serve_throughput"))
     args = parser.parse_args()
-    report: dict[str, Any] = {"requests": args.requests, "clients": args.clients,
-                              "rounds": args.rounds}  # fmt: skip
+    report: dict[str, Any] = {
+        "requests": args.requests,
+        "clients": args.clients,
+        "rounds": args.rounds,
+    }
     tables = []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        kinds = (("popularity model (JSON rows of tracks)", args.popularity_model, args.data,
-                  table_load, []),
-                 ("digits model (MNIST pixels)", args.digits_model, args.mnist, digits_load,
-                  ["--epochs", "5"]))  # fmt: skip
+        kinds = (
+            (
+                "popularity model (JSON rows of tracks)",
+                args.popularity_model,
+                args.data,
+                table_load,
+                [],
+            ),
+            (
+                "digits model (MNIST pixels)",
+                args.digits_model,
+                args.mnist,
+                digits_load,
+                ["--epochs", "5"],
+            ),
+        )
         for kind, model, data, make_load, train_args in kinds:
             if args.only and not kind.startswith(args.only):
                 continue
@@ -395,10 +454,15 @@ def main() -> None:
             small = None
             if make_load is table_load:  # the same kind of model, at a fraction of the cost
                 small = args.fast_model or train(kind, data, work / "fast", ["--preset", "fast"])
-            loads = {Path(m): make_load(data, Path(m), args.requests, args.seed, work)
-                     for m in (model, small) if m is not None}  # fmt: skip
-            env = {"SERVE_BENCH_DATA": data,
-                   "SERVE_BENCH_KIND": "digits" if "digits" in kind else "table"}  # fmt: skip
+            loads = {
+                Path(m): make_load(data, Path(m), args.requests, args.seed, work)
+                for m in (model, small)
+                if m is not None
+            }
+            env = {
+                "SERVE_BENCH_DATA": data,
+                "SERVE_BENCH_KIND": "digits" if "digits" in kind else "table",
+            }
             print(kind, flush=True)
             fast = Path(small) if small else None
             named = [
@@ -409,11 +473,16 @@ def main() -> None:
             results = measure(named, env, args.clients, args.rounds)
             report[kind] = results
             tables.append(table(kind, results))
-    runs = ("one run each, after a warm-up" if args.rounds == 1 else
-            f"{args.rounds} rounds, each server in turn, after a warm-up; medians (and the "
-            "range of each round's share of that round's floor)")  # fmt: skip
-    header = (f"{args.requests:,} requests of 1–5 rows, {args.clients} keep-alive clients in a "
-              f"process of their own, this machine; {runs}.\n\n")  # fmt: skip
+    runs = (
+        "one run each, after a warm-up"
+        if args.rounds == 1
+        else f"{args.rounds} rounds, each server in turn, after a warm-up; medians (and the "
+        "range of each round's share of that round's floor)"
+    )
+    header = (
+        f"{args.requests:,} requests of 1–5 rows, {args.clients} keep-alive clients in a "
+        f"process of their own, this machine; {runs}.\n\n"
+    )
     write_results(args.out, report, header + "\n".join(tables))
 
 

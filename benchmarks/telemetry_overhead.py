@@ -73,12 +73,20 @@ def main() -> None:
                 "overhead": run["with"]["seconds"] / run["without"]["seconds"] - 1,
             }
         )
-        print(f"round {r + 1}: without {run['without']['seconds']:.2f} s, with "
-              f"{run['with']['seconds']:.2f} s ({rounds[-1]['overhead']:+.1%}), "
-              f"same weights: {same}", flush=True)  # fmt: skip
-    report = {"data": args.data, "epochs": args.epochs, "every": args.every,
-              "train_rows": len(data.y_train), "rounds": rounds,
-              "median_overhead": statistics.median(r["overhead"] for r in rounds)}  # fmt: skip
+        print(
+            f"round {r + 1}: without {run['without']['seconds']:.2f} s, with "
+            f"{run['with']['seconds']:.2f} s ({rounds[-1]['overhead']:+.1%}), "
+            f"same weights: {same}",
+            flush=True,
+        )
+    report = {
+        "data": args.data,
+        "epochs": args.epochs,
+        "every": args.every,
+        "train_rows": len(data.y_train),
+        "rounds": rounds,
+        "median_overhead": statistics.median(r["overhead"] for r in rounds),
+    }
     write_results(args.out, report, markdown(report))
 
 

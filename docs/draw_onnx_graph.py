@@ -29,8 +29,9 @@ def layout(graph: Any, per_band: int = 13) -> dict[str, tuple[float, float]]:
     producer = {out: node.name for node in graph.node for out in node.output}
     depth: dict[str, int] = {}
     for node in graph.node:  # ONNX keeps nodes in topological order
-        depth[node.name] = 1 + max((depth[producer[i]] for i in node.input if i in producer),
-                                   default=-1)  # fmt: skip
+        depth[node.name] = 1 + max(
+            (depth[producer[i]] for i in node.input if i in producer), default=-1
+        )
     stacked: dict[int, int] = defaultdict(int)
     slot = {}
     for node in graph.node:
@@ -66,12 +67,20 @@ def draw(proto: Any, path: str, title: str) -> None:
                 x0, y0 = place[producer[value]]
                 arrow = {"arrowstyle": "->", "color": "0.55", "lw": 0.8}
                 ax.annotate("", (x - 0.32, -y), (x0 + 0.32, -y0), arrowprops=arrow)
-        ax.text(x, -y, label(node, shapes), ha="center", va="center", fontsize=6.5,
-                bbox={"boxstyle": "round,pad=0.3", "fc": "#e8f0fa", "ec": "#4a6fa5"})  # fmt: skip
+        ax.text(
+            x,
+            -y,
+            label(node, shapes),
+            ha="center",
+            va="center",
+            fontsize=6.5,
+            bbox={"boxstyle": "round,pad=0.3", "fc": "#e8f0fa", "ec": "#4a6fa5"},
+        )
     inputs = ", ".join(i.name for i in graph.input)
     outputs = ", ".join(o.name for o in graph.output)
-    ax.set_title(f"{title}: {len(graph.node)} nodes; inputs {inputs} → outputs {outputs}",
-                 fontsize=10)  # fmt: skip
+    ax.set_title(
+        f"{title}: {len(graph.node)} nodes; inputs {inputs} → outputs {outputs}", fontsize=10
+    )
     ax.set_xlim(-0.7, width - 0.3)
     ax.set_ylim(-height + 0.4, 0.6)
     ax.axis("off")

@@ -31,14 +31,16 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_server(model: Path, *extra: str, start_timeout: float = 60) -> Iterator[str]:
     """``nnscratch serve --model model`` in a subprocess on a free loopback port; its URL."""
-    with running_command("serve", "--model", str(model), *extra,
-                         start_timeout=start_timeout) as url:  # fmt: skip
+    with running_command(
+        "serve", "--model", str(model), *extra, start_timeout=start_timeout
+    ) as url:
         yield url
 
 
 @contextlib.contextmanager
-def running_command(*args: str, start_timeout: float = 60, health: str = "/health"
-                    ) -> Iterator[str]:  # fmt: skip
+def running_command(
+    *args: str, start_timeout: float = 60, health: str = "/health"
+) -> Iterator[str]:
     """``nnscratch ARGS --port P`` in a subprocess on a free loopback port, once ``health``
     answers 200; its URL."""
     process, url = launched(*args, health=health, start_timeout=start_timeout)

@@ -111,9 +111,17 @@ def test_the_loop_augments_each_batch_copy_not_the_data_nor_validation() -> None
     runs = []
     for transform in (None, record_and_zero_first, record_and_zero_first):
         net = Network([16, 8, 1], dtype=np.float64, rng=1)
-        history = train(net, None, Y, Adam(0.01), config=config, rows=rows, rng=3,
-                        validation=(to_network_layout(rows[:50]), Y[:, :50]),
-                        batch_transform=transform)  # fmt: skip
+        history = train(
+            net,
+            None,
+            Y,
+            Adam(0.01),
+            config=config,
+            rows=rows,
+            rng=3,
+            validation=(to_network_layout(rows[:50]), Y[:, :50]),
+            batch_transform=transform,
+        )
         runs.append((net.params.flat.copy(), history.val_loss))
     np.testing.assert_array_equal(rows, saved)  # the data itself is never touched
     assert len(seen) == 2 * 2 * 5 and sum(len(b) for b in seen[:5]) == 300
@@ -124,8 +132,14 @@ def test_the_loop_augments_each_batch_copy_not_the_data_nor_validation() -> None
     order = np.random.default_rng(3).permutation(300)
     np.testing.assert_array_equal(seen[0], rows[order[:64]])
     with pytest.raises(ValueError, match="needs the training rows"):
-        train(plain, to_network_layout(rows), Y, Adam(0.01), config=config,
-              batch_transform=record_and_zero_first)  # fmt: skip
+        train(
+            plain,
+            to_network_layout(rows),
+            Y,
+            Adam(0.01),
+            config=config,
+            batch_transform=record_and_zero_first,
+        )
 
 
 @settings(max_examples=20, deadline=None)
@@ -133,8 +147,12 @@ def test_the_loop_augments_each_batch_copy_not_the_data_nor_validation() -> None
 def test_bilinear_sampling_at_whole_pixel_offsets_is_a_shift(dx: int, dy: int) -> None:
     rows = digits(3).astype(np.float32)
     y, x = np.mgrid[0:28, 0:28].astype(np.float32)
-    sampled = sample_bilinear(rows.copy(), np.broadcast_to(y - dy, (3, 28, 28)),
-                              np.broadcast_to(x - dx, (3, 28, 28)), SHAPE)  # fmt: skip
+    sampled = sample_bilinear(
+        rows.copy(),
+        np.broadcast_to(y - dy, (3, 28, 28)),
+        np.broadcast_to(x - dx, (3, 28, 28)),
+        SHAPE,
+    )
     shifted = shift_images(rows.copy(), np.full(3, dx), np.full(3, dy), SHAPE)
     np.testing.assert_array_equal(sampled, shifted)
 

@@ -100,8 +100,9 @@ def test_latin1_names_are_kept_with_replacement_characters() -> None:
 def test_separators_are_detected() -> None:
     read = read_tracks(BAD / "semicolon.csv")
     assert read.delimiter == ";" and read.decimal == ","
-    assert read.format_note() == [f"note: {BAD / 'semicolon.csv'} read as semicolon-separated "
-                                  "with decimal commas"]  # fmt: skip
+    assert read.format_note() == [
+        f"note: {BAD / 'semicolon.csv'} read as semicolon-separated with decimal commas"
+    ]
     semicolon = read.frame
     comma = load_tracks(BAD / "bom_crlf.csv")
     assert read_tracks(BAD / "bom_crlf.csv").format_note() == []

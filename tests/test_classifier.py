@@ -142,8 +142,13 @@ def test_scoring_is_validated(digits) -> None:
 
 def test_augment_trains_on_distorted_batches_reproducibly(digits) -> None:
     X_train, X_test, y_train, y_test = digits
-    base = dict(hidden_layer_sizes=(64,), epochs=15, learning_rate=0.01, early_stopping=False,
-                random_state=0)  # fmt: skip
+    base = dict(
+        hidden_layer_sizes=(64,),
+        epochs=15,
+        learning_rate=0.01,
+        early_stopping=False,
+        random_state=0,
+    )
     plain = MLPClassifier(**base).fit(X_train, y_train)
     shifted = [MLPClassifier(**base, augment="shift").fit(X_train, y_train) for _ in range(2)]
     np.testing.assert_array_equal(shifted[0].weights_[0], shifted[1].weights_[0])

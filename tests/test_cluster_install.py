@@ -24,18 +24,31 @@ def test_the_cluster_extra_alone_runs_predict_on_local_workers(
     """A venv without pip of its own, filled by this pip (its wheel cache and index
     settings); then ``predict --local-workers 2`` there, against streaming here."""
     source = tmp_path / "nnscratch"  # a copy: building in the checkout leaves build/ there
-    shutil.copytree(REPO_ROOT / "src", source / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))  # fmt: skip
+    shutil.copytree(
+        REPO_ROOT / "src",
+        source / "src",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+    )
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(REPO_ROOT / name, source / name)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
-         f"{source}[cluster]"],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            f"{source}[cluster]",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert install.returncode == 0, install.stderr[-3000:]
     data = tmp_path / "tracks.csv"
     make_tracks(2_000, seed=4, junk_fraction=0.05).to_csv(data, index=False)
@@ -47,10 +60,22 @@ def test_the_cluster_extra_alone_runs_predict_on_local_workers(
     ):
         out = tmp_path / f"{name}.csv"
         result = subprocess.run(
-            [*command, "predict", "--model", str(tracks_model), "--data", str(data),
-             "--out", str(out), *how],
-            capture_output=True, text=True, env=env, timeout=300,
-        )  # fmt: skip
+            [
+                *command,
+                "predict",
+                "--model",
+                str(tracks_model),
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                *how,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
         assert result.returncode == 0 and result.stderr == "", result.stderr
         said[name] = (result.stdout.replace(str(out), "OUT"), out.read_bytes())
     lines = said["dask"][0].splitlines(keepends=True)

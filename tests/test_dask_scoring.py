@@ -32,10 +32,13 @@ def model(tracks_model: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None,
-                                  scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                                  ) as local:  # fmt: skip
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+    ) as local:
         yield local
 
 
@@ -52,8 +55,9 @@ def dask_rows(model: Path, data: Path, cluster, **options: Any) -> tuple[pd.Data
 
     client = distributed.Client(cluster.scheduler_address, set_as_default=False)
     try:
-        predictions = dask_predictions(client, load_model(model), str(model), str(data),
-                                       block_bytes=256 * 1024, **options)  # fmt: skip
+        predictions = dask_predictions(
+            client, load_model(model), str(model), str(data), block_bytes=256 * 1024, **options
+        )
         frame = pd.concat(list(predictions), ignore_index=True)
     finally:
         client.close()
@@ -84,9 +88,14 @@ def test_futures_are_let_go_as_they_are_taken(model, catalogue, cluster) -> None
         from nnscratch.app.scoring.distributed import dask_predictions
 
         predictions = dask_predictions(
-            client, load_model(model), str(model), str(catalogue), block_bytes=256 * 1024,
-            window=3, on_part=lambda i: held.append(len(client.futures)),
-        )  # fmt: skip
+            client,
+            load_model(model),
+            str(model),
+            str(catalogue),
+            block_bytes=256 * 1024,
+            window=3,
+            on_part=lambda i: held.append(len(client.futures)),
+        )
         for _ in predictions:
             pass
         assert client.futures == {}
@@ -120,8 +129,9 @@ def test_an_error_in_a_partition_cancels_the_rest(model, catalogue, cluster, tmp
     broken.write_text("\n".join(lines) + "\n")
     client = distributed.Client(cluster.scheduler_address, set_as_default=False)
     try:
-        predictions = dask_predictions(client, load_model(model), str(model), str(broken),
-                                       block_bytes=256 * 1024, window=8)  # fmt: skip
+        predictions = dask_predictions(
+            client, load_model(model), str(model), str(broken), block_bytes=256 * 1024, window=8
+        )
         with pytest.raises(DataError, match=rf"{re.escape(str(broken))}: not a valid CSV"):
             for _ in predictions:
                 pass
@@ -163,9 +173,10 @@ def said(result: subprocess.CompletedProcess[str], out: Path) -> tuple[int, str,
     """Exit code, stdout and stderr, with the one line that names the cluster left out and
     the output file's name made neutral."""
     stdout = "".join(
-        line for line in result.stdout.splitlines(keepends=True)
+        line
+        for line in result.stdout.splitlines(keepends=True)
         if not line.startswith("scoring on ")
-    ).replace(str(out), "OUT")  # fmt: skip
+    ).replace(str(out), "OUT")
     return result.returncode, stdout, result.stderr.replace(str(out), "OUT")
 
 
@@ -177,8 +188,9 @@ def both_ways(
     results = []
     for name, how in (("streamed", ("--chunk-rows", "700")), ("dask", where)):
         out = tmp_path / f"{name}.csv"
-        result = runner("predict", "--model", str(model), "--data", str(data),
-                        "--out", str(out), *how)  # fmt: skip
+        result = runner(
+            "predict", "--model", str(model), "--data", str(data), "--out", str(out), *how
+        )
         assert "Traceback" not in result.stderr and "StreamClosedError" not in result.stderr
         written = out.read_bytes() if out.exists() else None
         results.append((said(result, out), written))
@@ -288,8 +300,17 @@ def test_a_scheduler_that_does_not_answer_fails_in_one_line(
     model, catalogue, tmp_path, monkeypatch
 ) -> None:
     monkeypatch.setattr("nnscratch.app.scoring.cluster.CONNECT_TIMEOUT_S", 1.0)
-    result = run("predict", "--model", str(model), "--data", str(catalogue), "--out",
-                 str(tmp_path / "p.csv"), "--scheduler", "tcp://127.0.0.1:9")  # fmt: skip
+    result = run(
+        "predict",
+        "--model",
+        str(model),
+        "--data",
+        str(catalogue),
+        "--out",
+        str(tmp_path / "p.csv"),
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 1 s" in result.stderr
     assert not (tmp_path / "p.csv").exists()

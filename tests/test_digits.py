@@ -135,8 +135,9 @@ def test_a_png_that_is_not_an_image_is_refused(tmp_path: Path, digit_run: Path) 
     with pytest.raises(DataError, match=r"fake\.png: not a readable PNG image"):
         read_png_folder(folder, (8, 8))
     out = tmp_path / "pred.csv"
-    result = run("predict", "--model", str(digit_run / "model.npz"), "--data", str(folder),
-                 "--out", str(out))  # fmt: skip
+    result = run(
+        "predict", "--model", str(digit_run / "model.npz"), "--data", str(folder), "--out", str(out)
+    )
     assert_clean_failure(result, "fake.png", "not a readable PNG image")
     assert not out.exists()
 
@@ -177,8 +178,15 @@ def test_predict_on_an_idx_folder_writes_one_row_per_test_image(
     digit_run: Path, idx_folder: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "pred.csv"
-    result = run("predict", "--model", str(digit_run / "model.npz"), "--data", str(idx_folder),
-                 "--out", str(out))  # fmt: skip
+    result = run(
+        "predict",
+        "--model",
+        str(digit_run / "model.npz"),
+        "--data",
+        str(idx_folder),
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(out)
     assert list(table.columns) == ["index", "label", *(f"p{k}" for k in range(10))]
@@ -201,8 +209,9 @@ def test_predict_on_a_folder_of_pngs(digit_run: Path, tmp_path: Path) -> None:
     Image.fromarray(np.kron(seven, np.ones((4, 4), dtype=np.uint8))).save(folder / "b_big.png")
     Image.fromarray(255 - seven).save(folder / "c_inverted.png")
     out = tmp_path / "pred.csv"
-    result = run("predict", "--model", str(digit_run / "model.npz"), "--data", str(folder),
-                 "--out", str(out))  # fmt: skip
+    result = run(
+        "predict", "--model", str(digit_run / "model.npz"), "--data", str(folder), "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr
     assert "c_inverted.png: inverted" in result.stdout
     table = pd.read_csv(out)
@@ -213,13 +222,27 @@ def test_predict_on_a_folder_of_pngs(digit_run: Path, tmp_path: Path) -> None:
 def test_seed_preset_is_the_original_classifier(tmp_path: Path) -> None:
     from nnscratch.models.recipes import DIGITS_SEED_RECIPE as seed
 
-    assert (seed.hidden, seed.activation, seed.init, seed.optimizer) == ((64, 32, 16), "relu",
-                                                                        "he", "gd")  # fmt: skip
+    assert (seed.hidden, seed.activation, seed.init, seed.optimizer) == (
+        (64, 32, 16),
+        "relu",
+        "he",
+        "gd",
+    )
     assert (seed.learning_rate, seed.batch_size, seed.epochs, seed.l2) == (0.5, None, 1500, 0.0)
     assert seed.first_rows == 5000 and seed.patience is None
     out = tmp_path / "seed"
-    result = run("train", "--data", "digits", "--preset", "seed", "--epochs", "30", "--out",
-                 str(out), "--quiet")  # fmt: skip
+    result = run(
+        "train",
+        "--data",
+        "digits",
+        "--preset",
+        "seed",
+        "--epochs",
+        "30",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     assert "64 → 64 → 32 → 16 → 10" in result.stdout and "the original project" in result.stdout
     model = DigitModel.load(out / "model.npz")
@@ -230,8 +253,22 @@ def test_augment_and_tta_flags_train_digits_and_are_refused_for_tables(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "shifted"
-    result = run("train", "--data", "digits", "--preset", "fast", "--augment", "shift",
-                 "--tta", "on", "--epochs", "3", "--out", str(out), "--quiet")  # fmt: skip
+    result = run(
+        "train",
+        "--data",
+        "digits",
+        "--preset",
+        "fast",
+        "--augment",
+        "shift",
+        "--tta",
+        "on",
+        "--epochs",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     recipe = json.loads((out / "metrics.json").read_text())["recipe"]
     assert (recipe["augment"], recipe["tta"]) == ("shift", "on")

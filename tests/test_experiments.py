@@ -14,8 +14,14 @@ from nnscratch.app.lab.experiments import EXPERIMENTS, run_experiment
 from nnscratch.errors import DataError
 
 EXPECTED_ROWS = {
-    "init": 3, "activation": 4, "lr": 4, "l2": 4, "batch": 4, "optimizer": 3, "augmentation": 4
-}  # fmt: skip
+    "init": 3,
+    "activation": 4,
+    "lr": 4,
+    "l2": 4,
+    "batch": 4,
+    "optimizer": 3,
+    "augmentation": 4,
+}
 #: every experiment but those that need images
 TABLE_EXPERIMENTS = sorted(set(EXPERIMENTS) - {"augmentation"})
 
@@ -81,8 +87,9 @@ def test_augment_experiment_compares_each_augmentation_and_shows_the_digits(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "a"
-    result = run("experiment", "augmentation", "--data", "digits", "--epochs", "4",
-                 "--out", str(out))  # fmt: skip
+    result = run(
+        "experiment", "augmentation", "--data", "digits", "--epochs", "4", "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr
     assert "elastic" in result.stdout and (out / "augmentation.png").is_file()
     results = json.loads((out / "results.json").read_text())

@@ -167,9 +167,26 @@ print("ok")
 
 #: What the optional extras bring (and what comes only with them): the command line must
 #: start without any of it, as after ``pip install nnscratch`` alone.
-EXTRAS_ONLY = ("fastapi", "starlette", "sse_starlette", "anyio", "uvicorn", "prometheus_client",
-               "httpx", "playwright", "dask", "distributed", "pyarrow", "onnx", "onnxruntime",
-               "jupytext", "nbmake", "torch", "jax", "kagglehub")  # fmt: skip
+EXTRAS_ONLY = (
+    "fastapi",
+    "starlette",
+    "sse_starlette",
+    "anyio",
+    "uvicorn",
+    "prometheus_client",
+    "httpx",
+    "playwright",
+    "dask",
+    "distributed",
+    "pyarrow",
+    "onnx",
+    "onnxruntime",
+    "jupytext",
+    "nbmake",
+    "torch",
+    "jax",
+    "kagglehub",
+)
 
 
 def test_the_command_line_starts_without_the_optional_extras() -> None:
@@ -266,3 +283,22 @@ def test_every_module_is_named_by_its_folders_docstring() -> None:
                 if not re.search(rf"^\s*{re.escape(name)}/?(\s|$)", text, re.MULTILINE):
                     missing.append(f"{folder.relative_to(PACKAGE.parent)}: {name}")
     assert not missing, "modules a folder's docstring does not name:\n" + "\n".join(missing)
+
+
+def test_no_code_is_laid_out_by_hand_against_the_formatter() -> None:
+    """Every Python file of the project is laid out by ``ruff format`` (``make lint``
+    checks it): none opts a statement out of it to pack lines."""
+    root = PACKAGE.parents[1]
+    opt_outs = ("# fmt" + ": skip", "# fmt" + ": off", "# yapf" + ": disable")
+    files = [
+        path
+        for folder in ("src", "tests", "benchmarks", "notebooks", "docs")
+        for path in (root / folder).rglob("*.py")
+    ]
+    found = [
+        f"{path.relative_to(root)}:{number}"
+        for path in files
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if any(opt_out in line for opt_out in opt_outs)
+    ]
+    assert len(files) > 100 and found == []

@@ -226,9 +226,23 @@ def train_variant(kind: str) -> Callable[..., Any]:
     forward, backward = A["forward"], A["backward"]
     steps = {"gd": A["gd_step"], "momentum": A["momentum_step"], "adam": A["adam_step"]}
 
-    def train(weights, biases, X, Y, *, epochs, learning_rate, lmbda=0.0, batch_size=None,
-              optimizer="gd", seed=0, output=None, cost=A["mse_cost"],
-              cost_gradient=A["mse_gradient"], on_epoch=None):  # fmt: skip
+    def train(
+        weights,
+        biases,
+        X,
+        Y,
+        *,
+        epochs,
+        learning_rate,
+        lmbda=0.0,
+        batch_size=None,
+        optimizer="gd",
+        seed=0,
+        output=None,
+        cost=A["mse_cost"],
+        cost_gradient=A["mse_gradient"],
+        on_epoch=None,
+    ):
         rng = np.random.default_rng(seed)
         params, L, N = [*weights, *biases], len(weights), X.shape[1]
         m = N if batch_size is None else min(batch_size, N)

@@ -322,8 +322,7 @@ def test_dropout_backprop_matches_finite_differences_with_a_fixed_mask(
 ) -> None:
     sizes, rates = [4, 6, 5, 3], (0.5, 0.2)
     base, X, Y = classification_problem(sizes, hidden, seed=7)
-    net = Network(sizes, hidden, "softmax", loss="cross_entropy", dropout=rates,
-                  dtype=np.float64)  # fmt: skip
+    net = Network(sizes, hidden, "softmax", loss="cross_entropy", dropout=rates, dtype=np.float64)
     net.params.flat[...] = base.params.flat
     masks = fixed_masks(sizes, rates, X.shape[1], seed=1)
     error = check_gradients(net, X, Y, lmbda, masks=masks)

@@ -181,14 +181,28 @@ def test_every_epoch_callback_runs_every_epoch_including_the_one_that_stops() ->
         calls["second"].append(epoch)
 
     net = Network(SIZES, dtype=np.float64, rng=0)
-    history = train(net, X, Y, GradientDescent(0.01), config=TrainConfig(epochs=9),
-                    validation=(Xv, Yv), callbacks=(first, second))  # fmt: skip
+    history = train(
+        net,
+        X,
+        Y,
+        GradientDescent(0.01),
+        config=TrainConfig(epochs=9),
+        validation=(Xv, Yv),
+        callbacks=(first, second),
+    )
     assert calls == {"first": [0, 1], "second": [0, 1]} and history.n_epochs == 2
     # early stopping with patience 1 on a rate that only gets worse: stops at epoch 1
     calls = {"first": [], "second": []}
     net = Network(SIZES, dtype=np.float64, rng=0)
-    history = train(net, X, Y, GradientDescent(50.0), config=TrainConfig(epochs=9, patience=1),
-                    validation=(Xv, Yv), callbacks=(second,))  # fmt: skip
+    history = train(
+        net,
+        X,
+        Y,
+        GradientDescent(50.0),
+        config=TrainConfig(epochs=9, patience=1),
+        validation=(Xv, Yv),
+        callbacks=(second,),
+    )
     assert history.stopped_early
     assert calls["second"] == list(range(history.n_epochs))
 

@@ -192,8 +192,10 @@ def test_the_table_classifier(tmp_path: Path) -> None:
     assert label.tolist() == model.predict(cleaned).tolist()
     proto = model.export.to_onnx()
     assert json.loads({p.key: p.value for p in proto.metadata_props}["classes"]) == [
-        "happy", "sad", "wild"
-    ]  # fmt: skip
+        "happy",
+        "sad",
+        "wild",
+    ]
 
 
 def test_the_digits_model(digits_model: Path) -> None:
@@ -226,8 +228,9 @@ def test_export_without_the_extra_says_what_to_install(digits_model: Path, tmp_p
     blocked.mkdir()
     (blocked / "onnx.py").write_text("raise ImportError('onnx is not installed')\n")
     out = tmp_path / "model.onnx"
-    result = run("export", "--model", str(digits_model), "--out", str(out),
-                 env={"PYTHONPATH": str(blocked)})  # fmt: skip
+    result = run(
+        "export", "--model", str(digits_model), "--out", str(out), env={"PYTHONPATH": str(blocked)}
+    )
     assert_clean_failure(result, "pip install 'nnscratch[onnx]'")
     assert not out.exists()
 
@@ -282,8 +285,12 @@ def test_onnx_runtime_alone_reproduces_predict_on_the_shared_sample(
     np.savez(feeds, **model.export.onnx_feeds(cleaned))
     script, out = tmp_path / "alone.py", tmp_path / "out.npy"
     script.write_text(WITHOUT_NNSCRATCH)
-    done = subprocess.run([sys.executable, str(script), str(exported), str(feeds), str(out)],
-                          capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(script), str(exported), str(feeds), str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     alone = np.load(out)
     written = pd.read_csv(predicted)["predicted_popularity"].to_numpy()
@@ -295,8 +302,13 @@ def test_onnx_runtime_alone_reproduces_predict_on_the_shared_sample(
 def test_a_tuned_threshold_decides_the_label_in_the_graph_too(table: Any) -> None:
     X, y, X_test = table
     labels = np.where(y > np.quantile(y, 0.85), "rare", "common")
-    model = MLPClassifier(hidden_layer_sizes=(16,), epochs=3, random_state=0,
-                          class_weight="balanced", threshold="tuned").fit(X, labels)  # fmt: skip
+    model = MLPClassifier(
+        hidden_layer_sizes=(16,),
+        epochs=3,
+        random_state=0,
+        class_weight="balanced",
+        threshold="tuned",
+    ).fit(X, labels)
     assert model.threshold_ is not None
     label, proba = session(model.to_onnx()).run(None, {"X": X_test})
     assert_close(proba, model.predict_proba(X_test))

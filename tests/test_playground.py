@@ -92,10 +92,14 @@ def test_toy_sets_are_seeded_and_split_in_halves(name: str) -> None:
 def test_bad_settings_are_a_422_naming_the_field() -> None:
     client = TestClient(build_playground(Sessions(limit=50)))
     cases = {
-        "hidden": {"hidden": [8] * 9}, "lr": {"lr": -1}, "data": {"data": "mnist"},
-        "batch": {"batch": 2.5}, "activation": {"activation": "softmax"},
-        "nonsense": {"nonsense": 1}, "epochs": {"epochs": True},
-    }  # fmt: skip
+        "hidden": {"hidden": [8] * 9},
+        "lr": {"lr": -1},
+        "data": {"data": "mnist"},
+        "batch": {"batch": 2.5},
+        "activation": {"activation": "softmax"},
+        "nonsense": {"nonsense": 1},
+        "epochs": {"epochs": True},
+    }
     for field, body in cases.items():
         answer = client.post("/api/sessions", json=body)
         assert answer.status_code == 422 and answer.json()["detail"].startswith(f"{field}:"), body
@@ -104,13 +108,37 @@ def test_bad_settings_are_a_422_naming_the_field() -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(body=st.dictionaries(
-    st.sampled_from(["data", "noise", "hidden", "activation", "init", "optimizer", "lr", "batch",
-                     "l2", "dropout", "epochs", "target_loss", "seed", "x"]),
-    st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
-              st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
-              st.lists(st.integers(-5, 300), max_size=10)),
-    max_size=6))  # fmt: skip
+@given(
+    body=st.dictionaries(
+        st.sampled_from(
+            [
+                "data",
+                "noise",
+                "hidden",
+                "activation",
+                "init",
+                "optimizer",
+                "lr",
+                "batch",
+                "l2",
+                "dropout",
+                "epochs",
+                "target_loss",
+                "seed",
+                "x",
+            ]
+        ),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(-(10**12), 10**12),
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.text(max_size=12),
+            st.lists(st.integers(-5, 300), max_size=10),
+        ),
+        max_size=6,
+    )
+)
 def test_fuzzed_settings_never_get_a_5xx(body: dict) -> None:
     sessions = Sessions(limit=1000)
     client = TestClient(build_playground(sessions), raise_server_exceptions=False)
@@ -245,8 +273,9 @@ def test_the_downloaded_digits_model_predicts_what_the_page_showed(tmp_path: Pat
         image = np.round(pixels.reshape(8, 8) * 255).astype(np.uint8)
         Image.fromarray(image, mode="L").save(folder / f"{i:04d}.png")
     out = tmp_path / "predicted.csv"
-    result = run("predict", "--model", str(tmp_path / "model.npz"), "--data", str(folder),
-                 "--out", str(out))  # fmt: skip
+    result = run(
+        "predict", "--model", str(tmp_path / "model.npz"), "--data", str(folder), "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr
     predicted = pd.read_csv(out)["label"].to_numpy()
     matrix = np.zeros((10, 10), dtype=int)
@@ -295,10 +324,23 @@ def test_train_watch_streams_the_run_to_a_read_only_page() -> None:
     port = free_port()
     command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nnscratch"]
     process = subprocess.Popen(
-        [*command, "train", "--epochs", "12", "--telemetry", "10", "--watch", str(port),
-         "--quiet", "--out", str(Path(tempfile.mkdtemp()) / "run")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [
+            *command,
+            "train",
+            "--epochs",
+            "12",
+            "--telemetry",
+            "10",
+            "--watch",
+            str(port),
+            "--quiet",
+            "--out",
+            str(Path(tempfile.mkdtemp()) / "run"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -374,8 +416,15 @@ def test_the_built_in_sample_trains_as_nnscratch_train_does(tmp_path: Path) -> N
     assert model.history.val_rmse[-1] == history[-1]["val_rmse"]
     make_tracks(300, seed=8).to_csv(tmp_path / "new.csv", index=False)
     out = tmp_path / "predicted.csv"
-    result = run("predict", "--model", str(tmp_path / "model.npz"), "--data",
-                 str(tmp_path / "new.csv"), "--out", str(out))  # fmt: skip
+    result = run(
+        "predict",
+        "--model",
+        str(tmp_path / "model.npz"),
+        "--data",
+        str(tmp_path / "new.csv"),
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     expected = model.predict_file(str(tmp_path / "new.csv")).frame
     pd.testing.assert_frame_equal(pd.read_csv(out), expected, check_dtype=False)

@@ -106,8 +106,21 @@ def test_the_hash_holds_every_setting_and_a_reload_keeps_them(page, playground) 
     page.fill("#f-hidden", "16,4,2")
     page.dispatch_event("#f-hidden", "change")
     assert "activation=tanh" in page.url and "hidden=16%2C4%2C2" in page.url
-    names = ["data", "noise", "hidden", "activation", "init", "optimizer", "lr", "batch", "l2",
-             "dropout", "epochs", "target_loss", "seed"]  # fmt: skip
+    names = [
+        "data",
+        "noise",
+        "hidden",
+        "activation",
+        "init",
+        "optimizer",
+        "lr",
+        "batch",
+        "l2",
+        "dropout",
+        "epochs",
+        "target_loss",
+        "seed",
+    ]
     before = {n: page.input_value(f"#f-{n}") for n in names}
     page.reload()
     page.wait_for_selector("#status[data-state=ready]")

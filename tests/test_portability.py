@@ -76,9 +76,10 @@ def portable_modules() -> list[str]:
     """The test modules that hold ``portable`` tests (the others need not be imported)."""
     here = Path(__file__).resolve().parent
     return sorted(
-        str(p) for p in here.glob("test_*.py")
+        str(p)
+        for p in here.glob("test_*.py")
         if p.name != Path(__file__).name and "@pytest.mark.portable" in p.read_text()
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.slow
@@ -97,10 +98,26 @@ def test_portable_tests_pass_under_every_kernel(core_type: str | None, threads: 
     # itself (1 and 2): once per kernel a machine here runs (Haswell's, its own) is enough
     skip = ["-k", "not across_processes"] if threads > 1 or core_type in OLD_KERNELS else []
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-m", "portable", "-p", "no:cacheprovider",
-         "-n", "0", *skip, *portable_modules()],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-m",
+            "portable",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            *skip,
+            *portable_modules(),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, f"{architecture}, {threads} thread(s):\n{result.stdout[-4000:]}"
     assert " passed" in summary and "failed" not in summary, summary

@@ -42,8 +42,12 @@ def test_unknown_names_list_the_choices_and_duplicates_are_refused() -> None:
 
 
 def test_the_package_tables_are_registries() -> None:
-    for table, kind in ((ACTIVATIONS, "activation"), (LOSSES, "loss"),
-                        (OPTIMIZERS, "optimizer"), (SCHEDULES, "schedule")):  # fmt: skip
+    for table, kind in (
+        (ACTIVATIONS, "activation"),
+        (LOSSES, "loss"),
+        (OPTIMIZERS, "optimizer"),
+        (SCHEDULES, "schedule"),
+    ):
         assert isinstance(table, Registry) and table.kind == kind
     assert OPTIMIZERS.lookup("adam")(0.01).learning_rate == 0.01
     assert SCHEDULES.lookup("cosine")(10).rate(10, 1.0, None) == pytest.approx(0.0)

@@ -53,8 +53,9 @@ def test_weighted_batchensemble_gradients(loss: str) -> None:
 
     def objective() -> float:
         members = net._forward_members(X)  # (n_out, K, m)
-        data = np.mean([net.loss_function.per_sample(members[:, k, :], Y)
-                        for k in range(net.k)], axis=0)  # fmt: skip
+        data = np.mean(
+            [net.loss_function.per_sample(members[:, k, :], Y) for k in range(net.k)], axis=0
+        )
         squared = sum(float(np.vdot(W, W)) for W in net.params.W)
         return (float(np.dot(WEIGHTS, data)) + 0.5 * lmbda * squared) / WEIGHTS.sum()
 
@@ -83,9 +84,18 @@ def data(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def full_batch(estimator: type, **params: object) -> MLPRegressor:
     """Full-batch gradient descent in float64, no held-out rows: every row counts once."""
-    return estimator(hidden_layer_sizes=(8,), optimizer="gd", learning_rate=0.05,
-                     batch_size=None, epochs=40, early_stopping=False, l2=0.01,
-                     dtype="float64", random_state=0, **params)  # fmt: skip
+    return estimator(
+        hidden_layer_sizes=(8,),
+        optimizer="gd",
+        learning_rate=0.05,
+        batch_size=None,
+        epochs=40,
+        early_stopping=False,
+        l2=0.01,
+        dtype="float64",
+        random_state=0,
+        **params,
+    )
 
 
 @pytest.mark.parametrize("k", [1, 3])

@@ -137,18 +137,33 @@ def test_unseen_genres_are_predicted_not_crashed_on(
 
 def test_seed_preset_still_requires_its_13_features(files: dict[str, Path], tmp_path: Path) -> None:
     result = run(
-        "train", "--data", str(files["spotify-tracks"]), "--preset", "seed", "--epochs", "2",
-        "--out", str(tmp_path / "out"),
-    )  # fmt: skip
+        "train",
+        "--data",
+        str(files["spotify-tracks"]),
+        "--preset",
+        "seed",
+        "--epochs",
+        "2",
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert_clean_failure(result, "missing required column(s): year (or release_date)")
 
 
 def test_target_override_and_unknown_target(files: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "energy"
     result = run(
-        "train", "--data", str(files["tracks"]), "--target", "energy", "--epochs", "3",
-        "--out", str(out), "--quiet",
-    )  # fmt: skip
+        "train",
+        "--data",
+        str(files["tracks"]),
+        "--target",
+        "energy",
+        "--epochs",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     assert "left out: energy (it is the target)" in result.stdout
     assert "results in energy points" in result.stdout
@@ -173,8 +188,9 @@ def test_ambiguous_alias_is_refused() -> None:
 
 def test_spotify_tracks_explicit_text_is_read_as_numbers() -> None:
     """``True``/``False`` text: coercing it naively to numbers would drop every row."""
-    read = TracksFile.from_frame(spotify_tracks(200, seed=3), optional=OPTIONAL_FEATURES,
-                                 features=RECIPE_FEATURES)  # fmt: skip
+    read = TracksFile.from_frame(
+        spotify_tracks(200, seed=3), optional=OPTIONAL_FEATURES, features=RECIPE_FEATURES
+    )
     frame = read.frame
     cleaned, report = clean(frame, read.features)
     assert report.rows_kept > 190

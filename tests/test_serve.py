@@ -102,14 +102,16 @@ def test_predictions_equal_the_command_line_to_the_bit(
     tracks_model: Path, tracks_csv: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "pred.csv"
-    result = run("predict", "--model", str(tracks_model), "--data", str(tracks_csv),
-                 "--out", str(out))  # fmt: skip
+    result = run(
+        "predict", "--model", str(tracks_model), "--data", str(tracks_csv), "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr
     cli = pd.read_csv(out)
     api = client(tracks_model)
 
-    as_csv = api.post("/predict", content=tracks_csv.read_bytes(),
-                      headers={"content-type": "text/csv"}).json()  # fmt: skip
+    as_csv = api.post(
+        "/predict", content=tracks_csv.read_bytes(), headers={"content-type": "text/csv"}
+    ).json()
     assert as_csv["ids"] == cli["id"].tolist()
     assert as_csv["predictions"] == cli["predicted_popularity"].tolist()  # exact floats
     assert len(as_csv["skipped"]) == 300 - len(cli) > 0
@@ -147,14 +149,16 @@ def test_digits_png_and_pixels_agree_with_the_command_line(
 
     def command_line(source: Path) -> pd.DataFrame:
         out = tmp_path / f"{source.name}.csv"
-        result = run("predict", "--model", str(digits_model), "--data", str(source),
-                     "--out", str(out))  # fmt: skip
+        result = run(
+            "predict", "--model", str(digits_model), "--data", str(source), "--out", str(out)
+        )
         assert result.returncode == 0, result.stderr
         return pd.read_csv(out)
 
     cli = command_line(single)  # one image: as a PNG body
-    answer = api.post("/predict", content=(single / "0.png").read_bytes(),
-                      headers={"content-type": "image/png"}).json()  # fmt: skip
+    answer = api.post(
+        "/predict", content=(single / "0.png").read_bytes(), headers={"content-type": "image/png"}
+    ).json()
     assert answer["predictions"] == cli["label"].tolist()
     assert answer["probabilities"] == cli[columns].to_numpy().tolist()
 
@@ -186,27 +190,55 @@ def _malformed(row: dict) -> list[tuple[str, dict, int, str]]:
         ("empty rows", rows(), 422, "non-empty list"),
         ("a row that is a list", body(b'{"rows": [[1, 2]]}'), 422, "row 0 must be an object"),
         ("a missing column", rows(without_tempo), 422, "row 0: missing 'tempo'"),
-        ("a non-numeric string", rows(row, dict(row, energy="loud")), 422,
-         "row 1: 'energy' = 'loud' is not a number"),
+        (
+            "a non-numeric string",
+            rows(row, dict(row, energy="loud")),
+            422,
+            "row 1: 'energy' = 'loud' is not a number",
+        ),
         ("NaN", rows(dict(row, valence=math.nan)), 422, "'valence' = nan is not a number"),
         ("Infinity", rows(dict(row, tempo=math.inf)), 422, "'tempo' = inf is not finite"),
-        ("out of range", rows(dict(row, danceability=1.5)), 422,
-         "'danceability' = 1.5 is outside the valid range (0 to 1)"),
-        ("a bad date", rows(dict(row, release_date="someday")), 422,
-         "'release_date' = 'someday' gives no 'year'"),
+        (
+            "out of range",
+            rows(dict(row, danceability=1.5)),
+            422,
+            "'danceability' = 1.5 is outside the valid range (0 to 1)",
+        ),
+        (
+            "a bad date",
+            rows(dict(row, release_date="someday")),
+            422,
+            "'release_date' = 'someday' gives no 'year'",
+        ),
         ("too many rows", rows(*[row] * 51), 413, "51 rows; the limit is 50"),
         ("a body over the limit", body(b"x" * 70_000), 413, "the limit is 65,536"),
         ("a streamed body over the limit", streamed, 413, "exceeds the limit"),
         ("an empty body", body(b""), 400, "body is empty"),
-        ("an unsupported type", body(b"<rows/>", "text/xml"), 415,
-         "unsupported content type 'text/xml'"),
-        ("a binary CSV", body(b"\x00\x01\x02", "text/csv"), 422,
-         "the CSV body: looks like a binary file"),
-        ("a CSV without the columns", body(b"a,b\n1,2\n", "text/csv"), 422,
-         "missing required column(s)"),
-        ("a PNG for a table model", body(b"\x89PNG", "image/png"), 415,
-         "a table model takes JSON rows or a CSV body"),
-    ]  # fmt: skip
+        (
+            "an unsupported type",
+            body(b"<rows/>", "text/xml"),
+            415,
+            "unsupported content type 'text/xml'",
+        ),
+        (
+            "a binary CSV",
+            body(b"\x00\x01\x02", "text/csv"),
+            422,
+            "the CSV body: looks like a binary file",
+        ),
+        (
+            "a CSV without the columns",
+            body(b"a,b\n1,2\n", "text/csv"),
+            422,
+            "missing required column(s)",
+        ),
+        (
+            "a PNG for a table model",
+            body(b"\x89PNG", "image/png"),
+            415,
+            "a table model takes JSON rows or a CSV body",
+        ),
+    ]
 
 
 def test_malformed_requests_get_4xx_naming_the_problem(tracks_model: Path) -> None:
@@ -233,18 +265,35 @@ def test_malformed_digit_requests(digits_model: Path) -> None:
         ({"json": {"pixels": [*good[:5], 3.0, *good[6:]]}}, 422, "pixels[5] is 3.0, outside"),
         ({"json": {"pixels": [*good[:5], True, *good[6:]]}}, 422, "pixels[5] is True, not a"),
         ({"json": {"pixels": [*good[:7], -1, *good[8:]]}}, 422, "pixels[7] is -1, outside"),
-        ({"content": json.dumps({"pixels": [*good[:2], 10**400, *good[3:]]}),
-          "headers": {"content-type": "application/json"}}, 422,
-         "pixels[2] is an integer of about 401 digits, outside"),
-        ({"content": '{"pixels": [NaN' + ", 0" * 63 + "]}",
-          "headers": {"content-type": "application/json"}}, 422, "pixels[0] is nan, not a finite"),
+        (
+            {
+                "content": json.dumps({"pixels": [*good[:2], 10**400, *good[3:]]}),
+                "headers": {"content-type": "application/json"},
+            },
+            422,
+            "pixels[2] is an integer of about 401 digits, outside",
+        ),
+        (
+            {
+                "content": '{"pixels": [NaN' + ", 0" * 63 + "]}",
+                "headers": {"content-type": "application/json"},
+            },
+            422,
+            "pixels[0] is nan, not a finite",
+        ),
         ({"json": {"images": [good, good[:2]]}}, 422, "images[1] has 2 values"),
         ({"json": {"picture": good}}, 422, 'missing field "pixels"'),
-        ({"content": b"not a png", "headers": {"content-type": "image/png"}}, 422,
-         "not a readable PNG image"),
-        ({"content": b"a,b\n1,2\n", "headers": {"content-type": "text/csv"}}, 415,
-         "a digits model takes JSON pixels or a PNG image"),
-    ]  # fmt: skip
+        (
+            {"content": b"not a png", "headers": {"content-type": "image/png"}},
+            422,
+            "not a readable PNG image",
+        ),
+        (
+            {"content": b"a,b\n1,2\n", "headers": {"content-type": "text/csv"}},
+            415,
+            "a digits model takes JSON pixels or a PNG image",
+        ),
+    ]
     for kwargs, status, fragment in cases:
         answer = api.post("/predict", **kwargs)
         assert answer.status_code == status, answer.text
@@ -298,8 +347,12 @@ def test_load_on_a_real_server(tracks_model: Path) -> None:
             for k in range(c * per_client, (c + 1) * per_client):
                 started = time.perf_counter()
                 try:
-                    connection.request("POST", "/predict", body=bodies[k],
-                                       headers={"content-type": "application/json"})  # fmt: skip
+                    connection.request(
+                        "POST",
+                        "/predict",
+                        body=bodies[k],
+                        headers={"content-type": "application/json"},
+                    )
                     answer = connection.getresponse()
                     payload = json.loads(answer.read())
                 except (OSError, http.client.HTTPException, ValueError) as exc:

@@ -77,8 +77,12 @@ def test_a_rows_answer_is_the_same_bits_alone_in_a_batch_and_in_a_file(
     csv = tmp_path / "rows.csv"
     pd.DataFrame(rows).to_csv(csv, index=False)
     out = tmp_path / "pred.csv"
-    assert run("predict", "--model", str(models["popularity"]), "--data", str(csv),
-               "--out", str(out)).returncode == 0  # fmt: skip
+    assert (
+        run(
+            "predict", "--model", str(models["popularity"]), "--data", str(csv), "--out", str(out)
+        ).returncode
+        == 0
+    )
     from_file = pd.read_csv(out)["predicted_popularity"].tolist()
     rng = np.random.default_rng(3)
     groups = [rng.choice(len(rows), size=rng.integers(1, 8)).tolist() for _ in range(400)]
@@ -92,8 +96,12 @@ def test_a_rows_answer_is_the_same_bits_alone_in_a_batch_and_in_a_file(
                 chosen = [rows[i] for i in groups[g]]
                 if g % 10 == 9:
                     chosen[-1] = chosen[-1] | {"tempo": "fast"}
-                connection.request("POST", "/predict", body=json.dumps({"rows": chosen}),
-                                   headers={"content-type": "application/json"})  # fmt: skip
+                connection.request(
+                    "POST",
+                    "/predict",
+                    body=json.dumps({"rows": chosen}),
+                    headers={"content-type": "application/json"},
+                )
                 response = connection.getresponse()
                 answer = json.loads(response.read())
                 answers[g] = answer["predictions"] if response.status == 200 else answer
@@ -144,12 +152,22 @@ def spoiled(row: dict, how: str) -> object:
     return changed
 
 
-SPOILS = ["none", "none", "none", "text number", "not a number", "out of range", "missing",
-          "extra column", "not an object"]  # fmt: skip
+SPOILS = [
+    "none",
+    "none",
+    "none",
+    "text number",
+    "not a number",
+    "out of range",
+    "missing",
+    "extra column",
+    "not an object",
+]
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     bodies=st.lists(
         st.tuples(
@@ -327,8 +345,14 @@ def test_open_inference_protocol_infer_gives_the_numbers_of_predict(
         data = [r[spec["name"]] for r in chosen]
         if spec["datatype"] == "BYTES":
             data = [str(v) for v in data]
-        inputs.append({"name": spec["name"], "shape": [len(chosen)],
-                       "datatype": spec["datatype"], "data": data})  # fmt: skip
+        inputs.append(
+            {
+                "name": spec["name"],
+                "shape": [len(chosen)],
+                "datatype": spec["datatype"],
+                "data": data,
+            }
+        )
     answer = api.post("/v2/models/popularity/infer", json={"id": "42", "inputs": inputs})
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -363,8 +387,10 @@ def test_open_inference_protocol_takes_the_features_as_one_tensor(
         and i["name"] not in ("release_date", "name", "artists")
     ]
     inputs = [{"name": "features", "shape": list(X.shape), "datatype": "FP32", "data": X.tolist()}]
-    inputs += [{"name": c, "shape": [len(chosen)], "datatype": "BYTES",
-                "data": [str(v) for v in frame[c]]} for c in categorical]  # fmt: skip
+    inputs += [
+        {"name": c, "shape": [len(chosen)], "datatype": "BYTES", "data": [str(v) for v in frame[c]]}
+        for c in categorical
+    ]
     answer = api.post("/v2/models/popularity/infer", json={"inputs": inputs})
     assert answer.status_code == 200, answer.text
     # FP32 rounds the features (a relative 6e-8), which may move a 2-decimal answer by 0.01
@@ -386,8 +412,13 @@ def test_open_inference_protocol_on_digits_with_the_specs_request_forms(
     from sklearn.datasets import load_digits
 
     images = (load_digits().images[:3] / 16).astype(float)
-    flat = {"name": "pixels", "shape": [3, 64], "datatype": "FP32",
-            "data": images.ravel().tolist(), "parameters": {"content_type": "np"}}  # fmt: skip
+    flat = {
+        "name": "pixels",
+        "shape": [3, 64],
+        "datatype": "FP32",
+        "data": images.ravel().tolist(),
+        "parameters": {"content_type": "np"},
+    }
     nested = dict(flat, shape=[3, 8, 8], data=images.tolist())
     by_predict = api.post("/predict", json={"images": images.reshape(3, -1).tolist()}).json()
     for tensor in (flat, nested):
@@ -503,11 +534,15 @@ def test_binary_tensor_data_both_ways_versions_and_the_protocols_errors(
 
 def test_the_four_bodies_that_once_got_a_5xx(models: dict[str, Path]) -> None:
     api = TestClient(create_app(models["popularity"]))
-    nested = api.post("/predict", content=b"[" * 200_000,
-                      headers={"content-type": "application/json"})  # fmt: skip
+    nested = api.post(
+        "/predict", content=b"[" * 200_000, headers={"content-type": "application/json"}
+    )
     assert nested.status_code == 400 and "nested too deeply" in nested.json()["detail"]
-    digits = api.post("/predict", content=b'{"rows": [{"tempo": ' + b"9" * 5000 + b"}]}",
-                      headers={"content-type": "application/json"})  # fmt: skip
+    digits = api.post(
+        "/predict",
+        content=b'{"rows": [{"tempo": ' + b"9" * 5000 + b"}]}",
+        headers={"content-type": "application/json"},
+    )
     assert digits.status_code == 400 and "not valid JSON" in digits.json()["detail"]
     header = ",".join(f"c{i}" for i in range(50_000)) + "\n" + ",".join("1" * 50_000) + "\n"
     started = time.perf_counter()
@@ -584,10 +619,11 @@ def test_an_upload_over_the_limit_in_one_go_gets_its_413_every_time(
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10),
-                                                                      children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=30,
-)  # fmt: skip
+)
 
 
 @pytest.fixture(scope="module")
@@ -601,8 +637,11 @@ FUZZ = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_
 @settings(max_examples=150, **FUZZ)
 @given(payload=JSON | st.fixed_dictionaries({"rows": st.lists(JSON, max_size=4)}))
 def test_arbitrary_json_never_gets_a_5xx(fuzz_client: TestClient, payload: object) -> None:
-    answer = fuzz_client.post("/predict", content=json.dumps(payload).encode(),
-                              headers={"content-type": "application/json"})  # fmt: skip
+    answer = fuzz_client.post(
+        "/predict",
+        content=json.dumps(payload).encode(),
+        headers={"content-type": "application/json"},
+    )
     assert answer.status_code < 500, (payload, answer.text)
     v2 = fuzz_client.post("/v2/models/popularity/infer", content=json.dumps(payload).encode())
     assert v2.status_code < 500, (payload, v2.text)

@@ -94,8 +94,17 @@ def test_a_folder_of_parquet_parts_out_reads_back_as_the_table(
     _, reference = predict(model, tracks, tmp_path / "ref.csv")
     folder = tmp_path / "scores"
     for _ in range(2):  # the second run replaces the first folder whole
-        result = run("predict", "--model", str(model), "--data", str(tracks), "--out",
-                     f"{folder}/", "--chunk-rows", "1000")  # fmt: skip
+        result = run(
+            "predict",
+            "--model",
+            str(model),
+            "--data",
+            str(tracks),
+            "--out",
+            f"{folder}/",
+            "--chunk-rows",
+            "1000",
+        )
         assert result.returncode == 0 and f"→ {folder}/" in result.stdout, result.stderr
     assert sorted(p.name for p in folder.iterdir()) == [f"part-{k:05d}.parquet" for k in range(3)]
     back = pd.read_parquet(folder)
@@ -113,8 +122,17 @@ def test_a_fault_in_the_middle_writes_nothing(model: Path, tracks: Path, tmp_pat
     broken.write_text("\n".join(text) + "\n")
     out = tmp_path / "pred.csv"
     out.write_text("earlier predictions\n")
-    result = run("predict", "--model", str(model), "--data", str(broken), "--out", str(out),
-                 "--chunk-rows", "500")  # fmt: skip
+    result = run(
+        "predict",
+        "--model",
+        str(model),
+        "--data",
+        str(broken),
+        "--out",
+        str(out),
+        "--chunk-rows",
+        "500",
+    )
     assert result.returncode == 2 and str(broken) in result.stderr
     assert out.read_text() == "earlier predictions\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -125,8 +143,17 @@ def test_whole_file_errors_are_raised_once_the_file_is_read(model: Path, tmp_pat
     frame["danceability"] = "lively"  # no number anywhere in the file
     frame.to_csv(tmp_path / "no-numbers.csv", index=False)
     for chunk in ("50", "100000"):
-        result = run("predict", "--model", str(model), "--data", str(tmp_path / "no-numbers.csv"),
-                     "--out", str(tmp_path / "p.csv"), "--chunk-rows", chunk)  # fmt: skip
+        result = run(
+            "predict",
+            "--model",
+            str(model),
+            "--data",
+            str(tmp_path / "no-numbers.csv"),
+            "--out",
+            str(tmp_path / "p.csv"),
+            "--chunk-rows",
+            chunk,
+        )
         assert result.returncode == 2
         assert "column 'danceability' has no usable numbers (e.g. 'lively')" in result.stderr
     assert not (tmp_path / "p.csv").exists()
@@ -143,8 +170,17 @@ def test_a_columns_example_comes_from_the_first_chunk_with_a_value(
     frame["danceability"] = [""] * 120 + ["lively"] * 180
     frame.to_csv(tmp_path / "late.csv", index=False)
     for chunk in ("50", "100000"):
-        result = run("predict", "--model", str(model), "--data", str(tmp_path / "late.csv"),
-                     "--out", str(tmp_path / "p.csv"), "--chunk-rows", chunk)  # fmt: skip
+        result = run(
+            "predict",
+            "--model",
+            str(model),
+            "--data",
+            str(tmp_path / "late.csv"),
+            "--out",
+            str(tmp_path / "p.csv"),
+            "--chunk-rows",
+            chunk,
+        )
         assert result.returncode == 2
         assert "column 'danceability' has no usable numbers (e.g. 'lively')" in result.stderr
 
@@ -190,8 +226,15 @@ def test_parts_leave_out_hidden_and_underscore_files_and_refuse_a_mix(tmp_path: 
     """``_SUCCESS``, ``_metadata`` and hidden files (``.crc`` checksums) are not parts of a
     folder or a glob; parts whose names mix Parquet and CSV are refused, naming one of
     each."""
-    for name in ("part-1.csv", "part-0.csv", "_SUCCESS", "_metadata", ".part-0.csv.crc",
-                 ".hidden.csv", "_part-9.csv"):  # fmt: skip
+    for name in (
+        "part-1.csv",
+        "part-0.csv",
+        "_SUCCESS",
+        "_metadata",
+        ".part-0.csv.crc",
+        ".hidden.csv",
+        "_part-9.csv",
+    ):
         (tmp_path / name).write_text("a\n1\n")
     expected = ["part-0.csv", "part-1.csv"]
     assert [p.name for p in table_parts(tmp_path / "*")] == expected
@@ -199,8 +242,11 @@ def test_parts_leave_out_hidden_and_underscore_files_and_refuse_a_mix(tmp_path: 
     assert [p.name for p in table_parts(tmp_path / "_SUCCESS")] == ["_SUCCESS"]  # named: read
     (tmp_path / "part-2.parquet").write_bytes(b"PAR1")
     for source in (tmp_path / "part-*", tmp_path):
-        with pytest.raises(DataError, match=r"mixes Parquet and CSV parts \(part-2.parquet, "
-                           r"part-0.csv\); name the parts of one format"):  # fmt: skip
+        with pytest.raises(
+            DataError,
+            match=r"mixes Parquet and CSV parts \(part-2.parquet, "
+            r"part-0.csv\); name the parts of one format",
+        ):
             table_parts(source)
     with pytest.raises(DataError, match="no file matches"):
         table_parts(tmp_path / "_*")

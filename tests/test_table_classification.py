@@ -46,9 +46,19 @@ def mood_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def mood_run(mood_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "mood"
     result = run(
-        "train", "--data", str(mood_csv), "--task", "classification", "--target", "mood",
-        "--epochs", "40", "--out", str(out), "--quiet",
-    )  # fmt: skip
+        "train",
+        "--data",
+        str(mood_csv),
+        "--task",
+        "classification",
+        "--target",
+        "mood",
+        "--epochs",
+        "40",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     return out
 
@@ -147,9 +157,19 @@ def test_cli_refuses_classification_without_a_target_and_accuracy_for_regression
 def test_cli_classifies_the_builtin_samples_binary_column(tmp_path: Path) -> None:
     out = tmp_path / "explicit"
     result = run(
-        "train", "--task", "classification", "--target", "explicit", "--scoring", "accuracy",
-        "--epochs", "3", "--out", str(out), "--quiet",
-    )  # fmt: skip
+        "train",
+        "--task",
+        "classification",
+        "--target",
+        "explicit",
+        "--scoring",
+        "accuracy",
+        "--epochs",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     assert "output sigmoid" in result.stdout and "left out: explicit (it is the target)" in (
         result.stdout
@@ -162,9 +182,17 @@ def test_cli_classifies_the_builtin_samples_binary_column(tmp_path: Path) -> Non
 def test_real_explicit_column(real_tracks_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "real"
     result = run(
-        "train", "--data", str(real_tracks_path), "--task", "classification",
-        "--target", "explicit", "--out", str(out), "--quiet",
-    )  # fmt: skip
+        "train",
+        "--data",
+        str(real_tracks_path),
+        "--task",
+        "classification",
+        "--target",
+        "explicit",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     results = json.loads((out / "metrics.json").read_text())["results"]
     model = next(v for n, v in results.items() if n.startswith("nnscratch MLP"))["test"]

@@ -61,8 +61,18 @@ def test_the_files_name_and_the_packages_name_give_the_same_model_named_as_typed
         stdout, _ = train(files[schema], out, "--task", task, "--target", name)
         models[name] = arrays(out / "model.npz")
         pred = tmp_path / f"{name}.csv"
-        assert run("predict", "--model", str(out / "model.npz"), "--data", str(files[schema]),
-                   "--out", str(pred)).returncode == 0  # fmt: skip
+        assert (
+            run(
+                "predict",
+                "--model",
+                str(out / "model.npz"),
+                "--data",
+                str(files[schema]),
+                "--out",
+                str(pred),
+            ).returncode
+            == 0
+        )
         assert f"predicted_{name}" in pd.read_csv(pred).columns
         if task == "regression":
             assert f"results in {name} points" in stdout
@@ -80,10 +90,12 @@ def test_a_playlist_genre_model_leaves_out_the_columns_that_describe_the_genre(
     answer. It, the playlist's name and id are left out and said so; accuracy stays
     near what the audio features allow, and a file without playlist columns is scored."""
     out = tmp_path / "genre"
-    stdout, metrics = train(files["playlist"], out, "--task", "classification",
-                            "--target", "playlist_genre")  # fmt: skip
-    assert ("left out: playlist_name, playlist_id, subgenre (they describe the target "
-            "playlist_genre)") in stdout  # fmt: skip
+    stdout, metrics = train(
+        files["playlist"], out, "--task", "classification", "--target", "playlist_genre"
+    )
+    assert (
+        "left out: playlist_name, playlist_id, subgenre (they describe the target playlist_genre)"
+    ) in stdout
     assert metrics["features"]["categorical"] == []
     mlp = next(v for k, v in metrics["results"].items() if k.startswith("nnscratch MLP"))
     majority = next(v for k, v in metrics["results"].items() if k.startswith("majority"))
@@ -93,8 +105,9 @@ def test_a_playlist_genre_model_leaves_out_the_columns_that_describe_the_genre(
     bare = tmp_path / "no-playlist.csv"
     frame.drop(columns=[c for c in frame if c.startswith("playlist_")]).to_csv(bare, index=False)
     pred = tmp_path / "pred.csv"
-    result = run("predict", "--model", str(out / "model.npz"), "--data", str(bare),
-                 "--out", str(pred))  # fmt: skip
+    result = run(
+        "predict", "--model", str(out / "model.npz"), "--data", str(bare), "--out", str(pred)
+    )
     assert result.returncode == 0, result.stderr
     predictions = pd.read_csv(pred)
     assert len(predictions) > 0.98 * len(frame)  # the fixture's junk rows are skipped
@@ -105,8 +118,7 @@ def test_a_feature_computed_from_the_target_is_left_out(files: dict[str, Path]) 
     """``log_duration`` is ``log(duration_ms)``: predicting the duration, it would be it."""
     from nnscratch.data.features import RECIPE_FEATURES
 
-    read = TracksFile.from_frame(tracks(50, seed=0), features=RECIPE_FEATURES,
-                                 target="duration_ms")  # fmt: skip
+    read = TracksFile.from_frame(tracks(50, seed=0), features=RECIPE_FEATURES, target="duration_ms")
     assert "log_duration" not in read.features and "duration_ms" not in read.features
     assert read.left_out["log_duration (computed from the target)"] == ["log_duration"]
 

@@ -70,12 +70,26 @@ def protocol_members(protocol: type) -> set[str]:
 
 
 def test_the_protocols_stay_small() -> None:
-    assert protocol_members(FittedModel) == {"task", "history", "n_members", "save",
-                                             "predict_file", "evaluate", "describe"}  # fmt: skip
-    assert protocol_members(Servable) == {"page", "json_request", "body_request",
-                                          "tensor_request", "network_outputs", "tensor_inputs",
-                                          "tensor_outputs", "request_schemas",
-                                          "answer_schema"}  # fmt: skip
+    assert protocol_members(FittedModel) == {
+        "task",
+        "history",
+        "n_members",
+        "save",
+        "predict_file",
+        "evaluate",
+        "describe",
+    }
+    assert protocol_members(Servable) == {
+        "page",
+        "json_request",
+        "body_request",
+        "tensor_request",
+        "network_outputs",
+        "tensor_inputs",
+        "tensor_outputs",
+        "request_schemas",
+        "answer_schema",
+    }
     assert protocol_members(Exportable) == {"to_onnx", "onnx_inputs"}
     assert protocol_members(ReadsJsonTogether) == {"json_requests"}
     assert protocol_members(ServableModel) == {"serving"}  # and FittedModel's
@@ -166,8 +180,9 @@ class ParityModel:
 
     def evaluate(self, source: str, model_file: str) -> tuple[Results, list[str]]:
         X, y = read_bits(source)
-        scores = scores_by_split({"test": (X, y)}, {"test": self.estimator.predict_proba(X)},
-                                 self.estimator.classes_)  # fmt: skip
+        scores = scores_by_split(
+            {"test": (X, y)}, {"test": self.estimator.predict_proba(X)}, self.estimator.classes_
+        )
         rows = {f"model ({model_file})": scores}
         return Results(f"parity on {source}", CLASSIFICATION_METRICS, rows), []
 
@@ -294,5 +309,6 @@ def test_a_fourth_task_trains_evaluates_and_predicts_through_the_command_line(
     out2 = tmp_path / "run2"
     copy = tmp_path / "rows.txt"
     copy.write_text(data.read_text())
-    assert main(["train", "--data", str(copy), "--task", "parity", "--out", str(out2),
-                 "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(["train", "--data", str(copy), "--task", "parity", "--out", str(out2), "--quiet"]) == 0
+    )

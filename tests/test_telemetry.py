@@ -33,8 +33,14 @@ def test_every_figure_equals_a_hand_computation_in_float64() -> None:
     X, Y = problem(60)
     probe = np.random.default_rng(9).normal(size=(25, 3))  # user layout (m, n[0])
     telemetry = Telemetry(every=2, probe=probe)
-    train(replay(0, X, Y), X, Y, GradientDescent(0.05), config=TrainConfig(epochs=4),
-          callbacks=(telemetry,))  # fmt: skip
+    train(
+        replay(0, X, Y),
+        X,
+        Y,
+        GradientDescent(0.05),
+        config=TrainConfig(epochs=4),
+        callbacks=(telemetry,),
+    )
     # 4 steps: too few for every 2nd to make 10 records, so every step is recorded
     assert [r["step"] for r in telemetry.records] == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]
     assert all(tuple(r) == KEYS for r in telemetry.records)
@@ -43,8 +49,12 @@ def test_every_figure_equals_a_hand_computation_in_float64() -> None:
         W = [w.copy() for w in now.params.weights]
         b = [v.copy() for v in now.params.biases]
         Zs, As, _ = plain_by_hand(W, b, probe.T, np.zeros((1, 25)))  # the probe, as it is now
-        _, _, dWs = plain_by_hand([w.copy() for w in before.params.weights],
-                                  [v.copy() for v in before.params.biases], X, Y)  # fmt: skip
+        _, _, dWs = plain_by_hand(
+            [w.copy() for w in before.params.weights],
+            [v.copy() for v in before.params.biases],
+            X,
+            Y,
+        )
         records = [r for r in telemetry.records if r["step"] == step]
         for l, r in enumerate(records):
             assert r["layer"] == l + 1 and r["k"] is None and r["member"] is None
@@ -71,8 +81,13 @@ def deep_gradients(init: str, hidden: str = "relu", depth: int = 10) -> list[flo
     X = rng.random((16, 512))
     Y = X[:3].sum(axis=0, keepdims=True)
     telemetry = Telemetry(every=1)
-    net = Network([16] + [64] * (depth - 1) + [1], hidden_activation=hidden, init=init,
-                  dtype=np.float64, rng=0)  # fmt: skip
+    net = Network(
+        [16] + [64] * (depth - 1) + [1],
+        hidden_activation=hidden,
+        init=init,
+        dtype=np.float64,
+        rng=0,
+    )
     train(net, X, Y, GradientDescent(0.01), config=TrainConfig(epochs=1), callbacks=(telemetry,))
     return [r["grad_rms"] for r in telemetry.records]
 
@@ -91,11 +106,26 @@ def test_he_init_keeps_the_gradient_and_the_seeds_small_init_collapses_it() -> N
     # with sigmoids the collapse is along the depth itself: layer 1 gets 1e-6 of layer 9's
     sigmoid = deep_gradients("small", "sigmoid")
     assert sigmoid[0] < 1e-3 * sigmoid[-2]
-    messages = [w["message"] for w in diagnose(
-        [{"step": 1, "member": None, "k": None, "layer": l + 1, "activation": "sigmoid",
-          "grad_rms": g, "loss": 0.5, "dead_fraction": 0.0, "saturated_fraction": 0.0,
-          "update_ratio_log10": None}
-         for l, g in enumerate(sigmoid)])]  # fmt: skip
+    messages = [
+        w["message"]
+        for w in diagnose(
+            [
+                {
+                    "step": 1,
+                    "member": None,
+                    "k": None,
+                    "layer": l + 1,
+                    "activation": "sigmoid",
+                    "grad_rms": g,
+                    "loss": 0.5,
+                    "dead_fraction": 0.0,
+                    "saturated_fraction": 0.0,
+                    "update_ratio_log10": None,
+                }
+                for l, g in enumerate(sigmoid)
+            ]
+        )
+    ]
     assert len(messages) == 1, messages
     assert messages[0].startswith("layers 1–") and "layer 1's was" in messages[0]
     assert "vanished" in messages[0] and "sigmoid's slope" in messages[0]
@@ -121,8 +151,15 @@ def test_tabm_members_are_pooled_and_per_member_on_request() -> None:
     k = 4
     telemetry = Telemetry(every=3, per_member=True, probe_rows=10)
     net = BatchEnsembleNetwork(SIZES, k, dtype=np.float64, rng=1)
-    train(net, X, Y, Adam(0.01), config=TrainConfig(epochs=2, batch_size=16), rng=0,
-          callbacks=(telemetry,))  # fmt: skip
+    train(
+        net,
+        X,
+        Y,
+        Adam(0.01),
+        config=TrainConfig(epochs=2, batch_size=16),
+        rng=0,
+        callbacks=(telemetry,),
+    )
     step3 = [r for r in telemetry.records if r["step"] == 3]
     assert len(step3) == 3 * (1 + k)  # per layer: pooled, then each member
     layer1 = [r for r in step3 if r["layer"] == 1]
@@ -139,8 +176,9 @@ def test_a_classifier_ensemble_takes_telemetry_through_fit() -> None:
     X = rng.normal(size=(300, 5))
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
     telemetry = Telemetry(every=5)
-    model = MLPClassifier(hidden_layer_sizes=(16, 8), epochs=3, batch_size=50, n_members=2,
-                          random_state=0)  # fmt: skip
+    model = MLPClassifier(
+        hidden_layer_sizes=(16, 8), epochs=3, batch_size=50, n_members=2, random_state=0
+    )
     model.fit(X, y, callbacks=(telemetry,))
     members = {r["member"] for r in telemetry.records}
     assert members == {0, 1}
@@ -170,8 +208,18 @@ def test_train_telemetry_on_the_shared_sample_writes_jsonl_and_the_figure(
     first step, every 20th and the last, with the documented keys, in order; and
     layers.png."""
     out = tmp_path / "run"
-    result = run("train", "--data", str(real_tracks_path), "--epochs", "3", "--telemetry", "20",
-                 "--out", str(out), "--quiet")  # fmt: skip
+    result = run(
+        "train",
+        "--data",
+        str(real_tracks_path),
+        "--epochs",
+        "3",
+        "--telemetry",
+        "20",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     assert "telemetry.jsonl" in result.stdout and "layers.png" in result.stdout
     records = [json.loads(line) for line in (out / "telemetry.jsonl").read_text().splitlines()]
@@ -181,8 +229,17 @@ def test_train_telemetry_on_the_shared_sample_writes_jsonl_and_the_figure(
     layers = (1, 2, 3, 4)  # the default recipe's 3 hidden layers and its output
     expected = [(member, step, l) for member in (0, 1) for step in steps for l in layers]
     assert [(r["member"], r["step"], r["layer"]) for r in records] == expected
-    required = {"step", "epoch", "layer", "act_mean", "act_std", "dead_fraction", "grad_rms",
-                "weight_rms", "update_ratio_log10"}  # fmt: skip
+    required = {
+        "step",
+        "epoch",
+        "layer",
+        "act_mean",
+        "act_std",
+        "dead_fraction",
+        "grad_rms",
+        "weight_rms",
+        "update_ratio_log10",
+    }
     assert all(required <= set(r) and r["k"] is None for r in records)
     assert all(math.isfinite(r["grad_rms"]) and r["grad_rms"] > 0 for r in records)
     assert -6 < np.median([r["update_ratio_log10"] for r in records]) < -1
