@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import shutil
 import signal
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -71,14 +76,62 @@ def train_shared(name: str, folder: Path) -> Path:
     return out / "model.npz"
 
 
+def once_per_suite(
+    name: str, make: Callable[[Path], None], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A folder that ``make(folder)`` fills once for the whole suite, however many test
+    processes share it: the first to ask makes it under a file lock in the folder the
+    processes' temporary folders share; the others wait for it and read what it made (where
+    ``make`` fails, the next to ask tries again)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # each worker's base folder is one of this folder's
+    folder, done = root / f"shared-{name}", root / f"shared-{name}.done"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                make(folder)
+                done.touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tracks_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A popularity model, the default recipe for 3 epochs on the built-in sample."""
-    return train_shared("popularity", tmp_path_factory.mktemp("shared-models"))
+    folder = once_per_suite("popularity", lambda f: train_shared("popularity", f), tmp_path_factory)
+    return folder / "popularity" / "model.npz"
 
 
 @pytest.fixture(scope="session")
 def digits_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A digits model, the default digits recipe for 3 epochs on the bundled 8×8 digits,
     without test-time augmentation (so that it exports to ONNX)."""
-    return train_shared("digits", tmp_path_factory.mktemp("shared-models"))
+    folder = once_per_suite("digits", lambda f: train_shared("digits", f), tmp_path_factory)
+    return folder / "digits" / "model.npz"
+
+
+@pytest.fixture(scope="session")
+def real_sample_run(
+    real_tracks_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``nnscratch train --data`` the shared sample ``--epochs 3 --telemetry 20``, once for the
+    suite (the command line's test and the telemetry's read the same run): what it said,
+    and its run folder."""
+    from test_cli import run
+
+    def train(folder: Path) -> None:
+        args = ("--data", str(real_tracks_path), "--epochs", "3", "--telemetry", "20")
+        result = run("train", *args, "--out", str(folder / "run"), "--quiet")
+        said = {"code": result.returncode, "stdout": result.stdout, "stderr": result.stderr}
+        (folder / "said.json").write_text(json.dumps(said))
+
+    folder = once_per_suite("real-sample", train, tmp_path_factory)
+    said = json.loads((folder / "said.json").read_text())
+    result = subprocess.CompletedProcess(["nnscratch", "train"], said["code"], said["stdout"])
+    result.stderr = said["stderr"]
+    return result, folder / "run"

@@ -296,11 +296,8 @@ def test_download_without_network_or_kagglehub(tmp_path: Path) -> None:
     assert_clean_failure(result, "kagglehub", "--data PATH")
 
 
-def test_real_data_end_to_end(real_tracks_path: Path, tmp_path: Path) -> None:
-    out = tmp_path / "real"
-    result = run(
-        "train", "--data", str(real_tracks_path), "--epochs", "3", "--out", str(out), "--quiet"
-    )
+def test_real_data_end_to_end(real_tracks_path: Path, real_sample_run) -> None:
+    result, out = real_sample_run  # 3 epochs on the shared sample (with telemetry)
     assert result.returncode == 0, result.stderr
     assert "rows read 29,599, dropped 0, kept 29,599" in result.stdout
     assert re.search(r"X_train \(\d+, 20719\)", result.stdout)

@@ -202,24 +202,12 @@ def test_bad_settings_are_refused() -> None:
 
 
 def test_train_telemetry_on_the_shared_sample_writes_jsonl_and_the_figure(
-    real_tracks_path: Path, tmp_path: Path
+    real_sample_run,
 ) -> None:
-    """``nnscratch train --telemetry``: a record for every layer of every member at the
+    """``nnscratch train --telemetry 20``: a record for every layer of every member at the
     first step, every 20th and the last, with the documented keys, in order; and
     layers.png."""
-    out = tmp_path / "run"
-    result = run(
-        "train",
-        "--data",
-        str(real_tracks_path),
-        "--epochs",
-        "3",
-        "--telemetry",
-        "20",
-        "--out",
-        str(out),
-        "--quiet",
-    )
+    result, out = real_sample_run  # --epochs 3 --telemetry 20 on the shared sample
     assert result.returncode == 0, result.stderr
     assert "telemetry.jsonl" in result.stdout and "layers.png" in result.stdout
     records = [json.loads(line) for line in (out / "telemetry.jsonl").read_text().splitlines()]
