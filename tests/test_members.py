@@ -58,3 +58,43 @@ def test_ctrl_c_keeps_every_part_of_the_members_that_trained_and_only_theirs(
     epochs = [h.n_epochs for h in model.histories_]
     model.partial_fit(X, y)  # the members kept go on, each with its own optimizer and stream
     assert [h.n_epochs for h in model.histories_] == [n + 1 for n in epochs]
+
+
+@pytest.mark.parametrize("k", [1, 4], ids=["plain networks", "TabM"])
+def test_members_side_by_side_predict_their_validation_split_on_their_own_thread(
+    monkeypatch: pytest.MonkeyPatch, k: int
+) -> None:
+    """While members train side by side each predicts its validation split on its own
+    thread (one batch's buffers a member, not one a thread of a pool of its own), with the
+    bits of predicting it on several threads, as members trained one after another do."""
+    from nnscratch.core.batchensemble import BatchEnsembleNetwork
+    from nnscratch.core.network import Network
+
+    network = BatchEnsembleNetwork if k > 1 else Network
+    calls: list[tuple[bool, int | None]] = []
+    original = network._predict_batches
+
+    def spy(self, m, fill, batch_size, n_threads=None):
+        calls.append((threading.current_thread() is threading.main_thread(), n_threads))
+        return original(self, m, fill, batch_size, n_threads)
+
+    monkeypatch.setattr(network, "_predict_batches", spy)
+    X, y = problem(40_000, seed=3)  # validation: more batches than one thread takes alone
+    fits = {}
+    for n_jobs in (None, 2):
+        model = MLPRegressor(
+            hidden_layer_sizes=(8,),
+            k=k,
+            epochs=1,
+            batch_size=512,
+            n_members=2,
+            n_jobs=n_jobs,
+            random_state=0,
+        )
+        calls.clear()
+        fits[n_jobs] = model.fit(X[:4_000], y[:4_000], eval_set=(X[4_000:], y[4_000:]))
+        on_main = {n_threads for main, n_threads in calls if main}
+        in_members = {n_threads for main, n_threads in calls if not main}
+        assert (on_main, in_members) == (({None}, set()) if n_jobs is None else (set(), {1}))
+    for a, b in zip(fits[None].histories_, fits[2].histories_, strict=True):
+        assert a.val_loss == b.val_loss

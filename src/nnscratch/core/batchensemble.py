@@ -425,15 +425,18 @@ class BatchEnsembleNetwork:
             out.append((Z, A))
         return out
 
-    def predict(self, X: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+    def predict(
+        self, X: np.ndarray, batch_size: int = PREDICT_BATCH, n_threads: int | None = None
+    ) -> np.ndarray:
         """The members' mean output ``(n[L], m)`` for ``X`` ``(n[0], m)``."""
         X = np.asarray(X, dtype=self.dtype)
-        return self._predict_batches(X.shape[1], lambda a, b: X[:, a:b], batch_size)
+        return self._predict_batches(X.shape[1], lambda a, b: X[:, a:b], batch_size, n_threads)
 
     def predict_samples(
         self,
         X: np.ndarray,
         batch_size: int = PREDICT_BATCH,
+        n_threads: int | None = None,
         *,
         expand: InputExpansion | None = None,
     ) -> np.ndarray:
@@ -447,17 +450,24 @@ class BatchEnsembleNetwork:
             X.shape[0],
             lambda a, b: to_network_layout(expanded(X[a:b], expand, n_inputs), self.dtype),
             batch_size,
+            n_threads,
         )
 
     def _predict_batches(
-        self, m: int, batch: Callable[[int, int], np.ndarray], batch_size: int
+        self,
+        m: int,
+        batch: Callable[[int, int], np.ndarray],
+        batch_size: int,
+        n_threads: int | None = None,
     ) -> np.ndarray:
         """The members' mean output for ``m`` samples, ``batch(start, stop)`` giving a batch's
         ``(n[0], size)`` input. Large inputs (at least 4 batches a thread) are shared out over
-        threads (the CPU count, at most 4), by :meth:`Network.predict`'s rule: every batch is
-        computed the same way whichever thread takes it, BLAS on one thread, so the bits do
-        not depend on the number of threads. A validation split of a few batches, predicted
-        every epoch while members train side by side, stays on its member's thread."""
+        ``n_threads`` threads (default: the CPU count, at most 4), by :meth:`Network.predict`'s
+        rule: every batch is computed the same way whichever thread takes it, BLAS on one
+        thread, so the bits do not depend on the number of threads. A validation split of a
+        few batches stays on its thread, and so does any split predicted every epoch while
+        members train side by side (``n_threads=1``: each member on its own core, and one
+        batch's buffers a member, not one a thread)."""
         out = np.empty((self.layer_sizes[-1], m), dtype=self.dtype)
         V = self._prediction_weights()  # once for every batch
         starts = list(range(0, m, batch_size))
@@ -467,7 +477,7 @@ class BatchEnsembleNetwork:
                 stop = min(start + batch_size, m)
                 out[:, start:stop] = self._forward_members(batch(start, stop), V).mean(axis=1)
 
-        threads = min(os.cpu_count() or 1, 4)
+        threads = n_threads or min(os.cpu_count() or 1, 4)
         with one_blas_thread():
             if threads == 1 or len(starts) < 4 * threads:
                 run(starts)

@@ -185,6 +185,9 @@ class TrainConfig:
     classification losses only). ``rmse_scale`` multiplies the reported
     validation RMSE (the target scaler's range gives original units). With
     ``handle_interrupts``, Ctrl-C stops after the current batch.
+    ``validation_threads`` caps the threads the validation split is predicted on (None:
+    the network's choice); members trained side by side set 1, so that each predicts on
+    its own core and holds one batch's buffers, not one a thread (the same bits).
     """
 
     epochs: int
@@ -198,6 +201,7 @@ class TrainConfig:
     rmse_scale: float = 1.0
     handle_interrupts: bool = False
     monitor: str = "val_loss"
+    validation_threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.monitor not in MONITORS:
@@ -539,14 +543,20 @@ def _epoch_logs(
     validation: tuple[np.ndarray, ...] | None,
     rmse_scale: float,
     expand: InputExpansion | None = None,
+    threads: int | None = None,
 ) -> dict[str, float]:
     """The epoch's training loss, and the loss table's validation figures (the loss
     weighted as training weighs it, where the validation rows have weights). With
-    ``expand``, the validation inputs are a source's rows, expanded a batch at a time."""
+    ``expand``, the validation inputs are a source's rows, expanded a batch at a time;
+    ``threads`` caps the threads the prediction takes (None: the network's choice)."""
     logs = {"train_loss": objective_sum / n}
     if validation is not None:
         X_val, Y_val = validation[0], validation[1]
-        Y_hat = net.predict(X_val) if expand is None else net.predict_samples(X_val, expand=expand)
+        capped = {} if threads is None else {"n_threads": threads}
+        if expand is None:
+            Y_hat = net.predict(X_val, **capped)
+        else:
+            Y_hat = net.predict_samples(X_val, expand=expand, **capped)
         logs.update(net.loss_function.validation_logs(Y_hat, Y_val, rmse_scale))
         if len(validation) > 2:
             weights = validation[2]
@@ -634,6 +644,7 @@ class _Loop:
             val,
             self.config.rmse_scale,
             self.batches.expand,
+            self.config.validation_threads,
         )
         history.record(logs, optimizer.learning_rate, time.perf_counter() - tick)
         _show(bar, logs)

@@ -262,7 +262,8 @@ def fit_side_by_side(
     NumPy and BLAS release the GIL, so the threads use that many cores. Each
     member has its own network, optimizer, random streams and buffers and reads
     the training arrays only, so it ends with the bits a sequential fit on one
-    BLAS thread gives it (see ``n_jobs``). One progress bar counts all members'
+    BLAS thread gives it (see ``n_jobs``); each predicts its validation split on its own
+    thread too (one batch's buffers a member). One progress bar counts all members'
     epochs; Ctrl-C stops every running member after its batch (members not
     started are dropped).
     """
@@ -288,7 +289,9 @@ def fit_side_by_side(
             if stop.requested:
                 return None  # interrupted before it began: dropped
             started[k] = True
-            config = replace(configs[k], progress=False, handle_interrupts=False)
+            config = replace(
+                configs[k], progress=False, handle_interrupts=False, validation_threads=1
+            )
             before = members[k].history.n_epochs
             history = fit_member(k, config, stop, extra_callbacks=(count_epoch,))
             with lock:  # a member that stopped early: its epochs not run are done too
