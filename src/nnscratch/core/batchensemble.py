@@ -166,6 +166,34 @@ class _Buffers:
         self.G = np.empty((sizes[1], k, sizes[0]), dtype)  # dP · Xᵀ of the first layer
 
 
+class _PredictionBuffers:
+    """One thread's buffers for predicting batches of up to ``m`` samples with ``net``:
+    ``P`` and ``U``, each the widest layer's ``(n[l], K, m)`` block, and ``zeros``, a read-only
+    block of zeros (the activations' ``zeros``) that every thread of a call may share.
+    :meth:`block` views the front of one as a layer's ``(n, K, size)`` for a batch of
+    ``size <= m`` samples."""
+
+    def __init__(self, net: BatchEnsembleNetwork, m: int, zeros: np.ndarray | None = None) -> None:
+        self.k, self.size = net.k, self.width(net) * m
+        self.P = np.empty(self.size, dtype=net.dtype)
+        self.U = np.empty(self.size, dtype=net.dtype)
+        self.zeros = zeros if zeros is not None else self.zeros_for(net, m)
+
+    @staticmethod
+    def width(net: BatchEnsembleNetwork) -> int:
+        return max(net.layer_sizes[1:]) * net.k
+
+    @classmethod
+    def zeros_for(cls, net: BatchEnsembleNetwork, m: int) -> np.ndarray:
+        zeros = np.zeros(cls.width(net) * m, dtype=net.dtype)
+        zeros.flags.writeable = False
+        return zeros
+
+    def block(self, buffer: np.ndarray, n: int, size: int) -> np.ndarray:
+        """The first ``n·K·size`` numbers of ``buffer`` as an ``(n, K, size)`` array."""
+        return buffer[: n * self.k * size].reshape(n, self.k, size)
+
+
 def _flat2(a: np.ndarray) -> np.ndarray:
     """A ``(n, K, m)`` block as the ``(n, K·m)`` matrix it is in memory."""
     return a.reshape(a.shape[0], -1)
@@ -252,6 +280,11 @@ class BatchEnsembleNetwork:
             buffers = _Buffers(self.layer_sizes, self.k, m, self.dtype)
             self._buffers[m] = buffers
         return buffers
+
+    def drop_training_buffers(self) -> None:
+        """Let go of the training buffers of every batch size but the last batch's (which
+        :meth:`layer_views` reads): a fit's end; training makes them again as it needs."""
+        self._buffers = {m: b for m, b in self._buffers.items() if b is self._last}
 
     def blas_threads_for(self, m: int) -> contextlib.AbstractContextManager[object]:
         """BLAS on one thread where a batch's largest product is small (as ``Network``)."""
@@ -389,23 +422,36 @@ class BatchEnsembleNetwork:
 
     # ------------------------------------------------------------------ prediction
 
-    def _forward_members(self, X: np.ndarray, V: np.ndarray | None = None) -> np.ndarray:
-        """``(n[L], K, m)`` for a batch, in arrays of this call only; ``V`` is
-        :meth:`_first_layer_weights`, made here unless a caller with many batches made it."""
-        p, L = self.params, len(self.params.W)
+    def _forward_members(
+        self,
+        X: np.ndarray,
+        V: np.ndarray | None = None,
+        buffers: _PredictionBuffers | None = None,
+    ) -> np.ndarray:
+        """``(n[L], K, m)`` for a batch, a view into ``buffers`` (a caller's for many
+        batches, else this call's own); ``V`` is :meth:`_first_layer_weights`, made here
+        unless a caller with many batches made it. Each layer's product ``P`` and then its
+        activations live in ``buffers.P``, the next layer's ``U = r ⊙ A`` and the
+        activation's scratch in ``buffers.U``: two blocks of the widest layer, whatever
+        the depth, and the same products as new arrays for each (the same bits)."""
+        p, L, m = self.params, len(self.params.W), X.shape[1]
         V = self._first_layer_weights() if V is None else V
+        buffers = buffers if buffers is not None else _PredictionBuffers(self, m)
         A = X
         for l in range(1, L + 1):
+            n = self.layer_sizes[l]
+            Z = buffers.block(buffers.P, n, m)
             if l == 1:
-                P = V.reshape(-1, V.shape[2]) @ A
+                np.matmul(V.reshape(-1, V.shape[2]), A, out=Z.reshape(-1, m))
             else:
-                P = p.W[l - 1] @ _flat2(A * p.R[l - 1][:, :, None])
-            Z = P.reshape(-1, self.k, X.shape[1])
+                U = buffers.block(buffers.U, self.layer_sizes[l - 1], m)
+                np.multiply(A, p.R[l - 1][:, :, None], out=U)
+                np.matmul(p.W[l - 1], _flat2(U), out=_flat2(Z))
             Z *= p.S[l - 1][:, :, None]
             Z += p.B[l - 1][:, :, None]
             g = self.output if l == L else self.hidden
-            flat = _flat2(Z)
-            g.predict_inplace(flat, np.empty_like(flat), np.zeros_like(flat))
+            scratch, zeros = buffers.block(buffers.U, n, m), buffers.block(buffers.zeros, n, m)
+            g.predict_inplace(_flat2(Z), _flat2(scratch), _flat2(zeros))
             A = Z
         return A
 
@@ -472,10 +518,14 @@ class BatchEnsembleNetwork:
         V = self._prediction_weights()  # once for every batch
         starts = list(range(0, m, batch_size))
 
+        zeros = _PredictionBuffers.zeros_for(self, min(batch_size, m))  # read only: shared
+
         def run(share: list[int]) -> None:
+            buffers = _PredictionBuffers(self, min(batch_size, m), zeros)  # this thread's
             for start in share:
                 stop = min(start + batch_size, m)
-                out[:, start:stop] = self._forward_members(batch(start, stop), V).mean(axis=1)
+                members = self._forward_members(batch(start, stop), V, buffers)
+                out[:, start:stop] = members.mean(axis=1)
 
         threads = n_threads or min(os.cpu_count() or 1, 4)
         with one_blas_thread():
