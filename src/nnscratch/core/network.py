@@ -444,6 +444,11 @@ class Network:
             self._caches[m] = cache
         return cache
 
+    def drop_training_buffers(self) -> None:
+        """Let go of the training buffers of every batch size but the last batch's (which
+        :meth:`layer_views` reads): a fit's end; training makes them again as it needs."""
+        self._caches = {m: c for m, c in self._caches.items() if c is self._last}
+
     def blas_threads_for(self, m: int) -> contextlib.AbstractContextManager[object]:
         """A ``with`` context for products on batches of ``m``: BLAS held to one
         thread where its threads do not pay (see :data:`ONE_BLAS_THREAD_BELOW`)."""

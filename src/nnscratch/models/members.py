@@ -201,13 +201,17 @@ def train_members(
             expand=expand,
         )
 
-    if jobs == 1:
-        for k in range(len(members)):
-            if fit_member(k, configs[k]).interrupted:
-                del members[k + 1 :]  # those not started are dropped, whole
-                break
-    else:
-        fit_side_by_side(members, fit_member, configs, jobs)
+    try:
+        if jobs == 1:
+            for k in range(len(members)):
+                if fit_member(k, configs[k]).interrupted:
+                    del members[k + 1 :]  # those not started are dropped, whole
+                    break
+        else:
+            fit_side_by_side(members, fit_member, configs, jobs)
+    finally:  # a fitted model holds its weights, not a batch size's buffers a layer
+        for member in members:
+            member.network.drop_training_buffers()
 
 
 def network_validation(
