@@ -25,8 +25,11 @@ are unlinked as they are made: whatever happens, nothing is left behind.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -93,6 +96,30 @@ def resident_memory() -> int:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def release_freed_memory() -> None:
+    """Collect garbage and hand the memory already freed back to the system: glibc's
+    ``malloc_trim`` (freed chunks in its heaps stay resident until then: a first pass's
+    frames and text leave tens of MB there), and pyarrow's pool where Parquet was read.
+    Nothing changes but the process's resident memory; where neither exists, a no-op."""
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is not None:
+        pyarrow.default_memory_pool().release_unused()
+
+
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None (another C library, or none to be loaded)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from nnscratch.data.training_table import (
     format_size,
     prepare_cleaned,
     read_cleaned,
+    release_freed_memory,
     resident_memory,
 )
 from nnscratch.errors import DataError
@@ -254,6 +255,7 @@ class TableTask(Task):
             tracks = rows.tracks
             if not tracks.features:
                 raise DataError(f"{tracks.source}: none of the recipe's features is in this file")
+            release_freed_memory()  # the chunks' frames and text: before the peak is told
             plan = TablePlan.make(rows, recipe, budget)
             data = self.prepare_rows(rows, recipe, seed, plan)
             leaks = find_leaks(data, self.keep_inputs, seed)
@@ -265,6 +267,7 @@ class TableTask(Task):
                 data = self.prepare_rows(rows, recipe, seed, plan)
         finally:
             rows.close()
+        release_freed_memory()  # what splitting and scaling made and dropped
         lines += [*tracks.format_note(), str(data.report), *tracks.notes()]
         lines += [f"  {leak.line(tracks.target_name or '')}" for leak in leaks]
         lines += [

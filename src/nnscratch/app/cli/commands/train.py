@@ -30,7 +30,7 @@ from nnscratch.app.runs import default_run_dir, run_record, write_run
 from nnscratch.app.serve.server import require_serve_extra
 from nnscratch.core.telemetry import DEFAULT_EVERY, Telemetry
 from nnscratch.core.training import History
-from nnscratch.data.training_table import MemoryBudget
+from nnscratch.data.training_table import MemoryBudget, release_freed_memory
 from nnscratch.errors import DataError
 from nnscratch.tasks.plots import layers_figure
 from nnscratch.tasks.table import TableTask
@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     fit_started = time.perf_counter()
     model, telemetry = fit_watched(args, task, data, recipe)
     fit_seconds = time.perf_counter() - fit_started
+    release_freed_memory()  # training's buffers, before the baselines fit
     history = model.history
     say(trained_line(history, model.n_members, fit_seconds))
     results = task.results(model, data, args.seed)
