@@ -98,13 +98,33 @@ def resident_memory() -> int:
         return 0
 
 
+#: glibc's ``mallopt`` parameters (``malloc.h``).
+_M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8
+#: Allocations from this size up are mapped on their own, and unmapped when freed.
+MMAP_THRESHOLD = 2**20
+
+
+def retain_less_freed_memory() -> None:
+    """Have glibc's allocator keep less freed memory resident, for the rest of the process:
+    blocks of :data:`MMAP_THRESHOLD` and up mapped on their own and handed back when freed
+    (by default glibc raises that threshold to the largest block freed so far, up to 32 MB,
+    and keeps such blocks in its heaps once freed), and one heap for every thread (by
+    default up to eight a core, each keeping the blocks its threads freed). A setting of
+    the whole process, for a command that owns it (``nnscratch train``); where the C library
+    is not glibc, a no-op."""
+    mallopt = _glibc("mallopt")
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        mallopt(_M_ARENA_MAX, 1)
+
+
 def release_freed_memory() -> None:
     """Collect garbage and hand the memory already freed back to the system: glibc's
     ``malloc_trim`` (freed chunks in its heaps stay resident until then: a first pass's
     frames and text leave tens of MB there), and pyarrow's pool where Parquet was read.
     Nothing changes but the process's resident memory; where neither exists, a no-op."""
     gc.collect()
-    trim = _malloc_trim()
+    trim = _glibc("malloc_trim")
     if trim is not None:
         trim(0)
     pyarrow = sys.modules.get("pyarrow")
@@ -112,12 +132,13 @@ def release_freed_memory() -> None:
         pyarrow.default_memory_pool().release_unused()
 
 
-def _malloc_trim() -> Any:
-    """glibc's ``malloc_trim``, or None (another C library, or none to be loaded)."""
+def _glibc(name: str) -> Any:
+    """glibc's function ``name`` (``malloc_trim``, ``mallopt``), or None (another C library,
+    or none to be loaded)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return ctypes.CDLL(None).malloc_trim
+        return getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
         return None
 

@@ -30,7 +30,11 @@ from nnscratch.app.runs import default_run_dir, run_record, write_run
 from nnscratch.app.serve.server import require_serve_extra
 from nnscratch.core.telemetry import DEFAULT_EVERY, Telemetry
 from nnscratch.core.training import History
-from nnscratch.data.training_table import MemoryBudget, release_freed_memory
+from nnscratch.data.training_table import (
+    MemoryBudget,
+    release_freed_memory,
+    retain_less_freed_memory,
+)
 from nnscratch.errors import DataError
 from nnscratch.tasks.plots import layers_figure
 from nnscratch.tasks.table import TableTask
@@ -126,6 +130,7 @@ def fit_watched(args: argparse.Namespace, task: Any, data: Any, recipe: Any) -> 
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    retain_less_freed_memory()  # this command owns its process: freed blocks go back
     task, source = task_from_args(args)
     recipe = recipe_from_args(args, task)
     out = Path(args.out) if args.out else default_run_dir()
