@@ -328,12 +328,15 @@ def prepare_cleaned(
     tracks, features = rows.tracks, list(rows.tracks.features)
     target = str(tracks.target)
     rng = np.random.default_rng(seed)
-    kept = np.arange(rows.n)
+    kept = None  # every row: the positions of a split are its own indices, not copied
     if max_rows is not None and rows.n > max_rows:
         kept = np.sort(rng.choice(rows.n, size=max_rows, replace=False))
-    train, val, test = split_indices(len(kept), test_size, val_size, rng, rows.report.source)
+    n = rows.n if kept is None else len(kept)
+    train, val, test = split_indices(n, test_size, val_size, rng, rows.report.source)
+    splits = {"train": train, "val": val, "test": test}
+    positions = {name: split if kept is None else kept[split] for name, split in splits.items()}
     categoricals = list(tracks.categoricals)
-    fitted = _fit_on_training(rows, kept[train], features, target, categoricals)
+    fitted = _fit_on_training(rows, positions["train"], features, target, categoricals)
     x_scaler = _scaler(fitted.low[: len(features)], fitted.high[: len(features)])
     y_scaler = None if labels else _scaler(fitted.low[-1:], fitted.high[-1:])
     label_values = _label_values(rows.values[target]) if labels else None
@@ -343,13 +346,11 @@ def prepare_cleaned(
         if c not in identifiers:
             categories.append(CategoryEncoding(c).fit_counts(rows.values[c], fitted.counts[c]))
     pre = Preprocessing(features, target, x_scaler, y_scaler, categories=categories)
-    splits = {"train": train, "val": val, "test": test}
-    positions = {name: kept[split] for name, split in splits.items()}
     scaled = _Splits(pre, positions, dtype, label_values, out_of_core, folder)
     for start, block in rows.blocks():
         scaled.add(rows, start, block)
     if labels:
-        y_all = np.empty(len(kept), dtype=scaled.y["train"].dtype)
+        y_all = np.empty(n, dtype=scaled.y["train"].dtype)
         for name, split in splits.items():
             y_all[split] = scaled.y[name]
         others = {"validation": val, "test": test}
