@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from nnscratch.data.features import DEFAULT_FEATURES
 from nnscratch.data.preprocessing import PreparedData
 from nnscratch.data.schemas import TARGET
+from nnscratch.data.training_table import release_freed_memory
 from nnscratch.errors import DataError
 from nnscratch.models.metrics import (
     REGRESSION_METRICS,
@@ -26,6 +26,9 @@ from nnscratch.tasks.baselines import BASELINE_ROWS, regression_baselines
 from nnscratch.tasks.importance import Scorer
 from nnscratch.tasks.plots import loss_curve_figure, pred_vs_actual_figure, residuals_figure
 from nnscratch.tasks.table import TableData, TableTask
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class TableRegression(TableTask):
@@ -74,6 +77,7 @@ class TableRegression(TableTask):
         seed_columns = None
         if features != list(DEFAULT_FEATURES) and set(DEFAULT_FEATURES) <= set(features):
             seed_columns = [features.index(f) for f in DEFAULT_FEATURES]
+        release_freed_memory()  # what predicting freed, before the baselines' fits
         rows |= regression_baselines(prepared, seed=seed, seed_feature_columns=seed_columns)
         title = f"results in {prepared.target_name or prepared.target} points ({data.source})"
         results = Results(title, REGRESSION_METRICS, rows)
