@@ -22,9 +22,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from nnscratch import __version__
 from nnscratch.core.training import History
@@ -34,6 +32,9 @@ from nnscratch.models.fitted import FittedModel
 from nnscratch.models.metrics import Results
 from nnscratch.tasks.base import Task, TaskData
 from nnscratch.tasks.plots import save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def resolve_data(arg: str | None) -> str | None:

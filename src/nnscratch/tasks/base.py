@@ -25,13 +25,15 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from nnscratch.models.metrics import Metric, Results
 from nnscratch.models.recipes import Recipe
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Where a task says what it does (``nnscratch train`` passes its printer).
 Say = Callable[[str], None]

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import confusion_matrix
 
@@ -28,6 +27,9 @@ from nnscratch.tasks.baselines import categorical_codes, classification_baseline
 from nnscratch.tasks.importance import Scorer
 from nnscratch.tasks.plots import accuracy_curve_figure, confusion_matrix_figure
 from nnscratch.tasks.table import TableData, TableTask
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class TableClassification(TableTask):

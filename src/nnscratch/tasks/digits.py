@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from nnscratch.core.network import to_network_layout
 from nnscratch.data.augment import AUGMENTATIONS
@@ -37,6 +36,9 @@ from nnscratch.tasks.base import (
 from nnscratch.tasks.baselines import classification_baselines
 from nnscratch.tasks.classification import classification_figures
 from nnscratch.tasks.plots import misclassified_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Training images held out for validation (early stopping, curves): MNIST's usual 5,000.
 VALIDATION_IMAGES = 5000

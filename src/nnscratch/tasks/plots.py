@@ -9,22 +9,40 @@ import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.figure import Figure
 
 from nnscratch.files import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def pyplot() -> Any:
+    """matplotlib's ``pyplot`` on the off-screen Agg backend, imported on the first figure:
+    it takes about 25 MB that training, which draws nothing, need not hold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def new_figure(figsize: tuple[float, float]) -> Figure:
+    """A matplotlib ``Figure`` of ``figsize`` inches, outside pyplot (matplotlib imported on
+    the first one)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 110) -> Path:
     """Render ``fig`` to PNG bytes in memory, then write them atomically."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    pyplot().close(fig)
     return atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -35,7 +53,7 @@ def loss_curve_figure(
     title: str = "Training and validation loss",
 ) -> Figure:
     """Per-epoch training (and validation) loss on a log scale, best epoch marked."""
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = pyplot().subplots(figsize=(7, 4.2))
     epochs = np.arange(1, len(train_loss) + 1)
     ax.plot(epochs, train_loss, label="training loss (MSE + L2)", lw=1.6)
     if len(val_loss):
@@ -55,7 +73,7 @@ def loss_curve_figure(
 
 def pred_vs_actual_figure(y_true: np.ndarray, y_pred: np.ndarray, title: str) -> Figure:
     """Predicted against actual popularity, with the identity line."""
-    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    fig, ax = pyplot().subplots(figsize=(5.5, 5.5))
     ax.scatter(y_true, y_pred, s=5, alpha=0.25, edgecolors="none", label="test tracks")
     low = float(min(np.min(y_true), np.min(y_pred), 0))
     high = float(max(np.max(y_true), np.max(y_pred), 1))
@@ -73,7 +91,7 @@ def pred_vs_actual_figure(y_true: np.ndarray, y_pred: np.ndarray, title: str) ->
 def residuals_figure(y_true: np.ndarray, y_pred: np.ndarray, title: str) -> Figure:
     """Residuals against prediction, and their histogram."""
     residuals = np.asarray(y_true) - np.asarray(y_pred)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig, (left, right) = pyplot().subplots(1, 2, figsize=(10, 4.2))
     left.scatter(y_pred, residuals, s=5, alpha=0.25, edgecolors="none")
     left.axhline(0, color="black", lw=1)
     left.set_xlabel("predicted popularity")
@@ -96,7 +114,7 @@ def accuracy_curve_figure(
     best_epoch: int | None,
 ) -> Figure:
     """Training and validation log-loss (log scale) beside validation accuracy, per epoch."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (left, right) = pyplot().subplots(1, 2, figsize=(11, 4))
     epochs = np.arange(1, len(train_loss) + 1)
     left.plot(epochs, train_loss, label="training")
     if len(val_loss):
@@ -117,7 +135,7 @@ def accuracy_curve_figure(
 
 def confusion_matrix_figure(matrix: np.ndarray, labels: Sequence[str], title: str) -> Figure:
     """Counts of true (rows) against predicted (columns) classes, with each cell written in."""
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    fig, ax = pyplot().subplots(figsize=(6.5, 5.5))
     shown = ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
@@ -139,7 +157,7 @@ def misclassified_figure(
     n = min(len(images), 36)
     columns = 9
     rows = max(1, -(-n // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.2, rows * 1.45 + 0.5))
+    fig, axes = pyplot().subplots(rows, columns, figsize=(columns * 1.2, rows * 1.45 + 0.5))
     for k, ax in enumerate(np.atleast_1d(axes).ravel()):
         ax.axis("off")
         if k < n:
@@ -167,7 +185,7 @@ def search_figure(
     ``ended`` are seconds since the search began, ``values`` NaN unless complete,
     ``states`` "complete", "pruned" or "failed".
     """
-    fig, (ax, right) = plt.subplots(1, 2, figsize=(11, 4.2), width_ratios=(3, 2))
+    fig, (ax, right) = pyplot().subplots(1, 2, figsize=(11, 4.2), width_ratios=(3, 2))
     minutes = np.asarray(ended, dtype=np.float64) / 60
     scores = np.asarray(values, dtype=np.float64)
     complete = np.array([s == "complete" for s in states], dtype=bool) & np.isfinite(scores)
@@ -219,7 +237,7 @@ def importance_figure(
     """Permutation importance: one bar per input (most important at the top), its spread
     over the shuffles as an error bar; at most the top 25."""
     names, means, stds = list(names)[:25], np.asarray(means)[:25], np.asarray(stds)[:25]
-    fig, ax = plt.subplots(figsize=(7.5, 0.3 * len(names) + 1.6))
+    fig, ax = pyplot().subplots(figsize=(7.5, 0.3 * len(names) + 1.6))
     positions = np.arange(len(names))[::-1]
     colors = ["tab:blue" if m >= 0 else "tab:gray" for m in means]
     ax.barh(positions, means, xerr=stds, color=colors, capsize=2)
@@ -252,7 +270,7 @@ def layers_figure(
     first = min((r["member"] for r in records if r["member"] is not None), default=None)
     mine = [r for r in records if r["k"] is None and r["member"] == first]
     layers = sorted({r["layer"] for r in mine})
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True)
+    fig, axes = pyplot().subplots(2, 3, figsize=(13, 7), sharex=True)
     for ax, (key, label, log) in zip(axes.ravel(), LAYER_PANELS, strict=True):
         for l in layers:
             rows = [r for r in mine if r["layer"] == l and r[key] is not None]

@@ -12,10 +12,9 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from nnscratch.core.network import to_network_layout
 from nnscratch.data.features import DEFAULT_FEATURES
@@ -46,6 +45,9 @@ from nnscratch.tasks.importance import (
     to_record,
 )
 from nnscratch.tasks.plots import importance_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Rows of the built-in synthetic sample used when no data is given.
 SYNTHETIC_ROWS = 5000

@@ -11,15 +11,18 @@ the cost properly), and draws a grid of the same digits under each augmentation.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from nnscratch.app.lab.training import Lab, Run, fit
 from nnscratch.core.optimizers import Adam
 from nnscratch.data.augment import AUGMENTATIONS, augmentation
 from nnscratch.errors import DataError
+from nnscratch.tasks.plots import new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: The network the experiment trains: wide enough to learn from distorted digits.
 WIDE = (512, 256)
@@ -87,7 +90,7 @@ def augmented_grid(lab: Lab, shape: tuple[int, int]) -> dict[str, np.ndarray]:
 def plot_augmentation(name: str, result: dict[str, Any], source: str) -> Figure:
     """Validation accuracy per epoch, training loss, and the grid of augmented digits."""
     runs: list[Run] = result["runs"]
-    fig = Figure(figsize=(18, 5.6))
+    fig = new_figure((18, 5.6))
     acc, loss, pictures = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.4]})
     for run in runs:
         epochs = np.arange(1, run.history.n_epochs + 1)

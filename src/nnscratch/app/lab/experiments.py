@@ -34,9 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from nnscratch.app.lab import augmentation
 from nnscratch.app.lab.figures import (
@@ -61,6 +59,9 @@ from nnscratch.registry import Registry
 from nnscratch.tasks.base import Task
 from nnscratch.tasks.plots import save_figure
 from nnscratch.tasks.registry import task_for_data
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from nnscratch.app.lab.training import Run
+from nnscratch.tasks.plots import new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _log_panel(panel: Any, xlabel: str, ylabel: str, title: str) -> None:
@@ -37,7 +40,7 @@ def _finish(fig: Figure, result: dict[str, Any], source: str) -> Figure:
 
 
 def plot_loss_only(name: str, result: dict[str, Any], source: str) -> Figure:
-    fig = Figure(figsize=(7, 4.5))
+    fig = new_figure((7, 4.5))
     ax = fig.subplots()
     _loss_panel(ax, name, result["runs"])
     return _finish(fig, result, source)
@@ -45,7 +48,7 @@ def plot_loss_only(name: str, result: dict[str, Any], source: str) -> Figure:
 
 def plot_init(name: str, result: dict[str, Any], source: str) -> Figure:
     """Loss curves, and per-layer RMS of activations and weight gradients at step 0."""
-    fig = Figure(figsize=(16, 4.5))
+    fig = new_figure((16, 4.5))
     (ax, bars, grads) = fig.subplots(1, 3)
     width = 0.25
     layers = np.arange(1, len(next(iter(result["signal"].values()))[0]) + 1)
@@ -70,7 +73,7 @@ def _plot_with_right_panel(
     labels: tuple[str, str, str],
 ) -> Figure:
     """Loss curves on the left; on the right, ``draw(panel, run)`` for every run."""
-    fig = Figure(figsize=(12, 4.5))
+    fig = new_figure((12, 4.5))
     (ax, right) = fig.subplots(1, 2)
     _loss_panel(ax, name, result["runs"])
     for run in result["runs"]:
@@ -83,7 +86,7 @@ def plot_activation(name: str, result: dict[str, Any], source: str) -> Figure:
     """Loss curves, and each layer's gradient norm over training, one panel per activation:
     the vanishing gradient shows as the first layers' curves falling below the last's."""
     runs = result["runs"]
-    fig = Figure(figsize=(16, 4.5))
+    fig = new_figure((16, 4.5))
     axes = fig.subplots(1, 1 + len(runs))
     _loss_panel(axes[0], name, runs)
     for ax, run in zip(axes[1:], runs, strict=True):
@@ -109,7 +112,7 @@ def plot_batch(name: str, result: dict[str, Any], source: str) -> Figure:
 
 def plot_l2(name: str, result: dict[str, Any], source: str) -> Figure:
     """Loss curves, with the test − train RMSE gap per λ as an inset."""
-    fig = Figure(figsize=(7, 4.5))
+    fig = new_figure((7, 4.5))
     ax = fig.subplots()
     _loss_panel(ax, name, result["runs"])
     inset = ax.inset_axes((0.55, 0.45, 0.4, 0.4))

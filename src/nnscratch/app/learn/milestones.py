@@ -42,10 +42,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from nnscratch.app.learn.network import learner_functions
@@ -61,7 +60,10 @@ from nnscratch.data.preprocessing import prepare
 from nnscratch.data.synthetic import SYNTHETIC_LABEL, make_tracks
 from nnscratch.data.tracks import load_tracks, tracks_from_frame
 from nnscratch.files import atomic_write_text
-from nnscratch.tasks.plots import save_figure
+from nnscratch.tasks.plots import new_figure, save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Rows of the built-in synthetic sample (as ``nnscratch train`` uses it).
 SYNTHETIC_ROWS = 5000
@@ -384,7 +386,7 @@ def write(out: Path, milestone: Milestone, workspace: Path) -> None:
 def loss_figure(milestone: Milestone) -> Figure:
     """Both runs' training losses, and their relative difference epoch by epoch (epochs
     where the two agree to the bit are counted, not drawn: a log scale has no 0)."""
-    figure = Figure(figsize=(9, 3.6))
+    figure = new_figure((9, 3.6))
     left, right = figure.subplots(1, 2)
     epochs = np.arange(1, len(milestone.engine.losses) + 1)
     left.semilogy(epochs, milestone.engine.losses, label="the engine", linewidth=4, alpha=0.45)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from nnscratch.app.tune.search import SearchResult
 from nnscratch.app.tune.trials import COMPLETE, TrialOutcome
 from nnscratch.tasks.plots import search_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _shown(value: float, metric: str) -> str:
