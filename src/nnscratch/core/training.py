@@ -343,7 +343,7 @@ class _Batches:
         self.rows, self.X, self.Y = rows, X, Y
         self.X_epoch = np.empty_like(X) if self.shuffle and not self.by_rows else X
         self.Y_epoch = np.empty_like(Y) if self.shuffle else Y
-        self.order = np.arange(n)
+        self.order = np.arange(n, dtype=_index_dtype(n))
         self.weights = self.weights_epoch = None
         self.total_weight = float(n)
         if weights is not None:
@@ -357,7 +357,11 @@ class _Batches:
         """Draw this epoch's order; shuffle ``Y`` (and ``X``'s columns) into it."""
         if not self.shuffle:
             return
-        self.order = self.rng.permutation(self.n)
+        # rng.permutation(n)'s draws and order, in int32 where n allows (half the memory),
+        # the last epoch's let go first
+        self.order = None  # type: ignore[assignment]
+        self.order = np.arange(self.n, dtype=_index_dtype(self.n))
+        self.rng.shuffle(self.order)
         # mode="wrap" skips bounds checks (the order is a permutation): 2x faster
         if not self.by_rows:
             np.take(self.X, self.order, axis=1, out=self.X_epoch, mode="wrap")
@@ -385,6 +389,11 @@ class _Batches:
                 yield inputs, self.Y_epoch[:, start:stop], w, stop
             else:
                 yield self.X_epoch[:, start:stop], self.Y_epoch[:, start:stop], w, stop
+
+
+def _index_dtype(n: int) -> np.dtype:
+    """The smallest of int32 and int64 that holds the positions of ``n`` rows."""
+    return np.dtype(np.int32 if n <= np.iinfo(np.int32).max else np.int64)
 
 
 def _validation_arrays(
