@@ -175,6 +175,26 @@ def test_the_guard_on_classes_a_copy_and_a_995_percent_copy() -> None:
     assert find_leaks(prepared, keep=("mode", "key")) == []
 
 
+def test_the_guard_scores_a_large_split_on_a_seeded_sample(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above ``MAX_ROWS`` training rows each input is scored on a seeded sample of that
+    many: the same leaks found, the same scores for the same seed, another seed another
+    sample."""
+    from nnscratch.data import leakage
+
+    read = TracksFile.from_frame(leaky_tracks(4000))
+    prepared = prepare(read.frame, read.features)
+    whole = find_leaks(prepared)
+    monkeypatch.setattr(leakage, "MAX_ROWS", 1_500)
+    sampled = find_leaks(prepared)
+    assert {leak.column for leak in sampled} == {leak.column for leak in whole}
+    assert {leak.column for leak in sampled} == {"valence", "energy"}
+    assert [leak.score for leak in sampled] != [leak.score for leak in whole]
+    assert find_leaks(prepared) == sampled
+    assert find_leaks(prepared, seed=1) != sampled
+
+
 def test_identifier_like_columns_never_become_categories(tmp_path: Path) -> None:
     frame = spotify_tracks(300, seed=1)
     frame["track_genre"] = [f"genre {i}" for i in range(len(frame))]
