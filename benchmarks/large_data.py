@@ -216,30 +216,46 @@ def end_to_end_section(
     return result
 
 
+#: Runs ``argv[2:]`` and writes its peak RSS (KB, from ``wait4``) to ``argv[1]``. A process
+#: started straight from this one would report at least this process's own resident memory
+#: (Linux keeps a process's peak across ``exec``, and a fork's copy counts the parent's
+#: pages: writing the 600k-row CSV left this process at 805 MB, and every child "peaked"
+#: there); this small launcher's child starts from the launcher's 13 MB instead.
+PEAK_RSS_LAUNCHER = """\
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as fh:
+    fh.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def timed_train(
     source: Path, out: Path, checkout: str | None, extra: list[str] | None = None
 ) -> dict[str, Any]:
     """``nnscratch train`` with defaults (and ``extra`` arguments) in a child process: wall
-    seconds, peak RSS (the child's own, from ``wait4``), its timing lines and the network's
-    test RMSE."""
+    seconds, peak RSS (the command's own: see :data:`PEAK_RSS_LAUNCHER`), its timing lines
+    and the network's test RMSE."""
     env = os.environ.copy()
     if checkout is not None:
         env["PYTHONPATH"] = str(Path(checkout) / "src")
     command = [sys.executable, "-m", "nnscratch", "train", "--data", str(source)]
     command += ["--out", str(out), *(extra or [])]
     logs = out.parent / f"{out.name}.stdout", out.parent / f"{out.name}.stderr"
+    peak = out.parent / f"{out.name}.maxrss"
+    launcher = [sys.executable, "-S", "-c", PEAK_RSS_LAUNCHER, str(peak)]
     with logs[0].open("w") as stdout, logs[1].open("w") as stderr:
         start = time.perf_counter()
-        child = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env)
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
+        code = subprocess.run([*launcher, *command], stdout=stdout, stderr=stderr, env=env)
         wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
+    if code.returncode != 0:
         raise SystemExit(f"nnscratch train failed:\n{logs[1].read_text()}")
     lines = [line for line in logs[0].read_text().splitlines() if line.strip()]
     network = next((line for line in lines if line.startswith("nnscratch MLP")), "")
     return {
         "wall_seconds": wall,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "peak_rss_mb": int(peak.read_text()) / 1024,
         "test_rmse": float(network.split()[-3]) if network else None,
         "timing_lines": [line for line in lines if line.lstrip().startswith(TIMING_LINES)],
     }
