@@ -312,3 +312,25 @@ def test_a_fourth_task_trains_evaluates_and_predicts_through_the_command_line(
     assert (
         main(["train", "--data", str(copy), "--task", "parity", "--out", str(out2), "--quiet"]) == 0
     )
+
+
+def test_scatter_plots_draw_a_seeded_sample_of_a_large_test_split(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above ``SCATTER_POINTS`` tracks the scatter plots draw a sorted seeded sample of that
+    many (the figure's memory does not grow with the split); the histogram has them all."""
+    from nnscratch.tasks import plots
+
+    assert plots.scatter_sample(plots.SCATTER_POINTS) == slice(None)
+    monkeypatch.setattr(plots, "SCATTER_POINTS", 100)
+    shown = plots.scatter_sample(1_000)
+    assert len(np.unique(shown)) == 100 and np.all(np.diff(shown) > 0)
+    np.testing.assert_array_equal(shown, plots.scatter_sample(1_000))
+    y_true = np.linspace(0, 100, 1_000)
+    figure = plots.pred_vs_actual_figure(y_true, y_true + 1, "t")
+    points = figure.axes[0].collections[0].get_offsets()
+    np.testing.assert_array_equal(points[:, 0], y_true[shown])
+    assert figure.axes[0].get_legend().get_texts()[0].get_text() == "test tracks (100 of 1,000)"
+    residuals = plots.residuals_figure(y_true, y_true + 1, "t")
+    assert len(residuals.axes[0].collections[0].get_offsets()) == 100
+    assert sum(patch.get_height() for patch in residuals.axes[1].patches) == 1_000
