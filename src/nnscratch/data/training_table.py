@@ -109,17 +109,13 @@ def retain_less_freed_memory() -> None:
     blocks of :data:`MMAP_THRESHOLD` and up mapped on their own and handed back when freed
     (by default glibc raises that threshold to the largest block freed so far, up to 32 MB,
     and keeps such blocks in its heaps once freed), and one heap for every thread (by
-    default up to eight a core, each keeping the blocks its threads freed), and pyarrow's
-    allocations made by malloc rather than its own pool. A setting of
+    default up to eight a core, each keeping the blocks its threads freed). A setting of
     the whole process, for a command that owns it (``nnscratch train``); where the C library
     is not glibc, a no-op."""
     mallopt = _glibc("mallopt")
     if mallopt is not None:
         mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
         mallopt(_M_ARENA_MAX, 1)
-        pyarrow = sys.modules.get("pyarrow")  # imported by pandas where installed
-        if pyarrow is not None:  # its own pool (mimalloc) keeps freed blocks too: malloc's
-            pyarrow.set_memory_pool(pyarrow.system_memory_pool())
 
 
 def release_freed_memory() -> None:
