@@ -95,11 +95,12 @@ class TablePlan:
     budget: MemoryBudget
 
     #: Bytes training takes per training row and network beside the rows: the epoch's
-    #: shuffled order (int64) and the shuffled targets (float32), with room to spare.
-    PER_ROW_AND_NETWORK = 16
-    #: Bytes of everything else: networks, batches, prediction blocks, the baselines'
-    #: sample, the figures.
-    FIXED = 96 * 2**20
+    #: shuffled order (int32) and the shuffled targets (float32), with room to spare.
+    PER_ROW_AND_NETWORK = 12
+    #: Bytes of everything else, of which the baselines' fits (gradient boosting on a
+    #: sample of 200,000 rows, in float64) are the most: networks, batches, prediction
+    #: blocks, the figures.
+    FIXED = 128 * 2**20
 
     @classmethod
     def make(cls, rows: CleanedRows, recipe: Recipe, budget: MemoryBudget) -> TablePlan:
