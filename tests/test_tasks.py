@@ -334,3 +334,26 @@ def test_scatter_plots_draw_a_seeded_sample_of_a_large_test_split(
     residuals = plots.residuals_figure(y_true, y_true + 1, "t")
     assert len(residuals.axes[0].collections[0].get_offsets()) == 100
     assert sum(patch.get_height() for patch in residuals.axes[1].patches) == 1_000
+
+
+def test_the_gradient_boosting_baselines_run_on_one_openmp_thread() -> None:
+    """Both gradient-boosting baselines fit and predict with OpenMP held to one thread, and
+    the process's setting is back afterwards."""
+    import threadpoolctl
+
+    from nnscratch.tasks.baselines import on_one_openmp_thread, regression_baselines
+    from nnscratch.tasks.classification import gradient_boosting_classifier
+
+    def openmp_threads() -> list[int]:
+        info = threadpoolctl.threadpool_info()
+        return [i["num_threads"] for i in info if i["user_api"] == "openmp"]
+
+    before = openmp_threads()
+    assert before, "scikit-learn's gradient boosting loaded no OpenMP library"
+    with threadpoolctl.threadpool_limits(limits=2, user_api="openmp"):
+        inside = on_one_openmp_thread(openmp_threads)()
+        after = openmp_threads()
+    assert set(inside) == {1} and set(after) == {2}
+    wrapper = on_one_openmp_thread(openmp_threads).__code__
+    for baseline in (regression_baselines, gradient_boosting_classifier):
+        assert baseline.__code__ is wrapper  # each is run by the wrapper

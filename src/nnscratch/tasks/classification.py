@@ -23,7 +23,11 @@ from nnscratch.models.metrics import (
 )
 from nnscratch.models.table_classifier import TabularClassifier
 from nnscratch.tasks.base import one_hot_columns
-from nnscratch.tasks.baselines import categorical_codes, classification_baselines
+from nnscratch.tasks.baselines import (
+    categorical_codes,
+    classification_baselines,
+    on_one_openmp_thread,
+)
 from nnscratch.tasks.importance import Scorer
 from nnscratch.tasks.plots import accuracy_curve_figure, confusion_matrix_figure
 from nnscratch.tasks.table import TableData, TableTask
@@ -128,6 +132,7 @@ class TableClassification(TableTask):
         return one_hot_columns(y, np.unique(data.y_train))
 
 
+@on_one_openmp_thread
 def gradient_boosting_classifier(
     d: PreparedData,
     splits: dict[str, tuple[np.ndarray, np.ndarray]],
