@@ -5,6 +5,7 @@ The page itself is driven in a real browser in ``tests/test_playground_browser.p
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import subprocess
@@ -35,6 +36,9 @@ from starlette.testclient import TestClient
 
 from nnscratch.app.playground.server import Sessions, Settings, build_playground
 from nnscratch.app.playground.sessions import Caps
+
+#: every setting the page's address holds, in the settings' order
+SETTING_NAMES = [f.name for f in dataclasses.fields(Settings)]
 
 
 def open_stream(url: str, session_id: str) -> tuple[http.client.HTTPConnection, object]:
@@ -110,24 +114,7 @@ def test_bad_settings_are_a_422_naming_the_field() -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     body=st.dictionaries(
-        st.sampled_from(
-            [
-                "data",
-                "noise",
-                "hidden",
-                "activation",
-                "init",
-                "optimizer",
-                "lr",
-                "batch",
-                "l2",
-                "dropout",
-                "epochs",
-                "target_loss",
-                "seed",
-                "x",
-            ]
-        ),
+        st.sampled_from([*SETTING_NAMES, "x"]),
         st.one_of(
             st.none(),
             st.booleans(),

@@ -7,6 +7,7 @@ anywhere but its own server. Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from urllib.parse import urlsplit
 
@@ -18,7 +19,7 @@ pytest.importorskip("fastapi", reason="nnscratch[serve] not installed (fastapi, 
 pytest.importorskip("sse_starlette", reason="nnscratch[serve] not installed (sse-starlette)")
 pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 
-from nnscratch.app.playground.server import Sessions
+from nnscratch.app.playground.server import Sessions, Settings
 
 MOONS = "data=moons&hidden=8,8&activation=relu&init=he&optimizer=adam&lr=0.03&batch=10"
 VANISHING = "data=moons&hidden=8,8,8,8,8,8&activation=sigmoid&init=small&optimizer=adam&lr=0.03"
@@ -106,21 +107,7 @@ def test_the_hash_holds_every_setting_and_a_reload_keeps_them(page, playground) 
     page.fill("#f-hidden", "16,4,2")
     page.dispatch_event("#f-hidden", "change")
     assert "activation=tanh" in page.url and "hidden=16%2C4%2C2" in page.url
-    names = [
-        "data",
-        "noise",
-        "hidden",
-        "activation",
-        "init",
-        "optimizer",
-        "lr",
-        "batch",
-        "l2",
-        "dropout",
-        "epochs",
-        "target_loss",
-        "seed",
-    ]
+    names = [f.name for f in dataclasses.fields(Settings)]  # every one the address holds
     before = {n: page.input_value(f"#f-{n}") for n in names}
     page.reload()
     page.wait_for_selector("#status[data-state=ready]")
