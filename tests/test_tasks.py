@@ -357,3 +357,33 @@ def test_the_gradient_boosting_baselines_run_on_one_openmp_thread() -> None:
     wrapper = on_one_openmp_thread(openmp_threads).__code__
     for baseline in (regression_baselines, gradient_boosting_classifier):
         assert baseline.__code__ is wrapper  # each is run by the wrapper
+
+
+@pytest.mark.parametrize("n_rows", [3_000, 12_000])
+def test_gradient_boosting_on_its_split_laid_out_in_place_fits_as_sklearn_splits_it(
+    n_rows: int,
+) -> None:
+    """The baselines give gradient boosting its own early-stopping split as two views of
+    rows laid out once (no copy): the same trees as ``fit(X, y)``, prediction for
+    prediction, bit for bit, with and without a categorical column."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from nnscratch.tasks.baselines import early_stopping_split, fit_on_split
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(n_rows, 6))
+    X[:, 5] = rng.integers(0, 4, size=n_rows)  # level codes
+    y = X[:, 0] * 3 + np.sin(X[:, 1]) + X[:, 5] + rng.normal(scale=0.5, size=n_rows)
+    categorical = [False] * 5 + [True]
+
+    def model() -> HistGradientBoostingRegressor:
+        return HistGradientBoostingRegressor(random_state=7, categorical_features=categorical)
+
+    expected = model().fit(X, y)
+    order, n_fit = early_stopping_split(model(), n_rows)
+    assert sorted(order) == list(range(n_rows))
+    assert n_fit == (n_rows if n_rows <= 10_000 else n_rows - round(0.1 * n_rows))
+    X_laid_out = np.ascontiguousarray(X[order])
+    fitted = fit_on_split(model(), X_laid_out, y[order], n_fit)
+    assert fitted.n_iter_ == expected.n_iter_
+    np.testing.assert_array_equal(fitted.predict(X), expected.predict(X))

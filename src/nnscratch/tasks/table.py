@@ -98,9 +98,9 @@ class TablePlan:
     #: shuffled order (int32) and the shuffled targets (float32), with room to spare.
     PER_ROW_AND_NETWORK = 12
     #: Bytes of everything else, of which the baselines' fits (gradient boosting on a
-    #: sample of 200,000 rows, in float64) are the most: networks, batches, prediction
-    #: blocks, the figures.
-    FIXED = 128 * 2**20
+    #: sample of 200,000 rows, in float64, laid out once in its split's order) are the
+    #: most: networks, batches, prediction blocks, the figures.
+    FIXED = 100 * 2**20
 
     @classmethod
     def make(cls, rows: CleanedRows, recipe: Recipe, budget: MemoryBudget) -> TablePlan:
