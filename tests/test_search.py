@@ -127,19 +127,45 @@ def three_trials(table_search, tmp_path_factory: pytest.TempPathFactory) -> tupl
     return study, result, folder
 
 
-def test_trial_0_is_the_default_recipe_and_the_rest_are_drawn(three_trials, table_search) -> None:
+def test_trial_0_is_the_default_recipe_and_the_portfolio_comes_next(
+    three_trials, table_search
+) -> None:
     study, result, folder = three_trials
-    first, *rest = result.outcomes
+    first = result.outcomes[0]
     assert first.number == 0 and first.params == {}
     assert trial_recipe(QUICK, first.params, 0) is QUICK  # refit exactly as `train` fits it
     assert study.trials[0].user_attrs["default"] is True and study.trials[0].params == {}
-    assert all(o.params and "learning_rate" in o.params for o in rest)
-    assert [t.user_attrs["default"] for t in study.trials] == [True, False, False]
+    ran = [t for t in study.trials if t.state.is_finished()]
+    assert [t.user_attrs["default"] for t in ran] == [True, False, False]
+    portfolio = table_search.task.portfolio()
+    assert [t.params for t in ran[1:]] == portfolio[:2]
+    assert [t.user_attrs.get("portfolio") for t in ran] == [None, True, True]
+    # the rest of the portfolio waits in the study for a resumed search
+    waiting = [t for t in study.trials if t.state.name == "WAITING"]
+    assert len(waiting) == len(portfolio) - 2
+    table = trials_frame(result, study, QUICK).set_index("trial")
+    assert table.loc[[0, 1, 2], "note"].tolist() == ["default recipe", "portfolio", "portfolio"]
     for o in result.complete:  # out-of-fold outputs for every training row, kept on disk
         assert o.oof.shape == (len(table_search.data.prepared.y_train), 1)
         assert np.isfinite(o.oof).all()
         assert (folder / "oof" / f"trial-{o.number}.npy").is_file()
         assert o.value == pytest.approx(np.mean(o.fold_scores))
+
+
+def test_the_table_portfolio_is_in_the_search_space_and_differs_from_the_default() -> None:
+    """Each configuration the portfolio enqueues is one the sampler could draw (every
+    parameter it names, and no other), a valid recipe, and not the default recipe."""
+    task = TableRegression()
+    portfolio = task.portfolio()
+    assert len(portfolio) >= 2
+    for configuration in portfolio:
+        trial = optuna.trial.FixedTrial(configuration)
+        overrides = task.suggest(trial)
+        assert trial.params == configuration
+        recipe = DEFAULT_RECIPE.with_overrides(**overrides)
+        assert recipe != DEFAULT_RECIPE
+        task.check(recipe)
+    assert len({json.dumps(c, sort_keys=True) for c in portfolio}) == len(portfolio)
 
 
 def finished_trial(values: dict[int, float]) -> Any:

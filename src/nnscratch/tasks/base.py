@@ -175,6 +175,13 @@ class Task(ABC):
         """One configuration drawn for an Optuna ``trial`` (define-by-run: its
         ``suggest_*`` calls), as recipe overrides."""
 
+    def portfolio(self) -> list[dict[str, Any]]:
+        """Configurations a search tries right after the default recipe, before its sampler
+        draws any (Optuna parameters as :meth:`suggest` names them; each is enqueued):
+        a few that do well and differ from the default, so that a short search has
+        something worth ensembling. None by default."""
+        return []
+
     @abstractmethod
     def search_rows(self, data: Any) -> tuple[int, np.ndarray | None]:
         """How many training rows the search folds, and their labels (to stratify)."""

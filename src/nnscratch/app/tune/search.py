@@ -5,6 +5,8 @@ cross-validated on the training split, run on local worker processes or a Dask c
 
     trial 0: the base recipe as it is (the task's default, or --recipe), so a search
              never ends with a worse configuration than the one it started from
+    trials 1…P: the task's portfolio (:meth:`~nnscratch.tasks.base.Task.portfolio`), a
+             few configurations that do well and differ from the default, enqueued
     while a trial may start (fewer than --trials started, and time left in the budget
     for one more: at least the median seconds of the complete trials so far):
         draw a configuration (seeded TPE) and run it on a free worker: K folds, each fit
@@ -334,11 +336,15 @@ def _maximizes(study: Any) -> bool:
 
 def _next_trial(study: Any, search: Search) -> tuple[Any, TrialPlan]:
     """A new trial of the study and its plan: the base recipe as it is when the study has
-    none yet, else a configuration drawn by the sampler."""
+    none yet (and then the task's portfolio is enqueued to come next), else the next
+    configuration enqueued, else one drawn by the sampler."""
     first = len(study.trials) == 0
     trial = study.ask()
     params = {} if first else search.task.suggest(trial)
     trial.set_user_attr("default", first)
+    if first:
+        for configuration in search.task.portfolio():
+            study.enqueue_trial(configuration, user_attrs={"portfolio": True})
     finished = study.get_trials(deepcopy=False, states=(_state("COMPLETE"),))
     direction = "maximize" if _maximizes(study) else "minimize"
     return trial, TrialPlan(trial.number, params, finished, direction)
@@ -443,7 +449,9 @@ def trials_frame(result: SearchResult, study: Any, base: Recipe) -> pd.DataFrame
     """``trials.csv``: one row per trial, best first: its rank among the complete ones,
     state, mean and std of its fold scores, each fold's, seconds, what stopped it, and a
     column per searched parameter (the base recipe's value where a trial drew none)."""
-    started = {t.number: t.datetime_start for t in study.get_trials(deepcopy=False)}
+    trials = study.get_trials(deepcopy=False)
+    started = {t.number: t.datetime_start for t in trials}
+    portfolio = {t.number for t in trials if t.user_attrs.get("portfolio")}
     searched = sorted({k for o in result.outcomes for k in o.params})
     defaults = plain_params({k: getattr(base, k) for k in searched if hasattr(base, k)})
     rows = []
@@ -459,7 +467,7 @@ def trials_frame(result: SearchResult, study: Any, base: Recipe) -> pd.DataFrame
                 **{f"fold_{k}": float(s) for k, s in enumerate(scores)},
                 "seconds": o.seconds,
                 "epochs_reported": len(o.figures),
-                "note": ("default recipe" if o.number == 0 else "") + (o.note and f" {o.note}"),
+                "note": _origin(o.number, portfolio) + (o.note and f" {o.note}"),
                 "started": started.get(o.number),
                 **(defaults | plain_params(o.params)),
             }
@@ -470,3 +478,10 @@ def trials_frame(result: SearchResult, study: Any, base: Recipe) -> pd.DataFrame
     table.insert(0, "rank", key.rank(method="first", na_option="keep").astype("Int64"))
     table["note"] = table["note"].str.strip()
     return table.sort_values(["rank", "trial"], na_position="last").reset_index(drop=True)
+
+
+def _origin(number: int, portfolio: set[int]) -> str:
+    """Where a trial's configuration came from, where not from the sampler."""
+    if number == 0:
+        return "default recipe"
+    return "portfolio" if number in portfolio else ""

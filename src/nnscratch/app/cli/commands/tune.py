@@ -53,7 +53,8 @@ def add_parser(sub: Any) -> None:
         "the best",
         description="Search the default recipe's neighbourhood (widths and depth, learning "
         "rate, weight decay, batch size, encoding bins, TabM k or dropout, networks side by "
-        "side) with Optuna: trial 0 is the recipe itself, the next are drawn by a seeded TPE "
+        "side) with Optuna: trial 0 is the recipe itself, then the task's "
+        "portfolio (a few configurations that differ from it), then draws of a seeded TPE "
         "sampler, each scored by --cv-fold cross-validation on the training split and pruned "
         "when its validation curve falls behind the median. Then the best single "
         "configuration and a greedy ensemble of the complete trials (weights from their "
@@ -162,10 +163,11 @@ def run(args: argparse.Namespace) -> int:
     where = f"the Dask cluster at {scheduler}" if scheduler else f"{jobs} worker(s)"
     limit = f"up to {args.trials} trials" if args.trials or budget_s is None else "trials"
     limit += f" for {args.time_budget}" if budget_s else ""
+    so_far = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
     say(
         f"search: {limit}, each {settings.cv}-fold cross-validated on the {n_rows:,} training "
         f"rows, on {where}; seed {settings.seed}; study in {out / STUDY_FILE}"
-        + (f" ({len(study.trials)} trials so far)" if stored else "")
+        + (f" ({so_far} trials so far)" if stored else "")
     )
     budget = Budget(budget_s)
 
