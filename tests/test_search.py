@@ -20,6 +20,7 @@ import pytest
 from test_cli import assert_clean_failure, check_png, run
 
 from nnscratch.app.tune import search as search_module
+from nnscratch.app.tune import trials as trials_module
 from nnscratch.app.tune.finish import choose, refit, trial_recipe
 from nnscratch.app.tune.search import (
     Budget,
@@ -501,3 +502,52 @@ def test_trials_run_on_dask_and_a_killed_worker_loses_none(table_search, cluster
     ]
     table = trials_frame(result, study, QUICK)
     assert len(table) == 4 and table["rank"].notna().sum() == len(result.complete)
+
+
+def test_a_trial_beside_others_holds_blas_to_one_thread(monkeypatch) -> None:
+    """Local worker processes and Dask workers run a trial a core: each holds BLAS to one
+    thread while it runs (a TabM network's first-layer products would use them all), and
+    gives the process's setting back afterwards."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    seen: list[set[int]] = []
+    monkeypatch.setattr(trials_module, "run_trial", lambda *args: seen.append(blas_threads()))
+    with threadpool_limits(limits=2, user_api="blas"):
+        trials_module.run_on_one_core(None, QUICK, TrialPlan(1, {}), [], 0)
+        assert seen == [{1}] and blas_threads() == {2}
+    assert search_module.DaskWorkers.submit.__code__.co_names.count("run_on_one_core") == 1
+
+
+def test_a_trial_is_pruned_against_complete_trials_of_its_own_kind_of_network(
+    table_search, tmp_path
+) -> None:
+    """TabM's members need more epochs than plain networks, so a trial's pruner gets the
+    complete trials that train its kind of network, TabM or plain, and no others."""
+    study = new_study(tmp_path, table_search)
+    for params, value in (({}, 10.0), ({"k": 1, "n_members": 5}, 11.0), ({"k": 8}, 12.0)):
+        trial = study.ask()
+        trial.set_user_attr("params", search_module.plain_params(params))
+        study.tell(trial, value)
+
+    class Drawing:
+        """The table task, drawing ``params`` for every new trial."""
+
+        def __init__(self, params: dict[str, Any]) -> None:
+            self.params = params
+
+        def suggest(self, trial: Any) -> dict[str, Any]:
+            return self.params
+
+    for params, finished in (({"k": 32}, [10.0, 12.0]), ({"k": 1}, [11.0])):
+        drawing = Search(Drawing(params), table_search.data)  # type: ignore[arg-type]
+        _, plan = search_module._next_trial(study, drawing, QUICK)
+        assert [t.value for t in plan.finished] == finished
+    assert (
+        search_module.network_kind(QUICK, {})
+        == "tabm"
+        == search_module.network_kind(QUICK, {"k": 16})
+    )
+    assert search_module.network_kind(DIGITS_RECIPE, {"hidden": (64,)}) == "plain"

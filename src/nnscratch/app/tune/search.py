@@ -56,6 +56,7 @@ from nnscratch.app.tune.trials import (
     TrialPlan,
     install,
     run_installed,
+    run_on_one_core,
     run_trial,
 )
 from nnscratch.errors import ClusterError
@@ -218,7 +219,7 @@ class DaskWorkers(Workers):
         if self.scattered is None:
             self.scattered = self.client.scatter(self.search, broadcast=True)
         return self.executor.submit(
-            run_trial, self.scattered, self.base, plan, self.folds, self.seed
+            run_on_one_core, self.scattered, self.base, plan, self.folds, self.seed
         )
 
     def lost_data(self, exc: BaseException) -> bool:
@@ -304,7 +305,7 @@ def run_search(
     with workers(search, base, folds, seed, jobs=jobs, scheduler=scheduler) as pool:
         while True:
             while len(running) < pool.size and begun < max_trials and budget.may_start(lengths):
-                trial, plan = _next_trial(study, search)
+                trial, plan = _next_trial(study, search, base)
                 starts[plan.number] = budget.now()
                 running[pool.submit(plan)] = (trial, plan, 0)
                 begun += 1
@@ -334,10 +335,11 @@ def _maximizes(study: Any) -> bool:
     return study.direction.name == "MAXIMIZE"
 
 
-def _next_trial(study: Any, search: Search) -> tuple[Any, TrialPlan]:
+def _next_trial(study: Any, search: Search, base: Recipe) -> tuple[Any, TrialPlan]:
     """A new trial of the study and its plan: the base recipe as it is when the study has
     none yet (and then the task's portfolio is enqueued to come next), else the next
-    configuration enqueued, else one drawn by the sampler."""
+    configuration enqueued, else one drawn by the sampler. Its pruner compares it with the
+    complete trials of its own kind of network (:func:`network_kind`)."""
     first = len(study.trials) == 0
     trial = study.ask()
     params = {} if first else search.task.suggest(trial)
@@ -345,9 +347,25 @@ def _next_trial(study: Any, search: Search) -> tuple[Any, TrialPlan]:
     if first:
         for configuration in search.task.portfolio():
             study.enqueue_trial(configuration, user_attrs={"portfolio": True})
-    finished = study.get_trials(deepcopy=False, states=(_state("COMPLETE"),))
+    kind = network_kind(base, params)
+    finished = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(_state("COMPLETE"),))
+        if network_kind(base, _params(t.user_attrs.get("params", {}))) == kind
+    ]
     direction = "maximize" if _maximizes(study) else "minimize"
     return trial, TrialPlan(trial.number, params, finished, direction)
+
+
+def network_kind(base: Recipe, params: dict[str, Any]) -> str:
+    """``"tabm"`` or ``"plain"``: the networks a trial's recipe (``base`` with ``params``)
+    trains. A trial is pruned against the complete trials of its own kind only: TabM's
+    members need more epochs than plain networks (60-100 against 25-45 on the shared
+    sample), so at the same epoch a good TabM trial is behind plain ones that end worse.
+    Compared with all of them, 115 of the 132 trials of a 10-minute search on the shared
+    sample were pruned, every TabM one among them, and the sampler learnt to draw plain
+    networks, 0.15 points or more behind the default in cross-validation."""
+    return "tabm" if params.get("k", base.k) > 1 else "plain"
 
 
 def _state(name: str) -> Any:

@@ -10,7 +10,8 @@ writes it; the trials run elsewhere and send their results back.
 
 Sampling is Optuna's seeded TPE (multivariate, with the space's conditional groups, and
 a constant liar for the trials still running); pruning its median rule (a trial whose
-best figure so far is behind the median of the finished trials' at the same epoch stops).
+best figure so far is behind the median of the finished trials' at the same epoch stops;
+the search gives it the finished trials of its own kind of network only).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from nnscratch.app.tune.study import pruner, require_optuna
+from nnscratch.core.blas import one_blas_thread
 from nnscratch.core.training import EpochView
 from nnscratch.models.recipes import Recipe
 from nnscratch.tasks.base import Fold, Task
@@ -158,6 +159,19 @@ def install(search: Search) -> None:
     _INSTALLED[:] = [search]
 
 
+def run_on_one_core(
+    search: Search, base: Recipe, plan: TrialPlan, folds: list[Fold], seed: int
+) -> TrialOutcome:
+    """:func:`run_trial` with BLAS held to one thread, where a trial runs beside others, one
+    a core (local worker processes, a Dask worker's threads). BLAS's threads are one
+    setting for the whole process, and a TabM network's first-layer products are large
+    enough to use them all: two worker processes on two cores ran four threads between
+    them, each trial's second thread waiting by spinning on the core the other trial
+    needed."""
+    with one_blas_thread():
+        return run_trial(search, base, plan, folds, seed)
+
+
 def run_installed(base: Recipe, plan: TrialPlan, folds: list[Fold], seed: int) -> TrialOutcome:
-    """:func:`run_trial` on the search this worker process was given."""
-    return run_trial(_INSTALLED[0], base, plan, folds, seed)
+    """:func:`run_on_one_core` on the search this worker process was given."""
+    return run_on_one_core(_INSTALLED[0], base, plan, folds, seed)

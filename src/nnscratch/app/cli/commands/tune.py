@@ -56,7 +56,7 @@ def add_parser(sub: Any) -> None:
         "side) with Optuna: trial 0 is the recipe itself, then the task's "
         "portfolio (a few configurations that differ from it), then draws of a seeded TPE "
         "sampler, each scored by --cv-fold cross-validation on the training split and pruned "
-        "when its validation curve falls behind the median. Then the best single "
+        "when its validation curve falls behind the median of its kind. Then the best single "
         "configuration and a greedy ensemble of the complete trials (weights from their "
         "out-of-fold predictions) are refit on the whole training split and scored once on "
         "the test split, beside the default. Writes study.db (resumable), trials.csv, "
