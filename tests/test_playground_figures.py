@@ -64,11 +64,19 @@ def page(browser, playground):  # noqa: F811
     assert not errors, errors
 
 
+#: Where the page keeps its tab's session (page.html's ``STORED``).
+SESSION_KEY = "nnscratch.playground.session"
+
+
 def open_fresh(page, url: str, setup: str) -> None:
     """The page on ``setup`` with a session of its own (a tab keeps its session across
     loads of the same address, and a new hash alone resets it while the old one ends)."""
     page.goto("about:blank")
     page.goto(f"{url}/#{setup}")
+    # the page resumes the tab's session (or makes one) after it loads, and writes its id
+    # to sessionStorage when it connects: clear it only after that, or a resume that ends
+    # late puts the old session back and the reload resumes it (paused, never "ready")
+    page.wait_for_function(f"() => sessionStorage.getItem({json.dumps(SESSION_KEY)}) !== null")
     page.evaluate("() => sessionStorage.clear()")
     page.reload()
     page.wait_for_selector("#status[data-state=ready]")
