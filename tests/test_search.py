@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -196,15 +197,32 @@ def test_a_trial_behind_the_finished_ones_is_pruned_before_its_last_epoch(table_
     assert len(outcome.fold_scores) == 2
 
 
+def test_a_trial_past_its_deadline_stops_at_its_next_epoch_end(table_search) -> None:
+    base = replace(QUICK, epochs=40, patience=None, max_steps=None)
+    plan = TrialPlan(1, {"learning_rate": 1e-3}, deadline=time.time() - 1.0)
+    outcome = run_trial(table_search, base, plan, folds_of(table_search), seed=0)
+    assert outcome.state == "pruned"
+    assert outcome.note == "stopped at the budget's end (fold 1, epoch 1)"
+    assert outcome.oof is None and outcome.fold_scores == [] and outcome.figures == {}
+    # a deadline still ahead stops nothing
+    plan = replace(plan, deadline=time.time() + 3600.0)
+    outcome = run_trial(table_search, replace(base, epochs=3), plan, folds_of(table_search), 0)
+    assert outcome.state == "complete" and len(outcome.figures) == 3
+
+
 class TimedTask(TableRegression):
     """A task each of whose folds takes ``fold_seconds`` on ``clock`` (and no time on the
-    machine's own: the budget is tested on an injected clock)."""
+    machine's own: the budget is tested on an injected clock); it keeps each trial's
+    deadline as its first fold saw it (``deadlines``)."""
 
     def __init__(self, clock: FakeClock, fold_seconds: float) -> None:
         super().__init__()
         self.clock, self.fold_seconds = clock, fold_seconds
+        self.deadlines: list[float | None] = []
 
     def fold_outputs(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        if self.clock.now % (2 * self.fold_seconds) == 0:  # a trial's first fold
+            self.deadlines.append(kwargs["callbacks"][0].plan.deadline)
         self.clock.now += self.fold_seconds
         return super().fold_outputs(*args, **kwargs)
 
@@ -212,19 +230,26 @@ class TimedTask(TableRegression):
 def test_no_trial_starts_after_the_budget_nor_one_that_would_end_after_it(
     table_search, tmp_path
 ) -> None:
-    """Trials of 10 s (2 folds of 5 s) in a 35 s budget: they start at 0, 10 and 20 s; at
-    30 s the 5 s left are less than a trial takes, so the search ends there."""
+    """Trials of 100 s (2 folds of 50 s) in a 350 s budget: they start at 0, 100 and 200 s;
+    at 300 s the 50 s left are less than a trial takes, so the search ends there."""
     clock = FakeClock()
-    search = Search(TimedTask(clock, fold_seconds=5.0), table_search.data)
-    budget = Budget(35.0, clock=clock)
+    search = Search(TimedTask(clock, fold_seconds=50.0), table_search.data)
+    budget = Budget(350.0, clock=clock)
     study = new_study(tmp_path, search)
+    started = time.time()
     result = run_search(
         search, QUICK, study, folds_of(search), seed=0, out=tmp_path, budget=budget, max_trials=1000
     )
-    assert result.timeline == {0: (0, 10), 1: (10, 20), 2: (20, 30)}
+    assert result.timeline == {0: (0, 100), 1: (100, 200), 2: (200, 300)}
     assert [o.state for o in result.outcomes] == ["complete"] * 3
-    assert budget.left() == 5 and not budget.may_start([10.0]) and budget.may_start([5.0])
+    assert budget.left() == 50 and not budget.may_start([100.0]) and budget.may_start([50.0])
     assert Budget(None).may_start([1e9])  # no budget: only --trials stops it
+    # trial 0 runs to its end; the others stop when the budget ends: 250 and 150 s of the
+    # injected clock after they start, as seconds of the wall clock the workers share
+    deadlines = search.task.deadlines
+    assert deadlines[0] is None
+    for deadline, left in zip(deadlines[1:], (250.0, 150.0), strict=True):
+        assert started + left <= deadline <= time.time() + left
 
 
 def test_the_ensemble_is_the_best_mix_of_out_of_fold_outputs() -> None:

@@ -14,9 +14,11 @@ cross-validated on the training split, run on local worker processes or a Dask c
         refit early-stops on the validation split (see :mod:`~nnscratch.app.tune.trials`)
         record its state (complete, pruned, failed), score, figures and seconds in the
         study, and its out-of-fold outputs in the run folder
-    trials still running at the budget finish (Optuna's own ``timeout`` does the same),
-    so no trial starts after the budget and, once their length is known, none starts
-    that would likely end after it
+    no trial starts after the budget and, once their length is known, none starts that
+    would likely end after it; a trial still running when the budget ends stops at its
+    next epoch's end (recorded as pruned), but trial 0, which always completes: Optuna's
+    own ``timeout`` lets running trials finish, and one wide TabM trial on one core can
+    outlast a 10-minute budget three times over
 
 Workers: this process (one job), local worker processes (each given the data once when
 it starts), or a Dask cluster (``tune --scheduler``; the data scattered to every
@@ -39,7 +41,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,12 @@ class Budget:
         (the complete trials' seconds, where there are any)."""
         left = self.left()
         return left is None or (left > 0 and left >= (float(np.median(lengths)) if lengths else 0))
+
+    def deadline(self) -> float | None:
+        """The budget's end in ``time.time()`` seconds, the clock worker processes share
+        (None: no limit)."""
+        left = self.left()
+        return None if left is None else time.time() + left
 
     def left(self) -> float | None:
         """Seconds left (None: no limit; 0 when spent)."""
@@ -306,6 +314,8 @@ def run_search(
         while True:
             while len(running) < pool.size and begun < max_trials and budget.may_start(lengths):
                 trial, plan = _next_trial(study, search, base)
+                if plan.number > 0:  # trial 0, the default, always completes
+                    plan = replace(plan, deadline=budget.deadline())
                 starts[plan.number] = budget.now()
                 running[pool.submit(plan)] = (trial, plan, 0)
                 begun += 1

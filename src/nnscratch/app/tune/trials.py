@@ -7,7 +7,8 @@ sends back (:class:`TrialOutcome`).
     for fold k = 0 … K-1 (one after another):
         fit the recipe on the fold's training rows, early stopping on a slice of them
             (each epoch of fold 0's first network reports its validation figure to the
-             pruner, which may stop the trial)
+             pruner, which may stop the trial; and any epoch that ends after the
+             trial's deadline, the search's budget, stops it)
         predict the fold's held-out rows: their out-of-fold outputs
     value = the mean of the K fold scores
 
@@ -52,12 +53,19 @@ class Search:
 @dataclass(frozen=True)
 class TrialPlan:
     """What a trial runs: its number in the study, its recipe overrides (none for the
-    default recipe, trial 0), and the finished trials its pruner compares it with."""
+    default recipe, trial 0), the finished trials its pruner compares it with, and its
+    deadline."""
 
     number: int
     params: dict[str, Any]
     finished: list[Any] = field(default_factory=list)
     direction: str = "minimize"
+    #: when the search's budget ends, in ``time.time()`` seconds (the one clock that the
+    #: processes of a machine share; a cluster's machines share it to within their clock
+    #: synchronisation): the trial stops at the first epoch that ends after it. None: it
+    #: runs to its end (no budget, or trial 0, the default recipe, which a search always
+    #: completes so that it never ends worse than the default)
+    deadline: float | None = None
 
 
 @dataclass
@@ -84,14 +92,23 @@ class Pruned(Exception):
         super().__init__(f"pruned at epoch {epoch + 1}")
 
 
+class OutOfTime(Exception):
+    """The trial's deadline passed: it stopped at the end of ``epoch`` of fold ``fold``."""
+
+    def __init__(self, epoch: int, fold: int) -> None:
+        super().__init__(f"stopped at the budget's end (fold {fold + 1}, epoch {epoch + 1})")
+
+
 class EpochReports:
-    """The epoch observer of a trial's fits: fold 0's first network reports its validation
-    figure (``log_key``) every epoch and asks the pruner."""
+    """The epoch observer of a trial's fits: any epoch that ends after the plan's deadline
+    stops the trial; fold 0's first network reports its validation figure (``log_key``)
+    every epoch and asks the pruner."""
 
     def __init__(self, plan: TrialPlan, log_key: str) -> None:
         self.plan, self.log_key = plan, log_key
         self.figures: dict[int, float] = {}
         self.reporting = True
+        self.fold = 0
         self.trial: Any = None
         if plan.finished:
             optuna = require_optuna()
@@ -100,6 +117,8 @@ class EpochReports:
             self.trial = study.ask()
 
     def on_epoch(self, view: EpochView) -> None:
+        if self.plan.deadline is not None and time.time() >= self.plan.deadline:
+            raise OutOfTime(view.epoch, self.fold)
         if not self.reporting or view.member not in (None, 0) or self.log_key not in view.logs:
             return
         value = float(view.logs[self.log_key])
@@ -129,7 +148,7 @@ def run_trial(
     outcome = TrialOutcome(plan.number, plan.params, FAILED)
     try:
         for k, fold in enumerate(folds):
-            reports.reporting = k == 0
+            reports.reporting, reports.fold = k == 0, k
             outputs = task.fold_outputs(search.data, recipe, fold, seed, callbacks=(reports,))
             if oof is None:
                 oof = np.full((n_rows, outputs.shape[1]), np.nan)
@@ -140,7 +159,7 @@ def run_trial(
             outcome.state, outcome.value, outcome.oof = COMPLETE, value, oof
         else:
             outcome.note = "the score is not finite"
-    except Pruned as stop:
+    except (Pruned, OutOfTime) as stop:
         outcome.state, outcome.note = PRUNED, str(stop)
     except (ArithmeticError, ValueError, MemoryError) as exc:  # e.g. a diverged network
         outcome.note = f"{type(exc).__name__}: {exc}"

@@ -78,7 +78,8 @@ def add_parser(sub: Any) -> None:
         metavar="DURATION",
         help="start no trial after this long, e.g. 90s, 10m, 1h, nor one that would likely "
         "end after it (by the median length of the complete trials); trials running then "
-        "finish, then come the refits and the report",
+        "stop at their epoch's end, but trial 0 (the default), which always completes; "
+        "then come the refits and the report",
     )
     parser.add_argument(
         "--trials",
