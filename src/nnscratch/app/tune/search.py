@@ -348,23 +348,32 @@ def _maximizes(study: Any) -> bool:
 def _next_trial(study: Any, search: Search, base: Recipe) -> tuple[Any, TrialPlan]:
     """A new trial of the study and its plan: the base recipe as it is when the study has
     none yet (and then the task's portfolio is enqueued to come next), else the next
-    configuration enqueued, else one drawn by the sampler. Its pruner compares it with the
-    complete trials of its own kind of network (:func:`network_kind`)."""
+    configuration enqueued, else one drawn by the sampler."""
     first = len(study.trials) == 0
     trial = study.ask()
     params = {} if first else search.task.suggest(trial)
     trial.set_user_attr("default", first)
     if first:
-        for configuration in search.task.portfolio():
-            study.enqueue_trial(configuration, user_attrs={"portfolio": True})
-    kind = network_kind(base, params)
-    finished = [
+        _enqueue_portfolio(study, search)
+    finished = _complete_of_kind(study, base, network_kind(base, params))
+    direction = "maximize" if _maximizes(study) else "minimize"
+    return trial, TrialPlan(trial.number, params, finished, direction)
+
+
+def _enqueue_portfolio(study: Any, search: Search) -> None:
+    """Queue the task's portfolio in the study, each marked as such for ``trials.csv``."""
+    for configuration in search.task.portfolio():
+        study.enqueue_trial(configuration, user_attrs={"portfolio": True})
+
+
+def _complete_of_kind(study: Any, base: Recipe, kind: str) -> list[Any]:
+    """The study's complete trials whose networks are of ``kind``: those a new trial's
+    pruner compares it with (:func:`network_kind`)."""
+    return [
         t
         for t in study.get_trials(deepcopy=False, states=(_state("COMPLETE"),))
         if network_kind(base, _params(t.user_attrs.get("params", {}))) == kind
     ]
-    direction = "maximize" if _maximizes(study) else "minimize"
-    return trial, TrialPlan(trial.number, params, finished, direction)
 
 
 def network_kind(base: Recipe, params: dict[str, Any]) -> str:
