@@ -43,6 +43,7 @@ def test_the_cluster_extra_alone_runs_predict_on_local_workers(
             str(python),
             "install",
             "--quiet",
+            "--no-compile",  # modules compile as they are first imported, as without it
             f"{source}[cluster]",
         ],
         capture_output=True,
