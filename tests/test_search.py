@@ -202,7 +202,7 @@ def test_a_trial_past_its_deadline_stops_at_its_next_epoch_end(table_search) -> 
     plan = TrialPlan(1, {"learning_rate": 1e-3}, deadline=time.time() - 1.0)
     outcome = run_trial(table_search, base, plan, folds_of(table_search), seed=0)
     assert outcome.state == "pruned"
-    assert outcome.note == "stopped at the budget's end (fold 1, epoch 1)"
+    assert outcome.note == "stopped at the budget's end, in fold 1 at epoch 1"
     assert outcome.oof is None and outcome.fold_scores == [] and outcome.figures == {}
     # a deadline still ahead stops nothing
     plan = replace(plan, deadline=time.time() + 3600.0)
@@ -250,6 +250,32 @@ def test_no_trial_starts_after_the_budget_nor_one_that_would_end_after_it(
     assert deadlines[0] is None
     for deadline, left in zip(deadlines[1:], (250.0, 150.0), strict=True):
         assert started + left <= deadline <= time.time() + left
+
+
+def test_search_png_starts_at_the_search_and_draws_the_best_so_far() -> None:
+    """Trials ending at 30, 36, 42 and 48 s of a 40 s budget: the axis starts at the
+    search's start, not at the first end; the best-so-far line steps down at each better
+    trial; a trial stopped at the budget is a tick, not a dot."""
+    from nnscratch.tasks.plots import search_figure
+
+    figure = search_figure(
+        [30.0, 36.0, 42.0, 48.0],
+        [10.7, math.nan, 10.6, 10.65],
+        ["complete", "pruned", "complete", "complete"],
+        {},
+        "rmse",
+        higher_is_better=False,
+        budget=40.0,
+    )
+    ax = figure.axes[0]
+    assert ax.get_xlim()[0] == 0
+    best = next(line for line in ax.get_lines() if line.get_label() == "best so far")
+    np.testing.assert_allclose(best.get_xdata(), [0.5, 0.6, 0.7, 0.8])
+    np.testing.assert_allclose(best.get_ydata(), [10.7, 10.7, 10.6, 10.6])
+    (dots,) = ax.collections
+    assert len(dots.get_offsets()) == 3
+    ticks = next(line for line in ax.get_lines() if line.get_label() == "pruned or failed")
+    np.testing.assert_allclose(ticks.get_xdata(), [0.6])
 
 
 def test_the_ensemble_is_the_best_mix_of_out_of_fold_outputs() -> None:

@@ -235,6 +235,7 @@ def search_figure(
         )
     if budget is not None:
         ax.axvline(budget / 60, color="black", ls="--", lw=0.8, label="time budget")
+    ax.set_xlim(left=0)  # the search's start, however late the first trial ends
     ax.set_xlabel("minutes since the search began")
     ax.set_ylabel(f"mean CV {metric}")
     ax.set_title(f"{len(states)} trials, {int(complete.sum())} complete", fontsize=10)

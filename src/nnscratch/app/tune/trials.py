@@ -96,7 +96,7 @@ class OutOfTime(Exception):
     """The trial's deadline passed: it stopped at the end of ``epoch`` of fold ``fold``."""
 
     def __init__(self, epoch: int, fold: int) -> None:
-        super().__init__(f"stopped at the budget's end (fold {fold + 1}, epoch {epoch + 1})")
+        super().__init__(f"stopped at the budget's end, in fold {fold + 1} at epoch {epoch + 1}")
 
 
 class EpochReports:
