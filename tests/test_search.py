@@ -43,6 +43,7 @@ from nnscratch.errors import ClusterError
 from nnscratch.models.recipes import DEFAULT_RECIPE, DIGITS_RECIPE, Recipe
 from nnscratch.tasks.digits import Digits
 from nnscratch.tasks.regression import TableRegression
+from nnscratch.tasks.table import DEFAULT_AS_DRAWN
 
 optuna = pytest.importorskip("optuna", reason="the tune extra is not installed")
 
@@ -168,6 +169,9 @@ def test_the_table_portfolio_is_in_the_search_space_and_differs_from_the_default
         assert recipe != DEFAULT_RECIPE
         task.check(recipe)
     assert len({json.dumps(c, sort_keys=True) for c in portfolio}) == len(portfolio)
+    # each entry is the default as the sampler names it, with what the entry changes
+    as_drawn = task.suggest(optuna.trial.FixedTrial(DEFAULT_AS_DRAWN))
+    assert DEFAULT_RECIPE.with_overrides(**as_drawn) == DEFAULT_RECIPE
 
 
 def finished_trial(values: dict[int, float]) -> Any:
