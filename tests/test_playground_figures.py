@@ -91,7 +91,8 @@ def run_to_done(page, url: str, setup: str, epochs: int) -> None:
 def warnings(page) -> list[dict[str, str]]:
     return page.evaluate(
         "() => [...document.querySelectorAll('#warnings li[data-kind]')].map("
-        "(li) => ({kind: li.dataset.kind, layer: li.dataset.layer, text: li.textContent}))"
+        "(li) => ({kind: li.dataset.kind, layer: li.dataset.layer,"
+        " text: li.querySelector('span').textContent}))"
     )
 
 
@@ -183,6 +184,17 @@ def test_a_why_link_opens_the_rendered_page_in_a_new_tab_and_the_run_goes_on(
     page.click("#start")
     link = page.locator("#warnings li[data-kind=vanishing] a")
     link.wait_for(timeout=15_000)
+    # the message grows as the run goes on ("still so at epoch 99", "… 100"): the link
+    # stays where it was, or a click aimed at it lands on the message
+    where = page.evaluate(
+        """() => { const li = document.querySelector('#warnings li[data-kind=vanishing]');
+                   const box = () => li.querySelector('a').getBoundingClientRect();
+                   const before = box();
+                   li.querySelector('span').textContent += ' and then some more'.repeat(12);
+                   const after = box();
+                   return [[before.x, before.y], [after.x, after.y]]; }"""
+    )
+    assert where[0] == where[1], where
     with page.context.expect_page() as opened:
         link.click()
     docs = opened.value
