@@ -249,6 +249,36 @@ def test_seed_preset_is_the_original_classifier(tmp_path: Path) -> None:
     assert model.estimator.batch_size is None and model.estimator.optimizer == "gd"
 
 
+def test_max_rows_trains_on_a_seeded_sample_of_the_training_images(tmp_path: Path) -> None:
+    """``--max-rows`` on images as on tables: a seeded sample of the training images is
+    split into training and validation (the test images stay whole), and the run says so;
+    without it, the split is the one of all the images."""
+    from nnscratch.models.recipes import DIGITS_PRESETS
+    from nnscratch.tasks.digits import Digits, holdout_split
+
+    out = tmp_path / "sample"
+    args = ("--data", "digits", "--preset", "seed", "--epochs", "1", "--max-rows", "500")
+    result = run("train", *args, "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "a seeded sample of 500 training images (--max-rows)" in result.stdout
+    data = json.loads((out / "metrics.json").read_text())["data"]
+    assert data["training_sample"] == 500
+    assert data["splits"] == {"train": 450, "validation": 50, "test": 360}
+
+    recipe = DIGITS_PRESETS["default"]
+    drawn = {seed: Digits().load("digits", replace(recipe, max_rows=500), seed) for seed in (3, 4)}
+    again = Digits().load("digits", replace(recipe, max_rows=500), 3)
+    for part in ("train", "val"):
+        assert np.array_equal(getattr(drawn[3], part), getattr(again, part))
+    assert not np.array_equal(drawn[3].train, drawn[4].train)
+    assert len(drawn[3].train) + len(drawn[3].val) == 500
+    assert not set(drawn[3].train) & set(drawn[3].val)
+    whole = Digits().load("digits", recipe, 3)
+    train, val = holdout_split(len(whole.images.y_train), 3)
+    assert np.array_equal(whole.train, train) and np.array_equal(whole.val, val)
+    assert whole.sample is None and "training_sample" not in whole.record()["data"]
+
+
 def test_augment_and_tta_flags_train_digits_and_are_refused_for_tables(
     tmp_path: Path,
 ) -> None:

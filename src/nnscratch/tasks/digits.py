@@ -62,6 +62,14 @@ def suggest_digits(trial: Any) -> dict[str, Any]:
     }
 
 
+def training_sample(n: int, seed: int, max_rows: int | None) -> np.ndarray:
+    """Positions of a seeded sample of ``max_rows`` of ``n`` training images, in order
+    (``--max-rows``); all ``n`` where ``max_rows`` is None or not smaller."""
+    if max_rows is None or max_rows >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).permutation(n)[:max_rows])
+
+
 def holdout_split(
     n: int, seed: int, first_rows: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -102,6 +110,8 @@ class DigitData:
     train: np.ndarray
     val: np.ndarray
     seed: int
+    #: how many training images ``--max-rows`` drew (a seeded sample); None: all of them
+    sample: int | None = None
     #: the model that last reported on the test images, and its probabilities there
     #: (``results`` computes them, ``figures`` draws them: five passes each with TTA)
     scored: tuple[DigitModel, np.ndarray] | None = field(default=None, repr=False)
@@ -137,14 +147,19 @@ class DigitData:
             if images.source != BUNDLED
             else ("", "")
         )
-        return [
+        lines = [
             f"data: {images.source}",
             f"  {len(images.y_train):,} training and {len(images.y_test):,} test images of "
             f"{rows}×{cols} pixels, scaled to [0, 1]; classes "
             f"{', '.join(map(str, np.unique(images.y_train)))}",
-            f"  split (seed {seed}): train {len(self.train):,}, validation {len(self.val):,}"
-            f"{where[0]}, test {len(images.y_test):,}{where[1]}",
         ]
+        if self.sample is not None:
+            lines.append(f"  a seeded sample of {self.sample:,} training images (--max-rows)")
+        lines.append(
+            f"  split (seed {seed}): train {len(self.train):,}, validation {len(self.val):,}"
+            f"{where[0]}, test {len(images.y_test):,}{where[1]}"
+        )
+        return lines
 
     def record(self) -> dict[str, Any]:
         return {
@@ -157,6 +172,7 @@ class DigitData:
                     "test": len(self.images.y_test),
                 },
                 "seed": self.seed,
+                **({"training_sample": self.sample} if self.sample is not None else {}),
             }
         }
 
@@ -196,8 +212,11 @@ class Digits(Task):
     ) -> DigitData:
         """The images in memory (``budget`` is not consulted: MNIST is 190 MB)."""
         images = load_images(str(source), seed)
-        train, val = holdout_split(len(images.y_train), seed, recipe.first_rows)
-        return DigitData(images, train, val, seed)
+        n = len(images.y_train)
+        sample = training_sample(n, seed, recipe.max_rows)
+        train, val = holdout_split(len(sample), seed, recipe.first_rows)
+        drawn = len(sample) if len(sample) < n else None
+        return DigitData(images, sample[train], sample[val], seed, sample=drawn)
 
     @staticmethod
     def estimator(
@@ -293,8 +312,8 @@ class Digits(Task):
         and the test images; one-hot targets."""
         images = load_images(str(source), seed)
         name = images.source
-        if max_rows is not None and max_rows < len(images.y_train):
-            keep = np.sort(np.random.default_rng(seed).permutation(len(images.y_train))[:max_rows])
+        keep = training_sample(len(images.y_train), seed, max_rows)
+        if len(keep) < len(images.y_train):
             images.X_train, images.y_train = images.X_train[keep], images.y_train[keep]
             name += f", {max_rows:,}-image sample"
         train, val = holdout_split(len(images.y_train), seed)
