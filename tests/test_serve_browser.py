@@ -53,7 +53,16 @@ SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 #: How each model is trained (briefly: the pages, not the accuracy, are under test).
 TRAINING = {
-    "mnist": ["--data", str(SHARED_MNIST), "--preset", "fast", "--epochs", "1"],
+    "mnist": [
+        "--data",
+        str(SHARED_MNIST),
+        "--preset",
+        "fast",
+        "--epochs",
+        "1",
+        "--max-rows",
+        "10000",
+    ],
 }
 
 
